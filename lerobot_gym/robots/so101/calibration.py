@@ -1,0 +1,672 @@
+"""SO-101 calibration: LeRobot's file format, its location, normalisation, and the procedure.
+
+This module owns everything between raw Feetech ticks and the values LeRobot datasets hold:
+
+* :class:`MotorCalibration` and the JSON file LeRobot writes for each arm
+  (:func:`load_calibration`, :func:`save_calibration`), found where LeRobot looks for it
+  (:func:`calibration_path`);
+* the per-motor conversions raw ticks <-> LeRobot units (:func:`normalize`,
+  :func:`unnormalize`) in both of LeRobot's conventions;
+* the calibration procedure as pure logic over a bus-like object (:class:`CalibrationBus`):
+  :func:`set_half_turn_homings`, :func:`record_ranges_of_motion`, :func:`write_calibration`,
+  :func:`read_calibration_from_bus`, :func:`is_calibrated`. No prompts, prints or sleeps on
+  the user's behalf: the CLI drives these through the ``stop`` / ``on_update`` callbacks.
+
+Sources: ``/work/shared/reference/lerobot-interfaces.md`` §2.1-2.6 (procedure, JSON, norm
+modes) and ``servo-protocols.md`` §1.2 (Homing_Offset is sign-magnitude with the sign at
+bit 11, ``Present = Actual - Homing_Offset``) and §2 (LeRobot's ``FeetechMotorsBus``).
+
+Design decisions:
+    * Numbers follow LeRobot exactly, quirks included, so data recorded here and there agree:
+      DEGREES divides by 4095 (not 4096), does not clip and ignores ``drive_mode``; the inverses
+      truncate with ``int()``. A round trip is therefore exact to within one tick.
+    * Files are validated on load and before save, and every failure is a
+      :class:`~lerobot_gym.errors.CalibrationError` naming the file and the command to fix it.
+    * The homing offset is range-checked for *all* motors before *any* is written, so a bad pose
+      leaves no half-written arm and the message says which joint to move (LeRobot fails later
+      with "Magnitude 20xx exceeds 2047", see its issue #3193).
+    * :func:`write_calibration` disables torque first: changing ``Homing_Offset`` under torque
+      would shift the present position under a fixed goal and make the joint jump.
+    * Files are written in LeRobot's current directory (``robots/so_follower``,
+      ``teleoperators/so_leader``); files in the pre-2026 directories (``so101_follower``,
+      ``so101_leader``) are still found when no current file exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from lerobot_gym.errors import CalibrationError, ConfigError
+from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, Motor, NormMode, so101_motors
+
+__all__ = [
+    "FULL_TURN_MOTORS",
+    "HALF_TURN_TICK",
+    "MAX_HOMING_OFFSET",
+    "CalibrationBus",
+    "MotorCalibration",
+    "build_calibration",
+    "calibration_path",
+    "calibration_root",
+    "is_calibrated",
+    "load_calibration",
+    "normalize",
+    "read_calibration_from_bus",
+    "record_ranges_of_motion",
+    "reset_calibration",
+    "save_calibration",
+    "set_half_turn_homings",
+    "unnormalize",
+    "validate_calibration",
+    "write_calibration",
+]
+
+MAX_HOMING_OFFSET = 2047
+"""Largest ``|Homing_Offset|``: the register is sign-magnitude with the sign at bit 11."""
+
+HALF_TURN_TICK = 2047
+"""Raw position a homed motor reads in its pose at homing (LeRobot's ``pos - 2047``)."""
+
+FULL_TURN_MOTORS: tuple[str, ...] = ("wrist_roll",)
+"""Motors LeRobot does not sweep: their range is set to the full turn 0..4095."""
+
+_REG_OFFSET = "Homing_Offset"
+_REG_MIN = "Min_Position_Limit"
+_REG_MAX = "Max_Position_Limit"
+_REG_PRESENT = "Present_Position"
+
+
+@dataclass(frozen=True)
+class MotorCalibration:
+    """One motor's entry in a LeRobot calibration file (LeRobot's field names and order).
+
+    Attributes:
+        id: Bus id of the motor.
+        drive_mode: 1 inverts the direction of RANGE_* normalisation, else 0.
+        homing_offset: Value of the ``Homing_Offset`` register, in ticks (-2047..2047).
+        range_min: Lowest raw position (homed frame), also ``Min_Position_Limit``.
+        range_max: Highest raw position (homed frame), also ``Max_Position_Limit``.
+    """
+
+    id: int
+    drive_mode: int
+    homing_offset: int
+    range_min: int
+    range_max: int
+
+
+_FIELDS = tuple(f.name for f in fields(MotorCalibration))
+Calibration = Mapping[str, MotorCalibration]
+
+
+# --------------------------------------------------------------------------------------------
+# Where files live
+# --------------------------------------------------------------------------------------------
+
+_KINDS = {
+    # kind -> (current sub-path, pre-2026 sub-path); LeRobot's names after PR #2763/#2780.
+    "follower": (("robots", "so_follower"), ("robots", "so101_follower")),
+    "leader": (("teleoperators", "so_leader"), ("teleoperators", "so101_leader")),
+}
+_KIND_ALIASES = {
+    "follower": "follower",
+    "so101_follower": "follower",
+    "so100_follower": "follower",
+    "so_follower": "follower",
+    "leader": "leader",
+    "so101_leader": "leader",
+    "so100_leader": "leader",
+    "so_leader": "leader",
+}
+
+
+def calibration_root() -> Path:
+    """LeRobot's calibration root, resolved from the environment at call time.
+
+    ``$HF_LEROBOT_CALIBRATION``, else ``$HF_LEROBOT_HOME/calibration``, else
+    ``$HF_HOME/lerobot/calibration`` where ``HF_HOME`` defaults to
+    ``$XDG_CACHE_HOME/huggingface`` or ``~/.cache/huggingface`` (as ``huggingface_hub`` does).
+    """
+    if env := os.environ.get("HF_LEROBOT_CALIBRATION"):
+        return Path(env).expanduser()
+    if env := os.environ.get("HF_LEROBOT_HOME"):
+        return Path(env).expanduser() / "calibration"
+    hf_home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface"
+    )
+    return Path(os.path.expandvars(hf_home)).expanduser() / "lerobot" / "calibration"
+
+
+def calibration_path(kind: str, arm_id: str, calibration_dir: str | Path | None = None) -> Path:
+    """Path of an arm's calibration file, where LeRobot reads and writes it.
+
+    Args:
+        kind: ``"follower"`` or ``"leader"`` (LeRobot's type names such as
+            ``"so101_follower"`` are accepted too).
+        arm_id: The arm's id (LeRobot ``--robot.id``), the file's stem.
+        calibration_dir: Folder holding ``<arm_id>.json`` directly, like LeRobot's
+            ``--robot.calibration_dir``; the default is the LeRobot location.
+
+    Returns:
+        ``<root>/robots/so_follower/<arm_id>.json`` (or ``teleoperators/so_leader``). If that
+        file does not exist but one in the older ``so101_follower`` / ``so101_leader`` folder
+        does, the older one is returned so existing calibrations keep working; save to
+        ``calibration_path(...)`` after loading to migrate it.
+
+    Raises:
+        ConfigError: Unknown ``kind`` or an ``arm_id`` that is not a plain file name.
+    """
+    canonical = _KIND_ALIASES.get(kind)
+    if canonical is None:
+        raise ConfigError(
+            f"unknown arm kind {kind!r}; use one of {sorted(_KIND_ALIASES)} (e.g. 'follower')."
+        )
+    if not arm_id or arm_id in {".", ".."} or any(sep in arm_id for sep in ("/", "\\")):
+        raise ConfigError(
+            f"arm id {arm_id!r} must be a plain name such as 'my_follower' (it names a file)."
+        )
+    filename = f"{arm_id}.json"
+    if calibration_dir is not None:
+        return Path(calibration_dir).expanduser() / filename
+    current, legacy = _KINDS[canonical]
+    root = calibration_root()
+    path = root.joinpath(*current, filename)
+    legacy_path = root.joinpath(*legacy, filename)
+    if not path.exists() and legacy_path.exists():
+        return legacy_path
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# The file
+# --------------------------------------------------------------------------------------------
+
+
+def _fix_hint(path: Path) -> str:
+    return (
+        f"recalibrate the arm with `lerobot-gym calibrate --id {path.stem}` "
+        "(or correct the file by hand)"
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def validate_calibration(
+    calibration: Calibration,
+    motors: Mapping[str, Motor] | Iterable[str] | None = None,
+    *,
+    source: str | Path = "calibration",
+) -> None:
+    """Check a calibration is well formed and fits the arm.
+
+    Args:
+        calibration: ``motor name -> MotorCalibration``.
+        motors: The arm's motor table (names and ids are checked) or just its motor names;
+            ``None`` means the SO-101 table.
+        source: Where the calibration came from, for the error message.
+
+    Raises:
+        CalibrationError: Naming the first problem found and how to fix it.
+    """
+    motors = so101_motors() if motors is None else motors
+    hint = _fix_hint(Path(source))
+
+    def fail(what: str) -> CalibrationError:
+        return CalibrationError(f"{source} is not a valid calibration: {what}; {hint}.")
+
+    expected = list(motors)
+    if set(calibration) != set(expected):
+        missing = [m for m in expected if m not in calibration]
+        extra = [m for m in calibration if m not in expected]
+        raise fail(f"motor names do not match the arm (missing {missing}, unexpected {extra})")
+    for name, cal in calibration.items():
+        for field in _FIELDS:
+            value = getattr(cal, field)
+            if not _is_int(value):
+                raise fail(f"{name}.{field} must be an integer, got {value!r}")
+        if isinstance(motors, Mapping) and cal.id != motors[name].id:
+            raise fail(f"{name} has id {cal.id} but the arm's {name} is id {motors[name].id}")
+        if cal.drive_mode not in (0, 1):
+            raise fail(f"{name}.drive_mode must be 0 or 1, got {cal.drive_mode}")
+        if abs(cal.homing_offset) > MAX_HOMING_OFFSET:
+            raise fail(
+                f"{name}.homing_offset {cal.homing_offset} is outside ±{MAX_HOMING_OFFSET} "
+                "(the servo register cannot hold it)"
+            )
+        if not 0 <= cal.range_min < cal.range_max <= STS3215_MAX_TICK:
+            raise fail(
+                f"{name} range [{cal.range_min}, {cal.range_max}] must satisfy "
+                f"0 <= range_min < range_max <= {STS3215_MAX_TICK}"
+            )
+
+
+def load_calibration(
+    path: str | Path, motors: Mapping[str, Motor] | Iterable[str] | None = None
+) -> dict[str, MotorCalibration]:
+    """Read a LeRobot calibration JSON file (LeRobot's own files load unchanged).
+
+    Args:
+        path: The file, usually from :func:`calibration_path`.
+        motors: The arm's motor table or names to check the file against; ``None`` means the
+            SO-101 table.
+
+    Returns:
+        ``motor name -> MotorCalibration`` in the file's order.
+
+    Raises:
+        CalibrationError: The file is missing, is not JSON, lacks keys, has wrong types or
+            values, or does not match the arm. The message names the file and the fix.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CalibrationError(
+            f"no calibration file at {path}; calibrate the arm first with "
+            f"`lerobot-gym calibrate --id {path.stem}`."
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalibrationError(f"cannot read {path} ({exc}); {_fix_hint(path)}.") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CalibrationError(f"{path} is not valid JSON ({exc}); {_fix_hint(path)}.") from exc
+    if not isinstance(data, dict):
+        raise CalibrationError(
+            f"{path} must hold a JSON object of motors, got {type(data).__name__}; "
+            f"{_fix_hint(path)}."
+        )
+    calibration: dict[str, MotorCalibration] = {}
+    for name, entry in data.items():
+        if not isinstance(entry, dict) or set(entry) != set(_FIELDS):
+            keys = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
+            raise CalibrationError(
+                f"{path}: motor {name!r} must have exactly the keys {list(_FIELDS)}, got {keys}; "
+                f"{_fix_hint(path)}."
+            )
+        calibration[name] = MotorCalibration(**entry)
+    validate_calibration(calibration, motors, source=path)
+    return calibration
+
+
+def save_calibration(
+    path: str | Path,
+    calibration: Calibration,
+    motors: Mapping[str, Motor] | Iterable[str] | None = None,
+) -> Path:
+    """Write a calibration in LeRobot's JSON format, atomically.
+
+    The data goes to a temporary file in the same folder, is fsynced, and replaces ``path``
+    with :func:`os.replace`, so a crash leaves either the old file or the new one.
+
+    Args:
+        path: Destination; parent folders are created.
+        calibration: ``motor name -> MotorCalibration``.
+        motors: Checked as in :func:`load_calibration`; ``None`` means the SO-101 table.
+
+    Returns:
+        The path written.
+
+    Raises:
+        CalibrationError: The calibration is invalid (nothing is written).
+    """
+    path = Path(path)
+    validate_calibration(calibration, motors, source=path)
+    payload = {name: {k: int(v) for k, v in asdict(c).items()} for name, c in calibration.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=4)  # LeRobot (draccus) writes indent=4
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    try:  # make the rename itself durable; not supported on every platform/filesystem
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return path
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Normalisation
+# --------------------------------------------------------------------------------------------
+
+_MODE_CODES = {NormMode.DEGREES: 0, NormMode.RANGE_M100_100: 1, NormMode.RANGE_0_100: 2}
+Modes = NormMode | str | Mapping[str, NormMode | str | Motor]
+
+
+def _as_mode(value: NormMode | str | Motor) -> NormMode:
+    return value.norm_mode if isinstance(value, Motor) else NormMode(value)
+
+
+def _per_motor(calibration: Calibration, names: Sequence[str], modes: Modes):
+    unknown = [n for n in names if n not in calibration]
+    if unknown:
+        raise CalibrationError(
+            f"no calibration for motor(s) {unknown}; the calibration covers {list(calibration)}."
+        )
+    cals = [calibration[n] for n in names]
+    mins = np.array([c.range_min for c in cals], dtype=np.float64)
+    maxs = np.array([c.range_max for c in cals], dtype=np.float64)
+    if np.any(maxs <= mins):
+        bad = [n for n, c in zip(names, cals) if c.range_max <= c.range_min]
+        raise CalibrationError(
+            f"range_min must be below range_max for {bad}; "
+            "recalibrate with `lerobot-gym calibrate`."
+        )
+    inverted = np.array([bool(c.drive_mode) for c in cals])
+    if isinstance(modes, Mapping):
+        codes = [_MODE_CODES[_as_mode(modes[n])] for n in names]
+    else:
+        codes = [_MODE_CODES[_as_mode(modes)]] * len(names)
+    return mins, maxs, inverted, np.array(codes)
+
+
+def _split(values: Mapping[str, float] | Any, calibration: Calibration):
+    if isinstance(values, Mapping):
+        names = list(values)
+        return names, np.array([values[n] for n in names], dtype=np.float64), True
+    array = np.asarray(values, dtype=np.float64)
+    names = list(calibration)
+    if array.ndim == 0 or array.shape[-1] != len(names):
+        raise ConfigError(
+            f"expected an array whose last axis has {len(names)} values ({names}), "
+            f"got shape {array.shape}."
+        )
+    return names, array, False
+
+
+def normalize(
+    raw: Mapping[str, float] | Any, calibration: Calibration, modes: Modes
+) -> dict[str, float] | np.ndarray:
+    """Raw ticks -> LeRobot units, exactly as LeRobot's ``MotorsBus._normalize``.
+
+    * DEGREES: ``(raw - (min+max)/2) * 360 / 4095`` (not clipped, ``drive_mode`` ignored).
+    * RANGE_M100_100: ``clip(raw) -> (raw-min)/(max-min) * 200 - 100``, negated if drive_mode.
+    * RANGE_0_100: ``clip(raw) -> (raw-min)/(max-min) * 100``, ``100 - x`` if drive_mode.
+
+    Args:
+        raw: ``name -> ticks`` for any subset of the calibrated motors, or an array whose last
+            axis follows the calibration's motor order (batches allowed).
+        calibration: ``name -> MotorCalibration``.
+        modes: One mode for every motor, or ``name -> NormMode`` (a motor table works too).
+
+    Returns:
+        The same container kind as ``raw``: a dict of floats or a float64 array.
+
+    Example:
+        >>> cal = {"elbow_flex": MotorCalibration(3, 0, 0, 1000, 3000)}
+        >>> normalize({"elbow_flex": 2000}, cal, NormMode.DEGREES)
+        {'elbow_flex': 0.0}
+        >>> normalize([3000], cal, NormMode.RANGE_M100_100)
+        array([100.])
+    """
+    names, x, as_dict = _split(raw, calibration)
+    mins, maxs, inverted, codes = _per_motor(calibration, names, modes)
+    span = maxs - mins
+    frac = (np.clip(x, mins, maxs) - mins) / span
+    degrees = (x - (mins + maxs) / 2) * 360.0 / STS3215_MAX_TICK
+    m100 = frac * 200.0 - 100.0
+    m100 = np.where(inverted, -m100, m100)
+    r100 = frac * 100.0
+    r100 = np.where(inverted, 100.0 - r100, r100)
+    out = np.select([codes == 0, codes == 1], [degrees, m100], r100)
+    return {n: float(v) for n, v in zip(names, out)} if as_dict else out
+
+
+def unnormalize(
+    values: Mapping[str, float] | Any, calibration: Calibration, modes: Modes
+) -> dict[str, int] | np.ndarray:
+    """LeRobot units -> raw ticks, exactly as LeRobot's ``MotorsBus._unnormalize``.
+
+    * DEGREES: ``int(deg * 4095 / 360 + (min+max)/2)`` (no clipping).
+    * RANGE_M100_100: negate if drive_mode, clip to ±100, then
+      ``int((x+100)/200 * (max-min) + min)``.
+    * RANGE_0_100: ``100 - x`` if drive_mode, clip to 0..100, then
+      ``int(x/100 * (max-min) + min)``.
+
+    ``int()`` truncates toward zero as in LeRobot, so ``unnormalize(normalize(raw))`` is within
+    one tick of ``raw`` (inside the calibrated range).
+
+    Args:
+        values: ``name -> value`` or an array ordered like the calibration.
+        calibration: ``name -> MotorCalibration``.
+        modes: As in :func:`normalize`.
+
+    Returns:
+        A dict of ints or an int64 array, like ``values``.
+    """
+    names, x, as_dict = _split(values, calibration)
+    if not np.all(np.isfinite(x)):
+        raise ConfigError(f"cannot convert non-finite values to ticks: {values!r}.")
+    mins, maxs, inverted, codes = _per_motor(calibration, names, modes)
+    span = maxs - mins
+    degrees = x * STS3215_MAX_TICK / 360.0 + (mins + maxs) / 2
+    m100 = np.clip(np.where(inverted, -x, x), -100.0, 100.0)
+    m100 = (m100 + 100.0) / 200.0 * span + mins
+    r100 = np.clip(np.where(inverted, 100.0 - x, x), 0.0, 100.0)
+    r100 = r100 / 100.0 * span + mins
+    out = np.trunc(np.select([codes == 0, codes == 1], [degrees, m100], r100)).astype(np.int64)
+    return {n: int(v) for n, v in zip(names, out)} if as_dict else out
+
+
+# --------------------------------------------------------------------------------------------
+# The procedure, over any bus that reads and writes raw register values by motor name
+# --------------------------------------------------------------------------------------------
+
+
+class CalibrationBus(Protocol):
+    """The part of a servo bus the calibration procedure needs.
+
+    Values are raw register integers with the sign already decoded (``Homing_Offset`` may be
+    negative); nothing is normalised. ``lerobot_gym.hardware.feetech.FeetechBus`` provides it.
+    """
+
+    def read(self, register: str, motor: str) -> int:
+        """Read one register of one motor."""
+
+    def write(self, register: str, motor: str, value: int) -> None:
+        """Write one register of one motor (acknowledged)."""
+
+    def sync_read(self, register: str, motors: Sequence[str] | None = None) -> dict[str, int]:
+        """Read one register of several motors."""
+
+    def sync_write(self, register: str, values: Mapping[str, int]) -> None:
+        """Write one register of several motors."""
+
+    def disable_torque(self, motors: Sequence[str] | None = None) -> None:
+        """Let the motors go limp (and unlock their EEPROM)."""
+
+    def enable_torque(self, motors: Sequence[str] | None = None) -> None:
+        """Make the motors hold position."""
+
+
+def reset_calibration(bus: CalibrationBus, motors: Iterable[str]) -> None:
+    """Write the factory calibration: ``Homing_Offset=0``, limits ``0..4095``."""
+    for motor in motors:
+        bus.write(_REG_OFFSET, motor, 0)
+        bus.write(_REG_MIN, motor, 0)
+        bus.write(_REG_MAX, motor, STS3215_MAX_TICK)
+
+
+def set_half_turn_homings(bus: CalibrationBus, motors: Iterable[str]) -> dict[str, int]:
+    """Make the current pose read 2047 on every motor (LeRobot's homing step).
+
+    Disables torque, resets the calibration registers, reads the raw ``Present_Position`` and
+    writes ``Homing_Offset = position - 2047`` (Feetech: ``Present = Actual - Homing_Offset``).
+    Every offset is checked before any is written.
+
+    Args:
+        bus: A :class:`CalibrationBus`.
+        motors: Motor names (a motor table works too). The arm should be at mid-range.
+
+    Returns:
+        ``name -> homing offset`` written.
+
+    Raises:
+        CalibrationError: A motor is so near the end of its encoder turn that its offset would
+            not fit in ±2047; the message names it and says to move it nearer the middle.
+    """
+    names = list(motors)
+    bus.disable_torque(names)
+    reset_calibration(bus, names)
+    positions = bus.sync_read(_REG_PRESENT, names)
+    offsets = {m: int(positions[m]) - HALF_TURN_TICK for m in names}
+    bad = {m: positions[m] for m in names if abs(offsets[m]) > MAX_HOMING_OFFSET}
+    if bad:
+        detail = ", ".join(f"{m} reads {pos} (offset {offsets[m]:+d})" for m, pos in bad.items())
+        which = "that joint" if len(bad) == 1 else "those joints"
+        raise CalibrationError(
+            f"cannot home {', '.join(bad)}: {detail}, but the servo's Homing_Offset holds at "
+            f"most ±{MAX_HOMING_OFFSET} ticks. Move {which} nearer the middle of its range of "
+            "motion and start the calibration again."
+        )
+    for motor, offset in offsets.items():
+        bus.write(_REG_OFFSET, motor, offset)
+    return offsets
+
+
+def record_ranges_of_motion(
+    bus: CalibrationBus,
+    motors: Iterable[str],
+    stop: Callable[[], bool],
+    on_update: Callable[[Mapping[str, int], Mapping[str, int], Mapping[str, int]], None]
+    | None = None,
+    *,
+    full_turn_motors: Iterable[str] = FULL_TURN_MOTORS,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Track each motor's lowest and highest position while the operator moves the arm.
+
+    Reads ``Present_Position`` in a loop, calls ``on_update(positions, mins, maxes)`` after
+    each read, and returns once ``stop()`` is true (it is checked after each read, so at least
+    one read happens). Motors in ``full_turn_motors`` are not swept: LeRobot sets them to the
+    full turn 0..4095.
+
+    Args:
+        bus: A :class:`CalibrationBus` (call after :func:`set_half_turn_homings`).
+        motors: Motor names (a motor table works too).
+        stop: Returns True when the operator is done (e.g. Enter was pressed).
+        on_update: Optional live display hook.
+        full_turn_motors: Motors given the range 0..4095 without sweeping.
+
+    Returns:
+        ``(range_mins, range_maxes)``, each ``name -> ticks`` in ``motors`` order.
+
+    Raises:
+        CalibrationError: Some swept motor never moved (min == max).
+    """
+    names = list(motors)
+    full_turn = set(full_turn_motors)
+    swept = [m for m in names if m not in full_turn]
+    mins: dict[str, int] = {}
+    maxes: dict[str, int] = {}
+    if swept:
+        start = bus.sync_read(_REG_PRESENT, swept)
+        mins = {m: int(start[m]) for m in swept}
+        maxes = dict(mins)
+        while True:
+            positions = bus.sync_read(_REG_PRESENT, swept)
+            for m in swept:
+                mins[m] = min(mins[m], int(positions[m]))
+                maxes[m] = max(maxes[m], int(positions[m]))
+            if on_update is not None:
+                on_update(positions, mins, maxes)
+            if stop():
+                break
+    still = [m for m in swept if mins[m] == maxes[m]]
+    if still:
+        raise CalibrationError(
+            f"{', '.join(still)} did not move while ranges were recorded; move every joint "
+            "through its whole range of motion before finishing, then calibrate again."
+        )
+    range_mins = {m: (0 if m in full_turn else mins[m]) for m in names}
+    range_maxes = {m: (STS3215_MAX_TICK if m in full_turn else maxes[m]) for m in names}
+    return range_mins, range_maxes
+
+
+def build_calibration(
+    motors: Mapping[str, Motor],
+    homing_offsets: Mapping[str, int],
+    range_mins: Mapping[str, int],
+    range_maxes: Mapping[str, int],
+    drive_modes: Mapping[str, int] | None = None,
+) -> dict[str, MotorCalibration]:
+    """Assemble the results of the procedure into a calibration (drive_mode 0 by default)."""
+    drive_modes = drive_modes or {}
+    return {
+        name: MotorCalibration(
+            id=motor.id,
+            drive_mode=int(drive_modes.get(name, 0)),
+            homing_offset=int(homing_offsets[name]),
+            range_min=int(range_mins[name]),
+            range_max=int(range_maxes[name]),
+        )
+        for name, motor in motors.items()
+    }
+
+
+def write_calibration(bus: CalibrationBus, calibration: Calibration) -> None:
+    """Write ``Homing_Offset`` and the position limits of every motor in ``calibration``.
+
+    Torque is disabled first (and left disabled): the servo firmware then enforces the limits.
+    The calibration is validated for well-formedness (not against a motor table) before any
+    write.
+
+    Raises:
+        CalibrationError: The calibration is invalid; nothing is written.
+    """
+    validate_calibration(calibration, list(calibration), source="calibration to write")
+    names = list(calibration)
+    bus.disable_torque(names)
+    for name, cal in calibration.items():
+        bus.write(_REG_OFFSET, name, cal.homing_offset)
+        bus.write(_REG_MIN, name, cal.range_min)
+        bus.write(_REG_MAX, name, cal.range_max)
+
+
+def read_calibration_from_bus(
+    bus: CalibrationBus, motors: Mapping[str, Motor]
+) -> dict[str, MotorCalibration]:
+    """Read the calibration stored in the servos (``drive_mode`` is not stored: 0, as LeRobot)."""
+    return {
+        name: MotorCalibration(
+            id=motor.id,
+            drive_mode=0,
+            homing_offset=int(bus.read(_REG_OFFSET, name)),
+            range_min=int(bus.read(_REG_MIN, name)),
+            range_max=int(bus.read(_REG_MAX, name)),
+        )
+        for name, motor in motors.items()
+    }
+
+
+def is_calibrated(bus: CalibrationBus, calibration: Calibration) -> bool:
+    """True if the servos hold this calibration's offsets and limits (LeRobot's check)."""
+    for name, cal in calibration.items():
+        stored = (
+            bus.read(_REG_OFFSET, name),
+            bus.read(_REG_MIN, name),
+            bus.read(_REG_MAX, name),
+        )
+        if stored != (cal.homing_offset, cal.range_min, cal.range_max):
+            return False
+    return True

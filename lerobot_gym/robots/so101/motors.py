@@ -1,0 +1,117 @@
+"""The SO-101 motor table, as data.
+
+The SO-101 follower and leader arms carry the same six Feetech STS3215 servos with the same ids
+(LeRobot ``robots/so_follower`` and ``teleoperators/so_leader``; see
+``/work/shared/reference/lerobot-interfaces.md`` §2.1). The arm joints are reported in degrees
+(zero at mid-range, LeRobot's default ``use_degrees=True``) or, in LeRobot's older convention,
+in -100..100; the gripper is always 0..100.
+
+Design decisions:
+    * The table is a tuple of frozen :class:`Motor` records so that nothing can mutate it; use
+      :func:`so101_motors` to get the ``name -> Motor`` mapping with the norm modes you want.
+    * :class:`NormMode` lives here (not in the calibration module) because it is part of a
+      motor's definition; the conversions themselves live in ``calibration.py``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+__all__ = [
+    "SO101_GRIPPER",
+    "SO101_JOINT_NAMES",
+    "SO101_MOTOR_IDS",
+    "STS3215_MAX_TICK",
+    "STS3215_RESOLUTION",
+    "Motor",
+    "NormMode",
+    "so101_motors",
+]
+
+STS3215_RESOLUTION = 4096
+"""Encoder ticks per revolution of an STS3215."""
+
+STS3215_MAX_TICK = STS3215_RESOLUTION - 1
+"""Largest raw position (4095); LeRobot's DEGREES scale uses it as the full-turn divisor."""
+
+
+class NormMode(str, enum.Enum):
+    """How raw servo ticks map to the values a policy sees (LeRobot ``MotorNormMode``).
+
+    The string values are LeRobot's enum member names, so they round-trip through configs.
+    """
+
+    DEGREES = "DEGREES"
+    """Degrees, zero at the middle of the calibrated range (LeRobot's default today)."""
+
+    RANGE_M100_100 = "RANGE_M100_100"
+    """-100..100 across the calibrated range (LeRobot ``use_degrees=False``)."""
+
+    RANGE_0_100 = "RANGE_0_100"
+    """0..100 across the calibrated range (the gripper: 0 closed, 100 open)."""
+
+
+@dataclass(frozen=True)
+class Motor:
+    """One servo on a bus.
+
+    Attributes:
+        name: Joint name, also the key in calibration files and ``"<name>.pos"`` features.
+        id: Bus id (1..253).
+        model: Servo model name as LeRobot spells it (``"sts3215"``).
+        norm_mode: How its position is normalised.
+    """
+
+    name: str
+    id: int
+    model: str
+    norm_mode: NormMode
+
+
+SO101_JOINT_NAMES: tuple[str, ...] = (
+    "shoulder_pan",
+    "shoulder_lift",
+    "elbow_flex",
+    "wrist_flex",
+    "wrist_roll",
+    "gripper",
+)
+"""Motor names in bus-id order, which is also LeRobot's ``observation.state`` order."""
+
+SO101_GRIPPER = "gripper"
+
+SO101_MOTOR_IDS: Mapping[str, int] = MappingProxyType(
+    {name: motor_id for motor_id, name in enumerate(SO101_JOINT_NAMES, start=1)}
+)
+"""``name -> bus id``: shoulder_pan 1 … gripper 6."""
+
+
+def so101_motors(*, use_degrees: bool = True) -> dict[str, Motor]:
+    """The SO-101 motor table (follower and leader are identical).
+
+    Args:
+        use_degrees: Arm joints in degrees (LeRobot's default) if True, else in -100..100.
+
+    Returns:
+        A new ``name -> Motor`` dict in bus-id order.
+
+    Example:
+        >>> motors = so101_motors()
+        >>> motors["gripper"].id, motors["gripper"].norm_mode.value
+        (6, 'RANGE_0_100')
+        >>> so101_motors(use_degrees=False)["elbow_flex"].norm_mode.value
+        'RANGE_M100_100'
+    """
+    arm_mode = NormMode.DEGREES if use_degrees else NormMode.RANGE_M100_100
+    return {
+        name: Motor(
+            name=name,
+            id=motor_id,
+            model="sts3215",
+            norm_mode=NormMode.RANGE_0_100 if name == SO101_GRIPPER else arm_mode,
+        )
+        for name, motor_id in SO101_MOTOR_IDS.items()
+    }
