@@ -1,0 +1,592 @@
+"""Cameras for real robots: OpenCV devices and a synthetic stand-in, behind one interface.
+
+This module owns frame capture for the hardware backends: :class:`OpenCVCamera` (USB/V4L2
+cameras, or a video file replayed in real time), :class:`SyntheticCamera` (frames rendered
+by a function, for tests and benchmarks without a camera), and :func:`find_cameras` (behind
+``lerobot-gym find-cameras``).
+
+Both cameras share :class:`ThreadedCamera`: a background thread grabs frames as they arrive
+and keeps only the latest, so a control loop reading at its own rate never blocks on the
+device and never sees stale buffered frames. ``read_latest()`` returns that frame at once;
+``async_read()`` waits for a frame newer than the last one returned (LeRobot's semantics,
+``lerobot-interfaces.md`` §2.6).
+
+Design decisions:
+    * ``cv2`` is imported when a camera connects, not when this module is imported, so
+      ``import lerobot_gym`` stays light; a missing OpenCV raises ``MissingExtraError``.
+    * ``connect()`` checks that the requested width, height and fps were applied and fails
+      loudly instead of silently recording at another resolution.
+    * When the device stops delivering (cable pulled, driver hiccup) the thread reopens it a
+      bounded number of times with exponential backoff; after that every read raises the
+      :class:`~lerobot_gym.errors.CameraError`, so the failure reaches the control loop.
+    * A video *file* opened as the device is paced at its fps, so it behaves like a live
+      camera; that is how the tests exercise the real OpenCV path without hardware.
+    * Frames are HxWx3 uint8 in ``color`` order ("rgb" by default, as datasets store them),
+      rotated by ``rotation`` degrees clockwise. Each frame is a fresh array; readers share
+      the latest one, so copy before modifying it in place.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lerobot_gym.errors import CameraError, ConfigError, MissingExtraError
+
+__all__ = ["OpenCVCamera", "SyntheticCamera", "ThreadedCamera", "find_cameras"]
+
+_ROTATIONS = {0: 0, 90: -1, 180: 2, 270: 1, -90: 1}  # degrees clockwise -> np.rot90 k
+
+
+def _import_cv2() -> Any:
+    try:
+        import cv2
+    except ImportError as exc:
+        raise MissingExtraError("cv2", "real", "OpenCV cameras") from exc
+    return cv2
+
+
+class ThreadedCamera:
+    """Base class: latest-frame capture on a background thread, with reconnects.
+
+    Subclasses implement ``_open()``, ``_grab()`` (block until the next frame; return None
+    when the device failed) and ``_close()``, and may set ``_native_color``.
+
+    Args:
+        name: Shown in errors.
+        width: Frame width before rotation, or None to take the device's.
+        height: Frame height before rotation, or None to take the device's.
+        fps: Frame rate, or None to take the device's.
+        color: "rgb" or "bgr" channel order of returned frames.
+        rotation: Clockwise rotation applied to frames: 0, 90, 180, 270 (or -90).
+        warmup_s: Frames are grabbed and discarded for this long at connect (auto exposure).
+        max_reconnect_attempts: Reopen attempts after the device stops delivering.
+        reconnect_backoff_s: Wait before the first reopen; doubled after each failure.
+    """
+
+    _native_color = "rgb"
+
+    def __init__(
+        self,
+        name: str,
+        width: int | None,
+        height: int | None,
+        fps: float | None,
+        *,
+        color: str = "rgb",
+        rotation: int = 0,
+        warmup_s: float = 0.0,
+        max_reconnect_attempts: int = 3,
+        reconnect_backoff_s: float = 0.1,
+    ) -> None:
+        if color not in ("rgb", "bgr"):
+            raise ConfigError(f"color must be 'rgb' or 'bgr', got {color!r}.")
+        if rotation not in _ROTATIONS:
+            raise ConfigError(f"rotation must be one of 0, 90, 180, 270, -90; got {rotation!r}.")
+        for label, value in (("width", width), ("height", height), ("fps", fps)):
+            if value is not None and not value > 0:
+                raise ConfigError(f"{label} must be positive or None, got {value!r}.")
+        self.name = name
+        self.width, self.height, self.fps = width, height, fps
+        self.color, self.rotation = color, rotation
+        self.warmup_s = warmup_s
+        self.max_reconnect_attempts = max_reconnect_attempts
+        self.reconnect_backoff_s = reconnect_backoff_s
+        self.reconnect_count = 0
+        """How many times the device was reopened after a loss (for diagnostics)."""
+        self._cond = threading.Condition()
+        self._frame: np.ndarray | None = None
+        self._timestamp = 0.0
+        self._seq = 0
+        self._last_returned_seq = 0
+        self._error: CameraError | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- subclass hooks --------------------------------------------------------------------
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _grab(self) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    def _process(self, frame: np.ndarray) -> np.ndarray:
+        """Colour order and rotation (numpy; subclasses may use faster kernels)."""
+        if self.color != self._native_color:
+            frame = frame[..., ::-1]
+        k = _ROTATIONS[self.rotation]
+        if k:
+            frame = np.rot90(frame, k)
+        return np.ascontiguousarray(frame)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def is_connected(self) -> bool:
+        """True while the capture thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        """Shape of returned frames (after rotation); known once connected or fully configured."""
+        if self.width is None or self.height is None:
+            raise CameraError(f"{self.name}: frame size unknown until connect().")
+        if self.rotation in (90, 270, -90):
+            return (self.width, self.height, 3)
+        return (self.height, self.width, 3)
+
+    def connect(self) -> None:
+        """Open the device, warm it up, and start the capture thread (no-op if connected).
+
+        Raises:
+            CameraError: The device cannot be opened, refuses the requested mode, or
+                delivers no frame.
+        """
+        if self.is_connected:
+            return
+        self._open()
+        first = None
+        deadline = time.monotonic() + self.warmup_s
+        while True:  # at least one frame, then keep discarding until the warm-up ends
+            frame = self._grab()
+            if frame is None:
+                self._close()
+                raise CameraError(
+                    f"{self.name} opened but delivered no frame; check that no other program "
+                    "uses it, or pick another device with `lerobot-gym find-cameras`."
+                )
+            first = frame
+            if time.monotonic() >= deadline:
+                break
+        self._stop.clear()
+        self._error = None
+        self._publish(first)
+        self._thread = threading.Thread(target=self._run, name=f"camera:{self.name}", daemon=True)
+        self._thread.start()
+
+    def disconnect(self) -> None:
+        """Stop the capture thread and release the device (idempotent)."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+            self._close()
+        self._error = None
+
+    def __enter__(self) -> ThreadedCamera:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disconnect()
+
+    def __del__(self) -> None:
+        if getattr(self, "_thread", None) is not None:
+            self._stop.set()
+
+    # -- capture thread ----------------------------------------------------------------------
+    def _publish(self, frame: np.ndarray) -> None:
+        processed = self._process(frame)
+        with self._cond:
+            self._frame = processed
+            self._timestamp = time.monotonic()
+            self._seq += 1
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self._grab()
+                if frame is not None:
+                    self._publish(frame)
+                elif not self._stop.is_set() and not self._reconnect():
+                    return
+        except Exception as exc:  # surface any capture bug to readers instead of dying quietly
+            error = exc if isinstance(exc, CameraError) else None
+            with self._cond:
+                self._error = error or CameraError(f"{self.name}: capture failed: {exc!r}")
+                self._cond.notify_all()
+
+    def _reconnect(self) -> bool:
+        last_error = "it stopped delivering frames"
+        for attempt in range(self.max_reconnect_attempts):
+            self._close()
+            if self._stop.wait(self.reconnect_backoff_s * 2**attempt):
+                return False
+            try:
+                self._open()
+            except CameraError as exc:
+                last_error = str(exc)
+                continue
+            frame = self._grab()
+            if frame is not None:
+                self.reconnect_count += 1
+                self._publish(frame)
+                return True
+        self._close()
+        with self._cond:
+            self._error = CameraError(
+                f"{self.name} was lost and {self.max_reconnect_attempts} reconnect attempts "
+                f"failed (last: {last_error}); check the cable and run `lerobot-gym "
+                "find-cameras`."
+            )
+            self._cond.notify_all()
+        return False
+
+    # -- reading -----------------------------------------------------------------------------
+    def _check_readable(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._thread is None or self._stop.is_set():
+            raise CameraError(f"{self.name} is not connected; call connect() first.")
+
+    def read_latest(self, max_age_s: float | None = None) -> tuple[np.ndarray, float]:
+        """The most recent frame and its ``time.monotonic()`` capture time, without waiting.
+
+        Args:
+            max_age_s: Raise if the latest frame is older than this (a stalled camera).
+
+        Raises:
+            CameraError: Not connected, lost for good, or the frame is too old.
+        """
+        with self._cond:
+            self._check_readable()
+            assert self._frame is not None  # connect() publishes a frame before starting
+            frame, timestamp = self._frame, self._timestamp
+            self._last_returned_seq = self._seq
+        if max_age_s is not None:
+            age = time.monotonic() - timestamp
+            if age > max_age_s:
+                raise CameraError(
+                    f"{self.name}: the latest frame is {age * 1e3:.0f} ms old (limit "
+                    f"{max_age_s * 1e3:.0f} ms); the camera has stalled or is slower than asked."
+                )
+        return frame, timestamp
+
+    def async_read(self, timeout_s: float = 1.0) -> np.ndarray:
+        """Wait for a frame newer than the last one returned, and return it.
+
+        Raises:
+            CameraError: Not connected, lost for good, or no new frame within ``timeout_s``.
+        """
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                self._check_readable()
+                if self._seq > self._last_returned_seq:
+                    self._last_returned_seq = self._seq
+                    assert self._frame is not None
+                    return self._frame
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise CameraError(
+                        f"{self.name}: no new frame within {timeout_s * 1e3:.0f} ms "
+                        f"(expected one every {1e3 / (self.fps or 1):.0f} ms)."
+                    )
+                self._cond.wait(remaining)
+
+
+class OpenCVCamera(ThreadedCamera):
+    """A camera opened with ``cv2.VideoCapture``: a device index, ``/dev/videoN``, or a file.
+
+    Args:
+        index_or_path: Device index (``0``), device path (``"/dev/video2"``), or a video file.
+        width: Requested frame width (None: the device's default).
+        height: Requested frame height (None: the device's default).
+        fps: Requested frame rate (None: the device's default).
+        color: "rgb" (default) or "bgr" channel order.
+        rotation: Clockwise rotation: 0, 90, 180, 270 (or -90).
+        warmup_s: Seconds of frames discarded at connect, letting auto exposure settle.
+        max_reconnect_attempts: Reopen attempts after the device is lost.
+        reconnect_backoff_s: First wait before reopening (doubles each attempt).
+        backend: A ``cv2.CAP_*`` API id; default V4L2 on Linux, AVFoundation on macOS, MSMF on
+            Windows, automatic for files.
+        capture_factory: Builds the capture object from ``(source, backend)``; tests inject
+            failing captures through it. Default ``cv2.VideoCapture``.
+
+    Example:
+        >>> cam = OpenCVCamera(0, 640, 480, 30)  # no I/O until connect()
+        >>> cam.frame_shape
+        (480, 640, 3)
+    """
+
+    _native_color = "bgr"
+
+    def __init__(
+        self,
+        index_or_path: int | str | Path,
+        width: int | None = None,
+        height: int | None = None,
+        fps: float | None = None,
+        *,
+        color: str = "rgb",
+        rotation: int = 0,
+        warmup_s: float = 1.0,
+        max_reconnect_attempts: int = 3,
+        reconnect_backoff_s: float = 0.2,
+        backend: int | None = None,
+        capture_factory: Callable[[int | str, int], Any] | None = None,
+    ) -> None:
+        if isinstance(index_or_path, str) and index_or_path.isdigit():
+            index_or_path = int(index_or_path)  # "0" from a CLI flag means index 0
+        self.source: int | str = (
+            index_or_path if isinstance(index_or_path, int) else str(index_or_path)
+        )
+        super().__init__(
+            f"camera {self.source!r}",
+            width,
+            height,
+            fps,
+            color=color,
+            rotation=rotation,
+            warmup_s=warmup_s,
+            max_reconnect_attempts=max_reconnect_attempts,
+            reconnect_backoff_s=reconnect_backoff_s,
+        )
+        self._requested = (width, height, fps)
+        self.backend = backend
+        self._capture_factory = capture_factory
+        self._capture: Any = None
+        self._cv2: Any = None
+        self._is_file = isinstance(self.source, str) and os.path.isfile(self.source)
+        self._next_frame_t = 0.0
+
+    def _open(self) -> None:
+        cv2 = self._cv2 = _import_cv2()
+        if isinstance(self.source, str) and not os.path.exists(self.source):
+            raise CameraError(
+                f"{self.name} does not exist; run `lerobot-gym find-cameras` to list cameras."
+            )
+        backend = self.backend if self.backend is not None else _default_backend(cv2, self)
+        factory = self._capture_factory or cv2.VideoCapture
+        capture = factory(self.source, backend)
+        if not capture.isOpened():
+            capture.release()
+            raise CameraError(
+                f"cannot open {self.name} (is it in use, or the wrong index?); run "
+                "`lerobot-gym find-cameras` to list the cameras OpenCV can open."
+            )
+        want_w, want_h, want_fps = self._requested
+        if not self._is_file:  # a file's mode is fixed; setting it only logs warnings
+            if want_fps is not None:
+                capture.set(cv2.CAP_PROP_FPS, float(want_fps))
+            if want_w is not None:
+                capture.set(cv2.CAP_PROP_FRAME_WIDTH, float(want_w))
+            if want_h is not None:
+                capture.set(cv2.CAP_PROP_FRAME_HEIGHT, float(want_h))
+        got_w = round(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        got_h = round(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        got_fps = float(capture.get(cv2.CAP_PROP_FPS))
+        problems = []
+        if (want_w is not None and got_w != want_w) or (want_h is not None and got_h != want_h):
+            problems.append(f"size {got_w}x{got_h} instead of {want_w}x{want_h}")
+        if want_fps is not None and not math.isclose(got_fps, want_fps, rel_tol=1e-3):
+            problems.append(f"{got_fps:g} fps instead of {want_fps:g}")
+        if problems:
+            capture.release()
+            raise CameraError(
+                f"{self.name} does not support the requested mode ({'; '.join(problems)}); "
+                "pass a mode it supports (listed by `lerobot-gym find-cameras`) or None."
+            )
+        self.width, self.height = got_w, got_h
+        self.fps = want_fps if want_fps is not None else (got_fps or None)
+        self._capture = capture
+        self._next_frame_t = time.monotonic()
+
+    def _grab(self) -> np.ndarray | None:
+        if self._capture is None:
+            return None
+        if self._is_file and self.fps:  # replay a file in real time, like a live device
+            delay = self._next_frame_t - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                return None
+            self._next_frame_t = max(self._next_frame_t + 1.0 / self.fps, time.monotonic() - 1)
+        ok, frame = self._capture.read()
+        if not ok or frame is None:
+            return None
+        if frame.shape[:2] != (self.height, self.width):
+            return None  # the driver changed mode under us: treat as a loss and reopen
+        return frame
+
+    def _close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+    def _process(self, frame: np.ndarray) -> np.ndarray:
+        cv2 = self._cv2
+        if self.color == "rgb":
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        codes = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180}
+        codes.update({270: cv2.ROTATE_90_COUNTERCLOCKWISE, -90: cv2.ROTATE_90_COUNTERCLOCKWISE})
+        if self.rotation:
+            frame = cv2.rotate(frame, codes[self.rotation])
+        return frame
+
+
+def _default_backend(cv2: Any, camera: OpenCVCamera | None = None) -> int:
+    if camera is not None and camera._is_file:
+        return cv2.CAP_ANY
+    if sys.platform.startswith("linux"):
+        return cv2.CAP_V4L2
+    if sys.platform == "darwin":
+        return cv2.CAP_AVFOUNDATION
+    if sys.platform == "win32":
+        return cv2.CAP_MSMF
+    return cv2.CAP_ANY
+
+
+def moving_gradient(width: int, height: int) -> Callable[[int, float], np.ndarray]:
+    """A render function drawing a diagonal RGB gradient that scrolls one pixel per frame."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    base = (xs + ys).astype(np.int64)
+
+    def render(index: int, _t: float) -> np.ndarray:
+        phase = (base + index) % 256
+        return np.stack([phase, (phase + 85) % 256, (phase + 170) % 256], axis=-1).astype(np.uint8)
+
+    return render
+
+
+class SyntheticCamera(ThreadedCamera):
+    """A camera whose frames come from ``render(frame_index, t_s) -> HxWx3 uint8 RGB``.
+
+    Frames are produced at ``fps`` on the same capture thread as a real camera, so code and
+    benchmarks see the same timing behaviour. The default renders a scrolling gradient.
+
+    Args:
+        width: Frame width.
+        height: Frame height.
+        fps: Frame rate.
+        render: The frame source; ``t_s`` is seconds since connect.
+        color: "rgb" or "bgr".
+        rotation: Clockwise rotation: 0, 90, 180, 270 (or -90).
+        warmup_s: Seconds of frames discarded at connect.
+
+    Example:
+        >>> with SyntheticCamera(32, 24, fps=100) as cam:
+        ...     frame = cam.async_read(timeout_s=1.0)
+        >>> frame.shape, frame.dtype
+        ((24, 32, 3), dtype('uint8'))
+    """
+
+    def __init__(
+        self,
+        width: int = 640,
+        height: int = 480,
+        fps: float = 30.0,
+        *,
+        render: Callable[[int, float], np.ndarray] | None = None,
+        color: str = "rgb",
+        rotation: int = 0,
+        warmup_s: float = 0.0,
+    ) -> None:
+        super().__init__(
+            f"synthetic camera {width}x{height}@{fps:g}",
+            width,
+            height,
+            fps,
+            color=color,
+            rotation=rotation,
+            warmup_s=warmup_s,
+            max_reconnect_attempts=0,
+        )
+        self._render = render or moving_gradient(width, height)
+        self._index = 0
+        self._t0 = 0.0
+
+    def _open(self) -> None:
+        self._index = 0
+        self._t0 = time.monotonic()
+
+    def _grab(self) -> np.ndarray | None:
+        assert self.fps is not None
+        due = self._t0 + self._index / self.fps
+        delay = due - time.monotonic()
+        if delay > 0 and self._stop.wait(delay):
+            return None
+        frame = self._render(self._index, time.monotonic() - self._t0)
+        self._index += 1
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise CameraError(
+                f"{self.name}: render returned {frame.shape} {frame.dtype}, expected "
+                f"({self.height}, {self.width}, 3) uint8."
+            )
+        return frame
+
+    def _close(self) -> None:
+        pass
+
+
+def _video_sort_key(path: str) -> tuple[int, str]:
+    match = re.search(r"(\d+)$", path)
+    return (int(match.group(1)) if match else sys.maxsize, path)
+
+
+def find_cameras(
+    devices: list[int | str] | None = None,
+    *,
+    max_index: int = 10,
+    capture_factory: Callable[[int | str, int], Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The cameras OpenCV can open, with their default mode (LeRobot's report layout).
+
+    Args:
+        devices: Devices to probe; default ``/dev/video*`` on Linux, else indices
+            ``0..max_index-1``.
+        max_index: Indices probed when ``/dev/video*`` is not available.
+        capture_factory: As in :class:`OpenCVCamera`.
+
+    Returns:
+        One dict per camera: ``name``, ``type`` ("OpenCV"), ``id`` (pass it to
+        :class:`OpenCVCamera`), ``backend_api`` and ``default_stream_profile``
+        (``format``, ``width``, ``height``, ``fps``).
+    """
+    cv2 = _import_cv2()
+    if devices is None:
+        if sys.platform.startswith("linux"):
+            devices = sorted(glob.glob("/dev/video*"), key=_video_sort_key)
+        else:
+            devices = list(range(max_index))
+    factory = capture_factory or cv2.VideoCapture
+    found = []
+    for device in devices:
+        if isinstance(device, str) and not os.path.exists(device):
+            continue
+        is_file = isinstance(device, str) and os.path.isfile(device)
+        capture = factory(device, cv2.CAP_ANY if is_file else _default_backend(cv2))
+        try:
+            if not capture.isOpened():
+                continue
+            fourcc = int(capture.get(cv2.CAP_PROP_FOURCC))
+            found.append(
+                {
+                    "name": f"OpenCV Camera @ {device}",
+                    "type": "OpenCV",
+                    "id": device,
+                    "backend_api": capture.getBackendName(),
+                    "default_stream_profile": {
+                        "format": "".join(chr((fourcc >> (8 * i)) & 0xFF) for i in range(4)),
+                        "width": round(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                        "height": round(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                        "fps": float(capture.get(cv2.CAP_PROP_FPS)),
+                    },
+                }
+            )
+        finally:
+            capture.release()
+    return found
