@@ -487,16 +487,16 @@ class CalibrationBus(Protocol):
     def write(self, register: str, motor: str, value: int) -> None:
         """Write one register of one motor (acknowledged)."""
 
-    def sync_read(self, register: str, motors: Sequence[str] | None = None) -> dict[str, int]:
+    def sync_read(self, register: str, motors: Iterable[str] | None = None) -> dict[str, int]:
         """Read one register of several motors."""
 
     def sync_write(self, register: str, values: Mapping[str, int]) -> None:
         """Write one register of several motors."""
 
-    def disable_torque(self, motors: Sequence[str] | None = None) -> None:
+    def disable_torque(self, motors: Iterable[str] | None = None) -> None:
         """Let the motors go limp (and unlock their EEPROM)."""
 
-    def enable_torque(self, motors: Sequence[str] | None = None) -> None:
+    def enable_torque(self, motors: Iterable[str] | None = None) -> None:
         """Make the motors hold position."""
 
 
