@@ -1,0 +1,193 @@
+"""LeRobot's side of the interoperability tests; runs in the compat venv (``tests/compat/.venv``).
+
+Subcommands::
+
+    lerobot_side.py write ROOT [--vcodec CODEC]   # LeRobot's own writer, synthetic episodes
+    lerobot_side.py read ROOT OUT.npz             # LeRobot's own reader; OUT.json gets the metadata
+
+``write`` records the episodes of ``compat_synthetic`` with ``LeRobotDataset.create``,
+``add_frame``, ``save_episode`` and ``finalize``. ``read`` loads ROOT with
+``LeRobotDataset(repo_id, root=ROOT)``, indexes every frame through ``__getitem__`` and dumps the
+values (video frames as uint8 CHW, exactly LeRobot's float frames times 255) to OUT.npz and the
+metadata LeRobot parsed to OUT.json (same path, ``.json`` suffix).
+
+Two adaptations let LeRobot 0.4.4 run on CPU torch 2.13 (see
+/work/shared/reference/lerobot-dataset-v3.md, "Running LeRobot's own code here"):
+
+- torchvision 0.28.0 (the only release matching torch 2.13, a CUDA build) registers kernels for
+  ``torchvision::nms``/``qnms`` at import; on CPU torch those schemas do not exist, so we define
+  them first. Nothing here calls them.
+- LeRobot's ``pyav`` frame decoder calls ``torchvision.io.VideoReader``, which torchvision 0.28
+  removed, and torchcodec is CUDA-only. We replace only that function with a PyAV decoder that
+  keeps LeRobot's rule: the caller passes ``from_timestamp + timestamp`` (LeRobot's own
+  ``_query_videos`` computes it), the nearest decoded frame must lie strictly within
+  ``tolerance_s`` or ``FrameTimestampError`` is raised, and frames come back as float32 CHW in
+  [0, 1]. Metadata, parquet, episode and timestamp handling stay LeRobot's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+# The tests never touch the network: a missing local file must fail, not trigger a download.
+# huggingface_hub reads this once, at import.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch
+
+# Must run before anything imports torchvision (lerobot.datasets does, at import).
+_TORCHVISION_SCHEMAS = torch.library.Library("torchvision", "DEF")
+_TORCHVISION_SCHEMAS.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+_TORCHVISION_SCHEMAS.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+
+import av  # noqa: E402
+import compat_synthetic as synth  # noqa: E402  (sits next to this script, on sys.path[0])
+import numpy as np  # noqa: E402
+from lerobot.datasets import video_utils  # noqa: E402
+from lerobot.datasets.lerobot_dataset import LeRobotDataset  # noqa: E402
+
+
+def decode_video_frames_pyav(
+    video_path: Path | str,
+    timestamps: list[float],
+    tolerance_s: float,
+    backend: str = "pyav",
+    log_loaded_timestamps: bool = False,
+) -> torch.Tensor:
+    """Stand-in for ``video_utils.decode_video_frames_torchvision`` built on PyAV directly.
+
+    Like LeRobot's version it seeks to the key frame at or before the first query, decodes up to
+    the last query, and picks the nearest decoded frame for each query time.
+
+    Raises:
+        video_utils.FrameTimestampError: a query has no decoded frame strictly within
+            ``tolerance_s`` (LeRobot's rule), or the counts do not match.
+    """
+    del backend, log_loaded_timestamps  # Same signature as LeRobot's; PyAV is the only backend.
+    first_ts, last_ts = min(timestamps), max(timestamps)
+    loaded_frames, loaded_ts = [], []
+    with av.open(str(video_path)) as container:
+        stream = container.streams.video[0]
+        # Seek a little before the first query so float rounding cannot skip its key frame.
+        seek_pts = max(0, int((first_ts - tolerance_s) / stream.time_base))
+        container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
+        for frame in container.decode(stream):
+            current_ts = float(frame.pts * stream.time_base)
+            loaded_frames.append(frame.to_ndarray(format="rgb24"))
+            loaded_ts.append(current_ts)
+            if current_ts >= last_ts:
+                break
+    if not loaded_ts:
+        raise video_utils.FrameTimestampError(f"no frame decoded from {video_path} at {timestamps}")
+    query = np.asarray(timestamps, dtype=np.float64)
+    loaded = np.asarray(loaded_ts, dtype=np.float64)
+    dist = np.abs(query[:, None] - loaded[None, :])
+    nearest = dist.argmin(axis=1)
+    min_dist = dist[np.arange(len(query)), nearest]
+    if not (min_dist < tolerance_s).all():
+        raise video_utils.FrameTimestampError(
+            f"query timestamps {query[min_dist >= tolerance_s]} have no frame within "
+            f"{tolerance_s=} in {video_path}; loaded timestamps: {loaded}"
+        )
+    frames = np.stack([loaded_frames[i] for i in nearest])  # (N, H, W, 3) uint8
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).to(torch.float32) / 255
+
+
+video_utils.decode_video_frames_torchvision = decode_video_frames_pyav
+
+
+def write(root: Path, vcodec: str) -> None:
+    """Record the synthetic episodes at ``root`` with LeRobot's writer."""
+    features = {key: dict(spec) for key, spec in synth.FEATURES.items()}
+    dataset = LeRobotDataset.create(
+        repo_id=synth.REPO_ID,
+        fps=synth.FPS,
+        features=features,
+        root=root,
+        robot_type=synth.ROBOT_TYPE,
+        use_videos=True,
+        vcodec=vcodec,
+    )
+    for episode_index, task in enumerate(synth.TASKS):
+        frames = synth.episode(episode_index)
+        for i in range(synth.EPISODE_LENGTHS[episode_index]):
+            dataset.add_frame({key: frames[key][i] for key in synth.FEATURES} | {"task": task})
+        dataset.save_episode()
+    dataset.finalize()
+
+
+def _jsonable(value):
+    """Convert numpy/torch scalars and arrays (nested in dicts/lists) to plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor | np.ndarray | np.generic):
+        return np.asarray(value).tolist()
+    return value
+
+
+def read(root: Path, out: Path) -> None:
+    """Load ``root`` with LeRobot's reader and dump every frame and the parsed metadata."""
+    dataset = LeRobotDataset(synth.REPO_ID, root=root)
+    meta = dataset.meta
+    columns: dict[str, list[np.ndarray]] = {}
+    frame_tasks = []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        frame_tasks.append(item.pop("task"))
+        for key, value in item.items():
+            array = value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+            if key in meta.video_keys:
+                # LeRobot returns uint8 / 255 as float32; undo it exactly for a compact dump.
+                array = np.rint(array * 255).astype(np.uint8)
+            columns.setdefault(key, []).append(array)
+    np.savez_compressed(out, **{key: np.stack(values) for key, values in columns.items()})
+
+    episodes = meta.episodes.to_pandas() if hasattr(meta.episodes, "to_pandas") else meta.episodes
+    info = {
+        "codebase_version": meta.info["codebase_version"],
+        "fps": meta.fps,
+        "robot_type": meta.robot_type,
+        "features": meta.features,
+        "video_keys": meta.video_keys,
+        "total_episodes": meta.total_episodes,
+        "total_frames": meta.total_frames,
+        "total_tasks": meta.total_tasks,
+        "tasks": {str(task): int(row["task_index"]) for task, row in meta.tasks.iterrows()},
+        "episodes": [
+            {k: v for k, v in row.items() if not k.startswith("stats/")}
+            for row in episodes.to_dict(orient="records")
+        ],
+        "stats_keys": sorted(meta.stats) if meta.stats is not None else None,
+        "num_frames": dataset.num_frames,
+        "num_episodes": dataset.num_episodes,
+        "frame_tasks": frame_tasks,
+    }
+    out.with_suffix(".json").write_text(json.dumps(_jsonable(info), indent=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the subcommand and run it; returns the process exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_write = sub.add_parser("write", help="write the synthetic dataset with LeRobot's writer")
+    p_write.add_argument("root", type=Path)
+    p_write.add_argument("--vcodec", default="libsvtav1")
+    p_read = sub.add_parser("read", help="read a dataset with LeRobot's reader and dump it")
+    p_read.add_argument("root", type=Path)
+    p_read.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "write":
+        write(args.root, args.vcodec)
+    else:
+        read(args.root, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
