@@ -1,0 +1,214 @@
+"""Reading a dataset's metadata: ``meta/info.json``, tasks, episodes and stats.
+
+:class:`DatasetMeta` is shared by the reader, the writer (on resume), :mod:`validate` and
+:mod:`tools`. The episodes parquet files are the source of truth for which episodes exist:
+the writer commits an episode by rewriting its episodes file last but one (before
+``stats.json`` and ``info.json``), so after a crash ``info.json`` may lag behind the episodes
+table but never run ahead of it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lerobot_gym.dataset import layout
+from lerobot_gym.dataset.stats import Stats, stats_from_json
+from lerobot_gym.errors import DatasetCorruptError, DatasetNotFoundError
+
+
+def read_parquet(path: Path, **kwargs: Any) -> pa.Table:
+    """``pq.read_table`` that turns any failure into :class:`DatasetCorruptError`."""
+    try:
+        return pq.read_table(path, **kwargs)
+    except FileNotFoundError as exc:
+        raise DatasetCorruptError(f"{path} is missing", path=str(path)) from exc
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DatasetCorruptError(
+            f"{path} is not a readable parquet file ({exc}); it may be truncated. Run "
+            "`lerobot-gym dataset validate` and re-record or delete the affected episodes",
+            path=str(path),
+        ) from exc
+
+
+def read_info(root: Path) -> dict[str, Any]:
+    """Load and check ``meta/info.json``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetNotFoundError(f"dataset root {root} does not exist")
+    path = root / layout.INFO_PATH
+    if not path.is_file():
+        raise DatasetNotFoundError(
+            f"{path} not found: {root} is not a LeRobot v3.0 dataset (create one with "
+            "LeRobotDatasetWriter.create)"
+        )
+    try:
+        info = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetCorruptError(f"{path} is not valid JSON: {exc}", path=str(path)) from exc
+    missing = [k for k in layout.REQUIRED_INFO_KEYS if k not in info]
+    if missing:
+        raise DatasetCorruptError(f"{path} lacks keys {missing}", path=str(path))
+    if info["codebase_version"] != layout.CODEBASE_VERSION:
+        raise DatasetCorruptError(
+            f"{path} has codebase_version {info['codebase_version']!r}; only "
+            f"{layout.CODEBASE_VERSION!r} is supported (convert it with LeRobot's "
+            "convert_dataset_v21_to_v30 script)",
+            path=str(path),
+        )
+    return info
+
+
+def read_tasks(root: Path) -> list[str]:
+    """Tasks in ``task_index`` order (empty if no episode was saved yet)."""
+    path = Path(root) / layout.TASKS_PATH
+    if not path.exists():
+        return []
+    table = read_parquet(path)
+    if "task" not in table.column_names or "task_index" not in table.column_names:
+        raise DatasetCorruptError(f"{path} needs columns 'task' and 'task_index'", path=str(path))
+    pairs = sorted(zip(table["task_index"].to_pylist(), table["task"].to_pylist()))
+    if [i for i, _ in pairs] != list(range(len(pairs))):
+        raise DatasetCorruptError(f"{path}: task_index is not 0..N-1", path=str(path))
+    return [t for _, t in pairs]
+
+
+def episode_files(root: Path) -> list[Path]:
+    """The episodes parquet files, sorted like LeRobot's loader."""
+    return sorted((Path(root) / "meta" / "episodes").glob("*/*.parquet"))
+
+
+def read_episodes(root: Path, *, check_contiguous: bool = True) -> pa.Table:
+    """All episode rows (stats columns included), sorted by ``episode_index``."""
+    files = episode_files(root)
+    if not files:
+        return pa.table({})
+    tables = [read_parquet(p) for p in files]
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowException as exc:
+        raise DatasetCorruptError(
+            f"episodes files under {Path(root) / 'meta/episodes'} disagree on columns: {exc}",
+            path=str(files[0]),
+        ) from exc
+    table = table.sort_by("episode_index")
+    if check_contiguous:
+        idx = table["episode_index"].to_pylist()
+        if idx != list(range(len(idx))):
+            raise DatasetCorruptError(
+                f"episode indices in {Path(root) / 'meta/episodes'} are not contiguous "
+                f"0..{len(idx) - 1} (got {_summarise(idx)}); delete or re-index episodes "
+                "with lerobot_gym.dataset.tools.delete_episodes",
+                path=str(files[0]),
+            )
+    return table
+
+
+def _summarise(idx: list[int]) -> str:
+    return str(idx) if len(idx) <= 12 else f"{idx[:6]} ... {idx[-6:]}"
+
+
+@dataclass
+class DatasetMeta:
+    """Everything in ``meta/``: info, features, tasks, episodes and stats.
+
+    Attributes:
+        root: dataset directory.
+        info: ``meta/info.json`` as a dict.
+        tasks: task strings, position = ``task_index``.
+        episodes: one dict per episode (without ``stats/`` columns), position = episode index.
+        episode_stats: per-episode stats, from the episodes parquet ``stats/`` columns.
+        stats: ``meta/stats.json`` (feature -> stat -> array), or None if absent.
+    """
+
+    root: Path
+    info: dict[str, Any]
+    tasks: list[str] = field(default_factory=list)
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+    episode_stats: list[dict[str, Stats]] = field(default_factory=list)
+    stats: dict[str, Stats] | None = None
+
+    @classmethod
+    def load(cls, root: str | Path) -> DatasetMeta:
+        """Read the metadata of the dataset at ``root``.
+
+        Raises:
+            DatasetNotFoundError: ``root`` or its ``meta/info.json`` does not exist.
+            DatasetCorruptError: a metadata file is unreadable or inconsistent.
+        """
+        from lerobot_gym.dataset.stats import from_episode_row
+
+        root = Path(root)
+        info = read_info(root)
+        table = read_episodes(root)
+        rows = table.to_pylist() if table.num_columns else []
+        episodes = [{k: v for k, v in r.items() if not k.startswith("stats/")} for r in rows]
+        stats_path = root / layout.STATS_PATH
+        stats = None
+        if stats_path.exists():
+            try:
+                stats = stats_from_json(json.loads(stats_path.read_text()))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise DatasetCorruptError(
+                    f"{stats_path} is not valid JSON: {exc}", path=str(stats_path)
+                ) from exc
+        return cls(
+            root=root,
+            info=info,
+            tasks=read_tasks(root),
+            episodes=episodes,
+            episode_stats=[from_episode_row(r) for r in rows],
+            stats=stats,
+        )
+
+    @property
+    def fps(self) -> int:
+        """Frames per second."""
+        return int(self.info["fps"])
+
+    @property
+    def features(self) -> dict[str, dict[str, Any]]:
+        """Features, including the default bookkeeping columns."""
+        return self.info["features"]
+
+    @property
+    def video_keys(self) -> list[str]:
+        """Keys of the features stored as MP4."""
+        return layout.video_keys(self.features)
+
+    @property
+    def camera_keys(self) -> list[str]:
+        """Keys of the ``video`` and ``image`` features."""
+        return [k for k, f in self.features.items() if layout.is_visual(f)]
+
+    @property
+    def num_episodes(self) -> int:
+        """Committed episodes (from the episodes table, the source of truth)."""
+        return len(self.episodes)
+
+    @property
+    def num_frames(self) -> int:
+        """Frames over all committed episodes."""
+        return sum(int(e["length"]) for e in self.episodes)
+
+    def data_path(self, episode: int) -> Path:
+        """Data parquet file holding ``episode``."""
+        ep = self.episodes[episode]
+        return self.root / self.info["data_path"].format(
+            chunk_index=ep["data/chunk_index"], file_index=ep["data/file_index"]
+        )
+
+    def video_path(self, episode: int, key: str) -> Path:
+        """MP4 file holding camera ``key`` of ``episode``."""
+        ep = self.episodes[episode]
+        template = self.info.get("video_path") or layout.VIDEO_PATH
+        return self.root / template.format(
+            video_key=key,
+            chunk_index=ep[f"videos/{key}/chunk_index"],
+            file_index=ep[f"videos/{key}/file_index"],
+        )

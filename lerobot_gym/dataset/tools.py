@@ -1,0 +1,343 @@
+"""Dataset tools: merge, delete episodes, recompute stats, summarise, push to the Hub.
+
+Design decisions:
+
+* :func:`merge` and :func:`delete_episodes` never re-encode video. They rewrite the data and
+  episodes parquet files with new ``episode_index``, ``index`` and ``task_index`` values and
+  hard-link (or copy) each needed MP4 unchanged, keeping every episode's ``from_timestamp`` /
+  ``to_timestamp``. A shared MP4 of which only some episodes survive is kept whole: unused
+  seconds of video cost disk space, never correctness. Per-episode stats are carried over and
+  re-aggregated.
+* In-place :func:`delete_episodes` builds the new dataset next to the old one and swaps the
+  directories, so an interruption leaves either the old or the new dataset (plus a sibling
+  directory to delete), never a mix.
+* :func:`push_to_hub` imports ``huggingface_hub`` lazily, uploads everything but scratch
+  files, and tags the revision ``v3.0`` as LeRobot does (reference section 8).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lerobot_gym.dataset import layout
+from lerobot_gym.dataset.meta import DatasetMeta, episode_files, read_parquet
+from lerobot_gym.dataset.stats import (
+    ImageStatsAccumulator,
+    aggregate_stats,
+    numeric_stats,
+    stats_to_json,
+    to_episode_columns,
+)
+from lerobot_gym.errors import ConfigError, DatasetError, DatasetMismatchError, MissingExtraError
+
+
+def info(root: str | Path) -> dict[str, Any]:
+    """A short summary of a dataset, for ``lerobot-gym dataset info``."""
+    meta = DatasetMeta.load(root)
+    size = sum(p.stat().st_size for p in Path(root).rglob("*") if p.is_file())
+    codecs = {k: (meta.features[k].get("info") or {}).get("video.codec") for k in meta.video_keys}
+    return {
+        "root": str(meta.root),
+        "codebase_version": meta.info["codebase_version"],
+        "robot_type": meta.info.get("robot_type"),
+        "fps": meta.fps,
+        "episodes": meta.num_episodes,
+        "frames": meta.num_frames,
+        "duration_s": meta.num_frames / meta.fps,
+        "tasks": list(meta.tasks),
+        "features": {
+            k: {"dtype": f["dtype"], "shape": list(f["shape"])}
+            for k, f in meta.features.items()
+            if k not in layout.DEFAULT_FEATURES
+        },
+        "cameras": meta.camera_keys,
+        "video_codecs": codecs,
+        "size_mb": size / 2**20,
+    }
+
+
+def merge(roots: Sequence[str | Path], out_root: str | Path) -> DatasetMeta:
+    """Concatenate datasets with equal fps and features into a new dataset at ``out_root``.
+
+    Raises:
+        DatasetMismatchError: the datasets differ in fps or features.
+        DatasetError: ``out_root`` exists and is not empty.
+    """
+    if not roots:
+        raise ConfigError("merge needs at least one dataset")
+    metas = [DatasetMeta.load(r) for r in roots]
+    first = metas[0]
+    for meta in metas[1:]:
+        if meta.fps != first.fps:
+            raise DatasetMismatchError(
+                f"{meta.root} is at {meta.fps} fps and {first.root} at {first.fps}; only "
+                "datasets with equal fps can be merged"
+            )
+        a, b = layout.user_features(first.features), layout.user_features(meta.features)
+        if a != b:
+            diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            raise DatasetMismatchError(
+                f"{meta.root} and {first.root} differ on features {diff}; merge needs equal "
+                "features"
+            )
+    return _rebuild([(m, range(m.num_episodes)) for m in metas], Path(out_root))
+
+
+def delete_episodes(
+    root: str | Path, episodes: Iterable[int], out_root: str | Path | None = None
+) -> DatasetMeta:
+    """Remove episodes and re-index the rest contiguously.
+
+    Args:
+        root: dataset directory.
+        episodes: indices to remove.
+        out_root: where to write the result; default: replace ``root`` in place.
+
+    Raises:
+        ConfigError: an index does not exist.
+    """
+    meta = DatasetMeta.load(root)
+    drop = {int(e) for e in episodes}
+    bad = sorted(e for e in drop if not 0 <= e < meta.num_episodes)
+    if bad:
+        raise ConfigError(f"episodes {bad} do not exist in {root} ({meta.num_episodes} episodes)")
+    keep = [e for e in range(meta.num_episodes) if e not in drop]
+    if out_root is not None:
+        return _rebuild([(meta, keep)], Path(out_root))
+    root = Path(root)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.rebuild-", dir=root.parent))
+    shutil.rmtree(tmp)
+    _rebuild([(meta, keep)], tmp)
+    old = root.with_name(f".{root.name}.old-{os.getpid()}")
+    os.replace(root, old)
+    os.replace(tmp, root)
+    shutil.rmtree(old, ignore_errors=True)
+    return DatasetMeta.load(root)
+
+
+def _rebuild(sources: list[tuple[DatasetMeta, Iterable[int]]], out: Path) -> DatasetMeta:
+    """Write the chosen episodes of ``sources``, in order, as a new dataset at ``out``."""
+    if out.exists() and any(out.iterdir()):
+        raise DatasetError(f"{out} already exists and is not empty; choose a new directory")
+    first = sources[0][0]
+    features = first.features
+    chunks_size = int(first.info["chunks_size"])
+    schema = layout.data_schema(features)
+    tasks: list[str] = []
+    rows: list[dict[str, Any]] = []
+    episode_stats = []
+    data_cf = (0, 0)
+    video_cf = dict.fromkeys(first.video_keys, (0, 0))
+    total = 0
+    for meta, chosen in sources:
+        chosen = list(chosen)
+        task_map = {}
+        for i, task in enumerate(meta.tasks):
+            if task not in tasks:
+                tasks.append(task)
+            task_map[i] = tasks.index(task)
+        # One output data file per source data file; one output MP4 per source MP4.
+        by_file: dict[Path, list[int]] = {}
+        for ep in chosen:
+            by_file.setdefault(meta.data_path(ep), []).append(ep)
+        new_video: dict[tuple[str, Path], tuple[int, int]] = {}
+        for path, eps in by_file.items():
+            table = read_parquet(path).select(schema.names)
+            mask = pc.is_in(table["episode_index"], value_set=pa.array(eps, pa.int64()))
+            table = table.filter(mask).sort_by(
+                [("episode_index", "ascending"), ("frame_index", "ascending")]
+            )
+            old_ep = table["episode_index"].to_numpy()
+            ep_map = {e: len(rows) + i for i, e in enumerate(eps)}
+            new_ep = np.array([ep_map[e] for e in old_ep], dtype=np.int64)
+            new_task = np.array(
+                [task_map[t] for t in table["task_index"].to_numpy()], dtype=np.int64
+            )
+            index = np.arange(total, total + table.num_rows, dtype=np.int64)
+            for name, values in (
+                ("episode_index", new_ep),
+                ("task_index", new_task),
+                ("index", index),
+            ):
+                table = table.set_column(schema.get_field_index(name), name, pa.array(values))
+            layout.atomic_write_parquet(
+                out / layout.DATA_PATH.format(chunk_index=data_cf[0], file_index=data_cf[1]),
+                table.cast(schema),
+            )
+            for ep in eps:
+                row = {k: v for k, v in meta.episodes[ep].items()}
+                length = int(row["length"])
+                row.update(
+                    {
+                        "episode_index": ep_map[ep],
+                        "data/chunk_index": data_cf[0],
+                        "data/file_index": data_cf[1],
+                        "dataset_from_index": total,
+                        "dataset_to_index": total + length,
+                    }
+                )
+                total += length
+                for key in meta.video_keys:
+                    src = meta.video_path(ep, key)
+                    if (key, src) not in new_video:
+                        new_video[(key, src)] = video_cf[key]
+                        chunk, file = video_cf[key]
+                        dst = out / layout.VIDEO_PATH.format(
+                            video_key=key, chunk_index=chunk, file_index=file
+                        )
+                        _link_or_copy(src, dst)
+                        video_cf[key] = layout.next_chunk_file(chunk, file, chunks_size)
+                    row[f"videos/{key}/chunk_index"], row[f"videos/{key}/file_index"] = new_video[
+                        (key, src)
+                    ]
+                row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = 0, 0
+                stats = meta.episode_stats[ep]
+                row.update(to_episode_columns(stats))
+                episode_stats.append(stats)
+                rows.append(row)
+            data_cf = layout.next_chunk_file(*data_cf, chunks_size)
+    rows.sort(key=lambda r: r["episode_index"])
+    ep_schema = layout.episodes_schema(features)
+    layout.atomic_write_parquet(
+        out / layout.EPISODES_PATH.format(chunk_index=0, file_index=0),
+        pa.Table.from_pylist([{k: r.get(k) for k in ep_schema.names} for r in rows], ep_schema),
+    )
+    if tasks:
+        layout.atomic_write_parquet(out / layout.TASKS_PATH, layout.tasks_table(tasks))
+    if episode_stats:
+        layout.atomic_write_json(
+            out / layout.STATS_PATH, stats_to_json(aggregate_stats(episode_stats))
+        )
+    info_dict = dict(first.info)
+    info_dict.update(
+        total_episodes=len(rows),
+        total_frames=total,
+        total_tasks=len(tasks),
+        splits={"train": f"0:{len(rows)}"},
+    )
+    layout.atomic_write_json(out / layout.INFO_PATH, info_dict)
+    return DatasetMeta.load(out)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def recompute_stats(root: str | Path) -> dict[str, Any]:
+    """Recompute every episode's stats from the files and rewrite them and ``stats.json``.
+
+    Video stats decode every frame of every episode (slow, but exact).
+
+    Returns:
+        The aggregated stats, as written to ``meta/stats.json``.
+    """
+    root = Path(root)
+    meta = DatasetMeta.load(root)
+    features = meta.features
+    per_episode = []
+    for ep in range(meta.num_episodes):
+        table = read_parquet(meta.data_path(ep))
+        table = table.filter(pc.equal(table["episode_index"], ep))
+        stats = {}
+        for key, ft in features.items():
+            if ft["dtype"] in ("string", "language", "video"):
+                continue
+            if ft["dtype"] == "image":
+                from lerobot_gym.dataset.images import decode_png
+
+                acc = ImageStatsAccumulator()
+                for v in table[key].to_pylist():
+                    acc.update(decode_png(v["bytes"]))
+                stats[key] = acc.result()
+                continue
+            col = table[key]
+            if pa.types.is_fixed_size_list(col.type) or pa.types.is_list(col.type):
+                values = np.asarray(col.to_pylist(), dtype=np.float64)
+            else:
+                values = col.to_numpy()
+            stats[key] = numeric_stats(values)
+        for key in meta.video_keys:
+            stats[key] = _video_stats(meta, ep, key)
+        per_episode.append(stats)
+    for path in episode_files(root):
+        table = read_parquet(path)
+        rows = table.to_pylist()
+        for row in rows:
+            row.update(to_episode_columns(per_episode[row["episode_index"]]))
+        layout.atomic_write_parquet(path, pa.Table.from_pylist(rows, schema=table.schema))
+    aggregated = stats_to_json(aggregate_stats(per_episode)) if per_episode else {}
+    layout.atomic_write_json(root / layout.STATS_PATH, aggregated)
+    return aggregated
+
+
+def _video_stats(meta: DatasetMeta, ep: int, key: str) -> dict[str, np.ndarray]:
+    row = meta.episodes[ep]
+    start, stop = row[f"videos/{key}/from_timestamp"], row[f"videos/{key}/to_timestamp"]
+    acc = ImageStatsAccumulator()
+    with av.open(str(meta.video_path(ep, key))) as container:
+        stream = container.streams.video[0]
+        if start > 0:
+            container.seek(int(start / stream.time_base), backward=True, stream=stream)
+        for frame in container.decode(stream):
+            t = float(frame.pts * stream.time_base)
+            if t >= stop - 1e-4:
+                break
+            if t >= start - 1e-4:
+                acc.update(frame.to_ndarray(format="rgb24"))
+    return acc.result()
+
+
+def push_to_hub(
+    root: str | Path,
+    repo_id: str,
+    token: str | None = None,
+    private: bool = False,
+    *,
+    tag: bool = True,
+) -> str:
+    """Upload a dataset to the Hugging Face Hub and tag it ``v3.0``, as LeRobot does.
+
+    Args:
+        root: dataset directory.
+        repo_id: ``"user/name"``.
+        token: Hub token (default: the one stored by ``huggingface-cli login``).
+        private: create the repository private.
+        tag: create the ``v3.0`` tag LeRobot resolves revisions with.
+
+    Returns:
+        The URL of the upload commit.
+
+    Raises:
+        MissingExtraError: ``huggingface_hub`` is not installed.
+    """
+    meta = DatasetMeta.load(root)  # refuse to upload something that is not a dataset
+    try:
+        from huggingface_hub import HfApi
+    except ImportError as exc:
+        raise MissingExtraError("huggingface_hub", "hub", "push_to_hub") from exc
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    commit = api.upload_folder(
+        folder_path=str(meta.root),
+        repo_id=repo_id,
+        repo_type="dataset",
+        ignore_patterns=[f"{layout.STAGING_DIR}/**", "images/**", "**/.*.tmp", ".*.tmp"],
+        commit_message=f"Upload LeRobot {layout.CODEBASE_VERSION} dataset",
+    )
+    if tag:
+        api.create_tag(repo_id, tag=layout.CODEBASE_VERSION, repo_type="dataset", exist_ok=True)
+    return str(getattr(commit, "commit_url", commit))

@@ -1,0 +1,399 @@
+"""MP4 encoding off the control loop, and frame-accurate random-access decoding, with PyAV.
+
+Source: ``/work/shared/reference/lerobot-dataset-v3.md`` section 7 (LeRobot's
+``RGBEncoderConfig``, ``encode_video_frames`` and ``decode_video_frames``).
+
+Design decisions:
+
+* One :class:`EpisodeVideoEncoder` thread per camera. ``put`` hands a frame over through a
+  *bounded* queue that blocks when full: the control loop slows down rather than losing a
+  frame (LeRobot's streaming mode drops frames on a full queue, which later breaks timestamp
+  lookup). Frame ``i`` is encoded at pts ``i`` in time base ``1/fps``; the encoder also keeps
+  the camera's pixel statistics (see :mod:`lerobot_gym.dataset.stats`).
+* Encoder settings are LeRobot's defaults: ``libsvtav1``, ``yuv420p``, ``g=2``, ``crf=30``,
+  ``preset=12``, ``fast-decode=0``. ``h264`` (libx264) uses the same GOP and CRF and turns off
+  B-frames so that decode order equals presentation order.
+* Decoding seeks to the keyframe at or before the query and decodes forward; a forward query
+  close to the previous one continues from the current position instead (the common case in
+  sequential and ``delta_timestamps`` reads). A frame is accepted when it lies within
+  ``tolerance_s`` of the query (LeRobot: 1e-4 s), else :class:`DatasetCorruptError`.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from lerobot_gym.dataset.stats import ImageStatsAccumulator, Stats
+from lerobot_gym.errors import ConfigError, DatasetCorruptError, DatasetError
+
+_CODEC_ALIASES = {"av1": "libsvtav1", "libsvtav1": "libsvtav1", "h264": "libx264"}
+_CODEC_ALIASES["libx264"] = "libx264"
+
+
+@dataclass(frozen=True)
+class VideoEncoding:
+    """Encoder settings; the defaults are LeRobot's ``RGBEncoderConfig`` defaults."""
+
+    vcodec: str = "libsvtav1"
+    pix_fmt: str = "yuv420p"
+    g: int = 2
+    crf: int = 30
+    preset: int | str | None = None
+    fast_decode: int = 0
+    extra_options: dict[str, str] = field(default_factory=dict)
+
+    def encoder_name(self) -> str:
+        """The PyAV encoder to open, after resolving aliases and checking availability."""
+        name = _CODEC_ALIASES.get(self.vcodec)
+        if name is None:
+            raise ConfigError(
+                f"unsupported vcodec {self.vcodec!r}; use 'libsvtav1' (default) or 'h264'"
+            )
+        try:
+            av.codec.Codec(name, "w")
+        except Exception as exc:  # PyAV raises a bare UnknownCodecError subclass of ValueError
+            other = "h264" if name == "libsvtav1" else "libsvtav1"
+            raise ConfigError(
+                f"encoder {name!r} is not available in PyAV's ffmpeg build; "
+                f"pass vcodec={other!r} instead"
+            ) from exc
+        return name
+
+    def options(self) -> dict[str, str]:
+        """PyAV stream options, as LeRobot sets them per codec."""
+        name = self.encoder_name()
+        opts = {"g": str(self.g), "crf": str(self.crf)}
+        if name == "libsvtav1":
+            opts["preset"] = str(12 if self.preset is None else self.preset)
+            opts["svtav1-params"] = f"fast-decode={self.fast_decode}"
+        else:
+            opts["preset"] = str("veryfast" if self.preset is None else self.preset)
+            opts["bf"] = "0"  # no B-frames: pts == decode order, no edit lists
+        opts.update(self.extra_options)
+        return opts
+
+    def info_fields(self) -> dict[str, Any]:
+        """The encoder part of a video feature's ``info`` block (reference section 2)."""
+        name = self.encoder_name()
+        preset = self.preset if self.preset is not None else (12 if name == "libsvtav1" else None)
+        return {
+            "video.g": self.g,
+            "video.crf": self.crf,
+            "video.preset": preset,
+            "video.fast_decode": self.fast_decode,
+            "video.video_backend": "pyav",
+            "video.extra_options": dict(self.extra_options),
+        }
+
+
+def probe_video_info(path: Path) -> dict[str, Any]:
+    """The stream part of a video feature's ``info`` block, read from an MP4 like LeRobot."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        fmt = ctx.format
+        return {
+            "video.height": int(ctx.height),
+            "video.width": int(ctx.width),
+            "video.codec": ctx.codec.canonical_name
+            if hasattr(ctx.codec, "canonical_name")
+            else ctx.name,
+            "video.pix_fmt": fmt.name if fmt is not None else ctx.pix_fmt,
+            "video.fps": int(stream.base_rate) if stream.base_rate else None,
+            "video.channels": 3,
+            "has_audio": len(container.streams.audio) > 0,
+        }
+
+
+def video_frame_count(path: Path) -> int:
+    """Number of frames in an MP4 (demuxed packet count; raises DatasetCorruptError)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            return sum(1 for p in container.demux(stream) if p.size > 0)
+    except (av.error.FFmpegError, IndexError, OSError) as exc:
+        raise DatasetCorruptError(f"cannot read video {path}: {exc}", path=str(path)) from exc
+
+
+@dataclass
+class EncodedEpisode:
+    """What an encoder reports once an episode's video is complete on disk."""
+
+    path: Path
+    num_frames: int
+    stats: Stats
+
+
+_STOP = object()
+_FINISH = object()
+
+
+class EpisodeVideoEncoder:
+    """Background encoder of one camera; one MP4 per episode.
+
+    Args:
+        key: feature key, for messages and the thread name.
+        fps: frames per second (time base ``1/fps``).
+        encoding: codec settings.
+        queue_size: frames that may wait for the encoder before ``put`` blocks.
+        fsync: fsync each finished file before reporting it.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        fps: int,
+        encoding: VideoEncoding,
+        *,
+        queue_size: int = 64,
+        fsync: bool = True,
+    ) -> None:
+        self.key = key
+        self.fps = int(fps)
+        self.encoding = encoding
+        self._codec = encoding.encoder_name()
+        self._options = encoding.options()
+        self._fsync = fsync
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._results: queue.Queue[EncodedEpisode | BaseException] = queue.Queue()
+        self._path: Path | None = None
+        self._finishing = False
+        self._thread = threading.Thread(target=self._run, name=f"encode-{key}", daemon=True)
+        self._thread.start()
+
+    def start_episode(self, path: Path) -> None:
+        """Direct the next frames to a new MP4 at ``path``."""
+        self._queue.put(("start", Path(path)))
+
+    def put(self, frame_hwc: np.ndarray) -> None:
+        """Queue one ``(H, W, 3)`` uint8 frame; blocks while the queue is full, never drops."""
+        self._queue.put(frame_hwc)
+
+    def request_finish(self) -> None:
+        """Ask the thread to flush and close the episode's file (returns at once)."""
+        self._finishing = True
+        self._queue.put(_FINISH)
+
+    def _finish_requested(self) -> bool:
+        return self._finishing
+
+    def finish_episode(self, timeout_s: float | None = None) -> EncodedEpisode:
+        """Flush the encoder, close and fsync the file, and return what was written.
+
+        Call :meth:`request_finish` on every camera first to flush them in parallel.
+        """
+        if not self._finish_requested():
+            self.request_finish()
+        result = self._results.get(timeout=timeout_s)
+        self._finishing = False
+        if isinstance(result, BaseException):
+            raise DatasetError(f"video encoding of {self.key!r} failed: {result}") from result
+        return result
+
+    def abort_episode(self) -> None:
+        """Stop the episode in progress and delete its partial file."""
+        self._queue.put(("abort", None))
+        self._queue.join()
+
+    def close(self) -> None:
+        """Stop the thread (an unfinished episode is discarded)."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+
+    # -- worker thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        container = stream = None
+        stats: ImageStatsAccumulator | None = None
+        count = 0
+        failure: BaseException | None = None
+        while True:
+            item = self._queue.get()
+            try:
+                if item is _STOP:
+                    if container is not None:
+                        container.close()
+                        self._discard()
+                    return
+                if isinstance(item, tuple):
+                    cmd, arg = item
+                    if container is not None:
+                        container.close()
+                        self._discard()
+                    container = stream = None
+                    failure = None
+                    count = 0
+                    stats = ImageStatsAccumulator()
+                    self._path = arg if cmd == "start" else None
+                    continue
+                if item is _FINISH:
+                    if failure is not None:
+                        self._results.put(failure)
+                    elif container is None or stats is None or self._path is None:
+                        self._results.put(DatasetError("episode has no video frames"))
+                    else:
+                        for packet in stream.encode(None):
+                            container.mux(packet)
+                        container.close()
+                        if self._fsync:
+                            with open(self._path, "rb+") as fh:
+                                os.fsync(fh.fileno())
+                        self._results.put(EncodedEpisode(self._path, count, stats.result()))
+                    container = stream = None
+                    failure = None
+                    continue
+                if failure is not None or self._path is None:
+                    continue
+                frame = item
+                if container is None:
+                    container, stream = self._open(frame.shape[0], frame.shape[1])
+                video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                video_frame.pts = count
+                for packet in stream.encode(video_frame):
+                    container.mux(packet)
+                stats.update(frame)
+                count += 1
+            except BaseException as exc:  # reported at finish_episode, never lost silently
+                failure = exc
+            finally:
+                self._queue.task_done()
+
+    def _open(self, height: int, width: int) -> tuple[Any, Any]:
+        assert self._path is not None
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        container = av.open(str(self._path), "w", format="mp4")
+        stream = container.add_stream(self._codec, rate=self.fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = self.encoding.pix_fmt
+        stream.time_base = Fraction(1, self.fps)
+        stream.options = self._options
+        return container, stream
+
+    def _discard(self) -> None:
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+
+
+class VideoDecoder:
+    """Random-access frame reader over a small LRU cache of open MP4 containers.
+
+    Args:
+        tolerance_s: maximal distance between a query and the returned frame's timestamp.
+        max_open: containers kept open at once.
+    """
+
+    def __init__(self, tolerance_s: float = 1e-4, max_open: int = 16) -> None:
+        self.tolerance_s = tolerance_s
+        self.max_open = max_open
+        self._open: OrderedDict[str, _OpenVideo] = OrderedDict()
+
+    def frames_at(self, path: Path, timestamps: list[float]) -> np.ndarray:
+        """Decode the frames at ``timestamps`` (seconds in the file) as ``(T, H, W, 3)`` uint8."""
+        video = self._get(path)
+        try:
+            return np.stack([video.frame_at(t, self.tolerance_s) for t in timestamps])
+        except (av.error.FFmpegError, EOFError) as exc:
+            self.close_file(path)
+            raise DatasetCorruptError(f"cannot decode {path}: {exc}", path=str(path)) from exc
+
+    def close_file(self, path: Path) -> None:
+        """Close one cached container, if open."""
+        video = self._open.pop(str(path), None)
+        if video is not None:
+            video.close()
+
+    def close(self) -> None:
+        """Close every cached container."""
+        for video in self._open.values():
+            video.close()
+        self._open.clear()
+
+    def __getstate__(self) -> dict[str, Any]:  # containers do not cross process boundaries
+        return {"tolerance_s": self.tolerance_s, "max_open": self.max_open, "_open": OrderedDict()}
+
+    def _get(self, path: Path) -> _OpenVideo:
+        key = str(path)
+        video = self._open.get(key)
+        if video is None:
+            if not os.path.exists(key):
+                raise DatasetCorruptError(f"video file {key} is missing", path=key)
+            try:
+                video = _OpenVideo(key)
+            except (av.error.FFmpegError, IndexError) as exc:
+                raise DatasetCorruptError(f"cannot open video {key}: {exc}", path=key) from exc
+            self._open[key] = video
+            while len(self._open) > self.max_open:
+                _, old = self._open.popitem(last=False)
+                old.close()
+        else:
+            self._open.move_to_end(key)
+        return video
+
+
+class _OpenVideo:
+    """One open container plus the decoder position, for forward continuation."""
+
+    # Continue decoding forward instead of seeking when the query is this close ahead.
+    _FORWARD_WINDOW_S = 0.5
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.container = av.open(path)
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self.time_base = float(self.stream.time_base)
+        self._frames: Any = None  # iterator over decoded frames
+        self._last: tuple[float, np.ndarray] | None = None  # last decoded (time, rgb)
+        self._cache: OrderedDict[float, np.ndarray] = OrderedDict()
+
+    def frame_at(self, t: float, tol: float) -> np.ndarray:
+        cached = self._cache.get(round(t, 6))
+        if cached is not None:
+            return cached
+        pos = self._last[0] if self._last is not None else None
+        if pos is None or self._frames is None or t < pos - tol or t > pos + self._FORWARD_WINDOW_S:
+            self._seek(t)
+        best = self._last if self._last is not None and abs(self._last[0] - t) <= tol else None
+        while best is None:
+            frame = next(self._frames, None)
+            if frame is None:
+                break
+            ft = float(frame.pts * self.time_base)
+            rgb = frame.to_ndarray(format="rgb24")
+            self._last = (ft, rgb)
+            if abs(ft - t) <= tol:
+                best = self._last
+            elif ft > t + tol:
+                break
+        if best is None:
+            near = self._last[0] if self._last is not None else float("nan")
+            raise DatasetCorruptError(
+                f"no frame within {tol} s of t={t:.6f} s in {self.path} (nearest decoded: "
+                f"{near:.6f} s); the video is shorter than its episode or its timestamps are "
+                "off: run `lerobot-gym dataset validate`",
+                path=self.path,
+            )
+        self._cache[round(t, 6)] = best[1]
+        while len(self._cache) > 8:
+            self._cache.popitem(last=False)
+        return best[1]
+
+    def _seek(self, t: float) -> None:
+        target = max(0, round(t / self.time_base))
+        self.container.seek(target, backward=True, any_frame=False, stream=self.stream)
+        self._frames = self.container.decode(self.stream)
+        self._last = None
+
+    def close(self) -> None:
+        self.container.close()
