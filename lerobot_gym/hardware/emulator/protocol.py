@@ -1,0 +1,102 @@
+"""Feetech SCS/STS packet framing for the emulator: checksum, status packets, stream parser.
+
+Packet layout (servo-protocols.md §1.1)::
+
+    instruction: FF FF | ID | LEN | INSTR | P1 .. Pn | CHK     LEN = n + 2
+    status:      FF FF | ID | LEN | ERR   | D1 .. Dn | CHK     LEN = n + 2
+    CHK = ~(ID + LEN + INSTR/ERR + sum(P)) & 0xFF
+
+The parser behaves like a servo's receiver: it hunts for the ``FF FF`` header, waits for the
+whole packet, and silently drops packets whose checksum is wrong (a servo never answers those),
+re-synchronising one byte after the bad header.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INST_PING = 0x01
+INST_READ = 0x02
+INST_WRITE = 0x03
+INST_REG_WRITE = 0x04
+INST_ACTION = 0x05
+INST_RESET = 0x0A
+INST_SYNC_READ = 0x82
+INST_SYNC_WRITE = 0x83
+
+BROADCAST_ID = 0xFE
+_HEADER = b"\xff\xff"
+
+
+def checksum(body: bytes | bytearray) -> int:
+    """Checksum of a packet body (ID, LEN, INSTR/ERR and parameters; no header)."""
+    return ~sum(body) & 0xFF
+
+
+def instruction_packet(servo_id: int, instruction: int, params: bytes = b"") -> bytes:
+    """Build an instruction packet (used by tests and to document the format)."""
+    body = bytes([servo_id, len(params) + 2, instruction]) + bytes(params)
+    return _HEADER + body + bytes([checksum(body)])
+
+
+def status_packet(servo_id: int, error: int, data: bytes = b"") -> bytes:
+    """Build a status packet as a servo sends it."""
+    body = bytes([servo_id, len(data) + 2, error & 0x7F]) + bytes(data)
+    return _HEADER + body + bytes([checksum(body)])
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One parsed instruction packet.
+
+    Attributes:
+        servo_id: Addressed id (0xFE for broadcast).
+        instruction: Instruction code (``INST_*``).
+        params: Parameter bytes.
+    """
+
+    servo_id: int
+    instruction: int
+    params: bytes
+
+
+class PacketParser:
+    """Incremental parser of instruction packets from a byte stream.
+
+    Attributes:
+        checksum_errors: Packets dropped because their checksum was wrong.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self.checksum_errors = 0
+
+    def feed(self, data: bytes) -> list[Instruction]:
+        """Add received bytes; return every complete, valid instruction packet."""
+        self._buffer += data
+        packets: list[Instruction] = []
+        buf = self._buffer
+        while True:
+            start = buf.find(_HEADER)
+            if start < 0:
+                # Keep a trailing 0xFF: it may be the first half of the next header.
+                del buf[: max(0, len(buf) - 1)]
+                break
+            del buf[:start]
+            if len(buf) < 4:
+                break
+            length = buf[3]
+            if buf[2] == 0xFF or length < 2:
+                del buf[:1]  # "FF FF FF ..." or an impossible LEN: re-sync one byte later
+                continue
+            total = length + 4
+            if len(buf) < total:
+                break
+            body = bytes(buf[2 : total - 1])
+            if checksum(body) == buf[total - 1]:
+                packets.append(Instruction(body[0], body[2], body[3:]))
+                del buf[:total]
+            else:
+                self.checksum_errors += 1
+                del buf[:1]
+        return packets

@@ -1,0 +1,634 @@
+"""Feetech STS servo bus (SO-101) on the vendor SDK ``scservo_sdk`` and pyserial.
+
+:class:`FeetechBus` turns the SDK's result codes into typed errors (:mod:`lerobot_gym.errors`)
+with retries and counters; :func:`configure_so101_follower` / :func:`configure_so101_leader`
+write the registers lerobot writes when it configures an SO-101.
+
+Design decisions:
+    * ``scservo_sdk`` and ``serial`` are imported lazily (inside :class:`FeetechBus`), so
+      importing this module, or :mod:`lerobot_gym`, never needs the ``real`` extra.
+    * Stale-reply protection: the SDK's ``clearPort()`` only drains *output*
+      (``ser.flush()``), so a reply that arrives after its timeout is taken as the answer to the
+      next request (servo-protocols.md §1.4). Our port handler's ``clearPort`` discards pending
+      input, and the SDK calls it before every packet it sends.
+    * The port is opened with ``exclusive=True`` (an ``flock``), so a second process (or bus)
+      on the same port gets :class:`~lerobot_gym.errors.PortBusyError` instead of interleaved
+      packets.
+    * The timeout is ``wire time + timeout_ms`` per transaction (lerobot patches the SDK's
+      ~34 ms to ~50 ms for the same reason: USB latency); a sync read shares one budget.
+    * Bytes are split little-endian here rather than with the SDK's ``SCS_LOBYTE`` macros,
+      whose endianness is a module global another bus could flip (§1.4).
+    * Communication failures (timeout, corrupt packet) are retried ``retries`` times; status
+      error bits are conditions of the servo (overload, voltage ...) and raise at once, with
+      :attr:`MotorStatusError.flags` naming them. ``ping`` ignores status bits: a servo that
+      reports overload is still present.
+    * A reply later than one timeout but earlier than the retry's timeout is still taken as the
+      retry's answer (it has the right id and register); only replies that arrive before a new
+      packet is sent can be discarded.
+    * Register values are signed integers at this API: the sign-magnitude encodings are applied
+      by :meth:`FeetechBus.write` / :meth:`FeetechBus.read` and their sync variants.
+
+Sources: /work/shared/reference/servo-protocols.md §1-2 (packet format, SDK quirks, lerobot's
+``FeetechMotorsBus``) and lerobot-interfaces.md §2 (SO-101 motors, registers written at
+configure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import select
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from lerobot_gym.errors import (
+    ConfigError,
+    CorruptPacketError,
+    HardwareError,
+    MissingExtraError,
+    MotorError,
+    MotorNotFoundError,
+    MotorStatusError,
+    MotorTimeoutError,
+    NotConnectedError,
+    PortBusyError,
+    PortNotFoundError,
+)
+from lerobot_gym.hardware.feetech.table import (
+    DEFAULT_BAUDRATE,
+    MODEL_NUMBERS,
+    PHASE_MULTI_TURN_BIT,
+    decode_register,
+    encode_register,
+    from_bytes_le,
+    register_address,
+    status_flags,
+    to_bytes_le,
+)
+
+logger = logging.getLogger(__name__)
+
+_FIND_PORT_HINT = "run `lerobot-gym find-port` to find the arm's port"
+
+
+@dataclass(frozen=True)
+class Motor:
+    """One servo on the bus.
+
+    Attributes:
+        id: The servo's bus ID (0..252).
+        model: Model name, a key of :data:`MODEL_NUMBERS`.
+    """
+
+    id: int
+    model: str = "sts3215"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.id <= 252:
+            raise ConfigError(f"servo id {self.id} is outside 0..252")
+        if self.model not in MODEL_NUMBERS:
+            raise ConfigError(
+                f"unsupported Feetech model {self.model!r}; supported: {', '.join(MODEL_NUMBERS)}"
+            )
+
+
+@dataclass
+class BusStats:
+    """Counters of a bus's traffic; they only grow until :meth:`FeetechBus.reset_stats`.
+
+    Attributes:
+        transactions: Packets sent (including retries and unacknowledged sync writes).
+        retries: Transactions repeated after a communication failure.
+        timeouts: Status packets that did not arrive in time.
+        corrupt_packets: Status packets with a wrong checksum, header or length.
+        status_errors: Status packets with error bits set.
+        failures: Operations that raised after exhausting their retries.
+    """
+
+    transactions: int = 0
+    retries: int = 0
+    timeouts: int = 0
+    corrupt_packets: int = 0
+    status_errors: int = 0
+    failures: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a plain dict (for logs and ``info``)."""
+        return asdict(self)
+
+
+def _import_sdk() -> Any:
+    try:
+        import scservo_sdk
+    except ImportError as exc:
+        raise MissingExtraError("scservo_sdk", "real", "Feetech servo buses") from exc
+    return scservo_sdk
+
+
+@functools.cache
+def _port_handler_class() -> type:
+    """Subclass the SDK's PortHandler (built lazily because the SDK is an optional extra)."""
+    scs = _import_sdk()
+    import serial
+
+    class _PortHandler(scs.PortHandler):
+        timeout_ms = 50.0
+
+        def setupPort(self, cflag_baud: int) -> bool:
+            if self.is_open:
+                self.closePort()
+            self.ser = serial.Serial(
+                port=self.port_name,
+                baudrate=self.baudrate,
+                bytesize=serial.EIGHTBITS,
+                timeout=0,
+                exclusive=True,
+            )
+            self.is_open = True
+            self.ser.reset_input_buffer()
+            self.tx_time_per_byte = (1000.0 / self.baudrate) * 10.0
+            return True
+
+        def clearPort(self) -> None:
+            # Called by the SDK before every packet it sends: drop late replies (see module doc).
+            self.ser.reset_input_buffer()
+
+        def readPort(self, length: int) -> bytes:
+            # The SDK polls this in a loop until its timeout. Instead of spinning (a whole core,
+            # and it starves an in-process emulator of the GIL), wait in select() for the first
+            # byte or the end of the packet timeout; select returns as soon as bytes arrive.
+            data = self.ser.read(length)
+            if not data:
+                remaining_ms = self.packet_timeout - self.getTimeSinceStart()
+                if remaining_ms > 0:
+                    select.select([self.ser.fileno()], [], [], min(remaining_ms, 10.0) / 1000)
+                    data = self.ser.read(length)
+            return data
+
+        def setPacketTimeout(self, packet_length: int) -> None:
+            self.packet_start_time = self.getCurrentTime()
+            self.packet_timeout = self.tx_time_per_byte * packet_length + self.timeout_ms
+
+    return _PortHandler
+
+
+# (value, comm result, status error byte, id of the servo the result is about)
+_Result = tuple[Any, int, int, "int | None"]
+
+
+class FeetechBus:
+    """A Feetech STS servo bus (for example the six STS3215 servos of an SO-101 arm).
+
+    Values at this API are raw register values as signed integers (ticks for positions); the
+    sign-magnitude encodings are applied here. Unit conversion and calibration live with the
+    robot (``robots/so101``). The bus is thread-safe: one transaction at a time.
+
+    Args:
+        port: Serial device, e.g. ``/dev/ttyACM0`` (or an emulator's pty).
+        motors: Motor name -> :class:`Motor`, in the order reads are returned.
+        baudrate: Bus baud rate (1 Mbps is the STS default).
+        timeout_ms: Time allowed for a status packet beyond its wire time.
+        retries: How many times a failed transaction is repeated before raising.
+        raise_on_status_error: Raise :class:`MotorStatusError` when a servo reports error bits.
+
+    Example:
+        bus = FeetechBus("/dev/ttyACM0", {"shoulder_pan": Motor(1), "gripper": Motor(6)})
+        bus.connect()
+        ticks = bus.sync_read("Present_Position")  # {"shoulder_pan": 2047, "gripper": 1800}
+        bus.close()
+    """
+
+    def __init__(
+        self,
+        port: str,
+        motors: Mapping[str, Motor],
+        *,
+        baudrate: int = DEFAULT_BAUDRATE,
+        timeout_ms: float = 50.0,
+        retries: int = 2,
+        raise_on_status_error: bool = True,
+    ) -> None:
+        if not motors:
+            raise ConfigError("a FeetechBus needs at least one motor")
+        ids = [m.id for m in motors.values()]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"motor ids must be unique, got {ids}")
+        if retries < 0 or timeout_ms <= 0:
+            raise ConfigError("retries must be >= 0 and timeout_ms > 0")
+        self.port = port
+        self.motors: dict[str, Motor] = dict(motors)
+        self.baudrate = baudrate
+        self.timeout_ms = float(timeout_ms)
+        self.retries = int(retries)
+        self.raise_on_status_error = raise_on_status_error
+        self.stats = BusStats()
+        self._lock = threading.RLock()
+        self._scs: Any = None
+        self._port_handler: Any = None
+        self._packet_handler: Any = None
+
+    # ----------------------------------------------------------------- lifecycle
+    @property
+    def is_connected(self) -> bool:
+        """Whether the port is open."""
+        return self._port_handler is not None and self._port_handler.is_open
+
+    def connect(self, handshake: bool = True) -> None:
+        """Open the port and (with ``handshake``) check every motor answers with its model.
+
+        Raises:
+            PortNotFoundError: The port does not exist.
+            PortBusyError: Another process (or bus) holds the port.
+            MotorNotFoundError: A motor did not answer, or answered with another model.
+        """
+        with self._lock:
+            if self.is_connected:
+                return
+            self._scs = _import_sdk()
+            handler = _port_handler_class()(self.port)
+            handler.timeout_ms = self.timeout_ms
+            handler.baudrate = self.baudrate
+            self._open_port(handler)
+            self._port_handler = handler
+            self._packet_handler = self._scs.PacketHandler(0)  # 0: STS/SMS, little-endian
+            if handshake:
+                try:
+                    self._handshake()
+                except BaseException:
+                    self._close_port()
+                    raise
+
+    def _open_port(self, handler: Any) -> None:
+        import serial
+
+        if not os.path.exists(self.port):
+            raise PortNotFoundError(f"serial port {self.port} not found; {_FIND_PORT_HINT}.")
+        try:
+            opened = handler.setBaudRate(self.baudrate)
+        except serial.SerialException as exc:
+            text = str(exc)
+            if "exclusively lock" in text or getattr(exc, "errno", None) == 16:  # EBUSY
+                raise PortBusyError(
+                    f"serial port {self.port} is in use by another program or bus; close it "
+                    f"(a running teleop/record session?) and retry ({text})"
+                ) from exc
+            if getattr(exc, "errno", None) == 2:  # ENOENT: unplugged between check and open
+                raise PortNotFoundError(
+                    f"serial port {self.port} not found; {_FIND_PORT_HINT}."
+                ) from exc
+            raise HardwareError(
+                f"cannot open serial port {self.port}: {text}; on Linux, add your user to the "
+                "`dialout` group; otherwise " + _FIND_PORT_HINT
+            ) from exc
+        if not opened:
+            raise ConfigError(f"baud rate {self.baudrate} is not supported by scservo_sdk")
+
+    def _handshake(self) -> None:
+        firmware: dict[str, tuple[int, int]] = {}
+        for name, motor in self.motors.items():
+            model_number = self.ping(name)
+            expected = MODEL_NUMBERS[motor.model]
+            if model_number != expected:
+                raise MotorNotFoundError(
+                    f"servo id {motor.id} ({name}) on {self.port} reports model number "
+                    f"{model_number}, expected {expected} ({motor.model}); check the motor ids "
+                    "(`lerobot-gym setup-motors`) or the motors passed to the bus",
+                    motor_id=motor.id,
+                )
+            firmware[name] = (
+                self.read("Firmware_Major_Version", name),
+                self.read("Firmware_Minor_Version", name),
+            )
+        if len(set(firmware.values())) > 1:
+            raise MotorError(
+                f"servos on {self.port} run different firmware versions {firmware}; update them "
+                "with Feetech's FD software so they behave alike"
+            )
+
+    def close(self, disable_torque: bool = True) -> None:
+        """Close the port, first disabling torque (best effort) unless told not to."""
+        with self._lock:
+            if not self.is_connected:
+                return
+            if disable_torque:
+                try:
+                    self.disable_torque()
+                except MotorError as exc:
+                    logger.warning("could not disable torque before closing %s: %s", self.port, exc)
+            self._close_port()
+
+    disconnect = close
+
+    def _close_port(self) -> None:
+        if self._port_handler is not None and self._port_handler.is_open:
+            self._port_handler.closePort()
+        self._port_handler = None
+
+    def __enter__(self) -> FeetechBus:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def reset_stats(self) -> None:
+        """Zero the traffic counters."""
+        self.stats = BusStats()
+
+    # ----------------------------------------------------------------- transactions
+    def _require_connected(self) -> None:
+        if not self.is_connected:
+            raise NotConnectedError(
+                f"Feetech bus on {self.port} is not connected; call connect() (or env.reset())"
+            )
+
+    def _motor_id(self, motor: str) -> int:
+        try:
+            return self.motors[motor].id
+        except KeyError:
+            raise ConfigError(
+                f"unknown motor {motor!r}; this bus has {', '.join(self.motors)}"
+            ) from None
+
+    def _name_of(self, motor_id: int | None) -> str:
+        names = [n for n, m in self.motors.items() if m.id == motor_id]
+        return f"id {motor_id} ({names[0]})" if names else f"id {motor_id}"
+
+    def _transact(self, what: str, call: Callable[[], _Result], check_status: bool = True) -> Any:
+        """Run ``call`` with retries on communication failures; map results to typed errors."""
+        scs = self._scs
+        comm, motor_id = scs.COMM_SUCCESS, None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats.retries += 1
+            self.stats.transactions += 1
+            value, comm, error, motor_id = call()
+            if comm == scs.COMM_SUCCESS:
+                if error:
+                    self.stats.status_errors += 1
+                    if check_status and self.raise_on_status_error:
+                        flags = status_flags(error)
+                        raise MotorStatusError(
+                            f"servo {self._name_of(motor_id)} reported {', '.join(flags)} "
+                            f"(status 0x{error:02x}) during {what}; check power, load and "
+                            "temperature; the servo may have released torque",
+                            motor_id=motor_id,
+                            flags=flags,
+                        )
+                return value
+            if comm == scs.COMM_RX_TIMEOUT:
+                self.stats.timeouts += 1
+            elif comm == scs.COMM_RX_CORRUPT:
+                self.stats.corrupt_packets += 1
+        self.stats.failures += 1
+        tries = f"after {self.retries + 1} attempt(s)"
+        who = self._name_of(motor_id) if motor_id is not None else "the bus"
+        if comm == scs.COMM_RX_TIMEOUT:
+            raise MotorTimeoutError(
+                f"no status packet from servo {who} on {self.port} during {what} {tries}; check "
+                "its power and cable",
+                motor_id=motor_id,
+            )
+        if comm == scs.COMM_RX_CORRUPT:
+            raise CorruptPacketError(
+                f"corrupt status packet from servo {who} on {self.port} during {what} {tries}; "
+                "check the cable and that no other program uses the port",
+                motor_id=motor_id,
+            )
+        raise MotorError(
+            f"{what} on {self.port} failed {tries}: {self._packet_handler.getTxRxResult(comm)}",
+            motor_id=motor_id,
+        )
+
+    def ping(self, motor: str | int) -> int:
+        """Ping a motor (by name or raw id) and return its model number.
+
+        Raises:
+            MotorNotFoundError: No servo answered at that id.
+        """
+        self._require_connected()
+        motor_id = motor if isinstance(motor, int) else self._motor_id(motor)
+
+        def call() -> _Result:
+            model, comm, error = self._packet_handler.ping(self._port_handler, motor_id)
+            return model, comm, error, motor_id
+
+        with self._lock:
+            try:
+                return self._transact(f"ping of id {motor_id}", call, check_status=False)
+            except MotorTimeoutError as exc:
+                raise MotorNotFoundError(
+                    f"no servo answered a ping at {self._name_of(motor_id)} on {self.port}; "
+                    "check its power and daisy-chain cable, and that its id was set "
+                    f"(`lerobot-gym setup-motors`); if the port is wrong, {_FIND_PORT_HINT}",
+                    motor_id=motor_id,
+                ) from exc
+
+    def read(self, register: str, motor: str) -> int:
+        """Read one register of one motor (a READ with its status packet)."""
+        addr, size = register_address(register)
+        motor_id = self._motor_id(motor)
+        self._require_connected()
+
+        def call() -> _Result:
+            data, comm, error = self._packet_handler.readTxRx(
+                self._port_handler, motor_id, addr, size
+            )
+            if comm == self._scs.COMM_SUCCESS and len(data) != size:
+                comm = self._scs.COMM_RX_CORRUPT
+            return data, comm, error, motor_id
+
+        with self._lock:
+            data = self._transact(f"read of {register}", call)
+        return decode_register(register, from_bytes_le(data))
+
+    def write(self, register: str, motor: str, value: int) -> None:
+        """Write one register of one motor and wait for its status packet."""
+        addr, size = register_address(register)
+        motor_id = self._motor_id(motor)
+        payload = to_bytes_le(encode_register(register, value), size)
+        self._require_connected()
+
+        def call() -> _Result:
+            comm, error = self._packet_handler.writeTxRx(
+                self._port_handler, motor_id, addr, size, payload
+            )
+            return None, comm, error, motor_id
+
+        with self._lock:
+            self._transact(f"write of {register}={value}", call)
+
+    def sync_read(self, register: str, motors: Iterable[str] | None = None) -> dict[str, int]:
+        """Read one register of several motors with one SYNC_READ packet."""
+        return self.sync_read_registers([register], motors)[register]
+
+    def sync_read_registers(
+        self, registers: Iterable[str], motors: Iterable[str] | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Read several registers of several motors with one SYNC_READ of the span covering them.
+
+        For example ``["Present_Position", "Present_Velocity", "Present_Load"]`` reads
+        addresses 56..61 in one round trip.
+
+        Returns:
+            register -> motor name -> signed value.
+        """
+        registers = list(registers)
+        if not registers:
+            raise ConfigError("sync_read_registers needs at least one register")
+        names = list(self.motors) if motors is None else list(motors)
+        ids = [self._motor_id(n) for n in names]
+        spans = {r: register_address(r) for r in registers}
+        start = min(a for a, _ in spans.values())
+        length = max(a + s for a, s in spans.values()) - start
+        self._require_connected()
+        scs = self._scs
+
+        def call() -> _Result:
+            reader = scs.GroupSyncRead(self._port_handler, self._packet_handler, start, length)
+            for motor_id in ids:
+                reader.addParam(motor_id)
+            comm = reader.txPacket()
+            if comm != scs.COMM_SUCCESS:
+                return None, comm, 0, None
+            # GroupSyncRead.rxPacket drops the ERR byte; read the replies ourselves (in order,
+            # as the servos send them) to keep it.
+            replies: dict[int, list[int]] = {}
+            first_error, error_id = 0, None
+            for motor_id in ids:
+                data, comm, error = self._packet_handler.readRx(
+                    self._port_handler, motor_id, length
+                )
+                if comm == scs.COMM_SUCCESS and len(data) != length:
+                    comm = scs.COMM_RX_CORRUPT
+                if comm != scs.COMM_SUCCESS:
+                    return None, comm, 0, motor_id
+                if error and not first_error:
+                    first_error, error_id = error, motor_id
+                replies[motor_id] = data
+            return replies, comm, first_error, error_id
+
+        with self._lock:
+            replies = self._transact(f"sync read of {', '.join(registers)}", call)
+        out: dict[str, dict[str, int]] = {}
+        for register, (addr, size) in spans.items():
+            lo = addr - start
+            out[register] = {
+                name: decode_register(register, from_bytes_le(replies[i][lo : lo + size]))
+                for name, i in zip(names, ids)
+            }
+        return out
+
+    def sync_write(self, register: str, values: Mapping[str, int]) -> None:
+        """Write one register of several motors with one SYNC_WRITE packet (no status packets).
+
+        Unacknowledged by design: a lost packet is not detected, so control loops resend goals
+        every step.
+        """
+        addr, size = register_address(register)
+        payloads = {
+            self._motor_id(n): to_bytes_le(encode_register(register, v), size)
+            for n, v in values.items()
+        }
+        if not payloads:
+            return
+        self._require_connected()
+        scs = self._scs
+        with self._lock:
+            writer = scs.GroupSyncWrite(self._port_handler, self._packet_handler, addr, size)
+            for motor_id, payload in payloads.items():
+                writer.addParam(motor_id, payload)
+            self.stats.transactions += 1
+            comm = writer.txPacket()
+            if comm != scs.COMM_SUCCESS:
+                self.stats.failures += 1
+                raise MotorError(
+                    f"sync write of {register} on {self.port} failed: "
+                    f"{self._packet_handler.getTxRxResult(comm)}"
+                )
+
+    # ----------------------------------------------------------------- torque and setup
+    def _names(self, motors: Iterable[str] | None) -> list[str]:
+        return list(self.motors) if motors is None else list(motors)
+
+    def enable_torque(self, motors: Iterable[str] | None = None) -> None:
+        """Enable torque, then set Lock=1 (EEPROM writes no longer saved), as lerobot does."""
+        for name in self._names(motors):
+            self.write("Torque_Enable", name, 1)
+            self.write("Lock", name, 1)
+
+    def disable_torque(self, motors: Iterable[str] | None = None) -> None:
+        """Disable torque, then set Lock=0 so EEPROM writes (calibration) are saved."""
+        for name in self._names(motors):
+            self.write("Torque_Enable", name, 0)
+            self.write("Lock", name, 0)
+
+    @contextlib.contextmanager
+    def torque_disabled(self, motors: Iterable[str] | None = None) -> Iterator[None]:
+        """Disable torque for the body of a ``with`` block and enable it again afterwards."""
+        names = self._names(motors)
+        self.disable_torque(names)
+        try:
+            yield
+        finally:
+            self.enable_torque(names)
+
+    def configure_motors(
+        self, return_delay_time: int = 0, maximum_acceleration: int = 254, acceleration: int = 254
+    ) -> None:
+        """Write the registers lerobot's ``configure_motors`` writes on every motor.
+
+        Return_Delay_Time (the default 250 costs 0.5 ms per reply), Maximum_Acceleration,
+        Acceleration, and on sts3215 clear Phase bit 4 so positions stay in 0..4095.
+        """
+        for name, motor in self.motors.items():
+            self.write("Return_Delay_Time", name, return_delay_time)
+            self.write("Maximum_Acceleration", name, maximum_acceleration)
+            self.write("Acceleration", name, acceleration)
+            if motor.model == "sts3215":
+                phase = self.read("Phase", name)
+                if phase & PHASE_MULTI_TURN_BIT:
+                    self.write("Phase", name, phase & ~PHASE_MULTI_TURN_BIT)
+
+
+def configure_so101_follower(
+    bus: FeetechBus,
+    *,
+    p_coefficient: int = 16,
+    i_coefficient: int = 0,
+    d_coefficient: int = 32,
+    gripper: str | None = "gripper",
+    gripper_max_torque_limit: int = 500,
+    gripper_protection_current: int = 250,
+    gripper_overload_torque: int = 25,
+) -> None:
+    """Configure an SO-101 follower's servos as lerobot's ``SOFollower.configure`` does.
+
+    With torque disabled: :meth:`FeetechBus.configure_motors`, Operating_Mode 0 (position),
+    P/I/D coefficients, and for the gripper a 50 % torque limit, Protection_Current 250 and
+    Overload_Torque 25 so squeezing an object does not overheat it. Torque is enabled again
+    afterwards (lerobot-interfaces.md §2.5).
+    """
+    with bus.torque_disabled():
+        bus.configure_motors()
+        for name in bus.motors:
+            bus.write("Operating_Mode", name, 0)
+            bus.write("P_Coefficient", name, p_coefficient)
+            bus.write("I_Coefficient", name, i_coefficient)
+            bus.write("D_Coefficient", name, d_coefficient)
+        if gripper is not None and gripper in bus.motors:
+            bus.write("Max_Torque_Limit", gripper, gripper_max_torque_limit)
+            bus.write("Protection_Current", gripper, gripper_protection_current)
+            bus.write("Overload_Torque", gripper, gripper_overload_torque)
+
+
+def configure_so101_leader(bus: FeetechBus) -> None:
+    """Configure an SO-101 leader arm: torque off (moved by hand), configure, position mode."""
+    bus.disable_torque()
+    bus.configure_motors()
+    for name in bus.motors:
+        bus.write("Operating_Mode", name, 0)
