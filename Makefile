@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each sets up .venv itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+STAMP := $(VENV)/.installed
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+
+.PHONY: demo test lint test-compat bench bench-quick clean venv
+
+venv: $(STAMP)
+
+# torch first (the CPU build pip finds locally), then everything else under the constraints
+# file so no later requirement can swap torch for a CUDA wheel.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "torch==2.13.0"
+	$(PIP) install --quiet -c constraints.txt -e ".[all]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/lerobot-gym demo --output_dir=outputs/demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest -q
+	$(MAKE) test-compat
+
+# Interoperability with LeRobot's own reader and writer, in its own virtual environment.
+test-compat: $(STAMP)
+	@if [ -f tests/compat/Makefile.inc ]; then $(MAKE) -f tests/compat/Makefile.inc compat; fi
+
+bench: $(STAMP)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+bench-quick: $(STAMP)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
+
+clean:
+	rm -rf $(VENV) outputs build *.egg-info

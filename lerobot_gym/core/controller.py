@@ -1,0 +1,129 @@
+"""Controllers own the action space: they turn an action into joint targets.
+
+A controller is configuration, not a policy: ``"joint_pos"`` takes absolute joint targets in the
+robot's boundary units (what LeRobot datasets store as ``action``), ``"joint_delta"`` takes
+per-step changes of those targets. End-effector control lives in the ``EEDeltaAction`` wrapper,
+which needs the twin's kinematics.
+
+Both build their space from the :class:`~lerobot_gym.core.spec.RobotSpec` alone, before any I/O.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from gymnasium import spaces
+
+from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.errors import ActionError, ConfigError
+
+
+class Controller:
+    """Base class: maps an action (boundary units) to joint targets (SI)."""
+
+    name: ClassVar[str]
+
+    def __init__(self, robot: RobotSpec) -> None:
+        self.robot = robot
+        self.action_space = self._build_space()
+
+    def _build_space(self) -> spaces.Box:
+        raise NotImplementedError
+
+    def check(self, action) -> np.ndarray:
+        """Validate an action's shape and finiteness; typed error that says what is expected."""
+        try:
+            arr = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ActionError(
+                f"action must be a numeric array of shape {self.action_space.shape} "
+                f"({', '.join(self.robot.state_names())}); got {type(action).__name__}"
+            ) from exc
+        if arr.shape != self.action_space.shape:
+            raise ActionError(
+                f"action has shape {arr.shape}, expected {self.action_space.shape}: one value per "
+                f"joint in order {list(self.robot.joint_names)} (control_mode={self.name!r})"
+            )
+        if not np.all(np.isfinite(arr)):
+            bad = np.flatnonzero(~np.isfinite(arr)).tolist()
+            raise ActionError(
+                f"action has non-finite values at indices {bad}; the policy produced NaN or inf "
+                "(check its normalisation stats and inputs); nothing was sent to the robot"
+            )
+        return arr
+
+    def targets(self, action: np.ndarray, previous_targets_rad: np.ndarray) -> np.ndarray:
+        """Joint targets (SI) for a checked action."""
+        raise NotImplementedError
+
+    def action_for_targets(self, targets_rad: np.ndarray, previous_targets_rad: np.ndarray):
+        """The action (boundary units, float32) that would produce ``targets_rad``."""
+        raise NotImplementedError
+
+
+class JointPositionController(Controller):
+    """Absolute joint targets in boundary units (degrees, gripper 0..100 for the SO-101)."""
+
+    name = "joint_pos"
+
+    def _build_space(self) -> spaces.Box:
+        low, high = self.robot.user_limits()
+        return spaces.Box(
+            low=low.astype(np.float32), high=high.astype(np.float32), dtype=np.float32
+        )
+
+    def targets(self, action: np.ndarray, previous_targets_rad: np.ndarray) -> np.ndarray:
+        return self.robot.from_user(action)
+
+    def action_for_targets(self, targets_rad, previous_targets_rad):
+        return self.robot.to_user(targets_rad).astype(np.float32)
+
+
+class JointDeltaController(Controller):
+    """Per-step changes of the joint targets, bounded by ``max_delta`` boundary units.
+
+    Args:
+        robot: the robot.
+        max_delta: largest change per step in boundary units (degrees / gripper percent for the
+            SO-101); a scalar for every joint or one value per joint.
+    """
+
+    name = "joint_delta"
+
+    def __init__(self, robot: RobotSpec, max_delta: float | np.ndarray = 5.0) -> None:
+        self.max_delta = np.broadcast_to(
+            np.asarray(max_delta, dtype=np.float64), (len(robot.joints),)
+        ).copy()
+        if np.any(self.max_delta <= 0):
+            raise ConfigError("max_delta must be positive")
+        super().__init__(robot)
+
+    def _build_space(self) -> spaces.Box:
+        bound = self.max_delta.astype(np.float32)
+        return spaces.Box(low=-bound, high=bound, dtype=np.float32)
+
+    def targets(self, action: np.ndarray, previous_targets_rad: np.ndarray) -> np.ndarray:
+        action = np.clip(action, -self.max_delta, self.max_delta)
+        return self.robot.from_user(self.robot.to_user(previous_targets_rad) + action)
+
+    def action_for_targets(self, targets_rad, previous_targets_rad):
+        delta = self.robot.to_user(targets_rad) - self.robot.to_user(previous_targets_rad)
+        return delta.astype(np.float32)
+
+
+CONTROLLERS: dict[str, type[Controller]] = {
+    JointPositionController.name: JointPositionController,
+    JointDeltaController.name: JointDeltaController,
+}
+
+
+def make_controller(name: str, robot: RobotSpec, **kwargs) -> Controller:
+    """Build a controller by name, with an error listing the valid names."""
+    try:
+        cls = CONTROLLERS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown control_mode {name!r}; choose one of {sorted(CONTROLLERS)}"
+        ) from None
+    return cls(robot, **kwargs)

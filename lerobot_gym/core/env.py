@@ -1,0 +1,249 @@
+"""RobotEnv: a Gymnasium env composed of a RobotSpec, a Backend, a Controller and a Task.
+
+Spaces are computed from the spec, the controller, the task and the camera choice before any I/O,
+so ``gym.make`` never opens a port or moves an arm: the backend connects at the first ``reset()``
+and lets go in ``close()``. The same id therefore has the same spaces on every backend.
+
+Observation (``obs_type``):
+
+- ``"state"``: ``agent_pos`` and, when the task has one, ``environment_state``;
+- ``"pixels"``: ``pixels`` (camera name -> HxWx3 uint8);
+- ``"pixels_agent_pos"``: both ``pixels`` and ``agent_pos`` (what LeRobot datasets record).
+
+``agent_pos`` and actions are in the robot's boundary units (degrees and gripper 0..100 for the
+SO-101), float32; its bounds are the joint limits widened by a 5 % margin because a joint under
+load can sit slightly past its limit, and a reading is never hidden by clipping it to the
+nominal range (it is clipped only to the margin, so observations always lie in the space).
+
+Every step runs :mod:`lerobot_gym.core.safety` on the joint targets, on every backend, and
+reports the targets actually sent in ``info["action_applied"]`` (action-space units).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from lerobot_gym.core import info as info_keys
+from lerobot_gym.core.backend import Backend, RobotState
+from lerobot_gym.core.controller import Controller
+from lerobot_gym.core.safety import SafetyFilter
+from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.core.task import Task, TaskContext
+from lerobot_gym.errors import ConfigError
+
+OBS_TYPES = ("state", "pixels", "pixels_agent_pos")
+_STATE_MARGIN = 0.05
+
+
+class RobotEnv(gym.Env[dict, np.ndarray]):
+    """A robot arm as a Gymnasium env (see the module docstring).
+
+    Args:
+        robot: the robot spec.
+        task: the task.
+        backend: an unconnected backend.
+        controller: maps actions to joint targets and owns the action space.
+        obs_type: ``"state"``, ``"pixels"`` or ``"pixels_agent_pos"``.
+        cameras: camera names to observe (default: all the robot's cameras).
+        image_size: (height, width) of every observed image.
+        render_mode: ``None`` or ``"rgb_array"``.
+        render_camera: camera for ``render()`` (default: the first camera).
+        max_relative_target: per-step bound on target changes in boundary units (None: off).
+        terminate_on_success: end the episode (``terminated``) as soon as the task succeeds.
+        fps: control rate; simulation steps ``1/fps`` seconds of physics per step.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+
+    def __init__(
+        self,
+        *,
+        robot: RobotSpec,
+        task: Task,
+        backend: Backend,
+        controller: Controller,
+        obs_type: str = "pixels_agent_pos",
+        cameras: tuple[str, ...] | None = None,
+        image_size: tuple[int, int] = (480, 640),
+        render_mode: str | None = None,
+        render_camera: str | None = None,
+        max_relative_target: float | None = None,
+        terminate_on_success: bool = False,
+        fps: int = 30,
+    ) -> None:
+        if obs_type not in OBS_TYPES:
+            raise ConfigError(f"obs_type {obs_type!r} does not exist; choose one of {OBS_TYPES}")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ConfigError(
+                f"render_mode {render_mode!r} is not supported; use 'rgb_array' (or None)"
+            )
+        height, width = _check_image_size(image_size)
+        self.robot, self.task, self.backend, self.controller = robot, task, backend, controller
+        self.obs_type = obs_type
+        self.cameras = tuple(robot.camera_names if cameras is None else cameras)
+        for name in self.cameras:
+            robot.camera(name)  # typed error listing the robot's cameras
+        if obs_type != "state" and not self.cameras:
+            raise ConfigError(f"obs_type={obs_type!r} needs at least one camera")
+        self.image_size = (height, width)
+        self.render_mode = render_mode
+        self.render_camera = render_camera or (robot.camera_names or (None,))[0]
+        if render_mode is not None and self.render_camera is None:
+            raise ConfigError(f"robot {robot.name!r} has no camera to render")
+        self.terminate_on_success = terminate_on_success
+        self.fps = int(fps)
+        self.metadata = {**self.metadata, "render_fps": self.fps}
+
+        self.action_space = controller.action_space
+        self.observation_space = self._build_observation_space()
+        self._obs_cameras = self.cameras if obs_type != "state" else ()
+
+        max_step = np.full(len(robot.joints), np.inf)
+        if max_relative_target is not None:
+            max_step = np.array([j.delta_from_user(max_relative_target) for j in robot.joints])
+        self.safety = SafetyFilter(robot.lower_rad, robot.upper_rad, max_step)
+        self._kinematics = None
+        self._targets_rad: np.ndarray | None = None
+        self._last_state: RobotState | None = None
+        self._last_facts: dict[str, Any] = {}
+
+    # -- spaces ---------------------------------------------------------------------------
+    def _build_observation_space(self) -> spaces.Dict:
+        parts: dict[str, spaces.Space] = {}
+        if self.obs_type in ("state", "pixels_agent_pos"):
+            low, high = self.robot.user_limits()
+            margin = _STATE_MARGIN * (high - low)
+            parts["agent_pos"] = spaces.Box(
+                (low - margin).astype(np.float32), (high + margin).astype(np.float32)
+            )
+        if self.obs_type == "state" and self.task.environment_state_dim:
+            dim = self.task.environment_state_dim
+            parts["environment_state"] = spaces.Box(-np.inf, np.inf, (dim,), np.float32)
+        if self.obs_type in ("pixels", "pixels_agent_pos"):
+            shape = (*self.image_size, 3)
+            parts["pixels"] = spaces.Dict(
+                {cam: spaces.Box(0, 255, shape, np.uint8) for cam in self.cameras}
+            )
+        return spaces.Dict(parts)
+
+    # -- gymnasium API --------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start an episode: connect on first use, draw the task's initial condition.
+
+        ``options={"joint_positions": [...]}`` (boundary units) overrides the start pose, as
+        replaying a recorded episode needs.
+        """
+        super().reset(seed=seed)
+        if not self.backend.is_connected:
+            self.backend.connect()
+        sample = self.task.sample_reset(self.robot, self.np_random)
+        if options and "joint_positions" in options:
+            start = self.controller.check(options["joint_positions"])
+            sample.joint_positions_rad = np.clip(
+                self.robot.from_user(start), self.robot.lower_rad, self.robot.upper_rad
+            )
+        self.task.goal = sample.goal
+        self.backend.reset(sample.joint_positions_rad, sample.world_init)
+        self._targets_rad = np.asarray(sample.joint_positions_rad, dtype=np.float64)
+        self.safety.reset(self._targets_rad)
+        state = self.backend.read(self._obs_cameras)
+        facts = self.task.evaluate(self._context(), state)
+        self._last_state, self._last_facts = state, facts
+        info = {info_keys.IS_SUCCESS: bool(self.task.is_success(facts)), info_keys.FACTS: facts}
+        return self._observation(state, facts), info
+
+    def step(self, action):
+        """Apply safety to the action's targets, advance one control period, evaluate."""
+        if self._targets_rad is None:
+            raise gym.error.ResetNeeded("call env.reset() before env.step()")
+        action = self.controller.check(action)
+        previous = self._targets_rad
+        report = self.safety.apply(self.controller.targets(action, previous))
+        try:
+            self.backend.command(report.applied_rad)
+            state = self.backend.read(self._obs_cameras)
+        except BaseException:
+            self.backend.fail_safe()
+            raise
+        self._targets_rad = report.applied_rad
+        facts = self.task.evaluate(self._context(), state)
+        self._last_state, self._last_facts = state, facts
+        success = bool(self.task.is_success(facts))
+        terminated = (success and self.terminate_on_success) or bool(self.task.is_failure(facts))
+        info = {
+            info_keys.IS_SUCCESS: success,
+            info_keys.ACTION_APPLIED: self.controller.action_for_targets(
+                report.applied_rad, previous
+            ),
+            info_keys.SAFETY_CLAMPED: report.clamped,
+            info_keys.FACTS: facts,
+        }
+        reward = float(self.task.reward(facts))
+        return self._observation(state, facts), reward, terminated, False, info
+
+    def render(self) -> np.ndarray | None:
+        """The ``render_camera`` image at ``image_size`` (``render_mode="rgb_array"``)."""
+        if self.render_mode is None:
+            return None
+        if not self.backend.is_connected:
+            raise gym.error.ResetNeeded("call env.reset() before env.render()")
+        if self.render_camera in self._obs_cameras and self._last_state is not None:
+            return self._last_state.images[self.render_camera]
+        return self.backend.render(self.render_camera, *self.image_size)
+
+    def close(self) -> None:
+        """Let go of the robot (hardware: torque off unless configured otherwise)."""
+        if self.backend.is_connected:
+            self.backend.close()
+        super().close()
+
+    # -- helpers --------------------------------------------------------------------------
+    @property
+    def kinematics(self):
+        """Forward/inverse kinematics on the twin's model (loaded on first use)."""
+        if self._kinematics is None:
+            from lerobot_gym.sim.kinematics import Kinematics
+
+            self._kinematics = Kinematics.for_robot(self.robot)
+        return self._kinematics
+
+    @property
+    def joint_targets_rad(self) -> np.ndarray | None:
+        """The targets last sent to the robot (after safety), SI."""
+        return None if self._targets_rad is None else self._targets_rad.copy()
+
+    @property
+    def last_facts(self) -> dict[str, Any]:
+        """The task's facts after the last reset/step."""
+        return self._last_facts
+
+    def _context(self) -> TaskContext:
+        return TaskContext(robot=self.robot, kinematics=self.kinematics, world=self.backend.world)
+
+    def _observation(self, state: RobotState, facts: dict[str, Any]) -> dict[str, Any]:
+        obs: dict[str, Any] = {}
+        if "agent_pos" in self.observation_space.spaces:
+            box = self.observation_space["agent_pos"]
+            pos = self.robot.to_user(state.joint_positions_rad)
+            obs["agent_pos"] = np.clip(pos, box.low, box.high).astype(np.float32)
+        if "environment_state" in self.observation_space.spaces:
+            obs["environment_state"] = self.task.environment_state(facts).astype(np.float32)
+        if "pixels" in self.observation_space.spaces:
+            obs["pixels"] = {cam: state.images[cam] for cam in self.cameras}
+        return obs
+
+
+def _check_image_size(image_size) -> tuple[int, int]:
+    try:
+        height, width = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"image_size must be (height, width), e.g. (480, 640); got {image_size!r}"
+        ) from None
+    if height <= 0 or width <= 0 or height > 4096 or width > 4096:
+        raise ConfigError(f"image_size {image_size!r} must be positive and at most 4096")
+    return height, width

@@ -1,0 +1,90 @@
+"""Safety limits applied to every joint target, on every backend (the twin included).
+
+Policies train under the real arm's limits, so the same filter runs in simulation and on
+hardware. Three rules, in order:
+
+1. Non-finite targets are rejected with :class:`~lerobot_gym.errors.ActionError` (never clamped:
+   a NaN means the policy is broken, and guessing a target for it could move the arm).
+2. Each target is clamped to the joint's limits.
+3. The change from the previous *applied* target is limited to ``max_relative_target`` per step
+   (as LeRobot's ``max_relative_target``, but relative to the last command so the bound holds for
+   any action sequence, not only when the arm keeps up).
+
+The filter works in SI; the env converts from boundary units (degrees, gripper percent) first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lerobot_gym.errors import ActionError
+
+
+@dataclass(frozen=True)
+class SafetyReport:
+    """What the filter did to one command.
+
+    Attributes:
+        applied_rad: the targets to send, SI.
+        clamped: per joint, whether the requested target was changed.
+    """
+
+    applied_rad: np.ndarray
+    clamped: np.ndarray
+
+
+class SafetyFilter:
+    """Finite-check, clamp to limits and rate-limit joint targets.
+
+    Args:
+        lower_rad: lower joint limits.
+        upper_rad: upper joint limits.
+        max_step_rad: per-joint bound on the change of target per step (``inf`` for none).
+
+    Example:
+        >>> import numpy as np
+        >>> f = SafetyFilter(np.array([-1.0, -1.0]), np.array([1.0, 1.0]), np.array([0.1, np.inf]))
+        >>> f.reset(np.zeros(2))
+        >>> f.apply(np.array([0.5, 3.0])).applied_rad
+        array([0.1, 1. ])
+    """
+
+    def __init__(
+        self, lower_rad: np.ndarray, upper_rad: np.ndarray, max_step_rad: np.ndarray
+    ) -> None:
+        self.lower_rad = np.asarray(lower_rad, dtype=np.float64)
+        self.upper_rad = np.asarray(upper_rad, dtype=np.float64)
+        self.max_step_rad = np.broadcast_to(
+            np.asarray(max_step_rad, dtype=np.float64), self.lower_rad.shape
+        ).copy()
+        if np.any(self.max_step_rad <= 0):
+            raise ActionError("max_relative_target must be positive; pass None to disable it")
+        self._previous: np.ndarray | None = None
+
+    def reset(self, current_rad: np.ndarray) -> None:
+        """Start a new episode from the arm's present targets (clamped into the limits)."""
+        self._previous = np.clip(
+            np.asarray(current_rad, np.float64), self.lower_rad, self.upper_rad
+        )
+
+    def apply(self, targets_rad: np.ndarray) -> SafetyReport:
+        """Return the safe version of ``targets_rad``; raises ActionError for NaN/inf."""
+        targets = np.asarray(targets_rad, dtype=np.float64)
+        if not np.all(np.isfinite(targets)):
+            bad = np.flatnonzero(~np.isfinite(targets)).tolist()
+            raise ActionError(
+                f"action has non-finite values at indices {bad}; the policy produced NaN or inf "
+                "(check its normalisation stats and inputs); nothing was sent to the robot"
+            )
+        safe = np.clip(targets, self.lower_rad, self.upper_rad)
+        if self._previous is not None:
+            safe = np.clip(
+                safe, self._previous - self.max_step_rad, self._previous + self.max_step_rad
+            )
+            # Clamping to the step box can't leave the limits: the previous target is inside them.
+        self._previous = safe
+        return SafetyReport(
+            applied_rad=safe, clamped=~np.isclose(safe, targets, rtol=0, atol=1e-12)
+        )

@@ -1,0 +1,119 @@
+"""The Task part of an env: scene props, reset distribution, facts, reward, success.
+
+A task never branches on a robot's name: it asks the :class:`RobotSpec` for joints, the gripper,
+the workspace and the table height, and the :class:`TaskContext` for kinematics and (in
+simulation) the world.
+
+Tasks return *facts* (plain floats and arrays, e.g. ``cube_height_m``, ``tcp_to_cube_m``);
+rewards and success are functions of facts, so a wrapper can recompute them, a human can label
+them, and a reward classifier can replace them on hardware.
+
+All randomness comes from the ``np_random`` generator the env passes in (the env's
+``self.np_random``), so the same seed gives the same episode and an unseeded reset continues the
+seeded stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+
+from lerobot_gym.core.backend import RobotState
+from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.errors import ConfigError
+
+if TYPE_CHECKING:
+    import mujoco
+
+    from lerobot_gym.sim.kinematics import Kinematics
+
+RewardType = Literal["dense", "sparse"]
+REWARD_TYPES: tuple[RewardType, ...] = ("dense", "sparse")
+
+
+@dataclass
+class ResetSample:
+    """A drawn initial condition.
+
+    Attributes:
+        joint_positions_rad: the robot's start pose.
+        world_init: task props to place (simulation), e.g. ``{"cube": (pos, quat)}``.
+        goal: task goal values shared with ``evaluate`` (e.g. a reach target).
+    """
+
+    joint_positions_rad: np.ndarray
+    world_init: dict[str, Any] = field(default_factory=dict)
+    goal: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class TaskContext:
+    """What a task may look at when evaluating a step.
+
+    Attributes:
+        robot: the robot spec.
+        kinematics: forward kinematics of the twin (works on hardware too).
+        world: privileged simulation access, or None on hardware.
+    """
+
+    robot: RobotSpec
+    kinematics: Kinematics
+    world: Any | None = None
+
+
+class Task:
+    """Base class; a variant is a small subclass with fixed parameters.
+
+    Subclasses set ``name`` and override what they need; the episode length is part of the
+    registered id (``lerobot_gym.registry.ENV_IDS``).
+
+    Args:
+        reward_type: ``"dense"`` (shaped) or ``"sparse"`` (1 on success, else 0).
+        reset_noise_rad: half-width of the uniform noise added to the start pose.
+    """
+
+    name: ClassVar[str] = "free"
+    #: Size of ``environment_state`` (0: the task adds no such observation).
+    environment_state_dim: ClassVar[int] = 0
+    #: Whether ``environment_state`` needs privileged simulation state.
+    privileged_state: ClassVar[bool] = False
+    #: One-line description, used as the dataset's task string by default.
+    description: ClassVar[str] = "move freely"
+
+    def __init__(self, reward_type: RewardType = "dense", reset_noise_rad: float = 0.02) -> None:
+        if reward_type not in REWARD_TYPES:
+            raise ConfigError(f"reward_type must be one of {REWARD_TYPES}, got {reward_type!r}")
+        self.reward_type = reward_type
+        self.reset_noise_rad = float(reset_noise_rad)
+        self.goal: dict[str, np.ndarray] = {}
+
+    def build_scene(self, scene: mujoco.MjSpec, robot: RobotSpec) -> None:
+        """Add the task's props to the twin's scene (simulation only)."""
+
+    def sample_reset(self, robot: RobotSpec, np_random: np.random.Generator) -> ResetSample:
+        """Draw the start pose (home plus small noise) and the props' placement."""
+        noise = np_random.uniform(-self.reset_noise_rad, self.reset_noise_rad, len(robot.joints))
+        q0 = np.clip(robot.home_rad + noise, robot.lower_rad, robot.upper_rad)
+        return ResetSample(joint_positions_rad=q0)
+
+    def evaluate(self, ctx: TaskContext, state: RobotState) -> dict[str, Any]:
+        """Facts about the present state (floats, bools, small arrays)."""
+        return {}
+
+    def reward(self, facts: dict[str, Any]) -> float:
+        """Reward from facts; sparse rewards are 1.0 exactly when the task succeeds."""
+        return 0.0
+
+    def is_success(self, facts: dict[str, Any]) -> bool:
+        """Whether the task is solved in the present state."""
+        return False
+
+    def is_failure(self, facts: dict[str, Any]) -> bool:
+        """Whether the episode cannot succeed any more (ends it with ``terminated``)."""
+        return False
+
+    def environment_state(self, facts: dict[str, Any]) -> np.ndarray:
+        """The ``environment_state`` observation, float32 of size ``environment_state_dim``."""
+        return np.zeros(self.environment_state_dim, dtype=np.float32)

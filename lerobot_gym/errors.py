@@ -1,0 +1,147 @@
+"""Typed errors. Every message says what went wrong *and what to do about it*.
+
+All errors derive from :class:`LeRobotGymError`. Errors caused by a bad argument also derive
+from :class:`ValueError` (or :class:`KeyError`/:class:`TypeError` where Python convention asks),
+so code that already catches the builtin keeps working.
+
+Hierarchy::
+
+    LeRobotGymError
+    ├── ConfigError (ValueError)            bad keyword, obs_type, camera, size ...
+    │   ├── UnknownRobotError (KeyError)
+    │   └── UnknownTaskError (KeyError)
+    ├── PluginLoadError (ImportError)       an entry-point plugin failed to import
+    ├── MissingExtraError (ImportError)     an optional dependency is not installed
+    ├── ActionError (ValueError)            NaN/inf or wrong-shape action
+    ├── NotConnectedError (RuntimeError)    hardware used before reset()/connect()
+    ├── HardwareError (RuntimeError)
+    │   ├── PortNotFoundError, PortBusyError
+    │   ├── MotorError
+    │   │   ├── MotorTimeoutError            no status packet in time
+    │   │   ├── MotorNotFoundError           ping found no servo at an id
+    │   │   ├── CorruptPacketError           checksum / header / length wrong
+    │   │   └── MotorStatusError             error bits set (voltage, angle, overheat, overload)
+    │   └── CameraError
+    ├── CalibrationError (ValueError)
+    └── DatasetError
+        ├── DatasetNotFoundError (FileNotFoundError)
+        ├── DatasetCorruptError              a file is truncated or disagrees with metadata
+        └── DatasetMismatchError (ValueError) resume/merge with different features or fps
+"""
+
+from __future__ import annotations
+
+
+class LeRobotGymError(Exception):
+    """Base class of every error raised by lerobot_gym."""
+
+
+class ConfigError(LeRobotGymError, ValueError):
+    """A configuration value (keyword argument, flag, file field) is invalid."""
+
+
+class UnknownRobotError(ConfigError, KeyError):
+    """No robot of that name is registered (built-in or plugin)."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownTaskError(ConfigError, KeyError):
+    """No task of that name is registered (built-in or plugin)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class PluginLoadError(LeRobotGymError, ImportError):
+    """An entry point in group ``lerobot_gym.robots`` or ``lerobot_gym.tasks`` failed to load."""
+
+
+class MissingExtraError(LeRobotGymError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(self, module: str, extra: str, purpose: str = "") -> None:
+        what = f" for {purpose}" if purpose else ""
+        super().__init__(
+            f"{module!r} is needed{what} but is not installed; "
+            f"install it with `pip install 'lerobot-gym[{extra}]'`."
+        )
+        self.module = module
+        self.extra = extra
+
+
+class ActionError(LeRobotGymError, ValueError):
+    """An action is not finite or has the wrong shape."""
+
+
+class NotConnectedError(LeRobotGymError, RuntimeError):
+    """Hardware was used before it was connected (call ``env.reset()`` first)."""
+
+
+class HardwareError(LeRobotGymError, RuntimeError):
+    """A failure talking to real (or emulated) hardware."""
+
+
+class PortNotFoundError(HardwareError, FileNotFoundError):
+    """The serial port does not exist."""
+
+
+class PortBusyError(HardwareError):
+    """The serial port exists but another process holds it."""
+
+
+class MotorError(HardwareError):
+    """A servo did not answer as it should."""
+
+    def __init__(self, message: str, *, motor_id: int | None = None) -> None:
+        super().__init__(message)
+        self.motor_id = motor_id
+
+
+class MotorTimeoutError(MotorError, TimeoutError):
+    """No status packet arrived in time."""
+
+
+class MotorNotFoundError(MotorError):
+    """A ping found no servo at an expected id."""
+
+
+class CorruptPacketError(MotorError):
+    """A status packet failed its checksum, header or length check."""
+
+
+class MotorStatusError(MotorError):
+    """A servo reported error bits in its status packet (voltage, angle, overheat, overload)."""
+
+    def __init__(self, message: str, *, motor_id: int | None = None, flags: tuple[str, ...] = ()):
+        super().__init__(message, motor_id=motor_id)
+        self.flags = flags
+
+
+class CameraError(HardwareError):
+    """A camera cannot be opened or stopped delivering frames."""
+
+
+class CalibrationError(LeRobotGymError, ValueError):
+    """A calibration file is missing, corrupt, or does not fit the arm."""
+
+
+class DatasetError(LeRobotGymError):
+    """A LeRobot dataset cannot be written or read."""
+
+
+class DatasetNotFoundError(DatasetError, FileNotFoundError):
+    """The dataset root (or a file it names) does not exist."""
+
+
+class DatasetCorruptError(DatasetError):
+    """A dataset file is truncated, unreadable, or disagrees with the metadata."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class DatasetMismatchError(DatasetError, ValueError):
+    """Features or fps differ from the dataset being resumed or merged."""

@@ -1,0 +1,263 @@
+"""Ids -> Gymnasium; robot, task and backend lookup; entry-point plugins.
+
+Built-in robots and tasks are registered here by name. Third-party packages add their own
+through entry-point groups (Gymnasium >= 1.0 removed its own plugin mechanism):
+
+.. code-block:: toml
+
+    [project.entry-points."lerobot_gym.robots"]
+    koch = "my_pkg.koch:koch_spec"        # a RobotSpec, or a callable returning one
+    [project.entry-points."lerobot_gym.tasks"]
+    stack = "my_pkg.tasks:StackCubes"     # a Task subclass
+
+Plugins are imported lazily, only when a lookup misses the built-ins; a plugin that fails to
+import raises :class:`~lerobot_gym.errors.PluginLoadError` naming it. Plugin robots and tasks are
+used through the generic id ``lerobot_gym/RobotEnv-v0`` (``robot=``, ``task=``) or
+:func:`register_env`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any
+
+import gymnasium as gym
+
+from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.errors import ConfigError, PluginLoadError, UnknownRobotError, UnknownTaskError
+
+NAMESPACE = "lerobot_gym"
+ROBOT_GROUP = "lerobot_gym.robots"
+TASK_GROUP = "lerobot_gym.tasks"
+
+# name -> "module:attribute", imported on first use so `import lerobot_gym` stays light.
+_ROBOTS: dict[str, str | RobotSpec | Callable[[], RobotSpec]] = {
+    "so101": "lerobot_gym.robots.so101.spec:so101_spec",
+}
+_TASKS: dict[str, str | type] = {
+    "free": "lerobot_gym.tasks.free:FreeMotion",
+    "reach": "lerobot_gym.tasks.reach:Reach",
+    "pick_cube": "lerobot_gym.tasks.pick_cube:PickCube",
+    "push_cube": "lerobot_gym.tasks.push_cube:PushCube",
+}
+# backend name -> "module:factory"; factory(robot, task, config, **options) -> Backend
+_BACKENDS: dict[str, str | Callable] = {
+    "sim": "lerobot_gym.sim.factory:make_sim_backend",
+    "real": "lerobot_gym.robots.factory:make_real_backend",
+    "emulated": "lerobot_gym.robots.factory:make_emulated_backend",
+}
+
+
+def _resolve(target: Any) -> Any:
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+    return target
+
+
+def _from_plugins(group: str, name: str) -> Any | None:
+    for ep in metadata.entry_points(group=group):
+        if ep.name == name:
+            try:
+                return ep.load()
+            except Exception as exc:
+                raise PluginLoadError(
+                    f"plugin {name!r} ({ep.value}) in entry-point group {group!r} failed to "
+                    f"load: {type(exc).__name__}: {exc}; fix or uninstall the package providing it"
+                ) from exc
+    return None
+
+
+def _plugin_names(group: str) -> list[str]:
+    return sorted(ep.name for ep in metadata.entry_points(group=group))
+
+
+def register_robot(name: str, robot: RobotSpec | Callable[[], RobotSpec] | str) -> None:
+    """Register a robot spec (or a factory, or a ``"module:attr"`` string) under a name."""
+    _ROBOTS[name] = robot
+
+
+def register_task(name: str, task_cls: type | str) -> None:
+    """Register a Task subclass (or ``"module:attr"``) under a name."""
+    _TASKS[name] = task_cls
+
+
+def get_robot(name: str) -> RobotSpec:
+    """The spec of a built-in or plugin robot."""
+    target = _ROBOTS.get(name)
+    if target is None:
+        target = _from_plugins(ROBOT_GROUP, name)
+        if target is None:
+            known = sorted(_ROBOTS) + _plugin_names(ROBOT_GROUP)
+            raise UnknownRobotError(
+                f"unknown robot {name!r}; known robots: {known}. Third-party robots register "
+                f"in the entry-point group {ROBOT_GROUP!r}."
+            )
+        _ROBOTS[name] = target
+    robot = _resolve(target)
+    robot = robot() if callable(robot) and not isinstance(robot, RobotSpec) else robot
+    if not isinstance(robot, RobotSpec):
+        raise PluginLoadError(f"robot {name!r} did not give a RobotSpec but {type(robot)!r}")
+    return robot
+
+
+def get_task(name: str) -> type:
+    """The Task class of a built-in or plugin task."""
+    target = _TASKS.get(name)
+    if target is None:
+        target = _from_plugins(TASK_GROUP, name)
+        if target is None:
+            known = sorted(_TASKS) + _plugin_names(TASK_GROUP)
+            raise UnknownTaskError(
+                f"unknown task {name!r}; known tasks: {known}. Third-party tasks register in "
+                f"the entry-point group {TASK_GROUP!r}."
+            )
+        _TASKS[name] = target
+    from lerobot_gym.core.task import Task
+
+    task_cls = _resolve(target)
+    if not (isinstance(task_cls, type) and issubclass(task_cls, Task)):
+        raise PluginLoadError(f"task {name!r} did not give a Task subclass but {task_cls!r}")
+    return task_cls
+
+
+def get_backend_factory(name: str) -> Callable:
+    """The factory of a backend by name (``sim``, ``real``, ``emulated``)."""
+    if name not in _BACKENDS:
+        raise ConfigError(f"unknown backend {name!r}; choose one of {sorted(_BACKENDS)}")
+    return _resolve(_BACKENDS[name])
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    """Keyword arguments accepted by every lerobot_gym id (see ``gym.make``).
+
+    Attributes:
+        backend: ``"sim"`` (MuJoCo twin), ``"real"`` (the arm) or ``"emulated"`` (the real driver
+            over an emulated servo bus).
+        obs_type: ``"state"``, ``"pixels"`` or ``"pixels_agent_pos"``.
+        cameras: camera names to observe; on ``backend="real"`` a mapping name -> device (index
+            or path).
+        image_size: (height, width) of observed images.
+        render_mode: ``None`` or ``"rgb_array"``.
+        render_camera: camera used by ``render()``.
+        reward_type: ``"dense"`` or ``"sparse"``.
+        control_mode: ``"joint_pos"`` (absolute targets) or ``"joint_delta"``.
+        max_delta: bound of a ``joint_delta`` action, boundary units.
+        max_relative_target: per-step bound on target changes, boundary units (None: off).
+        terminate_on_success: end the episode at the first success.
+        fps: control rate (default: the robot's).
+        shadows: render shadows (simulation).
+        reflections: render reflections (simulation).
+        model_path: alternative twin scene file (simulation).
+    """
+
+    backend: str = "sim"
+    obs_type: str = "pixels_agent_pos"
+    cameras: tuple[str, ...] | dict[str, Any] | None = None
+    image_size: tuple[int, int] = (480, 640)
+    render_mode: str | None = None
+    render_camera: str | None = None
+    reward_type: str = "dense"
+    control_mode: str = "joint_pos"
+    max_delta: float = 5.0
+    max_relative_target: float | None = None
+    terminate_on_success: bool = False
+    fps: int | None = None
+    shadows: bool = False
+    reflections: bool = False
+    model_path: str | None = None
+
+
+_CONFIG_FIELDS = {f.name for f in dataclasses.fields(EnvConfig)}
+
+
+def make_env(*, robot: str | RobotSpec, task: str, **kwargs: Any) -> gym.Env:
+    """Build a :class:`~lerobot_gym.core.env.RobotEnv` (the entry point of every id).
+
+    Keywords not in :class:`EnvConfig` go to the backend factory, which rejects those it does
+    not know with a :class:`~lerobot_gym.errors.ConfigError` listing the valid ones.
+    """
+    from lerobot_gym.core.controller import make_controller
+    from lerobot_gym.core.env import RobotEnv
+
+    config = EnvConfig(**{k: v for k, v in kwargs.items() if k in _CONFIG_FIELDS})
+    backend_options = {k: v for k, v in kwargs.items() if k not in _CONFIG_FIELDS}
+    spec = robot if isinstance(robot, RobotSpec) else get_robot(robot)
+    task_obj = get_task(task)(reward_type=config.reward_type)
+    fps = int(config.fps or spec.fps)
+    camera_names = None
+    if config.cameras is not None:
+        camera_names = tuple(config.cameras)
+    if config.obs_type == "state" and config.backend != "sim" and task_obj.privileged_state:
+        raise ConfigError(
+            f"obs_type='state' for task {task!r} observes the object pose, which only the "
+            "simulated twin knows; use obs_type='pixels_agent_pos' on real hardware"
+        )
+    controller_kwargs = (
+        {"max_delta": config.max_delta} if config.control_mode == "joint_delta" else {}
+    )
+    controller = make_controller(config.control_mode, spec, **controller_kwargs)
+    image_size = tuple(config.image_size)
+    backend = get_backend_factory(config.backend)(
+        spec, task_obj, fps=fps, image_size=image_size, config=config, **backend_options
+    )
+    max_rel = config.max_relative_target
+    if max_rel is None:
+        max_rel = spec.max_relative_target
+    return RobotEnv(
+        robot=spec,
+        task=task_obj,
+        backend=backend,
+        controller=controller,
+        obs_type=config.obs_type,
+        cameras=camera_names,
+        image_size=image_size,
+        render_mode=config.render_mode,
+        render_camera=config.render_camera,
+        max_relative_target=max_rel,
+        terminate_on_success=config.terminate_on_success,
+        fps=fps,
+    )
+
+
+def check_keywords(given: dict[str, Any], accepted: set[str], where: str) -> None:
+    """Raise a ConfigError naming unknown keywords and listing the accepted ones."""
+    unknown = sorted(set(given) - accepted)
+    if unknown:
+        raise ConfigError(
+            f"unknown keyword argument(s) {unknown} for {where}; accepted: "
+            f"{sorted(accepted | _CONFIG_FIELDS)}"
+        )
+
+
+# id -> (robot, task, max_episode_steps)
+ENV_IDS: dict[str, tuple[str, str, int]] = {
+    f"{NAMESPACE}/SO101-v0": ("so101", "free", 300),
+    f"{NAMESPACE}/SO101-Reach-v0": ("so101", "reach", 100),
+    f"{NAMESPACE}/SO101-PickCube-v0": ("so101", "pick_cube", 200),
+    f"{NAMESPACE}/SO101-PushCube-v0": ("so101", "push_cube", 200),
+}
+
+
+def register_env(env_id: str, robot: str, task: str, max_episode_steps: int) -> None:
+    """Register a Gymnasium id for a (robot, task) pair, e.g. one provided by plugins."""
+    gym.register(
+        id=env_id,
+        entry_point="lerobot_gym.registry:make_env",
+        kwargs={"robot": robot, "task": task},
+        max_episode_steps=max_episode_steps,
+    )
+
+
+def register_all() -> None:
+    """Register the built-in ids (idempotent)."""
+    for env_id, (robot, task, steps) in ENV_IDS.items():
+        if env_id not in gym.registry:
+            register_env(env_id, robot, task, steps)
+    generic = f"{NAMESPACE}/RobotEnv-v0"
+    if generic not in gym.registry:
+        gym.register(id=generic, entry_point="lerobot_gym.registry:make_env", max_episode_steps=300)

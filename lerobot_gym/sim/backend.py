@@ -1,0 +1,188 @@
+"""The MuJoCo backend: the twin as a Backend.
+
+Decisions:
+
+- The scene is assembled with ``mujoco.MjSpec``: the robot's ``scene.xml`` (or a user's
+  ``model_path``, e.g. a model with the official meshes) plus the task's props, compiled once at
+  ``connect()``.
+- One ``command()`` advances one control period: ``round(1 / (fps * timestep))`` physics substeps
+  in a single ``mj_step(nstep=...)`` call, so the Python overhead per env step is constant.
+- Only the requested cameras are rendered, at the requested size, with shadows and reflections
+  off by default (software rendering on CI spends most of its time on them); both can be turned
+  back on.
+- Rendering is offscreen. ``lerobot_gym`` sets ``MUJOCO_GL=egl`` before mujoco is imported
+  when the user has not chosen a GL backend and there is no display.
+"""
+
+from __future__ import annotations
+
+import atexit
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from lerobot_gym.core.backend import RobotState
+from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.core.task import Task
+from lerobot_gym.errors import ConfigError, NotConnectedError
+from lerobot_gym.sim.world import MujocoWorld
+
+# Renderers still alive at interpreter exit must be closed before mujoco's EGL module terminates
+# its display (left to their __del__ they raise EGLError tracebacks during shutdown). atexit runs
+# handlers last-registered-first, so ours is registered after the first renderer exists, which
+# is after mujoco registered its own.
+_LIVE_RENDERERS: weakref.WeakSet[mujoco.Renderer] = weakref.WeakSet()
+_atexit_registered = False
+
+
+def _close_live_renderers() -> None:
+    for renderer in list(_LIVE_RENDERERS):
+        renderer.close()
+
+
+def _track(renderer: mujoco.Renderer) -> mujoco.Renderer:
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(_close_live_renderers)
+        _atexit_registered = True
+    _LIVE_RENDERERS.add(renderer)
+    return renderer
+
+
+class MujocoBackend:
+    """Simulates a robot spec's twin, with a task's props.
+
+    Args:
+        robot: the robot; its ``scene_xml`` is loaded unless ``model_path`` is given.
+        task: the task whose props are added to the scene.
+        fps: control rate.
+        image_size: (height, width) of observed images.
+        shadows: render shadows.
+        reflections: render reflections.
+        model_path: an alternative scene file with the same joint, actuator and camera names.
+    """
+
+    def __init__(
+        self,
+        robot: RobotSpec,
+        task: Task,
+        *,
+        fps: int = 30,
+        image_size: tuple[int, int] = (480, 640),
+        shadows: bool = False,
+        reflections: bool = False,
+        model_path: str | Path | None = None,
+    ) -> None:
+        self.robot, self.task = robot, task
+        self.fps = int(fps)
+        self.image_size = tuple(image_size)
+        self.shadows, self.reflections = bool(shadows), bool(reflections)
+        path = Path(model_path) if model_path is not None else robot.scene_xml
+        if path is None or not Path(path).is_file():
+            raise ConfigError(f"twin scene {path} not found; pass model_path= to a scene XML file")
+        self.scene_path = Path(path)
+        self.model: mujoco.MjModel | None = None
+        self.data: mujoco.MjData | None = None
+        self._world: MujocoWorld | None = None
+        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+
+    # -- Backend protocol -------------------------------------------------------------------
+    @property
+    def is_connected(self) -> bool:
+        return self.model is not None
+
+    @property
+    def world(self) -> MujocoWorld | None:
+        return self._world
+
+    def connect(self) -> None:
+        """Compile the scene with the task's props."""
+        spec = mujoco.MjSpec.from_file(str(self.scene_path))
+        self.task.build_scene(spec, self.robot)
+        # The offscreen buffer must hold the largest image we will render.
+        spec.visual.global_.offheight = max(spec.visual.global_.offheight, self.image_size[0])
+        spec.visual.global_.offwidth = max(spec.visual.global_.offwidth, self.image_size[1])
+        model = spec.compile()
+        names = self.robot.joint_names
+        try:
+            self._qpos_adr = np.array([model.joint(n).qposadr[0] for n in names])
+            self._dof_adr = np.array([model.joint(n).dofadr[0] for n in names])
+            self._actuators = np.array([model.actuator(n).id for n in names])
+        except KeyError as exc:
+            raise ConfigError(
+                f"scene {self.scene_path} lacks a joint or actuator named as the spec's joints "
+                f"{list(names)}: {exc}"
+            ) from None
+        self.substeps = max(1, round(1.0 / (self.fps * model.opt.timestep)))
+        self.model, self.data = model, mujoco.MjData(model)
+        self._world = MujocoWorld(model, self.data)
+
+    def reset(self, joint_positions_rad: np.ndarray, world_init: dict[str, Any] | None = None):
+        """Teleport the arm to a pose (at rest, targets equal to the pose) and place props."""
+        model, data = self._require()
+        mujoco.mj_resetData(model, data)
+        data.qpos[self._qpos_adr] = joint_positions_rad
+        data.ctrl[self._actuators] = joint_positions_rad
+        for name, placement in (world_init or {}).items():
+            self._world.place(name, placement)
+        mujoco.mj_forward(model, data)
+
+    def command(self, joint_targets_rad: np.ndarray) -> None:
+        """Set position targets and simulate one control period."""
+        model, data = self._require()
+        data.ctrl[self._actuators] = joint_targets_rad
+        mujoco.mj_step(model, data, nstep=self.substeps)
+
+    def read(self, cameras: tuple[str, ...] = ()) -> RobotState:
+        """Joint positions and velocities, plus images of the requested cameras."""
+        _, data = self._require()
+        images = {name: self.render(name, *self.image_size) for name in cameras}
+        return RobotState(
+            joint_positions_rad=data.qpos[self._qpos_adr].copy(),
+            joint_velocities_rad_s=data.qvel[self._dof_adr].copy(),
+            images=images,
+            timestamp_s=time.monotonic(),
+            extras={"sim_time_s": float(data.time)},
+        )
+
+    def render(self, camera: str, height: int, width: int) -> np.ndarray:
+        """Render one camera offscreen (HxWx3 uint8)."""
+        _, data = self._require()
+        renderer = self._renderer(height, width)
+        renderer.update_scene(data, camera=self.robot.camera(camera).mjcf_camera)
+        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self.shadows
+        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = self.reflections
+        return renderer.render()
+
+    def fail_safe(self) -> None:
+        """Nothing to make safe in simulation."""
+
+    def close(self) -> None:
+        """Free the renderers and the physics."""
+        for renderer in self._renderers.values():
+            renderer.close()
+        self._renderers.clear()
+        self.model = self.data = self._world = None
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _require(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
+        if self.model is None or self.data is None:
+            raise NotConnectedError("the simulation is not built yet; call env.reset() first")
+        return self.model, self.data
+
+    def _renderer(self, height: int, width: int) -> mujoco.Renderer:
+        key = (int(height), int(width))
+        if key not in self._renderers:
+            model, _ = self._require()
+            if height > model.vis.global_.offheight or width > model.vis.global_.offwidth:
+                raise ConfigError(
+                    f"render size {key} exceeds the offscreen buffer "
+                    f"({model.vis.global_.offheight}, {model.vis.global_.offwidth}); "
+                    "pass image_size= at gym.make"
+                )
+            self._renderers[key] = _track(mujoco.Renderer(model, height=key[0], width=key[1]))
+        return self._renderers[key]

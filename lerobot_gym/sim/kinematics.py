@@ -1,0 +1,140 @@
+"""Forward and inverse kinematics on the twin's model, for hardware and simulation alike.
+
+Kinematics use the robot's MJCF alone (no scene, no props) on a private ``MjData``, so they can
+run next to a real arm, inside a scripted policy, or in the ``EEDeltaAction`` wrapper without
+touching the env's physics. The robot base is the model's world origin.
+
+Inverse kinematics is damped least squares over the arm joints (the gripper is left alone) with
+a position objective at the tool site and optional axis-alignment objectives: "this local axis of
+the tool should point along that world direction". A top-down grasp on a 5-DoF arm is a position,
+an approach axis pointing down and a jaw axis along the object's yaw.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AxisObjective:
+    """Align ``local_axis`` of the tool frame with ``world_direction`` (unit vectors)."""
+
+    local_axis: np.ndarray
+    world_direction: np.ndarray
+    weight: float = 0.1
+
+
+@dataclass(frozen=True)
+class IKResult:
+    """Outcome of :meth:`Kinematics.ik`.
+
+    Attributes:
+        q_rad: the full joint vector (spec order), limits respected.
+        position_error_m: remaining distance from the target.
+        converged: whether the position error fell below the tolerance.
+    """
+
+    q_rad: np.ndarray
+    position_error_m: float
+    converged: bool
+
+
+class Kinematics:
+    """FK/IK for one robot.
+
+    Args:
+        xml_path: the robot MJCF (without scene).
+        joint_names: joints in spec order.
+        tool_site: the site whose pose is controlled (TCP).
+        ik_joints: names of the joints IK may move (default: all but grippers).
+    """
+
+    def __init__(
+        self,
+        xml_path: str | Path,
+        joint_names: tuple[str, ...],
+        tool_site: str,
+        ik_joints: tuple[str, ...] | None = None,
+    ) -> None:
+        self.model = mujoco.MjModel.from_xml_path(str(xml_path))
+        self.data = mujoco.MjData(self.model)
+        self.joint_names = tuple(joint_names)
+        self._qadr = np.array([self.model.joint(n).qposadr[0] for n in joint_names])
+        self._dadr = np.array([self.model.joint(n).dofadr[0] for n in joint_names])
+        self._lower = np.array([self.model.joint(n).range[0] for n in joint_names])
+        self._upper = np.array([self.model.joint(n).range[1] for n in joint_names])
+        self._site = self.model.site(tool_site).id
+        ik_joints = ik_joints or self.joint_names
+        self._ik_idx = np.array([self.joint_names.index(n) for n in ik_joints])
+
+    @classmethod
+    def for_robot(cls, robot: RobotSpec) -> Kinematics:
+        """Kinematics of a robot spec's twin (cached per spec)."""
+        return _cached_for_robot(robot)
+
+    def fk(self, q_rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tool site position (3,) and rotation matrix (3, 3) in the base frame."""
+        self.data.qpos[self._qadr] = q_rad
+        mujoco.mj_kinematics(self.model, self.data)
+        mujoco.mj_comPos(self.model, self.data)  # the Jacobians need cdof
+        return (
+            self.data.site_xpos[self._site].copy(),
+            self.data.site_xmat[self._site].reshape(3, 3).copy(),
+        )
+
+    def ik(
+        self,
+        target_pos: np.ndarray,
+        q0_rad: np.ndarray,
+        *,
+        axes: tuple[AxisObjective, ...] = (),
+        tol_m: float = 1e-3,
+        max_iters: int = 200,
+        damping: float = 1e-3,
+    ) -> IKResult:
+        """Damped-least-squares IK from ``q0_rad`` (see the module docstring)."""
+        q = np.clip(np.asarray(q0_rad, dtype=np.float64).copy(), self._lower, self._upper)
+        jacp = np.zeros((3, self.model.nv))
+        jacr = np.zeros((3, self.model.nv))
+        cols = self._dadr[self._ik_idx]
+        err_norm = np.inf
+        for _ in range(max_iters):
+            pos, rot = self.fk(q)
+            mujoco.mj_jacSite(self.model, self.data, jacp, jacr, self._site)
+            rows = [jacp[:, cols]]
+            errs = [np.asarray(target_pos) - pos]
+            for obj in axes:
+                axis_world = rot @ obj.local_axis
+                # The small rotation taking the axis onto the direction is axis x direction;
+                # rotation about the axis itself does not move it, so project that part out.
+                project = np.eye(3) - np.outer(axis_world, axis_world)
+                errs.append(obj.weight * np.cross(axis_world, obj.world_direction))
+                rows.append(obj.weight * project @ jacr[:, cols])
+            err = np.concatenate(errs)
+            jac = np.vstack(rows)
+            err_norm = float(np.linalg.norm(errs[0]))
+            if err_norm < tol_m and np.linalg.norm(err[3:]) < 1e-3:
+                break
+            step = jac.T @ np.linalg.solve(jac @ jac.T + damping * np.eye(len(err)), err)
+            q[self._ik_idx] = np.clip(
+                q[self._ik_idx] + step, self._lower[self._ik_idx], self._upper[self._ik_idx]
+            )
+        pos, _ = self.fk(q)
+        err_norm = float(np.linalg.norm(np.asarray(target_pos) - pos))
+        return IKResult(q_rad=q, position_error_m=err_norm, converged=err_norm < tol_m)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_for_robot(robot: RobotSpec) -> Kinematics:
+    if robot.robot_xml is None:
+        raise ConfigError(f"robot {robot.name!r} has no robot_xml; kinematics need its MJCF")
+    arm = tuple(j.name for j in robot.joints if not j.is_gripper)
+    return Kinematics(robot.robot_xml, robot.joint_names, robot.gripper_site, ik_joints=arm)

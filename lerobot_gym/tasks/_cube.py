@@ -1,0 +1,63 @@
+"""Shared parts of the cube tasks: the cube prop, its reset distribution and its facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from lerobot_gym.core.backend import RobotState
+from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.core.task import ResetSample, Task, TaskContext
+from lerobot_gym.tasks._props import add_free_box, yaw_quat
+
+CUBE_HALF_SIZE_M = 0.0125  # a 2.5 cm cube
+CUBE_MASS_KG = 0.03
+FALL_BELOW_M = 0.05  # the cube is lost once it is this far below the table top
+
+
+class CubeTask(Task):
+    """A task with a free cube on the table, placed uniformly in the workspace with any yaw."""
+
+    privileged_state = True
+
+    def build_scene(self, scene: mujoco.MjSpec, robot: RobotSpec) -> None:
+        add_free_box(
+            scene, "cube", CUBE_HALF_SIZE_M, mass_kg=CUBE_MASS_KG, rgba=(0.85, 0.15, 0.1, 1.0)
+        )
+
+    def sample_reset(self, robot: RobotSpec, np_random: np.random.Generator) -> ResetSample:
+        sample = super().sample_reset(robot, np_random)
+        xy = np_random.uniform(robot.workspace_low, robot.workspace_high)
+        yaw = np_random.uniform(-np.pi / 4, np.pi / 4)  # a cube's yaw repeats every 90 degrees
+        pos = np.array([xy[0], xy[1], robot.table_height_m + CUBE_HALF_SIZE_M])
+        sample.world_init = {"cube": (pos, yaw_quat(yaw))}
+        return sample
+
+    def evaluate(self, ctx: TaskContext, state: RobotState) -> dict[str, Any]:
+        tcp, _ = ctx.kinematics.fk(state.joint_positions_rad)
+        facts: dict[str, Any] = {"tcp_pos": tcp}
+        world = ctx.world
+        if world is None:  # hardware: no privileged cube pose
+            return facts
+        cube = world.body_pos("cube")
+        jaws = world.geom_ids(ctx.robot.gripper_geoms)
+        cube_geom = world.geom_ids(["cube"])
+        pads = list(ctx.robot.gripper_geoms)
+        touching = [world.in_contact(world.geom_ids([p]), cube_geom) for p in pads]
+        facts.update(
+            cube_pos=cube,
+            cube_quat=world.body_quat("cube"),
+            cube_height_m=float(cube[2] - CUBE_HALF_SIZE_M - ctx.robot.table_height_m),
+            tcp_to_cube_m=float(np.linalg.norm(tcp - cube)),
+            touching_cube=bool(any(touching)),
+            grasped=bool(all(touching)) and world.in_contact(jaws, cube_geom),
+        )
+        return facts
+
+    def is_failure(self, facts: dict[str, Any]) -> bool:
+        return "cube_height_m" in facts and facts["cube_height_m"] < -FALL_BELOW_M
+
+    def environment_state(self, facts: dict[str, Any]) -> np.ndarray:
+        return np.concatenate([facts["cube_pos"], facts["cube_quat"]]).astype(np.float32)

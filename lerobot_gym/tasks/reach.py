@@ -1,0 +1,71 @@
+"""Reach: bring the gripper frame to a target point above the table.
+
+The target is drawn inside the robot's workspace (x, y from the spec, height 5..20 cm above the
+table) and shown as a small green sphere in simulation. The target is a goal, not a physics
+fact, so ``environment_state`` (the target position) is available on hardware too and the
+distance comes from the twin's forward kinematics of the measured joint positions.
+
+Reward: dense ``1 - tanh(10 d)`` with ``d`` the distance in metres; sparse 1 on success.
+Success: ``d < 2 cm``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from lerobot_gym.core.backend import RobotState
+from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.core.task import ResetSample, Task, TaskContext
+from lerobot_gym.tasks._props import add_marker
+
+SUCCESS_DISTANCE_M = 0.02
+TARGET_HEIGHT_M = (0.05, 0.20)
+
+
+class Reach(Task):
+    """Reach a target point with the gripper frame."""
+
+    name = "reach"
+    description = "reach the green target with the gripper"
+    environment_state_dim = 3
+
+    def build_scene(self, scene: mujoco.MjSpec, robot: RobotSpec) -> None:
+        add_marker(
+            scene,
+            "target",
+            geom_type=mujoco.mjtGeom.mjGEOM_SPHERE,
+            size=(0.012,),
+            rgba=(0.1, 0.9, 0.2, 0.7),
+        )
+
+    def sample_reset(self, robot: RobotSpec, np_random: np.random.Generator) -> ResetSample:
+        sample = super().sample_reset(robot, np_random)
+        xy = np_random.uniform(robot.workspace_low, robot.workspace_high)
+        z = robot.table_height_m + np_random.uniform(*TARGET_HEIGHT_M)
+        target = np.array([xy[0], xy[1], z])
+        sample.goal = {"target_pos": target}
+        sample.world_init = {"target": (target, np.array([1.0, 0.0, 0.0, 0.0]))}
+        return sample
+
+    def evaluate(self, ctx: TaskContext, state: RobotState) -> dict[str, Any]:
+        tcp, _ = ctx.kinematics.fk(state.joint_positions_rad)
+        target = self.goal["target_pos"].copy()
+        return {
+            "tcp_pos": tcp,
+            "target_pos": target,
+            "distance_m": float(np.linalg.norm(tcp - target)),
+        }
+
+    def reward(self, facts: dict[str, Any]) -> float:
+        if self.reward_type == "sparse":
+            return float(self.is_success(facts))
+        return float(1.0 - np.tanh(10.0 * facts["distance_m"]))
+
+    def is_success(self, facts: dict[str, Any]) -> bool:
+        return facts["distance_m"] < SUCCESS_DISTANCE_M
+
+    def environment_state(self, facts: dict[str, Any]) -> np.ndarray:
+        return np.asarray(facts["target_pos"], dtype=np.float32)

@@ -1,0 +1,109 @@
+"""Waypoint-following scripted policy on the twin's kinematics (see the package docstring)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from lerobot_gym.sim.kinematics import AxisObjective
+
+# In the SO-101 gripper frame (and any robot following the same site convention) the jaws point
+# along local +x and close along local z.
+APPROACH_AXIS = np.array([1.0, 0.0, 0.0])
+JAW_AXIS = np.array([0.0, 0.0, 1.0])
+DOWN = np.array([0.0, 0.0, -1.0])
+
+
+@dataclass(frozen=True)
+class Waypoint:
+    """Where the gripper frame should be at the end of a segment.
+
+    Attributes:
+        pos: gripper-frame position (base frame, metres).
+        gripper: gripper opening in [0, 1] (0 closed, 1 open).
+        steps: control steps to get there from the previous waypoint.
+        jaw_yaw: world yaw of the jaw closing axis (top-down grasps), or None for no
+            orientation constraint beyond pointing down.
+        top_down: constrain the jaws to point down.
+    """
+
+    pos: np.ndarray
+    gripper: float
+    steps: int
+    jaw_yaw: float | None = None
+    top_down: bool = True
+
+
+class ScriptedPolicy:
+    """Follow waypoints planned at reset; subclasses implement :meth:`plan`.
+
+    Args:
+        env: the env to act in (any wrapper stack over a lerobot_gym ``RobotEnv``).
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        self.env = env
+        self.robot_env = env.unwrapped
+        self.robot = self.robot_env.robot
+        self.kinematics = self.robot_env.kinematics
+        self._gripper = self.robot.gripper_index
+        self._path: list[tuple[np.ndarray, float, Waypoint]] = []
+        self._t = 0
+        self._q = self.robot.home_rad
+
+    def plan(self, obs: dict[str, Any], facts: dict[str, Any], start: np.ndarray) -> list[Waypoint]:
+        """Waypoints for this episode, from the observation and the start gripper position."""
+        raise NotImplementedError
+
+    def reset(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
+        """Plan the episode from the first observation."""
+        q_now = self.robot.from_user(np.asarray(obs["agent_pos"], np.float64))
+        self._q = q_now
+        start, _ = self.kinematics.fk(q_now)
+        waypoints = self.plan(obs, info.get("facts", self.robot_env.last_facts), start)
+        gripper_now = self._gripper_fraction(q_now)
+        self._path, self._t = [], 0
+        prev_pos, prev_grip = start, gripper_now
+        for wp in waypoints:
+            for k in range(1, wp.steps + 1):
+                a = _smoothstep(k / wp.steps)
+                pos = prev_pos + a * (np.asarray(wp.pos) - prev_pos)
+                self._path.append((pos, prev_grip + a * (wp.gripper - prev_grip), wp))
+            prev_pos, prev_grip = np.asarray(wp.pos, np.float64), wp.gripper
+
+    def __call__(self, obs: dict[str, Any]) -> np.ndarray:
+        """The action for this step."""
+        pos, grip, wp = self._path[min(self._t, len(self._path) - 1)]
+        self._t += 1
+        axes = []
+        if wp.top_down:
+            axes.append(AxisObjective(APPROACH_AXIS, DOWN, 0.3))
+        if wp.jaw_yaw is not None:
+            direction = np.array([np.cos(wp.jaw_yaw), np.sin(wp.jaw_yaw), 0.0])
+            axes.append(AxisObjective(JAW_AXIS, direction, 0.3))
+        result = self.kinematics.ik(pos, self._q, axes=tuple(axes), max_iters=50)
+        self._q = result.q_rad
+        targets = self._q.copy()
+        if self._gripper is not None:
+            joint = self.robot.joints[self._gripper]
+            closed, opened = joint.closed_position_rad, joint.open_position_rad
+            targets[self._gripper] = closed + grip * (opened - closed)
+        previous = self.robot_env.joint_targets_rad
+        return self.robot_env.controller.action_for_targets(targets, previous)
+
+    def _gripper_fraction(self, q: np.ndarray) -> float:
+        if self._gripper is None:
+            return 0.0
+        joint = self.robot.joints[self._gripper]
+        return float(
+            (q[self._gripper] - joint.closed_position_rad)
+            / (joint.open_position_rad - joint.closed_position_rad)
+        )
+
+
+def _smoothstep(a: float) -> float:
+    """Ease in and out so segments start and end at rest."""
+    return a * a * (3.0 - 2.0 * a)
