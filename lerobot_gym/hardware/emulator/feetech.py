@@ -152,7 +152,7 @@ class FeetechEmulator:
             )
             for name, servo_id in zip(self.motor_names, ids)
         ]
-        self.faults = faults if faults is not None else BusFaults()
+        self._faults = faults if faults is not None else BusFaults()
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.realtime = realtime
         self.max_catch_up_s = max_catch_up_s
@@ -214,6 +214,19 @@ class FeetechEmulator:
         self.stop()
 
     # ----------------------------------------------------------------- test-facing state
+    @property
+    def faults(self) -> BusFaults:
+        """The faults in force; assign a new :class:`BusFaults` to change them at runtime."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: BusFaults) -> None:
+        if not isinstance(faults, BusFaults):
+            raise ConfigError(f"faults must be a BusFaults, got {type(faults).__name__}")
+        with self._lock:
+            self._faults = faults
+            self._refresh()  # the Status register mirrors the injected error bits
+
     def servo(self, motor: str | int) -> EmulatedServo:
         """The emulated servo for a motor name or a (current) servo id."""
         if isinstance(motor, str):
@@ -332,17 +345,20 @@ class FeetechEmulator:
             replies = self._dispatch(packet, faults)
             self._dirty |= packet.instruction in _WRITES
         delay = faults.wire_latency_s
-        for servo, data in replies:
-            delay += servo.return_delay_s + faults.late_reply_s.get(servo.id, 0.0)
-            self._reply(servo.id, data, faults.error_bits.get(servo.id, 0), delay, faults)
+        for servo_id, servo, data in replies:
+            delay += servo.return_delay_s + faults.late_reply_s.get(servo_id, 0.0)
+            self._reply(servo_id, data, faults.error_bits.get(servo_id, 0), delay, faults)
 
     def _present(self, faults: BusFaults) -> dict[int, EmulatedServo]:
         return {s.id: s for s in self.servos if s.id not in faults.absent_ids}
 
     def _dispatch(
         self, packet: Instruction, faults: BusFaults
-    ) -> list[tuple[EmulatedServo, bytes]]:
-        """Apply one instruction; return the (servo, data) status packets to send, in order."""
+    ) -> list[tuple[int, EmulatedServo, bytes]]:
+        """Apply one instruction; return the (id, servo, data) status packets to send, in order.
+
+        A servo whose ID register was just written answers under the id it was addressed by.
+        """
         servos = self._present(faults)
         code, params = packet.instruction, packet.params
         broadcast = packet.servo_id == BROADCAST_ID
@@ -350,7 +366,7 @@ class FeetechEmulator:
         targets = [s for s in targets if s is not None]
         if code == INST_SYNC_READ and broadcast and len(params) >= 2:
             addr, length = params[0], params[1]
-            return [(servos[i], servos[i].read(addr, length)) for i in params[2:] if i in servos]
+            return [(i, servos[i], servos[i].read(addr, length)) for i in params[2:] if i in servos]
         if code == INST_SYNC_WRITE and broadcast and len(params) >= 2:
             addr, length = params[0], params[1]
             for k in range(2, len(params) - length, length + 1):
@@ -358,9 +374,10 @@ class FeetechEmulator:
                     servos[params[k]].write(addr, params[k + 1 : k + 1 + length])
             return []
         if code == INST_PING:
-            return [(s, b"") for s in sorted(targets, key=lambda s: s.id)]
+            return [(s.id, s, b"") for s in sorted(targets, key=lambda s: s.id)]
         if code == INST_READ and not broadcast and len(params) == 2:
-            return [(s, s.read(params[0], params[1])) for s in targets]
+            return [(s.id, s, s.read(params[0], params[1])) for s in targets]
+        addressed = [s.id for s in targets]
         if code in (INST_WRITE, INST_REG_WRITE) and len(params) >= 1:
             for s in targets:
                 if code == INST_WRITE:
@@ -376,7 +393,7 @@ class FeetechEmulator:
             return []
         if broadcast:
             return []
-        return [(s, b"") for s in targets if s.response_status_level >= 1]
+        return [(i, s, b"") for i, s in zip(addressed, targets) if s.response_status_level >= 1]
 
     def _reply(self, servo_id: int, data: bytes, error: int, delay: float, faults: Any) -> None:
         if servo_id in faults.no_reply_ids or self._lost(faults):
