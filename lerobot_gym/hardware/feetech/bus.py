@@ -1,30 +1,28 @@
 """Feetech STS servo bus (SO-101) on the vendor SDK ``scservo_sdk`` and pyserial.
 
 :class:`FeetechBus` turns the SDK's result codes into typed errors (:mod:`lerobot_gym.errors`)
-with retries and counters; :func:`configure_so101_follower` / :func:`configure_so101_leader`
-write the registers lerobot writes when it configures an SO-101.
+with retries and counters (:class:`BusStats`). SO-101 register set-up lives in
+:mod:`lerobot_gym.hardware.feetech.configure`, the serial port in ``_port``.
 
 Design decisions:
-    * ``scservo_sdk`` and ``serial`` are imported lazily (inside :class:`FeetechBus`), so
-      importing this module, or :mod:`lerobot_gym`, never needs the ``real`` extra.
-    * Stale-reply protection: the SDK's ``clearPort()`` only drains *output*
-      (``ser.flush()``), so a reply that arrives after its timeout is taken as the answer to the
-      next request (servo-protocols.md §1.4). Our port handler's ``clearPort`` discards pending
-      input, and the SDK calls it before every packet it sends.
-    * The port is opened with ``exclusive=True`` (an ``flock``), so a second process (or bus)
-      on the same port gets :class:`~lerobot_gym.errors.PortBusyError` instead of interleaved
-      packets.
+    * ``scservo_sdk`` and ``serial`` are imported when a bus connects, so importing this
+      module, or :mod:`lerobot_gym`, never needs the ``real`` extra.
+    * Stale-reply protection: the SDK's ``clearPort()`` only drains *output*, so a reply that
+      arrives after its timeout is taken as the answer to the next request (servo-protocols.md
+      §1.4). Our port handler's ``clearPort`` discards pending input; the SDK calls it before
+      every packet it sends. A reply later than one timeout but earlier than the retry's
+      timeout is still taken as the retry's answer (it has the right id and register).
+    * The port is opened with an exclusive lock, so a second process (or bus) on the same port
+      gets :class:`~lerobot_gym.errors.PortBusyError` instead of interleaved packets.
     * The timeout is ``wire time + timeout_ms`` per transaction (lerobot patches the SDK's
-      ~34 ms to ~50 ms for the same reason: USB latency); a sync read shares one budget.
+      ~34 ms to ~50 ms for the same reason: USB latency); a sync read shares one budget. While
+      waiting, the port handler sleeps in ``select`` instead of spinning a core as the SDK does.
     * Bytes are split little-endian here rather than with the SDK's ``SCS_LOBYTE`` macros,
       whose endianness is a module global another bus could flip (§1.4).
     * Communication failures (timeout, corrupt packet) are retried ``retries`` times; status
       error bits are conditions of the servo (overload, voltage ...) and raise at once, with
       :attr:`MotorStatusError.flags` naming them. ``ping`` ignores status bits: a servo that
-      reports overload is still present.
-    * A reply later than one timeout but earlier than the retry's timeout is still taken as the
-      retry's answer (it has the right id and register); only replies that arrive before a new
-      packet is sent can be discarded.
+      reports overload is still present. Every status error is counted.
     * Register values are signed integers at this API: the sign-magnitude encodings are applied
       by :meth:`FeetechBus.write` / :meth:`FeetechBus.read` and their sync variants.
 
@@ -36,10 +34,7 @@ configure).
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-import os
-import select
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -48,16 +43,13 @@ from typing import Any
 from lerobot_gym.errors import (
     ConfigError,
     CorruptPacketError,
-    HardwareError,
-    MissingExtraError,
     MotorError,
     MotorNotFoundError,
     MotorStatusError,
     MotorTimeoutError,
     NotConnectedError,
-    PortBusyError,
-    PortNotFoundError,
 )
+from lerobot_gym.hardware.feetech._port import FIND_PORT_HINT, import_sdk, open_port
 from lerobot_gym.hardware.feetech.table import (
     DEFAULT_BAUDRATE,
     MODEL_NUMBERS,
@@ -71,8 +63,6 @@ from lerobot_gym.hardware.feetech.table import (
 )
 
 logger = logging.getLogger(__name__)
-
-_FIND_PORT_HINT = "run `lerobot-gym find-port` to find the arm's port"
 
 
 @dataclass(frozen=True)
@@ -119,61 +109,6 @@ class BusStats:
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict (for logs and ``info``)."""
         return asdict(self)
-
-
-def _import_sdk() -> Any:
-    try:
-        import scservo_sdk
-    except ImportError as exc:
-        raise MissingExtraError("scservo_sdk", "real", "Feetech servo buses") from exc
-    return scservo_sdk
-
-
-@functools.cache
-def _port_handler_class() -> type:
-    """Subclass the SDK's PortHandler (built lazily because the SDK is an optional extra)."""
-    scs = _import_sdk()
-    import serial
-
-    class _PortHandler(scs.PortHandler):
-        timeout_ms = 50.0
-
-        def setupPort(self, cflag_baud: int) -> bool:
-            if self.is_open:
-                self.closePort()
-            self.ser = serial.Serial(
-                port=self.port_name,
-                baudrate=self.baudrate,
-                bytesize=serial.EIGHTBITS,
-                timeout=0,
-                exclusive=True,
-            )
-            self.is_open = True
-            self.ser.reset_input_buffer()
-            self.tx_time_per_byte = (1000.0 / self.baudrate) * 10.0
-            return True
-
-        def clearPort(self) -> None:
-            # Called by the SDK before every packet it sends: drop late replies (see module doc).
-            self.ser.reset_input_buffer()
-
-        def readPort(self, length: int) -> bytes:
-            # The SDK polls this in a loop until its timeout. Instead of spinning (a whole core,
-            # and it starves an in-process emulator of the GIL), wait in select() for the first
-            # byte or the end of the packet timeout; select returns as soon as bytes arrive.
-            data = self.ser.read(length)
-            if not data:
-                remaining_ms = self.packet_timeout - self.getTimeSinceStart()
-                if remaining_ms > 0:
-                    select.select([self.ser.fileno()], [], [], min(remaining_ms, 10.0) / 1000)
-                    data = self.ser.read(length)
-            return data
-
-        def setPacketTimeout(self, packet_length: int) -> None:
-            self.packet_start_time = self.getCurrentTime()
-            self.packet_timeout = self.tx_time_per_byte * packet_length + self.timeout_ms
-
-    return _PortHandler
 
 
 # (value, comm result, status error byte, id of the servo the result is about)
@@ -248,12 +183,8 @@ class FeetechBus:
         with self._lock:
             if self.is_connected:
                 return
-            self._scs = _import_sdk()
-            handler = _port_handler_class()(self.port)
-            handler.timeout_ms = self.timeout_ms
-            handler.baudrate = self.baudrate
-            self._open_port(handler)
-            self._port_handler = handler
+            self._scs = import_sdk()
+            self._port_handler = open_port(self.port, self.baudrate, self.timeout_ms)
             self._packet_handler = self._scs.PacketHandler(0)  # 0: STS/SMS, little-endian
             if handshake:
                 try:
@@ -261,31 +192,6 @@ class FeetechBus:
                 except BaseException:
                     self._close_port()
                     raise
-
-    def _open_port(self, handler: Any) -> None:
-        import serial
-
-        if not os.path.exists(self.port):
-            raise PortNotFoundError(f"serial port {self.port} not found; {_FIND_PORT_HINT}.")
-        try:
-            opened = handler.setBaudRate(self.baudrate)
-        except serial.SerialException as exc:
-            text = str(exc)
-            if "exclusively lock" in text or getattr(exc, "errno", None) == 16:  # EBUSY
-                raise PortBusyError(
-                    f"serial port {self.port} is in use by another program or bus; close it "
-                    f"(a running teleop/record session?) and retry ({text})"
-                ) from exc
-            if getattr(exc, "errno", None) == 2:  # ENOENT: unplugged between check and open
-                raise PortNotFoundError(
-                    f"serial port {self.port} not found; {_FIND_PORT_HINT}."
-                ) from exc
-            raise HardwareError(
-                f"cannot open serial port {self.port}: {text}; on Linux, add your user to the "
-                "`dialout` group; otherwise " + _FIND_PORT_HINT
-            ) from exc
-        if not opened:
-            raise ConfigError(f"baud rate {self.baudrate} is not supported by scservo_sdk")
 
     def _handshake(self) -> None:
         firmware: dict[str, tuple[int, int]] = {}
@@ -424,7 +330,7 @@ class FeetechBus:
                 raise MotorNotFoundError(
                     f"no servo answered a ping at {self._name_of(motor_id)} on {self.port}; "
                     "check its power and daisy-chain cable, and that its id was set "
-                    f"(`lerobot-gym setup-motors`); if the port is wrong, {_FIND_PORT_HINT}",
+                    f"(`lerobot-gym setup-motors`); if the port is wrong, {FIND_PORT_HINT}",
                     motor_id=motor_id,
                 ) from exc
 
@@ -593,42 +499,3 @@ class FeetechBus:
                 phase = self.read("Phase", name)
                 if phase & PHASE_MULTI_TURN_BIT:
                     self.write("Phase", name, phase & ~PHASE_MULTI_TURN_BIT)
-
-
-def configure_so101_follower(
-    bus: FeetechBus,
-    *,
-    p_coefficient: int = 16,
-    i_coefficient: int = 0,
-    d_coefficient: int = 32,
-    gripper: str | None = "gripper",
-    gripper_max_torque_limit: int = 500,
-    gripper_protection_current: int = 250,
-    gripper_overload_torque: int = 25,
-) -> None:
-    """Configure an SO-101 follower's servos as lerobot's ``SOFollower.configure`` does.
-
-    With torque disabled: :meth:`FeetechBus.configure_motors`, Operating_Mode 0 (position),
-    P/I/D coefficients, and for the gripper a 50 % torque limit, Protection_Current 250 and
-    Overload_Torque 25 so squeezing an object does not overheat it. Torque is enabled again
-    afterwards (lerobot-interfaces.md §2.5).
-    """
-    with bus.torque_disabled():
-        bus.configure_motors()
-        for name in bus.motors:
-            bus.write("Operating_Mode", name, 0)
-            bus.write("P_Coefficient", name, p_coefficient)
-            bus.write("I_Coefficient", name, i_coefficient)
-            bus.write("D_Coefficient", name, d_coefficient)
-        if gripper is not None and gripper in bus.motors:
-            bus.write("Max_Torque_Limit", gripper, gripper_max_torque_limit)
-            bus.write("Protection_Current", gripper, gripper_protection_current)
-            bus.write("Overload_Torque", gripper, gripper_overload_torque)
-
-
-def configure_so101_leader(bus: FeetechBus) -> None:
-    """Configure an SO-101 leader arm: torque off (moved by hand), configure, position mode."""
-    bus.disable_torque()
-    bus.configure_motors()
-    for name in bus.motors:
-        bus.write("Operating_Mode", name, 0)
