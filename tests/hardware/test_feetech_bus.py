@@ -243,10 +243,10 @@ def test_stale_late_reply_is_discarded(emu):
     """A reply arriving after its timeout must not answer the next request (SDK clearPort)."""
     bus = _fault_bus(emu, retries=0, timeout_ms=20)
     bus.write("Torque_Enable", "gripper", 0)
-    emu.faults = BusFaults(late_reply_s={6: 0.03})
+    emu.faults = BusFaults(late_reply_s={6: 0.06})
     with pytest.raises(MotorTimeoutError):
         bus.read("Present_Position", "gripper")
-    time.sleep(0.05)  # the late reply is now waiting in the input buffer
+    time.sleep(0.15)  # the late reply is now waiting in the input buffer
     emu.faults = BusFaults()
     emu.set_actual_positions_rad({"gripper": 0.5})
     expected = emu.register("Present_Position", "gripper")
@@ -329,14 +329,26 @@ def test_six_motor_sync_read_round_trip_is_fast(bus, emu):
     assert time.perf_counter() - started >= 0.0005
 
 
-@pytest.mark.parametrize("field", ["no_reply_ids"])
+@pytest.mark.parametrize("field", ["no_reply_ids", "absent_ids"])
 def test_faults_are_runtime_settable(emu, field):
     bus = _fault_bus(emu, retries=0)
     assert bus.read("ID", "elbow_flex") == 3
     emu.faults = dataclasses.replace(emu.faults, **{field: frozenset({3})})
     with pytest.raises(MotorTimeoutError):
         bus.read("ID", "elbow_flex")
-    bus.write("Torque_Enable", "gripper", 0)  # others still answer
+    bus.sync_write("Acceleration", dict.fromkeys(NAMES, 99))
+    bus.read("ID", "gripper")  # others still answer (and the sync write has been handled)
+    # A silent servo still hears the bus; an absent one does not.
+    assert emu.register("Acceleration", "elbow_flex") == (99 if field == "no_reply_ids" else 0)
     emu.faults = BusFaults()
     assert bus.read("ID", "elbow_flex") == 3
+    bus.close(disable_torque=False)
+
+
+def test_wire_latency_delays_every_reply(emu):
+    bus = _fault_bus(emu, timeout_ms=100)
+    emu.faults = BusFaults(wire_latency_s=0.02)
+    started = time.perf_counter()
+    bus.read("ID", "gripper")
+    assert time.perf_counter() - started >= 0.02
     bus.close(disable_torque=False)
