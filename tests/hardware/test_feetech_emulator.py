@@ -231,3 +231,17 @@ def test_realtime_clock_moves_the_twin_with_wall_time(twin_plant):
         time.sleep(0.6)  # no bus traffic: the idle tick still advances the twin
         moved = emu.actual_positions_rad()[2]
     assert moved == pytest.approx(400 / TICKS_PER_RAD, abs=0.05)
+
+
+def test_a_client_that_never_reads_does_not_block_the_emulator(emu, wire):
+    ping = instruction_packet(1, INST_PING)
+    for _ in range(20):  # ~50 KB of replies, more than a pty buffers
+        wire.write(ping * 400)
+        time.sleep(0.005)
+    deadline = time.monotonic() + 5
+    while emu.stats.packets < 8000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert emu.stats.packets == 8000 and emu.stats.dropped > 0
+    while wire.read(65536):  # drain what the pty buffered (its timeout ends the loop)
+        pass
+    assert transact(wire, ping, 6) == status_packet(1, 0)

@@ -72,7 +72,7 @@ class EmulatorStats:
     """What the emulator saw and did.
 
     Attributes:
-        packets: Valid instruction packets received.
+        packets: Valid instruction packets received (not counting those lost on the wire).
         replies: Status packets written.
         dropped: Packets lost to ``BusFaults.loss_rate`` (either direction).
         corrupted: Status packets corrupted on purpose.
@@ -182,6 +182,7 @@ class FeetechEmulator:
             raise HardwareError("the servo-bus emulator needs a POSIX pty (Linux or macOS)")
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)  # fresh ptys are cooked; keep the slave open (see module doc)
+        os.set_blocking(self._master, False)  # a client that never reads must not block us
         self._wake_r, self._wake_w = os.pipe()
         self.port = os.ttyname(self._slave)
         self._stop.clear()
@@ -336,10 +337,10 @@ class FeetechEmulator:
 
     def _handle(self, packet: Instruction) -> None:
         faults = self.faults
+        if self._lost(faults):  # lost on the wire: no servo hears it
+            return
         self.stats.packets += 1
         self.stats.instructions[packet.instruction] += 1
-        if self._lost(faults):
-            return
         with self._lock:
             self._tick()
             replies = self._dispatch(packet, faults)
@@ -395,7 +396,9 @@ class FeetechEmulator:
             return []
         return [(i, s, b"") for i, s in zip(addressed, targets) if s.response_status_level >= 1]
 
-    def _reply(self, servo_id: int, data: bytes, error: int, delay: float, faults: Any) -> None:
+    def _reply(
+        self, servo_id: int, data: bytes, error: int, delay: float, faults: BusFaults
+    ) -> None:
         if servo_id in faults.no_reply_ids or self._lost(faults):
             return
         packet = bytearray(status_packet(servo_id, error, data))
@@ -420,4 +423,9 @@ class FeetechEmulator:
             chunk += heapq.heappop(self._outbox)[2]
             self.stats.replies += 1
         if chunk:
-            os.write(self._master, chunk)
+            try:
+                written = os.write(self._master, chunk)
+            except BlockingIOError:  # nobody reads the port and its buffer is full: lost
+                written = 0
+            if written < len(chunk):  # the rest is lost, as on a bus nobody listens to
+                self.stats.dropped += 1

@@ -174,7 +174,9 @@ class MujocoPlant:
         initial_rad: Start positions (the model's ``qpos0`` by default).
 
     The twin advances by the ``dt_s`` it is given, in whole physics steps; the remainder is
-    carried to the next call so the simulated time tracks the emulator's clock.
+    carried to the next call so the simulated time tracks the emulator's clock. The emulator
+    steps the plant from its own thread: when ``data`` is shared with a simulation, do not step
+    that simulation concurrently (hold the emulator's clock with ``realtime=False`` instead).
     """
 
     def __init__(
