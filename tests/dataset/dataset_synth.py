@@ -37,9 +37,9 @@ def features(cams=("front",), h=48, w=64, dtype="video"):
 
 
 def image(ep: int, i: int, cam: int, h: int = 48, w: int = 64) -> np.ndarray:
-    """A smooth image whose mean brightness encodes the frame number (40 + 3*i, capped)."""
+    """A smooth image whose mean brightness encodes the frame number (6 levels a frame)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    level = 40.0 + 3.0 * (i % 60) + 5.0 * cam
+    level = 20.0 + 6.0 * (i % 25) + 5.0 * cam
     base = level + 12.0 * np.sin(xx / w * np.pi) + 8.0 * np.cos(yy / h * np.pi + ep)
     img = np.stack([base, base + 20.0 + 10 * cam, base + 40.0], axis=-1)
     return np.clip(img, 0, 255).astype(np.uint8)

@@ -72,8 +72,8 @@ def test_round_trip_values_and_frames(small_dataset: Path) -> None:
             assert img.shape == (3, 48, 64) and img.dtype == np.float32
             ref = image(ep, i, 0).transpose(2, 0, 1) / 255.0
             errors.append(np.abs(img - ref).mean())
-            # The mean brightness identifies the frame: a neighbour is 3/255 away.
-            assert abs(img.mean() - ref.mean()) < 1.2 / 255
+            # The mean brightness identifies the frame: a neighbour is 6/255 away.
+            assert abs(img.mean() - ref.mean()) < 2.5 / 255
     assert np.mean(errors) < 0.02
 
 
@@ -109,7 +109,7 @@ def test_delta_timestamps_and_padding(small_dataset: Path) -> None:
     np.testing.assert_array_equal(item["action"][2], frame(1, 7, 25)["action"])
     earlier = item["observation.images.front"][0]
     ref = image(1, 3, 0).transpose(2, 0, 1) / 255.0
-    assert abs(earlier.mean() - ref.mean()) < 1.2 / 255
+    assert abs(earlier.mean() - ref.mean()) < 2.5 / 255
     with pytest.raises(ConfigError):
         LeRobotDataset(small_dataset, delta_timestamps={"action": [0.01]})
 

@@ -1,0 +1,113 @@
+"""validate() names the file and the problem for each kind of damage; readers raise typed errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lerobot_gym.dataset import LeRobotDataset, LeRobotDatasetWriter, validate
+from lerobot_gym.errors import DatasetCorruptError, DatasetNotFoundError
+
+DATA = "data/chunk-000/file-000.parquet"
+EPISODES = "meta/episodes/chunk-000/file-000.parquet"
+VIDEO = "videos/observation.images.front/chunk-000/file-{:03d}.mp4"
+
+
+def _truncate(path: Path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def _problems_for(root: Path, rel: str) -> list[str]:
+    return [p.message for p in validate(root) if p.path == root / rel]
+
+
+def test_sound_dataset_has_no_problems(small_dataset: Path) -> None:
+    assert validate(small_dataset) == []
+
+
+def test_truncated_parquet(small_dataset: Path) -> None:
+    _truncate(small_dataset / DATA)
+    messages = _problems_for(small_dataset, DATA)
+    assert messages and "truncated" in messages[0]
+    with pytest.raises(DatasetCorruptError) as err:
+        LeRobotDataset(small_dataset, format="numpy")
+    assert err.value.path == str(small_dataset / DATA)
+
+
+def test_truncated_mp4(small_dataset: Path) -> None:
+    _truncate(small_dataset / VIDEO.format(1))
+    messages = _problems_for(small_dataset, VIDEO.format(1))
+    assert messages and "truncated" in messages[0]
+    ds = LeRobotDataset(small_dataset, format="numpy")  # metadata and parquet are fine
+    ds[0]  # episode 0's video is intact
+    with pytest.raises(DatasetCorruptError) as err:
+        ds[25]  # episode 1
+    assert err.value.path == str(small_dataset / VIDEO.format(1))
+
+
+def test_info_missing_keys(small_dataset: Path) -> None:
+    path = small_dataset / "meta/info.json"
+    info = json.loads(path.read_text())
+    del info["fps"], info["features"]
+    path.write_text(json.dumps(info))
+    messages = _problems_for(small_dataset, "meta/info.json")
+    assert messages and "fps" in messages[0] and "features" in messages[0]
+    with pytest.raises(DatasetCorruptError, match="fps"):
+        LeRobotDataset(small_dataset)
+
+
+def test_gap_in_episode_indices(small_dataset: Path) -> None:
+    path = small_dataset / EPISODES
+    table = pq.read_table(path)
+    keep = pa.array([i != 1 for i in table["episode_index"].to_pylist()])
+    pq.write_table(table.filter(keep), path)
+    problems = validate(small_dataset)
+    assert any(p.path == small_dataset / "meta/episodes" and "[1]" in p.message for p in problems)
+    with pytest.raises(DatasetCorruptError, match="contiguous"):
+        LeRobotDataset(small_dataset)
+
+
+def test_features_disagree_with_files(small_dataset: Path) -> None:
+    path = small_dataset / "meta/info.json"
+    info = json.loads(path.read_text())
+    info["features"]["observation.environment_state"] = {
+        "dtype": "float32",
+        "shape": [3],
+        "names": None,
+    }
+    info["features"]["action"]["dtype"] = "float64"
+    path.write_text(json.dumps(info))
+    messages = _problems_for(small_dataset, DATA)
+    assert any("observation.environment_state" in m for m in messages)
+    assert any("'action'" in m and "double" in m for m in messages)
+
+
+def test_frame_count_mismatch(small_dataset: Path) -> None:
+    # episode 2's 15-frame video in place of episode 0's 20 frames
+    shutil.copy(small_dataset / VIDEO.format(2), small_dataset / VIDEO.format(0))
+    messages = _problems_for(small_dataset, VIDEO.format(0))
+    assert messages and "15 video frames" in messages[0] and "20 data rows" in messages[0]
+
+
+def test_rows_disagree_with_episode_length(small_dataset: Path) -> None:
+    path = small_dataset / DATA
+    table = pq.read_table(path)
+    pq.write_table(table.slice(0, table.num_rows - 3), path)  # drop the end of episode 2
+    messages = _problems_for(small_dataset, DATA)
+    assert any("episode 2 has 12 rows" in m for m in messages)
+    with pytest.raises(DatasetCorruptError, match="episode 2"):
+        LeRobotDataset(small_dataset)
+
+
+def test_missing_dataset(tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError):
+        LeRobotDataset(tmp_path / "nope")
+    with pytest.raises(DatasetNotFoundError):
+        LeRobotDatasetWriter.resume(tmp_path / "nope")
+    assert validate(tmp_path / "nope")[0].path == tmp_path / "nope/meta/info.json"
