@@ -1,0 +1,417 @@
+"""Emulated SO-101 arms: the real driver code over a virtual servo bus.
+
+This module owns what ``backend="emulated"`` (and tests of the leader arm) need around
+:class:`~lerobot_gym.hardware.emulator.FeetechEmulator`:
+
+* :class:`EmulatedSO101`: an emulated follower or leader, i.e. a ``FeetechEmulator`` on a pty
+  whose joints are moved by a plant (the MuJoCo twin by default), plus a calibration file for
+  it in a temporary calibration folder; started and stopped explicitly (or with ``with``).
+* :func:`factory_calibration`: the calibration an operator would record on that arm, held at
+  the twin's zero pose (mid-range read 2047, ranges at the spec's joint limits, the wrist roll
+  over the full turn as LeRobot sets it).
+* :class:`TwinScene` / :class:`TwinCamera`: cameras that render the twin's scene at the
+  emulated arm's *actual* joint positions, so the images of an emulated arm show where the arm
+  really is.
+* :class:`EmulatedSO101Hardware`: :class:`~lerobot_gym.robots.so101.hardware.SO101Hardware`
+  that starts an :class:`EmulatedSO101` in ``connect()`` and stops it in ``close()``; nothing
+  happens at construction, so ``gym.make(..., backend="emulated")`` does no I/O.
+
+Design decisions:
+    * The servos of a fresh emulator hold the factory registers (no homing offset, limits
+      0..4095), so the backend's "servos disagree with the file: write it" path runs on every
+      connect, as on a new arm.
+    * The emulated arm starts at the spec's home pose (at rest, torque off), so the first reset
+      is a short bounded-speed move.
+    * The twin camera renders a separate ``MjData`` of its own model from the emulator's joint
+      positions (read under the emulator's lock), never the plant's live data, which the
+      emulator thread is stepping at the same time.
+    * The emulated leader gets different mounting offsets from the follower, so a test that
+      passes leader readings to the follower proves both calibrations are applied.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import math
+import shutil
+import tempfile
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.errors import ConfigError
+from lerobot_gym.hardware.emulator import (
+    DEFAULT_MOUNTING_OFFSETS_TICKS,
+    DEFAULT_SO101_SCENE,
+    BusFaults,
+    FeetechEmulator,
+    FirstOrderPlant,
+    MujocoPlant,
+    ServoPlant,
+)
+from lerobot_gym.robots.so101.calibration import (
+    FULL_TURN_MOTORS,
+    HALF_TURN_TICK,
+    MotorCalibration,
+    calibration_path,
+    save_calibration,
+)
+from lerobot_gym.robots.so101.hardware import FrameSource, SO101Hardware, SO101HardwareConfig
+from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, so101_motors
+from lerobot_gym.robots.so101.spec import so101_spec
+
+__all__ = [
+    "EmulatedSO101",
+    "EmulatedSO101Hardware",
+    "TwinCamera",
+    "TwinScene",
+    "factory_calibration",
+]
+
+_TICKS_PER_RAD = (STS3215_MAX_TICK + 1) / (2 * math.pi)
+_LEADER_OFFSETS = tuple(-v for v in DEFAULT_MOUNTING_OFFSETS_TICKS)
+
+
+def factory_calibration(
+    robot: RobotSpec, mounting_offsets_ticks: Mapping[str, int]
+) -> dict[str, MotorCalibration]:
+    """The calibration of an emulated arm as if recorded at its zero pose, over its limits.
+
+    ``Homing_Offset`` makes joint angle 0 read 2047 (the emulator's encoder reads
+    ``2048 + offset`` there); each range spans the spec's joint limits, so LeRobot degrees equal
+    the twin's joint degrees (to LeRobot's 4095/4096 scale) and the gripper's 0..100 equals the
+    spec's percent; the wrist roll gets the full turn 0..4095, as LeRobot's calibration gives it.
+    """
+    motors = so101_motors()
+    out: dict[str, MotorCalibration] = {}
+    for joint in robot.joints:
+        if joint.name in FULL_TURN_MOTORS:
+            low, high = 0, STS3215_MAX_TICK
+        else:
+            low = HALF_TURN_TICK + round(joint.lower_rad * _TICKS_PER_RAD)
+            high = HALF_TURN_TICK + round(joint.upper_rad * _TICKS_PER_RAD)
+        out[joint.name] = MotorCalibration(
+            id=motors[joint.name].id,
+            drive_mode=0,
+            homing_offset=int(mounting_offsets_ticks[joint.name]) + 2048 - HALF_TURN_TICK,
+            range_min=low,
+            range_max=high,
+        )
+    return out
+
+
+class EmulatedSO101:
+    """An emulated SO-101 follower or leader: a servo-bus emulator and its calibration file.
+
+    Args:
+        kind: ``"follower"`` or ``"leader"`` (where the calibration file goes).
+        arm_id: The arm's id, the calibration file's stem (default: ``kind``).
+        robot: The spec (default: the SO-101).
+        plant: ``"mujoco"`` (the twin), ``"first_order"`` (pure numpy, fast) or a
+            :class:`~lerobot_gym.hardware.emulator.ServoPlant`.
+        initial_rad: Start pose (default: the spec's home pose).
+        faults: Initial bus faults (change them later through :attr:`emulator`).
+        mounting_offsets_ticks: Per-motor encoder offsets (default: fixed, different for the
+            follower and the leader).
+        calibration_dir: Where to write ``<arm_id>.json`` (default: a temporary folder
+            removed by :meth:`stop`).
+        rng: Generator for random faults (default: seeded with 0).
+
+    Example:
+        with EmulatedSO101("leader", plant="first_order") as arm:
+            leader = SO101Leader(arm.port, calibration_dir=arm.calibration_dir)
+    """
+
+    def __init__(
+        self,
+        kind: str = "follower",
+        *,
+        arm_id: str | None = None,
+        robot: RobotSpec | None = None,
+        plant: str | ServoPlant = "mujoco",
+        initial_rad: np.ndarray | None = None,
+        faults: BusFaults | None = None,
+        mounting_offsets_ticks: Mapping[str, int] | None = None,
+        calibration_dir: str | Path | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        if kind not in ("follower", "leader"):
+            raise ConfigError(f"kind must be 'follower' or 'leader', got {kind!r}")
+        self.kind = kind
+        self.arm_id = arm_id or kind
+        self.robot = robot or so101_spec()
+        self.plant = plant
+        self.initial_rad = self.robot.home_rad if initial_rad is None else np.asarray(initial_rad)
+        self.faults = faults
+        names = self.robot.joint_names
+        default = _LEADER_OFFSETS if kind == "leader" else DEFAULT_MOUNTING_OFFSETS_TICKS
+        self.mounting_offsets_ticks = dict(
+            mounting_offsets_ticks or {n: default[i % len(default)] for i, n in enumerate(names)}
+        )
+        self._given_dir = calibration_dir
+        self.rng = rng
+        self.calibration = factory_calibration(self.robot, self.mounting_offsets_ticks)
+        self.calibration_dir: Path | None = None
+        self.emulator: FeetechEmulator | None = None
+        self._tmp: str | None = None
+
+    def _make_plant(self) -> ServoPlant:
+        if not isinstance(self.plant, str):
+            return self.plant
+        n = len(self.robot.joints)
+        if self.plant == "mujoco":
+            return MujocoPlant(joint_names=self.robot.joint_names, initial_rad=self.initial_rad)
+        if self.plant == "first_order":
+            return FirstOrderPlant(n, initial_rad=self.initial_rad)
+        raise ConfigError(
+            f"plant must be 'mujoco', 'first_order' or a ServoPlant, got {self.plant!r}"
+        )
+
+    @property
+    def port(self) -> str:
+        """The pty the emulated bus answers on (after :meth:`start`)."""
+        if self.emulator is None:
+            raise ConfigError("the emulated arm is not started; call start() first")
+        return self.emulator.port
+
+    @property
+    def calibration_file(self) -> Path:
+        """The arm's calibration file (after :meth:`start`)."""
+        if self.calibration_dir is None:
+            raise ConfigError("the emulated arm is not started; call start() first")
+        return calibration_path(self.kind, self.arm_id, self.calibration_dir)
+
+    def start(self) -> EmulatedSO101:
+        """Write the calibration file and start the emulator; returns ``self``."""
+        if self.emulator is not None:
+            return self
+        if self._given_dir is None:
+            self._tmp = tempfile.mkdtemp(prefix=f"lerobot_gym_{self.kind}_cal_")
+            self.calibration_dir = Path(self._tmp)
+        else:
+            self.calibration_dir = Path(self._given_dir)
+        path = calibration_path(self.kind, self.arm_id, self.calibration_dir)
+        save_calibration(path, self.calibration, so101_motors())
+        motors = {j.name: j.motor_id for j in self.robot.joints}
+        emulator = FeetechEmulator(
+            motors,
+            plant=self._make_plant(),
+            faults=self.faults,
+            mounting_offsets_ticks=self.mounting_offsets_ticks,
+            rng=self.rng,
+        )
+        self.emulator = emulator.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the emulator and remove the temporary calibration folder."""
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> EmulatedSO101:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class TwinScene:
+    """The twin's scene posed at joint positions given by a callable, rendered offscreen.
+
+    One compiled model and one renderer serve every camera of an emulated arm (creating an
+    EGL renderer costs seconds under software rendering); :meth:`camera` gives a
+    :class:`TwinCamera` view per camera.
+
+    Args:
+        height: Frame height.
+        width: Frame width.
+        positions_rad: Returns the joint positions to show, in ``joint_names`` order.
+        joint_names: The joints ``positions_rad`` refers to.
+        scene_xml: The scene to render (default: the SO-101 twin's).
+    """
+
+    def __init__(
+        self,
+        height: int,
+        width: int,
+        positions_rad: Callable[[], np.ndarray],
+        *,
+        joint_names: tuple[str, ...],
+        scene_xml: str | Path = DEFAULT_SO101_SCENE,
+    ) -> None:
+        self.height, self.width = int(height), int(width)
+        self.positions_rad, self.joint_names = positions_rad, tuple(joint_names)
+        self.scene_xml = Path(scene_xml)
+        self._renderer: Any = None
+        self._users = 0
+
+    def camera(self, name: str) -> TwinCamera:
+        """A frame source showing the MJCF camera ``name``."""
+        return TwinCamera(self, name)
+
+    def open(self) -> None:
+        """Compile the scene and create the renderer (once, however many cameras use it)."""
+        self._users += 1
+        if self._renderer is not None:
+            return
+        import mujoco
+
+        spec = mujoco.MjSpec.from_file(str(self.scene_xml))
+        spec.visual.global_.offheight = max(spec.visual.global_.offheight, self.height)
+        spec.visual.global_.offwidth = max(spec.visual.global_.offwidth, self.width)
+        self._model = spec.compile()
+        self._data = mujoco.MjData(self._model)
+        self._qpos_adr = [int(self._model.joint(n).qposadr[0]) for n in self.joint_names]
+        self._renderer = _track(mujoco.Renderer(self._model, height=self.height, width=self.width))
+
+    def close(self) -> None:
+        """Free the renderer when its last camera disconnects."""
+        self._users = max(0, self._users - 1)
+        if self._users == 0 and self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    def render(self, camera: str) -> np.ndarray:
+        """Render ``camera`` at the present joint positions."""
+        import mujoco
+
+        if self._renderer is None:
+            raise ConfigError(f"twin camera {camera!r} is not connected")
+        if mujoco.mj_name2id(self._model, mujoco.mjtObj.mjOBJ_CAMERA, camera) < 0:
+            raise ConfigError(f"the twin scene {self.scene_xml} has no camera {camera!r}")
+        self._data.qpos[self._qpos_adr] = self.positions_rad()
+        mujoco.mj_kinematics(self._model, self._data)
+        mujoco.mj_camlight(self._model, self._data)
+        self._renderer.update_scene(self._data, camera=camera)
+        flags = self._renderer.scene.flags
+        flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+        flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+        return self._renderer.render()
+
+
+class TwinCamera:
+    """One camera of a :class:`TwinScene`, with the frame-source interface of real cameras."""
+
+    def __init__(self, scene: TwinScene, camera: str) -> None:
+        self.scene, self.camera = scene, camera
+        self._connected = False
+
+    def connect(self) -> None:
+        """Open the shared scene."""
+        if not self._connected:
+            self.scene.open()
+            self._connected = True
+
+    def read_latest(self, max_age_s: float | None = None) -> tuple[np.ndarray, float]:
+        """Render the camera at the present joint positions (always fresh)."""
+        return self.scene.render(self.camera), time.monotonic()
+
+    def disconnect(self) -> None:
+        """Release the shared scene."""
+        if self._connected:
+            self._connected = False
+            self.scene.close()
+
+
+# Renderers still open at interpreter exit must be closed before mujoco's EGL display goes
+# (left to __del__ they print EGLError tracebacks), as in lerobot_gym.sim.backend.
+_LIVE_RENDERERS: weakref.WeakSet = weakref.WeakSet()
+_atexit_registered = False
+
+
+def _track(renderer: Any) -> Any:
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(lambda: [r.close() for r in list(_LIVE_RENDERERS)])
+        _atexit_registered = True
+    _LIVE_RENDERERS.add(renderer)
+    return renderer
+
+
+class EmulatedSO101Hardware(SO101Hardware):
+    """The real SO-101 backend over an emulated bus, started at ``connect()``.
+
+    Args:
+        robot: The SO-101 spec.
+        config: Backend settings; ``port`` and ``calibration_dir`` are replaced by the
+            emulator's at connect (pass any placeholder, e.g. ``"emulated"``).
+        camera_devices: Camera name -> ``"twin"`` (render the twin at the arm's pose) or any
+            :class:`FrameSource`, or a device accepted by :func:`make_camera`.
+        fps: Control rate.
+        image_size: (height, width) of observed images.
+        faults: Bus faults in force from the start.
+        plant: The emulator's plant (``"mujoco"`` by default, see :class:`EmulatedSO101`).
+        rng: Generator for random faults.
+    """
+
+    def __init__(
+        self,
+        robot: RobotSpec,
+        config: SO101HardwareConfig,
+        *,
+        camera_devices: Mapping[str, Any] | None = None,
+        fps: int = 30,
+        image_size: tuple[int, int] = (480, 640),
+        faults: BusFaults | None = None,
+        plant: str | ServoPlant = "mujoco",
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(robot, config, fps=fps, image_size=image_size)
+        self.camera_devices = dict(camera_devices or {})
+        self.arm = EmulatedSO101(
+            "follower", arm_id=config.robot_id, robot=robot, plant=plant, faults=faults, rng=rng
+        )
+
+    @property
+    def emulator(self) -> FeetechEmulator | None:
+        """The running emulator (None before ``connect()`` and after ``close()``)."""
+        return self.arm.emulator
+
+    def connect(self) -> None:
+        """Start the emulated arm, then connect to it as to a real one."""
+        from lerobot_gym.robots.so101.hardware import make_camera
+
+        if self.is_connected:
+            return
+        self.arm.start()
+        try:
+            emulator = self.arm.emulator
+            self.config = dataclasses.replace(
+                self.config, port=self.arm.port, calibration_dir=self.arm.calibration_dir
+            )
+            height, width = self.image_size
+            scene = TwinScene(
+                height,
+                width,
+                emulator.actual_positions_rad,
+                joint_names=self.robot.joint_names,
+                scene_xml=self.robot.scene_xml or DEFAULT_SO101_SCENE,
+            )
+            cameras: dict[str, FrameSource] = {}
+            for name, device in self.camera_devices.items():
+                if isinstance(device, str) and device == "twin":
+                    cameras[name] = scene.camera(self.robot.camera(name).mjcf_camera)
+                else:
+                    cameras[name] = make_camera(name, device, self.image_size, self.fps)
+            self.cameras = cameras
+            super().connect()
+        except BaseException:
+            self.arm.stop()
+            raise
+
+    def close(self) -> None:
+        """Let go of the arm (torque off), then stop the emulator."""
+        try:
+            super().close()
+        finally:
+            self.arm.stop()

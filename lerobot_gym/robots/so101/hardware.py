@@ -1,0 +1,550 @@
+"""The real SO-101 follower arm as a :class:`~lerobot_gym.core.backend.Backend`.
+
+:class:`SO101Hardware` drives the six STS3215 servos of an SO-101 over a
+:class:`~lerobot_gym.hardware.feetech.FeetechBus` (a USB serial port, or the pty of the bus
+emulator), the way LeRobot's ``SOFollower`` does, behind the env's SI interface.
+
+Unit path (every step, both directions)::
+
+    SI radians  <->  LeRobot units  <->  raw ticks
+           spec.to_user / from_user    calibration normalize / unnormalize
+
+LeRobot units are degrees for the arm joints (zero at mid-range) and 0..100 for the gripper
+(``use_degrees=True``, LeRobot's default and the env boundary of the SO-101 spec). With
+``use_degrees=False`` the arm joints pass through LeRobot's older -100..100 convention
+(``RANGE_M100_100``) on the way to ticks; the env boundary stays in degrees either way.
+Datasets recorded in -100..100 are replayed by converting their values with
+:func:`m100_to_degrees` (and back with :func:`degrees_to_m100`), which need the arm's
+calibration because the scale is the calibrated range::
+
+    cal = load_calibration(calibration_path("follower", "my_arm"))
+    actions_deg = m100_to_degrees(dataset_actions, cal)   # (N, 6) array, gripper unchanged
+
+Design decisions:
+    * The constructor does no I/O; :meth:`SO101Hardware.connect` opens the port, checks every
+      servo answers with its model (handshake), loads the calibration file (writing it to the
+      servos when they hold another one, as LeRobot does), writes LeRobot's follower
+      registers (``configure_so101_follower``) and enables torque.
+    * A missing or corrupt calibration file raises :class:`~lerobot_gym.errors.CalibrationError`
+      naming the exact ``lerobot-gym calibrate`` command for this arm: the backend never
+      starts an interactive calibration itself (prompts belong to the CLI).
+    * ``command`` clamps raw goal ticks into the calibrated ``range_min..range_max`` as a last
+      line of defence (the env's safety filter clamps to the spec's limits before, and the
+      servo firmware clamps to its limit registers after).
+    * ``reset`` moves at a bounded joint speed (``max_speed_deg_s``, 60 deg/s by default) by
+      interpolating goals from the present pose, then holds the goal until the arm settles
+      (within ``settle_tolerance_deg``) or ``settle_timeout_s`` passes; an arm that cannot reach
+      the pose (an obstacle, gravity) is logged, not raised. ``world_init`` is ignored: the
+      hardware has no props to place.
+    * ``fail_safe`` and ``close`` first disable torque with a SYNC_WRITE (unacknowledged, one
+      packet for all servos), so one dead servo cannot keep the others powered while its
+      acknowledged write times out; ``fail_safe`` never raises.
+    * The bus defaults to a 20 ms reply allowance and one retry, so a persistent fault is
+      detected within ~40 ms plus one control period; LeRobot's ~50 ms and two retries would
+      take 150 ms. Raise ``bus_timeout_ms`` for slow USB adapters.
+
+Sources: /work/shared/reference/lerobot-interfaces.md §2.2-2.6 (follower config, configure
+registers, sync read/write, disconnect) and servo-protocols.md §4 (emulator behaviour).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from lerobot_gym.core.backend import RobotState
+from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.errors import CalibrationError, ConfigError, NotConnectedError
+from lerobot_gym.robots.so101.calibration import (
+    MotorCalibration,
+    calibration_path,
+    is_calibrated,
+    load_calibration,
+    normalize,
+    unnormalize,
+    write_calibration,
+)
+from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, NormMode, so101_motors
+
+__all__ = [
+    "FrameSource",
+    "SO101Hardware",
+    "SO101HardwareConfig",
+    "calibrate_command",
+    "degrees_to_m100",
+    "m100_to_degrees",
+    "make_camera",
+]
+
+logger = logging.getLogger(__name__)
+
+_POSITION = "Present_Position"
+_VELOCITY = "Present_Velocity"
+_RAD_PER_TICK = 2 * math.pi / (STS3215_MAX_TICK + 1)
+
+
+class FrameSource(Protocol):
+    """A camera as the backend uses it (``OpenCVCamera``, ``SyntheticCamera``, a twin render)."""
+
+    def connect(self) -> None:
+        """Start delivering frames."""
+
+    def disconnect(self) -> None:
+        """Stop and release the device."""
+
+    def read_latest(self, max_age_s: float | None = None) -> tuple[np.ndarray, float]:
+        """The newest HxWx3 uint8 frame and its ``time.monotonic()`` capture time."""
+
+
+@dataclass(frozen=True)
+class SO101HardwareConfig:
+    """Settings of a real (or emulated) SO-101 follower.
+
+    Attributes:
+        port: Serial device of the arm's bus, e.g. ``/dev/ttyACM0``.
+        robot_id: The arm's id (LeRobot ``--robot.id``), the stem of its calibration file.
+        calibration_dir: Folder holding ``<robot_id>.json``; default LeRobot's location.
+        use_degrees: Convert through LeRobot degrees (True) or -100..100 (False).
+        disable_torque_on_close: Disable torque when the env closes (LeRobot's default).
+        max_speed_deg_s: Joint speed bound of the reset move.
+        settle_tolerance_deg: A reset is done when every joint is this close to its goal.
+        settle_timeout_s: Longest wait for the arm to settle after the reset move.
+        bus_timeout_ms: Allowance for a status packet beyond its wire time.
+        bus_retries: Retries of a failed bus transaction before raising.
+        camera_max_age_s: A camera frame older than this raises ``CameraError`` (stalled).
+        p_coefficient: Position loop P gain written at connect (LeRobot: 16).
+        i_coefficient: Position loop I gain (LeRobot: 0).
+        d_coefficient: Position loop D gain (LeRobot: 32).
+    """
+
+    port: str
+    robot_id: str = "follower"
+    calibration_dir: str | Path | None = None
+    use_degrees: bool = True
+    disable_torque_on_close: bool = True
+    max_speed_deg_s: float = 60.0
+    settle_tolerance_deg: float = 2.0
+    settle_timeout_s: float = 1.0
+    bus_timeout_ms: float = 20.0
+    bus_retries: int = 1
+    camera_max_age_s: float = 0.5
+    p_coefficient: int = 16
+    i_coefficient: int = 0
+    d_coefficient: int = 32
+
+    def __post_init__(self) -> None:
+        if not self.port:
+            raise ConfigError("pass port=..., find it with `lerobot-gym find-port`")
+        if not self.max_speed_deg_s > 0:
+            raise ConfigError(f"max_speed_deg_s must be positive, got {self.max_speed_deg_s}")
+        if self.settle_tolerance_deg <= 0 or self.settle_timeout_s < 0:
+            raise ConfigError("settle_tolerance_deg must be > 0 and settle_timeout_s >= 0")
+
+
+def calibrate_command(kind: str, port: str, arm_id: str) -> str:
+    """The shell command that calibrates an arm, for error messages."""
+    flag = "robot" if kind == "follower" else "teleop"
+    return (
+        f"`lerobot-gym calibrate --{flag}.type=so101_{kind} --{flag}.port={port} "
+        f"--{flag}.id={arm_id}`"
+    )
+
+
+def load_arm_calibration(
+    kind: str, port: str, arm_id: str, calibration_dir: str | Path | None
+) -> dict[str, MotorCalibration]:
+    """Load an arm's calibration file; any failure names the command that recreates it."""
+    path = calibration_path(kind, arm_id, calibration_dir)
+    fix = calibrate_command(kind, port, arm_id)
+    if not path.exists():
+        raise CalibrationError(
+            f"no calibration file for the {kind} {arm_id!r} at {path}; run {fix}"
+        )
+    try:
+        return load_calibration(path, so101_motors())
+    except CalibrationError as exc:
+        raise CalibrationError(f"{exc} For this arm run {fix}.") from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# LeRobot's two unit conventions
+# ---------------------------------------------------------------------------------------------
+
+
+def _m100_scale(calibration: Mapping[str, MotorCalibration]) -> tuple[np.ndarray, np.ndarray]:
+    """Degrees per -100..100 unit of each motor, and which motors use -100..100 at all."""
+    m100_motors = so101_motors(use_degrees=False)
+    names = list(calibration)
+    scale = np.array(
+        [
+            (calibration[n].range_max - calibration[n].range_min)
+            * 360.0
+            / (200.0 * STS3215_MAX_TICK)
+            * (-1.0 if calibration[n].drive_mode else 1.0)
+            for n in names
+        ]
+    )
+    is_arm = np.array(
+        [n in m100_motors and m100_motors[n].norm_mode is NormMode.RANGE_M100_100 for n in names]
+    )
+    return scale, is_arm
+
+
+def m100_to_degrees(values: Any, calibration: Mapping[str, MotorCalibration]) -> np.ndarray:
+    """LeRobot -100..100 arm values -> LeRobot degrees, for replaying older SO-101 datasets.
+
+    ``deg = x * (range_max - range_min) * 360 / (200 * 4095)`` (negated when ``drive_mode`` is
+    1, which the -100..100 convention honours and the degrees one ignores); mid-range is 0 in
+    both. The gripper is 0..100 in both conventions and passes through unchanged.
+
+    Args:
+        values: An array whose last axis follows the calibration's motor order (a batch of
+            dataset rows works).
+        calibration: The calibration of the arm the data was recorded on.
+
+    Returns:
+        A float64 array of the same shape, arm joints in degrees.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    scale, is_arm = _m100_scale(calibration)
+    if x.ndim == 0 or x.shape[-1] != len(scale):
+        raise ConfigError(f"expected {len(scale)} values per row, got shape {x.shape}")
+    return np.where(is_arm, x * scale, x)
+
+
+def degrees_to_m100(values: Any, calibration: Mapping[str, MotorCalibration]) -> np.ndarray:
+    """Inverse of :func:`m100_to_degrees` (not clipped to ±100; LeRobot clips when writing)."""
+    x = np.asarray(values, dtype=np.float64)
+    scale, is_arm = _m100_scale(calibration)
+    if x.ndim == 0 or x.shape[-1] != len(scale):
+        raise ConfigError(f"expected {len(scale)} values per row, got shape {x.shape}")
+    return np.where(is_arm, x / scale, x)
+
+
+class TickConverter:
+    """SI radians <-> raw ticks for one calibrated arm, through LeRobot's units.
+
+    Args:
+        robot: The spec; its joints' ``to_user``/``from_user`` give LeRobot degrees / 0..100.
+        calibration: The arm's calibration, in the spec's joint order.
+        use_degrees: Pass arm joints through degrees (True) or -100..100 (False).
+    """
+
+    def __init__(
+        self,
+        robot: RobotSpec,
+        calibration: Mapping[str, MotorCalibration],
+        use_degrees: bool = True,
+    ) -> None:
+        if list(calibration) != list(robot.joint_names):
+            calibration = {name: calibration[name] for name in robot.joint_names}
+        self.robot, self.calibration, self.use_degrees = robot, dict(calibration), use_degrees
+        self.modes = {n: m.norm_mode for n, m in so101_motors(use_degrees=use_degrees).items()}
+        self.range_min = np.array([c.range_min for c in self.calibration.values()])
+        self.range_max = np.array([c.range_max for c in self.calibration.values()])
+        # Radians per tick of each joint, through the whole chain (the gripper's percent scale
+        # depends on its calibrated range), measured around mid-range.
+        mid = (self.range_min + self.range_max) / 2
+        self.rad_per_tick = (self.rad_from_ticks(mid + 1) - self.rad_from_ticks(mid - 1)) / 2
+
+    def user_from_ticks(self, ticks: Any) -> np.ndarray:
+        """Raw ticks -> the env boundary units (degrees, gripper 0..100)."""
+        values = normalize(np.asarray(ticks, dtype=np.float64), self.calibration, self.modes)
+        return values if self.use_degrees else m100_to_degrees(values, self.calibration)
+
+    def ticks_from_user(self, user: Any) -> np.ndarray:
+        """Boundary units -> raw ticks, clamped into the calibrated range."""
+        values = np.asarray(user, dtype=np.float64)
+        if not self.use_degrees:
+            values = degrees_to_m100(values, self.calibration)
+        ticks = unnormalize(values, self.calibration, self.modes)
+        return np.clip(ticks, self.range_min, self.range_max)
+
+    def rad_from_ticks(self, ticks: Any) -> np.ndarray:
+        """Raw ticks -> SI joint coordinates."""
+        return self.robot.from_user(self.user_from_ticks(ticks))
+
+    def ticks_from_rad(self, q_rad: Any) -> np.ndarray:
+        """SI joint coordinates -> raw ticks, clamped into the calibrated range."""
+        return self.ticks_from_user(self.robot.to_user(np.asarray(q_rad, dtype=np.float64)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The backend
+# ---------------------------------------------------------------------------------------------
+
+
+class SO101Hardware:
+    """An SO-101 follower on a Feetech bus (see the module docstring).
+
+    Args:
+        robot: The SO-101 spec (joint order, limits, boundary units).
+        config: Port, arm id, calibration location, speeds and bus settings.
+        cameras: Camera name -> frame source, connected at :meth:`connect`.
+        fps: Control rate; the reset move is interpolated at this rate.
+        image_size: (height, width) of observed images (frames are checked against it).
+
+    Example:
+        backend = SO101Hardware(so101_spec(), SO101HardwareConfig(port="/dev/ttyACM0"))
+        backend.connect()           # handshake, calibration, registers, torque on
+        backend.reset(so101_spec().home_rad)
+        state = backend.read()
+        backend.close()             # torque off
+    """
+
+    def __init__(
+        self,
+        robot: RobotSpec,
+        config: SO101HardwareConfig,
+        *,
+        cameras: Mapping[str, FrameSource] | None = None,
+        fps: int = 30,
+        image_size: tuple[int, int] = (480, 640),
+    ) -> None:
+        if tuple(robot.joint_names) != tuple(so101_motors()):
+            raise ConfigError(
+                f"SO101Hardware drives the SO-101 joints {list(so101_motors())}; robot "
+                f"{robot.name!r} has {list(robot.joint_names)}"
+            )
+        self.robot, self.config = robot, config
+        self.cameras: dict[str, FrameSource] = dict(cameras or {})
+        self.fps = int(fps)
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.bus: Any = None
+        self.converter: TickConverter | None = None
+        self.last_goal_ticks: np.ndarray | None = None
+
+    # -- Backend protocol -------------------------------------------------------------------
+    @property
+    def is_connected(self) -> bool:
+        """Whether the bus is open."""
+        return self.bus is not None and self.bus.is_connected
+
+    @property
+    def world(self) -> None:
+        """Hardware has no privileged scene state."""
+        return None
+
+    @property
+    def calibration(self) -> dict[str, MotorCalibration]:
+        """The calibration in use (after :meth:`connect`)."""
+        return self._require().calibration
+
+    def connect(self) -> None:
+        """Open the bus, check the servos, apply the calibration and registers, enable torque.
+
+        Raises:
+            PortNotFoundError, PortBusyError: The port is wrong or in use.
+            MotorNotFoundError: A servo does not answer (or is another model).
+            CalibrationError: The calibration file is missing or corrupt (names the fix).
+        """
+        from lerobot_gym.hardware.feetech import FeetechBus, Motor, configure_so101_follower
+
+        if self.is_connected:
+            return
+        cfg = self.config
+        motors = {j.name: Motor(j.motor_id, j.motor_model or "sts3215") for j in self.robot.joints}
+        bus = FeetechBus(cfg.port, motors, timeout_ms=cfg.bus_timeout_ms, retries=cfg.bus_retries)
+        bus.connect()  # port errors first: calibrating needs the right port anyway
+        try:
+            calibration = load_arm_calibration(
+                "follower", cfg.port, cfg.robot_id, cfg.calibration_dir
+            )
+            if not is_calibrated(bus, calibration):
+                logger.info("writing the calibration of %r to the servos", cfg.robot_id)
+                write_calibration(bus, calibration)
+            configure_so101_follower(
+                bus,
+                p_coefficient=cfg.p_coefficient,
+                i_coefficient=cfg.i_coefficient,
+                d_coefficient=cfg.d_coefficient,
+            )
+            bus.enable_torque()
+            for camera in self.cameras.values():
+                camera.connect()
+        except BaseException:
+            self._disconnect_cameras()
+            bus.close(disable_torque=True)
+            raise
+        self.bus = bus
+        self.converter = TickConverter(self.robot, calibration, cfg.use_degrees)
+
+    def reset(self, joint_positions_rad: np.ndarray, world_init: Any | None = None) -> None:
+        """Move to a pose at bounded speed and wait for the arm to settle (props ignored)."""
+        del world_init  # the real arm has no props to place
+        self._require()
+        cfg = self.config
+        target = np.clip(
+            np.asarray(joint_positions_rad, dtype=np.float64),
+            self.robot.lower_rad,
+            self.robot.upper_rad,
+        )
+        start = self._read_positions()[0]
+        distance = float(np.max(np.abs(target - start)))
+        duration = distance / math.radians(cfg.max_speed_deg_s)
+        steps = max(1, math.ceil(duration * self.fps))
+        t0 = time.perf_counter()
+        for k in range(1, steps + 1):
+            self.command(start + (target - start) * (k / steps))
+            _sleep_until(t0 + k * duration / steps)
+        tolerance = math.radians(cfg.settle_tolerance_deg)
+        deadline = time.perf_counter() + cfg.settle_timeout_s
+        while True:
+            error = np.abs(self._read_positions()[0] - target)
+            if np.all(error <= tolerance):
+                return
+            if time.perf_counter() >= deadline:
+                worst = self.robot.joint_names[int(np.argmax(error))]
+                logger.warning(
+                    "reset: the arm did not settle within %.1f s (%s is %.1f deg off)",
+                    cfg.settle_timeout_s,
+                    worst,
+                    math.degrees(float(error.max())),
+                )
+                return
+            self.command(target)
+            time.sleep(1.0 / max(self.fps, 1))
+
+    def command(self, joint_targets_rad: np.ndarray) -> None:
+        """Write goal positions with one SYNC_WRITE (ticks clamped to the calibrated range)."""
+        converter = self._require()
+        ticks = converter.ticks_from_rad(joint_targets_rad)
+        self.last_goal_ticks = ticks
+        names = self.robot.joint_names
+        self.bus.sync_write("Goal_Position", {n: int(t) for n, t in zip(names, ticks)})
+
+    def read(self, cameras: tuple[str, ...] = ()) -> RobotState:
+        """Present positions and velocities with one SYNC_READ, plus the cameras' latest frames."""
+        positions, velocities, ticks = self._read_positions()
+        images = {name: self._frame(name) for name in cameras}
+        return RobotState(
+            joint_positions_rad=positions,
+            joint_velocities_rad_s=velocities,
+            images=images,
+            timestamp_s=time.monotonic(),
+            extras={"present_ticks": ticks},
+        )
+
+    def render(self, camera: str, height: int, width: int) -> np.ndarray:
+        """The camera's latest frame, resized (nearest neighbour) to ``height x width``."""
+        frame = self._frame(camera, check_size=False)
+        if frame.shape[:2] == (height, width):
+            return frame
+        rows = np.arange(height) * frame.shape[0] // height
+        cols = np.arange(width) * frame.shape[1] // width
+        return frame[rows][:, cols]
+
+    def fail_safe(self) -> None:
+        """Disable torque on every servo, best effort; never raises."""
+        self._broadcast_torque_off()
+
+    def close(self) -> None:
+        """Disable torque (unless configured not to), close the port and the cameras."""
+        bus = self.bus
+        try:
+            if bus is not None and bus.is_connected:
+                disable = self.config.disable_torque_on_close
+                if disable:
+                    self._broadcast_torque_off()
+                bus.close(disable_torque=disable)
+        finally:
+            self.bus = None
+            self._disconnect_cameras()
+
+    # -- helpers ----------------------------------------------------------------------------
+    @property
+    def bus_stats(self) -> dict[str, int]:
+        """The bus's traffic counters (timeouts, corrupt packets, retries ...)."""
+        if self.bus is None:
+            raise NotConnectedError("the arm is not connected; call env.reset() first")
+        return self.bus.stats.as_dict()
+
+    def _require(self) -> TickConverter:
+        if not self.is_connected or self.converter is None:
+            raise NotConnectedError(
+                f"the SO-101 on {self.config.port} is not connected; call env.reset() first"
+            )
+        return self.converter
+
+    def _read_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        converter = self._require()
+        values = self.bus.sync_read_registers([_POSITION, _VELOCITY])
+        names = self.robot.joint_names
+        ticks = np.array([values[_POSITION][n] for n in names], dtype=np.int64)
+        velocity_ticks = np.array([values[_VELOCITY][n] for n in names], dtype=np.float64)
+        positions = converter.rad_from_ticks(ticks)
+        return positions, velocity_ticks * converter.rad_per_tick, ticks
+
+    def _frame(self, name: str, check_size: bool = True) -> np.ndarray:
+        camera = self.cameras.get(name)
+        if camera is None:
+            raise ConfigError(
+                f"no device for camera {name!r}; pass cameras={{{name!r}: 0, ...}} (a device "
+                "index or path) to gym.make"
+            )
+        frame, _ = camera.read_latest(max_age_s=self.config.camera_max_age_s)
+        if check_size and frame.shape[:2] != self.image_size:
+            raise ConfigError(
+                f"camera {name!r} delivers {frame.shape[1]}x{frame.shape[0]} frames but the env "
+                f"observes {self.image_size[1]}x{self.image_size[0]}; pass a matching image_size"
+            )
+        return frame
+
+    def _broadcast_torque_off(self) -> None:
+        bus = self.bus
+        if bus is None:
+            return
+        try:
+            if bus.is_connected:
+                # Twice: a SYNC_WRITE is unacknowledged, and one lost packet must not leave
+                # the arm powered.
+                for _ in range(2):
+                    bus.sync_write("Torque_Enable", dict.fromkeys(bus.motors, 0))
+        except Exception as exc:  # best effort: this runs while another error propagates
+            logger.error("could not disable torque on %s: %s", self.config.port, exc)
+
+    def _disconnect_cameras(self) -> None:
+        for name, camera in self.cameras.items():
+            try:
+                camera.disconnect()
+            except Exception as exc:
+                logger.warning("camera %r did not disconnect cleanly: %s", name, exc)
+
+
+def make_camera(name: str, device: Any, image_size: tuple[int, int], fps: int) -> FrameSource:
+    """A frame source for one observed camera from what the user passed in ``cameras={...}``.
+
+    Args:
+        name: Camera name (for errors).
+        device: A device index (``0``), a device or video-file path (``"/dev/video2"``),
+            ``"synthetic"`` (a generated test pattern), or an object with ``connect``,
+            ``disconnect`` and ``read_latest`` (used as is).
+        image_size: (height, width) the camera is opened at.
+        fps: Frame rate asked of the camera.
+    """
+    from lerobot_gym.hardware.cameras import OpenCVCamera, SyntheticCamera
+
+    height, width = image_size
+    if all(hasattr(device, attr) for attr in ("connect", "disconnect", "read_latest")):
+        return device
+    if isinstance(device, str) and device == "synthetic":
+        return SyntheticCamera(width, height, fps=fps)
+    if isinstance(device, (int, str, Path)) and not isinstance(device, bool):
+        return OpenCVCamera(device, width, height, fps)
+    raise ConfigError(
+        f"camera {name!r}: device {device!r} is not a device index, a path, 'synthetic' or a "
+        "camera object; e.g. cameras={'front': 0, 'wrist': '/dev/video2'}"
+    )
+
+
+def _sleep_until(deadline: float) -> None:
+    remaining = deadline - time.perf_counter()
+    if remaining > 0:
+        time.sleep(remaining)
