@@ -181,10 +181,10 @@ def evaluate_policy(
     start = time.perf_counter()
     env = make_env()
     try:
-        if max_steps is None and (env.spec is None or env.spec.max_episode_steps is None):
+        if max_steps is None and not _has_time_limit(env):
             raise ConfigError(
                 "the env has no time limit, so an episode might never end; make it with "
-                "gym.make (which adds the id's limit) or pass max_steps"
+                "gym.make (which adds the id's limit), wrap it in TimeLimit, or pass max_steps"
             )
         filming = video_dir is not None and n_videos > 0 and env.render_mode == "rgb_array"
         fps = float(env.metadata.get("render_fps") or 30)
@@ -244,6 +244,16 @@ def _run_episode(
         elapsed_s=time.perf_counter() - start,
         video_path=str(video_path) if writer is not None and writer.frames_written else None,
     )
+
+
+def _has_time_limit(env: gym.Env) -> bool:
+    if env.spec is not None and env.spec.max_episode_steps is not None:
+        return True
+    while isinstance(env, gym.Wrapper):  # a TimeLimit added by hand leaves spec unset
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return True
+        env = env.env
+    return False
 
 
 def _film(env: gym.Env, writer: Any) -> None:
