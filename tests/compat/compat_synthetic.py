@@ -49,6 +49,16 @@ FEATURES: dict[str, dict] = {
 }
 NON_VIDEO_KEYS = ("observation.state", "action", "next.reward", "next.done")
 
+# A second read of each dataset selects these episodes and asks for neighbouring frames, so both
+# readers' episode filtering and padding at episode edges (``<key>_is_pad``) get compared too.
+SUBSET_EPISODES = (0, 2)
+DELTA_TIMESTAMPS: dict[str, list[float]] = {
+    "observation.state": [-0.1, 0.0],
+    "action": [0.0, 0.1, 0.2],
+    "next.reward": [0.0, 0.1],
+    CAMERA_KEY: [-0.2, 0.0],
+}
+
 
 def _image(episode_index: int, frame_index: int) -> np.ndarray:
     """One smooth (H, W, 3) uint8 frame that differs clearly from its neighbours."""

@@ -131,10 +131,8 @@ def _jsonable(value):
     return value
 
 
-def read(root: Path, out: Path) -> None:
-    """Load ``root`` with LeRobot's reader and dump every frame and the parsed metadata."""
-    dataset = LeRobotDataset(synth.REPO_ID, root=root)
-    meta = dataset.meta
+def _dump(dataset: LeRobotDataset, prefix: str = "") -> tuple[dict[str, np.ndarray], list[str]]:
+    """Every item of ``dataset`` through ``__getitem__``, stacked per key, and the frame tasks."""
     columns: dict[str, list[np.ndarray]] = {}
     frame_tasks = []
     for i in range(len(dataset)):
@@ -142,11 +140,30 @@ def read(root: Path, out: Path) -> None:
         frame_tasks.append(item.pop("task"))
         for key, value in item.items():
             array = value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-            if key in meta.video_keys:
+            if key in dataset.meta.video_keys:
                 # LeRobot returns uint8 / 255 as float32; undo it exactly for a compact dump.
                 array = np.rint(array * 255).astype(np.uint8)
-            columns.setdefault(key, []).append(array)
-    np.savez_compressed(out, **{key: np.stack(values) for key, values in columns.items()})
+            columns.setdefault(prefix + key, []).append(array)
+    return {key: np.stack(values) for key, values in columns.items()}, frame_tasks
+
+
+def read(root: Path, out: Path) -> None:
+    """Load ``root`` with LeRobot's reader and dump every frame and the parsed metadata.
+
+    A second pass loads only ``SUBSET_EPISODES`` with ``DELTA_TIMESTAMPS``; its arrays are
+    stored under the ``delta/`` prefix.
+    """
+    dataset = LeRobotDataset(synth.REPO_ID, root=root)
+    meta = dataset.meta
+    columns, frame_tasks = _dump(dataset)
+    subset = LeRobotDataset(
+        synth.REPO_ID,
+        root=root,
+        episodes=list(synth.SUBSET_EPISODES),
+        delta_timestamps=synth.DELTA_TIMESTAMPS,
+    )
+    delta_columns, _ = _dump(subset, prefix="delta/")
+    np.savez_compressed(out, **columns, **delta_columns)
 
     episodes = meta.episodes.to_pandas() if hasattr(meta.episodes, "to_pandas") else meta.episodes
     info = {

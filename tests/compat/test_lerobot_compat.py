@@ -89,11 +89,14 @@ def lerobot_read(root: Path, tmp: Path) -> tuple[dict, dict[str, np.ndarray]]:
     return meta, columns
 
 
-def our_read(root: Path) -> tuple[object, dict[str, np.ndarray], list[str]]:
-    """Our reader's view of ``root``: (meta, column arrays with video as uint8 CHW, tasks)."""
+def our_read(root: Path, **kwargs) -> tuple[object, dict[str, np.ndarray], list[str]]:
+    """Our reader's view of ``root``: (meta, column arrays with video as uint8 CHW, tasks).
+
+    ``kwargs`` go to our ``LeRobotDataset`` (``episodes``, ``delta_timestamps``).
+    """
     from lerobot_gym.dataset import LeRobotDataset
 
-    dataset = LeRobotDataset(root)
+    dataset = LeRobotDataset(root, **kwargs)
     columns: dict[str, list[np.ndarray]] = {}
     tasks = []
     try:
@@ -124,6 +127,36 @@ def expected_bookkeeping() -> dict[str, np.ndarray]:
             [list(dict.fromkeys(synth.TASKS)).index(t) for t in synth.TASKS], lengths
         ),
     }
+
+
+def expected_delta() -> dict[str, np.ndarray]:
+    """What a ``SUBSET_EPISODES`` + ``DELTA_TIMESTAMPS`` read must return for numeric keys.
+
+    LeRobot's rule: the frame at ``i + k`` clamped to the episode, with ``<key>_is_pad`` true
+    where ``i + k`` falls outside it.
+    """
+    written = synth.all_frames()
+    bounds = np.cumsum((0, *synth.EPISODE_LENGTHS))
+    out: dict[str, list[np.ndarray]] = {}
+    for ep in synth.SUBSET_EPISODES:
+        lo, hi = bounds[ep], bounds[ep + 1]
+        for i in range(lo, hi):
+            for key, offsets in synth.DELTA_TIMESTAMPS.items():
+                target = i + np.rint(np.asarray(offsets) * synth.FPS).astype(int)
+                out.setdefault(f"{key}_is_pad", []).append((target < lo) | (target >= hi))
+                if key != synth.CAMERA_KEY:
+                    rows = written[key][np.clip(target, lo, hi - 1)]
+                    # (1,)-shaped features come back as one scalar per offset.
+                    shape = (len(offsets),) if synth.FEATURES[key]["shape"] == (1,) else rows.shape
+                    out.setdefault(key, []).append(rows.reshape(shape))
+            out.setdefault("index", []).append(np.asarray(i))
+    return {key: np.stack(values) for key, values in out.items()}
+
+
+def assert_delta_matches(columns: dict[str, np.ndarray], who: str, prefix: str = "") -> None:
+    for key, want in expected_delta().items():
+        got = columns[prefix + key]
+        np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=f"{who}: {key}")
 
 
 def frame_tasks() -> list[str]:
@@ -176,11 +209,13 @@ def assert_user_features_match(features: dict, who: str) -> None:
 # -- (a) our writer, LeRobot's reader ----------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ours_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+# LeRobot's default codec, and the fallback our writer offers where libsvtav1 is missing (H.264
+# brings B-frames, whose reordered pts a writer must still map to the right timestamps).
+@pytest.fixture(scope="module", params=["libsvtav1", "h264"])
+def ours_root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from lerobot_gym.dataset import LeRobotDatasetWriter
 
-    root = tmp_path_factory.mktemp("ours") / "dataset"
+    root = tmp_path_factory.mktemp(f"ours_{request.param}") / "dataset"
     writer = LeRobotDatasetWriter.create(
         root,
         repo_id=synth.REPO_ID,
@@ -188,7 +223,7 @@ def ours_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         features=synth.FEATURES,
         robot_type=synth.ROBOT_TYPE,
         use_videos=True,
-        vcodec="libsvtav1",
+        vcodec=request.param,
         fsync=False,
     )
     try:
@@ -318,3 +353,38 @@ def test_we_decode_lerobot_video_like_lerobot(our_view_of_lerobot, lerobot_view_
     assert a.shape == b.shape == (sum(synth.EPISODE_LENGTHS), 3, synth.HEIGHT, synth.WIDTH)
     assert np.abs(a - b).max() <= MAX_DECODER_DIFF
     assert_frames_close_to_synthetic(ours[synth.CAMERA_KEY], "us reading LeRobot's")
+
+
+# -- both directions: episode subsets and delta_timestamps -------------------------------------
+
+DELTA_READ = {
+    "episodes": list(synth.SUBSET_EPISODES),
+    "delta_timestamps": synth.DELTA_TIMESTAMPS,
+}
+
+
+def _assert_delta_videos_agree(a: np.ndarray, b: np.ndarray) -> None:
+    n = sum(synth.EPISODE_LENGTHS[e] for e in synth.SUBSET_EPISODES)
+    steps = len(synth.DELTA_TIMESTAMPS[synth.CAMERA_KEY])
+    assert a.shape == b.shape == (n, steps, 3, synth.HEIGHT, synth.WIDTH)
+    assert np.abs(a.astype(np.int16) - b.astype(np.int16)).max() <= MAX_DECODER_DIFF
+
+
+def test_lerobot_delta_read_of_ours(lerobot_view_of_ours, ours_root: Path) -> None:
+    _, theirs = lerobot_view_of_ours
+    assert_delta_matches(theirs, "LeRobot reading ours with deltas", prefix="delta/")
+    _, ours, _ = our_read(ours_root, **DELTA_READ)
+    assert_delta_matches(ours, "us reading ours with deltas")
+    _assert_delta_videos_agree(ours[synth.CAMERA_KEY], theirs[f"delta/{synth.CAMERA_KEY}"])
+
+
+def test_we_delta_read_lerobot(lerobot_view_of_lerobot, lerobot_root: Path) -> None:
+    _, theirs = lerobot_view_of_lerobot
+    assert_delta_matches(theirs, "LeRobot reading LeRobot's with deltas", prefix="delta/")
+    _, ours, _ = our_read(lerobot_root, **DELTA_READ)
+    assert_delta_matches(ours, "us reading LeRobot's with deltas")
+    for key in theirs:
+        if key.startswith("delta/"):
+            mine = ours[key.removeprefix("delta/")]
+            assert mine.size == theirs[key].size, key
+    _assert_delta_videos_agree(ours[synth.CAMERA_KEY], theirs[f"delta/{synth.CAMERA_KEY}"])
