@@ -33,19 +33,22 @@ class Controller:
 
     def check(self, action) -> np.ndarray:
         """Validate an action's shape and finiteness; typed error that says what is expected."""
-        try:
-            arr = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ActionError(
-                f"action must be a numeric array of shape {self.action_space.shape} "
-                f"({', '.join(self.robot.state_names())}); got {type(action).__name__}"
-            ) from exc
+        if isinstance(action, np.ndarray) and action.dtype.kind == "f":
+            arr = action.astype(np.float64, copy=False)
+        else:
+            try:
+                arr = np.asarray(action, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ActionError(
+                    f"action must be a numeric array of shape {self.action_space.shape} "
+                    f"({', '.join(self.robot.state_names())}); got {type(action).__name__}"
+                ) from exc
         if arr.shape != self.action_space.shape:
             raise ActionError(
                 f"action has shape {arr.shape}, expected {self.action_space.shape}: one value per "
                 f"joint in order {list(self.robot.joint_names)} (control_mode={self.name!r})"
             )
-        if not np.all(np.isfinite(arr)):
+        if not np.isfinite(arr).all():
             bad = np.flatnonzero(~np.isfinite(arr)).tolist()
             raise ActionError(
                 f"action has non-finite values at indices {bad}; the policy produced NaN or inf "

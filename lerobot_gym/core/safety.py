@@ -72,19 +72,19 @@ class SafetyFilter:
     def apply(self, targets_rad: np.ndarray) -> SafetyReport:
         """Return the safe version of ``targets_rad``; raises ActionError for NaN/inf."""
         targets = np.asarray(targets_rad, dtype=np.float64)
-        if not np.all(np.isfinite(targets)):
+        if not np.isfinite(targets).all():
             bad = np.flatnonzero(~np.isfinite(targets)).tolist()
             raise ActionError(
                 f"action has non-finite values at indices {bad}; the policy produced NaN or inf "
                 "(check its normalisation stats and inputs); nothing was sent to the robot"
             )
-        safe = np.clip(targets, self.lower_rad, self.upper_rad)
+        # np.minimum/np.maximum: np.clip costs several times more on 6-element arrays.
+        safe = np.minimum(np.maximum(targets, self.lower_rad), self.upper_rad)
         if self._previous is not None:
-            safe = np.clip(
-                safe, self._previous - self.max_step_rad, self._previous + self.max_step_rad
+            # The previous target is inside the limits, so the step box keeps safe inside them.
+            safe = np.minimum(
+                np.maximum(safe, self._previous - self.max_step_rad),
+                self._previous + self.max_step_rad,
             )
-            # Clamping to the step box can't leave the limits: the previous target is inside them.
         self._previous = safe
-        return SafetyReport(
-            applied_rad=safe, clamped=~np.isclose(safe, targets, rtol=0, atol=1e-12)
-        )
+        return SafetyReport(applied_rad=safe, clamped=safe != targets)

@@ -12,6 +12,7 @@ before any I/O.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,13 +182,23 @@ class RobotSpec:
         """Rest pose, SI."""
         return np.array([j.home_rad for j in self.joints])
 
+    @functools.cached_property
+    def _user_affine(self) -> tuple[np.ndarray, np.ndarray]:
+        # Every boundary unit is an affine map of SI (units.py), so a whole joint vector converts
+        # with one multiply-add; this is on the env's per-step path.
+        offset = np.array([j.to_user(0.0) for j in self.joints])
+        scale = np.array([j.to_user(1.0) for j in self.joints]) - offset
+        return scale, offset
+
     def to_user(self, q_rad: np.ndarray) -> np.ndarray:
         """A joint vector in SI -> boundary units (float64)."""
-        return np.array([j.to_user(v) for j, v in zip(self.joints, q_rad, strict=True)])
+        scale, offset = self._user_affine
+        return np.asarray(q_rad, dtype=np.float64) * scale + offset
 
     def from_user(self, q_user: np.ndarray) -> np.ndarray:
         """A joint vector in boundary units -> SI (float64)."""
-        return np.array([j.from_user(v) for j, v in zip(self.joints, q_user, strict=True)])
+        scale, offset = self._user_affine
+        return (np.asarray(q_user, dtype=np.float64) - offset) / scale
 
     def user_limits(self) -> tuple[np.ndarray, np.ndarray]:
         """Joint limits in boundary units as two arrays (low, high)."""

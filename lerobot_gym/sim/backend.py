@@ -118,6 +118,10 @@ class MujocoBackend:
                 f"{list(names)}: {exc}"
             ) from None
         self.substeps = max(1, round(1.0 / (self.fps * model.opt.timestep)))
+        # Reads happen every step: use plain slices when the arm's coordinates are contiguous.
+        self._qpos_index = _as_slice(self._qpos_adr)
+        self._dof_index = _as_slice(self._dof_adr)
+        self._ctrl_index = _as_slice(self._actuators)
         self.model, self.data = model, mujoco.MjData(model)
         self._world = MujocoWorld(model, self.data)
 
@@ -133,17 +137,21 @@ class MujocoBackend:
 
     def command(self, joint_targets_rad: np.ndarray) -> None:
         """Set position targets and simulate one control period."""
-        model, data = self._require()
-        data.ctrl[self._actuators] = joint_targets_rad
+        model, data = self.model, self.data
+        if data is None:
+            raise NotConnectedError("the simulation is not built yet; call env.reset() first")
+        data.ctrl[self._ctrl_index] = joint_targets_rad
         mujoco.mj_step(model, data, nstep=self.substeps)
 
     def read(self, cameras: tuple[str, ...] = ()) -> RobotState:
         """Joint positions and velocities, plus images of the requested cameras."""
-        _, data = self._require()
+        data = self.data
+        if data is None:
+            raise NotConnectedError("the simulation is not built yet; call env.reset() first")
         images = {name: self.render(name, *self.image_size) for name in cameras}
         return RobotState(
-            joint_positions_rad=data.qpos[self._qpos_adr].copy(),
-            joint_velocities_rad_s=data.qvel[self._dof_adr].copy(),
+            joint_positions_rad=data.qpos[self._qpos_index].copy(),
+            joint_velocities_rad_s=data.qvel[self._dof_index].copy(),
             images=images,
             timestamp_s=time.monotonic(),
             extras={"sim_time_s": float(data.time)},
@@ -186,3 +194,10 @@ class MujocoBackend:
                 )
             self._renderers[key] = _track(mujoco.Renderer(model, height=key[0], width=key[1]))
         return self._renderers[key]
+
+
+def _as_slice(index: np.ndarray) -> slice | np.ndarray:
+    """A slice equal to a run of consecutive indices (cheaper to index with), else the array."""
+    if len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
+        return slice(int(index[0]), int(index[0]) + len(index))
+    return index

@@ -123,10 +123,13 @@ class Kinematics:
             err_norm = float(np.linalg.norm(errs[0]))
             if err_norm < tol_m and np.linalg.norm(err[3:]) < 1e-3:
                 break
-            step = jac.T @ np.linalg.solve(jac @ jac.T + damping * np.eye(len(err)), err)
+            # Normal equations: a (joints x joints) solve, smaller than the (rows x rows) form.
+            step = np.linalg.solve(jac.T @ jac + damping * np.eye(jac.shape[1]), jac.T @ err)
             q[self._ik_idx] = np.clip(
                 q[self._ik_idx] + step, self._lower[self._ik_idx], self._upper[self._ik_idx]
             )
+            if step @ step < 1e-10:  # stalled (at a limit or at the best compromise)
+                break
         pos, _ = self.fk(q)
         err_norm = float(np.linalg.norm(np.asarray(target_pos) - pos))
         return IKResult(q_rad=q, position_error_m=err_norm, converged=err_norm < tol_m)

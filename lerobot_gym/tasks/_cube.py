@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import mujoco
@@ -36,25 +37,23 @@ class CubeTask(Task):
         return sample
 
     def evaluate(self, ctx: TaskContext, state: RobotState) -> dict[str, Any]:
-        tcp, _ = ctx.kinematics.fk(state.joint_positions_rad)
-        facts: dict[str, Any] = {"tcp_pos": tcp}
         world = ctx.world
         if world is None:  # hardware: no privileged cube pose
-            return facts
+            tcp, _ = ctx.kinematics.fk(state.joint_positions_rad)
+            return {"tcp_pos": tcp}
+        tcp = world.site_pos(ctx.robot.gripper_site)
         cube = world.body_pos("cube")
-        jaws = world.geom_ids(ctx.robot.gripper_geoms)
-        cube_geom = world.geom_ids(["cube"])
-        pads = list(ctx.robot.gripper_geoms)
-        touching = [world.in_contact(world.geom_ids([p]), cube_geom) for p in pads]
-        facts.update(
-            cube_pos=cube,
-            cube_quat=world.body_quat("cube"),
-            cube_height_m=float(cube[2] - CUBE_HALF_SIZE_M - ctx.robot.table_height_m),
-            tcp_to_cube_m=float(np.linalg.norm(tcp - cube)),
-            touching_cube=bool(any(touching)),
-            grasped=bool(all(touching)) and world.in_contact(jaws, cube_geom),
-        )
-        return facts
+        on_cube = world.touching(world.geom_ids(("cube",)))
+        touching = [world.geom_id(pad) in on_cube for pad in ctx.robot.gripper_geoms]
+        return {
+            "tcp_pos": tcp,
+            "cube_pos": cube,
+            "cube_quat": world.body_quat("cube"),
+            "cube_height_m": float(cube[2]) - CUBE_HALF_SIZE_M - ctx.robot.table_height_m,
+            "tcp_to_cube_m": math.dist(tcp, cube),
+            "touching_cube": any(touching),
+            "grasped": all(touching),
+        }
 
     def is_failure(self, facts: dict[str, Any]) -> bool:
         return "cube_height_m" in facts and facts["cube_height_m"] < -FALL_BELOW_M

@@ -11,9 +11,8 @@ Reward: dense, in [0, 1], the mean of reaching ``1 - tanh(10 d)``, grasping, and
 
 from __future__ import annotations
 
+import math
 from typing import Any
-
-import numpy as np
 
 from lerobot_gym.tasks._cube import CubeTask
 
@@ -32,10 +31,10 @@ class PickCube(CubeTask):
             return 0.0
         if self.reward_type == "sparse":
             return float(self.is_success(facts))
-        reach = 1.0 - np.tanh(10.0 * facts["tcp_to_cube_m"])
+        reach = 1.0 - math.tanh(10.0 * facts["tcp_to_cube_m"])
         grasp = float(facts["grasped"])
-        lift = grasp * float(np.clip(facts["cube_height_m"] / LIFT_HEIGHT_M, 0.0, 1.0))
-        return float((reach + grasp + lift) / 3.0)
+        lift = grasp * min(max(facts["cube_height_m"] / LIFT_HEIGHT_M, 0.0), 1.0)
+        return (reach + grasp + lift) / 3.0
 
     def is_success(self, facts: dict[str, Any]) -> bool:
         return (

@@ -53,6 +53,7 @@ class ScriptedPolicy:
         self._path: list[tuple[np.ndarray, float, Waypoint]] = []
         self._t = 0
         self._q = self.robot.home_rad
+        self._solved_for: np.ndarray | None = None
 
     def plan(self, obs: dict[str, Any], facts: dict[str, Any], start: np.ndarray) -> list[Waypoint]:
         """Waypoints for this episode, from the observation and the start gripper position."""
@@ -65,7 +66,7 @@ class ScriptedPolicy:
         start, _ = self.kinematics.fk(q_now)
         waypoints = self.plan(obs, info.get("facts", self.robot_env.last_facts), start)
         gripper_now = self._gripper_fraction(q_now)
-        self._path, self._t = [], 0
+        self._path, self._t, self._solved_for = [], 0, None
         prev_pos, prev_grip = start, gripper_now
         for wp in waypoints:
             for k in range(1, wp.steps + 1):
@@ -78,14 +79,11 @@ class ScriptedPolicy:
         """The action for this step."""
         pos, grip, wp = self._path[min(self._t, len(self._path) - 1)]
         self._t += 1
-        axes = []
-        if wp.top_down:
-            axes.append(AxisObjective(APPROACH_AXIS, DOWN, 0.3))
-        if wp.jaw_yaw is not None:
-            direction = np.array([np.cos(wp.jaw_yaw), np.sin(wp.jaw_yaw), 0.0])
-            axes.append(AxisObjective(JAW_AXIS, direction, 0.3))
-        result = self.kinematics.ik(pos, self._q, axes=tuple(axes), max_iters=50)
-        self._q = result.q_rad
+        if self._solved_for is None or not np.array_equal(pos, self._solved_for):
+            result = self.kinematics.ik(
+                pos, self._q, axes=self._axes(wp.top_down, wp.jaw_yaw), max_iters=50
+            )
+            self._q, self._solved_for = result.q_rad, pos
         targets = self._q.copy()
         if self._gripper is not None:
             joint = self.robot.joints[self._gripper]
@@ -93,6 +91,20 @@ class ScriptedPolicy:
             targets[self._gripper] = closed + grip * (opened - closed)
         previous = self.robot_env.joint_targets_rad
         return self.robot_env.controller.action_for_targets(targets, previous)
+
+    def tool_rotation(self, pos: np.ndarray, jaw_yaw: float | None) -> np.ndarray:
+        """Rotation of the gripper frame after IK to ``pos`` pointing down (planning aid)."""
+        result = self.kinematics.ik(pos, self._q, axes=self._axes(True, jaw_yaw), max_iters=100)
+        return self.kinematics.fk(result.q_rad)[1]
+
+    def _axes(self, top_down: bool, jaw_yaw: float | None) -> tuple[AxisObjective, ...]:
+        axes = []
+        if top_down:
+            axes.append(AxisObjective(APPROACH_AXIS, DOWN, 0.3))
+        if jaw_yaw is not None:
+            direction = np.array([np.cos(jaw_yaw), np.sin(jaw_yaw), 0.0])
+            axes.append(AxisObjective(JAW_AXIS, direction, 0.3))
+        return tuple(axes)
 
     def _gripper_fraction(self, q: np.ndarray) -> float:
         if self._gripper is None:

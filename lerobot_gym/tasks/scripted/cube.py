@@ -19,7 +19,9 @@ from lerobot_gym.tasks.scripted.base import ScriptedPolicy, Waypoint
 
 PREGRASP_HEIGHT_M = 0.06
 LIFT_HEIGHT_M = 0.12
-GRIPPER_OPEN = 0.55  # fraction of the full jaw opening: wide enough for the cube, fast to close
+GRIPPER_OPEN = 0.45  # fraction of the full jaw opening: wide enough for the cube, fast to close
+JAW_CLEARANCE_M = 0.004  # gap between the fixed jaw and the cube on the way down
+TIP_ABOVE_TABLE_M = 0.005  # jaw tips stop this far above the table
 
 
 def _cube_pose(obs: dict[str, Any], facts: dict[str, Any]) -> tuple[np.ndarray, float]:
@@ -38,17 +40,26 @@ def _jaw_yaw(cube_pos: np.ndarray, cube_yaw: float) -> float:
 
 
 class PickCubePolicy(ScriptedPolicy):
-    """Top-down grasp, lift 12 cm, hold."""
+    """Top-down grasp, lift 12 cm, hold.
+
+    The gripper frame sits at the fixed jaw's tip, on its inner face; the cube must end up beside
+    it along the jaw axis (towards the moving jaw), so every grasp waypoint is offset by half a
+    cube plus a small clearance along the jaw axis the IK actually reaches.
+    """
 
     def plan(self, obs: dict[str, Any], facts: dict[str, Any], start: np.ndarray) -> list[Waypoint]:
         cube, yaw = _cube_pose(obs, facts)
         jaw = _jaw_yaw(cube, yaw)
         table = self.robot.table_height_m
         above = cube + np.array([0.0, 0.0, PREGRASP_HEIGHT_M])
-        grasp = cube.copy()
-        lift = np.array([cube[0], cube[1], table + LIFT_HEIGHT_M])
+        jaw_axis = self.tool_rotation(above, jaw)[:, 2]
+        jaw_axis[2] = 0.0
+        jaw_axis /= max(np.linalg.norm(jaw_axis), 1e-6)
+        offset = -(CUBE_HALF_SIZE_M + JAW_CLEARANCE_M) * jaw_axis
+        grasp = np.array([cube[0], cube[1], table + TIP_ABOVE_TABLE_M]) + offset
+        lift = np.array([cube[0], cube[1], table + LIFT_HEIGHT_M]) + offset
         return [
-            Waypoint(above, GRIPPER_OPEN, steps=30, jaw_yaw=jaw),
+            Waypoint(above + offset, GRIPPER_OPEN, steps=30, jaw_yaw=jaw),
             Waypoint(grasp, GRIPPER_OPEN, steps=20, jaw_yaw=jaw),
             Waypoint(grasp, 0.0, steps=15, jaw_yaw=jaw),
             Waypoint(lift, 0.0, steps=30, jaw_yaw=jaw),
@@ -69,7 +80,7 @@ class PushCubePolicy(ScriptedPolicy):
         height = np.array([0.0, 0.0, CUBE_HALF_SIZE_M * 0.6])
         behind = cube - direction * standoff
         behind[2] = self.robot.table_height_m
-        finish = np.append(goal, 0.0) - direction * (standoff - 0.01)
+        finish = np.append(goal, 0.0) - direction * (standoff - 0.018)
         finish[2] = self.robot.table_height_m
         return [
             Waypoint(behind + np.array([0.0, 0.0, 0.06]), 0.0, steps=30, jaw_yaw=jaw),
