@@ -70,6 +70,15 @@ def read_tasks(root: Path) -> list[str]:
     if not path.exists():
         return []
     table = read_parquet(path)
+    if "task" not in table.column_names:
+        # LeRobot 0.4 writes the task as an unnamed pandas index ("__index_level_0__") and
+        # names it when loading; find it through the pandas metadata.
+        pandas_meta = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
+        index_cols = [c for c in pandas_meta.get("index_columns", []) if isinstance(c, str)]
+        if index_cols and index_cols[0] in table.column_names:
+            table = table.rename_columns(
+                ["task" if n == index_cols[0] else n for n in table.column_names]
+            )
     if "task" not in table.column_names or "task_index" not in table.column_names:
         raise DatasetCorruptError(f"{path} needs columns 'task' and 'task_index'", path=str(path))
     pairs = sorted(zip(table["task_index"].to_pylist(), table["task"].to_pylist()))
