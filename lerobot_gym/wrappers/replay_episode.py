@@ -1,0 +1,214 @@
+"""Drive an env from a recorded episode's actions and measure how well it tracks the recording.
+
+:func:`replay_episode` resets the env to the episode's recorded start, sends the recorded
+``action`` column one step at a time, and compares the replayed ``observation.state`` with the
+recorded one (:class:`ReplayReport`).
+
+Design decisions:
+
+* The env's step is the dataset's frame period: on the twin one step advances ``1/fps`` of
+  physics, so replay is as fast as the CPU allows. ``realtime=True`` sleeps to the dataset's
+  fps; on hardware, wrap the env in ``ControlRate`` instead, which also measures overruns.
+* The start is the recorded first ``observation.state``, passed as
+  ``reset(options={"joint_positions": ...})`` (supported by every lerobot_gym env). Datasets do
+  not store the reset seed, so on the twin a replay reproduces the robot's motion but not
+  necessarily the props (where the cube was) unless the episode's ``seed`` is passed again.
+* Frame ``t`` of a recording holds the observation *before* action ``t``, so the replayed
+  states compared are the reset observation and the observations after actions ``0..T-2``;
+  the last action is sent but has no recorded outcome to compare with.
+* Only the ``action`` and ``observation.state`` columns are read (no video is decoded).
+* Nothing here prints: the CLI prints :meth:`ReplayReport.summary`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pyarrow.compute as pc
+
+from lerobot_gym.dataset import DatasetMeta
+from lerobot_gym.dataset.meta import read_parquet
+from lerobot_gym.errors import ConfigError, DatasetMismatchError
+from lerobot_gym.wrappers.lerobot_keys import ACTION, OBS_STATE, to_lerobot_observation
+
+
+@dataclass(frozen=True, eq=False)
+class ReplayReport:
+    """Per-joint tracking error of a replayed episode, in the dataset's units.
+
+    Attributes:
+        episode_index: the replayed episode.
+        num_actions: actions sent to the env.
+        joint_names: names of the state dimensions (``shoulder_pan.pos`` ...).
+        recorded_state: recorded ``observation.state``, shape (T, D).
+        replayed_state: the env's ``observation.state`` at the same frames, shape (T, D).
+        ended_early: the env terminated or truncated before every action was sent.
+    """
+
+    episode_index: int
+    num_actions: int
+    joint_names: tuple[str, ...]
+    recorded_state: np.ndarray = field(repr=False)
+    replayed_state: np.ndarray = field(repr=False)
+    ended_early: bool = False
+
+    @property
+    def error(self) -> np.ndarray:
+        """Replayed minus recorded state, shape (T, D)."""
+        return self.replayed_state.astype(np.float64) - self.recorded_state.astype(np.float64)
+
+    @property
+    def mean_abs_error(self) -> np.ndarray:
+        """Mean absolute error per joint, shape (D,)."""
+        return np.abs(self.error).mean(axis=0)
+
+    @property
+    def max_abs_error(self) -> np.ndarray:
+        """Maximum absolute error per joint, shape (D,)."""
+        return np.abs(self.error).max(axis=0)
+
+    @property
+    def rms_error(self) -> float:
+        """Root mean square error over all frames and joints."""
+        return float(np.sqrt(np.mean(self.error**2)))
+
+    def summary(self) -> str:
+        """A small table: mean and max absolute error per joint, then the overall RMS."""
+        width = max(len(n) for n in self.joint_names) if self.joint_names else 5
+        lines = [
+            f"episode {self.episode_index}: replayed {self.num_actions} actions, compared "
+            f"{len(self.recorded_state)} frames"
+            + (" (env ended early)" if self.ended_early else ""),
+            f"{'joint':<{width}}  {'mean|err|':>10}  {'max|err|':>10}",
+        ]
+        for name, mean, peak in zip(self.joint_names, self.mean_abs_error, self.max_abs_error):
+            lines.append(f"{name:<{width}}  {mean:>10.4f}  {peak:>10.4f}")
+        lines.append(f"overall RMS: {self.rms_error:.4f}")
+        return "\n".join(lines)
+
+
+def load_episode_columns(
+    root: str | Path, episode_index: int, keys: tuple[str, ...] = (ACTION, OBS_STATE)
+) -> tuple[DatasetMeta, dict[str, np.ndarray]]:
+    """The dataset's metadata and the numeric ``keys`` columns of one episode, (T, D) each.
+
+    Raises:
+        DatasetNotFoundError: no dataset at ``root``.
+        ConfigError: no such episode, or a key that is not a 1-D numeric feature.
+    """
+    meta = DatasetMeta.load(root)
+    if not 0 <= episode_index < meta.num_episodes:
+        raise ConfigError(
+            f"episode {episode_index} does not exist; {root} has {meta.num_episodes} episodes"
+        )
+    for key in keys:
+        ft = meta.features.get(key)
+        if ft is None or ft["dtype"] in ("video", "image", "string", "language"):
+            raise ConfigError(
+                f"{root} has no numeric feature {key!r}; it has {list(meta.features)}"
+            )
+    table = read_parquet(meta.data_path(episode_index), columns=[*keys, "episode_index", "index"])
+    table = table.filter(pc.equal(table["episode_index"], episode_index)).sort_by("index")
+    columns = {}
+    for key in keys:
+        width = int(np.prod(meta.features[key]["shape"]))
+        values = np.asarray(table[key].to_pylist(), dtype=meta.features[key]["dtype"])
+        columns[key] = values.reshape(len(values), width)
+    return meta, columns
+
+
+def replay_episode(
+    env: gym.Env,
+    root: str | Path,
+    episode_index: int,
+    *,
+    start_from_recorded_state: bool = True,
+    seed: int | None = None,
+    realtime: bool = False,
+) -> ReplayReport:
+    """Replay a recorded episode's actions on ``env`` and report the tracking error.
+
+    Args:
+        env: any env (twin, emulated or real) whose action space matches the dataset's
+            ``action`` and whose observation has a state (``agent_pos`` or
+            ``observation.state``). The env is reset, not closed.
+        root: dataset directory.
+        episode_index: episode to replay.
+        start_from_recorded_state: reset to the recorded first state
+            (``options={"joint_positions": ...}``); otherwise the env's own reset pose.
+        seed: reset seed; pass the seed the episode was recorded with to reproduce the props
+            on the twin (datasets do not store it).
+        realtime: sleep to hold the dataset's fps between steps.
+
+    Returns:
+        The per-joint tracking error (:class:`ReplayReport`).
+
+    Raises:
+        DatasetMismatchError: the env's action or state size differs from the dataset's.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> import gymnasium as gym
+        >>> import lerobot_gym
+        >>> from lerobot_gym.wrappers import RecordEpisodes
+        >>> root = pathlib.Path(tempfile.mkdtemp()) / "reach"
+        >>> env = RecordEpisodes(gym.make("lerobot_gym/SO101-Reach-v0", obs_type="state"),
+        ...                      root, repo_id="me/reach")
+        >>> obs, info = env.reset(seed=0)
+        >>> for _ in range(20):
+        ...     obs, *_ = env.step(env.action_space.sample())
+        >>> env.close()
+        >>> report = replay_episode(gym.make("lerobot_gym/SO101-Reach-v0", obs_type="state"),
+        ...                         root, 0)
+        >>> report.num_actions, bool(report.mean_abs_error.max() < 1.0)
+        (20, True)
+    """
+    meta, columns = load_episode_columns(root, episode_index)
+    actions, recorded = columns[ACTION], columns[OBS_STATE]
+    act_shape = env.action_space.shape
+    if act_shape is None or tuple(act_shape) != actions.shape[1:]:
+        raise DatasetMismatchError(
+            f"the dataset's actions have shape {actions.shape[1:]} but the env's action space "
+            f"is {env.action_space}; replay on an env with the same robot and control_mode"
+        )
+    names = meta.features[OBS_STATE].get("names") or [str(i) for i in range(recorded.shape[1])]
+    options = {"joint_positions": recorded[0].copy()} if start_from_recorded_state else None
+    obs, _ = env.reset(seed=seed, options=options)
+    replayed = [_state(obs, recorded.shape[1])]
+    period_s = 1.0 / meta.fps
+    deadline = time.perf_counter() + period_s
+    sent, ended_early = 0, False
+    for t, action in enumerate(actions):
+        obs, _, terminated, truncated, _ = env.step(action)
+        sent += 1
+        if realtime:
+            time.sleep(max(0.0, deadline - time.perf_counter()))
+            deadline += period_s
+        if t + 1 < len(actions):
+            replayed.append(_state(obs, recorded.shape[1]))
+            if terminated or truncated:
+                ended_early = True
+                break
+    replayed_state = np.stack(replayed)
+    return ReplayReport(
+        episode_index=episode_index,
+        num_actions=sent,
+        joint_names=tuple(names),
+        recorded_state=recorded[: len(replayed_state)],
+        replayed_state=replayed_state,
+        ended_early=ended_early,
+    )
+
+
+def _state(obs: object, size: int) -> np.ndarray:
+    state = to_lerobot_observation(obs).get(OBS_STATE)
+    if state is None or np.shape(state) != (size,):
+        raise DatasetMismatchError(
+            f"the env's observation has no state of size {size} (agent_pos or "
+            "observation.state) to compare with the recording"
+        )
+    return np.asarray(state, dtype=np.float32).copy()
