@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ from typing import Any
 from lerobot_gym.errors import ConfigError
 
 _MISSING = object()
+_HELP_WIDTH = 100
 _FLAG_RE = re.compile(
     r"^--([A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z_][A-Za-z0-9_\-]*)*)(?:=(.*))?$", re.S
 )
@@ -207,6 +209,7 @@ class Flag:
 
 
 REQUIRED = _MISSING
+_ANY_FLAG = Flag("*")
 
 
 @dataclass
@@ -251,6 +254,8 @@ class CommandParser:
             name, raw = match.group(1).replace("-", "_"), match.group(2)
             if raw is None:
                 has_value = i + 1 < len(argv) and not argv[i + 1].startswith("--")
+                if not has_value and self._by_name.get(name, _ANY_FLAG).type not in (bool, Any):
+                    raise UsageError(f"--{name} needs a value (--{name}=VALUE)")
                 raw = argv[i + 1] if has_value else "true"
                 i += 1 if has_value else 0
             i += 1
@@ -284,16 +289,25 @@ class CommandParser:
         """The ``--help`` text: usage, description, flags with defaults, open groups, examples."""
         lines = [f"usage: {self.prog} [--group.key=value ...]", ""]
         if self.description:
-            lines += [self.description.strip(), ""]
+            paragraphs = textwrap.dedent(self.description).strip().split("\n\n")
+            for paragraph in paragraphs:
+                lines += [*textwrap.wrap(" ".join(paragraph.split()), _HELP_WIDTH), ""]
         rows = []
         for flag in self.flags:
-            default = "required" if flag.default is REQUIRED else f"default: {flag.default!r}"
-            rows.append((f"--{flag.name}", f"{flag.help} ({default})"))
+            text = flag.help
+            if flag.default is REQUIRED:
+                text += " (required)"
+            elif flag.default is not None:
+                text += f" (default: {flag.default!r})"
+            rows.append((f"--{flag.name}", text))
         rows += [(f"--{group}.<key>", text) for group, text in self.open_groups.items()]
         if rows:
             lines.append("flags:")
-            width = max(len(name) for name, _ in rows) + 2
-            lines += [f"  {name:<{width}}{text}" for name, text in rows]
+            width = max(len(name) for name, _ in rows) + 4
+            for name, text in rows:
+                wrapped = textwrap.wrap(text, _HELP_WIDTH - width) or [""]
+                lines.append(f"  {name:<{width - 2}}{wrapped[0]}")
+                lines += [" " * width + more for more in wrapped[1:]]
         if self.examples:
             lines += ["", "examples:"] + [f"  {example}" for example in self.examples]
         return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ Unknown keywords are reported by ``gym.make`` itself, with the list of accepted 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -19,11 +20,14 @@ from typing import Any
 import gymnasium as gym
 
 from lerobot_gym.cli.args import UsageError
-from lerobot_gym.registry import NAMESPACE
+from lerobot_gym.registry import NAMESPACE, EnvConfig
 
 ENV_GROUP_HELP = (
-    "--env.id=ID selects the env; every other --env.<keyword>=value is a gym.make keyword, "
-    "e.g. --env.obs_type=pixels_agent_pos --env.image_size=[96,128] --env.backend=sim"
+    "--env.id=ID selects the env (e.g. lerobot_gym/SO101-PickCube-v0, or SO101-PickCube-v0); "
+    "every other --env.<keyword>=value is a gym.make keyword, e.g. --env.obs_type=state "
+    "--env.image_size=[96,128]. Keywords: "
+    + ", ".join(f.name for f in dataclasses.fields(EnvConfig))
+    + ", and the backend's own (backend=real: port, ...)."
 )
 POLICY_GROUP_HELP = "--policy.type selects the policy; other --policy.<key> are its options"
 
@@ -63,6 +67,18 @@ def env_factory(env_id: str, kwargs: dict[str, Any]) -> Callable[[], gym.Env]:
         return gym.make(env_id, **kwargs)
 
     return make
+
+
+def flag_text(value: Any) -> str:
+    """How ``value`` is written on the command line (the inverse of ``parse_value``).
+
+    Example:
+        >>> flag_text([240, 320]), flag_text(None), flag_text(True), flag_text("front")
+        ('[240,320]', 'null', 'true', 'front')
+    """
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
 
 
 def default_output_dir(kind: str, name: str) -> Path:

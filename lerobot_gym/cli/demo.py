@@ -32,7 +32,12 @@ DEFAULT_ENV: dict[str, Any] = {
 
 PARSER = CommandParser(
     prog="lerobot-gym demo",
-    description=__doc__.split("\n\n", 1)[1],
+    description="""
+        Roll the scripted pick-cube policy out on the SO-101's MuJoCo twin, film the front
+        camera (OUTPUT_DIR/videos/eval_episode_<i>.mp4), write OUTPUT_DIR/eval_info.json and
+        print the success rate. --env.* overrides the demo env, whose defaults are
+    """
+    + " ".join(f"--env.{key}={common.flag_text(value)}" for key, value in DEFAULT_ENV.items()),
     flags=(
         Flag("output_dir", "outputs/demo", "where to write videos and results", str),
         Flag("demo.n_episodes", 3, "scripted episodes to run (all are filmed)", int),

@@ -23,14 +23,22 @@ from lerobot_gym.cli.args import CommandParser, Flag
 
 PARSER = CommandParser(
     prog="lerobot-gym eval",
-    description=__doc__.split("\n\n", 1)[1],
+    description="""
+        Run N episodes of a policy in an env, episode i seeded seed + i; print the success rate;
+        write OUTPUT_DIR/eval_info.json (per-episode seed, success at the final step, sum and max
+        reward, steps; aggregated success rate and rewards) and
+        OUTPUT_DIR/videos/eval_episode_<i>.mp4 for the first --eval.n_videos episodes.
+
+        Videos need render_mode=rgb_array, passed unless --env.render_mode is given
+        (--env.render_mode=null turns filming off). Unfilmed episodes are not rendered.
+    """,
     flags=(
         Flag("policy.type", "scripted", "policy type (scripted, random, ...)", str),
         Flag("eval.n_episodes", 10, "episodes to run", int),
         Flag("eval.n_videos", 2, "film at most this many episodes (0: none)", int),
         Flag("eval.max_steps", None, "cap on steps per episode (null: the id's limit)", int, True),
         Flag("seed", 1000, "seed of the first episode; episode i uses seed + i", int),
-        Flag("output_dir", None, "where to write (default outputs/eval/<date>/<time>_<env>)", str),
+        Flag("output_dir", None, "where to write (default: outputs/eval/<date>/<time>_<env>)", str),
     ),
     open_groups={"env": common.ENV_GROUP_HELP, "policy": common.POLICY_GROUP_HELP},
     examples=(
@@ -71,16 +79,20 @@ def evaluate(cfg: dict[str, Any]) -> dict[str, Any]:
     def policy_factory(env):
         return make_policy(policy_type, env, seed=seed, **policy_args)
 
-    result = evaluate_policy(
-        common.env_factory(env_id, kwargs),
-        policy_factory,
-        n_episodes=eval_cfg["n_episodes"],
-        seed=seed,
-        video_dir=output_dir / "videos",
-        max_videos=eval_cfg["n_videos"],
-        max_steps=eval_cfg["max_steps"],
-        progress=_ProgressBar(eval_cfg["n_episodes"], desc=f"eval {env_id}"),
-    )
+    progress = _ProgressBar(eval_cfg["n_episodes"], desc=f"eval {env_id}")
+    try:
+        result = evaluate_policy(
+            common.env_factory(env_id, kwargs),
+            policy_factory,
+            n_episodes=eval_cfg["n_episodes"],
+            seed=seed,
+            video_dir=output_dir / "videos",
+            max_videos=eval_cfg["n_videos"],
+            max_steps=eval_cfg["max_steps"],
+            progress=progress,
+        )
+    finally:
+        progress.close()  # before any error message, so it does not share the bar's line
     info = result.to_dict()
     info["config"] = {
         "env": {"id": env_id, "kwargs": kwargs},
@@ -105,8 +117,10 @@ class _ProgressBar:
         self._successes += int(episode.success)
         self._bar.update(1)
         self._bar.set_postfix(success=f"{self._successes}/{self._bar.n}")
-        if self._bar.n >= self._bar.total:
-            self._bar.close()
+
+    def close(self) -> None:
+        """Remove the bar from the terminal."""
+        self._bar.close()
 
 
 def _print_report(report: dict[str, Any]) -> None:

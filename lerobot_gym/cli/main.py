@@ -23,6 +23,7 @@ import ast
 import difflib
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -62,7 +63,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     Args:
         argv: the arguments after the program name (default: ``sys.argv[1:]``).
     """
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # The reader went away (`lerobot-gym --help | head`): stop quietly, and point stdout
+        # at devnull so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+def _main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         _out(overview(), to_stderr=not argv)
         return EXIT_OK if argv else EXIT_USAGE

@@ -110,6 +110,8 @@ def test_typed_flags_keep_or_check_their_type():
         (["--out=x", "positional"], "unexpected argument 'positional'"),
         (["--out=x", "--seed=1", "--seed=2"], "--seed is given twice"),
         (["--seed=1"], "--out is required"),
+        (["--out"], "--out needs a value"),
+        (["--out=x", "--seed", "--fast"], "--seed needs a value"),
     ],
 )
 def test_usage_errors(argv, message):
