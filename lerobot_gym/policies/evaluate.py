@@ -212,10 +212,12 @@ def _run_episode(
     video_path: Path | None,
     fps: float,
 ) -> EpisodeResult:
-    from lerobot_gym.media import Mp4Writer  # PyAV loads only when a video is written
-
     start = time.perf_counter()
-    writer = Mp4Writer(video_path, fps=fps) if video_path is not None else None
+    writer = None
+    if video_path is not None:
+        from lerobot_gym.media import Mp4Writer  # PyAV loads only when a video is written
+
+        writer = Mp4Writer(video_path, fps=fps)
     try:
         obs, info = env.reset(seed=seed)
         policy.reset(obs, info)
