@@ -2,7 +2,7 @@
 
 Subcommands::
 
-    lerobot_side.py write ROOT [--vcodec CODEC]   # LeRobot's own writer, synthetic episodes
+    lerobot_side.py write ROOT [--vcodec CODEC] [--read-back OUT.npz]   # LeRobot's own writer
     lerobot_side.py read ROOT OUT.npz             # LeRobot's own reader; OUT.json gets the metadata
 
 ``write`` records the episodes of ``compat_synthetic`` with ``LeRobotDataset.create``,
@@ -195,12 +195,20 @@ def main(argv: list[str] | None = None) -> int:
     p_write = sub.add_parser("write", help="write the synthetic dataset with LeRobot's writer")
     p_write.add_argument("root", type=Path)
     p_write.add_argument("--vcodec", default="libsvtav1")
+    p_write.add_argument(
+        "--read-back",
+        type=Path,
+        metavar="OUT.npz",
+        help="then run `read ROOT OUT.npz` in this process (saves a second LeRobot import)",
+    )
     p_read = sub.add_parser("read", help="read a dataset with LeRobot's reader and dump it")
     p_read.add_argument("root", type=Path)
     p_read.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     if args.command == "write":
         write(args.root, args.vcodec)
+        if args.read_back is not None:
+            read(args.root, args.read_back)
     else:
         read(args.root, args.out)
     return 0

@@ -83,6 +83,11 @@ def lerobot_read(root: Path, tmp: Path) -> tuple[dict, dict[str, np.ndarray]]:
     """LeRobot's view of the dataset at ``root``: (metadata, column arrays)."""
     out = tmp / "lerobot_read.npz"
     run_lerobot("read", root, out, home=tmp / "hf_home")
+    return load_dump(out)
+
+
+def load_dump(out: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """Load what ``lerobot_side.py read`` wrote: (metadata, column arrays)."""
     meta = json.loads(out.with_suffix(".json").read_text())
     with np.load(out) as npz:
         columns = {key: npz[key] for key in npz.files}
@@ -296,16 +301,22 @@ def test_lerobot_video_frames_match_what_we_wrote(lerobot_view_of_ours) -> None:
 
 
 @pytest.fixture(scope="module")
-def lerobot_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lerobot_written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple[dict, dict]]:
+    """LeRobot writes the dataset, then reads it back with a fresh ``LeRobotDataset``."""
     tmp = tmp_path_factory.mktemp("lerobot_writes")
-    root = tmp / "dataset"
-    run_lerobot("write", root, home=tmp / "hf_home")
-    return root
+    root, out = tmp / "dataset", tmp / "lerobot_read.npz"
+    run_lerobot("write", root, "--read-back", out, home=tmp / "hf_home")
+    return root, load_dump(out)
 
 
 @pytest.fixture(scope="module")
-def lerobot_view_of_lerobot(lerobot_root: Path, tmp_path_factory: pytest.TempPathFactory):
-    return lerobot_read(lerobot_root, tmp_path_factory.mktemp("lerobot_reads_lerobot"))
+def lerobot_root(lerobot_written) -> Path:
+    return lerobot_written[0]
+
+
+@pytest.fixture(scope="module")
+def lerobot_view_of_lerobot(lerobot_written):
+    return lerobot_written[1]
 
 
 @pytest.fixture(scope="module")
