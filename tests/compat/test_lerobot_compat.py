@@ -7,12 +7,17 @@ it set, a broken compat venv makes the tests fail, never skip.
 Two directions, on the same deterministic episodes (``compat_synthetic``: float32 state and
 action, ``next.reward``, ``next.done``, one 64x96 camera, three episodes, two tasks):
 
-(a) our ``LeRobotDatasetWriter`` writes, LeRobot's ``LeRobotDataset`` reads: metadata and every
-    frame's values must be what we wrote; video frames must equal our reader's decode of the same
-    file and be close to what we wrote (the codec is lossy).
+(a) our ``LeRobotDatasetWriter`` writes (libsvtav1, LeRobot's default, and H.264), LeRobot's
+    ``LeRobotDataset`` reads: metadata and every frame's values must be what we wrote; video
+    frames must equal our reader's decode of the same file and be close to what we wrote (the
+    codec is lossy).
 (b) LeRobot's writer writes, our ``LeRobotDataset`` reads: the same checks the other way round,
     including LeRobot's layout of all episodes concatenated in one MP4 (non-zero
     ``from_timestamp``), which our writer never produces.
+
+In both directions a second read selects episodes 0 and 2 with ``delta_timestamps``; both readers
+must return the same neighbouring frames and ``<key>_is_pad`` flags, and the values LeRobot's
+clamping rule prescribes.
 
 LeRobot cannot decode video with torchvision 0.28 on CPU, so ``lerobot_side.py`` swaps in a PyAV
 frame decoder that keeps LeRobot's timestamp rule; everything else on that side is LeRobot's own.
