@@ -152,6 +152,7 @@ class EnvConfig:
         fps: control rate (default: the robot's).
         shadows: render shadows (simulation).
         reflections: render reflections (simulation).
+        render_samples: multisample anti-aliasing samples (simulation; 0 is off).
         model_path: alternative twin scene file (simulation).
     """
 
@@ -169,6 +170,7 @@ class EnvConfig:
     fps: int | None = None
     shadows: bool = False
     reflections: bool = False
+    render_samples: int = 0
     model_path: str | None = None
 
 

@@ -21,8 +21,6 @@ def make_sim_backend(
 ) -> MujocoBackend:
     """Build the twin's backend; simulation takes no options beyond :class:`EnvConfig`."""
     check_keywords(options, set(), "backend='sim'")
-    if isinstance(config.cameras, dict):
-        check_keywords({}, set(), "backend='sim'")  # names only; devices are for hardware
     return MujocoBackend(
         robot,
         task,
@@ -31,4 +29,5 @@ def make_sim_backend(
         shadows=config.shadows,
         reflections=config.reflections,
         model_path=config.model_path,
+        render_samples=config.render_samples,
     )
