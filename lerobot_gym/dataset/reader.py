@@ -247,19 +247,28 @@ class LeRobotDataset:
         return self._tensor(np.stack([np.asarray(v) for v in values]))
 
     def _images(self, frames_thwc: np.ndarray) -> Any:
-        chw = frames_thwc.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
-        return self._tensor(chw)
+        """uint8 (T, H, W, 3) -> float32 (T, 3, H, W) in [0, 1], in one pass.
+
+        Done in numpy and handed to torch without a copy: torch's own conversion runs on its
+        intra-op thread pool, which on a busy machine was 10x slower than one numpy pass.
+        """
+        out = np.empty((frames_thwc.shape[0], 3, *frames_thwc.shape[1:3]), dtype=np.float32)
+        np.multiply(frames_thwc.transpose(0, 3, 1, 2), np.float32(1 / 255), out=out)
+        return out if self.format == "numpy" else self._torch_module().from_numpy(out)
+
+    def _torch_module(self) -> Any:
+        if self._torch is None:
+            import torch
+
+            self._torch = torch
+        return self._torch
 
     def _tensor(self, arr: np.ndarray) -> Any:
         # A private, writable, C-ordered copy; 0-d stays 0-d (LeRobot returns scalar tensors).
         arr = np.array(arr, order="C", copy=True)
         if self.format == "numpy":
             return arr
-        if self._torch is None:
-            import torch
-
-            self._torch = torch
-        return self._torch.from_numpy(arr)
+        return self._torch_module().from_numpy(arr)
 
 
 def _column_to_numpy(column: pa.ChunkedArray, feature: Mapping[str, Any]) -> Any:

@@ -132,6 +132,32 @@ class ImageStatsAccumulator:
         return shaped
 
 
+def episode_stats(
+    features: Mapping[str, Mapping[str, Any]],
+    columns: Mapping[str, Any],
+    camera_stats: Mapping[str, Stats],
+) -> dict[str, Stats]:
+    """Stats of every feature of one episode (LeRobot's ``compute_episode_stats``).
+
+    Args:
+        features: the dataset's features.
+        columns: the episode's values per feature (arrays; lists of HWC frames for images).
+        camera_stats: stats already accumulated while encoding, per video key.
+    """
+    out: dict[str, Stats] = {}
+    for key, ft in features.items():
+        if key in camera_stats:
+            out[key] = camera_stats[key]
+        elif ft["dtype"] == "image":
+            acc = ImageStatsAccumulator()
+            for img in columns[key]:
+                acc.update(img)
+            out[key] = acc.result()
+        elif ft["dtype"] not in ("string", "language", "video"):
+            out[key] = numeric_stats(columns[key])
+    return out
+
+
 def aggregate_feature_stats(stats_list: list[Stats]) -> Stats:
     """Combine one feature's stats from several episodes (reference section 6)."""
     if not stats_list:

@@ -25,6 +25,7 @@ import os
 import queue
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -38,6 +39,8 @@ from lerobot_gym.errors import ConfigError, DatasetCorruptError, DatasetError
 
 _CODEC_ALIASES = {"av1": "libsvtav1", "libsvtav1": "libsvtav1", "h264": "libx264"}
 _CODEC_ALIASES["libx264"] = "libx264"
+# video.codec in info.json (the stream's canonical name) -> the encoder that wrote it
+_CODEC_FROM_INFO = {"av1": "libsvtav1", "h264": "h264", "libx264": "h264"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,28 @@ class VideoEncoding:
     preset: int | str | None = None
     fast_decode: int = 0
     extra_options: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_features(cls, features: Mapping[str, Any], vcodec: str | None = None) -> VideoEncoding:
+        """Encoder settings of an existing dataset, so that resumed episodes match earlier ones.
+
+        Args:
+            features: ``info.json`` features (their video ``info`` blocks are read).
+            vcodec: override the codec (``None``: the one already used).
+        """
+        for ft in features.values():
+            info = ft.get("info") or {}
+            if ft["dtype"] == "video" and "video.codec" in info:
+                codec = vcodec or _CODEC_FROM_INFO.get(info["video.codec"], "libsvtav1")
+                return cls(
+                    vcodec=codec,
+                    pix_fmt=info.get("video.pix_fmt", "yuv420p"),
+                    g=int(info.get("video.g", 2)),
+                    crf=int(info.get("video.crf", 30)),
+                    preset=info.get("video.preset") if codec == "libsvtav1" else None,
+                    fast_decode=int(info.get("video.fast_decode", 0)),
+                )
+        return cls(vcodec=vcodec or "libsvtav1")
 
     def encoder_name(self) -> str:
         """The PyAV encoder to open, after resolving aliases and checking availability."""
@@ -351,10 +376,12 @@ class _OpenVideo:
         self.path = path
         self.container = av.open(path)
         self.stream = self.container.streams.video[0]
-        self.stream.thread_type = "AUTO"
+        # No frame threading: after a seek it must refill a pipeline of frames before the
+        # first one comes out, which made random access ~1.5x slower than one thread.
+        self.stream.thread_type = "NONE"
         self.time_base = float(self.stream.time_base)
         self._frames: Any = None  # iterator over decoded frames
-        self._last: tuple[float, np.ndarray] | None = None  # last decoded (time, rgb)
+        self._last: tuple[float, Any] | None = None  # last decoded (time, av.VideoFrame)
         self._cache: OrderedDict[float, np.ndarray] = OrderedDict()
 
     def frame_at(self, t: float, tol: float) -> np.ndarray:
@@ -370,8 +397,7 @@ class _OpenVideo:
             if frame is None:
                 break
             ft = float(frame.pts * self.time_base)
-            rgb = frame.to_ndarray(format="rgb24")
-            self._last = (ft, rgb)
+            self._last = (ft, frame)  # converted to RGB only if it is the one asked for
             if abs(ft - t) <= tol:
                 best = self._last
             elif ft > t + tol:
@@ -384,10 +410,12 @@ class _OpenVideo:
                 "off: run `lerobot-gym dataset validate`",
                 path=self.path,
             )
-        self._cache[round(t, 6)] = best[1]
+        rgb = best[1] if isinstance(best[1], np.ndarray) else best[1].to_ndarray(format="rgb24")
+        self._last = (best[0], rgb)
+        self._cache[round(t, 6)] = rgb
         while len(self._cache) > 8:
             self._cache.popitem(last=False)
-        return best[1]
+        return rgb
 
     def _seek(self, t: float) -> None:
         target = max(0, round(t / self.time_base))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,14 +37,13 @@ import numpy as np
 import pyarrow as pa
 
 from lerobot_gym.dataset import layout
-from lerobot_gym.dataset.images import encode_png
+from lerobot_gym.dataset.columns import arrow_column, convert_value
 from lerobot_gym.dataset.meta import DatasetMeta
 from lerobot_gym.dataset.recovery import max_chunk_file, repair
 from lerobot_gym.dataset.stats import (
-    ImageStatsAccumulator,
     Stats,
     aggregate_stats,
-    numeric_stats,
+    episode_stats,
     stats_to_json,
     to_episode_columns,
 )
@@ -54,9 +54,6 @@ from lerobot_gym.errors import (
     DatasetError,
     DatasetMismatchError,
 )
-
-_RESERVED = {"timestamp", "frame_index", "episode_index", "index", "task_index"}
-_CODEC_FROM_INFO = {"av1": "libsvtav1", "h264": "h264", "libx264": "h264"}
 
 
 class LeRobotDatasetWriter:
@@ -257,7 +254,7 @@ class LeRobotDatasetWriter:
                     "dataset, or pass features equal to meta/info.json's"
                 )
         meta = repair(root, fsync=fsync)
-        encoding = _encoding_from_info(meta.features, vcodec)
+        encoding = VideoEncoding.from_features(meta.features, vcodec)
         return cls(
             root,
             copy.deepcopy(meta.info),
@@ -314,7 +311,7 @@ class LeRobotDatasetWriter:
                 f"frame keys differ from the features: missing {sorted(expected - keys)}, "
                 f"unknown {sorted(keys - expected)}"
             )
-        converted = {k: self._convert(k, frame[k]) for k in self._user_keys}
+        converted = {k: convert_value(k, self.features[k], frame[k]) for k in self._user_keys}
         i = len(self._buf_tasks)
         if i == 0:
             for key, enc in self._encoders.items():
@@ -364,10 +361,10 @@ class LeRobotDatasetWriter:
         task_ids = {t: i for i, t in enumerate(self._tasks)}
         columns = self._episode_columns(ep, n, task_ids)
         table = pa.table(
-            {name: self._arrow_column(name, col) for name, col in columns.items()},
+            {name: arrow_column(self.features[name], col) for name, col in columns.items()},
             schema=self._schema,
         )
-        ep_stats = self._episode_stats(columns, encoded)
+        ep_stats = episode_stats(self.features, columns, {k: r.stats for k, r in encoded.items()})
 
         data_cf = self._write_data(table)
         row: dict[str, Any] = {
@@ -422,6 +419,12 @@ class LeRobotDatasetWriter:
         if self._closed:
             return
         self._closed = True
+        if self._buf_tasks:
+            warnings.warn(
+                f"closing {self.root} discards the unsaved episode in progress "
+                f"({len(self._buf_tasks)} frames); call save_episode() first to keep it",
+                stacklevel=2,
+            )
         for enc in self._encoders.values():
             enc.close()
         shutil.rmtree(self.root / layout.STAGING_DIR, ignore_errors=True)
@@ -448,21 +451,6 @@ class LeRobotDatasetWriter:
     def _staging(self, key: str) -> Path:
         return self.root / layout.STAGING_DIR / f"{key}.mp4"
 
-    def _convert(self, key: str, value: Any) -> Any:
-        ft = self.features[key]
-        dtype = ft["dtype"]
-        if dtype in ("video", "image"):
-            return _to_hwc_uint8(key, value, layout.hwc_shape(ft))
-        if dtype in ("string", "language"):
-            return str(value)
-        if hasattr(value, "detach"):  # a torch tensor; recognised without importing torch
-            value = value.detach().cpu().numpy()
-        arr = np.asarray(value)
-        shape = tuple(ft["shape"])
-        if arr.shape != shape and not (shape == (1,) and arr.ndim == 0):
-            raise ConfigError(f"{key!r} has shape {arr.shape}, the feature declares {shape}")
-        return arr.astype(dtype, copy=False).reshape(shape)
-
     def _episode_columns(self, ep: int, n: int, task_ids: dict[str, int]) -> dict[str, Any]:
         cols: dict[str, Any] = {}
         for key in self._user_keys:
@@ -480,36 +468,6 @@ class LeRobotDatasetWriter:
         cols["index"] = np.arange(self._num_frames, self._num_frames + n, dtype=np.int64)
         cols["task_index"] = np.asarray([task_ids[t] for t in self._buf_tasks], dtype=np.int64)
         return cols
-
-    def _arrow_column(self, key: str, values: Any) -> pa.Array:
-        ft = self.features[key]
-        if ft["dtype"] == "image":
-            return pa.array(
-                [{"bytes": encode_png(img), "path": None} for img in values],
-                type=layout.arrow_type(ft),
-            )
-        if ft["dtype"] in ("string", "language"):
-            return pa.array(values, type=pa.string())
-        arr = np.asarray(values)
-        if list(ft["shape"]) == [1]:
-            return pa.array(arr.reshape(-1))
-        return pa.FixedSizeListArray.from_arrays(pa.array(arr.reshape(-1)), ft["shape"][0])
-
-    def _episode_stats(
-        self, columns: Mapping[str, Any], encoded: Mapping[str, Any]
-    ) -> dict[str, Stats]:
-        out: dict[str, Stats] = {}
-        for key, ft in self.features.items():
-            if key in encoded:
-                out[key] = encoded[key].stats
-            elif ft["dtype"] == "image":
-                acc = ImageStatsAccumulator()
-                for img in columns[key]:
-                    acc.update(img)
-                out[key] = acc.result()
-            elif ft["dtype"] not in ("string", "language"):
-                out[key] = numeric_stats(columns[key])
-        return out
 
     def _rotate_if_full(self, table: pa.Table | None, path: Path, new_rows: int) -> bool:
         """Whether adding ``new_rows`` rows to the file at ``path`` would pass the size limit."""
@@ -559,38 +517,3 @@ class LeRobotDatasetWriter:
             **probe_video_info(path),
             **self.encoding.info_fields(),
         }
-
-
-def _encoding_from_info(features: Mapping[str, Any], vcodec: str | None) -> VideoEncoding:
-    """Encoder settings of an existing dataset, so resumed episodes match earlier ones."""
-    for ft in features.values():
-        info = ft.get("info") or {}
-        if ft["dtype"] == "video" and "video.codec" in info:
-            codec = vcodec or _CODEC_FROM_INFO.get(info["video.codec"], "libsvtav1")
-            return VideoEncoding(
-                vcodec=codec,
-                pix_fmt=info.get("video.pix_fmt", "yuv420p"),
-                g=int(info.get("video.g", 2)),
-                crf=int(info.get("video.crf", 30)),
-                preset=info.get("video.preset") if codec == "libsvtav1" else None,
-                fast_decode=int(info.get("video.fast_decode", 0)),
-            )
-    return VideoEncoding(vcodec=vcodec or "libsvtav1")
-
-
-def _to_hwc_uint8(key: str, value: Any, hwc: tuple[int, int, int]) -> np.ndarray:
-    """A private (H, W, 3) uint8 copy of a camera frame given as HWC/CHW, uint8/float."""
-    if hasattr(value, "detach"):  # a torch tensor; no torch import needed to recognise it
-        value = value.detach().cpu().numpy()
-    arr = np.asarray(value)
-    h, w, c = hwc
-    if arr.shape == (c, h, w) and arr.shape != (h, w, c):
-        arr = arr.transpose(1, 2, 0)
-    if arr.shape != (h, w, c):
-        raise ConfigError(f"camera {key!r} frame has shape {arr.shape}, expected {(h, w, c)}")
-    if arr.dtype != np.uint8:
-        if np.issubdtype(arr.dtype, np.floating):
-            arr = np.clip(np.rint(arr * 255.0), 0, 255)
-        arr = arr.astype(np.uint8)
-        return np.ascontiguousarray(arr)
-    return np.array(arr, dtype=np.uint8, order="C", copy=True)  # the caller may reuse its buffer

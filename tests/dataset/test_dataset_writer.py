@@ -291,3 +291,31 @@ def test_unknown_codec_is_typed() -> None:
 
     with pytest.raises(ConfigError, match="h264"):
         VideoEncoding(vcodec="libaom-av1").encoder_name()
+
+
+def test_missing_libsvtav1_names_h264(tmp_path: Path, monkeypatch) -> None:
+    import av
+
+    real = av.codec.Codec
+
+    def codec(name, mode="r"):
+        if name == "libsvtav1":
+            raise av.codec.codec.UnknownCodecError(name)
+        return real(name, mode)
+
+    monkeypatch.setattr(av.codec, "Codec", codec)
+    with pytest.raises(ConfigError, match="vcodec='h264'"):
+        LeRobotDatasetWriter.create(tmp_path / "a", repo_id="t/x", fps=FPS, features=features())
+    with LeRobotDatasetWriter.create(
+        tmp_path / "b", repo_id="t/x", fps=FPS, features=features(), vcodec="h264"
+    ) as w:
+        record(w, [3])
+
+
+def test_close_warns_about_unsaved_frames(tmp_path: Path) -> None:
+    w = LeRobotDatasetWriter.create(tmp_path / "ds", repo_id="t/x", fps=FPS, features=features())
+    w.add_frame(frame(0, 0, 1), task="t")
+    with pytest.warns(UserWarning, match="1 frames"):
+        w.close()
+    assert DatasetMeta.load(tmp_path / "ds").num_episodes == 0
+    assert LeRobotDataset(tmp_path / "ds", format="numpy").num_frames == 0
