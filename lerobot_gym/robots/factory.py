@@ -18,6 +18,7 @@ Only the SO-101 has hardware support so far; other robots raise
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from lerobot_gym.core.spec import RobotSpec
@@ -71,6 +72,32 @@ def _observed_cameras(robot: RobotSpec, config: EnvConfig) -> dict[str, Any]:
     return devices
 
 
+def make_camera(name: str, device: Any, image_size: tuple[int, int], fps: int) -> Any:
+    """A frame source for one observed camera from what the user passed in ``cameras={...}``.
+
+    Args:
+        name: Camera name (for errors).
+        device: A device index (``0``), a device or video-file path (``"/dev/video2"``),
+            ``"synthetic"`` (a generated test pattern), or an object with ``connect``,
+            ``disconnect`` and ``read_latest`` (used as is).
+        image_size: (height, width) the camera is opened at.
+        fps: Frame rate asked of the camera.
+    """
+    from lerobot_gym.hardware.cameras import OpenCVCamera, SyntheticCamera
+
+    height, width = image_size
+    if all(hasattr(device, attr) for attr in ("connect", "disconnect", "read_latest")):
+        return device
+    if isinstance(device, str) and device == "synthetic":
+        return SyntheticCamera(width, height, fps=fps)
+    if isinstance(device, (int, str, Path)) and not isinstance(device, bool):
+        return OpenCVCamera(device, width, height, fps)
+    raise ConfigError(
+        f"camera {name!r}: device {device!r} is not a device index, a path, 'synthetic' or a "
+        "camera object; e.g. cameras={'front': 0, 'wrist': '/dev/video2'}"
+    )
+
+
 def make_real_backend(
     robot: RobotSpec,
     task: Task,
@@ -107,7 +134,7 @@ def make_real_backend(
             "backend='real' needs the arm's serial port: pass port=..., find it with "
             "`lerobot-gym find-port`"
         )
-    from lerobot_gym.robots.so101.hardware import SO101Hardware, SO101HardwareConfig, make_camera
+    from lerobot_gym.robots.so101.hardware import SO101Hardware, SO101HardwareConfig
 
     devices = _observed_cameras(robot, config)
     missing = [name for name, device in devices.items() if device is None]

@@ -8,9 +8,10 @@ Design decisions:
     * Deadlines are absolute (``t0 + k * period``) on ``time.perf_counter``, so sleeping never
       accumulates drift. ``time.sleep`` is used up to ``spin_s`` (1 ms) before the deadline and
       the rest is a spin-wait: OS sleeps overshoot by up to a scheduler tick, a spin does not.
-    * A step that finishes after its deadline is not made up for by shorter periods later (a
-      burst of fast steps would jerk the arm): the schedule restarts from that moment, and the
-      lateness is reported as ``info["control_overrun_s"]``.
+    * A step that returns after its deadline (a slow step, or a late wake-up on a loaded
+      machine) is not made up for by shorter periods later (a burst of fast steps would jerk
+      the arm): the schedule restarts from that moment, and the lateness is reported as
+      ``info["control_overrun_s"]``. Lateness within ``spin_s`` keeps the absolute schedule.
     * The clock starts when ``reset()`` returns, so the first step's period does not include
       a reset's (long, bounded-speed) move.
     * No I/O, no threads; the wrapper is as useful in simulation (a real-time viewer, a human
@@ -37,7 +38,8 @@ class ControlRate(gym.Wrapper[ObsType, ActType, ObsType, ActType], gym.utils.Rec
     Adds to ``info`` (keys of :mod:`lerobot_gym.core.info`):
 
     * ``control_period_s``: wall-clock time since the previous step (or reset) returned;
-    * ``control_overrun_s``: how late this step finished against its deadline (0 when on time).
+    * ``control_overrun_s``: how late this step returned against its deadline; 0.0 when on
+      time to within ``spin_s``.
 
     Args:
         env: The env to pace.
@@ -97,13 +99,15 @@ class ControlRate(gym.Wrapper[ObsType, ActType, ObsType, ActType], gym.utils.Rec
         if self._deadline is None or self._last_return is None:
             raise gym.error.ResetNeeded("call env.reset() before env.step()")
         obs, reward, terminated, truncated, info = self.env.step(action)
-        finished = time.perf_counter()
-        overrun = max(0.0, finished - self._deadline)
-        if overrun > 0.0:
-            now = finished
-            self._deadline = finished + self.period_s  # restart the schedule, no catch-up
-        else:
-            now = _wait_until(self._deadline, self.spin_s)
+        now = _wait_until(self._deadline, self.spin_s)  # returns at once when already late
+        late_s = now - self._deadline
+        if late_s > self.spin_s:
+            # Late (a slow step, or the OS woke us late): restart the schedule from now rather
+            # than catching up with a short period.
+            overrun = late_s
+            self._deadline = now + self.period_s
+        else:  # on time, to the precision of the wait
+            overrun = 0.0
             self._deadline += self.period_s
         info = dict(info)
         info[info_keys.CONTROL_PERIOD_S] = now - self._last_return

@@ -133,6 +133,16 @@ def test_twin_camera_images_show_the_arm_pose():
         env.close()
 
 
+def test_render_shows_the_render_camera_even_with_state_observations():
+    env = _make("lerobot_gym/SO101-v0", obs_type="state", render_mode="rgb_array")
+    try:
+        env.reset(seed=0)
+        frame = env.render()
+        assert frame.shape == (*SMALL, 3) and frame.dtype == np.uint8 and frame.any()
+    finally:
+        env.close()
+
+
 def test_backend_options_are_checked():
     with pytest.raises(ConfigError, match="unknown keyword"):
         _make("lerobot_gym/SO101-v0", not_an_option=1)

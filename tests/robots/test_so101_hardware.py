@@ -106,10 +106,11 @@ def test_missing_calibration_names_the_calibrate_command(arm, tmp_path):
     assert not backend.is_connected
 
 
-def test_read_reports_the_arm_pose_in_si(arm):
+@pytest.mark.parametrize("use_degrees", [True, False])
+def test_read_reports_the_arm_pose_in_si(arm, use_degrees):
     pose = np.array([0.4, -0.9, 1.1, 0.3, -1.5, 0.6])
     arm.emulator.set_actual_positions_rad(pose)
-    backend = _backend(arm)
+    backend = _backend(arm, use_degrees=use_degrees)
     backend.connect()
     try:
         state = backend.read()

@@ -50,11 +50,14 @@ def _run(env: ControlRate, steps: int) -> tuple[list[float], list[float], float]
 
 
 def test_holds_the_rate_without_drift():
-    env = ControlRate(_TimedEnv(step_s=0.004), fps=100)
-    periods, overruns, elapsed = _run(env, 50)
-    assert elapsed == pytest.approx(0.5, abs=0.03)  # absolute deadlines: no drift
-    assert np.median(periods) == pytest.approx(0.01, abs=0.001)
-    assert np.median(overruns) == 0.0
+    env = ControlRate(_TimedEnv(step_s=0.004), fps=50)
+    periods, overruns, elapsed = _run(env, 40)
+    # Absolute deadlines: the loop loses no time beyond the lateness it reports (a loaded
+    # machine wakes sleepers late now and then; each such step is an overrun) ...
+    assert elapsed == pytest.approx(0.8 + sum(overruns), abs=0.005)
+    # ... and never makes a period short to catch up (only sub-spin lateness is absorbed).
+    assert min(periods) >= 0.02 - env.spin_s - 1e-4
+    assert np.median(periods) == pytest.approx(0.02, abs=0.002)
 
 
 def test_fps_defaults_to_the_env_metadata():
@@ -64,18 +67,19 @@ def test_fps_defaults_to_the_env_metadata():
 
 def test_a_slow_step_is_reported_and_not_caught_up():
     inner = _TimedEnv()
-    env = ControlRate(inner, fps=100)
+    env = ControlRate(inner, fps=50)
     env.reset()
     env.step(np.zeros(1, np.float32))
-    inner.step_s = 0.03  # one step three periods long
+    inner.step_s = 0.06  # one step three periods long
     *_, late = env.step(np.zeros(1, np.float32))
     inner.step_s = 0.0
     *_, after = env.step(np.zeros(1, np.float32))
-    assert late[info_keys.CONTROL_OVERRUN_S] >= 0.015
-    assert late[info_keys.CONTROL_PERIOD_S] >= 0.03
-    # The next step keeps a whole period instead of bursting to catch up.
-    assert after[info_keys.CONTROL_PERIOD_S] == pytest.approx(0.01, abs=0.002)
-    assert after[info_keys.CONTROL_OVERRUN_S] == 0.0
+    assert late[info_keys.CONTROL_OVERRUN_S] >= 0.035
+    assert late[info_keys.CONTROL_PERIOD_S] >= 0.06
+    # The next step keeps a whole period (plus its own lateness, if the OS woke it late)
+    # instead of bursting to catch up.
+    expected = 0.02 + after[info_keys.CONTROL_OVERRUN_S]
+    assert after[info_keys.CONTROL_PERIOD_S] == pytest.approx(expected, abs=0.0015)
 
 
 def test_step_before_reset_and_bad_settings_are_typed_errors():

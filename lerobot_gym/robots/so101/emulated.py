@@ -345,8 +345,8 @@ class EmulatedSO101Hardware(SO101Hardware):
         robot: The SO-101 spec.
         config: Backend settings; ``port`` and ``calibration_dir`` are replaced by the
             emulator's at connect (pass any placeholder, e.g. ``"emulated"``).
-        camera_devices: Camera name -> ``"twin"`` (render the twin at the arm's pose) or any
-            :class:`FrameSource`, or a device accepted by :func:`make_camera`.
+        camera_devices: Camera name -> ``"twin"`` (render the twin at the arm's pose), or a
+            device or camera object as :func:`lerobot_gym.robots.factory.make_camera` takes.
         fps: Control rate.
         image_size: (height, width) of observed images.
         faults: Bus faults in force from the start.
@@ -379,7 +379,7 @@ class EmulatedSO101Hardware(SO101Hardware):
 
     def connect(self) -> None:
         """Start the emulated arm, then connect to it as to a real one."""
-        from lerobot_gym.robots.so101.hardware import make_camera
+        from lerobot_gym.robots.factory import make_camera
 
         if self.is_connected:
             return

@@ -80,7 +80,6 @@ __all__ = [
     "calibrate_command",
     "degrees_to_m100",
     "m100_to_degrees",
-    "make_camera",
 ]
 
 logger = logging.getLogger(__name__)
@@ -516,32 +515,6 @@ class SO101Hardware:
                 camera.disconnect()
             except Exception as exc:
                 logger.warning("camera %r did not disconnect cleanly: %s", name, exc)
-
-
-def make_camera(name: str, device: Any, image_size: tuple[int, int], fps: int) -> FrameSource:
-    """A frame source for one observed camera from what the user passed in ``cameras={...}``.
-
-    Args:
-        name: Camera name (for errors).
-        device: A device index (``0``), a device or video-file path (``"/dev/video2"``),
-            ``"synthetic"`` (a generated test pattern), or an object with ``connect``,
-            ``disconnect`` and ``read_latest`` (used as is).
-        image_size: (height, width) the camera is opened at.
-        fps: Frame rate asked of the camera.
-    """
-    from lerobot_gym.hardware.cameras import OpenCVCamera, SyntheticCamera
-
-    height, width = image_size
-    if all(hasattr(device, attr) for attr in ("connect", "disconnect", "read_latest")):
-        return device
-    if isinstance(device, str) and device == "synthetic":
-        return SyntheticCamera(width, height, fps=fps)
-    if isinstance(device, (int, str, Path)) and not isinstance(device, bool):
-        return OpenCVCamera(device, width, height, fps)
-    raise ConfigError(
-        f"camera {name!r}: device {device!r} is not a device index, a path, 'synthetic' or a "
-        "camera object; e.g. cameras={'front': 0, 'wrist': '/dev/video2'}"
-    )
 
 
 def _sleep_until(deadline: float) -> None:
