@@ -55,6 +55,9 @@ from lerobot_gym.errors import (
     DatasetMismatchError,
 )
 
+# LeRobot's default ``tolerance_s``: a stored timestamp must find its video frame within it.
+_TIMESTAMP_TOLERANCE_S = 1e-4
+
 
 class LeRobotDatasetWriter:
     """Writes episodes of a LeRobot v3.0 dataset. Build it with :meth:`create` or :meth:`resume`.
@@ -313,6 +316,18 @@ class LeRobotDatasetWriter:
             )
         converted = {k: convert_value(k, self.features[k], frame[k]) for k in self._user_keys}
         i = len(self._buf_tasks)
+        ts = float(
+            i / self.fps
+            if frame.get("timestamp") is None
+            else np.asarray(frame["timestamp"]).item()
+        )
+        if self._encoders and abs(ts - i / self.fps) > _TIMESTAMP_TOLERANCE_S:
+            # Video is encoded at a constant rate (frame i at i/fps); a reader looks frames up
+            # by the stored timestamp, so any other timestamp would make them unreadable.
+            raise ConfigError(
+                f"timestamp {ts:.6f} s of frame {i} is not frame_index/fps = {i / self.fps:.6f} s;"
+                " with video features, record at a constant rate and omit 'timestamp'"
+            )
         if i == 0:
             for key, enc in self._encoders.items():
                 enc.start_episode(self._staging(key))
@@ -321,8 +336,7 @@ class LeRobotDatasetWriter:
                 self._encoders[key].put(converted[key])
             else:
                 self._buf[key].append(converted[key])
-        ts = frame.get("timestamp")
-        self._buf_timestamps.append(float(i / self.fps if ts is None else np.asarray(ts).item()))
+        self._buf_timestamps.append(ts)
         self._buf_tasks.append(task)
 
     def clear_episode(self) -> None:

@@ -319,3 +319,23 @@ def test_close_warns_about_unsaved_frames(tmp_path: Path) -> None:
         w.close()
     assert DatasetMeta.load(tmp_path / "ds").num_episodes == 0
     assert LeRobotDataset(tmp_path / "ds", format="numpy").num_frames == 0
+
+
+def test_timestamps(tmp_path: Path) -> None:
+    feats = features(cams=())
+    with LeRobotDatasetWriter.create(tmp_path / "a", repo_id="t/x", fps=FPS, features=feats) as w:
+        for i in range(3):  # without video, any timestamps are stored as given
+            f = frame(0, i, 3, cams=())
+            f["timestamp"] = 0.5 * i
+            w.add_frame(f, task="t")
+        w.save_episode()
+    ds = LeRobotDataset(tmp_path / "a", format="numpy")
+    assert [float(ds[i]["timestamp"]) for i in range(3)] == [0.0, 0.5, 1.0]
+    with LeRobotDatasetWriter.create(
+        tmp_path / "b", repo_id="t/x", fps=FPS, features=features()
+    ) as w:
+        f = frame(0, 0, 2)
+        w.add_frame(dict(f, timestamp=0.0), task="t")
+        with pytest.raises(ConfigError, match="constant rate"):
+            w.add_frame(dict(frame(0, 1, 2), timestamp=0.05), task="t")
+        w.clear_episode()
