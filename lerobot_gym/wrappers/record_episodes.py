@@ -76,7 +76,8 @@ class RecordEpisodes(
         use_videos: store cameras as MP4 (True) or as PNG images in the parquet files.
         vcodec: video encoder, ``"libsvtav1"`` (LeRobot's default) or ``"h264"``; on resume the
             dataset's own codec is kept.
-        resume: append to the dataset at ``root`` (features and fps must match).
+        resume: append to the dataset at ``root`` if there is one (features and fps must
+            match; an interrupted save is repaired first), else create it.
         writer: an open writer to record into instead (the caller closes it).
 
     Raises:
@@ -151,7 +152,7 @@ class RecordEpisodes(
         if writer is not None:
             self._writer, self._owns_writer = writer, False
             _check_writer(writer, self.features, self.fps)
-        elif resume and Path(root).exists():
+        elif resume and (Path(root) / layout.INFO_PATH).exists():
             self._writer = LeRobotDatasetWriter.resume(
                 root, fps=self.fps, features=self.features, repo_id=repo_id
             )

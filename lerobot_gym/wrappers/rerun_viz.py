@@ -11,8 +11,10 @@ Design decisions:
 * rerun is imported in ``__init__`` (not at module import) and a missing install raises
   :class:`~lerobot_gym.errors.MissingExtraError` naming the ``viz`` extra.
 * Logging happens on the caller's thread; Rerun batches and sends from its own thread, so a
-  step costs the conversion of its images (about a millisecond for two 480x640 images;
-  ``jpeg_quality`` trades CPU for bandwidth on a remote viewer).
+  step costs the conversion of its images and scalars (measured on a loaded 2-core machine:
+  p50 1.9 ms, p99 15 ms for two 480x640 images and two 6-joint vectors; ``jpeg_quality``
+  trades CPU for bandwidth on a remote viewer). On a hardware loop that must hold 30 fps,
+  prefer recording a dataset and viewing it with ``lerobot_gym.viz.log_dataset_episode``.
 * One recording stream per wrapper (not Rerun's global one), so two envs never interleave.
 """
 

@@ -283,6 +283,14 @@ def test_resume_continues_with_contiguous_indices(tmp_path):
         RecordEpisodes(env, root, repo_id="t/toy", resume=True, fps=50)
 
 
+def test_resume_without_a_dataset_creates_one(tmp_path):
+    (tmp_path / "empty").mkdir()
+    rec = toy(tmp_path / "empty", resume=True)
+    run_episode(rec)
+    rec.close()
+    assert LeRobotDataset(tmp_path / "empty", format="numpy").num_episodes == 1
+
+
 def test_records_into_a_given_writer(tmp_path):
     env = ToyEnv()
     features = lerobot_features(env)
