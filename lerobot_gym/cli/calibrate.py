@@ -1,0 +1,306 @@
+"""Calibrate an SO-101 follower or leader arm and save LeRobot's calibration file.
+
+``lerobot-gym calibrate --robot.type=so101_follower --robot.port=PORT --robot.id=NAME`` (or
+``--teleop.type=so101_leader --teleop.port=PORT --teleop.id=NAME`` for a leader arm, as
+LeRobot's ``lerobot-calibrate`` accepts) runs LeRobot's procedure (lerobot-interfaces.md §2.3):
+
+1. connect to the servo bus (every servo must answer with its model);
+2. if the arm already has a calibration file: Enter writes the file's values to the servos and
+   stops, ``c`` then Enter recalibrates;
+3. torque off, position mode; the operator moves the arm to the middle of its range and presses
+   Enter: every servo is homed so that pose reads 2047;
+4. the operator moves every joint but the wrist roll through its whole range while a live table
+   shows MIN / POS / MAX per joint; Enter stops;
+5. the offsets and ranges are written to the servos (the firmware then enforces the limits) and
+   saved as JSON where LeRobot keeps it (``robots/so_follower/<id>.json`` or
+   ``teleoperators/so_leader/<id>.json`` under the calibration root, or
+   ``--robot.calibration_dir``), so LeRobot and lerobot_gym share one file per arm.
+
+The procedure itself is :mod:`lerobot_gym.robots.so101.calibration`; this module prompts, draws
+the table and reports.
+
+Design decisions:
+
+* Enter is read on a daemon thread while the main thread records positions; the recording loop
+  polls that thread's event with a 20 ms wait, so it reads the bus at up to 50 Hz without
+  spinning a CPU core and stops within one read of the key press.
+* The table is redrawn in place (ANSI cursor-up) only when stdout is a terminal, at most ten
+  times a second; otherwise (a log file, a pipe) it is printed once, with the final values.
+* A calibration file that cannot be read is reported and replaced by recalibrating, never used.
+* Errors keep their library type: a pose too near the end of a servo's turn is the
+  :class:`~lerobot_gym.errors.CalibrationError` of ``set_half_turn_homings``, which names the
+  joint; a joint that never moved names the joint too. Nothing is saved in either case.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lerobot_gym.cli.args import CommandParser, Flag, UsageError
+from lerobot_gym.cli.find_port import ask
+from lerobot_gym.errors import CalibrationError
+
+PARSER = CommandParser(
+    prog="lerobot-gym calibrate",
+    description="""
+        Calibrate an SO-101 arm as LeRobot does and save its calibration file where LeRobot
+        keeps it. Give the arm with --robot.* (a follower, or a leader with
+        --robot.type=so101_leader) or with --teleop.* (a leader). If the arm has a calibration
+        file, Enter writes it to the servos and 'c' recalibrates. Otherwise you move the arm to
+        the middle of its range (Enter), then every joint but the wrist roll through its whole
+        range (Enter), and the result is written to the servos and saved.
+    """,
+    flags=(
+        Flag("robot.type", None, "so101_follower or so101_leader", str, True),
+        Flag("robot.port", None, "serial port of the arm (see `lerobot-gym find-port`)", str, True),
+        Flag("robot.id", None, "the arm's name, its calibration file's stem", str, True),
+        Flag("robot.calibration_dir", None, "folder of <id>.json (default: LeRobot's)", str, True),
+        Flag("teleop.type", None, "so101_leader", str, True),
+        Flag("teleop.port", None, "serial port of the leader arm", str, True),
+        Flag("teleop.id", None, "the leader's name, its calibration file's stem", str, True),
+        Flag("teleop.calibration_dir", None, "folder of <id>.json (default: LeRobot's)", str, True),
+    ),
+    examples=(
+        "lerobot-gym calibrate --robot.type=so101_follower --robot.port=/dev/ttyACM0 "
+        "--robot.id=my_follower",
+        "lerobot-gym calibrate --teleop.type=so101_leader --teleop.port=/dev/ttyACM1 "
+        "--teleop.id=my_leader",
+    ),
+)
+
+# Arm types -> kind of arm (the SO-100 carries the same servos with the same ids).
+ARM_TYPES = {
+    "so101_follower": "follower",
+    "so100_follower": "follower",
+    "so101_leader": "leader",
+    "so100_leader": "leader",
+}
+_GROUP_TYPES = {"robot": tuple(ARM_TYPES), "teleop": ("so101_leader", "so100_leader")}
+
+_POLL_S = 0.02  # the recording loop's wait for Enter: bus reads at up to 50 Hz
+_REDRAW_S = 0.1  # live table refresh period on a terminal
+
+
+@dataclass(frozen=True)
+class ArmTarget:
+    """The arm a command line names.
+
+    Attributes:
+        kind: ``"follower"`` or ``"leader"``.
+        port: Serial port of its bus.
+        arm_id: Its id, the calibration file's stem.
+        calibration_dir: Folder of the file, or None for LeRobot's location.
+        flag: The flag group it came from (``"robot"`` or ``"teleop"``), for messages.
+    """
+
+    kind: str
+    port: str
+    arm_id: str
+    calibration_dir: str | None
+    flag: str
+
+
+def arm_from_flags(cfg: Mapping[str, Any]) -> ArmTarget:
+    """The one arm given with ``--robot.*`` or ``--teleop.*``.
+
+    Raises:
+        UsageError: neither or both groups given, an unknown type, or no port.
+    """
+    given = [g for g in ("robot", "teleop") if any(v is not None for v in cfg[g].values())]
+    if len(given) != 1:
+        what = "both" if given else "neither"
+        raise UsageError(
+            f"give one arm, with --robot.type/--robot.port/--robot.id or --teleop.type/"
+            f"--teleop.port/--teleop.id ({what} given)"
+        )
+    group = given[0]
+    args = cfg[group]
+    arm_type = args["type"]
+    if arm_type not in _GROUP_TYPES[group]:
+        raise UsageError(
+            f"--{group}.type must be one of {', '.join(_GROUP_TYPES[group])}, got {arm_type!r}"
+        )
+    if not args["port"]:
+        raise UsageError(f"--{group}.port is required; find it with `lerobot-gym find-port`")
+    kind = ARM_TYPES[arm_type]
+    return ArmTarget(kind, args["port"], args["id"] or kind, args["calibration_dir"], group)
+
+
+def run(argv: list[str]) -> int:
+    """Parse the flags and calibrate the arm (see the module docstring)."""
+    from lerobot_gym.hardware.feetech import FeetechBus
+    from lerobot_gym.hardware.feetech import Motor as BusMotor
+    from lerobot_gym.robots.so101.calibration import calibration_path
+    from lerobot_gym.robots.so101.motors import so101_motors
+
+    arm = arm_from_flags(PARSER.parse(argv))
+    path = calibration_path(arm.kind, arm.arm_id, arm.calibration_dir)
+    motors = so101_motors()
+    bus = FeetechBus(arm.port, {n: BusMotor(m.id, m.model) for n, m in motors.items()})
+    print(f"Connecting to the {arm.kind} {arm.arm_id!r} on {arm.port} ...")
+    bus.connect()
+    try:
+        if path.exists() and _use_existing_file(bus, arm, path, motors):
+            return 0
+        saved = calibrate_arm(bus, arm, path, motors)
+    finally:
+        bus.close(disable_torque=True)
+    print(f"Calibration saved to {saved}")
+    return 0
+
+
+def _use_existing_file(bus: Any, arm: ArmTarget, path: Path, motors: Mapping[str, Any]) -> bool:
+    """Offer the existing file; True if it was written to the servos (nothing more to do)."""
+    from lerobot_gym.robots.so101.calibration import load_calibration, write_calibration
+
+    try:
+        calibration = load_calibration(path, motors)
+    except CalibrationError as exc:
+        print(f"The calibration file cannot be used, so the arm is recalibrated: {exc}")
+        return False
+    answer = ask(
+        f"Press ENTER to use the calibration file of {arm.arm_id!r} ({path}), or type 'c' and "
+        "press ENTER to recalibrate: "
+    )
+    if answer.strip().lower() == "c":
+        return False
+    write_calibration(bus, calibration)
+    print(f"Wrote the calibration of {arm.arm_id!r} from {path} to the servos.")
+    return True
+
+
+def calibrate_arm(bus: Any, arm: ArmTarget, path: Path, motors: Mapping[str, Any]) -> Path:
+    """Home, record ranges, write and save; returns the file written (prompts on stdin)."""
+    from lerobot_gym.robots.so101.calibration import (
+        FULL_TURN_MOTORS,
+        build_calibration,
+        record_ranges_of_motion,
+        save_calibration,
+        set_half_turn_homings,
+        write_calibration,
+    )
+
+    names = list(motors)
+    print(f"\nRunning the calibration of the {arm.kind} {arm.arm_id!r}")
+    bus.disable_torque(names)
+    for name in names:
+        bus.write("Operating_Mode", name, 0)  # position mode
+    ask(f"Move the {arm.kind} to the middle of its range of motion and press ENTER...")
+    homing_offsets = set_half_turn_homings(bus, names)
+
+    full_turn = [n for n in names if n in FULL_TURN_MOTORS]
+    print(
+        f"Move all joints except {', '.join(repr(n) for n in full_turn)} one by one through "
+        "their entire ranges of motion.\nRecording positions. Press ENTER to stop..."
+    )
+    table = LiveTable(sys.stdout)
+    enter = _EnterWatcher().start()
+    try:
+        range_mins, range_maxes = record_ranges_of_motion(
+            bus, names, stop=lambda: enter.pressed.wait(_POLL_S), on_update=table.update
+        )
+    except CalibrationError:
+        enter.raise_if_failed()  # a closed stdin, not the operator, ended the recording
+        raise
+    finally:
+        table.finish()
+    enter.raise_if_failed()
+
+    calibration = build_calibration(motors, homing_offsets, range_mins, range_maxes)
+    write_calibration(bus, calibration)
+    return save_calibration(path, calibration, motors)
+
+
+class LiveTable:
+    """The MIN / POS / MAX table of the range recording, redrawn in place on a terminal.
+
+    Args:
+        stream: Where to draw (a text stream; redrawing needs ``isatty()``).
+        period_s: Shortest time between redraws on a terminal.
+    """
+
+    def __init__(self, stream: Any, period_s: float = _REDRAW_S) -> None:
+        self.stream = stream
+        self.period_s = period_s
+        self.interactive = bool(getattr(stream, "isatty", lambda: False)())
+        self._last: tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]] | None = None
+        self._drawn_lines = 0
+        self._drawn_at = 0.0
+
+    @staticmethod
+    def format(
+        positions: Mapping[str, int], mins: Mapping[str, int], maxes: Mapping[str, int]
+    ) -> list[str]:
+        """The table's lines (LeRobot's layout).
+
+        Example:
+            >>> lines = LiveTable.format({"gripper": 2100}, {"gripper": 1990}, {"gripper": 3400})
+            >>> for line in lines[1:]:
+            ...     print(line)
+            NAME            |    MIN |    POS |    MAX
+            gripper         |   1990 |   2100 |   3400
+        """
+        lines = ["-" * 43, f"{'NAME':<15} | {'MIN':>6} | {'POS':>6} | {'MAX':>6}"]
+        for name in positions:
+            lines.append(f"{name:<15} | {mins[name]:>6} | {positions[name]:>6} | {maxes[name]:>6}")
+        return lines
+
+    def update(
+        self, positions: Mapping[str, int], mins: Mapping[str, int], maxes: Mapping[str, int]
+    ) -> None:
+        """Record the latest values; redraw if on a terminal and the period has passed."""
+        self._last = (dict(positions), dict(mins), dict(maxes))
+        now = time.monotonic()
+        if self.interactive and now - self._drawn_at >= self.period_s:
+            self._draw()
+            self._drawn_at = now
+
+    def finish(self) -> None:
+        """Draw the final values (the only drawing when not on a terminal)."""
+        if self._last is not None:
+            self._draw()
+
+    def _draw(self) -> None:
+        assert self._last is not None
+        lines = self.format(*self._last)
+        if self.interactive:
+            # Back to the table's first line (\x1b[nF), and \x1b[K clears what a longer
+            # previous line left behind.
+            up = f"\x1b[{self._drawn_lines}F" if self._drawn_lines else ""
+            text = up + "".join(f"{line}\x1b[K\n" for line in lines)
+        else:
+            text = "".join(f"{line}\n" for line in lines)
+        self.stream.write(text)
+        self.stream.flush()
+        self._drawn_lines = len(lines)
+
+
+class _EnterWatcher:
+    """Waits for one Enter on a daemon thread; ``pressed`` is set when it comes (or stdin ends)."""
+
+    def __init__(self) -> None:
+        self.pressed = threading.Event()
+        self._error: BaseException | None = None
+
+    def start(self) -> _EnterWatcher:
+        threading.Thread(target=self._wait, name="calibrate-enter", daemon=True).start()
+        return self
+
+    def _wait(self) -> None:
+        try:
+            ask("")
+        except BaseException as exc:  # re-raised on the main thread
+            self._error = exc
+        finally:
+            self.pressed.set()
+
+    def raise_if_failed(self) -> None:
+        """Re-raise what stopped the wait other than Enter (a closed stdin)."""
+        if self._error is not None:
+            raise self._error

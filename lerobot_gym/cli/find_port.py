@@ -1,0 +1,105 @@
+"""Find the serial port of an arm's controller board (unplug it and see which port goes).
+
+``lerobot-gym find-port`` follows LeRobot's ``lerobot-find-port``: list the serial ports, ask the
+operator to unplug the arm's USB cable and press Enter, list them again and print the port that
+disappeared. ``--timeout_s=S`` detects the unplug by polling instead (no Enter needed, useful
+over SSH or in scripts). The logic lives in :mod:`lerobot_gym.hardware.ports`; this module only
+prompts and prints.
+
+This module also holds :func:`ask`, the one prompt the hardware commands (``find-port``,
+``calibrate``) share: it turns a closed stdin into a readable error instead of an ``EOFError``
+traceback.
+
+Design decisions:
+
+* After Enter the ports are listed for up to a second until the listing changes, rather than
+  after LeRobot's fixed 0.5 s sleep: the OS may take a moment to remove the device node, and a
+  fast machine need not wait.
+* With no serial port present at the start, the operator is asked to *plug in* the arm instead
+  (:func:`~lerobot_gym.hardware.ports.find_port` accepts a port that appears).
+* Pseudo-terminals are ignored unless ``--include_pty`` (every shell owns one; emulated buses
+  live there).
+"""
+
+from __future__ import annotations
+
+from lerobot_gym.cli.args import CommandParser, Flag, UsageError
+from lerobot_gym.errors import PortNotFoundError
+from lerobot_gym.hardware import ports
+
+PARSER = CommandParser(
+    prog="lerobot-gym find-port",
+    description="""
+        Find the serial port of an arm's controller board: the ports are listed, you unplug
+        the arm's USB cable (leave its power on) and press Enter, and the port that disappeared
+        is printed. With --timeout_s the unplug is detected by polling, without Enter.
+    """,
+    flags=(
+        Flag(
+            "timeout_s",
+            None,
+            "detect the unplug by polling for up to this many seconds instead of waiting for "
+            "Enter (null: wait for Enter)",
+            float,
+            True,
+        ),
+        Flag("include_pty", False, "also list pseudo-terminals (/dev/pts/N, emulated buses)", bool),
+    ),
+    examples=("lerobot-gym find-port", "lerobot-gym find-port --timeout_s=20"),
+)
+
+# After Enter, how long the port listing may take to change (device node removal).
+_SETTLE_S = 1.0
+_SETTLE_POLL_S = 0.1
+
+
+def ask(prompt: str) -> str:
+    """Print ``prompt``, read one line from stdin and return it without its newline.
+
+    Raises:
+        UsageError: stdin is closed (no terminal, e.g. run from a script without input), so the
+            command cannot wait for the operator.
+    """
+    try:
+        return input(prompt)
+    except EOFError:
+        print()
+        raise UsageError(
+            "stdin closed while waiting for Enter: run this command in a terminal (or pipe the "
+            "answers in)"
+        ) from None
+
+
+def run(argv: list[str]) -> int:
+    """Parse the flags, run the unplug flow, print the arm's port."""
+    cfg = PARSER.parse(argv)
+    timeout_s, include_pty = cfg["timeout_s"], cfg["include_pty"]
+    if timeout_s is not None and not timeout_s > 0:
+        raise UsageError(f"--timeout_s must be positive, got {timeout_s}")
+
+    def listing() -> list[str]:
+        return ports.list_serial_ports(include_pty=include_pty)
+
+    print("Finding the serial port of your arm's controller board.")
+    before = listing()
+    print(f"Ports now: {', '.join(before) if before else 'none'}")
+    action = "Unplug the arm's USB cable (leave its power on)"
+    if not before:
+        action = "No serial port is present: plug in the arm's USB cable"
+    if timeout_s is None:
+        ask(f"{action} and press Enter when done.")
+        try:
+            port = ports.wait_for_port_change(
+                before, timeout_s=_SETTLE_S, poll_interval_s=_SETTLE_POLL_S, list_ports=listing
+            )
+        except PortNotFoundError:
+            port = ports.find_port(before, listing())  # raises, with the full explanation
+    else:
+        print(f"{action}; waiting up to {timeout_s:g} s ...", flush=True)
+        port = ports.wait_for_port_change(before, timeout_s=timeout_s, list_ports=listing)
+    unplugged = port in before
+    print(f"The port of this arm is {port}")
+    if unplugged:
+        print("Reconnect the USB cable.")
+    print(f"Use it as --robot.port={port} (a follower arm) or --teleop.port={port} (a leader arm).")
+    return 0
