@@ -6,13 +6,11 @@ The grasp test doubles as the reference recipe for scripted pick policies (READM
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("MUJOCO_GL", "egl")
 mujoco = pytest.importorskip("mujoco")
 
 from lerobot_gym.assets.so101 import SCENE_XML, SO101_XML  # noqa: E402
