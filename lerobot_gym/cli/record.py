@@ -1,0 +1,513 @@
+"""Record a LeRobot v3.0 dataset: a policy or a teleoperator drives an env, episode by episode.
+
+``lerobot-gym record --env.id=ID --policy.type=scripted --dataset.root=DIR
+--dataset.repo_id=USER/NAME --dataset.num_episodes=N`` wraps the env in
+:class:`~lerobot_gym.wrappers.RecordEpisodes` (and :class:`~lerobot_gym.wrappers.RerunViz` with
+``--display_data``), then for each episode resets it (seed ``--seed + episode index``), drives
+it for ``--dataset.episode_time_s`` or until the env ends the episode, saves it, and waits
+``--dataset.reset_time_s`` for the scene to be reset. Flags follow ``lerobot-record``
+(lerobot-interfaces.md §3.3); the keyboard controls are LeRobot's (§3.4), read from the
+terminal by :class:`~lerobot_gym.teleop.keyboard.TerminalKeyboard`.
+
+Design decisions:
+
+* Episode length is counted in control steps, ``round(episode_time_s * fps)``: on the twin a
+  step is one control period of simulated time, so a 10 s episode is 10 s of robot motion
+  however fast the CPU renders; on hardware (or with a human teleoperating) the env is wrapped
+  in :class:`~lerobot_gym.wrappers.ControlRate`, so the same count is wall-clock time.
+* The reset phase defaults to 0 s on the twin (``reset()`` teleports the robot and re-places
+  the props) and to LeRobot's 60 s elsewhere. A teleoperator keeps driving the robot during
+  the reset phase (not recorded), as in LeRobot; under a policy the robot holds still.
+* An episode is saved as soon as it ends (RecordEpisodes is durable per episode). The left
+  arrow therefore re-records the episode *in progress*; once saved, an episode is removed
+  with ``lerobot-gym dataset delete-episodes``. A key pressed while no episode is running
+  never ends the next one: pending presses (except Esc) are dropped when an episode starts.
+* Interrupting (Ctrl-C) or an error drops the episode in progress and keeps every saved one;
+  ``--resume=true`` continues the dataset, recording ``num_episodes`` more.
+* Action sources are a small table (:data:`TELEOP_TYPES`, and policies through
+  :func:`lerobot_gym.policies.make_policy`), so a new teleoperator (gamepad, phone) is one
+  factory function here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lerobot_gym.cli import common
+from lerobot_gym.cli.args import REQUIRED, CommandParser, Flag, UsageError
+from lerobot_gym.errors import ConfigError
+from lerobot_gym.teleop.keyboard import (
+    EXIT_EARLY,
+    RERECORD_EPISODE,
+    STOP_RECORDING,
+    TerminalKeyboard,
+)
+
+#: LeRobot's defaults for a real robot (lerobot-interfaces.md §3.3).
+REAL_EPISODE_TIME_S = 60.0
+REAL_RESET_TIME_S = 60.0
+
+PARSER = CommandParser(
+    prog="lerobot-gym record",
+    description="""
+        Record a LeRobot v3.0 dataset. A policy (--policy.type) or a teleoperator
+        (--teleop.type) drives the env; each episode lasts --dataset.episode_time_s (in control
+        steps: simulated time on the twin, wall-clock time on hardware) or until the env ends
+        it, then --dataset.reset_time_s passes before the next (default 0 on the twin, 60 s
+        otherwise). Episode i is reset with seed --seed + i.
+
+        Keys (in the terminal): right arrow or n ends the episode early; left arrow or r
+        discards it and records it again; Esc or q saves what is done and stops.
+    """,
+    flags=(
+        Flag("dataset.root", None, "dataset directory (default: $HF_LEROBOT_HOME/REPO_ID)", str),
+        Flag("dataset.repo_id", REQUIRED, "Hugging Face dataset id, USER/NAME", str),
+        Flag("dataset.num_episodes", 50, "episodes to record (more, with --resume)", int),
+        Flag("dataset.single_task", None, "task text of every episode (default: the env's)", str),
+        Flag("dataset.episode_time_s", REAL_EPISODE_TIME_S, "longest episode, seconds", float),
+        Flag(
+            "dataset.reset_time_s",
+            None,
+            "pause between episodes, seconds (default: 0 on the twin, 60 otherwise)",
+            float,
+            True,
+        ),
+        Flag("dataset.fps", None, "control and dataset rate (default: the env's)", int, True),
+        Flag("dataset.video", True, "store cameras as MP4 (false: PNG in the parquet)", bool),
+        Flag("dataset.vcodec", "libsvtav1", "video codec: libsvtav1 (LeRobot's) or h264", str),
+        Flag("dataset.push_to_hub", False, "upload to the Hub when done", bool),
+        Flag("dataset.private", False, "create the Hub repository private", bool),
+        Flag("policy.type", None, "policy driving the env (scripted, random, ...)", str),
+        Flag("teleop.type", None, "teleoperator driving the env (so101_leader)", str),
+        Flag("resume", False, "add episodes to the dataset at --dataset.root", bool),
+        Flag("display_data", False, "show the run in a Rerun viewer (spawned locally)", bool),
+        Flag("display_save", None, "write the Rerun stream to this .rrd file", str),
+        Flag("display_serve", False, "serve the Rerun stream (true: port 9876, or a port)"),
+        Flag("seed", None, "episode i is reset with seed + i (null: unseeded)", int, True),
+    ),
+    open_groups={
+        "env": common.ENV_GROUP_HELP,
+        "policy": common.POLICY_GROUP_HELP,
+        "teleop": "teleoperator options, e.g. --teleop.port=/dev/ttyACM1 --teleop.id=my_leader",
+    },
+    examples=(
+        "lerobot-gym record --env.id=SO101-PickCube-v0 --policy.type=scripted "
+        "--dataset.repo_id=me/pick --dataset.root=data/pick --dataset.num_episodes=10 "
+        "--dataset.single_task='pick up the cube' --seed=0",
+        "lerobot-gym record --env.id=SO101-PickCube-v0 --env.backend=real "
+        "--env.port=/dev/ttyACM0 --teleop.type=so101_leader --teleop.port=/dev/ttyACM1 "
+        "--teleop.id=my_leader --dataset.repo_id=me/pick --dataset.episode_time_s=30",
+    ),
+)
+
+
+# -- action sources -------------------------------------------------------------------------------
+class ActionSource:
+    """What drives the env: a policy or a teleoperator."""
+
+    #: keeps driving the robot between episodes (a human resetting the scene).
+    drives_reset_phase = False
+
+    def start_episode(self, obs: Any, info: dict[str, Any]) -> None:
+        """A new episode starts from ``obs``."""
+
+    def action(self, obs: Any) -> np.ndarray:
+        """The action to send now."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the device."""
+
+
+class PolicySource(ActionSource):
+    """A :class:`~lerobot_gym.policies.Policy` drives the env."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+
+    def start_episode(self, obs: Any, info: dict[str, Any]) -> None:
+        """Reset the policy on the episode's first observation."""
+        self.policy.reset(obs, info)
+
+    def action(self, obs: Any) -> np.ndarray:
+        """The policy's action for ``obs``."""
+        return self.policy(obs)
+
+
+class TeleopSource(ActionSource):
+    """A connected :class:`~lerobot_gym.teleop.Teleop` drives the env (and the reset phase)."""
+
+    drives_reset_phase = True
+
+    def __init__(self, teleop: Any) -> None:
+        self.teleop = teleop
+
+    def action(self, obs: Any) -> np.ndarray:
+        """The operator's action now (the observation is not needed)."""
+        return self.teleop.get_action()
+
+    def close(self) -> None:
+        """Disconnect the device."""
+        if self.teleop.is_connected:
+            self.teleop.disconnect()
+
+
+def _make_so101_leader(options: dict[str, Any]) -> Any:
+    from lerobot_gym.robots.so101.leader import SO101Leader
+
+    known = {"port", "id", "calibration_dir", "use_degrees"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UsageError(
+            f"--teleop.{unknown[0]} is not an so101_leader option; options: "
+            + ", ".join(f"--teleop.{k}" for k in sorted(known))
+        )
+    if not options.get("port"):
+        raise UsageError(
+            "--teleop.type=so101_leader needs --teleop.port (find it with `lerobot-gym find-port`)"
+        )
+    return SO101Leader(
+        str(options["port"]),
+        leader_id=str(options.get("id") or "leader"),
+        calibration_dir=options.get("calibration_dir"),
+        use_degrees=bool(options.get("use_degrees", True)),
+    )
+
+
+#: --teleop.type -> factory(options) of an unconnected Teleop (options: the other --teleop.*).
+TELEOP_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "so101_leader": _make_so101_leader,
+}
+
+
+def source_types(cfg: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(policy type, teleop type)`` from the flags, exactly one of them set.
+
+    Raises:
+        UsageError: neither or both given, options of the other group, or an unknown
+            teleoperator type.
+    """
+    policy_args = dict(cfg.get("policy") or {})
+    teleop_args = dict(cfg.get("teleop") or {})
+    policy_type, teleop_type = policy_args.pop("type", None), teleop_args.pop("type", None)
+    if policy_type is not None and teleop_type is not None:
+        raise UsageError(
+            "choose what drives the env: --policy.type (a policy) or --teleop.type (a "
+            "teleoperator), not both"
+        )
+    if policy_type is None and teleop_type is None:
+        raise UsageError(
+            "choose what drives the env: --policy.type=... or --teleop.type=... (e.g. "
+            "--policy.type=scripted, --teleop.type=so101_leader)"
+        )
+    if policy_type is not None and teleop_args:
+        raise UsageError("--teleop.* options need --teleop.type, not --policy.type")
+    if teleop_type is not None and policy_args:
+        raise UsageError("--policy.* options need --policy.type, not --teleop.type")
+    if teleop_type is not None and teleop_type not in TELEOP_TYPES:
+        raise UsageError(
+            f"unknown --teleop.type={teleop_type!r}; known: {', '.join(sorted(TELEOP_TYPES))}"
+        )
+    return policy_type, teleop_type
+
+
+def make_source(cfg: dict[str, Any], env: Any, seed: int | None) -> ActionSource:
+    """The policy or teleoperator named by ``--policy.*`` / ``--teleop.*``, connected.
+
+    Raises:
+        UsageError: see :func:`source_types`; bad teleoperator options.
+    """
+    policy_type, teleop_type = source_types(cfg)
+    if policy_type is not None:
+        from lerobot_gym.policies import make_policy
+
+        options = {k: v for k, v in (cfg.get("policy") or {}).items() if k != "type"}
+        return PolicySource(make_policy(policy_type, env, seed=seed, **options))
+    options = {k: v for k, v in (cfg.get("teleop") or {}).items() if k != "type"}
+    teleop = TELEOP_TYPES[teleop_type](options)
+    teleop.connect()
+    return TeleopSource(teleop)
+
+
+# -- the recording session -----------------------------------------------------------------------
+@dataclass
+class RecordSummary:
+    """What a recording session did.
+
+    Attributes:
+        root: the dataset directory.
+        repo_id: its Hub id.
+        episodes: episodes saved by this session.
+        frames: frames saved by this session.
+        total_episodes: episodes in the dataset now (including those before a resume).
+        total_frames: frames in the dataset now.
+        rerecorded: episodes discarded and recorded again.
+        stopped: the operator stopped the session (Esc) before ``num_episodes``.
+        elapsed_s: wall-clock duration.
+    """
+
+    root: Path
+    repo_id: str
+    episodes: int
+    frames: int
+    total_episodes: int
+    total_frames: int
+    rerecorded: int
+    stopped: bool
+    elapsed_s: float
+
+
+@dataclass
+class _Session:
+    env: Any  # the outermost wrapper
+    recorder: Any  # the RecordEpisodes in the stack
+    source: ActionSource
+    keyboard: Any
+    num_episodes: int
+    episode_steps: int
+    reset_steps: int
+    fps: int
+    seed: int | None
+    repo_id: str
+
+
+def run(argv: list[str]) -> int:
+    """Parse the flags, record, print the summary."""
+    cfg = PARSER.parse(argv)
+    with TerminalKeyboard() as keyboard:
+        if keyboard.active:
+            print("keys: right arrow = end episode, left arrow = re-record, Esc = stop")
+        summary = record(cfg, keyboard=keyboard)
+    _print_summary(summary)
+    if cfg["dataset"]["push_to_hub"]:
+        from lerobot_gym.dataset.tools import push_to_hub
+
+        url = push_to_hub(summary.root, summary.repo_id, private=cfg["dataset"]["private"])
+        print(f"pushed to {url}")
+    return 0
+
+
+def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary:
+    """Record the session described by parsed flags.
+
+    Args:
+        cfg: the parsed flags (:data:`PARSER`).
+        keyboard: source of the recording events (anything with ``poll()`` returning the
+            :mod:`~lerobot_gym.teleop.keyboard` events); default: no keyboard.
+    """
+    import gymnasium as gym
+    from gymnasium.wrappers import TimeLimit
+
+    from lerobot_gym.cli.dataset import resolve_root
+    from lerobot_gym.wrappers import ControlRate, RecordEpisodes
+
+    ds = cfg["dataset"]
+    env_args = dict(cfg.get("env") or {})
+    env_id = common.resolve_env_id(env_args.get("id"))
+    kwargs = common.env_kwargs(env_args)
+    if ds["fps"] is not None:
+        if kwargs.get("fps", ds["fps"]) != ds["fps"]:
+            raise UsageError(f"--dataset.fps={ds['fps']} differs from --env.fps={kwargs['fps']}")
+        kwargs["fps"] = ds["fps"]
+    if ds["num_episodes"] < 1 or ds["episode_time_s"] <= 0:
+        raise UsageError("--dataset.num_episodes and --dataset.episode_time_s must be positive")
+    root = resolve_root(ds["root"], ds["repo_id"])
+    if not cfg["resume"] and root.exists() and any(root.iterdir()):
+        raise ConfigError(
+            f"{root} already holds files; pass --resume=true to add episodes to it, or choose "
+            "another --dataset.root"
+        )
+    on_twin = kwargs.get("backend", "sim") == "sim"
+    has_teleop = source_types(cfg)[1] is not None  # flag mistakes surface before any I/O
+    reset_time_s = ds["reset_time_s"]
+    if reset_time_s is None:
+        reset_time_s = 0.0 if on_twin else REAL_RESET_TIME_S
+
+    keyboard = keyboard if keyboard is not None else TerminalKeyboard(fd=None)
+    creates_dataset = not root.exists() or not any(root.iterdir())
+    env = gym.make(env_id, **kwargs)
+    recorder: Any = None
+    source: ActionSource | None = None
+    try:
+        fps = int(env.metadata["render_fps"])
+        episode_steps = max(1, round(ds["episode_time_s"] * fps))
+        # The episode time is a time limit: its last frame is recorded truncated (next.done).
+        env = TimeLimit(env, max_episode_steps=episode_steps)
+        if has_teleop or not on_twin:
+            env = ControlRate(env, fps=fps)  # a human or a real arm needs real time
+        # The device is connected before the dataset is created: a wrong port leaves no files.
+        source = make_source(cfg, env, cfg["seed"])
+        recorder = env = RecordEpisodes(
+            env,
+            root,
+            repo_id=ds["repo_id"],
+            task=ds["single_task"],
+            fps=fps,
+            use_videos=ds["video"],
+            vcodec=ds["vcodec"],
+            resume=cfg["resume"],
+        )
+        env = _maybe_display(env, cfg)
+        session = _Session(
+            env=env,
+            recorder=recorder,
+            source=source,
+            keyboard=keyboard,
+            num_episodes=ds["num_episodes"],
+            episode_steps=episode_steps,
+            reset_steps=round(reset_time_s * fps),
+            fps=fps,
+            seed=cfg["seed"],
+            repo_id=ds["repo_id"],
+        )
+        return _record_episodes(session)
+    except BaseException:
+        if recorder is not None:
+            # An interrupted episode is incomplete: keep only the saved ones. A failing discard
+            # (a broken writer) must not hide the error that got us here.
+            with contextlib.suppress(Exception):
+                recorder.discard_episode()
+        raise
+    finally:
+        try:
+            if source is not None:
+                source.close()
+        finally:
+            env.close()
+            if creates_dataset and (recorder is None or recorder.num_episodes == 0):
+                # Nothing recorded (an error before the first save): leave no empty dataset
+                # that would need --resume=true next time.
+                shutil.rmtree(root, ignore_errors=True)
+
+
+def _maybe_display(env: Any, cfg: dict[str, Any]) -> Any:
+    save, serve = cfg["display_save"], cfg["display_serve"]
+    if not (cfg["display_data"] or save or serve):
+        return env
+    from lerobot_gym.wrappers import RerunViz
+
+    if serve not in (True, False) and not isinstance(serve, int):
+        raise UsageError(f"--display_serve: expected true, false or a port, got {serve!r}")
+    spawn = bool(cfg["display_data"]) and not serve and save is None
+    env = RerunViz(env, app_id="lerobot_gym_record", save=save, serve=serve, spawn=spawn)
+    if env.server_uri:
+        print(f"Rerun: connect a viewer with `rerun {env.server_uri}`")
+    return env
+
+
+def _record_episodes(s: _Session) -> RecordSummary:
+    from tqdm.auto import tqdm
+
+    rec = s.recorder
+    start_episodes, start_frames = rec.num_episodes, rec.writer.num_frames
+    started = time.perf_counter()
+    rerecorded, stopped = 0, False
+    while rec.num_episodes - start_episodes < s.num_episodes and not stopped:
+        index = rec.num_episodes
+        done = index - start_episodes
+        stopped = s.keyboard.poll()[STOP_RECORDING]  # drop presses meant for the last episode
+        if stopped:
+            break
+        seed = None if s.seed is None else s.seed + index
+        frames_before = rec.writer.num_frames
+        obs, info = s.env.reset(seed=seed)
+        s.source.start_episode(obs, info)
+        bar = tqdm(
+            total=s.episode_steps,
+            desc=f"episode {index} ({done + 1}/{s.num_episodes})",
+            unit="step",
+            file=sys.stderr,
+            leave=False,
+        )
+        outcome = "end"
+        try:
+            for _ in range(s.episode_steps):
+                events = s.keyboard.poll()
+                if events[STOP_RECORDING]:
+                    outcome = "stop"
+                elif events[RERECORD_EPISODE]:
+                    outcome = "rerecord"
+                elif events[EXIT_EARLY]:
+                    outcome = "exit_early"
+                if outcome != "end":
+                    break
+                obs, _, terminated, truncated, _ = s.env.step(s.source.action(obs))
+                bar.update(1)
+                if rec.stop_requested:  # a teleoperator's "terminate" event
+                    outcome = "stop"
+                    break
+                if terminated or truncated:
+                    break
+        finally:
+            bar.close()
+        if outcome == "rerecord":
+            rec.discard_episode()
+            rerecorded += 1
+            print(f"episode {index}: discarded, recording it again")
+        else:
+            rec.save_episode()  # nothing left to save when the env ended the episode
+            if rec.num_episodes > index:
+                print(f"episode {index}: saved, {rec.writer.num_frames - frames_before} frames")
+        stopped = outcome == "stop"
+        more = rec.num_episodes - start_episodes < s.num_episodes
+        if not stopped and (more or outcome == "rerecord"):
+            stopped = _reset_phase(s, obs)
+    return RecordSummary(
+        root=Path(rec.dataset_root),
+        repo_id=s.repo_id,
+        episodes=rec.num_episodes - start_episodes,
+        frames=rec.writer.num_frames - start_frames,
+        total_episodes=rec.num_episodes,
+        total_frames=rec.writer.num_frames,
+        rerecorded=rerecorded,
+        stopped=stopped,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def _reset_phase(s: _Session, obs: Any) -> bool:
+    """Give the operator ``reset_steps`` control periods to reset the scene; True: stop."""
+    if s.reset_steps <= 0:
+        return False
+    print(f"reset the scene ({s.reset_steps / s.fps:.0f} s; right arrow when ready)")
+    period_s = 1.0 / s.fps
+    deadline = time.perf_counter()
+    for _ in range(s.reset_steps):
+        events = s.keyboard.poll()
+        if events[RERECORD_EPISODE]:
+            print(
+                "the episode is already saved; remove it later with `lerobot-gym dataset "
+                "delete-episodes`"
+            )
+        if events[STOP_RECORDING]:
+            return True
+        if events[EXIT_EARLY]:
+            return False
+        if s.source.drives_reset_phase:
+            obs, *_ = s.env.step(s.source.action(obs))  # paced by ControlRate; not recorded
+        else:
+            deadline += period_s
+            time.sleep(max(0.0, deadline - time.perf_counter()))
+    return False
+
+
+def _print_summary(summary: RecordSummary) -> None:
+    note = " (stopped by the operator)" if summary.stopped else ""
+    rerecorded = f", {summary.rerecorded} re-recorded" if summary.rerecorded else ""
+    print(
+        f"recorded {summary.episodes} episodes, {summary.frames} frames in "
+        f"{summary.elapsed_s:.1f} s{rerecorded}{note}"
+    )
+    print(
+        f"dataset {summary.repo_id} at {summary.root}: {summary.total_episodes} episodes, "
+        f"{summary.total_frames} frames"
+    )
