@@ -1,4 +1,4 @@
-"""List the cameras OpenCV can open, with their default mode; optionally save a frame of each.
+"""List OpenCV cameras with their default mode; optionally save one frame of each.
 
 ``lerobot-gym find-cameras [--output_dir=DIR]`` prints LeRobot's camera report (name, type, id,
 backend and default stream profile, as ``lerobot-find-cameras`` prints it) from

@@ -1,4 +1,4 @@
-"""Find the serial port of an arm's controller board (unplug it and see which port goes).
+"""Find an arm's serial port: unplug its USB cable and see which port goes.
 
 ``lerobot-gym find-port`` follows LeRobot's ``lerobot-find-port``: list the serial ports, ask the
 operator to unplug the arm's USB cable and press Enter, list them again and print the port that
