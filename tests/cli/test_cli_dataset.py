@@ -1,0 +1,212 @@
+"""`lerobot-gym dataset`: info, validate (exit codes), stats, merge, delete-episodes, push."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lerobot_gym.cli.main import main
+from lerobot_gym.dataset import DatasetMeta, LeRobotDataset, LeRobotDatasetWriter, validate
+
+FPS = 10
+NAMES = [f"j{i}.pos" for i in range(3)]
+FEATURES = {
+    "observation.state": {"dtype": "float32", "shape": [3], "names": NAMES},
+    "action": {"dtype": "float32", "shape": [3], "names": NAMES},
+    "observation.images.front": {
+        "dtype": "video",
+        "shape": [16, 24, 3],
+        "names": ["height", "width", "channels"],
+    },
+}
+
+
+def _make(root, lengths, *, offset: float = 0.0, task: str = "stack the blocks"):
+    """A small dataset; frame i of episode e has state (offset + 100e + i) * [1, 2, 3]."""
+    with LeRobotDatasetWriter.create(
+        root, repo_id="test/ds", fps=FPS, features=FEATURES, vcodec="h264", robot_type="toy"
+    ) as writer:
+        for ep, n in enumerate(lengths):
+            for i in range(n):
+                state = np.float32(offset + 100 * ep + i) * np.array([1, 2, 3], np.float32)
+                writer.add_frame(
+                    {
+                        "observation.state": state,
+                        "action": -state,
+                        "observation.images.front": np.full((16, 24, 3), 10 * i, np.uint8),
+                    },
+                    task=task,
+                )
+            writer.save_episode()
+    return root
+
+
+@pytest.fixture
+def ds(tmp_path):
+    return _make(tmp_path / "ds", [6, 4, 5])
+
+
+def test_info_prints_a_readable_summary(ds, capsys):
+    assert main(["dataset", "info", f"--dataset.root={ds}"]) == 0
+    out = capsys.readouterr().out
+    assert f"dataset {ds}" in out
+    assert "robot toy, 10 fps" in out
+    assert "3 episodes, 15 frames (1.5 s)" in out and "MB on disk" in out
+    assert "0: stack the blocks" in out
+    assert "observation.images.front" in out and "(h264)" in out
+    assert "observation.state" in out and "float32  [3]" in out
+
+
+def test_info_json_and_root_from_repo_id(ds, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HF_LEROBOT_HOME", str(tmp_path))  # $HF_LEROBOT_HOME/<repo_id> = ds
+    (tmp_path / "me").mkdir()
+    ds.rename(tmp_path / "me" / "ds")
+    assert main(["dataset", "info", "--dataset.repo_id=me/ds", "--json=true"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["episodes"], summary["frames"], summary["fps"]) == (3, 15, 10)
+    assert summary["features"]["action"] == {"dtype": "float32", "shape": [3]}
+
+
+def test_validate_exit_codes(ds, capsys):
+    assert main(["dataset", "validate", f"--dataset.root={ds}"]) == 0
+    assert "ok:" in capsys.readouterr().out
+
+    data_file = next((ds / "data").rglob("*.parquet"))
+    data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
+    assert main(["dataset", "validate", f"--dataset.root={ds}"]) == 1
+    out = capsys.readouterr().out
+    relative = str(data_file.relative_to(ds))
+    lines = [line for line in out.splitlines() if line.startswith(relative + ": ")]
+    assert lines, out  # the broken file is named, relative to the root, with its problem
+    assert out.rstrip().endswith(f"in {ds}") and "problem" in out.splitlines()[-1]
+
+
+def test_validate_names_a_missing_video(ds, capsys):
+    video = next((ds / "videos").rglob("*.mp4"))
+    video.unlink()
+    assert main(["dataset", "validate", f"--dataset.root={ds}"]) == 1
+    assert str(video.relative_to(ds)) in capsys.readouterr().out
+
+
+def test_validate_a_missing_dataset_is_an_error(tmp_path, capsys):
+    assert main(["dataset", "validate", f"--dataset.root={tmp_path / 'nothing'}"]) == 1
+    assert "nothing" in capsys.readouterr().out
+
+
+def test_stats_recomputes_and_prints(ds, capsys):
+    stats_path = ds / "meta" / "stats.json"
+    stats_path.unlink()
+    assert main(["dataset", "stats", f"--dataset.root={ds}"]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {stats_path}" in out
+    stats = json.loads(stats_path.read_text())
+    # Every state of the dataset, as _make wrote them.
+    states = np.array(
+        [(100 * ep + i) * np.array([1, 2, 3]) for ep, n in enumerate([6, 4, 5]) for i in range(n)],
+        dtype=np.float64,
+    )
+    np.testing.assert_allclose(stats["observation.state"]["mean"], states.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(stats["action"]["min"], -states.max(0), rtol=1e-6)
+    line = next(line for line in out.splitlines() if line.strip().startswith("observation.state"))
+    assert "mean [" in line and "max [" in line
+
+
+def test_merge_then_delete_episodes(ds, tmp_path, capsys):
+    other = _make(tmp_path / "other", [3, 7], offset=1000, task="unstack them")
+    merged = tmp_path / "merged"
+    argv = ["dataset", "merge", f"--dataset.roots=[{ds},{other}]", f"--output_dir={merged}"]
+    assert main(argv) == 0
+    assert "merged 2 datasets" in capsys.readouterr().out
+    assert main(argv) == 1  # never into a directory that holds files
+    assert "not empty" in capsys.readouterr().err
+    assert validate(merged) == []
+    meta = DatasetMeta.load(merged)
+    assert (meta.num_episodes, meta.num_frames) == (5, 25)
+    assert meta.tasks == ["stack the blocks", "unstack them"]
+
+    # Delete into a new directory: the source is untouched.
+    kept = tmp_path / "kept"
+    argv = ["dataset", "delete-episodes", f"--dataset.root={merged}", "--dataset.episodes=[1,3]"]
+    assert main([*argv, f"--output_dir={kept}"]) == 0
+    assert DatasetMeta.load(merged).num_episodes == 5
+    assert [int(e["length"]) for e in DatasetMeta.load(kept).episodes] == [6, 5, 7]
+
+    # In place.
+    assert main(argv) == 0
+    assert "deleted episodes [1, 3] in place: 3 episodes, 18 frames remain" in (
+        capsys.readouterr().out
+    )
+    assert validate(merged) == []
+    dataset = LeRobotDataset(merged, format="numpy")
+    try:
+        # Episode 2 is the old episode 4 (other's second), re-indexed; its frames kept.
+        start, _ = dataset.episode_range(2)
+        item = dataset[start]
+        assert item["episode_index"] == 2 and item["task"] == "unstack them"
+        np.testing.assert_allclose(item["observation.state"], 1100 * np.array([1, 2, 3]))
+    finally:
+        dataset.close()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["merge", "--dataset.roots=[a]", "--output_dir=o"], "two or more"),
+        (["delete-episodes", "--dataset.root=x", "--dataset.episodes=[a]"], "episode indices"),
+        (["frobnicate"], "unknown subcommand 'frobnicate'"),
+        ([], "a subcommand is needed"),
+        (["info"], "--dataset.root"),
+    ],
+)
+def test_usage_errors(argv, message, capsys):
+    assert main(["dataset", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_delete_a_missing_episode_is_an_error(ds, capsys):
+    argv = ["dataset", "delete-episodes", f"--dataset.root={ds}", "--dataset.episodes=[7]"]
+    assert main(argv) == 1
+    assert "[7] do not exist" in capsys.readouterr().err
+    assert DatasetMeta.load(ds).num_episodes == 3
+
+
+def test_help_lists_subcommands(capsys):
+    assert main(["dataset", "--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("info", "validate", "stats", "merge", "delete-episodes", "push"):
+        assert f"  {name} " in out
+    assert main(["dataset", "merge", "--help"]) == 0
+    assert "--dataset.roots" in capsys.readouterr().out
+
+
+def test_push_goes_through_huggingface_hub(ds, monkeypatch, capsys):
+    import huggingface_hub
+
+    calls = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            calls.append(("init", token))
+
+        def create_repo(self, repo_id, **kwargs):
+            calls.append(("create_repo", repo_id, kwargs))
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", kwargs))
+            return "https://huggingface.co/datasets/me/ds/commit/abc"
+
+        def create_tag(self, repo_id, **kwargs):
+            calls.append(("create_tag", repo_id, kwargs))
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    argv = ["dataset", "push", f"--dataset.root={ds}", "--dataset.repo_id=me/ds", "--private"]
+    assert main(argv) == 0
+    assert "pushed" in capsys.readouterr().out
+    names = [c[0] for c in calls]
+    assert names == ["init", "create_repo", "upload_folder", "create_tag"]
+    assert calls[1][1] == "me/ds" and calls[1][2]["private"] is True
+    assert calls[1][2]["repo_type"] == "dataset"
+    assert calls[2][1]["folder_path"] == str(ds) and calls[2][1]["repo_id"] == "me/ds"
+    assert calls[3][2]["tag"] == "v3.0"
