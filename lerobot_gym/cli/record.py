@@ -1,4 +1,4 @@
-"""Record a LeRobot v3.0 dataset: a policy or a teleoperator drives an env, episode by episode.
+"""Record a LeRobot v3.0 dataset with a policy or a teleoperator driving an env.
 
 ``lerobot-gym record --env.id=ID --policy.type=scripted --dataset.root=DIR
 --dataset.repo_id=USER/NAME --dataset.num_episodes=N`` wraps the env in
@@ -104,7 +104,7 @@ PARSER = CommandParser(
         "--dataset.repo_id=me/pick --dataset.root=data/pick --dataset.num_episodes=10 "
         "--dataset.single_task='pick up the cube' --seed=0",
         "lerobot-gym record --env.id=SO101-PickCube-v0 --env.backend=real "
-        "--env.port=/dev/ttyACM0 --teleop.type=so101_leader --teleop.port=/dev/ttyACM1 "
+        "--env.port=/dev/ttyACM0 --env.cameras='{front: 0}' --teleop.type=so101_leader --teleop.port=/dev/ttyACM1 "
         "--teleop.id=my_leader --dataset.repo_id=me/pick --dataset.episode_time_s=30",
     ),
 )

@@ -1,4 +1,4 @@
-"""Replay a recorded episode's actions on an env and print how closely it tracks the recording.
+"""Replay a recorded episode on an env and print its per-joint tracking error.
 
 ``lerobot-gym replay --env.id=ID --dataset.root=DIR --dataset.episode=N`` resets the env to the
 episode's first recorded state, sends the recorded ``action`` column step by step

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 import pytest
+from rerun import chunk as rerun_chunk
 
 from lerobot_gym.cli import record as record_cmd
 from lerobot_gym.cli.main import main
@@ -193,8 +196,51 @@ def test_display_save_writes_a_rerun_file(tmp_path, capsys):
         )
     )
     assert code == 0
-    assert rrd.stat().st_size > 1000
     assert "recorded 1 episodes, 9 frames" in capsys.readouterr().out
+    counts = collections.Counter()
+    for chunk in rerun_chunk.RrdReader(rrd).stream():
+        if not chunk.is_static:
+            counts[chunk.entity_path] += chunk.num_rows
+    # What was recorded is what was shown: the reset observation and 9 steps.
+    assert counts["/observation/state/shoulder_pan.pos"] == 10
+    assert counts["/action/gripper.pos"] == 9
+    assert counts["/next/done"] == 9
+
+
+def test_push_to_hub_after_recording(tmp_path, monkeypatch, capsys):
+    import huggingface_hub
+
+    uploads = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            pass
+
+        def create_repo(self, repo_id, **kwargs):
+            uploads.append(("repo", repo_id, kwargs["private"]))
+
+        def upload_folder(self, **kwargs):
+            uploads.append(("folder", kwargs["folder_path"]))
+            return "https://huggingface.co/datasets/test/rec/commit/1"
+
+        def create_tag(self, repo_id, **kwargs):
+            uploads.append(("tag", kwargs["tag"]))
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    root = tmp_path / "pushed"
+    args = _record_args(
+        root,
+        REACH,
+        "--env.obs_type=state",
+        "--policy.type=random",
+        "--dataset.num_episodes=1",
+        "--dataset.episode_time_s=0.1",
+        "--dataset.push_to_hub=true",
+        "--dataset.private=true",
+    )
+    assert main(args) == 0
+    assert "pushed to https://huggingface.co/datasets/test/rec/commit/1" in capsys.readouterr().out
+    assert uploads == [("repo", "test/rec", True), ("folder", str(root)), ("tag", "v3.0")]
 
 
 def test_leader_arm_drives_the_twin(tmp_path, capsys):
