@@ -209,7 +209,7 @@ def calibrate_arm(bus: Any, arm: ArmTarget, path: Path, motors: Mapping[str, Any
         enter.raise_if_failed()  # a closed stdin, not the operator, ended the recording
         raise
     finally:
-        table.finish()
+        table.finish(echoed_lines=1 if enter.pressed.is_set() and enter.ok else 0)
     enter.raise_if_failed()
 
     calibration = build_calibration(motors, homing_offsets, range_mins, range_maxes)
@@ -261,9 +261,15 @@ class LiveTable:
             self._draw()
             self._drawn_at = now
 
-    def finish(self) -> None:
-        """Draw the final values (the only drawing when not on a terminal)."""
+    def finish(self, echoed_lines: int = 0) -> None:
+        """Draw the final values (the only drawing when not on a terminal).
+
+        Args:
+            echoed_lines: Lines the terminal echoed below the table since the last redraw (the
+                Enter that stopped the recording), so the final table overwrites the old one.
+        """
         if self._last is not None:
+            self._drawn_lines += echoed_lines if self._drawn_lines else 0
             self._draw()
 
     def _draw(self) -> None:
@@ -299,6 +305,11 @@ class _EnterWatcher:
             self._error = exc
         finally:
             self.pressed.set()
+
+    @property
+    def ok(self) -> bool:
+        """False if stdin failed instead of delivering an Enter."""
+        return self._error is None
 
     def raise_if_failed(self) -> None:
         """Re-raise what stopped the wait other than Enter (a closed stdin)."""

@@ -23,6 +23,8 @@ Design decisions:
 
 from __future__ import annotations
 
+import sys
+
 from lerobot_gym.cli.args import CommandParser, Flag, UsageError
 from lerobot_gym.errors import PortNotFoundError
 from lerobot_gym.hardware import ports
@@ -61,13 +63,21 @@ def ask(prompt: str) -> str:
             command cannot wait for the operator.
     """
     try:
-        return input(prompt)
+        answer = input(prompt)
     except EOFError:
         print()
         raise UsageError(
             "stdin closed while waiting for Enter: run this command in a terminal (or pipe the "
             "answers in)"
         ) from None
+    if prompt and not _is_tty(sys.stdin):
+        print()  # piped answers are not echoed: end the prompt's line ourselves
+    return answer
+
+
+def _is_tty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def run(argv: list[str]) -> int:
