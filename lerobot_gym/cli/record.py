@@ -104,8 +104,9 @@ PARSER = CommandParser(
         "--dataset.repo_id=me/pick --dataset.root=data/pick --dataset.num_episodes=10 "
         "--dataset.single_task='pick up the cube' --seed=0",
         "lerobot-gym record --env.id=SO101-PickCube-v0 --env.backend=real "
-        "--env.port=/dev/ttyACM0 --env.cameras='{front: 0}' --teleop.type=so101_leader --teleop.port=/dev/ttyACM1 "
-        "--teleop.id=my_leader --dataset.repo_id=me/pick --dataset.episode_time_s=30",
+        "--env.port=/dev/ttyACM0 --env.cameras='{front: 0}' --teleop.type=so101_leader "
+        "--teleop.port=/dev/ttyACM1 --teleop.id=my_leader --dataset.repo_id=me/pick "
+        "--dataset.episode_time_s=30",
     ),
 )
 
@@ -332,8 +333,10 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
     if reset_time_s is None:
         reset_time_s = 0.0 if on_twin else REAL_RESET_TIME_S
 
+    _display_sinks(cfg)  # flag mistakes surface before any I/O
     keyboard = keyboard if keyboard is not None else TerminalKeyboard(fd=None)
-    creates_dataset = not root.exists() or not any(root.iterdir())
+    root_existed = root.exists()
+    creates_dataset = not root_existed or not any(root.iterdir())
     env = gym.make(env_id, **kwargs)
     recorder: Any = None
     source: ActionSource | None = None
@@ -387,18 +390,31 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
                 # Nothing recorded (an error before the first save): leave no empty dataset
                 # that would need --resume=true next time.
                 shutil.rmtree(root, ignore_errors=True)
+                if root_existed:
+                    root.mkdir(parents=True, exist_ok=True)  # the operator's empty folder stays
+
+
+def _display_sinks(cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """The RerunViz sinks the ``--display_*`` flags ask for, or None for no display."""
+    save, serve = cfg["display_save"], cfg["display_serve"]
+    if serve is None:
+        serve = False
+    if not isinstance(serve, (bool, int)) or (serve is not True and serve < 0):
+        raise UsageError(f"--display_serve: expected true, false or a port, got {serve!r}")
+    if not (cfg["display_data"] or save or serve):
+        return None
+    # --display_data alone spawns a local viewer, as lerobot-record does.
+    spawn = bool(cfg["display_data"]) and not serve and save is None
+    return {"save": save, "serve": serve, "spawn": spawn}
 
 
 def _maybe_display(env: Any, cfg: dict[str, Any]) -> Any:
-    save, serve = cfg["display_save"], cfg["display_serve"]
-    if not (cfg["display_data"] or save or serve):
+    sinks = _display_sinks(cfg)
+    if sinks is None:
         return env
     from lerobot_gym.wrappers import RerunViz
 
-    if serve not in (True, False) and not isinstance(serve, int):
-        raise UsageError(f"--display_serve: expected true, false or a port, got {serve!r}")
-    spawn = bool(cfg["display_data"]) and not serve and save is None
-    env = RerunViz(env, app_id="lerobot_gym_record", save=save, serve=serve, spawn=spawn)
+    env = RerunViz(env, app_id="lerobot_gym_record", **sinks)
     if env.server_uri:
         print(f"Rerun: connect a viewer with `rerun {env.server_uri}`")
     return env

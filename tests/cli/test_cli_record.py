@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import collections
+import os
+import subprocess
+import sys
+import termios
 
 import numpy as np
 import pytest
@@ -286,6 +290,7 @@ def test_leader_arm_drives_the_twin(tmp_path, capsys):
         (["--teleop.type=so101_leader"], 2, "needs --teleop.port"),
         (["--policy.type=scripted", "--teleop.port=/dev/x"], 2, "need --teleop.type"),
         (["--policy.type=scripted", "--dataset.num_episodes=0"], 2, "must be positive"),
+        (["--policy.type=scripted", "--display_serve=front"], 2, "--display_serve: expected"),
         # Errors found once the env exists (exit 1) leave no files behind either.
         (["--policy.type=nonesuch"], 1, "unknown policy type 'nonesuch'"),
         # A missing arm is found at the first reset, after the dataset was created.
@@ -306,3 +311,43 @@ def test_errors_leave_no_dataset(tmp_path, capsys, flags, code, message):
     assert main(_record_args(root, REACH, *flags)) == code
     assert message in capsys.readouterr().err
     assert not root.exists()
+
+
+def test_esc_typed_in_the_terminal_stops_a_long_run(tmp_path):
+    """End to end: the command reads its own stdin (a pty), and leaves the terminal as it was."""
+    root = tmp_path / "esc"
+    master, slave = os.openpty()
+    before = termios.tcgetattr(slave)
+    errors = tmp_path / "stderr.txt"
+    with open(errors, "w") as stderr:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-u", "-m", "lerobot_gym.cli", "record", REACH),
+                *("--env.obs_type=state", "--policy.type=scripted", f"--dataset.root={root}"),
+                *("--dataset.repo_id=test/esc", "--dataset.num_episodes=1000"),
+            ],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    try:
+        assert proc.stdout.readline().startswith("keys: right arrow = end episode"), (
+            errors.read_text()
+        )
+        assert not termios.tcgetattr(slave)[3] & termios.ICANON  # cbreak while recording
+        assert proc.stdout.readline().startswith("episode 0: saved")
+        os.write(master, b"\x1b")
+        out, _ = proc.communicate(timeout=60)
+        after = termios.tcgetattr(slave)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == 0, errors.read_text()
+    assert "(stopped by the operator)" in out
+    saved = DatasetMeta.load(root).num_episodes
+    assert 1 <= saved < 1000
+    assert f"dataset test/esc at {root}: {saved} episodes" in out
+    assert after == before  # cbreak mode undone on exit
