@@ -163,25 +163,17 @@ class TeleopSource(ActionSource):
 
 
 def _make_so101_leader(options: dict[str, Any]) -> Any:
-    from lerobot_gym.robots.so101.leader import SO101Leader
+    # One way to build a leader from --teleop.* flags, shared with `lerobot-gym teleoperate`.
+    from lerobot_gym.cli.teleoperate import make_leader
 
-    known = {"port", "id", "calibration_dir", "use_degrees"}
-    unknown = sorted(set(options) - known)
+    known = ("port", "id", "calibration_dir")
+    unknown = sorted(set(options) - set(known))
     if unknown:
         raise UsageError(
             f"--teleop.{unknown[0]} is not an so101_leader option; options: "
-            + ", ".join(f"--teleop.{k}" for k in sorted(known))
+            + ", ".join(f"--teleop.{k}" for k in known)
         )
-    if not options.get("port"):
-        raise UsageError(
-            "--teleop.type=so101_leader needs --teleop.port (find it with `lerobot-gym find-port`)"
-        )
-    return SO101Leader(
-        str(options["port"]),
-        leader_id=str(options.get("id") or "leader"),
-        calibration_dir=options.get("calibration_dir"),
-        use_degrees=bool(options.get("use_degrees", True)),
-    )
+    return make_leader({"teleop": {"type": "so101_leader", **dict.fromkeys(known), **options}})
 
 
 #: --teleop.type -> factory(options) of an unconnected Teleop (options: the other --teleop.*).
@@ -437,34 +429,14 @@ def _record_episodes(s: _Session) -> RecordSummary:
         frames_before = rec.writer.num_frames
         obs, info = s.env.reset(seed=seed)
         s.source.start_episode(obs, info)
-        bar = tqdm(
+        with tqdm(
             total=s.episode_steps,
             desc=f"episode {index} ({done + 1}/{s.num_episodes})",
             unit="step",
             file=sys.stderr,
             leave=False,
-        )
-        outcome = "end"
-        try:
-            for _ in range(s.episode_steps):
-                events = s.keyboard.poll()
-                if events[STOP_RECORDING]:
-                    outcome = "stop"
-                elif events[RERECORD_EPISODE]:
-                    outcome = "rerecord"
-                elif events[EXIT_EARLY]:
-                    outcome = "exit_early"
-                if outcome != "end":
-                    break
-                obs, _, terminated, truncated, _ = s.env.step(s.source.action(obs))
-                bar.update(1)
-                if rec.stop_requested:  # a teleoperator's "terminate" event
-                    outcome = "stop"
-                    break
-                if terminated or truncated:
-                    break
-        finally:
-            bar.close()
+        ) as bar:
+            outcome, obs = _run_episode(s, obs, bar)
         if outcome == "rerecord":
             rec.discard_episode()
             rerecorded += 1
@@ -490,11 +462,31 @@ def _record_episodes(s: _Session) -> RecordSummary:
     )
 
 
+#: The episode ends early on these events, the first present deciding how.
+_OUTCOMES = (("stop", STOP_RECORDING), ("rerecord", RERECORD_EPISODE), ("exit_early", EXIT_EARLY))
+
+
+def _run_episode(s: _Session, obs: Any, bar: Any) -> tuple[str, Any]:
+    """Step until the episode ends; ``("end" | "stop" | "rerecord" | "exit_early", obs)``."""
+    for _ in range(s.episode_steps):
+        events = s.keyboard.poll()
+        outcome = next((name for name, key in _OUTCOMES if events[key]), None)
+        if outcome is not None:
+            return outcome, obs
+        obs, _, terminated, truncated, _ = s.env.step(s.source.action(obs))
+        bar.update(1)
+        if s.recorder.stop_requested:  # a teleoperator's "terminate" event
+            return "stop", obs
+        if terminated or truncated:
+            break
+    return "end", obs
+
+
 def _reset_phase(s: _Session, obs: Any) -> bool:
     """Give the operator ``reset_steps`` control periods to reset the scene; True: stop."""
     if s.reset_steps <= 0:
         return False
-    print(f"reset the scene ({s.reset_steps / s.fps:.0f} s; right arrow when ready)")
+    print(f"reset the scene ({s.reset_steps / s.fps:g} s; right arrow when ready)")
     period_s = 1.0 / s.fps
     deadline = time.perf_counter()
     for _ in range(s.reset_steps):

@@ -112,7 +112,7 @@ class _PressingPolicy:
         return np.asarray(obs["agent_pos"], dtype=np.float32)
 
 
-def _record_with_keys(monkeypatch, root, presses, *extra):
+def _record_with_keys(monkeypatch, root, presses, *extra, episode_time_s=1.0):
     keyboard = TerminalKeyboard(fd=None)
     monkeypatch.setitem(
         policy_base.POLICY_TYPES,
@@ -126,7 +126,7 @@ def _record_with_keys(monkeypatch, root, presses, *extra):
             "--policy.type=pressing",
             f"--dataset.root={root}",
             "--dataset.repo_id=test/keys",
-            "--dataset.episode_time_s=1",
+            f"--dataset.episode_time_s={episode_time_s}",
             "--seed=0",
             *extra,
         ]
@@ -287,7 +287,8 @@ def test_leader_arm_drives_the_twin(tmp_path, capsys):
         ([], 2, "--policy.type=... or --teleop.type=..."),
         (["--policy.type=scripted", "--teleop.type=so101_leader"], 2, "not both"),
         (["--teleop.type=gamepad"], 2, "unknown --teleop.type='gamepad'; known: so101_leader"),
-        (["--teleop.type=so101_leader"], 2, "needs --teleop.port"),
+        (["--teleop.type=so101_leader"], 2, "--teleop.port is required"),
+        (["--teleop.type=so101_leader", "--teleop.baud=9600"], 2, "--teleop.baud is not an"),
         (["--policy.type=scripted", "--teleop.port=/dev/x"], 2, "need --teleop.type"),
         (["--policy.type=scripted", "--dataset.num_episodes=0"], 2, "must be positive"),
         (["--policy.type=scripted", "--display_serve=front"], 2, "--display_serve: expected"),
@@ -351,3 +352,31 @@ def test_esc_typed_in_the_terminal_stops_a_long_run(tmp_path):
     assert 1 <= saved < 1000
     assert f"dataset test/esc at {root}: {saved} episodes" in out
     assert after == before  # cbreak mode undone on exit
+
+
+def test_reset_phase_waits_between_episodes_and_the_right_arrow_skips_it(
+    tmp_path, monkeypatch, capsys
+):
+    summary = _record_with_keys(
+        monkeypatch,
+        tmp_path / "waits",
+        [],
+        "--dataset.num_episodes=2",
+        "--dataset.reset_time_s=0.5",
+        episode_time_s=0.2,
+    )
+    out = capsys.readouterr().out
+    assert out.count("reset the scene (0.5 s; right arrow when ready)") == 1  # not after the last
+    assert summary.episodes == 2 and summary.elapsed_s >= 0.5
+
+    summary = _record_with_keys(
+        monkeypatch,
+        tmp_path / "skips",
+        [{6: "right"}],  # at the last step of episode 0: lands in the reset phase
+        "--dataset.num_episodes=2",
+        "--dataset.reset_time_s=30",
+        episode_time_s=0.2,
+    )
+    assert "reset the scene (30 s" in capsys.readouterr().out
+    assert summary.episodes == 2 and summary.elapsed_s < 5
+    assert _episode_lengths(tmp_path / "skips") == [6, 6]
