@@ -262,4 +262,9 @@ def register_all() -> None:
             register_env(env_id, robot, task, steps)
     generic = f"{NAMESPACE}/RobotEnv-v0"
     if generic not in gym.registry:
-        gym.register(id=generic, entry_point="lerobot_gym.registry:make_env", max_episode_steps=300)
+        gym.register(
+            id=generic,
+            entry_point="lerobot_gym.registry:make_env",
+            kwargs={"robot": "so101", "task": "free"},
+            max_episode_steps=300,
+        )

@@ -1,9 +1,17 @@
-"""Show what lerobot_gym does: scripted pick-cube episodes on the SO-101 twin, filmed.
+"""Show what lerobot_gym does: scripted pick-cube on the SO-101 twin, filmed, recorded, replayed.
 
-``lerobot-gym demo --output_dir=DIR [--demo.n_episodes=3]`` (what ``make demo`` runs) rolls
-the scripted PickCube policy out on the MuJoCo twin, writes ``DIR/videos/eval_episode_<i>.mp4``
-from the front camera and ``DIR/eval_info.json``, and prints the success rate. ``--env.*``
-overrides the env (``--env.id``, ``--env.image_size`` ...).
+``lerobot-gym demo --output_dir=DIR [--demo.n_episodes=3] [--demo.n_record=10]`` (what
+``make demo`` runs):
+
+1. rolls the scripted PickCube policy out on the MuJoCo twin, writes
+   ``DIR/videos/eval_episode_<i>.mp4`` from the front camera and ``DIR/eval_info.json``, and
+   prints the success rate;
+2. records ``n_record`` scripted episodes with front and wrist video as a LeRobot v3.0 dataset
+   in ``DIR/dataset``;
+3. replays episode 0 on a fresh twin and prints the per-joint tracking error;
+4. writes episode 0 as a Rerun recording, ``DIR/episode_0.rrd``.
+
+``--env.*`` overrides the env (``--env.id``, ``--env.image_size`` ...).
 
 The demo is a sequence of steps (:data:`STEPS`), each a function of the shared
 :class:`DemoRun` that records what it wrote in ``run.outputs``; a new stage (record a dataset,
@@ -12,10 +20,13 @@ replay it, write a Rerun file) is one function and one line in :data:`STEPS`.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tqdm import tqdm
 
 from lerobot_gym.cli import common
 from lerobot_gym.cli.args import CommandParser, Flag
@@ -41,6 +52,7 @@ PARSER = CommandParser(
     flags=(
         Flag("output_dir", "outputs/demo", "where to write videos and results", str),
         Flag("demo.n_episodes", 3, "scripted episodes to run (all are filmed)", int),
+        Flag("demo.n_record", 10, "scripted episodes to record into the dataset", int),
         Flag("seed", 0, "seed of the first episode; episode i uses seed + i", int),
     ),
     open_groups={"env": "override the demo env: " + common.ENV_GROUP_HELP},
@@ -57,6 +69,7 @@ class DemoRun:
         env_id: the env of the demo.
         env_kwargs: its ``gym.make`` keywords.
         n_episodes: episodes per step that rolls out.
+        n_record: episodes recorded into the demo dataset.
         seed: seed of the first episode.
         results: per-step results by step name (e.g. the rollout's :class:`EvalResult`).
         outputs: files and folders written, by label, for the summary.
@@ -67,6 +80,7 @@ class DemoRun:
     env_kwargs: dict[str, Any]
     n_episodes: int
     seed: int
+    n_record: int = 10
     results: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Path] = field(default_factory=dict)
 
@@ -99,9 +113,74 @@ def rollout_scripted(run: DemoRun) -> None:
     )
 
 
+def record_dataset(run: DemoRun) -> None:
+    """Step 2: record scripted episodes with front and wrist video as a LeRobot v3.0 dataset."""
+    import gymnasium as gym
+
+    from lerobot_gym.dataset import LeRobotDataset
+    from lerobot_gym.policies import make_policy
+    from lerobot_gym.wrappers import RecordEpisodes
+
+    root = run.output_dir / "dataset"
+    if root.exists():
+        shutil.rmtree(root)  # the demo always starts a fresh dataset
+    env = gym.make(
+        run.env_id,
+        obs_type="pixels_agent_pos",
+        cameras=("front", "wrist"),
+        image_size=tuple(run.env_kwargs.get("image_size", (240, 320))),
+    )
+    env = RecordEpisodes(env, root=root, repo_id="lerobot_gym/demo_pick_cube")
+    policy = make_policy("scripted", env)
+    successes = 0
+    for episode in tqdm(range(run.n_record), desc="  recording", unit="episode"):
+        obs, info = env.reset(seed=run.seed + episode)
+        policy.reset(obs, info)
+        done = False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(policy(obs))
+            done = terminated or truncated
+        successes += bool(info["is_success"])
+    env.close()
+    dataset = LeRobotDataset(root)
+    print(
+        f"  recorded {dataset.meta.info['total_episodes']} episodes, "
+        f"{dataset.meta.info['total_frames']} frames, cameras {list(dataset.meta.video_keys)} "
+        f"({successes}/{run.n_record} successful)"
+    )
+    run.results["dataset_root"] = root
+    run.outputs["dataset"] = root
+
+
+def replay_first_episode(run: DemoRun) -> None:
+    """Step 3: replay episode 0's recorded actions on a fresh twin; print the tracking error."""
+    import gymnasium as gym
+
+    from lerobot_gym.wrappers import replay_episode
+
+    env = gym.make(run.env_id, obs_type="state")
+    report = replay_episode(env, run.results["dataset_root"], 0, seed=run.seed)
+    env.close()
+    run.results["replay"] = report
+    print("  " + report.summary().replace("\n", "\n  "))
+
+
+def save_rerun_recording(run: DemoRun) -> None:
+    """Step 4: write episode 0 to a Rerun .rrd file (open it with `rerun FILE`)."""
+    from lerobot_gym.viz import log_dataset_episode
+
+    path = run.output_dir / "episode_0.rrd"
+    log_dataset_episode(run.results["dataset_root"], 0, save=path, jpeg_quality=85)
+    print(f"  wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    run.outputs["rerun recording"] = path
+
+
 #: The demo's steps in order: (title, function of the DemoRun).
 STEPS: tuple[tuple[str, Callable[[DemoRun], None]], ...] = (
     ("scripted pick-cube on the twin", rollout_scripted),
+    ("record a LeRobot dataset (front + wrist video)", record_dataset),
+    ("replay episode 0 on a fresh twin", replay_first_episode),
+    ("save episode 0 as a Rerun recording", save_rerun_recording),
 )
 
 
@@ -115,6 +194,7 @@ def run(argv: list[str]) -> int:
         env_kwargs=env_args,
         n_episodes=cfg["demo"]["n_episodes"],
         seed=cfg["seed"],
+        n_record=cfg["demo"]["n_record"],
     )
     for number, (title, step) in enumerate(STEPS, start=1):
         print(f"[{number}/{len(STEPS)}] {title}")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import lerobot_gym
+import lerobot_gym  # noqa: F401  (registers the ids)
 from lerobot_gym.errors import ActionError, ConfigError, UnknownRobotError, UnknownTaskError
 
-IDS = sorted(lerobot_gym.ENV_IDS)
+IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("lerobot_gym/"))
 OBS_TYPES = ["state", "pixels", "pixels_agent_pos"]
 SMALL = {"image_size": (48, 64)}
 

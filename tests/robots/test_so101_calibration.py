@@ -146,7 +146,8 @@ def test_corrupt_files_raise_naming_file_and_fix(case: str, tmp_path: Path) -> N
     message = str(info.value)
     assert expected in message
     assert str(path) in message
-    assert "lerobot-gym calibrate --id follower_a" in message
+    assert "lerobot-gym calibrate --robot.type=so101_follower" in message
+    assert "--robot.id=follower_a" in message
 
 
 def test_missing_file_says_to_calibrate(tmp_path: Path) -> None:

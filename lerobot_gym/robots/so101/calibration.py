@@ -189,11 +189,17 @@ def calibration_path(kind: str, arm_id: str, calibration_dir: str | Path | None 
 # --------------------------------------------------------------------------------------------
 
 
-def _fix_hint(path: Path) -> str:
+def _calibrate_command(path: Path) -> str:
+    """The command that recreates the calibration file at ``path`` (leader or follower)."""
+    leader = "teleoperators" in path.parts or "leader" in path.parent.name
+    flag, kind = ("teleop", "so101_leader") if leader else ("robot", "so101_follower")
     return (
-        f"recalibrate the arm with `lerobot-gym calibrate --id {path.stem}` "
-        "(or correct the file by hand)"
+        f"`lerobot-gym calibrate --{flag}.type={kind} --{flag}.port=PORT --{flag}.id={path.stem}`"
     )
+
+
+def _fix_hint(path: Path) -> str:
+    return f"recalibrate the arm with {_calibrate_command(path)} (or correct the file by hand)"
 
 
 def _is_int(value: Any) -> bool:
@@ -272,7 +278,7 @@ def load_calibration(
     except FileNotFoundError:
         raise CalibrationError(
             f"no calibration file at {path}; calibrate the arm first with "
-            f"`lerobot-gym calibrate --id {path.stem}`."
+            f"{_calibrate_command(path)}."
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CalibrationError(f"cannot read {path} ({exc}); {_fix_hint(path)}.") from exc

@@ -54,7 +54,7 @@ def so101_spec(name: str = "so101") -> RobotSpec:
         base_site="baseframe",
         gripper_geoms=("fixed_jaw_pad", "moving_jaw_pad"),
         workspace_low=(0.15, -0.12),
-        workspace_high=(0.28, 0.12),
+        workspace_high=(0.26, 0.12),
         table_height_m=0.0,
         fps=30,
     )
