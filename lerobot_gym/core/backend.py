@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 
-@dataclass
+@dataclass(slots=True)
 class RobotState:
     """A snapshot of the robot, SI units.
 

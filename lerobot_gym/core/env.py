@@ -101,12 +101,20 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         self.action_space = controller.action_space
         self.observation_space = self._build_observation_space()
         self._obs_cameras = self.cameras if obs_type != "state" else ()
+        # Looked up once: _observation runs every step.
+        spaces_ = self.observation_space.spaces
+        self._state_bounds = None
+        if "agent_pos" in spaces_:
+            box = spaces_["agent_pos"]
+            self._state_bounds = (box.low.astype(np.float64), box.high.astype(np.float64))
+        self._has_environment_state = "environment_state" in spaces_
 
         max_step = np.full(len(robot.joints), np.inf)
         if max_relative_target is not None:
             max_step = np.array([j.delta_from_user(max_relative_target) for j in robot.joints])
         self.safety = SafetyFilter(robot.lower_rad, robot.upper_rad, max_step)
         self._kinematics = None
+        self._ctx: TaskContext | None = None  # what tasks see; rebuilt at every reset
         self._targets_rad: np.ndarray | None = None
         self._last_state: RobotState | None = None
         self._last_facts: dict[str, Any] = {}
@@ -148,10 +156,13 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             )
         self.task.goal = sample.goal
         self.backend.reset(sample.joint_positions_rad, sample.world_init)
+        self._ctx = TaskContext(
+            robot=self.robot, kinematics=self.kinematics, world=self.backend.world
+        )
         self._targets_rad = np.asarray(sample.joint_positions_rad, dtype=np.float64)
         self.safety.reset(self._targets_rad)
         state = self.backend.read(self._obs_cameras)
-        facts = self.task.evaluate(self._context(), state)
+        facts = self.task.evaluate(self._ctx, state)
         self._last_state, self._last_facts = state, facts
         info = {info_keys.IS_SUCCESS: bool(self.task.is_success(facts)), info_keys.FACTS: facts}
         return self._observation(state, facts), info
@@ -170,7 +181,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             self.backend.fail_safe()
             raise
         self._targets_rad = report.applied_rad
-        facts = self.task.evaluate(self._context(), state)
+        facts = self.task.evaluate(self._ctx, state)
         self._last_state, self._last_facts = state, facts
         success = bool(self.task.is_success(facts))
         terminated = (success and self.terminate_on_success) or bool(self.task.is_failure(facts))
@@ -221,19 +232,16 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         """The task's facts after the last reset/step."""
         return self._last_facts
 
-    def _context(self) -> TaskContext:
-        return TaskContext(robot=self.robot, kinematics=self.kinematics, world=self.backend.world)
-
     def _observation(self, state: RobotState, facts: dict[str, Any]) -> dict[str, Any]:
         obs: dict[str, Any] = {}
-        if "agent_pos" in self.observation_space.spaces:
-            box = self.observation_space["agent_pos"]
+        if self._state_bounds is not None:
+            low, high = self._state_bounds
             pos = self.robot.to_user(state.joint_positions_rad)
-            obs["agent_pos"] = np.clip(pos, box.low, box.high).astype(np.float32)
-        if "environment_state" in self.observation_space.spaces:
+            obs["agent_pos"] = np.minimum(np.maximum(pos, low), high).astype(np.float32)
+        if self._has_environment_state:
             obs["environment_state"] = self.task.environment_state(facts).astype(np.float32)
-        if "pixels" in self.observation_space.spaces:
-            obs["pixels"] = {cam: state.images[cam] for cam in self.cameras}
+        if self._obs_cameras:
+            obs["pixels"] = {cam: state.images[cam] for cam in self._obs_cameras}
         return obs
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from lerobot_gym.errors import ActionError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SafetyReport:
     """What the filter did to one command.
 
@@ -61,6 +61,7 @@ class SafetyFilter:
         ).copy()
         if np.any(self.max_step_rad <= 0):
             raise ActionError("max_relative_target must be positive; pass None to disable it")
+        self._rate_limited = bool(np.isfinite(self.max_step_rad).any())
         self._previous: np.ndarray | None = None
 
     def reset(self, current_rad: np.ndarray) -> None:
@@ -80,7 +81,7 @@ class SafetyFilter:
             )
         # np.minimum/np.maximum: np.clip costs several times more on 6-element arrays.
         safe = np.minimum(np.maximum(targets, self.lower_rad), self.upper_rad)
-        if self._previous is not None:
+        if self._rate_limited and self._previous is not None:
             # The previous target is inside the limits, so the step box keeps safe inside them.
             safe = np.minimum(
                 np.maximum(safe, self._previous - self.max_step_rad),

@@ -21,6 +21,7 @@ class MujocoWorld:
     def __init__(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
         self.model, self.data = model, data
         self._geom_ids: dict[tuple[str, ...], frozenset[int]] = {}
+        self._geom_id_lists: dict[tuple[str, ...], tuple[int, ...]] = {}
         # Named access (data.body(name)) costs microseconds per call; tasks read a few poses on
         # every step, so ids are resolved once.
         self._body_ids: dict[str, int] = {}
@@ -87,9 +88,12 @@ class MujocoWorld:
         bid = self.model.body(body).id
         return frozenset(np.flatnonzero(self.model.geom_bodyid == bid).tolist())
 
-    def geom_id(self, name: str) -> int:
-        """Id of one named geom."""
-        return next(iter(self.geom_ids((name,))))
+    def geom_id_list(self, names: tuple[str, ...]) -> tuple[int, ...]:
+        """Ids of named geoms, in order (looked up once per name tuple)."""
+        ids = self._geom_id_lists.get(names)
+        if ids is None:
+            ids = self._geom_id_lists[names] = tuple(self.model.geom(n).id for n in names)
+        return ids
 
     def touching(self, geoms: frozenset[int]) -> set[int]:
         """Ids of every geom in contact with any geom of ``geoms`` (one pass over contacts)."""
