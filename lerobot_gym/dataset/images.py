@@ -7,14 +7,10 @@ codec writes and reads standard PNG files, so PIL-decoded LeRobot images and our
 
 from __future__ import annotations
 
-import threading
-
 import av
 import numpy as np
 
 from lerobot_gym.errors import DatasetCorruptError
-
-_local = threading.local()
 
 
 def encode_png(image_hwc: np.ndarray) -> bytes:
@@ -34,14 +30,13 @@ def decode_png(data: bytes, *, path: str | None = None) -> np.ndarray:
     Raises:
         DatasetCorruptError: the bytes are not a decodable image.
     """
-    ctx = getattr(_local, "png_decoder", None)
-    if ctx is None:
-        ctx = _local.png_decoder = av.CodecContext.create("png", "r")
+    # A fresh decoder per image: a cached one is frame-threaded in ffmpeg and hands back the
+    # *previous* packet's picture (one frame of delay), which silently shifts every image.
+    ctx = av.CodecContext.create("png", "r")
     try:
-        frames = ctx.decode(av.Packet(data))
+        frames = ctx.decode(av.Packet(data)) + ctx.decode(None)
         if not frames:
             raise ValueError("no frame")
     except (av.error.FFmpegError, ValueError) as exc:
-        _local.png_decoder = None  # a failed decoder may hold state; start afresh next time
         raise DatasetCorruptError(f"cannot decode a PNG image: {exc}", path=path) from exc
     return frames[0].to_ndarray(format="rgb24")

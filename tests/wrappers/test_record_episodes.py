@@ -143,11 +143,6 @@ def test_camera_frames_are_encoded_without_drops(tmp_path):
             assert np.abs(decoded - images[i][cam]).mean() < 12.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lerobot_gym.dataset.images.decode_png returns the previous image from its cached "
-    "decoder (reported to the dataset owner in /tmp/dataset_requests.md); remove when fixed",
-)
 def test_lossless_images_keep_frame_order(tmp_path):
     env = gym.make(
         "lerobot_gym/SO101-Reach-v0",
