@@ -48,6 +48,9 @@ class RobotState:
 class Backend(Protocol):
     """What every backend offers (see the module docstring)."""
 
+    #: Whether the same seed and actions reproduce a trajectory exactly (simulation: yes).
+    deterministic: bool
+
     @property
     def is_connected(self) -> bool:
         """Whether ``connect()`` has run and ``close()`` has not."""

@@ -21,11 +21,13 @@ reports the targets actually sent in ``info["action_applied"]`` (action-space un
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
 
 from lerobot_gym.core import info as info_keys
 from lerobot_gym.core.backend import Backend, RobotState
@@ -82,6 +84,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
                 f"render_mode {render_mode!r} is not supported; use 'rgb_array' (or None)"
             )
         height, width = _check_image_size(image_size)
+        self._spec: EnvSpec | None = None
         self.robot, self.task, self.backend, self.controller = robot, task, backend, controller
         self.obs_type = obs_type
         self.cameras = tuple(robot.camera_names if cameras is None else cameras)
@@ -118,6 +121,21 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         self._targets_rad: np.ndarray | None = None
         self._last_state: RobotState | None = None
         self._last_facts: dict[str, Any] = {}
+
+    # -- registration -----------------------------------------------------------------------
+    @property
+    def spec(self) -> EnvSpec | None:
+        """The env's registration; hardware backends are marked ``nondeterministic``."""
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: EnvSpec | None) -> None:
+        # gym.make assigns the spec after construction; a real arm cannot replay a seed exactly,
+        # so say so and let gymnasium's checker skip its determinism test, as it does for
+        # gym-aloha's renders.
+        if value is not None and not self.backend.deterministic and not value.nondeterministic:
+            value = dataclasses.replace(value, nondeterministic=True)
+        self._spec = value
 
     # -- spaces ---------------------------------------------------------------------------
     def _build_observation_space(self) -> spaces.Dict:

@@ -68,6 +68,9 @@ class MujocoBackend:
         render_samples: multisample anti-aliasing samples (0: off, as a camera delivers).
     """
 
+    #: The same seed and actions give the same trajectory.
+    deterministic = True
+
     def __init__(
         self,
         robot: RobotSpec,

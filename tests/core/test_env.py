@@ -142,6 +142,7 @@ def test_unknown_robot_and_task_are_typed():
 def test_make_does_no_io_until_reset():
     env = gym.make("lerobot_gym/SO101-PickCube-v0")
     assert not env.unwrapped.backend.is_connected
+    assert not env.spec.nondeterministic  # the twin replays a seed exactly
     env.reset(seed=0)
     assert env.unwrapped.backend.is_connected
     env.close()

@@ -298,6 +298,9 @@ class SO101Hardware:
         backend.close()             # torque off
     """
 
+    #: Readings vary by encoder ticks between runs: seeding cannot reproduce a trajectory.
+    deterministic = False
+
     def __init__(
         self,
         robot: RobotSpec,
