@@ -1,4 +1,4 @@
-"""SO-101 calibration: LeRobot's file format and location, normalisation, and the procedure.
+"""SO-101 calibration (file format, location, procedure) and normalisation (normalization.py).
 
 The procedure is tested against a tiny in-test register model of a Feetech bus
 (``Present = Actual - Homing_Offset``); the pty emulator end-to-end test lives elsewhere.
@@ -25,15 +25,14 @@ from lerobot_gym.robots.so101.calibration import (
     calibration_root,
     is_calibrated,
     load_calibration,
-    normalize,
     read_calibration_from_bus,
     record_ranges_of_motion,
     save_calibration,
     set_half_turn_homings,
-    unnormalize,
     write_calibration,
 )
 from lerobot_gym.robots.so101.motors import SO101_JOINT_NAMES, NormMode, so101_motors
+from lerobot_gym.robots.so101.normalization import normalize, unnormalize
 
 # The example from lerobot-interfaces.md §2.3, byte for byte in structure and keys.
 LEROBOT_EXAMPLE = """{
@@ -313,6 +312,13 @@ def test_normalize_rejects_bad_inputs() -> None:
         unnormalize([float("nan")], cal, NormMode.DEGREES)
     with pytest.raises(CalibrationError, match="range_min must be below"):
         normalize([1], {"m": MotorCalibration(1, 0, 0, 5, 5)}, NormMode.DEGREES)
+
+
+def test_conversions_are_still_importable_from_the_calibration_module() -> None:
+    # robots/so101/hardware.py and older user code import them from calibration.py.
+    from lerobot_gym.robots.so101 import calibration
+
+    assert calibration.normalize is normalize and calibration.unnormalize is unnormalize
 
 
 # ------------------------------------------------------------------------------ procedure
