@@ -85,19 +85,24 @@ def register_task(name: str, task_cls: type | str) -> None:
     _TASKS[name] = task_cls
 
 
+def _lookup(table: dict[str, Any], group: str, name: str, kind: str, error: type) -> Any:
+    """A built-in entry, else a plugin from ``group`` (cached), else a typed error."""
+    target = table.get(name)
+    if target is None:
+        target = _from_plugins(group, name)
+        if target is None:
+            known = sorted(table) + _plugin_names(group)
+            raise error(
+                f"unknown {kind} {name!r}; known {kind}s: {known}. Third-party {kind}s register "
+                f"in the entry-point group {group!r}."
+            )
+        table[name] = target
+    return _resolve(target)
+
+
 def get_robot(name: str) -> RobotSpec:
     """The spec of a built-in or plugin robot."""
-    target = _ROBOTS.get(name)
-    if target is None:
-        target = _from_plugins(ROBOT_GROUP, name)
-        if target is None:
-            known = sorted(_ROBOTS) + _plugin_names(ROBOT_GROUP)
-            raise UnknownRobotError(
-                f"unknown robot {name!r}; known robots: {known}. Third-party robots register "
-                f"in the entry-point group {ROBOT_GROUP!r}."
-            )
-        _ROBOTS[name] = target
-    robot = _resolve(target)
+    robot = _lookup(_ROBOTS, ROBOT_GROUP, name, "robot", UnknownRobotError)
     robot = robot() if callable(robot) and not isinstance(robot, RobotSpec) else robot
     if not isinstance(robot, RobotSpec):
         raise PluginLoadError(f"robot {name!r} did not give a RobotSpec but {type(robot)!r}")
@@ -106,19 +111,9 @@ def get_robot(name: str) -> RobotSpec:
 
 def get_task(name: str) -> type:
     """The Task class of a built-in or plugin task."""
-    target = _TASKS.get(name)
-    if target is None:
-        target = _from_plugins(TASK_GROUP, name)
-        if target is None:
-            known = sorted(_TASKS) + _plugin_names(TASK_GROUP)
-            raise UnknownTaskError(
-                f"unknown task {name!r}; known tasks: {known}. Third-party tasks register in "
-                f"the entry-point group {TASK_GROUP!r}."
-            )
-        _TASKS[name] = target
     from lerobot_gym.core.task import Task
 
-    task_cls = _resolve(target)
+    task_cls = _lookup(_TASKS, TASK_GROUP, name, "task", UnknownTaskError)
     if not (isinstance(task_cls, type) and issubclass(task_cls, Task)):
         raise PluginLoadError(f"task {name!r} did not give a Task subclass but {task_cls!r}")
     return task_cls

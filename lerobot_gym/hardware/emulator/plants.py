@@ -26,16 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from lerobot_gym.errors import ConfigError, MissingExtraError
-
-#: The SO-101 joints in LeRobot's motor order; also the twin's joint and actuator names.
-SO101_JOINT_NAMES: tuple[str, ...] = (
-    "shoulder_pan",
-    "shoulder_lift",
-    "elbow_flex",
-    "wrist_flex",
-    "wrist_roll",
-    "gripper",
-)
+from lerobot_gym.robots.so101.motors import SO101_JOINT_NAMES  # also the twin's joint names
 
 #: The project's SO-101 twin (written in ``lerobot_gym/assets/so101``).
 DEFAULT_SO101_SCENE = Path(__file__).resolve().parents[2] / "assets" / "so101" / "scene.xml"
