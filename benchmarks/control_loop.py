@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 
 import lerobot_gym  # noqa: F401
-from lerobot_gym.hardware.cameras import SyntheticCamera
+from lerobot_gym.hardware.synthetic_camera import SyntheticCamera
 from lerobot_gym.wrappers.control_rate import ControlRate
 
 FPS = 30

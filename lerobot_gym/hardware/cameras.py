@@ -1,11 +1,12 @@
-"""Cameras for real robots: OpenCV devices and a synthetic stand-in, behind one interface.
+"""Cameras for real robots: the threaded capture base and OpenCV devices.
 
-This module owns frame capture for the hardware backends: :class:`OpenCVCamera` (USB/V4L2
-cameras, or a video file replayed in real time), :class:`SyntheticCamera` (frames rendered
-by a function, for tests and benchmarks without a camera), and :func:`find_cameras` (behind
-``lerobot-gym find-cameras``).
+This module owns frame capture for the hardware backends: :class:`ThreadedCamera` (the base
+every camera shares), :class:`OpenCVCamera` (USB/V4L2 cameras, or a video file replayed in
+real time) and :func:`find_cameras` (behind ``lerobot-gym find-cameras``). The synthetic
+stand-in for tests and benchmarks, :class:`~lerobot_gym.hardware.synthetic_camera.SyntheticCamera`,
+lives in :mod:`lerobot_gym.hardware.synthetic_camera`.
 
-Both cameras share :class:`ThreadedCamera`: a background thread grabs frames as they arrive
+Every camera derives from :class:`ThreadedCamera`: a background thread grabs frames as they arrive
 and keeps only the latest, so a control loop reading at its own rate never blocks on the
 device and never sees stale buffered frames. ``read_latest()`` returns that frame at once;
 ``async_read()`` waits for a frame newer than the last one returned (LeRobot's semantics,
@@ -24,6 +25,9 @@ Design decisions:
     * Frames are HxWx3 uint8 in ``color`` order ("rgb" by default, as datasets store them),
       rotated by ``rotation`` degrees clockwise. Each frame is a fresh array; readers share
       the latest one, so copy before modifying it in place.
+    * ``SyntheticCamera`` and ``moving_gradient`` can still be imported from here: they are
+      resolved lazily by the module ``__getattr__`` because ``synthetic_camera`` imports
+      :class:`ThreadedCamera` from this module, and an eager import back would be circular.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ import numpy as np
 
 from lerobot_gym.errors import CameraError, ConfigError, MissingExtraError
 
-__all__ = ["OpenCVCamera", "SyntheticCamera", "ThreadedCamera", "find_cameras"]
+__all__ = ["OpenCVCamera", "ThreadedCamera", "find_cameras"]
 
 _ROTATIONS = {0: 0, 90: -1, 180: 2, 270: 1, -90: 1}  # degrees clockwise -> np.rot90 k
 
@@ -450,88 +454,6 @@ def _default_backend(cv2: Any, camera: OpenCVCamera | None = None) -> int:
     return cv2.CAP_ANY
 
 
-def moving_gradient(width: int, height: int) -> Callable[[int, float], np.ndarray]:
-    """A render function drawing a diagonal RGB gradient that scrolls one pixel per frame."""
-    ys, xs = np.mgrid[0:height, 0:width]
-    base = (xs + ys).astype(np.int64)
-
-    def render(index: int, _t: float) -> np.ndarray:
-        phase = (base + index) % 256
-        return np.stack([phase, (phase + 85) % 256, (phase + 170) % 256], axis=-1).astype(np.uint8)
-
-    return render
-
-
-class SyntheticCamera(ThreadedCamera):
-    """A camera whose frames come from ``render(frame_index, t_s) -> HxWx3 uint8 RGB``.
-
-    Frames are produced at ``fps`` on the same capture thread as a real camera, so code and
-    benchmarks see the same timing behaviour. The default renders a scrolling gradient.
-
-    Args:
-        width: Frame width.
-        height: Frame height.
-        fps: Frame rate.
-        render: The frame source; ``t_s`` is seconds since connect.
-        color: "rgb" or "bgr".
-        rotation: Clockwise rotation: 0, 90, 180, 270 (or -90).
-        warmup_s: Seconds of frames discarded at connect.
-
-    Example:
-        >>> with SyntheticCamera(32, 24, fps=100) as cam:
-        ...     frame = cam.async_read(timeout_s=1.0)
-        >>> frame.shape, frame.dtype
-        ((24, 32, 3), dtype('uint8'))
-    """
-
-    def __init__(
-        self,
-        width: int = 640,
-        height: int = 480,
-        fps: float = 30.0,
-        *,
-        render: Callable[[int, float], np.ndarray] | None = None,
-        color: str = "rgb",
-        rotation: int = 0,
-        warmup_s: float = 0.0,
-    ) -> None:
-        super().__init__(
-            f"synthetic camera {width}x{height}@{fps:g}",
-            width,
-            height,
-            fps,
-            color=color,
-            rotation=rotation,
-            warmup_s=warmup_s,
-            max_reconnect_attempts=0,
-        )
-        self._render = render or moving_gradient(width, height)
-        self._index = 0
-        self._t0 = 0.0
-
-    def _open(self) -> None:
-        self._index = 0
-        self._t0 = time.monotonic()
-
-    def _grab(self) -> np.ndarray | None:
-        assert self.fps is not None
-        due = self._t0 + self._index / self.fps
-        delay = due - time.monotonic()
-        if delay > 0 and self._stop.wait(delay):
-            return None
-        frame = self._render(self._index, time.monotonic() - self._t0)
-        self._index += 1
-        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise CameraError(
-                f"{self.name}: render returned {frame.shape} {frame.dtype}, expected "
-                f"({self.height}, {self.width}, 3) uint8."
-            )
-        return frame
-
-    def _close(self) -> None:
-        pass
-
-
 def _video_sort_key(path: str) -> tuple[int, str]:
     match = re.search(r"(\d+)$", path)
     return (int(match.group(1)) if match else sys.maxsize, path)
@@ -590,3 +512,15 @@ def find_cameras(
         finally:
             capture.release()
     return found
+
+
+_MOVED_TO_SYNTHETIC_CAMERA = ("SyntheticCamera", "moving_gradient")
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve names that moved to :mod:`lerobot_gym.hardware.synthetic_camera` (old imports)."""
+    if name in _MOVED_TO_SYNTHETIC_CAMERA:
+        from lerobot_gym.hardware import synthetic_camera
+
+        return getattr(synthetic_camera, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

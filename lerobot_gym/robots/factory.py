@@ -83,7 +83,8 @@ def make_camera(name: str, device: Any, image_size: tuple[int, int], fps: int) -
         image_size: (height, width) the camera is opened at.
         fps: Frame rate asked of the camera.
     """
-    from lerobot_gym.hardware.cameras import OpenCVCamera, SyntheticCamera
+    from lerobot_gym.hardware.cameras import OpenCVCamera
+    from lerobot_gym.hardware.synthetic_camera import SyntheticCamera
 
     height, width = image_size
     if all(hasattr(device, attr) for attr in ("connect", "disconnect", "read_latest")):

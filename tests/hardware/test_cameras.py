@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from lerobot_gym.errors import CameraError, ConfigError
-from lerobot_gym.hardware.cameras import OpenCVCamera, SyntheticCamera, find_cameras
+from lerobot_gym.hardware.cameras import OpenCVCamera, find_cameras
+from lerobot_gym.hardware.synthetic_camera import SyntheticCamera
 
 cv2 = pytest.importorskip("cv2")
 
@@ -265,6 +266,15 @@ def test_synthetic_render_errors_reach_the_reader() -> None:
         with pytest.raises(CameraError, match="sensor exploded"):
             for _ in range(10):
                 cam.async_read(timeout_s=1.0)
+
+
+def test_synthetic_camera_is_still_importable_from_cameras() -> None:
+    from lerobot_gym.hardware import cameras, synthetic_camera
+
+    assert cameras.SyntheticCamera is SyntheticCamera
+    assert cameras.moving_gradient is synthetic_camera.moving_gradient
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchCamera'"):
+        cameras.NoSuchCamera  # noqa: B018
 
 
 # ------------------------------------------------------------------------------ discovery
