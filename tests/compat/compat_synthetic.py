@@ -12,9 +12,17 @@ Design decisions:
   tests instead of passing unnoticed.
 - Values come from a seeded ``np.random.Generator`` plus closed-form functions of the frame
   index, never from global RNG state.
+- Several datasets share one generator (:class:`Spec`): ``BASIC`` (the original three
+  episodes), ``RL`` (four episodes with every column of reference section 10, for resuming
+  across tools) and ``RL_IMAGES`` (the same with the camera stored as PNG ``image``). A value
+  depends only on (episode, frame, key), so a dataset written in two halves by two tools must
+  read back exactly like one written in one go.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,6 +42,8 @@ JOINT_NAMES = [
     "gripper.pos",
 ]
 
+_IMAGE_NAMES = ("height", "width", "channels")
+
 # The user-facing features, as both writers take them (the bookkeeping columns timestamp,
 # frame_index, episode_index, index and task_index are added by the writers).
 FEATURES: dict[str, dict] = {
@@ -41,11 +51,7 @@ FEATURES: dict[str, dict] = {
     "action": {"dtype": "float32", "shape": (6,), "names": JOINT_NAMES},
     "next.reward": {"dtype": "float32", "shape": (1,), "names": None},
     "next.done": {"dtype": "bool", "shape": (1,), "names": None},
-    CAMERA_KEY: {
-        "dtype": "video",
-        "shape": (HEIGHT, WIDTH, 3),
-        "names": ["height", "width", "channels"],
-    },
+    CAMERA_KEY: {"dtype": "video", "shape": (HEIGHT, WIDTH, 3), "names": list(_IMAGE_NAMES)},
 }
 NON_VIDEO_KEYS = ("observation.state", "action", "next.reward", "next.done")
 
@@ -76,15 +82,8 @@ def _image(episode_index: int, frame_index: int) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def episode(episode_index: int) -> dict[str, np.ndarray]:
-    """All frames of one synthetic episode, keyed by feature.
-
-    Returns:
-        A dict with one array per feature in :data:`FEATURES`, stacked over frames: float32
-        ``(N, 6)`` state and action, float32 ``(N, 1)`` reward, bool ``(N, 1)`` done (true on the
-        last frame only) and uint8 ``(N, H, W, 3)`` images.
-    """
-    length = EPISODE_LENGTHS[episode_index]
+def _values(episode_index: int, length: int) -> dict[str, np.ndarray]:
+    """Every column any spec uses, for one episode (specs pick theirs)."""
     rng = np.random.default_rng(1234 + episode_index)
     t = np.arange(length, dtype=np.float64)[:, None] / FPS
     joints = np.arange(6, dtype=np.float64)[None, :]
@@ -95,17 +94,124 @@ def episode(episode_index: int) -> dict[str, np.ndarray]:
     reward += rng.uniform(-0.1, 0.1, size=(length, 1))
     done = np.zeros((length, 1), dtype=bool)
     done[-1] = True
-    images = np.stack([_image(episode_index, i) for i in range(length)])
+    # Drawn after the original columns so that BASIC's values never change.
+    success = done & (episode_index % 2 == 0)  # both outcomes occur
+    intervention = np.zeros((length, 1))
+    intervention[length // 3 : (2 * length) // 3 + 1] = 1.0  # one takeover mid-episode
+    penalty = rng.choice([0.0, -0.1, -0.25], size=(length, 1))
     return {
         "observation.state": state.astype(np.float32),
         "action": action.astype(np.float32),
         "next.reward": reward.astype(np.float32),
         "next.done": done,
-        CAMERA_KEY: images,
+        "next.success": success,
+        "complementary_info.is_intervention": intervention.astype(np.float32),
+        "complementary_info.discrete_penalty": penalty.astype(np.float32),
     }
 
 
+@dataclass(frozen=True)
+class Spec:
+    """One synthetic dataset: its features, episodes and tasks.
+
+    Attributes:
+        name: command-line name (``lerobot_side.py --spec``).
+        features: the user-facing features, as both writers take them.
+        episode_lengths: frames per episode.
+        tasks: the task of each episode.
+        camera_key: the one camera feature (``video`` or ``image``).
+    """
+
+    name: str
+    features: dict[str, dict]
+    episode_lengths: tuple[int, ...]
+    tasks: tuple[str, ...]
+    camera_key: str = CAMERA_KEY
+
+    @property
+    def numeric_keys(self) -> tuple[str, ...]:
+        """User features that are not the camera."""
+        return tuple(k for k in self.features if k != self.camera_key)
+
+    @property
+    def camera_dtype(self) -> str:
+        """``"video"`` or ``"image"``."""
+        return self.features[self.camera_key]["dtype"]
+
+    def episode(self, episode_index: int) -> dict[str, np.ndarray]:
+        """All frames of one episode, keyed by feature, stacked over frames.
+
+        Numeric features are ``(N, D)`` (``(N, 1)`` for scalars) of the declared dtype; the
+        camera is ``(N, H, W, 3)`` uint8.
+        """
+        length = self.episode_lengths[episode_index]
+        values = _values(episode_index, length)
+        values[self.camera_key] = np.stack([_image(episode_index, i) for i in range(length)])
+        return {key: values[key] for key in self.features}
+
+    def frames(self, episodes: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+        """The frames of ``episodes`` (default all), concatenated in dataset order."""
+        episodes = range(len(self.episode_lengths)) if episodes is None else episodes
+        eps = [self.episode(i) for i in episodes]
+        return {key: np.concatenate([ep[key] for ep in eps]) for key in self.features}
+
+    def unique_tasks(self) -> list[str]:
+        """Tasks in order of first appearance: position = ``task_index``."""
+        return list(dict.fromkeys(self.tasks))
+
+
+BASIC = Spec("basic", FEATURES, EPISODE_LENGTHS, TASKS)
+
+
+def episode(episode_index: int) -> dict[str, np.ndarray]:
+    """All frames of one ``BASIC`` episode, keyed by feature.
+
+    Returns:
+        A dict with one array per feature in :data:`FEATURES`, stacked over frames: float32
+        ``(N, 6)`` state and action, float32 ``(N, 1)`` reward, bool ``(N, 1)`` done (true on the
+        last frame only) and uint8 ``(N, H, W, 3)`` images.
+    """
+    return BASIC.episode(episode_index)
+
+
 def all_frames() -> dict[str, np.ndarray]:
-    """Every episode from :func:`episode`, concatenated in dataset order."""
-    episodes = [episode(i) for i in range(len(EPISODE_LENGTHS))]
-    return {key: np.concatenate([ep[key] for ep in episodes]) for key in FEATURES}
+    """Every ``BASIC`` episode, concatenated in dataset order."""
+    return BASIC.frames()
+
+
+# What ``lerobot_gym.wrappers.lerobot_keys.lerobot_features`` returns for an env with a 6-D
+# ``agent_pos``, one 64x96 camera ``front`` and a 6-D action, and no robot spec (so no joint
+# names); test_lerobot_resume.py checks that it still does. Spelled out here because the
+# LeRobot side cannot import lerobot_gym.
+RL_FEATURES: dict[str, dict] = {
+    "observation.state": {"dtype": "float32", "shape": [6], "names": None},
+    CAMERA_KEY: {"dtype": "video", "shape": [HEIGHT, WIDTH, 3], "names": list(_IMAGE_NAMES)},
+    "action": {"dtype": "float32", "shape": [6], "names": None},
+    "next.reward": {"dtype": "float32", "shape": [1], "names": None},
+    "next.done": {"dtype": "bool", "shape": [1], "names": None},
+    "next.success": {"dtype": "bool", "shape": [1], "names": None},
+    "complementary_info.is_intervention": {
+        "dtype": "float32",
+        "shape": [1],
+        "names": ["is_intervention"],
+    },
+    "complementary_info.discrete_penalty": {
+        "dtype": "float32",
+        "shape": [1],
+        "names": ["discrete_penalty"],
+    },
+}
+# Episode 3 brings a task the first two episodes do not have: resuming must append it.
+RL = Spec(
+    "rl",
+    RL_FEATURES,
+    (9, 6, 11, 8),
+    ("pick the cube", "place the cube", "pick the cube", "stack the cubes"),
+)
+RL_IMAGES = Spec(
+    "rl_images",
+    {k: dict(v, dtype="image") if k == CAMERA_KEY else v for k, v in RL_FEATURES.items()},
+    RL.episode_lengths,
+    RL.tasks,
+)
+SPECS = {spec.name: spec for spec in (BASIC, RL, RL_IMAGES)}

@@ -1,15 +1,22 @@
 """LeRobot's side of the interoperability tests; runs in the compat venv (``tests/compat/.venv``).
 
-Subcommands::
+Subcommands (``--spec`` names a ``compat_synthetic.SPECS`` dataset, default ``basic``)::
 
-    lerobot_side.py write ROOT [--vcodec CODEC] [--read-back OUT.npz]   # LeRobot's own writer
-    lerobot_side.py read ROOT OUT.npz             # LeRobot's own reader; OUT.json gets the metadata
+    lerobot_side.py write ROOT [--spec S] [--episodes I ...] [--vcodec C] [--read-back OUT.npz]
+    lerobot_side.py append ROOT [--spec S] --episodes I ... [--read-back OUT.npz]
+    lerobot_side.py read ROOT OUT.npz [--spec S]
 
-``write`` records the episodes of ``compat_synthetic`` with ``LeRobotDataset.create``,
-``add_frame``, ``save_episode`` and ``finalize``. ``read`` loads ROOT with
-``LeRobotDataset(repo_id, root=ROOT)``, indexes every frame through ``__getitem__`` and dumps the
-values (video frames as uint8 CHW, exactly LeRobot's float frames times 255) to OUT.npz and the
-metadata LeRobot parsed to OUT.json (same path, ``.json`` suffix).
+``write`` records episodes of the spec (default all) with ``LeRobotDataset.create``,
+``add_frame``, ``save_episode`` and ``finalize``. ``append`` is LeRobot's resume (what
+``lerobot-record --resume=true`` does in 0.4.4): ``LeRobotDataset(repo_id, root=ROOT)`` on the
+existing dataset, then the same ``add_frame``/``save_episode``/``finalize``. ``read`` loads ROOT
+with ``LeRobotDataset(repo_id, root=ROOT)``, indexes every frame through ``__getitem__`` and dumps
+the values (camera frames, video or PNG, as uint8 CHW: exactly LeRobot's float frames times 255)
+to OUT.npz and the metadata LeRobot parsed, including ``meta.stats``, to OUT.json (same path,
+``.json`` suffix). It also dumps, under ``norm/<MODE>/<key>``, what LeRobot's own
+``NormalizerProcessorStep`` built from ``meta.stats`` makes of every state, action and camera
+frame, and for specs with ``complementary_info`` columns, under ``replay/``, what LeRobot's
+``ReplayBuffer.from_lerobot_dataset`` (the SAC learner's loader) stores.
 
 Two adaptations let LeRobot 0.4.4 run on CPU torch 2.13 (see
 /work/shared/reference/lerobot-dataset-v3.md, "Running LeRobot's own code here"):
@@ -47,8 +54,16 @@ _TORCHVISION_SCHEMAS.define("qnms(Tensor dets, Tensor scores, float iou_threshol
 import av  # noqa: E402
 import compat_synthetic as synth  # noqa: E402  (sits next to this script, on sys.path[0])
 import numpy as np  # noqa: E402
+from lerobot.configs.types import FeatureType, NormalizationMode  # noqa: E402
 from lerobot.datasets import video_utils  # noqa: E402
 from lerobot.datasets.lerobot_dataset import LeRobotDataset  # noqa: E402
+from lerobot.datasets.utils import dataset_to_policy_features  # noqa: E402
+from lerobot.processor.converters import create_transition  # noqa: E402
+from lerobot.processor.core import TransitionKey  # noqa: E402
+from lerobot.processor.normalize_processor import NormalizerProcessorStep  # noqa: E402
+
+# LeRobot's normalisation modes that read dataset statistics (IDENTITY reads none).
+NORM_MODES = ("MEAN_STD", "MIN_MAX", "QUANTILES", "QUANTILE10")
 
 
 def decode_video_frames_pyav(
@@ -100,24 +115,37 @@ def decode_video_frames_pyav(
 video_utils.decode_video_frames_torchvision = decode_video_frames_pyav
 
 
-def write(root: Path, vcodec: str) -> None:
-    """Record the synthetic episodes at ``root`` with LeRobot's writer."""
-    features = {key: dict(spec) for key, spec in synth.FEATURES.items()}
+def _add_episodes(dataset: LeRobotDataset, spec: synth.Spec, episodes: list[int]) -> None:
+    for episode_index in episodes:
+        frames = spec.episode(episode_index)
+        task = spec.tasks[episode_index]
+        for i in range(spec.episode_lengths[episode_index]):
+            dataset.add_frame({key: frames[key][i] for key in spec.features} | {"task": task})
+        dataset.save_episode()
+    dataset.finalize()
+
+
+def write(root: Path, spec: synth.Spec, episodes: list[int], vcodec: str) -> None:
+    """Record ``episodes`` of ``spec`` into a new dataset at ``root`` with LeRobot's writer."""
     dataset = LeRobotDataset.create(
         repo_id=synth.REPO_ID,
         fps=synth.FPS,
-        features=features,
+        # LeRobot's validate_frame compares shapes as tuples (its feature helpers build tuples).
+        features={key: dict(ft, shape=tuple(ft["shape"])) for key, ft in spec.features.items()},
         root=root,
         robot_type=synth.ROBOT_TYPE,
-        use_videos=True,
+        use_videos=spec.camera_dtype == "video",
         vcodec=vcodec,
     )
-    for episode_index, task in enumerate(synth.TASKS):
-        frames = synth.episode(episode_index)
-        for i in range(synth.EPISODE_LENGTHS[episode_index]):
-            dataset.add_frame({key: frames[key][i] for key in synth.FEATURES} | {"task": task})
-        dataset.save_episode()
-    dataset.finalize()
+    _add_episodes(dataset, spec, episodes)
+
+
+def append(root: Path, spec: synth.Spec, episodes: list[int], vcodec: str) -> None:
+    """Append ``episodes`` of ``spec`` to the existing dataset at ``root`` (LeRobot's resume)."""
+    dataset = LeRobotDataset(synth.REPO_ID, root=root, vcodec=vcodec)
+    if dataset.meta.total_episodes != episodes[0]:
+        raise SystemExit(f"{root} holds {dataset.meta.total_episodes} episodes, not {episodes[0]}")
+    _add_episodes(dataset, spec, episodes)
 
 
 def _jsonable(value):
@@ -131,8 +159,14 @@ def _jsonable(value):
     return value
 
 
-def _dump(dataset: LeRobotDataset, prefix: str = "") -> tuple[dict[str, np.ndarray], list[str]]:
-    """Every item of ``dataset`` through ``__getitem__``, stacked per key, and the frame tasks."""
+def _dump(
+    dataset: LeRobotDataset, prefix: str = "", dtypes: dict[str, str] | None = None
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Every item of ``dataset`` through ``__getitem__``, stacked per key, and the frame tasks.
+
+    ``dtypes``, if given, receives the dtype of each key as ``__getitem__`` returns it (before
+    camera frames are turned back into uint8 for the dump).
+    """
     columns: dict[str, list[np.ndarray]] = {}
     frame_tasks = []
     for i in range(len(dataset)):
@@ -140,30 +174,92 @@ def _dump(dataset: LeRobotDataset, prefix: str = "") -> tuple[dict[str, np.ndarr
         frame_tasks.append(item.pop("task"))
         for key, value in item.items():
             array = value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-            if key in dataset.meta.video_keys:
+            if dtypes is not None:
+                dtypes[prefix + key] = str(array.dtype)
+            if key in dataset.meta.camera_keys:
                 # LeRobot returns uint8 / 255 as float32; undo it exactly for a compact dump.
                 array = np.rint(array * 255).astype(np.uint8)
             columns.setdefault(prefix + key, []).append(array)
     return {key: np.stack(values) for key, values in columns.items()}, frame_tasks
 
 
-def read(root: Path, out: Path) -> None:
+def _normalized(dataset: LeRobotDataset, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """LeRobot's ``NormalizerProcessorStep`` (built from ``meta.stats``) on every frame, per mode.
+
+    States, actions and camera frames (float CHW in [0, 1], as LeRobot feeds policies) go
+    through one transition per mode; the outputs are stored as ``norm/<MODE>/<key>``.
+    """
+    types = (FeatureType.STATE, FeatureType.ACTION, FeatureType.VISUAL)
+    features = {
+        key: ft
+        for key, ft in dataset_to_policy_features(dataset.meta.features).items()
+        if ft.type in types
+    }
+    observation = {
+        key: torch.from_numpy(columns[key]).float() / 255
+        if key in dataset.meta.camera_keys
+        else torch.from_numpy(columns[key])
+        for key in features
+        if key != "action"
+    }
+    out = {}
+    for mode in NORM_MODES:
+        step = NormalizerProcessorStep.from_lerobot_dataset(
+            dataset, features, {t: NormalizationMode(mode) for t in types}
+        )
+        action = torch.from_numpy(columns["action"])
+        result = step(create_transition(observation=dict(observation), action=action))
+        for key, value in result[TransitionKey.OBSERVATION].items():
+            out[f"norm/{mode}/{key}"] = value.numpy()
+        out[f"norm/{mode}/action"] = result[TransitionKey.ACTION].numpy()
+    return out
+
+
+def _replay_buffer(dataset: LeRobotDataset) -> dict[str, np.ndarray]:
+    """What LeRobot's SAC learner loads from ``dataset``: ``ReplayBuffer`` storage, per field."""
+    from lerobot.rl.buffer import ReplayBuffer  # only specs with RL columns need it
+
+    buffer = ReplayBuffer.from_lerobot_dataset(
+        dataset,
+        device="cpu",
+        state_keys=["observation.state"],
+        use_drq=False,
+        image_augmentation_function=lambda x: x,  # never called; skips a torch.compile
+    )
+    n = buffer.size
+    out = {
+        "replay/state": buffer.states["observation.state"][:n].numpy(),
+        "replay/action": buffer.actions[:n].numpy(),
+        "replay/reward": buffer.rewards[:n].numpy(),
+        "replay/done": buffer.dones[:n].numpy(),
+    }
+    for key in buffer.complementary_info_keys:
+        out[f"replay/complementary_info.{key}"] = buffer.complementary_info[key][:n].numpy()
+    return out
+
+
+def read(root: Path, out: Path, spec: synth.Spec) -> None:
     """Load ``root`` with LeRobot's reader and dump every frame and the parsed metadata.
 
-    A second pass loads only ``SUBSET_EPISODES`` with ``DELTA_TIMESTAMPS``; its arrays are
-    stored under the ``delta/`` prefix.
+    For ``basic``, a second pass loads only ``SUBSET_EPISODES`` with ``DELTA_TIMESTAMPS``; its
+    arrays are stored under the ``delta/`` prefix.
     """
     dataset = LeRobotDataset(synth.REPO_ID, root=root)
     meta = dataset.meta
-    columns, frame_tasks = _dump(dataset)
-    subset = LeRobotDataset(
-        synth.REPO_ID,
-        root=root,
-        episodes=list(synth.SUBSET_EPISODES),
-        delta_timestamps=synth.DELTA_TIMESTAMPS,
-    )
-    delta_columns, _ = _dump(subset, prefix="delta/")
-    np.savez_compressed(out, **columns, **delta_columns)
+    dtypes: dict[str, str] = {}
+    columns, frame_tasks = _dump(dataset, dtypes=dtypes)
+    arrays = columns | _normalized(dataset, columns)
+    if spec is synth.BASIC:
+        subset = LeRobotDataset(
+            synth.REPO_ID,
+            root=root,
+            episodes=list(synth.SUBSET_EPISODES),
+            delta_timestamps=synth.DELTA_TIMESTAMPS,
+        )
+        arrays |= _dump(subset, prefix="delta/")[0]
+    if any(key.startswith("complementary_info.") for key in meta.features):
+        arrays |= _replay_buffer(dataset)
+    np.savez_compressed(out, **arrays)
 
     episodes = meta.episodes.to_pandas() if hasattr(meta.episodes, "to_pandas") else meta.episodes
     info = {
@@ -172,6 +268,7 @@ def read(root: Path, out: Path) -> None:
         "robot_type": meta.robot_type,
         "features": meta.features,
         "video_keys": meta.video_keys,
+        "image_keys": meta.image_keys,
         "total_episodes": meta.total_episodes,
         "total_frames": meta.total_frames,
         "total_tasks": meta.total_tasks,
@@ -181,9 +278,11 @@ def read(root: Path, out: Path) -> None:
             for row in episodes.to_dict(orient="records")
         ],
         "stats_keys": sorted(meta.stats) if meta.stats is not None else None,
+        "stats": meta.stats,
         "num_frames": dataset.num_frames,
         "num_episodes": dataset.num_episodes,
         "frame_tasks": frame_tasks,
+        "dtypes": dtypes,
     }
     out.with_suffix(".json").write_text(json.dumps(_jsonable(info), indent=1))
 
@@ -192,25 +291,34 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the subcommand and run it; returns the process exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p_write = sub.add_parser("write", help="write the synthetic dataset with LeRobot's writer")
-    p_write.add_argument("root", type=Path)
-    p_write.add_argument("--vcodec", default="libsvtav1")
-    p_write.add_argument(
-        "--read-back",
-        type=Path,
-        metavar="OUT.npz",
-        help="then run `read ROOT OUT.npz` in this process (saves a second LeRobot import)",
-    )
+    for name, help_text in [
+        ("write", "write a spec's episodes into a new dataset with LeRobot's writer"),
+        ("append", "append a spec's episodes to an existing dataset (LeRobot's resume)"),
+    ]:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("root", type=Path)
+        p.add_argument("--spec", choices=sorted(synth.SPECS), default="basic")
+        p.add_argument("--episodes", type=int, nargs="+", help="episode indices (default all)")
+        p.add_argument("--vcodec", default="libsvtav1")
+        p.add_argument(
+            "--read-back",
+            type=Path,
+            metavar="OUT.npz",
+            help="then run `read ROOT OUT.npz` in this process (saves a second LeRobot import)",
+        )
     p_read = sub.add_parser("read", help="read a dataset with LeRobot's reader and dump it")
     p_read.add_argument("root", type=Path)
     p_read.add_argument("out", type=Path)
+    p_read.add_argument("--spec", choices=sorted(synth.SPECS), default="basic")
     args = parser.parse_args(argv)
-    if args.command == "write":
-        write(args.root, args.vcodec)
-        if args.read_back is not None:
-            read(args.root, args.read_back)
-    else:
-        read(args.root, args.out)
+    spec = synth.SPECS[args.spec]
+    if args.command == "read":
+        read(args.root, args.out, spec)
+        return 0
+    episodes = args.episodes or list(range(len(spec.episode_lengths)))
+    (write if args.command == "write" else append)(args.root, spec, episodes, args.vcodec)
+    if args.read_back is not None:
+        read(args.root, args.read_back, spec)
     return 0
 
 
