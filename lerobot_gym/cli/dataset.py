@@ -12,14 +12,19 @@
 
 ``--dataset.root`` defaults to ``$HF_LEROBOT_HOME/<repo_id>`` (``~/.cache/huggingface/lerobot``),
 where LeRobot keeps datasets, when ``--dataset.repo_id`` is given.
+
+``validate``, ``stats``, ``merge`` and ``delete-episodes`` draw a tqdm bar on stderr through the
+tools' ``progress(done, total)`` callback; the bar is removed when the work ends, so stdout and
+the final lines stay the report.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +177,8 @@ def validate(cfg: dict[str, Any]) -> int:
 
     root = _root(cfg)
     print(f"validating {root} ...", file=sys.stderr)
-    problems = validate_dataset(root, check_videos=cfg["check_videos"])
+    with _progress_bar("checking files", "file") as progress:
+        problems = validate_dataset(root, check_videos=cfg["check_videos"], progress=progress)
     for problem in problems:
         print(f"{_relative(problem.path, root)}: {problem.message}")
     if problems:
@@ -188,7 +194,8 @@ def stats(cfg: dict[str, Any]) -> int:
 
     root = _root(cfg)
     print(f"recomputing stats of {root} (decodes every video frame) ...", file=sys.stderr)
-    aggregated = tools.recompute_stats(root)
+    with _progress_bar("episodes", "episode") as progress:
+        aggregated = tools.recompute_stats(root, progress=progress)
     print(f"wrote {root / 'meta' / 'stats.json'}")
     width = max((len(k) for k in aggregated), default=0)
     for key, feature_stats in aggregated.items():
@@ -206,7 +213,9 @@ def merge(cfg: dict[str, Any]) -> int:
         roots = [roots]
     if not isinstance(roots, list) or len(roots) < 2:
         raise UsageError("--dataset.roots needs two or more datasets: --dataset.roots=[a,b]")
-    meta = tools.merge([Path(str(r)) for r in roots], cfg["output_dir"])
+    print(f"merging {len(roots)} datasets into {cfg['output_dir']} ...", file=sys.stderr)
+    with _progress_bar("episodes", "episode") as progress:
+        meta = tools.merge([Path(str(r)) for r in roots], cfg["output_dir"], progress=progress)
     print(
         f"merged {len(roots)} datasets into {meta.root}: {meta.num_episodes} episodes, "
         f"{meta.num_frames} frames"
@@ -223,7 +232,9 @@ def delete_episodes(cfg: dict[str, Any]) -> int:
     if not episodes or not all(isinstance(e, int) and not isinstance(e, bool) for e in episodes):
         raise UsageError(f"--dataset.episodes must be episode indices, e.g. [1,3]; got {episodes}")
     root = _root(cfg)
-    meta = tools.delete_episodes(root, episodes, cfg["output_dir"])
+    print(f"deleting episodes {sorted(set(episodes))} of {root} ...", file=sys.stderr)
+    with _progress_bar("episodes kept", "episode") as progress:
+        meta = tools.delete_episodes(root, episodes, cfg["output_dir"], progress=progress)
     where = "in place" if cfg["output_dir"] is None else f"into {meta.root}"
     print(
         f"deleted episodes {sorted(set(episodes))} {where}: {meta.num_episodes} episodes, "
@@ -251,6 +262,25 @@ SUBCOMMANDS: dict[str, Callable[[dict[str, Any]], int]] = {
     "delete-episodes": delete_episodes,
     "push": push,
 }
+
+
+@contextlib.contextmanager
+def _progress_bar(desc: str, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar on stderr driven by a ``progress(done, total)`` callback; removed on exit."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc=desc, unit=unit, file=sys.stderr, leave=False)
+
+    def progress(done: int, total: int) -> None:
+        if bar.total != total:  # the tools know the total only once they have read the metadata
+            bar.total = total
+            bar.refresh()
+        bar.update(done - bar.n)
+
+    try:
+        yield progress
+    finally:
+        bar.close()  # before any error message or report, so none shares the bar's line
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -11,6 +11,9 @@ Design decisions:
 * In-place :func:`delete_episodes` builds the new dataset next to the old one and swaps the
   directories, so an interruption leaves either the old or the new dataset (plus a sibling
   directory to delete), never a mix.
+* :func:`merge`, :func:`delete_episodes` and :func:`recompute_stats` take an optional
+  ``progress(done, total)`` callback counting episodes (the unit all three work in), so the
+  CLI can draw a bar without the library printing anything.
 * :func:`push_to_hub` imports ``huggingface_hub`` lazily, uploads everything but scratch
   files, and tags the revision ``v3.0`` as LeRobot does (reference section 8).
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,9 @@ from lerobot_gym.dataset.stats import (
     to_episode_columns,
 )
 from lerobot_gym.errors import ConfigError, DatasetError, DatasetMismatchError, MissingExtraError
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: called with 0 first, then after each unit, ending at ``total``."""
 
 
 def info(root: str | Path) -> dict[str, Any]:
@@ -66,8 +72,18 @@ def info(root: str | Path) -> dict[str, Any]:
     }
 
 
-def merge(roots: Sequence[str | Path], out_root: str | Path) -> DatasetMeta:
+def merge(
+    roots: Sequence[str | Path], out_root: str | Path, *, progress: Progress | None = None
+) -> DatasetMeta:
     """Concatenate datasets with equal fps and features into a new dataset at ``out_root``.
+
+    Args:
+        roots: dataset directories, in the order their episodes are concatenated.
+        out_root: directory of the merged dataset (new or empty).
+        progress: called as ``progress(episodes_written, total_episodes)``.
+
+    Returns:
+        The metadata of the merged dataset.
 
     Raises:
         DatasetMismatchError: the datasets differ in fps or features.
@@ -90,18 +106,29 @@ def merge(roots: Sequence[str | Path], out_root: str | Path) -> DatasetMeta:
                 f"{meta.root} and {first.root} differ on features {diff}; merge needs equal "
                 "features"
             )
-    return _rebuild([(m, range(m.num_episodes)) for m in metas], Path(out_root))
+    return _rebuild([(m, range(m.num_episodes)) for m in metas], Path(out_root), progress)
 
 
 def delete_episodes(
-    root: str | Path, episodes: Iterable[int], out_root: str | Path | None = None
+    root: str | Path,
+    episodes: Iterable[int],
+    out_root: str | Path | None = None,
+    *,
+    progress: Progress | None = None,
 ) -> DatasetMeta:
     """Remove episodes and re-index the rest contiguously.
+
+    Only the kept episodes' data and video files are read, so this also removes episodes
+    whose files are damaged.
 
     Args:
         root: dataset directory.
         episodes: indices to remove.
         out_root: where to write the result; default: replace ``root`` in place.
+        progress: called as ``progress(episodes_written, episodes_kept)``.
+
+    Returns:
+        The metadata of the resulting dataset.
 
     Raises:
         ConfigError: an index does not exist.
@@ -113,11 +140,11 @@ def delete_episodes(
         raise ConfigError(f"episodes {bad} do not exist in {root} ({meta.num_episodes} episodes)")
     keep = [e for e in range(meta.num_episodes) if e not in drop]
     if out_root is not None:
-        return _rebuild([(meta, keep)], Path(out_root))
+        return _rebuild([(meta, keep)], Path(out_root), progress)
     root = Path(root)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.rebuild-", dir=root.parent))
     shutil.rmtree(tmp)
-    _rebuild([(meta, keep)], tmp)
+    _rebuild([(meta, keep)], tmp, progress)
     old = root.with_name(f".{root.name}.old-{os.getpid()}")
     os.replace(root, old)
     os.replace(tmp, root)
@@ -125,10 +152,16 @@ def delete_episodes(
     return DatasetMeta.load(root)
 
 
-def _rebuild(sources: list[tuple[DatasetMeta, Iterable[int]]], out: Path) -> DatasetMeta:
+def _rebuild(
+    sources: list[tuple[DatasetMeta, Iterable[int]]], out: Path, progress: Progress | None = None
+) -> DatasetMeta:
     """Write the chosen episodes of ``sources``, in order, as a new dataset at ``out``."""
     if out.exists() and any(out.iterdir()):
         raise DatasetError(f"{out} already exists and is not empty; choose a new directory")
+    sources = [(meta, list(chosen)) for meta, chosen in sources]
+    n_chosen = sum(len(chosen) for _, chosen in sources)
+    if progress is not None:
+        progress(0, n_chosen)
     first = sources[0][0]
     features = first.features
     chunks_size = int(first.info["chunks_size"])
@@ -140,7 +173,6 @@ def _rebuild(sources: list[tuple[DatasetMeta, Iterable[int]]], out: Path) -> Dat
     video_cf = dict.fromkeys(first.video_keys, (0, 0))
     total = 0
     for meta, chosen in sources:
-        chosen = list(chosen)
         task_map = {}
         for i, task in enumerate(meta.tasks):
             if task not in tasks:
@@ -205,6 +237,8 @@ def _rebuild(sources: list[tuple[DatasetMeta, Iterable[int]]], out: Path) -> Dat
                 row.update(to_episode_columns(stats))
                 episode_stats.append(stats)
                 rows.append(row)
+                if progress is not None:
+                    progress(len(rows), n_chosen)
             data_cf = layout.next_chunk_file(*data_cf, chunks_size)
     rows.sort(key=lambda r: r["episode_index"])
     ep_schema = layout.episodes_schema(features)
@@ -237,10 +271,14 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def recompute_stats(root: str | Path) -> dict[str, Any]:
+def recompute_stats(root: str | Path, *, progress: Progress | None = None) -> dict[str, Any]:
     """Recompute every episode's stats from the files and rewrite them and ``stats.json``.
 
     Video stats decode every frame of every episode (slow, but exact).
+
+    Args:
+        root: dataset directory.
+        progress: called as ``progress(episodes_done, total_episodes)``.
 
     Returns:
         The aggregated stats, as written to ``meta/stats.json``.
@@ -249,6 +287,8 @@ def recompute_stats(root: str | Path) -> dict[str, Any]:
     meta = DatasetMeta.load(root)
     features = meta.features
     per_episode = []
+    if progress is not None:
+        progress(0, meta.num_episodes)
     for ep in range(meta.num_episodes):
         table = read_parquet(meta.data_path(ep))
         table = table.filter(pc.equal(table["episode_index"], ep))
@@ -273,6 +313,8 @@ def recompute_stats(root: str | Path) -> dict[str, Any]:
         for key in meta.video_keys:
             stats[key] = _video_stats(meta, ep, key)
         per_episode.append(stats)
+        if progress is not None:
+            progress(ep + 1, meta.num_episodes)
     for path in episode_files(root):
         table = read_parquet(path)
         rows = table.to_pylist()

@@ -1,16 +1,30 @@
 """Check a dataset on disk against the LeRobot v3.0 format and against itself.
 
 :func:`validate` never raises on a bad dataset: it returns one :class:`Problem` per finding,
-each naming the file and what is wrong, so that ``lerobot-gym dataset validate`` can print
-them all at once. It checks what LeRobot would trip over at load or training time
-(reference ``/work/shared/reference/lerobot-dataset-v3.md`` section 9): ``info.json`` keys,
-readable parquet and MP4 files, contiguous episode indices, data columns agreeing with the
-declared features, per-episode row counts, and video frame counts and timestamps.
+each naming the file, what is wrong and what to do about it, so that ``lerobot-gym dataset
+validate`` can print them all at once. It checks what LeRobot would trip over at load or
+training time (reference ``/work/shared/reference/lerobot-dataset-v3.md`` section 9):
+``info.json`` keys, readable parquet and MP4 files, contiguous episode indices, data columns
+agreeing with the declared features, per-episode row counts, and video frame counts and
+timestamps.
+
+Design decisions:
+    * Every message ends with the fix, with the dataset's own root filled in: delete the
+      damaged episodes with ``lerobot-gym dataset delete-episodes`` (it never reads the data
+      or video files of deleted episodes, so it works around a damaged file), restore a
+      metadata file from a copy of the dataset (without it the tools cannot load the dataset
+      at all), rewrite stale totals with :func:`lerobot_gym.dataset.recovery.repair`, or
+      recompute stats with ``lerobot-gym dataset stats``. Messages of the readers'
+      exceptions are not passed on as they are, since those tell the user to run this check.
+    * Progress is reported per data or video file, the units of work (the videos are the
+      slow part).
 """
 
 from __future__ import annotations
 
 import json
+import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +34,11 @@ import pyarrow.compute as pc
 
 from lerobot_gym.dataset import layout
 from lerobot_gym.dataset.meta import episode_files, read_info, read_parquet, read_tasks
-from lerobot_gym.errors import DatasetError
+from lerobot_gym.errors import DatasetError, DatasetNotFoundError
+
+Report = Callable[[Path, str], None]
+
+_FROM_A_COPY = "from a copy of the dataset (e.g. the one pushed to the Hugging Face Hub)"
 
 
 @dataclass(frozen=True)
@@ -29,7 +47,7 @@ class Problem:
 
     Attributes:
         path: the file (or directory) concerned.
-        message: what is wrong, and where useful what to do.
+        message: what is wrong and what to do about it.
     """
 
     path: Path
@@ -39,12 +57,21 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
-def validate(root: str | Path, *, check_videos: bool = True) -> list[Problem]:
+def validate(
+    root: str | Path,
+    *,
+    check_videos: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Problem]:
     """Return every problem found in the dataset at ``root`` (empty if it is sound).
 
     Args:
         root: dataset directory.
         check_videos: also open every referenced MP4 and count its frames (the slow part).
+        progress: called as ``progress(done, total)`` with the number of data and video
+            files checked so far: once with ``done=0`` when ``total`` is known, then after
+            each file, ending with ``done == total``. Not called when the metadata is too
+            broken to know which files there are.
     """
     root = Path(root)
     problems: list[Problem] = []
@@ -52,27 +79,18 @@ def validate(root: str | Path, *, check_videos: bool = True) -> list[Problem]:
     def report(path: Path, message: str) -> None:
         problems.append(Problem(path, message))
 
-    try:
-        info = read_info(root)
-    except DatasetError as exc:
-        info_path = root / layout.INFO_PATH
-        try:
-            raw = json.loads(info_path.read_text())
-            missing = [k for k in layout.REQUIRED_INFO_KEYS if k not in raw]
-            report(info_path, f"missing keys {missing}" if missing else str(exc))
-        except (OSError, ValueError):
-            report(info_path, str(exc))
-        return problems
-    features = info["features"]
-    missing_defaults = [k for k in layout.DEFAULT_FEATURES if k not in features]
-    if missing_defaults:
-        report(root / layout.INFO_PATH, f"features lack the default columns {missing_defaults}")
+    info = _check_info(root, report)
+    if info is None:
         return problems
 
     try:
         tasks = read_tasks(root)
     except DatasetError as exc:
-        report(root / layout.TASKS_PATH, str(exc))
+        report(
+            root / layout.TASKS_PATH,
+            f"{_what_is_wrong(exc)}; without it no frame's task is known: restore it "
+            f"{_FROM_A_COPY}",
+        )
         tasks = None
 
     rows: list[dict] = []
@@ -80,93 +98,231 @@ def validate(root: str | Path, *, check_videos: bool = True) -> list[Problem]:
         try:
             rows += read_parquet(path).to_pylist()
         except DatasetError as exc:
-            report(path, str(exc))
+            report(
+                path,
+                f"{_what_is_wrong(exc)}; the episodes it lists cannot be loaded: restore it "
+                f"{_FROM_A_COPY}, or re-record them into a new dataset",
+            )
     rows.sort(key=lambda r: r["episode_index"])
+    _check_totals(root, info, rows, tasks, report)
+
+    data_files = _group_data_files(root, info, rows)
+    video_files = _group_video_files(root, info, rows, report) if check_videos else {}
+    total = len(data_files) + sum(len(files) for files in video_files.values())
+    done = 0
+
+    def file_checked() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    if progress is not None:
+        progress(0, total)
+    _check_data(root, info, data_files, tasks, report, file_checked)
+    _check_videos(root, video_files, report, file_checked)
+    if rows and not (root / layout.STATS_PATH).exists():
+        report(
+            root / layout.STATS_PATH,
+            f"missing; compute it with `lerobot-gym dataset stats {_root_flag(root)}`",
+        )
+    return problems
+
+
+# -- fixes, worded once --------------------------------------------------------------------------
+def _root_flag(root: Path) -> str:
+    return shlex.quote(f"--dataset.root={root}")
+
+
+def _delete(root: Path, episodes: list[int]) -> str:
+    """How to delete ``episodes`` (then the dataset loads, and they can be recorded again)."""
+    unique = sorted(set(episodes))
+    word, them = ("episode", "it") if len(unique) == 1 else ("episodes", "them")
+    return (
+        f"delete the {word} with `lerobot-gym dataset delete-episodes {_root_flag(root)} "
+        f"--dataset.episodes=[{','.join(map(str, unique))}]` (and record {them} again if "
+        "needed)"
+    )
+
+
+def _repair(root: Path) -> str:
+    return (
+        'rewrite the totals from the episodes table with `python -c "from '
+        f'lerobot_gym.dataset.recovery import repair; repair({str(root)!r})"` (as '
+        "`lerobot-gym record --resume=true` does before recording)"
+    )
+
+
+def _what_is_wrong(exc: DatasetError) -> str:
+    """A reader's error without its advice (which sends the user back to this check)."""
+    cause = exc.__cause__
+    if isinstance(cause, FileNotFoundError):
+        return "missing"
+    if cause is not None:
+        return f"not a readable parquet file ({cause}); it may be truncated"
+    return str(exc)
+
+
+# -- metadata --------------------------------------------------------------------------------------
+def _check_info(root: Path, report: Report) -> dict | None:
+    """``meta/info.json``, or None (and a problem) when nothing else can be checked."""
+    info_path = root / layout.INFO_PATH
+    try:
+        info = read_info(root)
+    except DatasetNotFoundError as exc:
+        report(
+            info_path,
+            f"{exc}; point --dataset.root at the dataset's top directory (the one holding "
+            "meta/, data/ and videos/)",
+        )
+        return None
+    except DatasetError as exc:
+        try:
+            raw = json.loads(info_path.read_text())
+        except (OSError, ValueError) as read_exc:
+            report(info_path, f"not valid JSON ({read_exc}); restore it {_FROM_A_COPY}")
+            return None
+        missing = [k for k in layout.REQUIRED_INFO_KEYS if k not in raw]
+        if missing:
+            report(info_path, f"missing keys {missing}; restore it {_FROM_A_COPY}")
+        else:  # an old codebase_version: the reader's message names the conversion script
+            report(info_path, str(exc))
+        return None
+    missing_defaults = [k for k in layout.DEFAULT_FEATURES if k not in info["features"]]
+    if missing_defaults:
+        report(
+            info_path,
+            f"features lack the default columns {missing_defaults} of every LeRobot v3.0 "
+            f"dataset; restore it {_FROM_A_COPY}, or declare them as "
+            "lerobot_gym.dataset.layout.DEFAULT_FEATURES does",
+        )
+        return None
+    return info
+
+
+def _check_totals(
+    root: Path, info: dict, rows: list[dict], tasks: list[str] | None, report: Report
+) -> None:
     indices = [r["episode_index"] for r in rows]
     if indices != list(range(len(indices))):
         gaps = sorted(set(range(max(indices, default=-1) + 1)) - set(indices))
         dupes = sorted({i for i in indices if indices.count(i) > 1})
         report(
             root / "meta" / "episodes",
-            f"episode indices are not contiguous 0..N-1: missing {gaps}, duplicated {dupes}",
+            f"episode indices are not contiguous 0..N-1: missing {gaps}, duplicated {dupes}; "
+            f"the dataset cannot be loaded or edited like this: restore meta/episodes/ "
+            f"{_FROM_A_COPY}",
         )
-
     n_frames = sum(int(r["length"]) for r in rows)
     for key, have in (("total_episodes", len(rows)), ("total_frames", n_frames)):
         if info[key] != have:
-            report(root / layout.INFO_PATH, f"{key} is {info[key]} but the episodes sum to {have}")
+            report(
+                root / layout.INFO_PATH,
+                f"{key} is {info[key]} but the episodes sum to {have}; {_repair(root)}",
+            )
     if tasks is not None and info["total_tasks"] != len(tasks):
         report(
-            root / layout.INFO_PATH, f"total_tasks is {info['total_tasks']}, tasks has {len(tasks)}"
+            root / layout.INFO_PATH,
+            f"total_tasks is {info['total_tasks']}, tasks has {len(tasks)}; {_repair(root)}",
         )
 
-    _check_data(root, info, rows, tasks, report)
-    if check_videos:
-        _check_videos(root, info, rows, report)
-    if rows and not (root / layout.STATS_PATH).exists():
-        report(root / layout.STATS_PATH, "missing (run lerobot_gym.dataset.tools.recompute_stats)")
-    return problems
 
-
-def _check_data(root: Path, info: dict, rows: list[dict], tasks: list[str] | None, report) -> None:
-    schema = layout.data_schema(info["features"])
+# -- data files ------------------------------------------------------------------------------------
+def _group_data_files(root: Path, info: dict, rows: list[dict]) -> dict[Path, list[dict]]:
     by_file: dict[Path, list[dict]] = {}
     for r in rows:
         path = root / info["data_path"].format(
             chunk_index=r["data/chunk_index"], file_index=r["data/file_index"]
         )
         by_file.setdefault(path, []).append(r)
-    for path, eps in sorted(by_file.items()):
-        try:
-            table = read_parquet(path)
-        except DatasetError as exc:
-            report(path, str(exc))
-            continue
-        missing = [f.name for f in schema if f.name not in table.column_names]
-        extra = [n for n in table.column_names if n not in schema.names]
-        if missing or extra:
+    return dict(sorted(by_file.items()))
+
+
+def _check_data(
+    root: Path,
+    info: dict,
+    by_file: dict[Path, list[dict]],
+    tasks: list[str] | None,
+    report: Report,
+    file_checked: Callable[[], None],
+) -> None:
+    schema = layout.data_schema(info["features"])
+    for path, eps in by_file.items():
+        _check_data_file(root, path, eps, schema, tasks, report)
+        file_checked()
+
+
+def _check_data_file(
+    root: Path,
+    path: Path,
+    eps: list[dict],
+    schema: pa.Schema,
+    tasks: list[str] | None,
+    report: Report,
+) -> None:
+    all_episodes = [r["episode_index"] for r in eps]
+    try:
+        table = read_parquet(path)
+    except DatasetError as exc:
+        report(
+            path,
+            f"{_what_is_wrong(exc)}; episodes {all_episodes} are stored in it: restore the "
+            f"file {_FROM_A_COPY}, or {_delete(root, all_episodes)}",
+        )
+        return
+    mismatch_fix = (
+        f"restore meta/info.json or this file {_FROM_A_COPY}, or {_delete(root, all_episodes)}"
+    )
+    missing = [f.name for f in schema if f.name not in table.column_names]
+    extra = [n for n in table.column_names if n not in schema.names]
+    if missing or extra:
+        report(
+            path,
+            f"columns disagree with meta/info.json features: missing {missing}, "
+            f"not declared {extra}; {mismatch_fix}",
+        )
+    for field in schema:
+        if field.name in table.column_names and not _compatible(
+            table.schema.field(field.name).type, field.type
+        ):
             report(
                 path,
-                f"columns disagree with meta/info.json features: missing {missing}, "
-                f"not declared {extra}",
+                f"column {field.name!r} has type {table.schema.field(field.name).type}, "
+                f"the feature declares {field.type}; {mismatch_fix}",
             )
-        for field in schema:
-            if field.name in table.column_names and not _compatible(
-                table.schema.field(field.name).type, field.type
-            ):
-                report(
-                    path,
-                    f"column {field.name!r} has type {table.schema.field(field.name).type}, "
-                    f"the feature declares {field.type}",
-                )
-        if "episode_index" not in table.column_names or "index" not in table.column_names:
-            continue
-        counts = pc.value_counts(table["episode_index"]).to_pylist()
-        counts = {c["values"]: c["counts"] for c in counts}
-        for r in eps:
-            have = counts.get(r["episode_index"], 0)
-            if have != r["length"]:
-                report(
-                    path,
-                    f"episode {r['episode_index']} has {have} rows, meta/episodes says length "
-                    f"{r['length']}",
-                )
-            mask = pc.equal(table["episode_index"], r["episode_index"])
-            idx = table["index"].filter(mask)
-            if len(idx) and (
-                pc.min(idx).as_py() != r["dataset_from_index"]
-                or pc.max(idx).as_py() != r["dataset_to_index"] - 1
-            ):
-                report(
-                    path,
-                    f"episode {r['episode_index']} index range does not match "
-                    f"dataset_from_index/dataset_to_index [{r['dataset_from_index']}, "
-                    f"{r['dataset_to_index']})",
-                )
-        if tasks is not None and "task_index" in table.column_names and table.num_rows:
+    if "episode_index" not in table.column_names or "index" not in table.column_names:
+        return
+    counts = pc.value_counts(table["episode_index"]).to_pylist()
+    counts = {c["values"]: c["counts"] for c in counts}
+    for r in eps:
+        ep = r["episode_index"]
+        have = counts.get(ep, 0)
+        if have != r["length"]:
+            report(
+                path,
+                f"episode {ep} has {have} rows, meta/episodes says length {r['length']}; "
+                f"{_delete(root, [ep])}",
+            )
+        idx = table["index"].filter(pc.equal(table["episode_index"], ep))
+        if len(idx) and (
+            pc.min(idx).as_py() != r["dataset_from_index"]
+            or pc.max(idx).as_py() != r["dataset_to_index"] - 1
+        ):
+            report(
+                path,
+                f"episode {ep} index range does not match dataset_from_index/dataset_to_index "
+                f"[{r['dataset_from_index']}, {r['dataset_to_index']}); {_delete(root, [ep])}",
+            )
+    if tasks is not None and "task_index" in table.column_names and table.num_rows:
+        unknown = pc.greater_equal(table["task_index"], len(tasks))
+        if pc.any(unknown).as_py():
             top = pc.max(table["task_index"]).as_py()
-            if top is not None and top >= len(tasks):
-                report(path, f"task_index {top} has no entry in meta/tasks.parquet")
+            bad = pc.unique(table["episode_index"].filter(unknown)).to_pylist()
+            report(
+                path,
+                f"task_index {top} has no entry in meta/tasks.parquet; restore "
+                f"meta/tasks.parquet {_FROM_A_COPY}, or {_delete(root, bad)}",
+            )
 
 
 def _compatible(have: pa.DataType, want: pa.DataType) -> bool:
@@ -182,15 +338,21 @@ def _compatible(have: pa.DataType, want: pa.DataType) -> bool:
     return False
 
 
-def _check_videos(root: Path, info: dict, rows: list[dict], report) -> None:
+# -- video files -----------------------------------------------------------------------------------
+def _group_video_files(
+    root: Path, info: dict, rows: list[dict], report: Report
+) -> dict[str, dict[Path, list[dict]]]:
+    """``video key -> MP4 -> episode rows`` (rows lacking a key's columns are problems)."""
     template = info.get("video_path") or layout.VIDEO_PATH
-    tol = 1e-4
+    grouped: dict[str, dict[Path, list[dict]]] = {}
     for key in layout.video_keys(info["features"]):
         by_file: dict[Path, list[dict]] = {}
         for r in rows:
             if f"videos/{key}/chunk_index" not in r:
                 report(
-                    root / "meta" / "episodes", f"episode {r['episode_index']} lacks {key} columns"
+                    root / "meta" / "episodes",
+                    f"episode {r['episode_index']} lacks {key} columns; restore meta/episodes/ "
+                    f"{_FROM_A_COPY}, or {_delete(root, [r['episode_index']])}",
                 )
                 continue
             path = root / template.format(
@@ -199,27 +361,51 @@ def _check_videos(root: Path, info: dict, rows: list[dict], report) -> None:
                 file_index=r[f"videos/{key}/file_index"],
             )
             by_file.setdefault(path, []).append(r)
-        for path, eps in sorted(by_file.items()):
-            if not path.exists():
-                report(path, f"missing; needed by episodes {[r['episode_index'] for r in eps]}")
-                continue
-            try:
-                times = _frame_times(path)
-            except (av.error.FFmpegError, IndexError, OSError) as exc:
-                report(path, f"unreadable video ({exc}); it may be truncated")
-                continue
-            for r in eps:
-                start = r[f"videos/{key}/from_timestamp"]
-                stop = r[f"videos/{key}/to_timestamp"]
-                n = sum(1 for t in times if start - tol <= t < stop - tol)
-                if n != r["length"]:
-                    report(
-                        path,
-                        f"episode {r['episode_index']} has {n} video frames in "
-                        f"[{start:.4f}, {stop:.4f}) s but {r['length']} data rows",
-                    )
-                elif n and abs(min(t for t in times if t >= start - tol) - start) > tol:
-                    report(path, f"episode {r['episode_index']}: first frame is not at {start} s")
+        grouped[key] = dict(sorted(by_file.items()))
+    return grouped
+
+
+def _check_videos(
+    root: Path,
+    grouped: dict[str, dict[Path, list[dict]]],
+    report: Report,
+    file_checked: Callable[[], None],
+) -> None:
+    for key, by_file in grouped.items():
+        for path, eps in by_file.items():
+            _check_video_file(root, key, path, eps, report)
+            file_checked()
+
+
+def _check_video_file(root: Path, key: str, path: Path, eps: list[dict], report: Report) -> None:
+    tol = 1e-4
+    all_episodes = [r["episode_index"] for r in eps]
+    restore_or_delete = f"restore the file {_FROM_A_COPY}, or {_delete(root, all_episodes)}"
+    if not path.exists():
+        report(path, f"missing; needed by episodes {all_episodes}: {restore_or_delete}")
+        return
+    try:
+        times = _frame_times(path)
+    except (av.error.FFmpegError, IndexError, OSError) as exc:
+        report(
+            path,
+            f"unreadable video ({exc}); it may be truncated; episodes {all_episodes} use it: "
+            f"{restore_or_delete}",
+        )
+        return
+    for r in eps:
+        ep = r["episode_index"]
+        start = r[f"videos/{key}/from_timestamp"]
+        stop = r[f"videos/{key}/to_timestamp"]
+        n = sum(1 for t in times if start - tol <= t < stop - tol)
+        if n != r["length"]:
+            report(
+                path,
+                f"episode {ep} has {n} video frames in [{start:.4f}, {stop:.4f}) s but "
+                f"{r['length']} data rows; {_delete(root, [ep])}",
+            )
+        elif n and abs(min(t for t in times if t >= start - tol) - start) > tol:
+            report(path, f"episode {ep}: first frame is not at {start} s; {_delete(root, [ep])}")
 
 
 def _frame_times(path: Path) -> list[float]:

@@ -1,4 +1,5 @@
-"""`lerobot-gym dataset`: info, validate (exit codes), stats, merge, delete-episodes, push."""
+"""`lerobot-gym dataset`: info, validate (exit codes), stats, merge, delete-episodes, push,
+and the progress bars of the long ones."""
 
 from __future__ import annotations
 
@@ -148,6 +149,54 @@ def test_merge_then_delete_episodes(ds, tmp_path, capsys):
         np.testing.assert_allclose(item["observation.state"], 1100 * np.array([1, 2, 3]))
     finally:
         dataset.close()
+
+
+class RecordingBar:
+    """Stands in for tqdm: remembers the totals and positions the CLI drove it through."""
+
+    bars: list[RecordingBar] = []
+
+    def __init__(self, *, desc, unit, file, leave) -> None:
+        self.desc, self.unit, self.leave = desc, unit, leave
+        self.total, self.n, self.positions, self.closed = None, 0, [], False
+        RecordingBar.bars.append(self)
+
+    def update(self, k: int) -> None:
+        self.n += k
+        self.positions.append((self.n, self.total))
+
+    def refresh(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def bars(monkeypatch):
+    import tqdm.auto
+
+    RecordingBar.bars = []
+    monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
+    return RecordingBar.bars
+
+
+def test_long_subcommands_draw_progress_bars(ds, tmp_path, bars, capsys):
+    other = _make(tmp_path / "other", [3, 7], offset=1000)
+    merged = tmp_path / "merged"
+    commands = [
+        (["validate", f"--dataset.root={ds}"], "file", 4),  # 1 data file + 3 MP4s
+        (["stats", f"--dataset.root={ds}"], "episode", 3),
+        (["merge", f"--dataset.roots=[{ds},{other}]", f"--output_dir={merged}"], "episode", 5),
+        (["delete-episodes", f"--dataset.root={merged}", "--dataset.episodes=[0]"], "episode", 4),
+    ]
+    for argv, unit, total in commands:
+        assert main(["dataset", *argv]) == 0, capsys.readouterr().err
+        bar = bars[-1]
+        assert bar.unit == unit and bar.closed and not bar.leave
+        # 0, then one step per unit of work up to total, the total known from the start.
+        assert bar.positions == [(n, total) for n in range(total + 1)], argv[0]
+    assert len(bars) == len(commands)
 
 
 @pytest.mark.parametrize(

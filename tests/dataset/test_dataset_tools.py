@@ -15,6 +15,20 @@ from lerobot_gym.dataset import DatasetMeta, LeRobotDataset, LeRobotDatasetWrite
 from lerobot_gym.errors import ConfigError, DatasetMismatchError
 
 
+class ProgressLog:
+    """A ``progress(done, total)`` callback that remembers its calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    def __call__(self, done: int, total: int) -> None:
+        self.calls.append((done, total))
+
+    def assert_counted_to(self, total: int) -> None:
+        """One call per unit: 0, 1, ..., total (strictly increasing), always with ``total``."""
+        assert self.calls == [(done, total) for done in range(total + 1)]
+
+
 def _second(tmp_path: Path, lengths=(12, 9), fps=FPS, feats=None) -> Path:
     root = tmp_path / "second"
     with LeRobotDatasetWriter.create(
@@ -30,7 +44,9 @@ def _second(tmp_path: Path, lengths=(12, 9), fps=FPS, feats=None) -> Path:
 def test_merge(small_dataset: Path, tmp_path: Path) -> None:
     other = _second(tmp_path)
     out = tmp_path / "merged"
-    meta = tools.merge([small_dataset, other], out)
+    progress = ProgressLog()
+    meta = tools.merge([small_dataset, other], out, progress=progress)
+    progress.assert_counted_to(5)
     assert meta.num_episodes == 5 and meta.num_frames == 60 + 21
     assert meta.tasks == ["task 0", "task 1", "stack the blocks"]
     assert validate(out) == []
@@ -58,7 +74,9 @@ def test_merge_mismatch(small_dataset: Path, tmp_path: Path) -> None:
 
 def test_delete_episodes_in_place_and_to_new_root(small_dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "deleted"
-    meta = tools.delete_episodes(small_dataset, [1], out_root=out)
+    progress = ProgressLog()
+    meta = tools.delete_episodes(small_dataset, [1], out_root=out, progress=progress)
+    progress.assert_counted_to(2)  # the episodes kept are the ones written
     assert [e["length"] for e in meta.episodes] == [20, 15]
     assert validate(out) == []
     ds = LeRobotDataset(out, format="numpy")
@@ -67,7 +85,9 @@ def test_delete_episodes_in_place_and_to_new_root(small_dataset: Path, tmp_path:
     np.testing.assert_array_equal(item["observation.state"], frame(2, 3, 15)["observation.state"])
     assert item["task"] == "task 0"
 
-    meta = tools.delete_episodes(small_dataset, [0, 2])
+    progress = ProgressLog()
+    meta = tools.delete_episodes(small_dataset, [0, 2], progress=progress)
+    progress.assert_counted_to(1)
     assert meta.num_episodes == 1 and meta.episodes[0]["length"] == 25
     assert validate(small_dataset) == []
     assert not list(small_dataset.parent.glob(".ds.*"))  # no leftovers next to it
@@ -82,7 +102,9 @@ def test_delete_episodes_in_place_and_to_new_root(small_dataset: Path, tmp_path:
 def test_recompute_stats(small_dataset: Path) -> None:
     before = json.loads((small_dataset / "meta/stats.json").read_text())
     (small_dataset / "meta/stats.json").unlink()
-    after = tools.recompute_stats(small_dataset)
+    progress = ProgressLog()
+    after = tools.recompute_stats(small_dataset, progress=progress)
+    progress.assert_counted_to(3)
     for key in ("observation.state", "action", "next.reward", "index"):
         for stat in ("min", "max", "mean", "std", "q01", "q99"):
             np.testing.assert_allclose(after[key][stat], before[key][stat], rtol=1e-6)

@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lerobot_gym.dataset import LeRobotDataset, LeRobotDatasetWriter, validate
+from lerobot_gym.dataset import LeRobotDataset, LeRobotDatasetWriter, tools, validate
+from lerobot_gym.dataset.recovery import repair
 from lerobot_gym.errors import DatasetCorruptError, DatasetNotFoundError
 
 DATA = "data/chunk-000/file-000.parquet"
@@ -27,14 +28,34 @@ def _problems_for(root: Path, rel: str) -> list[str]:
     return [p.message for p in validate(root) if p.path == root / rel]
 
 
+def _delete_command(root: Path, episodes: str) -> str:
+    return (
+        f"lerobot-gym dataset delete-episodes --dataset.root={root} --dataset.episodes={episodes}"
+    )
+
+
 def test_sound_dataset_has_no_problems(small_dataset: Path) -> None:
     assert validate(small_dataset) == []
+
+
+def test_progress_counts_data_and_video_files(small_dataset: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    validate(small_dataset, progress=lambda done, total: calls.append((done, total)))
+    # one data file and one MP4 per episode
+    assert calls == [(done, 4) for done in range(5)]
+    calls.clear()
+    validate(small_dataset, check_videos=False, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(0, 1), (1, 1)]
 
 
 def test_truncated_parquet(small_dataset: Path) -> None:
     _truncate(small_dataset / DATA)
     messages = _problems_for(small_dataset, DATA)
     assert messages and "truncated" in messages[0]
+    # What to do, not "run validate" (the command that printed this).
+    assert "validate" not in messages[0]
+    assert "restore the file from a copy" in messages[0]
+    assert _delete_command(small_dataset, "[0,1,2]") in messages[0]  # all three live in it
     with pytest.raises(DatasetCorruptError) as err:
         LeRobotDataset(small_dataset, format="numpy")
     assert err.value.path == str(small_dataset / DATA)
@@ -49,6 +70,28 @@ def test_truncated_mp4(small_dataset: Path) -> None:
     with pytest.raises(DatasetCorruptError) as err:
         ds[25]  # episode 1
     assert err.value.path == str(small_dataset / VIDEO.format(1))
+
+
+def test_following_the_advice_for_a_truncated_mp4_fixes_the_dataset(small_dataset: Path) -> None:
+    _truncate(small_dataset / VIDEO.format(1))
+    (message,) = _problems_for(small_dataset, VIDEO.format(1))
+    assert _delete_command(small_dataset, "[1]") in message
+    tools.delete_episodes(small_dataset, [1])  # never opens the damaged MP4
+    assert validate(small_dataset) == []
+
+
+def test_stale_totals_and_missing_stats_say_what_to_run(small_dataset: Path) -> None:
+    info_path = small_dataset / "meta/info.json"
+    info = json.loads(info_path.read_text())
+    info["total_frames"] += 7
+    info_path.write_text(json.dumps(info))
+    (small_dataset / "meta/stats.json").unlink()
+    problems = {p.path.name: p.message for p in validate(small_dataset)}
+    assert f"`lerobot-gym dataset stats --dataset.root={small_dataset}`" in problems["stats.json"]
+    assert "total_frames is 67 but the episodes sum to 60" in problems["info.json"]
+    assert f"repair({str(small_dataset)!r})" in problems["info.json"]
+    repair(small_dataset)  # the advice, run as given
+    assert [p.path.name for p in validate(small_dataset)] == []
 
 
 def test_info_missing_keys(small_dataset: Path) -> None:
@@ -93,6 +136,7 @@ def test_frame_count_mismatch(small_dataset: Path) -> None:
     shutil.copy(small_dataset / VIDEO.format(2), small_dataset / VIDEO.format(0))
     messages = _problems_for(small_dataset, VIDEO.format(0))
     assert messages and "15 video frames" in messages[0] and "20 data rows" in messages[0]
+    assert _delete_command(small_dataset, "[0]") in messages[0]
 
 
 def test_rows_disagree_with_episode_length(small_dataset: Path) -> None:
@@ -100,7 +144,10 @@ def test_rows_disagree_with_episode_length(small_dataset: Path) -> None:
     table = pq.read_table(path)
     pq.write_table(table.slice(0, table.num_rows - 3), path)  # drop the end of episode 2
     messages = _problems_for(small_dataset, DATA)
-    assert any("episode 2 has 12 rows" in m for m in messages)
+    assert any(
+        "episode 2 has 12 rows" in m and _delete_command(small_dataset, "[2]") in m
+        for m in messages
+    )
     with pytest.raises(DatasetCorruptError, match="episode 2"):
         LeRobotDataset(small_dataset)
 
@@ -110,4 +157,6 @@ def test_missing_dataset(tmp_path: Path) -> None:
         LeRobotDataset(tmp_path / "nope")
     with pytest.raises(DatasetNotFoundError):
         LeRobotDatasetWriter.resume(tmp_path / "nope")
-    assert validate(tmp_path / "nope")[0].path == tmp_path / "nope/meta/info.json"
+    (problem,) = validate(tmp_path / "nope")
+    assert problem.path == tmp_path / "nope/meta/info.json"
+    assert "point --dataset.root at the dataset's top directory" in problem.message
