@@ -37,6 +37,11 @@ import numpy as np
 from lerobot_gym.dataset.stats import ImageStatsAccumulator, Stats
 from lerobot_gym.errors import ConfigError, DatasetCorruptError, DatasetError
 
+# SVT-AV1 prints its whole configuration (~40 lines) to stderr for every encoder it opens, i.e.
+# per camera per episode, and routine warnings (preset mapping, thread priority); keep errors
+# only, unless the user chose a level.
+os.environ.setdefault("SVT_LOG", "1")
+
 _CODEC_ALIASES = {"av1": "libsvtav1", "libsvtav1": "libsvtav1", "h264": "libx264"}
 _CODEC_ALIASES["libx264"] = "libx264"
 # video.codec in info.json (the stream's canonical name) -> the encoder that wrote it
