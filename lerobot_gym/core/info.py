@@ -1,7 +1,7 @@
 """The one ``info`` schema every env and wrapper in lerobot_gym uses.
 
-Keys (all optional except ``is_success`` and ``action_applied``, which :class:`RobotEnv` always
-sets):
+Keys (all optional except ``is_success``, which :class:`RobotEnv` sets on every reset and step,
+and ``action_applied``, which it sets on every step):
 
 ============================  =========================================================
 key                           meaning

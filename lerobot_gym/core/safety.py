@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lerobot_gym.errors import ActionError
+from lerobot_gym.errors import ActionError, ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ class SafetyFilter:
             np.asarray(max_step_rad, dtype=np.float64), self.lower_rad.shape
         ).copy()
         if np.any(self.max_step_rad <= 0):
-            raise ActionError("max_relative_target must be positive; pass None to disable it")
+            raise ConfigError("max_relative_target must be positive; pass None to disable it")
         self._rate_limited = bool(np.isfinite(self.max_step_rad).any())
         self._previous: np.ndarray | None = None
 
@@ -88,4 +88,6 @@ class SafetyFilter:
                 self._previous + self.max_step_rad,
             )
         self._previous = safe
-        return SafetyReport(applied_rad=safe, clamped=safe != targets)
+        # A tolerance, not !=: the float32 action bounds round past the float64 limits, and an
+        # action at its space's bound is not a clamp worth reporting.
+        return SafetyReport(applied_rad=safe, clamped=np.abs(safe - targets) > 1e-6)

@@ -64,7 +64,9 @@ class Kinematics:
         tool_site: str,
         ik_joints: tuple[str, ...] | None = None,
     ) -> None:
-        self.model = mujoco.MjModel.from_xml_path(str(xml_path))
+        # The compiled model is shared (read-only); each instance owns its MjData, so envs,
+        # policies and threads never overwrite each other's joint positions mid-solve.
+        self.model = _load_model(str(xml_path))
         self.data = mujoco.MjData(self.model)
         self.joint_names = tuple(joint_names)
         self._qadr = np.array([self.model.joint(n).qposadr[0] for n in joint_names])
@@ -77,8 +79,11 @@ class Kinematics:
 
     @classmethod
     def for_robot(cls, robot: RobotSpec) -> Kinematics:
-        """Kinematics of a robot spec's twin (cached per spec)."""
-        return _cached_for_robot(robot)
+        """Kinematics of a robot spec's twin (a new instance; the model is compiled once)."""
+        if robot.robot_xml is None:
+            raise ConfigError(f"robot {robot.name!r} has no robot_xml; kinematics need its MJCF")
+        arm = tuple(j.name for j in robot.joints if not j.is_gripper)
+        return cls(robot.robot_xml, robot.joint_names, robot.gripper_site, ik_joints=arm)
 
     def fk(self, q_rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Tool site position (3,) and rotation matrix (3, 3) in the base frame."""
@@ -136,8 +141,5 @@ class Kinematics:
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_for_robot(robot: RobotSpec) -> Kinematics:
-    if robot.robot_xml is None:
-        raise ConfigError(f"robot {robot.name!r} has no robot_xml; kinematics need its MJCF")
-    arm = tuple(j.name for j in robot.joints if not j.is_gripper)
-    return Kinematics(robot.robot_xml, robot.joint_names, robot.gripper_site, ik_joints=arm)
+def _load_model(xml_path: str) -> mujoco.MjModel:
+    return mujoco.MjModel.from_xml_path(xml_path)

@@ -11,6 +11,7 @@ import numpy as np
 from lerobot_gym.core.backend import RobotState
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import ResetSample, Task, TaskContext
+from lerobot_gym.errors import ConfigError
 from lerobot_gym.tasks._props import add_free_box, yaw_quat
 
 CUBE_HALF_SIZE_M = 0.0125  # a 2.5 cm cube
@@ -24,6 +25,11 @@ class CubeTask(Task):
     privileged_state = True
 
     def build_scene(self, scene: mujoco.MjSpec, robot: RobotSpec) -> None:
+        if not robot.gripper_geoms:
+            raise ConfigError(
+                f"cube tasks need the jaw pad geoms of robot {robot.name!r} to tell a grasp: "
+                "set RobotSpec.gripper_geoms to the names of its jaw collision geoms"
+            )
         add_free_box(
             scene, "cube", CUBE_HALF_SIZE_M, mass_kg=CUBE_MASS_KG, rgba=(0.85, 0.15, 0.1, 1.0)
         )
@@ -52,7 +58,7 @@ class CubeTask(Task):
             "cube_height_m": float(cube[2]) - CUBE_HALF_SIZE_M - ctx.robot.table_height_m,
             "tcp_to_cube_m": _distance(tcp, cube),
             "touching_cube": any(touching),
-            "grasped": all(touching),
+            "grasped": bool(touching) and all(touching),
         }
 
     def is_failure(self, facts: dict[str, Any]) -> bool:

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from lerobot_gym.core.safety import SafetyFilter
-from lerobot_gym.errors import ActionError
+from lerobot_gym.errors import ActionError, ConfigError
 from lerobot_gym.robots.so101.spec import SO101
 
 LOW, HIGH = SO101.lower_rad, SO101.upper_rad
@@ -50,5 +50,5 @@ def test_clamped_mask_reports_changed_joints():
 
 
 def test_non_positive_rate_limit_is_a_config_error():
-    with pytest.raises(ActionError, match="positive"):
+    with pytest.raises(ConfigError, match="positive"):
         SafetyFilter(LOW, HIGH, np.zeros(6))
