@@ -59,7 +59,7 @@ class Mp4Writer:
         self._options = {"crf": str(int(crf)), "preset": preset}
         self._partial = self.path.with_name(self.path.name + ".partial")
         self._container: av.container.OutputContainer | None = None
-        self._stream = None
+        self._stream: av.VideoStream | None = None
         self._size: tuple[int, int] | None = None  # (height, width) of the input frames
         self.frames_written = 0
 
@@ -78,6 +78,7 @@ class Mp4Writer:
                 f"frame size {frame.shape[:2]} differs from the first frame's {self._size} in "
                 f"{self.path}; every frame of a video must have the same size"
             )
+        assert self._container is not None and self._stream is not None  # set by _open
         padded = _pad_to_even(frame)
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(padded), format="rgb24")
         video_frame.pts = self.frames_written
@@ -89,6 +90,7 @@ class Mp4Writer:
         """Flush the encoder and move the file to its final name (no file if no frame came)."""
         if self._container is None:
             return
+        assert self._stream is not None  # _open sets both
         try:
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
@@ -125,7 +127,7 @@ class Mp4Writer:
         stream = self._container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator())
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
-        stream.options = self._options
+        stream.options = self._options  # type: ignore[assignment]  # av types options as dict[str, object]
         stream.codec_context.time_base = Fraction(1, 1) / Fraction(self.fps).limit_denominator()
         self._stream, self._size = stream, (height, width)
 

@@ -22,7 +22,7 @@ import dataclasses
 import importlib
 from collections.abc import Callable
 from importlib import metadata
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 
@@ -198,7 +198,8 @@ def make_env(*, robot: str | RobotSpec, task: str, **kwargs: Any) -> gym.Env:
         {"max_delta": config.max_delta} if config.control_mode == "joint_delta" else {}
     )
     controller = make_controller(config.control_mode, spec, **controller_kwargs)
-    image_size = tuple(config.image_size)
+    # A list when it came from the CLI or JSON; RobotEnv checks that it is (height, width).
+    image_size = cast("tuple[int, int]", tuple(config.image_size))
     backend = get_backend_factory(config.backend)(
         spec, task_obj, fps=fps, image_size=image_size, config=config, **backend_options
     )

@@ -225,6 +225,7 @@ def make_source(cfg: dict[str, Any], env: Any, seed: int | None) -> ActionSource
 
         options = {k: v for k, v in (cfg.get("policy") or {}).items() if k != "type"}
         return PolicySource(make_policy(policy_type, env, seed=seed, **options))
+    assert teleop_type is not None  # source_types returns exactly one of the two
     options = {k: v for k, v in (cfg.get("teleop") or {}).items() if k != "type"}
     teleop = TELEOP_TYPES[teleop_type](options)
     teleop.connect()

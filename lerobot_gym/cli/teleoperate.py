@@ -41,12 +41,15 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from lerobot_gym.cli import common
 from lerobot_gym.cli.args import CommandParser, Flag, UsageError
+
+if TYPE_CHECKING:
+    from lerobot_gym.core.env import RobotEnv
 
 PARSER = CommandParser(
     prog="lerobot-gym teleoperate",
@@ -247,7 +250,7 @@ def teleoperate(cfg: Mapping[str, Any]) -> TeleopReport:
         if cfg["display_data"]:
             env = _with_rerun(env, cfg)
         env = ControlRate(env, fps=fps)
-        joint_names = env.unwrapped.robot.joint_names
+        joint_names = cast("RobotEnv", env.unwrapped).robot.joint_names
         print(f"Moving the follower ({env_id}) to the leader's pose ...", flush=True)
         obs, _ = env.reset(options={"joint_positions": leader.get_action()})
         report.episodes = 1

@@ -22,7 +22,7 @@ reports the targets actually sent in ``info["action_applied"]`` (action-space un
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -36,6 +36,9 @@ from lerobot_gym.core.safety import SafetyFilter
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task, TaskContext
 from lerobot_gym.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lerobot_gym.sim.kinematics import Kinematics
 
 OBS_TYPES = ("state", "pixels", "pixels_agent_pos")
 _STATE_MARGIN = 0.05
@@ -108,7 +111,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         spaces_ = self.observation_space.spaces
         self._state_bounds = None
         if "agent_pos" in spaces_:
-            box = spaces_["agent_pos"]
+            box = cast(spaces.Box, spaces_["agent_pos"])
             self._state_bounds = (box.low.astype(np.float64), box.high.astype(np.float64))
         self._has_environment_state = "environment_state" in spaces_
 
@@ -116,7 +119,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         if max_relative_target is not None:
             max_step = np.array([j.delta_from_user(max_relative_target) for j in robot.joints])
         self.safety = SafetyFilter(robot.lower_rad, robot.upper_rad, max_step)
-        self._kinematics = None
+        self._kinematics: Kinematics | None = None
         self._ctx: TaskContext | None = None  # what tasks see; rebuilt at every reset
         self._targets_rad: np.ndarray | None = None
         self._last_state: RobotState | None = None
@@ -199,6 +202,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             self.backend.fail_safe()
             raise
         self._targets_rad = report.applied_rad
+        assert self._ctx is not None  # set by reset(), like _targets_rad
         facts = self.task.evaluate(self._ctx, state)
         self._last_state, self._last_facts = state, facts
         success = bool(self.task.is_success(facts))
@@ -222,6 +226,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             raise gym.error.ResetNeeded("call env.reset() before env.render()")
         if self.render_camera in self._obs_cameras and self._last_state is not None:
             return self._last_state.images[self.render_camera]
+        assert self.render_camera is not None  # __init__ requires one when render_mode is set
         return self.backend.render(self.render_camera, *self.image_size)
 
     def close(self) -> None:
@@ -232,7 +237,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
 
     # -- helpers --------------------------------------------------------------------------
     @property
-    def kinematics(self):
+    def kinematics(self) -> Kinematics:
         """Forward/inverse kinematics on the twin's model (loaded on first use)."""
         if self._kinematics is None:
             from lerobot_gym.sim.kinematics import Kinematics

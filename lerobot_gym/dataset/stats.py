@@ -21,7 +21,7 @@ Design decisions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -186,7 +186,7 @@ def aggregate_feature_stats(stats_list: list[Stats]) -> Stats:
     return out
 
 
-def aggregate_stats(stats_list: list[Mapping[str, Stats]]) -> dict[str, Stats]:
+def aggregate_stats(stats_list: Sequence[Mapping[str, Stats]]) -> dict[str, Stats]:
     """Combine whole-episode stats dicts (feature -> stats) from several episodes."""
     keys: list[str] = []
     for stats in stats_list:

@@ -153,16 +153,18 @@ def delete_episodes(
 
 
 def _rebuild(
-    sources: list[tuple[DatasetMeta, Iterable[int]]], out: Path, progress: Progress | None = None
+    sources: Sequence[tuple[DatasetMeta, Iterable[int]]],
+    out: Path,
+    progress: Progress | None = None,
 ) -> DatasetMeta:
     """Write the chosen episodes of ``sources``, in order, as a new dataset at ``out``."""
     if out.exists() and any(out.iterdir()):
         raise DatasetError(f"{out} already exists and is not empty; choose a new directory")
-    sources = [(meta, list(chosen)) for meta, chosen in sources]
-    n_chosen = sum(len(chosen) for _, chosen in sources)
+    selected = [(meta, list(chosen)) for meta, chosen in sources]
+    n_chosen = sum(len(chosen) for _, chosen in selected)
     if progress is not None:
         progress(0, n_chosen)
-    first = sources[0][0]
+    first = selected[0][0]
     features = first.features
     chunks_size = int(first.info["chunks_size"])
     schema = layout.data_schema(features)
@@ -172,7 +174,7 @@ def _rebuild(
     data_cf = (0, 0)
     video_cf = dict.fromkeys(first.video_keys, (0, 0))
     total = 0
-    for meta, chosen in sources:
+    for meta, chosen in selected:
         task_map = {}
         for i, task in enumerate(meta.tasks):
             if task not in tasks:
@@ -332,9 +334,11 @@ def _video_stats(meta: DatasetMeta, ep: int, key: str) -> dict[str, np.ndarray]:
     acc = ImageStatsAccumulator()
     with av.open(str(meta.video_path(ep, key))) as container:
         stream = container.streams.video[0]
+        assert stream.time_base is not None  # set on every demuxed stream
         if start > 0:
             container.seek(int(start / stream.time_base), backward=True, stream=stream)
         for frame in container.decode(stream):
+            assert frame.pts is not None  # decoded MP4 frames always carry a timestamp
             t = float(frame.pts * stream.time_base)
             if t >= stop - 1e-4:
                 break

@@ -412,6 +412,7 @@ def _frame_times(path: Path) -> list[float]:
     """Presentation times (s) of every packet of the first video stream, in pts order."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        assert stream.time_base is not None  # set on every demuxed stream
         tb = float(stream.time_base)
         times = [p.pts * tb for p in container.demux(stream) if p.pts is not None and p.size]
     return sorted(times)

@@ -17,6 +17,10 @@ Design decisions:
   close to the previous one continues from the current position instead (the common case in
   sequential and ``delta_timestamps`` reads). A frame is accepted when it lies within
   ``tolerance_s`` of the query (LeRobot: 1e-4 s), else :class:`DatasetCorruptError`.
+* Every episode an encoder starts gets a sequence number, which the worker echoes in the
+  result it reports. :meth:`EpisodeVideoEncoder.finish_episode` drops results of any other
+  episode, and :meth:`~EpisodeVideoEncoder.abort_episode` empties the result queue: a result
+  left over by a failed save can never be taken for the next episode's video.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -195,15 +200,19 @@ class EpisodeVideoEncoder:
         self._options = encoding.options()
         self._fsync = fsync
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
-        self._results: queue.Queue[EncodedEpisode | BaseException] = queue.Queue()
+        # (episode sequence number, result): see finish_episode
+        self._results: queue.Queue[tuple[int, EncodedEpisode | BaseException]] = queue.Queue()
         self._path: Path | None = None
+        self._seq = 0  # sequence number of the latest episode started
         self._finishing = False
         self._thread = threading.Thread(target=self._run, name=f"encode-{key}", daemon=True)
         self._thread.start()
 
     def start_episode(self, path: Path) -> None:
         """Direct the next frames to a new MP4 at ``path``."""
-        self._queue.put(("start", Path(path)))
+        self._seq += 1
+        self._finishing = False
+        self._queue.put(("start", Path(path), self._seq))
 
     def put(self, frame_hwc: np.ndarray) -> None:
         """Queue one ``(H, W, 3)`` uint8 frame; blocks while the queue is full, never drops."""
@@ -221,19 +230,50 @@ class EpisodeVideoEncoder:
         """Flush the encoder, close and fsync the file, and return what was written.
 
         Call :meth:`request_finish` on every camera first to flush them in parallel.
+
+        Args:
+            timeout_s: longest wait for the encoder (``None``: as long as it takes).
+
+        Raises:
+            DatasetError: encoding failed, or did not finish within ``timeout_s`` (then the
+                episode is still being flushed: call this again to keep waiting).
         """
         if not self._finish_requested():
             self.request_finish()
-        result = self._results.get(timeout=timeout_s)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                seq, result = self._results.get(timeout=remaining)
+            except queue.Empty:
+                raise DatasetError(
+                    f"the video encoder of {self.key!r} did not finish the episode within "
+                    f"{timeout_s} s (the CPU may be overloaded, e.g. by a slow codec at a "
+                    "high resolution); wait longer by calling finish_episode() again, or "
+                    "record with vcodec='h264' or smaller frames"
+                ) from None
+            if seq == self._seq:
+                break
+            # A result of an earlier episode whose save failed before collecting it: its file
+            # is that episode's video, never this one's.
         self._finishing = False
         if isinstance(result, BaseException):
-            raise DatasetError(f"video encoding of {self.key!r} failed: {result}") from result
+            raise DatasetError(
+                f"video encoding of {self.key!r} failed: {result}; discard the episode with "
+                "clear_episode() and record it again"
+            ) from result
         return result
 
     def abort_episode(self) -> None:
-        """Stop the episode in progress and delete its partial file."""
-        self._queue.put(("abort", None))
+        """Stop the episode in progress, delete its partial file and drop unread results."""
+        self._queue.put(("abort", None, self._seq))
         self._queue.join()
+        self._finishing = False
+        while True:
+            try:
+                self._results.get_nowait()
+            except queue.Empty:
+                break
 
     def close(self) -> None:
         """Stop the thread (an unfinished episode is discarded)."""
@@ -244,9 +284,11 @@ class EpisodeVideoEncoder:
     # -- worker thread -------------------------------------------------------------------
 
     def _run(self) -> None:
-        container = stream = None
+        container: av.container.OutputContainer | None = None
+        stream: av.VideoStream | None = None
         stats: ImageStatsAccumulator | None = None
         count = 0
+        seq = 0  # sequence number of the episode being encoded, echoed in its result
         failure: BaseException | None = None
         while True:
             item = self._queue.get()
@@ -257,7 +299,7 @@ class EpisodeVideoEncoder:
                         self._discard()
                     return
                 if isinstance(item, tuple):
-                    cmd, arg = item
+                    cmd, arg, seq = item
                     if container is not None:
                         container.close()
                         self._discard()
@@ -268,18 +310,24 @@ class EpisodeVideoEncoder:
                     self._path = arg if cmd == "start" else None
                     continue
                 if item is _FINISH:
+                    result: EncodedEpisode | BaseException
                     if failure is not None:
-                        self._results.put(failure)
+                        result = failure
                     elif container is None or stats is None or self._path is None:
-                        self._results.put(DatasetError("episode has no video frames"))
+                        result = DatasetError("episode has no video frames")
                     else:
-                        for packet in stream.encode(None):
-                            container.mux(packet)
-                        container.close()
-                        if self._fsync:
-                            with open(self._path, "rb+") as fh:
-                                os.fsync(fh.fileno())
-                        self._results.put(EncodedEpisode(self._path, count, stats.result()))
+                        try:
+                            assert stream is not None  # opened together with container
+                            for packet in stream.encode(None):
+                                container.mux(packet)
+                            container.close()
+                            if self._fsync:
+                                with open(self._path, "rb+") as fh:
+                                    os.fsync(fh.fileno())
+                            result = EncodedEpisode(self._path, count, stats.result())
+                        except BaseException as exc:  # e.g. disk full: finish_episode must hear
+                            result = exc
+                    self._results.put((seq, result))
                     container = stream = None
                     failure = None
                     continue
@@ -288,10 +336,12 @@ class EpisodeVideoEncoder:
                 frame = item
                 if container is None:
                     container, stream = self._open(frame.shape[0], frame.shape[1])
+                assert stream is not None  # opened together with container
                 video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
                 video_frame.pts = count
                 for packet in stream.encode(video_frame):
                     container.mux(packet)
+                assert stats is not None  # created with self._path at "start"
                 stats.update(frame)
                 count += 1
             except BaseException as exc:  # reported at finish_episode, never lost silently
@@ -299,15 +349,15 @@ class EpisodeVideoEncoder:
             finally:
                 self._queue.task_done()
 
-    def _open(self, height: int, width: int) -> tuple[Any, Any]:
+    def _open(self, height: int, width: int) -> tuple[av.container.OutputContainer, av.VideoStream]:
         assert self._path is not None
         self._path.parent.mkdir(parents=True, exist_ok=True)
         container = av.open(str(self._path), "w", format="mp4")
-        stream = container.add_stream(self._codec, rate=self.fps)
+        stream = cast(av.VideoStream, container.add_stream(self._codec, rate=self.fps))
         stream.width, stream.height = width, height
         stream.pix_fmt = self.encoding.pix_fmt
         stream.time_base = Fraction(1, self.fps)
-        stream.options = self._options
+        stream.options = self._options  # type: ignore[assignment]  # av types options as dict[str, object]
         return container, stream
 
     def _discard(self) -> None:
@@ -384,6 +434,7 @@ class _OpenVideo:
         # No frame threading: after a seek it must refill a pipeline of frames before the
         # first one comes out, which made random access ~1.5x slower than one thread.
         self.stream.thread_type = "NONE"
+        assert self.stream.time_base is not None  # set on every demuxed stream
         self.time_base = float(self.stream.time_base)
         self._frames: Any = None  # iterator over decoded frames
         self._last: tuple[float, Any] | None = None  # last decoded (time, av.VideoFrame)

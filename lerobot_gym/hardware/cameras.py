@@ -25,6 +25,11 @@ Design decisions:
     * Frames are HxWx3 uint8 in ``color`` order ("rgb" by default, as datasets store them),
       rotated by ``rotation`` degrees clockwise. Each frame is a fresh array; readers share
       the latest one, so copy before modifying it in place.
+    * Once started, the capture thread owns the device: it alone reopens it and it closes it
+      when it ends (``finally``). ``disconnect()`` only stops and joins it; if the thread is
+      stuck in a driver call past the join timeout the device is left to it (releasing it
+      under a running ``read()`` is undefined behaviour in OpenCV) and ``connect()`` refuses
+      to open the device again until that thread has finished.
     * ``SyntheticCamera`` and ``moving_gradient`` can still be imported from here: they are
       resolved lazily by the module ``__getattr__`` because ``synthetic_camera`` imports
       :class:`ThreadedCamera` from this module, and an eager import back would be circular.
@@ -33,13 +38,14 @@ Design decisions:
 from __future__ import annotations
 
 import glob
+import logging
 import math
 import os
 import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +54,8 @@ import numpy as np
 from lerobot_gym.errors import CameraError, ConfigError, MissingExtraError
 
 __all__ = ["OpenCVCamera", "ThreadedCamera", "find_cameras"]
+
+logger = logging.getLogger(__name__)
 
 _ROTATIONS = {0: 0, 90: -1, 180: 2, 270: 1, -90: 1}  # degrees clockwise -> np.rot90 k
 
@@ -76,6 +84,7 @@ class ThreadedCamera:
         warmup_s: Frames are grabbed and discarded for this long at connect (auto exposure).
         max_reconnect_attempts: Reopen attempts after the device stops delivering.
         reconnect_backoff_s: Wait before the first reopen; doubled after each failure.
+        join_timeout_s: How long ``disconnect()`` waits for the capture thread to stop.
     """
 
     _native_color = "rgb"
@@ -92,6 +101,7 @@ class ThreadedCamera:
         warmup_s: float = 0.0,
         max_reconnect_attempts: int = 3,
         reconnect_backoff_s: float = 0.1,
+        join_timeout_s: float = 5.0,
     ) -> None:
         if color not in ("rgb", "bgr"):
             raise ConfigError(f"color must be 'rgb' or 'bgr', got {color!r}.")
@@ -106,6 +116,7 @@ class ThreadedCamera:
         self.warmup_s = warmup_s
         self.max_reconnect_attempts = max_reconnect_attempts
         self.reconnect_backoff_s = reconnect_backoff_s
+        self.join_timeout_s = join_timeout_s
         self.reconnect_count = 0
         """How many times the device was reopened after a loss (for diagnostics)."""
         self._cond = threading.Condition()
@@ -160,6 +171,14 @@ class ThreadedCamera:
         """
         if self.is_connected:
             return
+        if self._thread is not None:  # a previous capture thread still holds the device
+            self._thread.join(timeout=self.join_timeout_s)
+            if self._thread.is_alive():
+                raise CameraError(
+                    f"{self.name}: the previous capture thread is still blocked in the driver; "
+                    "unplug and replug the camera, or try again in a few seconds."
+                )
+            self._thread = None
         self._open()
         first = None
         deadline = time.monotonic() + self.warmup_s
@@ -181,14 +200,29 @@ class ThreadedCamera:
         self._thread.start()
 
     def disconnect(self) -> None:
-        """Stop the capture thread and release the device (idempotent)."""
+        """Stop the capture thread and release the device (idempotent).
+
+        The thread releases the device as it ends. If it does not end within
+        ``join_timeout_s`` (blocked in the driver), it keeps the device and releases it when
+        the driver returns; a warning is logged.
+        """
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=self.join_timeout_s)
+            if thread.is_alive():
+                logger.warning(
+                    "%s: the capture thread did not stop within %.1f s (blocked in the driver); "
+                    "it will release the device when the driver returns",
+                    self.name,
+                    self.join_timeout_s,
+                )
+                self._error = None
+                return  # keep self._thread: connect() must wait for it
             self._thread = None
-            self._close()
+            self._close()  # already closed by the thread; harmless, and covers a subclass
         self._error = None
 
     def __enter__(self) -> ThreadedCamera:
@@ -224,6 +258,8 @@ class ThreadedCamera:
             with self._cond:
                 self._error = error or CameraError(f"{self.name}: capture failed: {exc!r}")
                 self._cond.notify_all()
+        finally:
+            self._close()  # this thread owns the device once started
 
     def _reconnect(self) -> bool:
         last_error = "it stopped delivering frames"
@@ -460,7 +496,7 @@ def _video_sort_key(path: str) -> tuple[int, str]:
 
 
 def find_cameras(
-    devices: list[int | str] | None = None,
+    devices: Sequence[int | str] | None = None,
     *,
     max_index: int = 10,
     capture_factory: Callable[[int | str, int], Any] | None = None,
@@ -481,7 +517,8 @@ def find_cameras(
     cv2 = _import_cv2()
     if devices is None:
         if sys.platform.startswith("linux"):
-            devices = sorted(glob.glob("/dev/video*"), key=_video_sort_key)
+            paths = sorted(glob.glob("/dev/video*"), key=_video_sort_key)
+            devices = paths
         else:
             devices = list(range(max_index))
     factory = capture_factory or cv2.VideoCapture

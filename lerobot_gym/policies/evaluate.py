@@ -193,6 +193,7 @@ def evaluate_policy(
         for index in range(n_episodes):
             video_path = None
             if filming and index < n_videos:
+                assert video_dir is not None  # filming requires it
                 video_path = Path(video_dir) / VIDEO_NAME.format(index=index)
             result = _run_episode(env, policy, index, seed + index, max_steps, video_path, fps)
             episodes.append(result)

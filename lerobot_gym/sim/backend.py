@@ -141,6 +141,7 @@ class MujocoBackend:
         data.qpos[self._qpos_adr] = joint_positions_rad
         data.ctrl[self._actuators] = joint_positions_rad
         for name, placement in (world_init or {}).items():
+            assert self._world is not None  # loaded with the model
             self._world.place(name, placement)
         mujoco.mj_forward(model, data)
 

@@ -230,6 +230,7 @@ class TerminalKeyboard:
         import termios
         import tty
 
+        assert self.fd is not None  # is_tty checked it
         self._saved_attrs = termios.tcgetattr(self.fd)
         self._wake = os.pipe()
         try:
@@ -254,6 +255,7 @@ class TerminalKeyboard:
         if self._saved_attrs is not None:
             import termios
 
+            assert self.fd is not None  # start() saved the attributes of this descriptor
             try:
                 termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved_attrs)
             except (termios.error, OSError):
@@ -307,7 +309,7 @@ class TerminalKeyboard:
 
     def _read_loop(self) -> None:
         decoder = KeyDecoder(self.escape_timeout_s)
-        assert self._wake is not None
+        assert self._wake is not None and self.fd is not None  # started by start() on a TTY
         wake = self._wake[0]
         while True:
             deadline = decoder.deadline

@@ -32,7 +32,7 @@ Design decisions:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -178,20 +178,21 @@ def lerobot_features(env: gym.Env, use_videos: bool = True) -> dict[str, dict[st
     robot = _robot(env)
     features: dict[str, dict[str, Any]] = {}
     for key, space in obs_space.spaces.items():
+        shape = cast("tuple[int, ...]", space.shape)  # Box spaces (lerobot_observation_space)
         if key.startswith(OBS_IMAGES + "."):
             _check_image_space(key, space)
             features[key] = {
                 "dtype": "video" if use_videos else "image",
-                "shape": [int(v) for v in space.shape],
+                "shape": [int(v) for v in shape],
                 "names": list(_IMAGE_NAMES),
             }
             continue
-        if len(space.shape) != 1:
-            raise ConfigError(f"observation {key!r} must be 1-D to be stored, got {space.shape}")
+        if len(shape) != 1:
+            raise ConfigError(f"observation {key!r} must be 1-D to be stored, got {shape}")
         names = None
-        if key == OBS_STATE and robot is not None and space.shape[0] == len(robot.joints):
+        if key == OBS_STATE and robot is not None and shape[0] == len(robot.joints):
             names = robot.state_names()
-        features[key] = {"dtype": "float32", "shape": [int(space.shape[0])], "names": names}
+        features[key] = {"dtype": "float32", "shape": [int(shape[0])], "names": names}
     act = env.action_space
     if not isinstance(act, spaces.Box) or len(act.shape) != 1:
         raise ConfigError(

@@ -134,12 +134,13 @@ class RecordEpisodes(
             resume=resume,
         )
         gym.Wrapper.__init__(self, env)
-        self.default_task = task if task is not None else _task_description(env)
-        if not isinstance(self.default_task, str) or not self.default_task:
+        default_task = task if task is not None else _task_description(env)
+        if not isinstance(default_task, str) or not default_task:
             raise ConfigError(
                 "RecordEpisodes needs a task string: pass task='pick up the red cube' (the env "
                 "has no unwrapped.task.description)"
             )
+        self.default_task: str = default_task
         fps = fps if fps is not None else env.metadata.get("render_fps")
         if fps is None or int(fps) != fps or fps <= 0:
             raise ConfigError(

@@ -18,6 +18,7 @@ Modelled behaviour (servo-protocols.md §1.2, §4.3 item 9):
 
 from __future__ import annotations
 
+import builtins
 import math
 
 from lerobot_gym.hardware.feetech.table import (
@@ -152,15 +153,17 @@ class EmulatedServo:
             self._clamp_goal()
 
     @staticmethod
-    def _touches(touched: set[int], register: str) -> bool:
+    def _touches(touched: builtins.set[int], register: str) -> bool:
         addr, size = STS_CONTROL_TABLE[register]
         return any(a in touched for a in range(addr, addr + size))
 
     def _on_torque_write(self, torque_was_on: bool, save: bool) -> None:
         value = self.get("Torque_Enable")
         if value == 128:
-            # "Calibrate middle": the current position becomes 2048 (ftservo wiki).
-            self.set("Homing_Offset", self.actual_ticks - 2048)
+            # "Calibrate middle": the current position becomes 2048 (ftservo wiki). The offset
+            # register holds ±2047 (sign bit 11), so an encoder at 0 gets the nearest offset.
+            limit = (1 << STS_SIGN_BITS["Homing_Offset"]) - 1
+            self.set("Homing_Offset", max(-limit, min(limit, self.actual_ticks - 2048)))
             if save:
                 self._save("Homing_Offset")
             self.set("Torque_Enable", int(torque_was_on))

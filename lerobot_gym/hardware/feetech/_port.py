@@ -40,8 +40,13 @@ def _port_handler_class() -> type:
     scs = import_sdk()
     import serial
 
-    class _PortHandler(scs.PortHandler):
+    base: Any = scs.PortHandler  # the SDK is untyped
+
+    class _PortHandler(base):
         timeout_ms = 50.0
+        # Attributes of the SDK's PortHandler that these overrides use.
+        is_open: bool
+        packet_timeout: float
 
         def setupPort(self, cflag_baud: int) -> bool:
             if self.is_open:

@@ -386,6 +386,7 @@ class EmulatedSO101Hardware(SO101Hardware):
         self.arm.start()
         try:
             emulator = self.arm.emulator
+            assert emulator is not None  # created by arm.start()
             self.config = dataclasses.replace(
                 self.config, port=self.arm.port, calibration_dir=self.arm.calibration_dir
             )

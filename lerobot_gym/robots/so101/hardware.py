@@ -26,8 +26,11 @@ Design decisions:
       servos when they hold another one, as LeRobot does), writes LeRobot's follower
       registers (``configure_so101_follower``) and enables torque.
     * A missing or corrupt calibration file raises :class:`~lerobot_gym.errors.CalibrationError`
-      naming the exact ``lerobot-gym calibrate`` command for this arm: the backend never
-      starts an interactive calibration itself (prompts belong to the CLI).
+      naming the exact ``lerobot-gym calibrate`` command for this arm (port, id and
+      calibration folder), once: the backend never starts an interactive calibration itself
+      (prompts belong to the CLI).
+    * Torque is enabled holding the present position (Goal_Position = Present_Position
+      first), so firmware that kept a stale goal cannot make the arm jump at connect.
     * ``command`` clamps raw goal ticks into the calibrated ``range_min..range_max`` as a last
       line of defence (the env's safety filter clamps to the spec's limits before, and the
       servo firmware clamps to its limit registers after).
@@ -36,9 +39,18 @@ Design decisions:
       (within ``settle_tolerance_deg``) or ``settle_timeout_s`` passes; an arm that cannot reach
       the pose (an obstacle, gravity) is logged, not raised. ``world_init`` is ignored: the
       hardware has no props to place.
-    * ``fail_safe`` and ``close`` first disable torque with a SYNC_WRITE (unacknowledged, one
-      packet for all servos), so one dead servo cannot keep the others powered while its
-      acknowledged write times out; ``fail_safe`` never raises.
+    * ``fail_safe`` disables torque with a SYNC_WRITE (unacknowledged, one packet for all
+      servos), so one dead servo cannot keep the others powered while its acknowledged write
+      times out; it never raises. ``close`` does the same and then confirms per servo
+      (:meth:`FeetechBus.disable_torque`).
+    * After ``fail_safe`` the arm is limp and :meth:`SO101Hardware.command` raises until the
+      next :meth:`SO101Hardware.reset`, which re-enables torque holding the present pose
+      before moving: once the fault is fixed, resetting the env is all it takes.
+    * Status error bits do not stop the arm by themselves (LeRobot ignores them on reads; its
+      gripper is configured to trip overload when it squeezes). Each read reports them in
+      ``RobotState.extras["status_flags"]``; a :class:`~lerobot_gym.hardware.feetech.StatusWatch`
+      raises :class:`~lerobot_gym.errors.MotorStatusError` for critical flags (voltage, angle
+      sensor) or flags that persist for ``status_error_patience`` reads.
     * The bus defaults to a 20 ms reply allowance and one retry, so a persistent fault is
       detected within ~40 ms plus one control period; LeRobot's ~50 ms and two retries would
       take 150 ms. Raise ``bus_timeout_ms`` for slow USB adapters.
@@ -53,17 +65,19 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
 from lerobot_gym.core.backend import RobotState
 from lerobot_gym.core.spec import RobotSpec
-from lerobot_gym.errors import CalibrationError, ConfigError, NotConnectedError
+from lerobot_gym.errors import ConfigError, HardwareError, NotConnectedError
+from lerobot_gym.hardware.feetech.status import StatusWatch
 from lerobot_gym.robots.so101.calibration import (
     MotorCalibration,
+    calibrate_command,
     calibration_path,
     is_calibrated,
     load_calibration,
@@ -121,6 +135,12 @@ class SO101HardwareConfig:
         p_coefficient: Position loop P gain written at connect (LeRobot: 16).
         i_coefficient: Position loop I gain (LeRobot: 0).
         d_coefficient: Position loop D gain (LeRobot: 32).
+        critical_status_flags: Servo status flags that stop the arm on the first read
+            reporting them (names as in ``STATUS_ERROR_BITS``).
+        status_error_patience: Consecutive reads with the same other flags on one servo that
+            stop the arm (0: never).
+        tolerated_status_flags: Servo -> flags it may report indefinitely (reported, never
+            counted); by default overload on the gripper, which trips it when squeezing.
     """
 
     port: str
@@ -137,6 +157,11 @@ class SO101HardwareConfig:
     p_coefficient: int = 16
     i_coefficient: int = 0
     d_coefficient: int = 32
+    critical_status_flags: tuple[str, ...] = ("voltage", "angle")
+    status_error_patience: int = 30
+    tolerated_status_flags: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"gripper": ("overload",)}
+    )
 
     def __post_init__(self) -> None:
         if not self.port:
@@ -145,31 +170,30 @@ class SO101HardwareConfig:
             raise ConfigError(f"max_speed_deg_s must be positive, got {self.max_speed_deg_s}")
         if self.settle_tolerance_deg <= 0 or self.settle_timeout_s < 0:
             raise ConfigError("settle_tolerance_deg must be > 0 and settle_timeout_s >= 0")
+        self.status_watch({})  # checks the status-flag settings now rather than at connect
 
-
-def calibrate_command(kind: str, port: str, arm_id: str) -> str:
-    """The shell command that calibrates an arm, for error messages."""
-    flag = "robot" if kind == "follower" else "teleop"
-    return (
-        f"`lerobot-gym calibrate --{flag}.type=so101_{kind} --{flag}.port={port} "
-        f"--{flag}.id={arm_id}`"
-    )
+    def status_watch(self, motor_ids: Mapping[str, int]) -> StatusWatch:
+        """The :class:`StatusWatch` these settings describe, for the given motors."""
+        return StatusWatch(
+            motor_ids,
+            critical_flags=self.critical_status_flags,
+            patience=self.status_error_patience,
+            tolerated=self.tolerated_status_flags,
+        )
 
 
 def load_arm_calibration(
     kind: str, port: str, arm_id: str, calibration_dir: str | Path | None
 ) -> dict[str, MotorCalibration]:
-    """Load an arm's calibration file; any failure names the command that recreates it."""
+    """Load an arm's calibration file; any failure names the command that recreates it.
+
+    Raises:
+        CalibrationError: The file is missing or corrupt; the message gives the
+            ``lerobot-gym calibrate`` command with this arm's port, id and folder.
+    """
     path = calibration_path(kind, arm_id, calibration_dir)
-    fix = calibrate_command(kind, port, arm_id)
-    if not path.exists():
-        raise CalibrationError(
-            f"no calibration file for the {kind} {arm_id!r} at {path}; run {fix}"
-        )
-    try:
-        return load_calibration(path, so101_motors())
-    except CalibrationError as exc:
-        raise CalibrationError(f"{exc} For this arm run {fix}.") from exc
+    fix = calibrate_command(kind, arm_id, port=port, calibration_dir=calibration_dir)
+    return load_calibration(path, so101_motors(), fix=fix)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,7 +279,10 @@ class TickConverter:
 
     def user_from_ticks(self, ticks: Any) -> np.ndarray:
         """Raw ticks -> the env boundary units (degrees, gripper 0..100)."""
-        values = normalize(np.asarray(ticks, dtype=np.float64), self.calibration, self.modes)
+        values = cast(
+            np.ndarray,
+            normalize(np.asarray(ticks, dtype=np.float64), self.calibration, self.modes),
+        )
         return values if self.use_degrees else m100_to_degrees(values, self.calibration)
 
     def ticks_from_user(self, user: Any) -> np.ndarray:
@@ -263,7 +290,7 @@ class TickConverter:
         values = np.asarray(user, dtype=np.float64)
         if not self.use_degrees:
             values = degrees_to_m100(values, self.calibration)
-        ticks = unnormalize(values, self.calibration, self.modes)
+        ticks = cast(np.ndarray, unnormalize(values, self.calibration, self.modes))
         return np.clip(ticks, self.range_min, self.range_max)
 
     def rad_from_ticks(self, ticks: Any) -> np.ndarray:
@@ -322,6 +349,9 @@ class SO101Hardware:
         self.bus: Any = None
         self.converter: TickConverter | None = None
         self.last_goal_ticks: np.ndarray | None = None
+        self.status_watch: StatusWatch | None = None  # made at connect
+        #: True after fail_safe() released torque; reset() re-enables it.
+        self.torque_released = False
 
     # -- Backend protocol -------------------------------------------------------------------
     @property
@@ -352,7 +382,12 @@ class SO101Hardware:
         if self.is_connected:
             return
         cfg = self.config
-        motors = {j.name: Motor(j.motor_id, j.motor_model or "sts3215") for j in self.robot.joints}
+        # Every SO-101 joint has a motor id (the spec's motor table).
+        motors = {
+            j.name: Motor(cast(int, j.motor_id), j.motor_model or "sts3215")
+            for j in self.robot.joints
+        }
+        watch = cfg.status_watch({name: motor.id for name, motor in motors.items()})
         bus = FeetechBus(cfg.port, motors, timeout_ms=cfg.bus_timeout_ms, retries=cfg.bus_retries)
         bus.connect()  # port errors first: calibrating needs the right port anyway
         try:
@@ -368,7 +403,7 @@ class SO101Hardware:
                 i_coefficient=cfg.i_coefficient,
                 d_coefficient=cfg.d_coefficient,
             )
-            bus.enable_torque()
+            bus.enable_torque(hold_position=True)
             for camera in self.cameras.values():
                 camera.connect()
         except BaseException:
@@ -377,11 +412,18 @@ class SO101Hardware:
             raise
         self.bus = bus
         self.converter = TickConverter(self.robot, calibration, cfg.use_degrees)
+        self.status_watch = watch
+        self.torque_released = False
 
     def reset(self, joint_positions_rad: np.ndarray, world_init: Any | None = None) -> None:
-        """Move to a pose at bounded speed and wait for the arm to settle (props ignored)."""
+        """Move to a pose at bounded speed and wait for the arm to settle (props ignored).
+
+        After :meth:`fail_safe` torque is first re-enabled, holding the present pose.
+        """
         del world_init  # the real arm has no props to place
         self._require()
+        if self.torque_released:
+            self._reenable_torque()
         cfg = self.config
         target = np.clip(
             np.asarray(joint_positions_rad, dtype=np.float64),
@@ -415,23 +457,36 @@ class SO101Hardware:
             time.sleep(1.0 / max(self.fps, 1))
 
     def command(self, joint_targets_rad: np.ndarray) -> None:
-        """Write goal positions with one SYNC_WRITE (ticks clamped to the calibrated range)."""
+        """Write goal positions with one SYNC_WRITE (ticks clamped to the calibrated range).
+
+        Raises:
+            HardwareError: Torque was released by :meth:`fail_safe`; call ``env.reset()``.
+        """
         converter = self._require()
+        if self.torque_released:
+            raise HardwareError(
+                f"torque on the SO-101 on {self.config.port} was released after an error; fix "
+                "the cause, then call env.reset(), which re-enables torque"
+            )
         ticks = converter.ticks_from_rad(joint_targets_rad)
         self.last_goal_ticks = ticks
         names = self.robot.joint_names
         self.bus.sync_write("Goal_Position", {n: int(t) for n, t in zip(names, ticks)})
 
     def read(self, cameras: tuple[str, ...] = ()) -> RobotState:
-        """Present positions and velocities with one SYNC_READ, plus the cameras' latest frames."""
-        positions, velocities, ticks = self._read_positions()
+        """Present positions and velocities with one SYNC_READ, plus the cameras' latest frames.
+
+        ``extras`` holds ``present_ticks`` (raw positions) and ``status_flags`` (servo -> the
+        status flags it reported in this read; servos without any are left out).
+        """
+        positions, velocities, ticks, flags = self._read_positions()
         images = {name: self._frame(name) for name in cameras}
         return RobotState(
             joint_positions_rad=positions,
             joint_velocities_rad_s=velocities,
             images=images,
             timestamp_s=time.monotonic(),
-            extras={"present_ticks": ticks},
+            extras={"present_ticks": ticks, "status_flags": flags},
         )
 
     def render(self, camera: str, height: int, width: int) -> np.ndarray:
@@ -444,7 +499,11 @@ class SO101Hardware:
         return frame[rows][:, cols]
 
     def fail_safe(self) -> None:
-        """Disable torque on every servo, best effort; never raises."""
+        """Disable torque on every servo, best effort; never raises.
+
+        :meth:`command` then raises until :meth:`reset` re-enables torque.
+        """
+        self.torque_released = True
         self._broadcast_torque_off()
 
     def close(self) -> None:
@@ -454,7 +513,7 @@ class SO101Hardware:
             if bus is not None and bus.is_connected:
                 disable = self.config.disable_torque_on_close
                 if disable:
-                    self._broadcast_torque_off()
+                    self._broadcast_torque_off()  # fast, before the per-servo confirmation
                 bus.close(disable_torque=disable)
         finally:
             self.bus = None
@@ -475,14 +534,27 @@ class SO101Hardware:
             )
         return self.converter
 
-    def _read_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _read_positions(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, tuple[str, ...]]]:
         converter = self._require()
-        values = self.bus.sync_read_registers([_POSITION, _VELOCITY])
         names = self.robot.joint_names
+        # Status bits do not raise here: the watch decides which ones stop the arm.
+        values = self.bus.sync_read_registers([_POSITION, _VELOCITY], check_status=False)
+        assert self.status_watch is not None  # made with the converter at connect
+        flags = self.status_watch.update({n: self.bus.status_flags.get(n, ()) for n in names})
         ticks = np.array([values[_POSITION][n] for n in names], dtype=np.int64)
         velocity_ticks = np.array([values[_VELOCITY][n] for n in names], dtype=np.float64)
         positions = converter.rad_from_ticks(ticks)
-        return positions, velocity_ticks * converter.rad_per_tick, ticks
+        return positions, velocity_ticks * converter.rad_per_tick, ticks, flags
+
+    def _reenable_torque(self) -> None:
+        """Torque back on after :meth:`fail_safe`, holding the present pose (no jump)."""
+        logger.info("re-enabling torque on %s after a fail-safe stop", self.config.port)
+        if self.status_watch is not None:
+            self.status_watch.reset()
+        self.bus.enable_torque(hold_position=True)
+        self.torque_released = False
 
     def _frame(self, name: str, check_size: bool = True) -> np.ndarray:
         camera = self.cameras.get(name)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -93,7 +93,11 @@ class SO101Leader:
 
         if self.is_connected:
             return
-        motors = {j.name: Motor(j.motor_id, j.motor_model or "sts3215") for j in self.robot.joints}
+        # Every SO-101 joint has a motor id (the spec's motor table).
+        motors = {
+            j.name: Motor(cast(int, j.motor_id), j.motor_model or "sts3215")
+            for j in self.robot.joints
+        }
         bus = FeetechBus(
             self.port, motors, timeout_ms=self.bus_timeout_ms, retries=self.bus_retries
         )

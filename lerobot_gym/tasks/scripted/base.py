@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import numpy as np
 
 from lerobot_gym.sim.kinematics import AxisObjective
+
+if TYPE_CHECKING:
+    from lerobot_gym.core.env import RobotEnv
 
 # In the SO-101 gripper frame (and any robot following the same site convention) the jaws point
 # along local +x and close along local z.
@@ -46,7 +49,7 @@ class ScriptedPolicy:
 
     def __init__(self, env: gym.Env) -> None:
         self.env = env
-        self.robot_env = env.unwrapped
+        self.robot_env = cast("RobotEnv", env.unwrapped)
         self.robot = self.robot_env.robot
         self.kinematics = self.robot_env.kinematics
         self._gripper = self.robot.gripper_index
@@ -90,6 +93,7 @@ class ScriptedPolicy:
             closed, opened = joint.closed_position_rad, joint.open_position_rad
             targets[self._gripper] = closed + grip * (opened - closed)
         previous = self.robot_env.joint_targets_rad
+        assert previous is not None  # reset() planned the path, so the env has been reset
         return self.robot_env.controller.action_for_targets(targets, previous)
 
     def tool_rotation(self, pos: np.ndarray, jaw_yaw: float | None) -> np.ndarray:
