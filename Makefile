@@ -26,6 +26,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy lerobot_gym
 
 test: lint
 	$(BIN)/python -m pytest -q --ignore=tests/compat
