@@ -97,7 +97,7 @@ def read_episodes(root: Path, *, check_contiguous: bool = True) -> pa.Table:
     files = episode_files(root)
     if not files:
         return pa.table({})
-    tables = [read_parquet(p) for p in files]
+    tables = [_stats_as_float64(read_parquet(p)) for p in files]
     try:
         table = pa.concat_tables(tables, promote_options="permissive")
     except pa.ArrowException as exc:
@@ -116,6 +116,24 @@ def read_episodes(root: Path, *, check_contiguous: bool = True) -> pa.Table:
                 path=str(files[0]),
             )
     return table
+
+
+def _stats_as_float64(table: pa.Table) -> pa.Table:
+    """Cast bool/integer ``stats/...`` lists to float64 lists.
+
+    LeRobot 0.4 stores min/max of bool and integer features with the feature's own type
+    (``list<bool>``, ``list<int64>``), we store ``list<double>``; a dataset both tools appended to
+    holds files of each kind, which concat cannot promote bool into double on its own.
+    """
+    columns = []
+    for name, column in zip(table.column_names, table.columns):
+        kind = column.type
+        if name.startswith("stats/") and pa.types.is_list(kind):
+            value = kind.value_type
+            if pa.types.is_boolean(value) or pa.types.is_integer(value):
+                column = column.cast(pa.list_(pa.float64()))
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
 
 
 def _summarise(idx: list[int]) -> str:

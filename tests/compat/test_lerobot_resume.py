@@ -36,28 +36,12 @@ from compat_helpers import (
 )
 
 from lerobot_gym.dataset import LeRobotDataset, LeRobotDatasetWriter
-from lerobot_gym.errors import DatasetCorruptError
 
 pytestmark = COMPAT_MARKS
 
 SPEC = synth.RL
 RESUMED = ["lerobot_then_ours", "ours_then_lerobot"]
 VIDEO = f"videos/{synth.CAMERA_KEY}"
-
-# Our reader cannot open a dataset whose episodes files were written by both tools (found by
-# these tests). Remove the marker once lerobot_gym.dataset.meta.read_episodes casts the stats
-# columns to one type before concatenating.
-MIXED_STATS_TYPES = pytest.mark.xfail(
-    strict=True,
-    raises=DatasetCorruptError,
-    reason=(
-        "lerobot_gym bug: LeRobot stores stats/<bool feature>/min|max as list<bool> (and int64 "
-        "for int features) in meta/episodes, our writer as list<double>; "
-        "lerobot_gym.dataset.meta.read_episodes concatenates the files with "
-        "promote_options='permissive', which cannot merge bool with double, and raises "
-        "DatasetCorruptError"
-    ),
-)
 
 
 @pytest.fixture(params=RESUMED)
@@ -105,7 +89,6 @@ def test_lerobot_finds_every_resumed_video_frame(resumed) -> None:
     assert_frames_close(columns[synth.CAMERA_KEY], f"LeRobot reading {name}", SPEC)
 
 
-@MIXED_STATS_TYPES
 def test_we_read_resumed_dataset(resumed) -> None:
     name, root, (_, theirs) = resumed
     meta, ours, tasks = our_read(root)
@@ -119,7 +102,6 @@ def test_we_read_resumed_dataset(resumed) -> None:
     assert diff.max() <= MAX_DECODER_DIFF, who
 
 
-@MIXED_STATS_TYPES
 def test_we_resume_a_dataset_resumed_by_lerobot(ours_then_lerobot, tmp_path: Path) -> None:
     """A third session: our writer resumes after LeRobot did (the same bug stops it)."""
     root, _ = ours_then_lerobot
@@ -130,7 +112,6 @@ def test_we_resume_a_dataset_resumed_by_lerobot(ours_then_lerobot, tmp_path: Pat
     assert writer.num_episodes == 4
 
 
-@MIXED_STATS_TYPES
 def test_episodes_files_with_lerobot_stats_types(tmp_path: Path) -> None:
     """The bug in miniature, without LeRobot: one episodes file with LeRobot's ``list<bool>``
     min/max for a bool feature, one written by our resumed writer."""
