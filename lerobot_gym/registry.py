@@ -22,11 +22,11 @@ import dataclasses
 import importlib
 from collections.abc import Callable
 from importlib import metadata
-from typing import Any, cast
+from typing import Any
 
 import gymnasium as gym
 
-from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.core.spec import RobotSpec, check_image_size
 from lerobot_gym.errors import ConfigError, PluginLoadError, UnknownRobotError, UnknownTaskError
 
 NAMESPACE = "lerobot_gym"
@@ -185,10 +185,20 @@ def make_env(*, robot: str | RobotSpec, task: str, **kwargs: Any) -> gym.Env:
     backend_options = {k: v for k, v in kwargs.items() if k not in _CONFIG_FIELDS}
     spec = robot if isinstance(robot, RobotSpec) else get_robot(robot)
     task_obj = get_task(task)(reward_type=config.reward_type)
-    fps = int(config.fps or spec.fps)
+    fps = _check_fps(spec.fps if config.fps is None else config.fps)
     camera_names = None
     if config.cameras is not None:
+        if isinstance(config.cameras, str):
+            raise ConfigError(
+                f"cameras must be a sequence of names (or, on hardware, a mapping name -> "
+                f"device), e.g. cameras=({config.cameras!r},); got the string {config.cameras!r}"
+            )
         camera_names = tuple(config.cameras)
+    if config.max_relative_target is not None and not config.max_relative_target > 0:
+        raise ConfigError(
+            f"max_relative_target must be positive (boundary units per step) or None to "
+            f"disable it; got {config.max_relative_target!r}"
+        )
     if config.obs_type == "state" and config.backend != "sim" and task_obj.privileged_state:
         raise ConfigError(
             f"obs_type='state' for task {task!r} observes the object pose, which only the "
@@ -198,8 +208,8 @@ def make_env(*, robot: str | RobotSpec, task: str, **kwargs: Any) -> gym.Env:
         {"max_delta": config.max_delta} if config.control_mode == "joint_delta" else {}
     )
     controller = make_controller(config.control_mode, spec, **controller_kwargs)
-    # A list when it came from the CLI or JSON; RobotEnv checks that it is (height, width).
-    image_size = cast("tuple[int, int]", tuple(config.image_size))
+    # A list when it came from the CLI or JSON.
+    image_size = check_image_size(config.image_size)
     backend = get_backend_factory(config.backend)(
         spec, task_obj, fps=fps, image_size=image_size, config=config, **backend_options
     )
@@ -220,6 +230,12 @@ def make_env(*, robot: str | RobotSpec, task: str, **kwargs: Any) -> gym.Env:
         terminate_on_success=config.terminate_on_success,
         fps=fps,
     )
+
+
+def _check_fps(fps: Any) -> int:
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps != int(fps) or fps <= 0:
+        raise ConfigError(f"fps must be a positive whole number of steps per second; got {fps!r}")
+    return int(fps)
 
 
 def check_keywords(given: dict[str, Any], accepted: set[str], where: str) -> None:

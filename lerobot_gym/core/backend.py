@@ -11,7 +11,7 @@ arm over its servo bus and the emulated arm all offer the same five calls, in SI
   physics; hardware returns as soon as the targets are written).
 - ``read()``: the robot's present state and, when asked, camera images.
 - ``close()``: let go (hardware disables torque unless told otherwise).
-- ``fail_safe()``: called when ``command``/``read`` raised; hardware disables torque.
+- ``fail_safe()``: called when ``reset``/``command``/``read`` raised; hardware disables torque.
 
 ``world`` gives tasks access to privileged scene state; it is ``None`` on hardware, where reward
 comes from a wrapper (human labels, a reward classifier).
@@ -82,7 +82,7 @@ class Backend(Protocol):
         ...
 
     def fail_safe(self) -> None:
-        """Make the robot safe after an error inside ``step`` (hardware: torque off)."""
+        """Make the robot safe after an error in ``reset`` or ``step`` (hardware: torque off)."""
         ...
 
     def close(self) -> None:

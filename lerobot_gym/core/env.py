@@ -33,7 +33,7 @@ from lerobot_gym.core import info as info_keys
 from lerobot_gym.core.backend import Backend, RobotState
 from lerobot_gym.core.controller import Controller
 from lerobot_gym.core.safety import SafetyFilter
-from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.core.spec import RobotSpec, check_image_size
 from lerobot_gym.core.task import Task, TaskContext
 from lerobot_gym.errors import ConfigError
 
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from lerobot_gym.sim.kinematics import Kinematics
 
 OBS_TYPES = ("state", "pixels", "pixels_agent_pos")
+RESET_OPTIONS = frozenset({"joint_positions"})
 _STATE_MARGIN = 0.05
 
 
@@ -86,7 +87,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             raise ConfigError(
                 f"render_mode {render_mode!r} is not supported; use 'rgb_array' (or None)"
             )
-        height, width = _check_image_size(image_size)
+        height, width = check_image_size(image_size)
         self._spec: EnvSpec | None = None
         self.robot, self.task, self.backend, self.controller = robot, task, backend, controller
         self.obs_type = obs_type
@@ -100,6 +101,8 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         self.render_camera = render_camera or (robot.camera_names or (None,))[0]
         if render_mode is not None and self.render_camera is None:
             raise ConfigError(f"robot {robot.name!r} has no camera to render")
+        if self.render_camera is not None:
+            robot.camera(self.render_camera)  # typed error listing the robot's cameras
         self.terminate_on_success = terminate_on_success
         self.fps = int(fps)
         self.metadata = {**self.metadata, "render_fps": self.fps}
@@ -167,6 +170,11 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         replaying a recorded episode needs.
         """
         super().reset(seed=seed)
+        unknown = sorted(set(options or {}) - RESET_OPTIONS)
+        if unknown:
+            raise ConfigError(
+                f"unknown reset option(s) {unknown}; accepted: {sorted(RESET_OPTIONS)}"
+            )
         if not self.backend.is_connected:
             self.backend.connect()
         sample = self.task.sample_reset(self.robot, self.np_random)
@@ -176,14 +184,21 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
                 self.robot.from_user(start), self.robot.lower_rad, self.robot.upper_rad
             )
         self.task.goal = sample.goal
-        self.backend.reset(sample.joint_positions_rad, sample.world_init)
-        self._ctx = TaskContext(
-            robot=self.robot, kinematics=self.kinematics, world=self.backend.world
-        )
-        self._targets_rad = np.asarray(sample.joint_positions_rad, dtype=np.float64)
-        self.safety.reset(self._targets_rad)
-        state = self.backend.read(self._obs_cameras)
-        facts = self.task.evaluate(self._ctx, state)
+        try:
+            # On hardware the reset is a bounded-speed move of seconds: an error or Ctrl-C
+            # during it must leave the arm as safe as one during a step.
+            self.backend.reset(sample.joint_positions_rad, sample.world_init)
+            self._ctx = TaskContext(
+                robot=self.robot, kinematics=lambda: self.kinematics, world=self.backend.world
+            )
+            self._targets_rad = np.asarray(sample.joint_positions_rad, dtype=np.float64)
+            self.safety.reset(self._targets_rad)
+            state = self.backend.read(self._obs_cameras)
+            facts = self.task.evaluate(self._ctx, state)
+        except BaseException:
+            self._targets_rad = None
+            self.backend.fail_safe()
+            raise
         self._last_state, self._last_facts = state, facts
         info = {info_keys.IS_SUCCESS: bool(self.task.is_success(facts)), info_keys.FACTS: facts}
         return self._observation(state, facts), info
@@ -199,6 +214,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             self.backend.command(report.applied_rad)
             state = self.backend.read(self._obs_cameras)
         except BaseException:
+            self._targets_rad = None  # the next step must come after a reset
             self.backend.fail_safe()
             raise
         self._targets_rad = report.applied_rad
@@ -266,15 +282,3 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         if self._obs_cameras:
             obs["pixels"] = {cam: state.images[cam] for cam in self._obs_cameras}
         return obs
-
-
-def _check_image_size(image_size) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in image_size)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"image_size must be (height, width), e.g. (480, 640); got {image_size!r}"
-        ) from None
-    if height <= 0 or width <= 0 or height > 4096 or width > 4096:
-        raise ConfigError(f"image_size {image_size!r} must be positive and at most 4096")
-    return height, width

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -217,3 +218,16 @@ class RobotSpec:
         raise ConfigError(
             f"robot {self.name!r} has no camera {name!r}; choose from {list(self.camera_names)}"
         )
+
+
+def check_image_size(image_size: Any) -> tuple[int, int]:
+    """Validate an image size given as (height, width) (a list from the CLI is fine)."""
+    try:
+        height, width = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"image_size must be (height, width), e.g. (480, 640); got {image_size!r}"
+        ) from None
+    if height <= 0 or width <= 0 or height > 4096 or width > 4096:
+        raise ConfigError(f"image_size {image_size!r} must be positive and at most 4096")
+    return height, width

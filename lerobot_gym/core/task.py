@@ -15,6 +15,7 @@ seeded stream.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -48,19 +49,34 @@ class ResetSample:
     goal: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-@dataclass
 class TaskContext:
     """What a task may look at when evaluating a step.
 
-    Attributes:
+    Args:
         robot: the robot spec.
-        kinematics: forward kinematics of the twin (works on hardware too).
+        kinematics: forward kinematics of the twin (works on hardware too), or a callable
+            returning them, called on first use (a task that never needs kinematics never loads
+            the robot's MJCF).
         world: privileged simulation access, or None on hardware.
     """
 
-    robot: RobotSpec
-    kinematics: Kinematics
-    world: Any | None = None
+    __slots__ = ("_kinematics", "robot", "world")
+
+    def __init__(
+        self,
+        robot: RobotSpec,
+        kinematics: Kinematics | Callable[[], Kinematics],
+        world: Any | None = None,
+    ) -> None:
+        self.robot, self.world = robot, world
+        self._kinematics = kinematics
+
+    @property
+    def kinematics(self) -> Kinematics:
+        """The twin's kinematics (loaded on first use)."""
+        if callable(self._kinematics):
+            self._kinematics = self._kinematics()
+        return self._kinematics
 
 
 class Task:

@@ -5,8 +5,9 @@ Decisions:
 - The scene is assembled with ``mujoco.MjSpec``: the robot's ``scene.xml`` (or a user's
   ``model_path``, e.g. a model with the official meshes) plus the task's props, compiled once at
   ``connect()``.
-- One ``command()`` advances one control period: ``round(1 / (fps * timestep))`` physics substeps
-  in a single ``mj_step(nstep=...)`` call, so the Python overhead per env step is constant.
+- One ``command()`` advances exactly one control period, ``1 / fps`` seconds, in a single
+  ``mj_step(nstep=substeps)`` call: substeps are the fewest that keep the model's timestep (the
+  timestep is shortened to make them add up when ``fps`` does not divide it).
 - Only the requested cameras are rendered, at the requested size, into an offscreen buffer of
   exactly that size, with shadows, reflections and multisampling off by default (software
   rendering spends most of its time on them: 128x128 took 24 ms with a 1280x720 4x-MSAA buffer,
@@ -17,9 +18,8 @@ Decisions:
 
 from __future__ import annotations
 
-import atexit
+import math
 import time
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +30,8 @@ from lerobot_gym.core.backend import RobotState
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError, NotConnectedError
+from lerobot_gym.sim.rendering import make_renderer
 from lerobot_gym.sim.world import MujocoWorld
-
-# Renderers still alive at interpreter exit must be closed before mujoco's EGL module terminates
-# its display (left to their __del__ they raise EGLError tracebacks during shutdown). atexit runs
-# handlers last-registered-first, so ours is registered after the first renderer exists, which
-# is after mujoco registered its own.
-_LIVE_RENDERERS: weakref.WeakSet[mujoco.Renderer] = weakref.WeakSet()
-_atexit_registered = False
-
-
-def _close_live_renderers() -> None:
-    for renderer in list(_LIVE_RENDERERS):
-        renderer.close()
-
-
-def _track(renderer: mujoco.Renderer) -> mujoco.Renderer:
-    global _atexit_registered
-    if not _atexit_registered:
-        atexit.register(_close_live_renderers)
-        _atexit_registered = True
-    _LIVE_RENDERERS.add(renderer)
-    return renderer
 
 
 class MujocoBackend:
@@ -126,7 +106,11 @@ class MujocoBackend:
                 f"scene {self.scene_path} lacks a joint or actuator named as the spec's joints "
                 f"{list(names)}: {exc}"
             ) from None
-        self.substeps = max(1, round(1.0 / (self.fps * model.opt.timestep)))
+        # Whole substeps of at most the model's timestep, the timestep then shortened so they
+        # add up to exactly one control period (30 fps: 16 x 1/480 s as written; 50 fps: 10 x
+        # 1/500 s), so the sim's clock and the env's fps never drift apart.
+        self.substeps = max(1, math.ceil(1.0 / (self.fps * model.opt.timestep) - 1e-9))
+        model.opt.timestep = 1.0 / (self.fps * self.substeps)
         # Reads happen every step: use plain slices when the arm's coordinates are contiguous.
         self._qpos_index = _as_slice(self._qpos_adr)
         self._dof_index = _as_slice(self._dof_adr)
@@ -202,7 +186,7 @@ class MujocoBackend:
                     f"({model.vis.global_.offheight}, {model.vis.global_.offwidth}); "
                     "pass image_size= at gym.make"
                 )
-            self._renderers[key] = _track(mujoco.Renderer(model, height=key[0], width=key[1]))
+            self._renderers[key] = make_renderer(model, key[0], key[1])
         return self._renderers[key]
 
 

@@ -120,6 +120,14 @@ def test_bad_actions_are_typed_errors(action, match):
         ({"control_mode": "ee"}, "control_mode"),
         ({"backend": "warp"}, "unknown backend"),
         ({"image_size": (0, 10)}, "image_size"),
+        ({"image_size": 64}, "image_size"),
+        ({"cameras": "front"}, "sequence of names"),
+        ({"fps": 0}, "fps"),
+        ({"fps": -10}, "fps"),
+        ({"fps": 12.5}, "fps"),
+        ({"max_relative_target": -1.0}, "max_relative_target"),
+        ({"max_relative_target": 0}, "max_relative_target"),
+        ({"render_mode": "rgb_array", "render_camera": "top"}, "no camera 'top'"),
     ],
 )
 def test_bad_keywords_are_config_errors(kwargs, match):
@@ -172,3 +180,46 @@ def test_render_returns_the_front_camera():
     env.reset(seed=0)
     frame = env.render()
     assert frame.shape == (48, 64, 3) and frame.dtype == np.uint8 and frame.std() > 5
+
+
+def test_unknown_reset_options_are_config_errors():
+    env = make("lerobot_gym/SO101-v0", obs_type="state")
+    with pytest.raises(ConfigError, match="joint_positions"):
+        env.reset(seed=0, options={"joint_position": [0.0] * 6})
+
+
+@pytest.mark.parametrize("fps", [30, 50, 25])
+def test_one_step_is_exactly_one_control_period(fps):
+    env = make("lerobot_gym/SO101-v0", obs_type="state", fps=fps)
+    env.reset(seed=0)
+    backend = env.unwrapped.backend
+    assert backend.substeps * backend.model.opt.timestep == pytest.approx(1.0 / fps, abs=1e-12)
+    assert backend.model.opt.timestep <= 1.0 / 480 + 1e-12  # never coarser than the model's
+    assert env.metadata["render_fps"] == fps
+
+
+class _FailingReset:
+    """Wraps a backend; its reset raises like a Ctrl-C in the middle of a hardware move."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.fail_safe_calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+    def reset(self, *args, **kwargs):
+        raise KeyboardInterrupt("operator hit Ctrl-C during the reset move")
+
+    def fail_safe(self):
+        self.fail_safe_calls += 1
+
+
+def test_a_failed_reset_makes_the_robot_safe_and_needs_a_new_reset():
+    env = make("lerobot_gym/SO101-v0", obs_type="state").unwrapped
+    failing = env.backend = _FailingReset(env.backend)
+    with pytest.raises(KeyboardInterrupt):
+        env.reset(seed=0)
+    assert failing.fail_safe_calls == 1
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step(np.zeros(6, dtype=np.float32))

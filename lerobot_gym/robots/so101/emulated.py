@@ -31,13 +31,11 @@ Design decisions:
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import math
 import shutil
 import tempfile
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -266,13 +264,15 @@ class TwinScene:
             return
         import mujoco
 
+        from lerobot_gym.sim.rendering import make_renderer
+
         spec = mujoco.MjSpec.from_file(str(self.scene_xml))
         spec.visual.global_.offheight = max(spec.visual.global_.offheight, self.height)
         spec.visual.global_.offwidth = max(spec.visual.global_.offwidth, self.width)
         self._model = spec.compile()
         self._data = mujoco.MjData(self._model)
         self._qpos_adr = [int(self._model.joint(n).qposadr[0]) for n in self.joint_names]
-        self._renderer = _track(mujoco.Renderer(self._model, height=self.height, width=self.width))
+        self._renderer = make_renderer(self._model, self.height, self.width)
 
     def close(self) -> None:
         """Free the renderer when its last camera disconnects."""
@@ -321,21 +321,6 @@ class TwinCamera:
         if self._connected:
             self._connected = False
             self.scene.close()
-
-
-# Renderers still open at interpreter exit must be closed before mujoco's EGL display goes
-# (left to __del__ they print EGLError tracebacks), as in lerobot_gym.sim.backend.
-_LIVE_RENDERERS: weakref.WeakSet = weakref.WeakSet()
-_atexit_registered = False
-
-
-def _track(renderer: Any) -> Any:
-    global _atexit_registered
-    if not _atexit_registered:
-        atexit.register(lambda: [r.close() for r in list(_LIVE_RENDERERS)])
-        _atexit_registered = True
-    _LIVE_RENDERERS.add(renderer)
-    return renderer
 
 
 class EmulatedSO101Hardware(SO101Hardware):
