@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from lerobot_gym.dataset.layout import QUANTILE_KEYS, QUANTILES, STAT_KEYS
+from lerobot_gym.errors import DatasetError
 
 Stats = dict[str, np.ndarray]
 """Statistics of one feature: stat name -> array (``count`` has shape ``(1,)``)."""
@@ -40,12 +41,18 @@ def numeric_stats(values: np.ndarray) -> Stats:
 
     Returns:
         Stats with arrays of shape ``(D,)`` (``(1,)`` for scalar features).
+
+    Raises:
+        DatasetError: ``values`` holds no frame.
     """
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.shape[0] == 0:
-        raise ValueError("cannot compute statistics of an empty episode")
+        raise DatasetError(
+            "cannot compute statistics of an episode with no frames; add frames before "
+            "saving it, or, if its data file lost its rows, run `lerobot-gym dataset validate`"
+        )
     out: Stats = {
         "min": arr.min(axis=0),
         "max": arr.max(axis=0),
@@ -108,9 +115,17 @@ class ImageStatsAccumulator:
         self.frames += 1
 
     def result(self) -> Stats:
-        """Stats shaped ``(C, 1, 1)`` in [0, 1]; ``count`` is the number of frames."""
+        """Stats shaped ``(C, 1, 1)`` in [0, 1]; ``count`` is the number of frames.
+
+        Raises:
+            DatasetError: no frame was added.
+        """
         if self.frames == 0:
-            raise ValueError("no frames were added")
+            raise DatasetError(
+                "cannot compute camera statistics without frames; add at least one frame "
+                "with update(), or, if a video lost its frames, run `lerobot-gym dataset "
+                "validate`"
+            )
         values = np.arange(256, dtype=np.float64)
         n = self._hist.sum(axis=1)
         mean = (self._hist * values).sum(axis=1) / n

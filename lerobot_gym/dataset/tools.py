@@ -21,6 +21,7 @@ Design decisions:
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -41,7 +42,13 @@ from lerobot_gym.dataset.stats import (
     stats_to_json,
     to_episode_columns,
 )
-from lerobot_gym.errors import ConfigError, DatasetError, DatasetMismatchError, MissingExtraError
+from lerobot_gym.errors import (
+    ConfigError,
+    DatasetCorruptError,
+    DatasetError,
+    DatasetMismatchError,
+    MissingExtraError,
+)
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: called with 0 first, then after each unit, ending at ``total``."""
@@ -276,7 +283,8 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 def recompute_stats(root: str | Path, *, progress: Progress | None = None) -> dict[str, Any]:
     """Recompute every episode's stats from the files and rewrite them and ``stats.json``.
 
-    Video stats decode every frame of every episode (slow, but exact).
+    Each data file is read once, whatever the number of episodes in it. Video stats decode
+    every frame of every episode (slow, but exact).
 
     Args:
         root: dataset directory.
@@ -284,66 +292,113 @@ def recompute_stats(root: str | Path, *, progress: Progress | None = None) -> di
 
     Returns:
         The aggregated stats, as written to ``meta/stats.json``.
+
+    Raises:
+        DatasetCorruptError: an episode's rows or video frames are missing or unreadable (the
+            message names the file and how to delete the episode).
     """
     root = Path(root)
     meta = DatasetMeta.load(root)
-    features = meta.features
-    per_episode = []
+    by_file: dict[Path, list[int]] = {}
+    for ep in range(meta.num_episodes):
+        by_file.setdefault(meta.data_path(ep), []).append(ep)
+    per_episode: dict[int, dict[str, Any]] = {}
     if progress is not None:
         progress(0, meta.num_episodes)
-    for ep in range(meta.num_episodes):
-        table = read_parquet(meta.data_path(ep))
-        table = table.filter(pc.equal(table["episode_index"], ep))
-        stats = {}
-        for key, ft in features.items():
-            if ft["dtype"] in ("string", "language", "video"):
-                continue
-            if ft["dtype"] == "image":
-                from lerobot_gym.dataset.images import decode_png
-
-                acc = ImageStatsAccumulator()
-                for v in table[key].to_pylist():
-                    acc.update(decode_png(v["bytes"]))
-                stats[key] = acc.result()
-                continue
-            col = table[key]
-            if pa.types.is_fixed_size_list(col.type) or pa.types.is_list(col.type):
-                values = np.asarray(col.to_pylist(), dtype=np.float64)
-            else:
-                values = col.to_numpy()
-            stats[key] = numeric_stats(values)
-        for key in meta.video_keys:
-            stats[key] = _video_stats(meta, ep, key)
-        per_episode.append(stats)
-        if progress is not None:
-            progress(ep + 1, meta.num_episodes)
+    for path, eps in by_file.items():
+        table = read_parquet(path)
+        episode_column = table["episode_index"]
+        for ep in eps:
+            rows = table.filter(pc.equal(episode_column, ep))
+            if rows.num_rows == 0:
+                raise DatasetCorruptError(
+                    f"{path} holds no rows of episode {ep}, which meta/episodes places in it; "
+                    f"{_delete_hint(meta, ep)}",
+                    path=str(path),
+                )
+            stats = _table_stats(meta.features, rows)
+            for key in meta.video_keys:
+                stats[key] = _video_stats(meta, ep, key)
+            per_episode[ep] = stats
+            if progress is not None:
+                progress(len(per_episode), meta.num_episodes)
     for path in episode_files(root):
         table = read_parquet(path)
         rows = table.to_pylist()
         for row in rows:
             row.update(to_episode_columns(per_episode[row["episode_index"]]))
         layout.atomic_write_parquet(path, pa.Table.from_pylist(rows, schema=table.schema))
-    aggregated = stats_to_json(aggregate_stats(per_episode)) if per_episode else {}
+    ordered = [per_episode[ep] for ep in sorted(per_episode)]
+    aggregated = stats_to_json(aggregate_stats(ordered)) if ordered else {}
     layout.atomic_write_json(root / layout.STATS_PATH, aggregated)
     return aggregated
+
+
+def _table_stats(features: dict[str, Any], table: pa.Table) -> dict[str, Any]:
+    """Stats of the numeric and image features of one episode's data rows."""
+    stats = {}
+    for key, ft in features.items():
+        if ft["dtype"] in ("string", "language", "video"):
+            continue
+        if ft["dtype"] == "image":
+            from lerobot_gym.dataset.images import decode_png
+
+            acc = ImageStatsAccumulator()
+            for v in table[key].to_pylist():
+                acc.update(decode_png(v["bytes"]))
+            stats[key] = acc.result()
+            continue
+        col = table[key]
+        if pa.types.is_fixed_size_list(col.type):
+            flat = pc.list_flatten(col).to_numpy(zero_copy_only=False)
+            values = flat.astype(np.float64).reshape(len(col), -1)
+        elif pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+            values = np.asarray(col.to_pylist(), dtype=np.float64)
+        else:
+            values = col.to_numpy()
+        stats[key] = numeric_stats(values)
+    return stats
+
+
+def _delete_hint(meta: DatasetMeta, ep: int) -> str:
+    root = shlex.quote(f"--dataset.root={meta.root}")
+    return (
+        f"delete the episode with `lerobot-gym dataset delete-episodes {root} "
+        f"--dataset.episodes=[{ep}]`, or restore the file from a copy of the dataset, then "
+        "run this again (`lerobot-gym dataset validate` lists every damaged episode)"
+    )
 
 
 def _video_stats(meta: DatasetMeta, ep: int, key: str) -> dict[str, np.ndarray]:
     row = meta.episodes[ep]
     start, stop = row[f"videos/{key}/from_timestamp"], row[f"videos/{key}/to_timestamp"]
+    path = meta.video_path(ep, key)
     acc = ImageStatsAccumulator()
-    with av.open(str(meta.video_path(ep, key))) as container:
-        stream = container.streams.video[0]
-        assert stream.time_base is not None  # set on every demuxed stream
-        if start > 0:
-            container.seek(int(start / stream.time_base), backward=True, stream=stream)
-        for frame in container.decode(stream):
-            assert frame.pts is not None  # decoded MP4 frames always carry a timestamp
-            t = float(frame.pts * stream.time_base)
-            if t >= stop - 1e-4:
-                break
-            if t >= start - 1e-4:
-                acc.update(frame.to_ndarray(format="rgb24"))
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            assert stream.time_base is not None  # set on every demuxed stream
+            if start > 0:
+                container.seek(int(start / stream.time_base), backward=True, stream=stream)
+            for frame in container.decode(stream):
+                assert frame.pts is not None  # decoded MP4 frames always carry a timestamp
+                t = float(frame.pts * stream.time_base)
+                if t >= stop - 1e-4:
+                    break
+                if t >= start - 1e-4:
+                    acc.update(frame.to_ndarray(format="rgb24"))
+    except (av.error.FFmpegError, IndexError, OSError) as exc:  # missing, truncated, no stream
+        raise DatasetCorruptError(
+            f"cannot decode {path} for episode {ep} ({exc}); it may be missing or truncated: "
+            f"{_delete_hint(meta, ep)}",
+            path=str(path),
+        ) from exc
+    if acc.frames == 0:
+        raise DatasetCorruptError(
+            f"{path} has no frame in [{start:.4f}, {stop:.4f}) s for episode {ep}; "
+            f"{_delete_hint(meta, ep)}",
+            path=str(path),
+        )
     return acc.result()
 
 

@@ -5,8 +5,8 @@ each naming the file, what is wrong and what to do about it, so that ``lerobot-g
 validate`` can print them all at once. It checks what LeRobot would trip over at load or
 training time (reference ``/work/shared/reference/lerobot-dataset-v3.md`` section 9):
 ``info.json`` keys, readable parquet and MP4 files, contiguous episode indices, data columns
-agreeing with the declared features, per-episode row counts, and video frame counts and
-timestamps.
+agreeing with the declared features, per-episode row counts, data rows or files that no
+committed episode owns, and video frame counts and timestamps.
 
 Design decisions:
     * Every message ends with the fix, with the dataset's own root filled in: delete the
@@ -18,6 +18,9 @@ Design decisions:
       exceptions are not passed on as they are, since those tell the user to run this check.
     * Progress is reported per data or video file, the units of work (the videos are the
       slow part).
+    * Data rows and files not listed in ``meta/episodes`` are problems although our own
+      reader filters by episode: LeRobot loads every parquet file under ``data/`` whole, so
+      the rows of a save killed before its commit would train as a phantom episode.
 """
 
 from __future__ import annotations
@@ -94,10 +97,12 @@ def validate(
         tasks = None
 
     rows: list[dict] = []
+    episodes_complete = True  # every episodes file was readable
     for path in episode_files(root):
         try:
             rows += read_parquet(path).to_pylist()
         except DatasetError as exc:
+            episodes_complete = False
             report(
                 path,
                 f"{_what_is_wrong(exc)}; the episodes it lists cannot be loaded: restore it "
@@ -119,7 +124,11 @@ def validate(
 
     if progress is not None:
         progress(0, total)
-    _check_data(root, info, data_files, tasks, report, file_checked)
+    # With an episodes file unreadable, rows of its episodes would look unowned.
+    owned = {r["episode_index"] for r in rows} if episodes_complete else None
+    _check_data(root, info, data_files, tasks, owned, report, file_checked)
+    if owned is not None:
+        _check_unreferenced_data_files(root, data_files, report)
     _check_videos(root, video_files, report, file_checked)
     if rows and not (root / layout.STATS_PATH).exists():
         report(
@@ -145,12 +154,18 @@ def _delete(root: Path, episodes: list[int]) -> str:
     )
 
 
-def _repair(root: Path) -> str:
+def _repair(root: Path, what: str = "rewrite the totals from the episodes table") -> str:
     return (
-        'rewrite the totals from the episodes table with `python -c "from '
+        f'{what} with `python -c "from '
         f'lerobot_gym.dataset.recovery import repair; repair({str(root)!r})"` (as '
         "`lerobot-gym record --resume=true` does before recording)"
     )
+
+
+_UNCOMMITTED = (
+    "a save was interrupted before its commit (meta/episodes); LeRobot loads every data row, "
+    "so these rows would train as a phantom episode"
+)
 
 
 def _what_is_wrong(exc: DatasetError) -> str:
@@ -243,13 +258,59 @@ def _check_data(
     info: dict,
     by_file: dict[Path, list[dict]],
     tasks: list[str] | None,
+    owned: set[int] | None,
     report: Report,
     file_checked: Callable[[], None],
 ) -> None:
     schema = layout.data_schema(info["features"])
     for path, eps in by_file.items():
-        _check_data_file(root, path, eps, schema, tasks, report)
+        table = _check_data_file(root, path, eps, schema, tasks, report)
+        if table is not None and owned is not None and "episode_index" in table.column_names:
+            _check_unowned_rows(root, path, table, eps, owned, report)
         file_checked()
+
+
+def _check_unowned_rows(
+    root: Path, path: Path, table: pa.Table, eps: list[dict], owned: set[int], report: Report
+) -> None:
+    """Rows of episodes that meta/episodes does not place in this file."""
+    here = {r["episode_index"] for r in eps}
+    stray = sorted(set(pc.unique(table["episode_index"]).to_pylist()) - here)
+    unlisted = [ep for ep in stray if ep not in owned]
+    last = max(owned, default=-1)
+    if unlisted and last in here and min(unlisted) > last:
+        # Where an interrupted save leaves them, and where repair() trims them.
+        report(
+            path,
+            f"holds rows of episodes {unlisted} that meta/episodes does not list: "
+            f"{_UNCOMMITTED}; {_repair(root, 'remove them')}",
+        )
+    elif unlisted:
+        report(
+            path,
+            f"holds rows of episodes {unlisted} that meta/episodes does not list; LeRobot "
+            "loads every data row, so these rows would train as phantom episodes: restore "
+            f"meta/episodes/ (or this file) {_FROM_A_COPY}",
+        )
+    misplaced = [ep for ep in stray if ep in owned]
+    if misplaced:
+        report(
+            path,
+            f"holds rows of episodes {misplaced} that meta/episodes places in another file; "
+            f"restore the file {_FROM_A_COPY}, or {_delete(root, misplaced)}",
+        )
+
+
+def _check_unreferenced_data_files(
+    root: Path, by_file: dict[Path, list[dict]], report: Report
+) -> None:
+    for path in sorted((root / "data").glob("*/*.parquet")):
+        if path not in by_file:
+            report(
+                path,
+                "no episode in meta/episodes uses this data file: "
+                f"{_UNCOMMITTED}; {_repair(root, 'delete it')}",
+            )
 
 
 def _check_data_file(
@@ -259,7 +320,8 @@ def _check_data_file(
     schema: pa.Schema,
     tasks: list[str] | None,
     report: Report,
-) -> None:
+) -> pa.Table | None:
+    """Check one data file; returns its table, or None if it is unreadable."""
     all_episodes = [r["episode_index"] for r in eps]
     try:
         table = read_parquet(path)
@@ -269,7 +331,7 @@ def _check_data_file(
             f"{_what_is_wrong(exc)}; episodes {all_episodes} are stored in it: restore the "
             f"file {_FROM_A_COPY}, or {_delete(root, all_episodes)}",
         )
-        return
+        return None
     mismatch_fix = (
         f"restore meta/info.json or this file {_FROM_A_COPY}, or {_delete(root, all_episodes)}"
     )
@@ -291,7 +353,7 @@ def _check_data_file(
                 f"the feature declares {field.type}; {mismatch_fix}",
             )
     if "episode_index" not in table.column_names or "index" not in table.column_names:
-        return
+        return table
     counts = pc.value_counts(table["episode_index"]).to_pylist()
     counts = {c["values"]: c["counts"] for c in counts}
     for r in eps:
@@ -314,15 +376,18 @@ def _check_data_file(
                 f"[{r['dataset_from_index']}, {r['dataset_to_index']}); {_delete(root, [ep])}",
             )
     if tasks is not None and "task_index" in table.column_names and table.num_rows:
-        unknown = pc.greater_equal(table["task_index"], len(tasks))
+        # Only rows of the episodes listed here: unowned rows are reported on their own.
+        listed = pc.is_in(table["episode_index"], value_set=pa.array(all_episodes, pa.int64()))
+        unknown = pc.and_(listed, pc.greater_equal(table["task_index"], len(tasks)))
         if pc.any(unknown).as_py():
-            top = pc.max(table["task_index"]).as_py()
+            top = pc.max(table["task_index"].filter(unknown)).as_py()
             bad = pc.unique(table["episode_index"].filter(unknown)).to_pylist()
             report(
                 path,
                 f"task_index {top} has no entry in meta/tasks.parquet; restore "
                 f"meta/tasks.parquet {_FROM_A_COPY}, or {_delete(root, bad)}",
             )
+    return table
 
 
 def _compatible(have: pa.DataType, want: pa.DataType) -> bool:

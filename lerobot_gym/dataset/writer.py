@@ -11,6 +11,14 @@ on a robot:
   to lose. The episodes parquet is the commit record: it is replaced after the video and data
   files and before ``stats.json`` and ``info.json``. :meth:`resume` (see
   :mod:`lerobot_gym.dataset.recovery`) removes whatever an interrupted episode left behind.
+* **A failed save changes nothing.** The new tables, counters and tasks of an episode are
+  computed into locals and become the writer's state only once the commit record is written.
+  Every file step before it registers how to undo itself, and a failure (disk full, a video
+  move, Ctrl-C) runs those undos newest first, so the data file no longer holds rows of the
+  failed episode and its indices are reused by the next save. An undo that fails itself is
+  retried before the next save (or left for :meth:`resume` to repair). The episode stays
+  buffered with its encoded videos, so ``save_episode()`` can simply be called again; only an
+  encoder failure discards it, since its video is lost.
 * **Video off the control loop, no dropped frames.** :meth:`add_frame` hands camera frames to
   one encoder thread per camera through a bounded queue that blocks when full.
 
@@ -26,10 +34,11 @@ LeRobot reads both layouts the same way, through the per-episode chunk/file indi
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import shutil
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +47,7 @@ import pyarrow as pa
 
 from lerobot_gym.dataset import layout
 from lerobot_gym.dataset.columns import arrow_column, convert_value
-from lerobot_gym.dataset.meta import DatasetMeta
+from lerobot_gym.dataset.meta import DatasetMeta, read_parquet
 from lerobot_gym.dataset.recovery import max_chunk_file, repair
 from lerobot_gym.dataset.stats import (
     Stats,
@@ -47,7 +56,12 @@ from lerobot_gym.dataset.stats import (
     stats_to_json,
     to_episode_columns,
 )
-from lerobot_gym.dataset.video import EpisodeVideoEncoder, VideoEncoding, probe_video_info
+from lerobot_gym.dataset.video import (
+    EncodedEpisode,
+    EpisodeVideoEncoder,
+    VideoEncoding,
+    probe_video_info,
+)
 from lerobot_gym.errors import (
     ConfigError,
     DatasetCorruptError,
@@ -120,6 +134,10 @@ class LeRobotDatasetWriter:
         }
         self._data_table: pa.Table | None = None
         self._meta_table: pa.Table | None = None
+        # Videos of a buffered episode whose save failed after encoding (kept for a retry).
+        self._encoded: dict[str, EncodedEpisode] | None = None
+        # File changes of a failed save that could not be undone yet, oldest first.
+        self._undo: list[Callable[[], object]] = []
 
         self._encoders = {
             k: EpisodeVideoEncoder(k, self.fps, encoding, queue_size=queue_size, fsync=fsync)
@@ -304,6 +322,11 @@ class LeRobotDatasetWriter:
             ConfigError: a missing or unknown key, a wrong shape, or no task.
         """
         self._check_open()
+        if self._encoded is not None:
+            raise DatasetError(
+                "the last save_episode() failed and its episode is still buffered; call "
+                "save_episode() again to retry it, or clear_episode() to discard it"
+            )
         task = task if task is not None else frame.get("task")
         if not isinstance(task, str) or not task:
             raise ConfigError("every frame needs a task: add_frame(frame, task='pick the cube')")
@@ -344,88 +367,112 @@ class LeRobotDatasetWriter:
         self._check_open()
         for enc in self._encoders.values():
             enc.abort_episode()
+        self._drop_encoded()
         self._reset_buffer()
 
     def save_episode(self) -> int:
         """Write the episode in progress to disk; it is durable when this returns.
 
+        If it raises before the episode is committed, the dataset and the writer are as they
+        were before the call and the episode stays buffered: call ``save_episode()`` again
+        (for example after freeing disk space), or :meth:`clear_episode` to discard it.
+
         Returns:
             The index of the saved episode.
 
         Raises:
-            DatasetError: no frame was added, or encoding failed.
+            DatasetError: no frame was added; a camera's encoding failed (the episode is then
+                discarded, since its video is lost); or the episode was saved but rewriting
+                ``meta/stats.json`` / ``meta/info.json`` failed (the message says so).
+            OSError: writing a file failed (e.g. disk full); nothing of the episode was kept.
         """
         self._check_open()
         n = len(self._buf_tasks)
         if n == 0:
             raise DatasetError("the episode has no frames; call add_frame() before save_episode()")
+        self._run_undo(strict=True)
+        if self._encoded is None:
+            self._encoded = self._finish_encoders(n)
+        encoded = self._encoded
         ep = self._num_episodes
-        for enc in self._encoders.values():
-            enc.request_finish()  # all cameras flush in parallel
-        encoded = {k: enc.finish_episode() for k, enc in self._encoders.items()}
-        for key, res in encoded.items():
-            if res.num_frames != n:
-                raise DatasetCorruptError(
-                    f"camera {key!r} encoded {res.num_frames} frames for an episode of {n}",
-                    path=str(res.path),
-                )
-        for task in self._buf_tasks:
-            if task not in self._tasks:
-                self._tasks.append(task)
-        task_ids = {t: i for i, t in enumerate(self._tasks)}
-        columns = self._episode_columns(ep, n, task_ids)
+        tasks = self._tasks + [t for t in dict.fromkeys(self._buf_tasks) if t not in self._tasks]
+        columns = self._episode_columns(ep, n, {t: i for i, t in enumerate(tasks)})
         table = pa.table(
             {name: arrow_column(self.features[name], col) for name, col in columns.items()},
             schema=self._schema,
         )
         ep_stats = episode_stats(self.features, columns, {k: r.stats for k, r in encoded.items()})
 
-        data_cf = self._write_data(table)
-        row: dict[str, Any] = {
-            "episode_index": ep,
-            "tasks": list(dict.fromkeys(self._buf_tasks)),
-            "length": n,
-            "data/chunk_index": data_cf[0],
-            "data/file_index": data_cf[1],
-            "dataset_from_index": self._num_frames,
-            "dataset_to_index": self._num_frames + n,
-        }
-        for key, res in encoded.items():
-            chunk, file = self._video_cf[key]
-            final = self.root / layout.VIDEO_PATH.format(
-                video_key=key, chunk_index=chunk, file_index=file
-            )
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(res.path, final)
-            if self._fsync:
-                layout.fsync_dir(final.parent)
-            self._video_cf[key] = layout.next_chunk_file(chunk, file, self._chunks_size)
-            row[f"videos/{key}/chunk_index"] = chunk
-            row[f"videos/{key}/file_index"] = file
-            row[f"videos/{key}/from_timestamp"] = 0.0
-            row[f"videos/{key}/to_timestamp"] = n / self.fps
-            self._fill_video_info(key, final)
-        if len(self._tasks) > self.info["total_tasks"]:
-            layout.atomic_write_parquet(
-                self.root / layout.TASKS_PATH, layout.tasks_table(self._tasks), fsync=self._fsync
-            )
-        row.update(to_episode_columns(ep_stats))
-        self._write_episode_row(row)  # the commit point
+        undo: list[Callable[[], object]] = []
+        try:
+            data_cf, data_table = self._write_data(table, undo)
+            row: dict[str, Any] = {
+                "episode_index": ep,
+                "tasks": list(dict.fromkeys(self._buf_tasks)),
+                "length": n,
+                "data/chunk_index": data_cf[0],
+                "data/file_index": data_cf[1],
+                "dataset_from_index": self._num_frames,
+                "dataset_to_index": self._num_frames + n,
+            }
+            video_cf = dict(self._video_cf)
+            finals: dict[str, Path] = {}
+            for key, res in encoded.items():
+                chunk, file = video_cf[key]
+                final = self.root / layout.VIDEO_PATH.format(
+                    video_key=key, chunk_index=chunk, file_index=file
+                )
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(res.path, final)
+                undo.append(functools.partial(self._unplace_video, final, res.path))
+                if self._fsync:
+                    layout.fsync_dir(final.parent)
+                finals[key] = final
+                video_cf[key] = layout.next_chunk_file(chunk, file, self._chunks_size)
+                row[f"videos/{key}/chunk_index"] = chunk
+                row[f"videos/{key}/file_index"] = file
+                row[f"videos/{key}/from_timestamp"] = 0.0
+                row[f"videos/{key}/to_timestamp"] = n / self.fps
+            if len(tasks) > len(self._tasks):
+                self._write_tasks(tasks, undo)
+            row.update(to_episode_columns(ep_stats))
+            meta_cf, meta_table, late = self._write_episode_row(row)  # the commit point
+        except BaseException:
+            self._undo = undo
+            self._run_undo(strict=False)  # the original error is the one to report
+            raise
 
+        # Committed: from here on the episode is part of the dataset, whatever fails next.
+        self._tasks = tasks
+        self._data_cf, self._data_table = data_cf, data_table
+        self._meta_cf, self._meta_table = meta_cf, meta_table
+        self._video_cf = video_cf
         self._stats = ep_stats if self._stats is None else aggregate_stats([self._stats, ep_stats])
-        layout.atomic_write_json(
-            self.root / layout.STATS_PATH, stats_to_json(self._stats), fsync=self._fsync
-        )
         self._num_episodes += 1
         self._num_frames += n
+        self._encoded = None
+        self._reset_buffer()
         self.info.update(
             total_episodes=self._num_episodes,
             total_frames=self._num_frames,
             total_tasks=len(self._tasks),
             splits={"train": f"0:{self._num_episodes}"},
         )
-        layout.atomic_write_json(self.root / layout.INFO_PATH, self.info, fsync=self._fsync)
-        self._reset_buffer()
+        try:
+            if late is not None:
+                raise late
+            for key, final in finals.items():
+                self._fill_video_info(key, final)
+            layout.atomic_write_json(
+                self.root / layout.STATS_PATH, stats_to_json(self._stats), fsync=self._fsync
+            )
+            layout.atomic_write_json(self.root / layout.INFO_PATH, self.info, fsync=self._fsync)
+        except Exception as exc:
+            raise DatasetError(
+                f"episode {ep} was saved (do not record it again), but finishing the save "
+                f"failed: {exc}; meta/stats.json and meta/info.json are rewritten by the next "
+                "save_episode(), or by LeRobotDatasetWriter.resume()"
+            ) from exc
         return ep
 
     def close(self) -> None:
@@ -437,6 +484,13 @@ class LeRobotDatasetWriter:
             warnings.warn(
                 f"closing {self.root} discards the unsaved episode in progress "
                 f"({len(self._buf_tasks)} frames); call save_episode() first to keep it",
+                stacklevel=2,
+            )
+        self._run_undo(strict=False)
+        if self._undo:
+            warnings.warn(
+                f"{self.root} still holds files of an episode whose save failed; "
+                "LeRobotDatasetWriter.resume() removes them",
                 stacklevel=2,
             )
         for enc in self._encoders.values():
@@ -491,30 +545,123 @@ class LeRobotDatasetWriter:
         per_row = size_mb / table.num_rows
         return size_mb + per_row * new_rows >= float(self.info["data_files_size_in_mb"])
 
-    def _write_data(self, table: pa.Table) -> tuple[int, int]:
-        path = self._data_path(self._data_cf)
-        if self._rotate_if_full(self._data_table, path, table.num_rows):
-            self._data_cf = layout.next_chunk_file(*self._data_cf, self._chunks_size)
-            self._data_table = None
-            path = self._data_path(self._data_cf)
-        combined = (
-            table if self._data_table is None else pa.concat_tables([self._data_table, table])
-        )
-        layout.atomic_write_parquet(path, combined, fsync=self._fsync)
-        self._data_table = combined
-        return self._data_cf
+    def _finish_encoders(self, n: int) -> dict[str, EncodedEpisode]:
+        """Every camera's video of the episode; on any failure, discard the episode and raise."""
+        for enc in self._encoders.values():
+            enc.request_finish()  # all cameras flush in parallel
+        encoded: dict[str, EncodedEpisode] = {}
+        failures: list[tuple[str, Exception]] = []
+        try:
+            for key, enc in self._encoders.items():  # collect every result, even after a failure
+                try:
+                    encoded[key] = enc.finish_episode()
+                except Exception as exc:
+                    failures.append((key, exc))
+            failures += [
+                (key, DatasetCorruptError(f"encoded {r.num_frames} frames, not {n}"))
+                for key, r in encoded.items()
+                if r.num_frames != n
+            ]
+        finally:
+            if failures or len(encoded) < len(self._encoders):  # a failure, or Ctrl-C
+                for res in encoded.values():
+                    res.path.unlink(missing_ok=True)
+        if failures:
+            self.clear_episode()
+            why = "; ".join(f"{key!r}: {exc.__cause__ or exc}" for key, exc in failures)
+            raise DatasetError(
+                f"video encoding failed ({why}); the episode was discarded: record it again"
+            ) from failures[0][1]
+        return encoded
 
-    def _write_episode_row(self, row: dict[str, Any]) -> None:
-        path = self._meta_path(self._meta_cf)
-        if self._rotate_if_full(self._meta_table, path, 1):
-            self._meta_cf = layout.next_chunk_file(*self._meta_cf, self._chunks_size)
-            self._meta_table = None
-            path = self._meta_path(self._meta_cf)
-        row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = self._meta_cf
-        new = pa.Table.from_pylist([row], schema=self._episodes_schema)
-        combined = new if self._meta_table is None else pa.concat_tables([self._meta_table, new])
+    def _write_data(
+        self, table: pa.Table, undo: list[Callable[[], object]]
+    ) -> tuple[tuple[int, int], pa.Table]:
+        """Add the episode's rows to the current data file (or a new one); no state changes."""
+        cf, previous = self._data_cf, self._data_table
+        path = self._data_path(cf)
+        if self._rotate_if_full(previous, path, table.num_rows):
+            cf, previous = layout.next_chunk_file(*cf, self._chunks_size), None
+            path = self._data_path(cf)
+        combined = table if previous is None else pa.concat_tables([previous, table])
+        if previous is None:
+            undo.append(functools.partial(self._unlink, path))
+        else:
+            undo.append(
+                functools.partial(layout.atomic_write_parquet, path, previous, fsync=self._fsync)
+            )
         layout.atomic_write_parquet(path, combined, fsync=self._fsync)
-        self._meta_table = combined
+        return cf, combined
+
+    def _write_tasks(self, tasks: list[str], undo: list[Callable[[], object]]) -> None:
+        path = self.root / layout.TASKS_PATH
+        if self._tasks:
+            old = layout.tasks_table(self._tasks)
+            undo.append(
+                functools.partial(layout.atomic_write_parquet, path, old, fsync=self._fsync)
+            )
+        else:
+            undo.append(functools.partial(self._unlink, path))
+        layout.atomic_write_parquet(path, layout.tasks_table(tasks), fsync=self._fsync)
+
+    def _write_episode_row(
+        self, row: dict[str, Any]
+    ) -> tuple[tuple[int, int], pa.Table, BaseException | None]:
+        """Append the commit record; returns its file, table, and an error raised after it.
+
+        The error is not None when the file was replaced but a later step of the atomic write
+        (the directory fsync) raised: the episode is then committed all the same.
+        """
+        cf, previous = self._meta_cf, self._meta_table
+        path = self._meta_path(cf)
+        if self._rotate_if_full(previous, path, 1):
+            cf, previous = layout.next_chunk_file(*cf, self._chunks_size), None
+            path = self._meta_path(cf)
+        row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = cf
+        new = pa.Table.from_pylist([row], schema=self._episodes_schema)
+        combined = new if previous is None else pa.concat_tables([previous, new])
+        try:
+            layout.atomic_write_parquet(path, combined, fsync=self._fsync)
+        except BaseException as exc:
+            if not _ends_with_episode(path, row["episode_index"], combined.num_rows):
+                raise
+            return cf, combined, exc
+        return cf, combined, None
+
+    def _unplace_video(self, final: Path, staged: Path) -> None:
+        """Undo a video move: back to staging for a retry, or delete if the episode is gone."""
+        if not final.exists():
+            return
+        if self._encoded is not None and not staged.exists():
+            os.replace(final, staged)
+        else:
+            final.unlink()
+
+    def _unlink(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        if self._fsync and path.parent.exists():
+            layout.fsync_dir(path.parent)
+
+    def _run_undo(self, *, strict: bool) -> None:
+        """Undo the files of a failed save, newest first; what fails stays for a later try."""
+        while self._undo:
+            try:
+                self._undo[-1]()
+            except Exception as exc:
+                if not strict:
+                    return
+                raise DatasetError(
+                    f"files of the episode whose save failed earlier could not be removed from "
+                    f"{self.root} ({exc}); free disk space and call save_episode() again, or "
+                    "close() and LeRobotDatasetWriter.resume(), which repairs the dataset"
+                ) from exc
+            self._undo.pop()
+
+    def _drop_encoded(self) -> None:
+        if self._encoded is not None:
+            for res in self._encoded.values():
+                res.path.unlink(missing_ok=True)
+        self._encoded = None
 
     def _data_path(self, cf: tuple[int, int]) -> Path:
         return self.root / layout.DATA_PATH.format(chunk_index=cf[0], file_index=cf[1])
@@ -531,3 +678,13 @@ class LeRobotDatasetWriter:
             **probe_video_info(path),
             **self.encoding.info_fields(),
         }
+
+
+def _ends_with_episode(path: Path, episode: int, num_rows: int) -> bool:
+    """Whether the episodes file at ``path`` is the one just written, ending with ``episode``."""
+    try:
+        table = read_parquet(path, columns=["episode_index"])
+    except Exception:  # missing or unreadable: certainly not committed
+        return False
+    column = table["episode_index"]
+    return table.num_rows == num_rows and column[num_rows - 1].as_py() == episode

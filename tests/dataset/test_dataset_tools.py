@@ -12,7 +12,8 @@ import pytest
 from dataset_synth import FPS, features, frame, image, record
 
 from lerobot_gym.dataset import DatasetMeta, LeRobotDataset, LeRobotDatasetWriter, tools, validate
-from lerobot_gym.errors import ConfigError, DatasetMismatchError
+from lerobot_gym.dataset.stats import ImageStatsAccumulator, numeric_stats
+from lerobot_gym.errors import ConfigError, DatasetCorruptError, DatasetError, DatasetMismatchError
 
 
 class ProgressLog:
@@ -158,3 +159,36 @@ def test_push_to_hub_without_hub_package(small_dataset: Path, monkeypatch) -> No
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)
     with pytest.raises(MissingExtraError, match="hub"):
         tools.push_to_hub(small_dataset, "me/pick")
+
+
+def test_recompute_stats_reads_each_data_file_once(small_dataset: Path, monkeypatch) -> None:
+    reads: list[str] = []
+    real = tools.read_parquet
+
+    def counting(path, *args, **kwargs):
+        reads.append(Path(path).parent.parent.name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(tools, "read_parquet", counting)
+    tools.recompute_stats(small_dataset)
+    assert reads.count("data") == 1  # three episodes, one data file
+
+
+def test_recompute_stats_errors_are_typed(small_dataset: Path) -> None:
+    video = small_dataset / "videos/observation.images.front/chunk-000/file-001.mp4"
+    video.write_bytes(video.read_bytes()[:200])
+    with pytest.raises(DatasetCorruptError, match="episode 1") as err:
+        tools.recompute_stats(small_dataset)
+    assert err.value.path == str(video)
+    assert "delete-episodes" in str(err.value) and "--dataset.episodes=[1]" in str(err.value)
+
+    video.unlink()
+    with pytest.raises(DatasetCorruptError, match="missing"):
+        tools.recompute_stats(small_dataset)
+
+
+def test_stats_of_nothing_are_typed() -> None:
+    with pytest.raises(DatasetError, match="no frames"):
+        numeric_stats(np.zeros((0, 3)))
+    with pytest.raises(DatasetError, match="without frames"):
+        ImageStatsAccumulator().result()

@@ -160,3 +160,38 @@ def test_missing_dataset(tmp_path: Path) -> None:
     (problem,) = validate(tmp_path / "nope")
     assert problem.path == tmp_path / "nope/meta/info.json"
     assert "point --dataset.root at the dataset's top directory" in problem.message
+
+
+def _crash_before_commit(root: Path) -> None:
+    """What a save killed between the data file and the episodes file leaves: the rows of
+    episode 3 at the end of the data file (and, after a rotation, in a new data file)."""
+    path = root / DATA
+    table = pq.read_table(path)
+    last = table.filter(pa.compute.equal(table["episode_index"], 2))
+    column = table.schema.get_field_index("episode_index")
+    phantom = last.set_column(column, "episode_index", pa.array([3] * last.num_rows, pa.int64()))
+    pq.write_table(pa.concat_tables([table, phantom]), path)
+    pq.write_table(phantom, root / "data/chunk-000/file-001.parquet")
+
+
+def test_rows_of_an_uncommitted_episode(small_dataset: Path) -> None:
+    _crash_before_commit(small_dataset)
+    (rows,) = _problems_for(small_dataset, DATA)
+    assert "rows of episodes [3] that meta/episodes does not list" in rows
+    (orphan,) = _problems_for(small_dataset, "data/chunk-000/file-001.parquet")
+    assert "no episode in meta/episodes uses this data file" in orphan
+    for message in (rows, orphan):
+        assert f"repair({str(small_dataset)!r})" in message
+        assert "--resume=true" in message
+    # Following the advice fixes it.
+    repair(small_dataset)
+    assert validate(small_dataset) == []
+    assert pq.read_table(small_dataset / DATA)["episode_index"].to_pylist()[-1] == 2
+
+
+def test_unlisted_rows_elsewhere_say_restore(small_dataset: Path) -> None:
+    table = pq.read_table(small_dataset / EPISODES)
+    pq.write_table(table.filter(pa.array([i != 1 for i in range(3)])), small_dataset / EPISODES)
+    messages = _problems_for(small_dataset, DATA)
+    assert any("rows of episodes [1]" in m and "restore meta/episodes/" in m for m in messages)
+    assert not any("repair(" in m for m in messages)  # repair() would not remove them
