@@ -141,6 +141,8 @@ def run(argv: list[str]) -> int:
 
     arm = arm_from_flags(PARSER.parse(argv))
     path = calibration_path(arm.kind, arm.arm_id, arm.calibration_dir)
+    # Saved where LeRobot looks today, even when the file read was in the pre-2026 folder.
+    save_path = calibration_path(arm.kind, arm.arm_id, arm.calibration_dir, for_write=True)
     motors = so101_motors()
     bus = FeetechBus(arm.port, {n: BusMotor(m.id, m.model) for n, m in motors.items()})
     print(f"Connecting to the {arm.kind} {arm.arm_id!r} on {arm.port} ...")
@@ -148,7 +150,7 @@ def run(argv: list[str]) -> int:
     try:
         if path.exists() and _use_existing_file(bus, arm, path, motors):
             return 0
-        saved = calibrate_arm(bus, arm, path, motors)
+        saved = calibrate_arm(bus, arm, save_path, motors)
     finally:
         bus.close(disable_torque=True)
     print(f"Calibration saved to {saved}")

@@ -150,8 +150,9 @@ class ThreadedCamera:
     # -- lifecycle ---------------------------------------------------------------------------
     @property
     def is_connected(self) -> bool:
-        """True while the capture thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        """True while the capture thread runs and has not been asked to stop."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and not self._stop.is_set()
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
@@ -353,6 +354,7 @@ class OpenCVCamera(ThreadedCamera):
         warmup_s: Seconds of frames discarded at connect, letting auto exposure settle.
         max_reconnect_attempts: Reopen attempts after the device is lost.
         reconnect_backoff_s: First wait before reopening (doubles each attempt).
+        join_timeout_s: How long ``disconnect()`` waits for the capture thread to stop.
         backend: A ``cv2.CAP_*`` API id; default V4L2 on Linux, AVFoundation on macOS, MSMF on
             Windows, automatic for files.
         capture_factory: Builds the capture object from ``(source, backend)``; tests inject
@@ -378,6 +380,7 @@ class OpenCVCamera(ThreadedCamera):
         warmup_s: float = 1.0,
         max_reconnect_attempts: int = 3,
         reconnect_backoff_s: float = 0.2,
+        join_timeout_s: float = 5.0,
         backend: int | None = None,
         capture_factory: Callable[[int | str, int], Any] | None = None,
     ) -> None:
@@ -396,6 +399,7 @@ class OpenCVCamera(ThreadedCamera):
             warmup_s=warmup_s,
             max_reconnect_attempts=max_reconnect_attempts,
             reconnect_backoff_s=reconnect_backoff_s,
+            join_timeout_s=join_timeout_s,
         )
         self._requested = (width, height, fps)
         self.backend = backend

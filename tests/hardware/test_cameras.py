@@ -4,6 +4,7 @@ objects simulate failures, and SyntheticCamera is tested directly."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,57 @@ def test_injected_transient_failure_recovers() -> None:
         for _ in range(10):
             cam.async_read(timeout_s=1.0)
         assert cam.reconnect_count >= 2
+
+
+class BlockingCapture(FakeCapture):
+    """Delivers frames until ``block`` is set, then hangs in read() until ``unblock`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__(frames=10**6)
+        self.block, self.unblock = threading.Event(), threading.Event()
+        self.reading = False
+        self.released_while_reading = False
+
+    def read(self) -> tuple[bool, Any]:
+        self.reading = True
+        if self.block.is_set():
+            self.unblock.wait(10.0)
+        result = super().read()
+        self.reading = False
+        return result
+
+    def release(self) -> None:
+        self.released_while_reading |= self.reading
+        super().release()
+
+
+def test_disconnect_never_releases_a_device_the_capture_thread_is_reading() -> None:
+    captures: list[BlockingCapture] = []
+
+    def factory(source: int | str, backend: int) -> BlockingCapture:
+        captures.append(BlockingCapture())
+        return captures[-1]
+
+    cam = OpenCVCamera(0, W, H, 100, warmup_s=0, capture_factory=factory, join_timeout_s=0.1)
+    cam.connect()
+    first = captures[0]
+    first.block.set()  # a USB hiccup: read() blocks past the join timeout
+    time.sleep(0.05)
+    t0 = time.monotonic()
+    cam.disconnect()
+    assert time.monotonic() - t0 < 1.0
+    assert not first.released and not cam.is_connected
+    with pytest.raises(CameraError, match="still blocked"):
+        cam.connect()  # the stuck thread still owns the device
+    first.unblock.set()  # the driver returns: the thread releases the device itself
+    deadline = time.monotonic() + 2.0
+    while not first.released and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert first.released and not first.released_while_reading
+    cam.connect()  # the device can be opened again
+    cam.async_read(timeout_s=1.0)
+    cam.disconnect()
+    assert captures[-1].released and not captures[-1].released_while_reading
 
 
 # ------------------------------------------------------------------------------ synthetic

@@ -18,6 +18,7 @@ import lerobot_gym  # noqa: F401
 from lerobot_gym.errors import (
     CalibrationError,
     CorruptPacketError,
+    HardwareError,
     MotorNotFoundError,
     MotorStatusError,
     MotorTimeoutError,
@@ -65,9 +66,9 @@ def test_a_missing_servo_is_named_at_connect():
     [
         (BusFaults(corrupt_ids=frozenset({2})), CorruptPacketError, "check the cable"),
         (BusFaults(late_reply_s={5: 0.25}), MotorTimeoutError, "check its power and cable"),
-        (BusFaults(error_bits={3: 0x20}), MotorStatusError, "overload"),
+        (BusFaults(error_bits={3: 0x01}), MotorStatusError, "voltage"),
     ],
-    ids=["corrupt-packets", "late-replies", "overload-bit"],
+    ids=["corrupt-packets", "late-replies", "voltage-bit"],
 )
 def test_bus_faults_during_a_step_raise_typed_errors_with_torque_off(faults, error, hint):
     env = _emulated()
@@ -80,7 +81,7 @@ def test_bus_faults_during_a_step_raise_typed_errors_with_torque_off(faults, err
             for _ in range(3):
                 env.step(HOLD)
         if error is MotorStatusError:
-            assert "overload" in err.value.flags and err.value.motor_id == 3
+            assert "voltage" in err.value.flags and err.value.motor_id == 3
         assert _torque_off(emu)
     finally:
         env.close()
@@ -166,5 +167,75 @@ def test_a_persistent_fault_disables_torque_and_raises_within_100_ms():
         assert err.value.motor_id == 3
         assert latency_s < 0.1, f"fault detected after {latency_s * 1e3:.0f} ms"
         assert _torque_off(emu)
+    finally:
+        env.close()
+
+
+def _torque(emu) -> list[int]:
+    return [emu.register("Torque_Enable", n) for n in NAMES]
+
+
+def test_a_squeezing_gripper_reports_overload_and_keeps_the_arm_powered():
+    # LeRobot configures the gripper to trip overload when it squeezes an object.
+    env = _emulated()
+    try:
+        env.reset(seed=0)
+        backend = env.unwrapped.backend
+        emu = backend.emulator
+        emu.faults = BusFaults(error_bits={6: 0x20})
+        for _ in range(40):  # longer than the default patience: the gripper is tolerated
+            env.step(HOLD)
+        assert _torque(emu) == [1] * 6
+        state = backend.read()
+        assert state.extras["status_flags"] == {"gripper": ("overload",)}
+        assert backend.bus.status_flags["gripper"] == ("overload",)
+        assert backend.bus.status_flags["elbow_flex"] == ()
+        emu.faults = BusFaults()
+        assert backend.read().extras["status_flags"] == {}
+    finally:
+        env.close()
+
+
+def test_a_persistent_overload_on_an_arm_joint_stops_the_arm():
+    env = _emulated()
+    try:
+        env.reset(seed=0)
+        backend = env.unwrapped.backend
+        backend.status_watch.patience = 4
+        emu = backend.emulator
+        emu.faults = BusFaults(error_bits={3: 0x20})
+        for _ in range(3):  # transient: reported, tolerated
+            env.step(HOLD)
+        assert _torque(emu) == [1] * 6
+        with pytest.raises(MotorStatusError, match="overload on 4 consecutive reads") as err:
+            env.step(HOLD)
+        assert err.value.motor_id == 3 and err.value.flags == ("overload",)
+        assert _torque_off(emu)
+    finally:
+        env.close()
+
+
+def test_reset_after_a_fail_safe_stop_re_enables_torque():
+    env = _emulated()
+    try:
+        env.reset(seed=0)
+        backend = env.unwrapped.backend
+        emu = backend.emulator
+        emu.faults = BusFaults(error_bits={2: 0x01})  # low voltage: critical
+        with pytest.raises(MotorStatusError, match="voltage"):
+            env.step(HOLD)
+        assert _torque_off(emu) and backend.torque_released
+        with pytest.raises(HardwareError, match=r"env\.reset\(\)"):
+            backend.command(np.zeros(6))  # a limp arm takes no goals until reset
+        emu.faults = BusFaults()  # the supply is fixed
+        obs, _ = env.reset(seed=1)
+        assert _torque(emu) == [1] * 6 and not backend.torque_released
+        target = obs["agent_pos"].copy()
+        target[0] += 20.0
+        for _ in range(30):
+            obs, *_ = env.step(target)
+        time.sleep(0.5)
+        obs, *_ = env.step(target)
+        assert obs["agent_pos"][0] == pytest.approx(target[0], abs=2.0)
     finally:
         env.close()

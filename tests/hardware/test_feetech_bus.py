@@ -11,6 +11,7 @@ import pytest
 from lerobot_gym.errors import (
     ConfigError,
     CorruptPacketError,
+    MotorError,
     MotorNotFoundError,
     MotorStatusError,
     MotorTimeoutError,
@@ -352,3 +353,84 @@ def test_wire_latency_delays_every_reply(emu):
     bus.read("ID", "gripper")
     assert time.perf_counter() - started >= 0.02
     bus.close(disable_torque=False)
+
+
+# ----------------------------------------------------------------------------- torque safety
+def test_close_turns_every_servo_off_past_a_silent_and_an_overheating_one(emu):
+    bus = _fault_bus(emu, retries=0)
+    bus.enable_torque()
+    assert all(emu.register("Torque_Enable", n) == 1 for n in NAMES)
+    # The elbow hears packets but never answers; the shoulder answers with overheat.
+    emu.faults = BusFaults(no_reply_ids=frozenset({3}), error_bits={1: 0x04})
+    bus.close()
+    assert not bus.is_connected
+    assert {n: emu.register("Torque_Enable", n) for n in NAMES} == dict.fromkeys(NAMES, 0)
+
+
+def test_disable_torque_tries_every_servo_then_reports_the_failures(emu):
+    bus = _fault_bus(emu, retries=0)
+    try:
+        bus.enable_torque()
+        # Absent servos do not even hear the broadcast: only the others can be turned off.
+        emu.faults = BusFaults(absent_ids=frozenset({2, 4}))
+        with pytest.raises(MotorError, match=r"servo ids \[2, 4\]") as err:
+            bus.disable_torque()
+        assert "shoulder_lift" in str(err.value) and "wrist_flex" in str(err.value)
+        assert [emu.register("Torque_Enable", n) for n in NAMES] == [0, 1, 0, 1, 0, 0]
+        assert [emu.register("Lock", n) for n in NAMES] == [0, 1, 0, 1, 0, 0]
+        emu.faults = BusFaults(absent_ids=frozenset({5}))
+        with pytest.raises(MotorTimeoutError) as one:  # a single failure keeps its type
+            bus.disable_torque()
+        assert one.value.motor_id == 5
+    finally:
+        emu.faults = BusFaults()
+        bus.close()
+
+
+def test_torque_disabled_keeps_torque_off_when_its_body_fails(bus, emu):
+    bus.enable_torque()
+    with pytest.raises(KeyError, match="body failed"), bus.torque_disabled():
+        raise KeyError("body failed")
+    assert all(emu.register("Torque_Enable", n) == 0 for n in NAMES)
+    with bus.torque_disabled(["gripper"]):
+        assert emu.register("Torque_Enable", "gripper") == 0
+    assert emu.register("Torque_Enable", "gripper") == 1
+
+
+def test_enable_torque_can_hold_the_present_position_first(bus, emu, monkeypatch):
+    writes: list[tuple[str, str, int]] = []
+    original = FeetechBus.write
+
+    def recording_write(self, register, motor, value, **kwargs):
+        writes.append((register, motor, value))
+        original(self, register, motor, value, **kwargs)
+
+    monkeypatch.setattr(FeetechBus, "write", recording_write)
+    present = bus.sync_read("Present_Position")
+    bus.enable_torque(["elbow_flex", "gripper"], hold_position=True)
+    assert writes[:2] == [
+        ("Goal_Position", "elbow_flex", present["elbow_flex"]),
+        ("Goal_Position", "gripper", present["gripper"]),
+    ]
+    assert writes[2:] == [
+        ("Torque_Enable", "elbow_flex", 1),
+        ("Lock", "elbow_flex", 1),
+        ("Torque_Enable", "gripper", 1),
+        ("Lock", "gripper", 1),
+    ]
+
+
+def test_status_bits_can_be_recorded_instead_of_raised(bus, emu):
+    emu.faults = BusFaults(error_bits={6: 0x20, 2: 0x04})
+    values = bus.sync_read_registers(["Present_Position", "Present_Velocity"], check_status=False)
+    assert set(values["Present_Position"]) == set(NAMES)
+    assert bus.status_flags["gripper"] == ("overload",)
+    assert bus.status_flags["shoulder_lift"] == ("overheat",)
+    assert bus.status_flags["elbow_flex"] == ()
+    assert bus.stats.status_errors == 2  # one per status packet with bits set
+    assert bus.read("Present_Position", "gripper", check_status=False) >= 0
+    with pytest.raises(MotorStatusError, match="shoulder_lift"):
+        bus.sync_read("Present_Position")  # the default still raises, first servo first
+    emu.faults = BusFaults()
+    bus.sync_read("Present_Position")
+    assert all(flags == () for flags in bus.status_flags.values())

@@ -245,3 +245,28 @@ def test_a_client_that_never_reads_does_not_block_the_emulator(emu, wire):
     while wire.read(65536):  # drain what the pty buffered (its timeout ends the loop)
         pass
     assert transact(wire, ping, 6) == status_packet(1, 0)
+
+
+def test_calibrate_middle_at_the_encoder_edge_clamps_the_offset(emu):
+    servo = emu.servo("elbow_flex")
+    servo.actual_ticks = 0  # the offset would be -2048, one past what the register holds
+    servo.write(40, bytes([128]))
+    assert servo.get("Homing_Offset") == -2047
+    assert servo.present_ticks() == 2047
+
+
+def test_a_packet_that_fails_to_handle_is_counted_and_the_emulator_carries_on(
+    emu, wire, monkeypatch
+):
+    dispatch = emu._dispatch
+
+    def broken_once(packet, faults):
+        monkeypatch.setattr(emu, "_dispatch", dispatch)
+        raise RuntimeError("emulator bug")
+
+    monkeypatch.setattr(emu, "_dispatch", broken_once)
+    assert transact(wire, instruction_packet(1, INST_PING), 1) == b""  # no answer ...
+    assert emu.stats.handler_errors == 1
+    assert isinstance(emu.last_handler_error, RuntimeError)
+    assert emu.is_running  # ... but the thread lives and answers the next packet
+    assert transact(wire, instruction_packet(1, INST_PING), 6) == status_packet(1, 0)

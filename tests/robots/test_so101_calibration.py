@@ -21,6 +21,7 @@ from lerobot_gym.errors import CalibrationError, ConfigError
 from lerobot_gym.robots.so101.calibration import (
     MotorCalibration,
     build_calibration,
+    calibrate_command,
     calibration_path,
     calibration_root,
     is_calibrated,
@@ -210,6 +211,51 @@ def test_calibration_path_falls_back_to_pre_2026_folder(
     current = clean_env / "cal/robots/so_follower/arm1.json"
     save_calibration(current, load_calibration(legacy))  # migrating: the current file wins
     assert calibration_path("follower", "arm1") == current
+
+
+def test_calibration_path_for_write_is_always_the_current_folder(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_LEROBOT_CALIBRATION", str(clean_env / "cal"))
+    legacy = clean_env / "cal/teleoperators/so101_leader/l1.json"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(LEROBOT_EXAMPLE)
+    assert calibration_path("leader", "l1") == legacy  # read: the old file is still found
+    current = calibration_path("leader", "l1", for_write=True)
+    assert current == clean_env / "cal/teleoperators/so_leader/l1.json"
+    save_calibration(current, load_calibration(legacy))
+    assert calibration_path("leader", "l1") == current  # saving migrated it
+    assert calibration_path("leader", "l1", clean_env / "x", for_write=True) == (
+        clean_env / "x/l1.json"
+    )
+
+
+def test_calibrate_command_names_port_id_and_a_custom_folder(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_LEROBOT_CALIBRATION", str(clean_env / "cal"))
+    assert calibrate_command("follower", "f1", port="/dev/ttyACM0") == (
+        "`lerobot-gym calibrate --robot.type=so101_follower --robot.port=/dev/ttyACM0 "
+        "--robot.id=f1`"
+    )
+    assert calibrate_command("so101_leader", "l1", calibration_dir="/cal") == (
+        "`lerobot-gym calibrate --teleop.type=so101_leader --teleop.port=PORT --teleop.id=l1 "
+        "--teleop.calibration_dir=/cal`"
+    )
+    # Derived from a file's path: a file in the default folder needs no calibration_dir ...
+    default = calibration_path("follower", "f1", for_write=True)
+    default.parent.mkdir(parents=True)
+    default.write_text("{")
+    with pytest.raises(CalibrationError) as err:
+        load_calibration(default)
+    assert "calibration_dir" not in str(err.value)
+    # ... one elsewhere does.
+    custom = clean_env / "elsewhere/f1.json"
+    custom.parent.mkdir()
+    custom.write_text("{")
+    with pytest.raises(CalibrationError) as err:
+        load_calibration(custom)
+    assert f"--robot.calibration_dir={custom.parent}" in str(err.value)
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,50 @@ def test_missing_calibration_names_the_calibrate_command(arm, tmp_path):
     message = str(err.value)
     assert "lerobot-gym calibrate --robot.type=so101_follower" in message
     assert f"--robot.port={arm.port}" in message and "--robot.id=follower" in message
+    assert f"--robot.calibration_dir={tmp_path}" in message
     assert not backend.is_connected
+
+
+def test_a_corrupt_calibration_gives_the_fix_once(arm, tmp_path):
+    (tmp_path / "follower.json").write_text('{"shoulder_pan": 3}')
+    backend = _backend(arm)
+    backend.config = dataclasses.replace(backend.config, calibration_dir=tmp_path)
+    with pytest.raises(CalibrationError) as err:
+        backend.connect()
+    message = str(err.value)
+    assert message.count("lerobot-gym calibrate") == 1
+    assert (
+        f"`lerobot-gym calibrate --robot.type=so101_follower --robot.port={arm.port} "
+        f"--robot.id=follower --robot.calibration_dir={tmp_path}`"
+    ) in message
+
+
+def test_connect_sets_goals_to_the_present_pose_before_enabling_torque(arm, monkeypatch):
+    # Real firmware may keep a stale goal while torque is off: enabling would jump to it.
+    writes: list[tuple[str, str, int]] = []
+    original = FeetechBus.write
+
+    def recording_write(self, register, motor, value, **kwargs):
+        writes.append((register, motor, value))
+        original(self, register, motor, value, **kwargs)
+
+    monkeypatch.setattr(FeetechBus, "write", recording_write)
+    backend = _backend(arm)
+    backend.connect()
+    try:
+        present = {n: arm.emulator.register("Present_Position", n) for n in NAMES}
+        for name in NAMES:
+            torque = [i for i, w in enumerate(writes) if w[:2] == ("Torque_Enable", name)]
+            goals = [i for i, w in enumerate(writes) if w[:2] == ("Goal_Position", name)]
+            enables = [t for t in torque if writes[t][2] == 1]
+            assert enables, f"torque of {name} never enabled"
+            # Every enable follows a goal write made since the torque was last written.
+            for t in enables:
+                previous = max((i for i in torque if i < t), default=-1)
+                assert any(previous < g < t for g in goals), f"{name}: no goal before enable"
+            assert abs(writes[goals[-1]][2] - present[name]) <= 2
+    finally:
+        backend.close()
 
 
 @pytest.mark.parametrize("use_degrees", [True, False])

@@ -23,11 +23,16 @@ Design decisions:
       :meth:`FeetechEmulator.advance` moves it, for deterministic tests.
     * Faults (:class:`~lerobot_gym.hardware.emulator.faults.BusFaults`) can be replaced at any
       time; random ones use the emulator's seeded ``numpy.random.Generator``.
+    * An exception while handling one packet (an emulator bug, or a state a test set by hand)
+      is logged, counted in :attr:`EmulatorStats.handler_errors` and kept in
+      :attr:`FeetechEmulator.last_handler_error`; the thread carries on with the next packet
+      instead of dying silently and leaving every client to time out.
 """
 
 from __future__ import annotations
 
 import heapq
+import logging
 import os
 import select
 import threading
@@ -60,6 +65,8 @@ from lerobot_gym.hardware.emulator.protocol import (
 from lerobot_gym.hardware.emulator.servo import EmulatedServo
 from lerobot_gym.hardware.feetech.table import MODEL_NUMBERS
 
+logger = logging.getLogger(__name__)
+
 _WRITES = frozenset({INST_WRITE, INST_SYNC_WRITE, INST_ACTION})
 
 #: Default mounting offsets (ticks) cycled over the servos: a few degrees each, small enough
@@ -77,6 +84,7 @@ class EmulatorStats:
         dropped: Packets lost to ``BusFaults.loss_rate`` (either direction).
         corrupted: Status packets corrupted on purpose.
         checksum_errors: Instruction packets dropped for a bad checksum.
+        handler_errors: Packets whose handling raised (the packet got no answer).
         instructions: Instruction code -> count.
     """
 
@@ -85,6 +93,7 @@ class EmulatorStats:
     dropped: int = 0
     corrupted: int = 0
     checksum_errors: int = 0
+    handler_errors: int = 0
     instructions: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
@@ -169,6 +178,8 @@ class FeetechEmulator:
         self._state = self.plant.step(0.0, self._goals(), self._torques())
         self._refresh()
         self._thread: threading.Thread | None = None
+        #: The latest exception raised while handling a packet (see the module docstring).
+        self.last_handler_error: Exception | None = None
         self._stop = threading.Event()
         self._master = self._slave = self._wake_r = self._wake_w = -1
         self.port = ""
@@ -322,7 +333,12 @@ class FeetechEmulator:
                     time.sleep(0.001)
                     continue
                 for packet in self._parser.feed(data):
-                    self._handle(packet)
+                    try:
+                        self._handle(packet)
+                    except Exception as exc:  # keep serving; see the module docstring
+                        self.stats.handler_errors += 1
+                        self.last_handler_error = exc
+                        logger.exception("emulator: handling %r failed", packet)
                 self.stats.checksum_errors = self._parser.checksum_errors
             elif self.realtime and time.monotonic() - self._last_step >= self.tick_period_s:
                 with self._lock:  # idle: keep the plant moving with the wall clock

@@ -9,6 +9,7 @@ from lerobot_gym.hardware.feetech.configure import (
     configure_so101_follower,
     configure_so101_leader,
 )
+from lerobot_gym.hardware.feetech.status import StatusWatch
 from lerobot_gym.hardware.feetech.table import (
     DEFAULT_BAUDRATE,
     MODEL_NUMBERS,
@@ -36,6 +37,7 @@ __all__ = [
     "BusStats",
     "FeetechBus",
     "Motor",
+    "StatusWatch",
     "configure_so101_follower",
     "configure_so101_leader",
     "decode_register",

@@ -22,7 +22,19 @@ Design decisions:
     * Communication failures (timeout, corrupt packet) are retried ``retries`` times; status
       error bits are conditions of the servo (overload, voltage ...) and raise at once, with
       :attr:`MotorStatusError.flags` naming them. ``ping`` ignores status bits: a servo that
-      reports overload is still present. Every status error is counted.
+      reports overload is still present. Every status error is counted, and the latest flags
+      of every motor are kept in :attr:`FeetechBus.status_flags`. Reads and writes can be told
+      not to raise on them (``check_status=False``), as LeRobot's ``GroupSyncRead`` ignores
+      them: a control loop decides itself which conditions stop the arm
+      (:mod:`lerobot_gym.hardware.feetech.status`).
+    * Torque off must reach every servo even when one of them fails: :meth:`disable_torque`
+      first broadcasts it with two SYNC_WRITEs (unacknowledged, so a silent servo cannot
+      block the others), then writes it to each motor, carrying on past failures and raising
+      the collected errors at the end. Status bits do not fail a torque-off write: the servo
+      answered, so it heard it.
+    * :meth:`enable_torque` can first set Goal_Position to the present position
+      (``hold_position``): firmware that keeps a stale goal would otherwise jump to it.
+      :meth:`torque_disabled` re-enables torque that way, and only when its body succeeded.
     * Register values are signed integers at this API: the sign-magnitude encodings are applied
       by :meth:`FeetechBus.write` / :meth:`FeetechBus.read` and their sync variants.
 
@@ -161,6 +173,9 @@ class FeetechBus:
         self.retries = int(retries)
         self.raise_on_status_error = raise_on_status_error
         self.stats = BusStats()
+        #: Motor name -> the status flags in its latest status packet (``()`` when clear);
+        #: motors not heard from since connect are absent.
+        self.status_flags: dict[str, tuple[str, ...]] = {}
         self._lock = threading.RLock()
         self._scs: Any = None
         self._port_handler: Any = None
@@ -216,16 +231,20 @@ class FeetechBus:
             )
 
     def close(self, disable_torque: bool = True) -> None:
-        """Close the port, first disabling torque (best effort) unless told not to."""
+        """Close the port, first disabling torque on every motor it can reach (unless told not).
+
+        Servos that did not confirm torque off are logged; the port is closed regardless.
+        """
         with self._lock:
             if not self.is_connected:
                 return
-            if disable_torque:
-                try:
+            try:
+                if disable_torque:
                     self.disable_torque()
-                except MotorError as exc:
-                    logger.warning("could not disable torque before closing %s: %s", self.port, exc)
-            self._close_port()
+            except MotorError as exc:
+                logger.warning("could not disable torque before closing %s: %s", self.port, exc)
+            finally:
+                self._close_port()
 
     disconnect = close
 
@@ -264,8 +283,27 @@ class FeetechBus:
         names = [n for n, m in self.motors.items() if m.id == motor_id]
         return f"id {motor_id} ({names[0]})" if names else f"id {motor_id}"
 
+    def _record_status(self, motor_id: int | None, error: int) -> None:
+        names = [n for n, m in self.motors.items() if m.id == motor_id]
+        if names:
+            self.status_flags[names[0]] = status_flags(error) if error else ()
+
+    def _status_error(self, motor_id: int | None, error: int, what: str) -> MotorStatusError:
+        flags = status_flags(error)
+        return MotorStatusError(
+            f"servo {self._name_of(motor_id)} reported {', '.join(flags)} "
+            f"(status 0x{error:02x}) during {what}; check power, load and "
+            "temperature; the servo may have released torque",
+            motor_id=motor_id,
+            flags=flags,
+        )
+
     def _transact(self, what: str, call: Callable[[], _Result], check_status: bool = True) -> Any:
-        """Run ``call`` with retries on communication failures; map results to typed errors."""
+        """Run ``call`` with retries on communication failures; map results to typed errors.
+
+        ``call`` returns the status error byte of the servo ``motor_id`` (for a sync read, the
+        first servo that reported one; the read records every servo's status itself).
+        """
         scs = self._scs
         comm, motor_id = scs.COMM_SUCCESS, None
         for attempt in range(self.retries + 1):
@@ -277,14 +315,7 @@ class FeetechBus:
                 if error:
                     self.stats.status_errors += 1
                     if check_status and self.raise_on_status_error:
-                        flags = status_flags(error)
-                        raise MotorStatusError(
-                            f"servo {self._name_of(motor_id)} reported {', '.join(flags)} "
-                            f"(status 0x{error:02x}) during {what}; check power, load and "
-                            "temperature; the servo may have released torque",
-                            motor_id=motor_id,
-                            flags=flags,
-                        )
+                        raise self._status_error(motor_id, error, what)
                 return value
             if comm == scs.COMM_RX_TIMEOUT:
                 self.stats.timeouts += 1
@@ -321,6 +352,8 @@ class FeetechBus:
 
         def call() -> _Result:
             model, comm, error = self._packet_handler.ping(self._port_handler, motor_id)
+            if comm == self._scs.COMM_SUCCESS:
+                self._record_status(motor_id, error)
             return model, comm, error, motor_id
 
         with self._lock:
@@ -334,8 +367,15 @@ class FeetechBus:
                     motor_id=motor_id,
                 ) from exc
 
-    def read(self, register: str, motor: str) -> int:
-        """Read one register of one motor (a READ with its status packet)."""
+    def read(self, register: str, motor: str, *, check_status: bool = True) -> int:
+        """Read one register of one motor (a READ with its status packet).
+
+        Args:
+            register: Register name (a key of ``STS_CONTROL_TABLE``).
+            motor: Motor name.
+            check_status: Raise :class:`MotorStatusError` when the servo reports error bits
+                (if the bus raises on them at all); else only record them.
+        """
         addr, size = register_address(register)
         motor_id = self._motor_id(motor)
         self._require_connected()
@@ -346,14 +386,24 @@ class FeetechBus:
             )
             if comm == self._scs.COMM_SUCCESS and len(data) != size:
                 comm = self._scs.COMM_RX_CORRUPT
+            if comm == self._scs.COMM_SUCCESS:
+                self._record_status(motor_id, error)
             return data, comm, error, motor_id
 
         with self._lock:
-            data = self._transact(f"read of {register}", call)
+            data = self._transact(f"read of {register}", call, check_status)
         return decode_register(register, from_bytes_le(data))
 
-    def write(self, register: str, motor: str, value: int) -> None:
-        """Write one register of one motor and wait for its status packet."""
+    def write(self, register: str, motor: str, value: int, *, check_status: bool = True) -> None:
+        """Write one register of one motor and wait for its status packet.
+
+        Args:
+            register: Register name.
+            motor: Motor name.
+            value: Signed value (encoded here).
+            check_status: Raise :class:`MotorStatusError` when the status packet carries error
+                bits; else only record them (the write was heard and applied either way).
+        """
         addr, size = register_address(register)
         motor_id = self._motor_id(motor)
         payload = to_bytes_le(encode_register(register, value), size)
@@ -363,22 +413,37 @@ class FeetechBus:
             comm, error = self._packet_handler.writeTxRx(
                 self._port_handler, motor_id, addr, size, payload
             )
+            if comm == self._scs.COMM_SUCCESS:
+                self._record_status(motor_id, error)
             return None, comm, error, motor_id
 
         with self._lock:
-            self._transact(f"write of {register}={value}", call)
+            self._transact(f"write of {register}={value}", call, check_status)
 
-    def sync_read(self, register: str, motors: Iterable[str] | None = None) -> dict[str, int]:
+    def sync_read(
+        self, register: str, motors: Iterable[str] | None = None, *, check_status: bool = True
+    ) -> dict[str, int]:
         """Read one register of several motors with one SYNC_READ packet."""
-        return self.sync_read_registers([register], motors)[register]
+        return self.sync_read_registers([register], motors, check_status=check_status)[register]
 
     def sync_read_registers(
-        self, registers: Iterable[str], motors: Iterable[str] | None = None
+        self,
+        registers: Iterable[str],
+        motors: Iterable[str] | None = None,
+        *,
+        check_status: bool = True,
     ) -> dict[str, dict[str, int]]:
         """Read several registers of several motors with one SYNC_READ of the span covering them.
 
         For example ``["Present_Position", "Present_Velocity", "Present_Load"]`` reads
         addresses 56..61 in one round trip.
+
+        Args:
+            registers: Register names; the read spans from the first to the last.
+            motors: Motor names (default all, in the bus's order).
+            check_status: Raise :class:`MotorStatusError` for the first servo reporting error
+                bits; with False the values are returned and every servo's flags are left in
+                :attr:`status_flags` (LeRobot's ``GroupSyncRead`` ignores them).
 
         Returns:
             register -> motor name -> signed value.
@@ -404,7 +469,7 @@ class FeetechBus:
             # GroupSyncRead.rxPacket drops the ERR byte; read the replies ourselves (in order,
             # as the servos send them) to keep it.
             replies: dict[int, list[int]] = {}
-            first_error, error_id = 0, None
+            errors: dict[int, int] = {}
             for motor_id in ids:
                 data, comm, error = self._packet_handler.readRx(
                     self._port_handler, motor_id, length
@@ -413,13 +478,19 @@ class FeetechBus:
                     comm = scs.COMM_RX_CORRUPT
                 if comm != scs.COMM_SUCCESS:
                     return None, comm, 0, motor_id
-                if error and not first_error:
-                    first_error, error_id = error, motor_id
+                errors[motor_id] = error
                 replies[motor_id] = data
-            return replies, comm, first_error, error_id
+            for motor_id, error in errors.items():
+                self._record_status(motor_id, error)
+            failing = [i for i, e in errors.items() if e]
+            if not failing:
+                return replies, comm, 0, None
+            # _transact counts the first servo's status error; count the others here.
+            self.stats.status_errors += len(failing) - 1
+            return replies, comm, errors[failing[0]], failing[0]
 
         with self._lock:
-            replies = self._transact(f"sync read of {', '.join(registers)}", call)
+            replies = self._transact(f"sync read of {', '.join(registers)}", call, check_status)
         out: dict[str, dict[str, int]] = {}
         for register, (addr, size) in spans.items():
             lo = addr - start
@@ -461,27 +532,73 @@ class FeetechBus:
     def _names(self, motors: Iterable[str] | None) -> list[str]:
         return list(self.motors) if motors is None else list(motors)
 
-    def enable_torque(self, motors: Iterable[str] | None = None) -> None:
-        """Enable torque, then set Lock=1 (EEPROM writes no longer saved), as lerobot does."""
-        for name in self._names(motors):
+    def enable_torque(
+        self, motors: Iterable[str] | None = None, *, hold_position: bool = False
+    ) -> None:
+        """Enable torque, then set Lock=1 (EEPROM writes no longer saved), as lerobot does.
+
+        Args:
+            motors: Motor names (default all).
+            hold_position: First write Goal_Position = Present_Position (acknowledged), so a
+                servo whose firmware kept an old goal holds still instead of jumping to it.
+        """
+        names = self._names(motors)
+        if hold_position:
+            with self._lock:
+                # Status bits are left to the acknowledged Torque_Enable writes below.
+                present = self.sync_read("Present_Position", names, check_status=False)
+                for name in names:
+                    self.write("Goal_Position", name, present[name], check_status=False)
+        for name in names:
             self.write("Torque_Enable", name, 1)
             self.write("Lock", name, 1)
 
     def disable_torque(self, motors: Iterable[str] | None = None) -> None:
-        """Disable torque, then set Lock=0 so EEPROM writes (calibration) are saved."""
-        for name in self._names(motors):
-            self.write("Torque_Enable", name, 0)
-            self.write("Lock", name, 0)
+        """Disable torque, then set Lock=0 so EEPROM writes (calibration) are saved.
+
+        Torque off is broadcast first (two SYNC_WRITEs), then written to each motor; a motor
+        that fails does not stop the others (see the module docstring).
+
+        Raises:
+            MotorError: After trying every motor, if any did not confirm; the error of the
+                only failing motor, or one naming all of them.
+        """
+        names = self._names(motors)
+        errors: list[MotorError] = []
+        with self._lock:
+            for _ in range(2):  # unacknowledged: the second covers one lost packet
+                try:
+                    self.sync_write("Torque_Enable", dict.fromkeys(names, 0))
+                except MotorError as exc:
+                    errors.append(exc)
+            for name in names:
+                try:
+                    self.write("Torque_Enable", name, 0, check_status=False)
+                    self.write("Lock", name, 0, check_status=False)
+                except MotorError as exc:
+                    errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            ids = sorted({e.motor_id for e in errors if e.motor_id is not None})
+            details = "; ".join(dict.fromkeys(str(e) for e in errors))
+            raise MotorError(
+                f"torque off was not confirmed by {len(errors)} transaction(s) on {self.port} "
+                f"(servo ids {ids}): {details}",
+                motor_id=ids[0] if len(ids) == 1 else None,
+            ) from errors[0]
 
     @contextlib.contextmanager
     def torque_disabled(self, motors: Iterable[str] | None = None) -> Iterator[None]:
-        """Disable torque for the body of a ``with`` block and enable it again afterwards."""
+        """Disable torque for the body of a ``with`` block and enable it again afterwards.
+
+        Torque is enabled again (holding the present position) only when the body succeeded:
+        after an error the arm stays limp, and the body's error is what propagates.
+        """
         names = self._names(motors)
         self.disable_torque(names)
-        try:
-            yield
-        finally:
-            self.enable_torque(names)
+        yield
+        self.enable_torque(names, hold_position=True)
 
     def configure_motors(
         self, return_delay_time: int = 0, maximum_acceleration: int = 254, acceleration: int = 254

@@ -30,7 +30,11 @@ Design decisions:
       would shift the present position under a fixed goal and make the joint jump.
     * Files are written in LeRobot's current directory (``robots/so_follower``,
       ``teleoperators/so_leader``); files in the pre-2026 directories (``so101_follower``,
-      ``so101_leader``) are still found when no current file exists.
+      ``so101_leader``) are still found when no current file exists, but writers ask for
+      ``calibration_path(..., for_write=True)``, which is always the current location, so
+      saving an arm's calibration moves it out of the old folder instead of into it.
+    * One helper, :func:`calibrate_command`, words the fix in every calibration error; it
+      includes ``--robot.calibration_dir`` whenever the file is not in the default location.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ __all__ = [
     "CalibrationBus",
     "MotorCalibration",
     "build_calibration",
+    "calibrate_command",
     "calibration_path",
     "calibration_root",
     "is_calibrated",
@@ -146,7 +151,22 @@ def calibration_root() -> Path:
     return Path(os.path.expandvars(hf_home)).expanduser() / "lerobot" / "calibration"
 
 
-def calibration_path(kind: str, arm_id: str, calibration_dir: str | Path | None = None) -> Path:
+def _canonical_kind(kind: str) -> str:
+    canonical = _KIND_ALIASES.get(kind)
+    if canonical is None:
+        raise ConfigError(
+            f"unknown arm kind {kind!r}; use one of {sorted(_KIND_ALIASES)} (e.g. 'follower')."
+        )
+    return canonical
+
+
+def calibration_path(
+    kind: str,
+    arm_id: str,
+    calibration_dir: str | Path | None = None,
+    *,
+    for_write: bool = False,
+) -> Path:
     """Path of an arm's calibration file, where LeRobot reads and writes it.
 
     Args:
@@ -155,21 +175,20 @@ def calibration_path(kind: str, arm_id: str, calibration_dir: str | Path | None 
         arm_id: The arm's id (LeRobot ``--robot.id``), the file's stem.
         calibration_dir: Folder holding ``<arm_id>.json`` directly, like LeRobot's
             ``--robot.calibration_dir``; the default is the LeRobot location.
+        for_write: The path to save to: always the current LeRobot location, never the
+            pre-2026 folder.
 
     Returns:
-        ``<root>/robots/so_follower/<arm_id>.json`` (or ``teleoperators/so_leader``). If that
-        file does not exist but one in the older ``so101_follower`` / ``so101_leader`` folder
-        does, the older one is returned so existing calibrations keep working; save to
-        ``calibration_path(...)`` after loading to migrate it.
+        ``<root>/robots/so_follower/<arm_id>.json`` (or ``teleoperators/so_leader``). For
+        reading (``for_write=False``), if that file does not exist but one in the older
+        ``so101_follower`` / ``so101_leader`` folder does, the older one is returned so
+        existing calibrations keep working; save to ``calibration_path(..., for_write=True)``
+        after loading to migrate it.
 
     Raises:
         ConfigError: Unknown ``kind`` or an ``arm_id`` that is not a plain file name.
     """
-    canonical = _KIND_ALIASES.get(kind)
-    if canonical is None:
-        raise ConfigError(
-            f"unknown arm kind {kind!r}; use one of {sorted(_KIND_ALIASES)} (e.g. 'follower')."
-        )
+    canonical = _canonical_kind(kind)
     if not arm_id or arm_id in {".", ".."} or any(sep in arm_id for sep in ("/", "\\")):
         raise ConfigError(
             f"arm id {arm_id!r} must be a plain name such as 'my_follower' (it names a file)."
@@ -181,7 +200,7 @@ def calibration_path(kind: str, arm_id: str, calibration_dir: str | Path | None 
     root = calibration_root()
     path = root.joinpath(*current, filename)
     legacy_path = root.joinpath(*legacy, filename)
-    if not path.exists() and legacy_path.exists():
+    if not for_write and not path.exists() and legacy_path.exists():
         return legacy_path
     return path
 
@@ -191,17 +210,51 @@ def calibration_path(kind: str, arm_id: str, calibration_dir: str | Path | None 
 # --------------------------------------------------------------------------------------------
 
 
-def _calibrate_command(path: Path) -> str:
-    """The command that recreates the calibration file at ``path`` (leader or follower)."""
-    leader = "teleoperators" in path.parts or "leader" in path.parent.name
-    flag, kind = ("teleop", "so101_leader") if leader else ("robot", "so101_follower")
-    return (
-        f"`lerobot-gym calibrate --{flag}.type={kind} --{flag}.port=PORT --{flag}.id={path.stem}`"
+def calibrate_command(
+    kind: str,
+    arm_id: str,
+    *,
+    port: str | None = None,
+    calibration_dir: str | Path | None = None,
+) -> str:
+    """The shell command that (re)creates an arm's calibration file, for error messages.
+
+    Args:
+        kind: ``"follower"`` or ``"leader"`` (or a LeRobot type name, as for
+            :func:`calibration_path`).
+        arm_id: The arm's id.
+        port: The arm's serial port; ``PORT`` is shown when unknown.
+        calibration_dir: The arm's calibration folder when not the default (adds
+            ``--robot.calibration_dir``).
+
+    Example:
+        >>> calibrate_command("leader", "l1")
+        '`lerobot-gym calibrate --teleop.type=so101_leader --teleop.port=PORT --teleop.id=l1`'
+    """
+    leader = _canonical_kind(kind) == "leader"
+    flag, arm_type = ("teleop", "so101_leader") if leader else ("robot", "so101_follower")
+    command = (
+        f"lerobot-gym calibrate --{flag}.type={arm_type} --{flag}.port={port or 'PORT'} "
+        f"--{flag}.id={arm_id}"
     )
+    if calibration_dir is not None:
+        command += f" --{flag}.calibration_dir={calibration_dir}"
+    return f"`{command}`"
 
 
-def _fix_hint(path: Path) -> str:
-    return f"recalibrate the arm with {_calibrate_command(path)} (or correct the file by hand)"
+def _calibrate_command(path: Path) -> str:
+    """:func:`calibrate_command` for the file at ``path``, its kind and folder read off the path."""
+    leader = "teleoperators" in path.parts or "leader" in path.parent.name
+    kind = "leader" if leader else "follower"
+    root = calibration_root()
+    default_dirs = {root.joinpath(*sub) for sub in _KINDS[kind]}
+    folder = None if path.parent in default_dirs else path.parent
+    return calibrate_command(kind, path.stem, calibration_dir=folder)
+
+
+def _fix_hint(path: Path, fix: str | None = None) -> str:
+    command = fix or _calibrate_command(path)
+    return f"recalibrate the arm with {command} (or correct the file by hand)"
 
 
 def _is_int(value: Any) -> bool:
@@ -213,6 +266,7 @@ def validate_calibration(
     motors: Mapping[str, Motor] | Iterable[str] | None = None,
     *,
     source: str | Path = "calibration",
+    fix: str | None = None,
 ) -> None:
     """Check a calibration is well formed and fits the arm.
 
@@ -221,12 +275,14 @@ def validate_calibration(
         motors: The arm's motor table (names and ids are checked) or just its motor names;
             ``None`` means the SO-101 table.
         source: Where the calibration came from, for the error message.
+        fix: The command that recalibrates the arm (:func:`calibrate_command`), for the error
+            message; by default derived from ``source``.
 
     Raises:
         CalibrationError: Naming the first problem found and how to fix it.
     """
     motors = so101_motors() if motors is None else motors
-    hint = _fix_hint(Path(source))
+    hint = _fix_hint(Path(source), fix)
 
     def fail(what: str) -> CalibrationError:
         return CalibrationError(f"{source} is not a valid calibration: {what}; {hint}.")
@@ -258,7 +314,10 @@ def validate_calibration(
 
 
 def load_calibration(
-    path: str | Path, motors: Mapping[str, Motor] | Iterable[str] | None = None
+    path: str | Path,
+    motors: Mapping[str, Motor] | Iterable[str] | None = None,
+    *,
+    fix: str | None = None,
 ) -> dict[str, MotorCalibration]:
     """Read a LeRobot calibration JSON file (LeRobot's own files load unchanged).
 
@@ -266,6 +325,8 @@ def load_calibration(
         path: The file, usually from :func:`calibration_path`.
         motors: The arm's motor table or names to check the file against; ``None`` means the
             SO-101 table.
+        fix: The command that recalibrates the arm (:func:`calibrate_command` with its port),
+            for error messages; by default derived from ``path`` with ``PORT`` as the port.
 
     Returns:
         ``motor name -> MotorCalibration`` in the file's order.
@@ -275,23 +336,23 @@ def load_calibration(
             values, or does not match the arm. The message names the file and the fix.
     """
     path = Path(path)
+    hint = _fix_hint(path, fix)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CalibrationError(
             f"no calibration file at {path}; calibrate the arm first with "
-            f"{_calibrate_command(path)}."
+            f"{fix or _calibrate_command(path)}."
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise CalibrationError(f"cannot read {path} ({exc}); {_fix_hint(path)}.") from exc
+        raise CalibrationError(f"cannot read {path} ({exc}); {hint}.") from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CalibrationError(f"{path} is not valid JSON ({exc}); {_fix_hint(path)}.") from exc
+        raise CalibrationError(f"{path} is not valid JSON ({exc}); {hint}.") from exc
     if not isinstance(data, dict):
         raise CalibrationError(
-            f"{path} must hold a JSON object of motors, got {type(data).__name__}; "
-            f"{_fix_hint(path)}."
+            f"{path} must hold a JSON object of motors, got {type(data).__name__}; {hint}."
         )
     calibration: dict[str, MotorCalibration] = {}
     for name, entry in data.items():
@@ -299,10 +360,10 @@ def load_calibration(
             keys = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
             raise CalibrationError(
                 f"{path}: motor {name!r} must have exactly the keys {list(_FIELDS)}, got {keys}; "
-                f"{_fix_hint(path)}."
+                f"{hint}."
             )
         calibration[name] = MotorCalibration(**entry)
-    validate_calibration(calibration, motors, source=path)
+    validate_calibration(calibration, motors, source=path, fix=fix)
     return calibration
 
 

@@ -41,8 +41,8 @@ Design decisions:
       hardware has no props to place.
     * ``fail_safe`` disables torque with a SYNC_WRITE (unacknowledged, one packet for all
       servos), so one dead servo cannot keep the others powered while its acknowledged write
-      times out; it never raises. ``close`` does the same and then confirms per servo
-      (:meth:`FeetechBus.disable_torque`).
+      times out; it never raises. ``close`` lets :meth:`FeetechBus.disable_torque` do the
+      same and then confirm servo by servo.
     * After ``fail_safe`` the arm is limp and :meth:`SO101Hardware.command` raises until the
       next :meth:`SO101Hardware.reset`, which re-enables torque holding the present pose
       before moving: once the fault is fixed, resetting the env is all it takes.
@@ -511,10 +511,8 @@ class SO101Hardware:
         bus = self.bus
         try:
             if bus is not None and bus.is_connected:
-                disable = self.config.disable_torque_on_close
-                if disable:
-                    self._broadcast_torque_off()  # fast, before the per-servo confirmation
-                bus.close(disable_torque=disable)
+                # The bus broadcasts torque off, then confirms it servo by servo.
+                bus.close(disable_torque=self.config.disable_torque_on_close)
         finally:
             self.bus = None
             self._disconnect_cameras()
