@@ -267,6 +267,11 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         return None if self._targets_rad is None else self._targets_rad.copy()
 
     @property
+    def last_state(self) -> RobotState | None:
+        """The robot state read after the last reset/step (None before the first reset)."""
+        return self._last_state
+
+    @property
     def last_facts(self) -> dict[str, Any]:
         """The task's facts after the last reset/step."""
         return self._last_facts

@@ -79,3 +79,34 @@ def test_free_motion_has_no_scripted_policy():
     env = gym.make("lerobot_gym/SO101-v0", obs_type="state")
     with pytest.raises(ConfigError, match="no scripted policy"):
         make_scripted_policy(env)
+
+
+@pytest.mark.parametrize("obs_type", ["pixels", "pixels_agent_pos"])
+def test_scripted_pick_works_without_state_observations_and_under_lerobot_keys(obs_type):
+    from lerobot_gym.wrappers import LeRobotKeys
+
+    env = LeRobotKeys(
+        gym.make(
+            "lerobot_gym/SO101-PickCube-v0",
+            obs_type=obs_type,
+            image_size=(24, 32),
+            cameras=("front",),
+        )
+    )
+    policy = make_scripted_policy(env)
+    obs, info = env.reset(seed=4)
+    policy.reset(obs, info)
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(policy(obs))
+        done = terminated or truncated
+    assert info["is_success"]
+
+
+def test_scripted_policy_needs_a_reset_and_a_lerobot_gym_env():
+    env = gym.make("lerobot_gym/SO101-Reach-v0", obs_type="state")
+    policy = make_scripted_policy(env)
+    with pytest.raises(gym.error.ResetNeeded):
+        policy({"agent_pos": np.zeros(6, np.float32)})
+    with pytest.raises(ConfigError, match="lerobot_gym envs"):
+        make_scripted_policy(gym.make("CartPole-v1"))

@@ -22,17 +22,13 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 import gymnasium as gym
 
+from lerobot_gym.core.env import RobotEnv
 from lerobot_gym.errors import ConfigError
 from lerobot_gym.tasks.scripted.base import ScriptedPolicy, Waypoint
 from lerobot_gym.tasks.scripted.cube import PickCubePolicy, PushCubePolicy
 from lerobot_gym.tasks.scripted.reach import ReachPolicy
-
-if TYPE_CHECKING:
-    from lerobot_gym.core.env import RobotEnv
 
 POLICIES: dict[str, type[ScriptedPolicy]] = {
     "reach": ReachPolicy,
@@ -43,7 +39,11 @@ POLICIES: dict[str, type[ScriptedPolicy]] = {
 
 def make_scripted_policy(env: gym.Env) -> ScriptedPolicy:
     """The scripted policy for an env's task, with an error naming the tasks that have one."""
-    task = cast("RobotEnv", env.unwrapped).task.name
+    if not isinstance(env.unwrapped, RobotEnv):
+        raise ConfigError(
+            f"scripted policies drive lerobot_gym envs; {type(env.unwrapped).__name__} is not one"
+        )
+    task = env.unwrapped.task.name
     if task not in POLICIES:
         raise ConfigError(
             f"no scripted policy for task {task!r}; scripted policies exist for {sorted(POLICIES)}"

@@ -18,6 +18,17 @@ if TYPE_CHECKING:
 APPROACH_AXIS = np.array([1.0, 0.0, 0.0])
 JAW_AXIS = np.array([0.0, 0.0, 1.0])
 DOWN = np.array([0.0, 0.0, -1.0])
+#: Observation keys of the joint state and of the object state, raw and under LeRobotKeys.
+STATE_KEYS = ("agent_pos", "observation.state")
+ENVIRONMENT_STATE_KEYS = ("environment_state", "observation.environment_state")
+
+
+def environment_state(obs: dict[str, Any]) -> np.ndarray | None:
+    """The observation's ``environment_state`` under either naming, or None."""
+    for key in ENVIRONMENT_STATE_KEYS:
+        if key in obs:
+            return np.asarray(obs[key], np.float64)
+    return None
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,7 @@ class ScriptedPolicy:
 
     def reset(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
         """Plan the episode from the first observation."""
-        q_now = self.robot.from_user(np.asarray(obs["agent_pos"], np.float64))
+        q_now = self.joint_positions(obs)
         self._q = q_now
         start, _ = self.kinematics.fk(q_now)
         waypoints = self.plan(obs, info.get("facts", self.robot_env.last_facts), start)
@@ -80,6 +91,8 @@ class ScriptedPolicy:
 
     def __call__(self, obs: dict[str, Any]) -> np.ndarray:
         """The action for this step."""
+        if not self._path:
+            raise gym.error.ResetNeeded("call policy.reset(obs, info) after env.reset()")
         pos, grip, wp = self._path[min(self._t, len(self._path) - 1)]
         self._t += 1
         if self._solved_for is None or not np.array_equal(pos, self._solved_for):
@@ -95,6 +108,19 @@ class ScriptedPolicy:
         previous = self.robot_env.joint_targets_rad
         assert previous is not None  # reset() planned the path, so the env has been reset
         return self.robot_env.controller.action_for_targets(targets, previous)
+
+    def joint_positions(self, obs: dict[str, Any]) -> np.ndarray:
+        """Measured joint positions (SI), from the observation or else the env's last reading.
+
+        The fallback serves observations without a joint state (``obs_type="pixels"``).
+        """
+        for key in STATE_KEYS:
+            if key in obs:
+                return self.robot.from_user(np.asarray(obs[key], np.float64))
+        state = self.robot_env.last_state
+        if state is None:
+            raise gym.error.ResetNeeded("call env.reset() before planning")
+        return state.joint_positions_rad.copy()
 
     def tool_rotation(self, pos: np.ndarray, jaw_yaw: float | None) -> np.ndarray:
         """Rotation of the gripper frame after IK to ``pos`` pointing down (planning aid)."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from lerobot_gym.tasks._cube import CUBE_HALF_SIZE_M
 from lerobot_gym.tasks._props import quat_yaw
-from lerobot_gym.tasks.scripted.base import ScriptedPolicy, Waypoint
+from lerobot_gym.tasks.scripted.base import ScriptedPolicy, Waypoint, environment_state
 
 PREGRASP_HEIGHT_M = 0.06
 LIFT_HEIGHT_M = 0.12
@@ -25,9 +25,9 @@ TIP_ABOVE_TABLE_M = 0.005  # jaw tips stop this far above the table
 
 
 def _cube_pose(obs: dict[str, Any], facts: dict[str, Any]) -> tuple[np.ndarray, float]:
-    state = obs.get("environment_state")
+    state = environment_state(obs)
     if state is not None:
-        return np.asarray(state[:3], np.float64), quat_yaw(np.asarray(state[3:7]))
+        return state[:3], quat_yaw(state[3:7])
     return np.asarray(facts["cube_pos"], np.float64), quat_yaw(np.asarray(facts["cube_quat"]))
 
 
@@ -71,7 +71,7 @@ class PushCubePolicy(ScriptedPolicy):
 
     def plan(self, obs: dict[str, Any], facts: dict[str, Any], start: np.ndarray) -> list[Waypoint]:
         cube, _ = _cube_pose(obs, facts)
-        state = obs.get("environment_state")
+        state = environment_state(obs)
         goal = np.asarray(state[7:9] if state is not None else facts["goal_xy"], np.float64)
         line = goal - cube[:2]
         direction = np.append(line / max(np.linalg.norm(line), 1e-6), 0.0)
