@@ -38,6 +38,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from lerobot_gym.core import info as info_keys
 from lerobot_gym.errors import ConfigError
 
 OBS_STATE = "observation.state"
@@ -258,3 +259,16 @@ class LeRobotKeys(
     def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
         """The same values under LeRobot keys."""
         return to_lerobot_observation(observation)
+
+
+def applied_action(env: gym.Env, action: Any, info: dict[str, Any]) -> Any:
+    """The action to record for a step: ``info["action_applied"]`` when it is in ``env``'s terms.
+
+    ``action_applied`` comes from the innermost ``RobotEnv``; a wrapper in between that changes
+    the action space (an end-effector or arm-only action, say) makes it a different vector from
+    the one the features describe, so then the action passed in is recorded instead.
+    """
+    applied = info.get(info_keys.ACTION_APPLIED)
+    if applied is None or env.action_space != env.unwrapped.action_space:
+        return action
+    return applied

@@ -51,6 +51,7 @@ from lerobot_gym.wrappers.lerobot_keys import (
     IS_INTERVENTION,
     REWARD,
     SUCCESS,
+    applied_action,
     lerobot_features,
     to_lerobot_observation,
 )
@@ -281,9 +282,8 @@ class RecordEpisodes(
     def _frame(
         self, action: Any, reward: SupportsFloat, done: bool, info: dict[str, Any]
     ) -> dict[str, Any]:
-        applied = info.get(info_keys.ACTION_APPLIED)
         frame = dict(to_lerobot_observation(self._pending_obs))
-        frame[ACTION] = np.asarray(action if applied is None else applied, dtype=np.float32)
+        frame[ACTION] = np.asarray(applied_action(self.env, action, info), dtype=np.float32)
         frame[REWARD] = np.float32(reward)
         frame[DONE] = np.bool_(done)
         frame[SUCCESS] = np.bool_(info.get(info_keys.IS_SUCCESS, False))

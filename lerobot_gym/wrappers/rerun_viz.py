@@ -36,6 +36,7 @@ from lerobot_gym.wrappers.lerobot_keys import (
     IS_INTERVENTION,
     REWARD,
     SUCCESS,
+    applied_action,
     lerobot_features,
     to_lerobot_observation,
 )
@@ -131,9 +132,8 @@ class RerunViz(
     def step(self, action: ActType) -> tuple[ObsType, SupportsFloat, bool, bool, dict[str, Any]]:
         """Step the env; log this frame's action and outcome, then the next observation."""
         obs, reward, terminated, truncated, info = self.env.step(action)
-        applied = info.get(info_keys.ACTION_APPLIED)
         outcome = {
-            ACTION: np.asarray(action if applied is None else applied, dtype=np.float64),
+            ACTION: np.asarray(applied_action(self.env, action, info), dtype=np.float64),
             REWARD: float(reward),
             DONE: float(terminated or truncated),
             SUCCESS: float(bool(info.get(info_keys.IS_SUCCESS, False))),

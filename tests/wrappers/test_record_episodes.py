@@ -345,3 +345,31 @@ def _repo_root():
     from pathlib import Path
 
     return Path(__file__).resolve().parents[2]
+
+
+class _ArmOnly(gym.ActionWrapper):
+    """A 5-D action (the arm without the gripper), the gripper held open."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.action_space = gym.spaces.Box(
+            env.action_space.low[:5], env.action_space.high[:5], dtype=np.float32
+        )
+
+    def action(self, action):
+        return np.append(action, np.float32(100.0))
+
+
+def test_records_the_action_of_a_shape_changing_wrapper(tmp_path):
+    env = _ArmOnly(gym.make("lerobot_gym/SO101-v0", obs_type="state", max_episode_steps=3))
+    env = RecordEpisodes(env, tmp_path / "ds", repo_id="t/arm", vcodec="h264")
+    env.reset(seed=0)
+    sent = []
+    done = False
+    while not done:
+        sent.append(env.action_space.sample())
+        _, _, terminated, truncated, _ = env.step(sent[-1])
+        done = terminated or truncated
+    env.close()
+    ds = LeRobotDataset(tmp_path / "ds", format="numpy")
+    np.testing.assert_allclose(np.stack([ds[i]["action"] for i in range(3)]), np.stack(sent))
