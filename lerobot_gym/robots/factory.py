@@ -18,6 +18,7 @@ Only the SO-101 has hardware support so far; other robots raise
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +29,14 @@ from lerobot_gym.registry import EnvConfig, check_keywords
 
 _SUPPORTED = ("so101_follower",)
 
+
 # Backend options (gym.make keywords beyond EnvConfig) -> SO101HardwareConfig fields.
-_HARDWARE_OPTIONS = {
-    "robot_id",
-    "calibration_dir",
-    "use_degrees",
-    "disable_torque_on_close",
-    "max_speed_deg_s",
-    "settle_tolerance_deg",
-    "settle_timeout_s",
-    "bus_timeout_ms",
-    "bus_retries",
-    "camera_max_age_s",
-}
+def _hardware_options() -> set[str]:
+    """Every SO101HardwareConfig field but the port: what gym.make passes through."""
+    from lerobot_gym.robots.so101.hardware import SO101HardwareConfig
+
+    return {f.name for f in dataclasses.fields(SO101HardwareConfig)} - {"port"}
+
 
 # The emulator answers from a thread of this process, sharing the GIL and two busy CPU cores
 # with the control loop, so it gets the more forgiving reply allowance LeRobot uses. Pass
@@ -128,7 +124,7 @@ def make_real_backend(
             observed camera without a device.
     """
     del task
-    check_keywords(options, _HARDWARE_OPTIONS | {"port"}, "backend='real'")
+    check_keywords(options, _hardware_options() | {"port"}, "backend='real'")
     _check_robot(robot, "real")
     if not port:
         raise ConfigError(
@@ -185,7 +181,7 @@ def make_emulated_backend(
     del task
     check_keywords(
         options,
-        (_HARDWARE_OPTIONS - {"calibration_dir"}) | {"faults", "plant", "rng"},
+        (_hardware_options() - {"calibration_dir"}) | {"faults", "plant", "rng"},
         "backend='emulated'",
     )
     _check_robot(robot, "emulated")
