@@ -2,8 +2,8 @@
 
 A controller is configuration, not a policy: ``"joint_pos"`` takes absolute joint targets in the
 robot's boundary units (what LeRobot datasets store as ``action``), ``"joint_delta"`` takes
-per-step changes of those targets. End-effector control lives in the ``EEDeltaAction`` wrapper,
-which needs the twin's kinematics.
+per-step changes of those targets. End-effector control belongs in a wrapper (the planned
+``EEDeltaAction``) on the twin's kinematics, so it stays a choice of the user, not of the env.
 
 Both build their space from the :class:`~lerobot_gym.core.spec.RobotSpec` alone, before any I/O.
 """

@@ -1,8 +1,9 @@
 """Forward and inverse kinematics on the twin's model, for hardware and simulation alike.
 
 Kinematics use the robot's MJCF alone (no scene, no props) on a private ``MjData``, so they can
-run next to a real arm, inside a scripted policy, or in the ``EEDeltaAction`` wrapper without
-touching the env's physics. The robot base is the model's world origin.
+run next to a real arm, inside a scripted policy, or in an end-effector action wrapper (the
+planned ``EEDeltaAction``) without touching the env's physics. The robot base is the model's
+world origin.
 
 Inverse kinematics is damped least squares over the arm joints (the gripper is left alone) with
 a position objective at the tool site and optional axis-alignment objectives: "this local axis of

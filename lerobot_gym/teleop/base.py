@@ -9,7 +9,8 @@ step:
 * ``get_teleop_events()``: the operator's requests, a dict with exactly the keys of
   :data:`TELEOP_EVENT_KEYS` (LeRobot's ``TeleopEvents``, lerobot-interfaces.md §1.7).
 
-Devices are built by the caller and passed in (``HumanIntervention(env, teleop=...)``);
+Devices are built by the caller and passed in (to ``lerobot-gym record``/``teleoperate``, and to
+the planned ``HumanIntervention`` wrapper);
 ``connect()`` does the I/O, never the constructor.
 """
 
