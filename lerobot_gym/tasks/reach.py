@@ -51,7 +51,12 @@ class Reach(Task):
         return sample
 
     def evaluate(self, ctx: TaskContext, state: RobotState) -> dict[str, Any]:
-        tcp, _ = ctx.kinematics.fk(state.joint_positions_rad)
+        # Simulation reads the site in the world frame the target lives in; hardware has only
+        # forward kinematics, in the base frame, which the twin puts at the world origin.
+        if ctx.world is not None:
+            tcp = ctx.world.site_pos(ctx.robot.gripper_site)
+        else:
+            tcp, _ = ctx.kinematics.fk(state.joint_positions_rad)
         target = self.goal["target_pos"].copy()
         return {
             "tcp_pos": tcp,
