@@ -123,7 +123,8 @@ class RecordEpisodes(
         resume: bool = False,
         writer: LeRobotDatasetWriter | None = None,
     ) -> None:
-        # The writer is not recorded: a stack rebuilt from env.spec must open its own.
+        # The writer is not recorded: a stack rebuilt from env.spec must open its own. A rebuilt
+        # stack appends to the dataset this one created, hence resume=True.
         gym.utils.RecordConstructorArgs.__init__(
             self,
             root=str(root),
@@ -132,7 +133,7 @@ class RecordEpisodes(
             fps=fps,
             use_videos=use_videos,
             vcodec=vcodec,
-            resume=resume,
+            resume=True,
         )
         gym.Wrapper.__init__(self, env)
         default_task = task if task is not None else _task_description(env)

@@ -373,3 +373,16 @@ def test_records_the_action_of_a_shape_changing_wrapper(tmp_path):
     env.close()
     ds = LeRobotDataset(tmp_path / "ds", format="numpy")
     np.testing.assert_allclose(np.stack([ds[i]["action"] for i in range(3)]), np.stack(sent))
+
+
+def test_a_stack_rebuilt_from_its_spec_appends_to_the_dataset(tmp_path):
+    env = gym.make("lerobot_gym/SO101-v0", obs_type="state", max_episode_steps=2)
+    env = RecordEpisodes(env, tmp_path / "ds", repo_id="t/spec", vcodec="h264")
+    spec = env.spec
+    for rebuild in (False, True):
+        stack = gym.make(spec) if rebuild else env  # rebuilt after the first one closed
+        stack.reset(seed=0)
+        for _ in range(2):
+            stack.step(stack.action_space.sample())
+        stack.close()
+    assert LeRobotDataset(tmp_path / "ds", format="numpy").meta.info["total_episodes"] == 2
