@@ -28,13 +28,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy lerobot_gym
 
+# Lint (ruff, format, mypy), the test suite with the package's doctests, then LeRobot interop.
 test: lint
 	$(BIN)/python -m pytest -q --ignore=tests/compat
 	$(MAKE) test-compat
 
 # Interoperability with LeRobot's own reader and writer, in its own virtual environment.
 test-compat: $(STAMP)
-	@if [ -f tests/compat/Makefile.inc ]; then $(MAKE) -f tests/compat/Makefile.inc compat; fi
+	$(MAKE) -f tests/compat/Makefile.inc compat
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
