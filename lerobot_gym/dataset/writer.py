@@ -6,39 +6,24 @@
 on a robot:
 
 * **Durable per episode.** When :meth:`save_episode` returns, every file of the episode is
-  complete on disk: files are rewritten whole and atomically (temp file, fsync,
-  :func:`os.replace`); no parquet writer is left open between episodes, so there is no footer
-  to lose. The episodes parquet is the commit record: it is replaced after the video and data
-  files and before ``stats.json`` and ``info.json``. :meth:`resume` (see
+  complete on disk; the episodes parquet is the commit record, and :meth:`resume` (see
   :mod:`lerobot_gym.dataset.recovery`) removes whatever an interrupted episode left behind.
-* **A failed save changes nothing.** The new tables, counters and tasks of an episode are
-  computed into locals and become the writer's state only once the commit record is written.
-  Every file step before it registers how to undo itself, and a failure (disk full, a video
-  move, Ctrl-C) runs those undos newest first, so the data file no longer holds rows of the
-  failed episode and its indices are reused by the next save. An undo that fails itself is
-  retried before the next save (or left for :meth:`resume` to repair). The episode stays
-  buffered with its encoded videos, so ``save_episode()`` can simply be called again; only an
-  encoder failure discards it, since its video is lost.
+* **A failed save changes nothing.** The tasks, counters and stats of an episode are computed
+  into locals and become the writer's state only once the commit record is written; the file
+  steps before it are undone (:mod:`lerobot_gym.dataset._commit` owns those files, their
+  rotation and the undo log). The episode stays buffered with its encoded videos, so
+  ``save_episode()`` can simply be called again; only an encoder failure discards it, since
+  its video is lost.
 * **Video off the control loop, no dropped frames.** :meth:`add_frame` hands camera frames to
   one encoder thread per camera through a bounded queue that blocks when full.
-
-File layout decisions: data and episodes parquet files grow by whole episodes until
-``data_files_size_in_mb`` and then rotate, as LeRobot does; the cost of the per-episode rewrite
-is proportional to the current file, which stays small without images (about 50 bytes a frame).
-Each episode's video is its own MP4 (``from_timestamp`` 0): appending to a shared MP4 would
-mean remuxing up to ``video_files_size_in_mb`` per episode, which is what made LeRobot's save
-slow; ``video_files_size_in_mb`` is recorded in ``info.json`` for LeRobot but never reached.
-LeRobot reads both layouts the same way, through the per-episode chunk/file indices.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
-import os
 import shutil
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +31,10 @@ import numpy as np
 import pyarrow as pa
 
 from lerobot_gym.dataset import layout
+from lerobot_gym.dataset._commit import EpisodeFiles, finish_videos
 from lerobot_gym.dataset.columns import arrow_column, convert_value
-from lerobot_gym.dataset.meta import DatasetMeta, read_parquet
-from lerobot_gym.dataset.recovery import max_chunk_file, repair
+from lerobot_gym.dataset.meta import DatasetMeta
+from lerobot_gym.dataset.recovery import repair
 from lerobot_gym.dataset.stats import (
     Stats,
     aggregate_stats,
@@ -64,7 +50,6 @@ from lerobot_gym.dataset.video import (
 )
 from lerobot_gym.errors import (
     ConfigError,
-    DatasetCorruptError,
     DatasetError,
     DatasetMismatchError,
 )
@@ -114,30 +99,17 @@ class LeRobotDatasetWriter:
         self._image_keys = [k for k, f in self.features.items() if f["dtype"] == "image"]
         self._user_keys = [k for k in self.features if k not in layout.DEFAULT_FEATURES]
         self._schema = layout.data_schema(self.features)
-        self._episodes_schema = layout.episodes_schema(self.features)
-        self._chunks_size = int(info["chunks_size"])
 
         self._tasks: list[str] = list(meta.tasks) if meta else []
         self._num_episodes = meta.num_episodes if meta else 0
         self._num_frames = meta.num_frames if meta else 0
         self._stats: dict[str, Stats] | None = meta.stats if meta and meta.num_episodes else None
 
-        # Like LeRobot's resume, a resumed writer starts new data/episodes/video files.
-        def after(paths: list[Path]) -> tuple[int, int]:
-            last = max_chunk_file(paths)
-            return (0, 0) if last is None else layout.next_chunk_file(*last, self._chunks_size)
-
-        self._data_cf = after(list((self.root / "data").glob("*/*.parquet")))
-        self._meta_cf = after(list((self.root / "meta" / "episodes").glob("*/*.parquet")))
-        self._video_cf = {
-            k: after(list((self.root / "videos" / k).glob("*/*.mp4"))) for k in self._video_keys
-        }
-        self._data_table: pa.Table | None = None
-        self._meta_table: pa.Table | None = None
         # Videos of a buffered episode whose save failed after encoding (kept for a retry).
         self._encoded: dict[str, EncodedEpisode] | None = None
-        # File changes of a failed save that could not be undone yet, oldest first.
-        self._undo: list[Callable[[], object]] = []
+        self._files = EpisodeFiles(
+            self.root, info, fsync=fsync, retry_pending=lambda: self._encoded is not None
+        )
 
         self._encoders = {
             k: EpisodeVideoEncoder(k, self.fps, encoding, queue_size=queue_size, fsync=fsync)
@@ -390,9 +362,13 @@ class LeRobotDatasetWriter:
         n = len(self._buf_tasks)
         if n == 0:
             raise DatasetError("the episode has no frames; call add_frame() before save_episode()")
-        self._run_undo(strict=True)
+        self._files.run_undo(strict=True)
         if self._encoded is None:
-            self._encoded = self._finish_encoders(n)
+            try:
+                self._encoded = finish_videos(self._encoders, n)
+            except DatasetError:
+                self.clear_episode()  # its video is lost: nothing to retry
+                raise
         encoded = self._encoded
         ep = self._num_episodes
         tasks = self._tasks + [t for t in dict.fromkeys(self._buf_tasks) if t not in self._tasks]
@@ -403,50 +379,18 @@ class LeRobotDatasetWriter:
         )
         ep_stats = episode_stats(self.features, columns, {k: r.stats for k, r in encoded.items()})
 
-        undo: list[Callable[[], object]] = []
-        try:
-            data_cf, data_table = self._write_data(table, undo)
-            row: dict[str, Any] = {
-                "episode_index": ep,
-                "tasks": list(dict.fromkeys(self._buf_tasks)),
-                "length": n,
-                "data/chunk_index": data_cf[0],
-                "data/file_index": data_cf[1],
-                "dataset_from_index": self._num_frames,
-                "dataset_to_index": self._num_frames + n,
-            }
-            video_cf = dict(self._video_cf)
-            finals: dict[str, Path] = {}
-            for key, res in encoded.items():
-                chunk, file = video_cf[key]
-                final = self.root / layout.VIDEO_PATH.format(
-                    video_key=key, chunk_index=chunk, file_index=file
-                )
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(res.path, final)
-                undo.append(functools.partial(self._unplace_video, final, res.path))
-                if self._fsync:
-                    layout.fsync_dir(final.parent)
-                finals[key] = final
-                video_cf[key] = layout.next_chunk_file(chunk, file, self._chunks_size)
-                row[f"videos/{key}/chunk_index"] = chunk
-                row[f"videos/{key}/file_index"] = file
-                row[f"videos/{key}/from_timestamp"] = 0.0
-                row[f"videos/{key}/to_timestamp"] = n / self.fps
-            if len(tasks) > len(self._tasks):
-                self._write_tasks(tasks, undo)
-            row.update(to_episode_columns(ep_stats))
-            meta_cf, meta_table, late = self._write_episode_row(row)  # the commit point
-        except BaseException:
-            self._undo = undo
-            self._run_undo(strict=False)  # the original error is the one to report
-            raise
+        row: dict[str, Any] = {
+            "episode_index": ep,
+            "tasks": list(dict.fromkeys(self._buf_tasks)),
+            "length": n,
+            "dataset_from_index": self._num_frames,
+            "dataset_to_index": self._num_frames + n,
+            **to_episode_columns(ep_stats),
+        }
+        finals, late = self._files.commit(table, row, encoded, tasks=tasks, known_tasks=self._tasks)
 
         # Committed: from here on the episode is part of the dataset, whatever fails next.
         self._tasks = tasks
-        self._data_cf, self._data_table = data_cf, data_table
-        self._meta_cf, self._meta_table = meta_cf, meta_table
-        self._video_cf = video_cf
         self._stats = ep_stats if self._stats is None else aggregate_stats([self._stats, ep_stats])
         self._num_episodes += 1
         self._num_frames += n
@@ -486,8 +430,8 @@ class LeRobotDatasetWriter:
                 f"({len(self._buf_tasks)} frames); call save_episode() first to keep it",
                 stacklevel=2,
             )
-        self._run_undo(strict=False)
-        if self._undo:
+        self._files.run_undo(strict=False)
+        if self._files.undo_pending:
             warnings.warn(
                 f"{self.root} still holds files of an episode whose save failed; "
                 "LeRobotDatasetWriter.resume() removes them",
@@ -537,137 +481,11 @@ class LeRobotDatasetWriter:
         cols["task_index"] = np.asarray([task_ids[t] for t in self._buf_tasks], dtype=np.int64)
         return cols
 
-    def _rotate_if_full(self, table: pa.Table | None, path: Path, new_rows: int) -> bool:
-        """Whether adding ``new_rows`` rows to the file at ``path`` would pass the size limit."""
-        if table is None or not path.exists() or table.num_rows == 0:
-            return False
-        size_mb = path.stat().st_size / 2**20
-        per_row = size_mb / table.num_rows
-        return size_mb + per_row * new_rows >= float(self.info["data_files_size_in_mb"])
-
-    def _finish_encoders(self, n: int) -> dict[str, EncodedEpisode]:
-        """Every camera's video of the episode; on any failure, discard the episode and raise."""
-        for enc in self._encoders.values():
-            enc.request_finish()  # all cameras flush in parallel
-        encoded: dict[str, EncodedEpisode] = {}
-        failures: list[tuple[str, Exception]] = []
-        try:
-            for key, enc in self._encoders.items():  # collect every result, even after a failure
-                try:
-                    encoded[key] = enc.finish_episode()
-                except Exception as exc:
-                    failures.append((key, exc))
-            failures += [
-                (key, DatasetCorruptError(f"encoded {r.num_frames} frames, not {n}"))
-                for key, r in encoded.items()
-                if r.num_frames != n
-            ]
-        finally:
-            if failures or len(encoded) < len(self._encoders):  # a failure, or Ctrl-C
-                for res in encoded.values():
-                    res.path.unlink(missing_ok=True)
-        if failures:
-            self.clear_episode()
-            why = "; ".join(f"{key!r}: {exc.__cause__ or exc}" for key, exc in failures)
-            raise DatasetError(
-                f"video encoding failed ({why}); the episode was discarded: record it again"
-            ) from failures[0][1]
-        return encoded
-
-    def _write_data(
-        self, table: pa.Table, undo: list[Callable[[], object]]
-    ) -> tuple[tuple[int, int], pa.Table]:
-        """Add the episode's rows to the current data file (or a new one); no state changes."""
-        cf, previous = self._data_cf, self._data_table
-        path = self._data_path(cf)
-        if self._rotate_if_full(previous, path, table.num_rows):
-            cf, previous = layout.next_chunk_file(*cf, self._chunks_size), None
-            path = self._data_path(cf)
-        combined = table if previous is None else pa.concat_tables([previous, table])
-        if previous is None:
-            undo.append(functools.partial(self._unlink, path))
-        else:
-            undo.append(
-                functools.partial(layout.atomic_write_parquet, path, previous, fsync=self._fsync)
-            )
-        layout.atomic_write_parquet(path, combined, fsync=self._fsync)
-        return cf, combined
-
-    def _write_tasks(self, tasks: list[str], undo: list[Callable[[], object]]) -> None:
-        path = self.root / layout.TASKS_PATH
-        if self._tasks:
-            old = layout.tasks_table(self._tasks)
-            undo.append(
-                functools.partial(layout.atomic_write_parquet, path, old, fsync=self._fsync)
-            )
-        else:
-            undo.append(functools.partial(self._unlink, path))
-        layout.atomic_write_parquet(path, layout.tasks_table(tasks), fsync=self._fsync)
-
-    def _write_episode_row(
-        self, row: dict[str, Any]
-    ) -> tuple[tuple[int, int], pa.Table, BaseException | None]:
-        """Append the commit record; returns its file, table, and an error raised after it.
-
-        The error is not None when the file was replaced but a later step of the atomic write
-        (the directory fsync) raised: the episode is then committed all the same.
-        """
-        cf, previous = self._meta_cf, self._meta_table
-        path = self._meta_path(cf)
-        if self._rotate_if_full(previous, path, 1):
-            cf, previous = layout.next_chunk_file(*cf, self._chunks_size), None
-            path = self._meta_path(cf)
-        row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = cf
-        new = pa.Table.from_pylist([row], schema=self._episodes_schema)
-        combined = new if previous is None else pa.concat_tables([previous, new])
-        try:
-            layout.atomic_write_parquet(path, combined, fsync=self._fsync)
-        except BaseException as exc:
-            if not _ends_with_episode(path, row["episode_index"], combined.num_rows):
-                raise
-            return cf, combined, exc
-        return cf, combined, None
-
-    def _unplace_video(self, final: Path, staged: Path) -> None:
-        """Undo a video move: back to staging for a retry, or delete if the episode is gone."""
-        if not final.exists():
-            return
-        if self._encoded is not None and not staged.exists():
-            os.replace(final, staged)
-        else:
-            final.unlink()
-
-    def _unlink(self, path: Path) -> None:
-        path.unlink(missing_ok=True)
-        if self._fsync and path.parent.exists():
-            layout.fsync_dir(path.parent)
-
-    def _run_undo(self, *, strict: bool) -> None:
-        """Undo the files of a failed save, newest first; what fails stays for a later try."""
-        while self._undo:
-            try:
-                self._undo[-1]()
-            except Exception as exc:
-                if not strict:
-                    return
-                raise DatasetError(
-                    f"files of the episode whose save failed earlier could not be removed from "
-                    f"{self.root} ({exc}); free disk space and call save_episode() again, or "
-                    "close() and LeRobotDatasetWriter.resume(), which repairs the dataset"
-                ) from exc
-            self._undo.pop()
-
     def _drop_encoded(self) -> None:
         if self._encoded is not None:
             for res in self._encoded.values():
                 res.path.unlink(missing_ok=True)
         self._encoded = None
-
-    def _data_path(self, cf: tuple[int, int]) -> Path:
-        return self.root / layout.DATA_PATH.format(chunk_index=cf[0], file_index=cf[1])
-
-    def _meta_path(self, cf: tuple[int, int]) -> Path:
-        return self.root / layout.EPISODES_PATH.format(chunk_index=cf[0], file_index=cf[1])
 
     def _fill_video_info(self, key: str, path: Path) -> None:
         ft = self.features[key]
@@ -678,13 +496,3 @@ class LeRobotDatasetWriter:
             **probe_video_info(path),
             **self.encoding.info_fields(),
         }
-
-
-def _ends_with_episode(path: Path, episode: int, num_rows: int) -> bool:
-    """Whether the episodes file at ``path`` is the one just written, ending with ``episode``."""
-    try:
-        table = read_parquet(path, columns=["episode_index"])
-    except Exception:  # missing or unreadable: certainly not committed
-        return False
-    column = table["episode_index"]
-    return table.num_rows == num_rows and column[num_rows - 1].as_py() == episode
