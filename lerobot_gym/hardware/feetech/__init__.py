@@ -4,7 +4,8 @@ Importing this package does not import ``scservo_sdk``; :class:`FeetechBus` load
 connects and raises :class:`~lerobot_gym.errors.MissingExtraError` (extra ``real``) if absent.
 """
 
-from lerobot_gym.hardware.feetech.bus import BusStats, FeetechBus, Motor
+from lerobot_gym.hardware.feetech.bus import FeetechBus
+from lerobot_gym.hardware.feetech.bus_types import BusStats, Motor
 from lerobot_gym.hardware.feetech.configure import (
     configure_so101_follower,
     configure_so101_leader,

@@ -1,7 +1,9 @@
 """Feetech STS servo bus (SO-101) on the vendor SDK ``scservo_sdk`` and pyserial.
 
 :class:`FeetechBus` turns the SDK's result codes into typed errors (:mod:`lerobot_gym.errors`)
-with retries and counters (:class:`BusStats`). SO-101 register set-up lives in
+with retries and counters (:class:`BusStats`). Torque on/off and ``configure_motors`` are
+inherited from :class:`~lerobot_gym.hardware.feetech.torque.TorqueMixin`; :class:`Motor` and
+:class:`BusStats` live in ``bus_types``, SO-101 register set-up in
 :mod:`lerobot_gym.hardware.feetech.configure`, the serial port in ``_port``.
 
 Design decisions:
@@ -27,14 +29,6 @@ Design decisions:
       not to raise on them (``check_status=False``), as LeRobot's ``GroupSyncRead`` ignores
       them: a control loop decides itself which conditions stop the arm
       (:mod:`lerobot_gym.hardware.feetech.status`).
-    * Torque off must reach every servo even when one of them fails: :meth:`disable_torque`
-      first broadcasts it with two SYNC_WRITEs (unacknowledged, so a silent servo cannot
-      block the others), then writes it to each motor, carrying on past failures and raising
-      the collected errors at the end. Status bits do not fail a torque-off write: the servo
-      answered, so it heard it.
-    * :meth:`enable_torque` can first set Goal_Position to the present position
-      (``hold_position``): firmware that keeps a stale goal would otherwise jump to it.
-      :meth:`torque_disabled` re-enables torque that way, and only when its body succeeded.
     * Register values are signed integers at this API: the sign-magnitude encodings are applied
       by :meth:`FeetechBus.write` / :meth:`FeetechBus.read` and their sync variants.
 
@@ -45,11 +39,9 @@ configure).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lerobot_gym.errors import (
@@ -62,10 +54,10 @@ from lerobot_gym.errors import (
     NotConnectedError,
 )
 from lerobot_gym.hardware.feetech._port import FIND_PORT_HINT, import_sdk, open_port
+from lerobot_gym.hardware.feetech.bus_types import BusStats, Motor
 from lerobot_gym.hardware.feetech.table import (
     DEFAULT_BAUDRATE,
     MODEL_NUMBERS,
-    PHASE_MULTI_TURN_BIT,
     decode_register,
     encode_register,
     from_bytes_le,
@@ -73,61 +65,18 @@ from lerobot_gym.hardware.feetech.table import (
     status_flags,
     to_bytes_le,
 )
+from lerobot_gym.hardware.feetech.torque import TorqueMixin
+
+__all__ = ["BusStats", "FeetechBus", "Motor"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Motor:
-    """One servo on the bus.
-
-    Attributes:
-        id: The servo's bus ID (0..252).
-        model: Model name, a key of :data:`MODEL_NUMBERS`.
-    """
-
-    id: int
-    model: str = "sts3215"
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.id <= 252:
-            raise ConfigError(f"servo id {self.id} is outside 0..252")
-        if self.model not in MODEL_NUMBERS:
-            raise ConfigError(
-                f"unsupported Feetech model {self.model!r}; supported: {', '.join(MODEL_NUMBERS)}"
-            )
-
-
-@dataclass
-class BusStats:
-    """Counters of a bus's traffic; they only grow until :meth:`FeetechBus.reset_stats`.
-
-    Attributes:
-        transactions: Packets sent (including retries and unacknowledged sync writes).
-        retries: Transactions repeated after a communication failure.
-        timeouts: Status packets that did not arrive in time.
-        corrupt_packets: Status packets with a wrong checksum, header or length.
-        status_errors: Status packets with error bits set.
-        failures: Operations that raised after exhausting their retries.
-    """
-
-    transactions: int = 0
-    retries: int = 0
-    timeouts: int = 0
-    corrupt_packets: int = 0
-    status_errors: int = 0
-    failures: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """The counters as a plain dict (for logs and ``info``)."""
-        return asdict(self)
 
 
 # (value, comm result, status error byte, id of the servo the result is about)
 _Result = tuple[Any, int, int, "int | None"]
 
 
-class FeetechBus:
+class FeetechBus(TorqueMixin):
     """A Feetech STS servo bus (for example the six STS3215 servos of an SO-101 arm).
 
     Values at this API are raw register values as signed integers (ticks for positions); the
@@ -527,92 +476,3 @@ class FeetechBus:
                     f"sync write of {register} on {self.port} failed: "
                     f"{self._packet_handler.getTxRxResult(comm)}"
                 )
-
-    # ----------------------------------------------------------------- torque and setup
-    def _names(self, motors: Iterable[str] | None) -> list[str]:
-        return list(self.motors) if motors is None else list(motors)
-
-    def enable_torque(
-        self, motors: Iterable[str] | None = None, *, hold_position: bool = False
-    ) -> None:
-        """Enable torque, then set Lock=1 (EEPROM writes no longer saved), as lerobot does.
-
-        Args:
-            motors: Motor names (default all).
-            hold_position: First write Goal_Position = Present_Position (acknowledged), so a
-                servo whose firmware kept an old goal holds still instead of jumping to it.
-        """
-        names = self._names(motors)
-        if hold_position:
-            with self._lock:
-                # Status bits are left to the acknowledged Torque_Enable writes below.
-                present = self.sync_read("Present_Position", names, check_status=False)
-                for name in names:
-                    self.write("Goal_Position", name, present[name], check_status=False)
-        for name in names:
-            self.write("Torque_Enable", name, 1)
-            self.write("Lock", name, 1)
-
-    def disable_torque(self, motors: Iterable[str] | None = None) -> None:
-        """Disable torque, then set Lock=0 so EEPROM writes (calibration) are saved.
-
-        Torque off is broadcast first (two SYNC_WRITEs), then written to each motor; a motor
-        that fails does not stop the others (see the module docstring).
-
-        Raises:
-            MotorError: After trying every motor, if any did not confirm; the error of the
-                only failing motor, or one naming all of them.
-        """
-        names = self._names(motors)
-        errors: list[MotorError] = []
-        with self._lock:
-            for _ in range(2):  # unacknowledged: the second covers one lost packet
-                try:
-                    self.sync_write("Torque_Enable", dict.fromkeys(names, 0))
-                except MotorError as exc:
-                    errors.append(exc)
-            for name in names:
-                try:
-                    self.write("Torque_Enable", name, 0, check_status=False)
-                    self.write("Lock", name, 0, check_status=False)
-                except MotorError as exc:
-                    errors.append(exc)
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
-            ids = sorted({e.motor_id for e in errors if e.motor_id is not None})
-            details = "; ".join(dict.fromkeys(str(e) for e in errors))
-            raise MotorError(
-                f"torque off was not confirmed by {len(errors)} transaction(s) on {self.port} "
-                f"(servo ids {ids}): {details}",
-                motor_id=ids[0] if len(ids) == 1 else None,
-            ) from errors[0]
-
-    @contextlib.contextmanager
-    def torque_disabled(self, motors: Iterable[str] | None = None) -> Iterator[None]:
-        """Disable torque for the body of a ``with`` block and enable it again afterwards.
-
-        Torque is enabled again (holding the present position) only when the body succeeded:
-        after an error the arm stays limp, and the body's error is what propagates.
-        """
-        names = self._names(motors)
-        self.disable_torque(names)
-        yield
-        self.enable_torque(names, hold_position=True)
-
-    def configure_motors(
-        self, return_delay_time: int = 0, maximum_acceleration: int = 254, acceleration: int = 254
-    ) -> None:
-        """Write the registers lerobot's ``configure_motors`` writes on every motor.
-
-        Return_Delay_Time (the default 250 costs 0.5 ms per reply), Maximum_Acceleration,
-        Acceleration, and on sts3215 clear Phase bit 4 so positions stay in 0..4095.
-        """
-        for name, motor in self.motors.items():
-            self.write("Return_Delay_Time", name, return_delay_time)
-            self.write("Maximum_Acceleration", name, maximum_acceleration)
-            self.write("Acceleration", name, acceleration)
-            if motor.model == "sts3215":
-                phase = self.read("Phase", name)
-                if phase & PHASE_MULTI_TURN_BIT:
-                    self.write("Phase", name, phase & ~PHASE_MULTI_TURN_BIT)

@@ -1,0 +1,160 @@
+"""Torque and register set-up of a Feetech bus: :class:`TorqueMixin`, a base of ``FeetechBus``.
+
+It owns enabling and disabling torque (with the Lock register that decides whether EEPROM
+writes are saved), the ``torque_disabled`` block, and lerobot's ``configure_motors`` registers.
+It is built only on the bus's register API (``read``/``write``/``sync_read``/``sync_write``),
+which :class:`~lerobot_gym.hardware.feetech.bus.FeetechBus` provides; the methods are typed
+against :class:`_RegisterBus` (mypy's self-type protocol for mixins).
+
+Design decisions:
+    * Torque off must reach every servo even when one of them fails: :meth:`disable_torque`
+      first broadcasts it with two SYNC_WRITEs (unacknowledged, so a silent servo cannot
+      block the others), then writes it to each motor, carrying on past failures and raising
+      the collected errors at the end. Status bits do not fail a torque-off write: the servo
+      answered, so it heard it.
+    * :meth:`enable_torque` can first set Goal_Position to the present position
+      (``hold_position``): firmware that keeps a stale goal would otherwise jump to it.
+      :meth:`torque_disabled` re-enables torque that way, and only when its body succeeded.
+
+Sources: /work/shared/reference/lerobot-interfaces.md §2.5 (registers written at configure)
+and servo-protocols.md §1-2 (lerobot's ``FeetechMotorsBus``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol
+
+from lerobot_gym.errors import MotorError
+from lerobot_gym.hardware.feetech.bus_types import Motor
+from lerobot_gym.hardware.feetech.table import PHASE_MULTI_TURN_BIT
+
+__all__ = ["TorqueMixin"]
+
+
+class _RegisterBus(Protocol):
+    """What :class:`TorqueMixin` needs of the class it is mixed into."""
+
+    @property
+    def port(self) -> str: ...
+
+    @property
+    def motors(self) -> Mapping[str, Motor]: ...
+
+    @property
+    def _lock(self) -> contextlib.AbstractContextManager[Any]: ...
+
+    def read(self, register: str, motor: str, *, check_status: bool = True) -> int: ...
+
+    def write(
+        self, register: str, motor: str, value: int, *, check_status: bool = True
+    ) -> None: ...
+
+    def sync_read(
+        self, register: str, motors: Iterable[str] | None = None, *, check_status: bool = True
+    ) -> dict[str, int]: ...
+
+    def sync_write(self, register: str, values: Mapping[str, int]) -> None: ...
+
+    def enable_torque(
+        self, motors: Iterable[str] | None = None, *, hold_position: bool = False
+    ) -> None: ...
+
+    def disable_torque(self, motors: Iterable[str] | None = None) -> None: ...
+
+
+class TorqueMixin:
+    """Torque on/off and ``configure_motors`` for a bus with a register API (see module doc)."""
+
+    def enable_torque(
+        self: _RegisterBus, motors: Iterable[str] | None = None, *, hold_position: bool = False
+    ) -> None:
+        """Enable torque, then set Lock=1 (EEPROM writes no longer saved), as lerobot does.
+
+        Args:
+            motors: Motor names (default all).
+            hold_position: First write Goal_Position = Present_Position (acknowledged), so a
+                servo whose firmware kept an old goal holds still instead of jumping to it.
+        """
+        names = _names(self, motors)
+        if hold_position:
+            with self._lock:
+                # Status bits are left to the acknowledged Torque_Enable writes below.
+                present = self.sync_read("Present_Position", names, check_status=False)
+                for name in names:
+                    self.write("Goal_Position", name, present[name], check_status=False)
+        for name in names:
+            self.write("Torque_Enable", name, 1)
+            self.write("Lock", name, 1)
+
+    def disable_torque(self: _RegisterBus, motors: Iterable[str] | None = None) -> None:
+        """Disable torque, then set Lock=0 so EEPROM writes (calibration) are saved.
+
+        Torque off is broadcast first (two SYNC_WRITEs), then written to each motor; a motor
+        that fails does not stop the others (see the module docstring).
+
+        Raises:
+            MotorError: After trying every motor, if any did not confirm; the error of the
+                only failing motor, or one naming all of them.
+        """
+        names = _names(self, motors)
+        errors: list[MotorError] = []
+        with self._lock:
+            for _ in range(2):  # unacknowledged: the second covers one lost packet
+                try:
+                    self.sync_write("Torque_Enable", dict.fromkeys(names, 0))
+                except MotorError as exc:
+                    errors.append(exc)
+            for name in names:
+                try:
+                    self.write("Torque_Enable", name, 0, check_status=False)
+                    self.write("Lock", name, 0, check_status=False)
+                except MotorError as exc:
+                    errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            ids = sorted({e.motor_id for e in errors if e.motor_id is not None})
+            details = "; ".join(dict.fromkeys(str(e) for e in errors))
+            raise MotorError(
+                f"torque off was not confirmed by {len(errors)} transaction(s) on {self.port} "
+                f"(servo ids {ids}): {details}",
+                motor_id=ids[0] if len(ids) == 1 else None,
+            ) from errors[0]
+
+    @contextlib.contextmanager
+    def torque_disabled(self: _RegisterBus, motors: Iterable[str] | None = None) -> Iterator[None]:
+        """Disable torque for the body of a ``with`` block and enable it again afterwards.
+
+        Torque is enabled again (holding the present position) only when the body succeeded:
+        after an error the arm stays limp, and the body's error is what propagates.
+        """
+        names = _names(self, motors)
+        self.disable_torque(names)
+        yield
+        self.enable_torque(names, hold_position=True)
+
+    def configure_motors(
+        self: _RegisterBus,
+        return_delay_time: int = 0,
+        maximum_acceleration: int = 254,
+        acceleration: int = 254,
+    ) -> None:
+        """Write the registers lerobot's ``configure_motors`` writes on every motor.
+
+        Return_Delay_Time (the default 250 costs 0.5 ms per reply), Maximum_Acceleration,
+        Acceleration, and on sts3215 clear Phase bit 4 so positions stay in 0..4095.
+        """
+        for name, motor in self.motors.items():
+            self.write("Return_Delay_Time", name, return_delay_time)
+            self.write("Maximum_Acceleration", name, maximum_acceleration)
+            self.write("Acceleration", name, acceleration)
+            if motor.model == "sts3215":
+                phase = self.read("Phase", name)
+                if phase & PHASE_MULTI_TURN_BIT:
+                    self.write("Phase", name, phase & ~PHASE_MULTI_TURN_BIT)
+
+
+def _names(bus: _RegisterBus, motors: Iterable[str] | None) -> list[str]:
+    return list(bus.motors) if motors is None else list(motors)
