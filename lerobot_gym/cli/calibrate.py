@@ -159,7 +159,8 @@ def run(argv: list[str]) -> int:
 
 def _use_existing_file(bus: Any, arm: ArmTarget, path: Path, motors: Mapping[str, Any]) -> bool:
     """Offer the existing file; True if it was written to the servos (nothing more to do)."""
-    from lerobot_gym.robots.so101.calibration import load_calibration, write_calibration
+    from lerobot_gym.robots.so101.calibration import load_calibration
+    from lerobot_gym.robots.so101.calibration_procedure import write_calibration
 
     try:
         calibration = load_calibration(path, motors)
@@ -179,11 +180,10 @@ def _use_existing_file(bus: Any, arm: ArmTarget, path: Path, motors: Mapping[str
 
 def calibrate_arm(bus: Any, arm: ArmTarget, path: Path, motors: Mapping[str, Any]) -> Path:
     """Home, record ranges, write and save; returns the file written (prompts on stdin)."""
-    from lerobot_gym.robots.so101.calibration import (
-        FULL_TURN_MOTORS,
+    from lerobot_gym.robots.so101.calibration import FULL_TURN_MOTORS, save_calibration
+    from lerobot_gym.robots.so101.calibration_procedure import (
         build_calibration,
         record_ranges_of_motion,
-        save_calibration,
         set_half_turn_homings,
         write_calibration,
     )

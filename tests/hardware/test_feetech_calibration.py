@@ -12,8 +12,8 @@ import numpy as np
 
 from lerobot_gym.hardware.emulator import SO101_JOINT_NAMES, FeetechEmulator
 from lerobot_gym.hardware.feetech import FeetechBus, Motor
-from lerobot_gym.robots.so101.calibration import (
-    HALF_TURN_TICK,
+from lerobot_gym.robots.so101.calibration import HALF_TURN_TICK
+from lerobot_gym.robots.so101.calibration_procedure import (
     build_calibration,
     is_calibrated,
     read_calibration_from_bus,

@@ -20,15 +20,17 @@ from hypothesis import strategies as st
 from lerobot_gym.errors import CalibrationError, ConfigError
 from lerobot_gym.robots.so101.calibration import (
     MotorCalibration,
-    build_calibration,
     calibrate_command,
     calibration_path,
     calibration_root,
-    is_calibrated,
     load_calibration,
+    save_calibration,
+)
+from lerobot_gym.robots.so101.calibration_procedure import (
+    build_calibration,
+    is_calibrated,
     read_calibration_from_bus,
     record_ranges_of_motion,
-    save_calibration,
     set_half_turn_homings,
     write_calibration,
 )

@@ -17,24 +17,21 @@ from lerobot_gym.errors import CalibrationError, ConfigError, NotConnectedError
 from lerobot_gym.hardware.feetech import FeetechBus, Motor
 from lerobot_gym.robots.so101.calibration import (
     HALF_TURN_TICK,
-    build_calibration,
     calibration_path,
-    is_calibrated,
     load_calibration,
-    record_ranges_of_motion,
     save_calibration,
+)
+from lerobot_gym.robots.so101.calibration_procedure import (
+    build_calibration,
+    is_calibrated,
+    record_ranges_of_motion,
     set_half_turn_homings,
 )
 from lerobot_gym.robots.so101.emulated import EmulatedSO101, factory_calibration
-from lerobot_gym.robots.so101.hardware import (
-    SO101Hardware,
-    SO101HardwareConfig,
-    TickConverter,
-    degrees_to_m100,
-    m100_to_degrees,
-)
+from lerobot_gym.robots.so101.hardware import SO101Hardware, SO101HardwareConfig
 from lerobot_gym.robots.so101.motors import so101_motors
 from lerobot_gym.robots.so101.spec import SO101
+from lerobot_gym.robots.so101.ticks import TickConverter, degrees_to_m100, m100_to_degrees
 
 NAMES = SO101.joint_names
 

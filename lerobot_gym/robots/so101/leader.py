@@ -25,8 +25,9 @@ import numpy as np
 
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.errors import ConfigError, NotConnectedError
-from lerobot_gym.robots.so101.hardware import TickConverter, load_arm_calibration
+from lerobot_gym.robots.so101.hardware import load_arm_calibration
 from lerobot_gym.robots.so101.spec import so101_spec
+from lerobot_gym.robots.so101.ticks import TickConverter
 from lerobot_gym.teleop.base import TELEOP_EVENT_KEYS, no_events
 
 __all__ = ["SO101Leader"]
@@ -89,7 +90,7 @@ class SO101Leader:
             CalibrationError: The leader's calibration file is missing or corrupt.
         """
         from lerobot_gym.hardware.feetech import FeetechBus, Motor, configure_so101_leader
-        from lerobot_gym.robots.so101.calibration import is_calibrated, write_calibration
+        from lerobot_gym.robots.so101.calibration_procedure import is_calibrated, write_calibration
 
         if self.is_connected:
             return
