@@ -1,7 +1,7 @@
 """Bring a dataset back to its last committed episode after a crash.
 
 The writer saves an episode in this order, each step an atomic file replace (see
-:mod:`lerobot_gym.dataset.writer`): video files, data parquet, tasks, **episodes parquet (the
+:mod:`lerobot_gym.dataset._commit`): video files, data parquet, tasks, **episodes parquet (the
 commit)**, ``stats.json``, ``info.json``. A process killed between two steps therefore leaves
 only *extra* things behind, never a torn file:
 

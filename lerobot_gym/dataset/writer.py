@@ -94,9 +94,7 @@ class LeRobotDatasetWriter:
         self.fps = int(info["fps"])
         self.encoding = encoding
         self._fsync = fsync
-        self._queue_size = queue_size
         self._video_keys = layout.video_keys(self.features)
-        self._image_keys = [k for k, f in self.features.items() if f["dtype"] == "image"]
         self._user_keys = [k for k in self.features if k not in layout.DEFAULT_FEATURES]
         self._schema = layout.data_schema(self.features)
 
