@@ -16,8 +16,8 @@ LeRobot's ``lerobot-calibrate`` accepts) runs LeRobot's procedure (lerobot-inter
    ``teleoperators/so_leader/<id>.json`` under the calibration root, or
    ``--robot.calibration_dir``), so LeRobot and lerobot_gym share one file per arm.
 
-The procedure itself is :mod:`lerobot_gym.robots.so101.calibration`; this module prompts, draws
-the table and reports.
+The procedure itself is :mod:`lerobot_gym.robots.so101.calibration_procedure`; this module
+prompts, draws the table and reports.
 
 Design decisions:
 

@@ -72,7 +72,7 @@ from lerobot_gym.robots.so101.calibration import (
     load_calibration,
 )
 from lerobot_gym.robots.so101.calibration_procedure import is_calibrated, write_calibration
-from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, so101_motors
+from lerobot_gym.robots.so101.motors import so101_motors
 from lerobot_gym.robots.so101.ticks import TickConverter, degrees_to_m100, m100_to_degrees
 
 __all__ = [
@@ -88,7 +88,6 @@ logger = logging.getLogger(__name__)
 
 _POSITION = "Present_Position"
 _VELOCITY = "Present_Velocity"
-_RAD_PER_TICK = 2 * math.pi / (STS3215_MAX_TICK + 1)
 
 
 class FrameSource(Protocol):

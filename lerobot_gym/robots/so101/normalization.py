@@ -3,7 +3,7 @@
 This module owns the per-motor conversions :func:`normalize` and :func:`unnormalize` in all
 three of LeRobot's conventions (:class:`~lerobot_gym.robots.so101.motors.NormMode`), given a
 calibration (``motor name -> MotorCalibration``, see
-:mod:`lerobot_gym.robots.so101.calibration`, which owns the file format and the procedure).
+:mod:`lerobot_gym.robots.so101.calibration`, which owns the file format).
 
 Source: ``/work/shared/reference/lerobot-interfaces.md`` §2.4 (LeRobot's
 ``SerialMotorsBus._normalize`` / ``_unnormalize`` in ``motors/motors_bus.py``).
