@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from lerobot_gym.errors import CameraError
-from lerobot_gym.hardware.cameras import ThreadedCamera
+from lerobot_gym.hardware.camera_thread import ThreadedCamera
 
 __all__ = ["SyntheticCamera", "moving_gradient"]
 

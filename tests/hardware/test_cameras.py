@@ -320,18 +320,6 @@ def test_synthetic_render_errors_reach_the_reader() -> None:
                 cam.async_read(timeout_s=1.0)
 
 
-def test_synthetic_camera_is_still_importable_from_cameras() -> None:
-    from lerobot_gym.hardware import cameras, synthetic_camera
-
-    assert cameras.SyntheticCamera is SyntheticCamera
-    assert cameras.moving_gradient is synthetic_camera.moving_gradient
-    with pytest.raises(AttributeError, match="no attribute 'NoSuchCamera'"):
-        cameras.NoSuchCamera  # noqa: B018
-
-
-# ------------------------------------------------------------------------------ discovery
-
-
 def test_find_cameras_reports_openable_devices(video: Path, tmp_path: Path) -> None:
     found = find_cameras([str(video), str(tmp_path / "missing")])
     assert len(found) == 1
