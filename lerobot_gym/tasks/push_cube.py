@@ -1,7 +1,7 @@
 """PushCube: push the cube onto a goal disc on the table.
 
 The goal is drawn ``GOAL_OFFSET_M`` in front of the cube (further along +x from the robot, with a
-little sideways jitter) and shown as a flat green disc. Success: the cube centre lies within
+little sideways jitter), inside the robot's workspace, and shown as a flat green disc. Success: the cube centre lies within
 ``SUCCESS_RADIUS_M`` of the goal in the table plane.
 
 Reward: dense, in [0, 1], the mean of reaching the push side of the cube and ``1 - tanh(10 d)``
@@ -46,12 +46,14 @@ class PushCube(CubeTask):
 
     def sample_reset(self, robot: RobotSpec, np_random: np.random.Generator) -> ResetSample:
         sample = super().sample_reset(robot, np_random)
-        # Cubes start in the near half of the workspace so the goal ahead stays within reach.
+        # The cube starts far enough from the far edge of the workspace, and the goal is kept
+        # inside it, so every goal is within the arm's reach.
         low, high = np.array(robot.workspace_low), np.array(robot.workspace_high)
-        xy = np_random.uniform(low, [low[0] + 0.4 * (high[0] - low[0]), high[1]])
+        xy = np_random.uniform(low, [max(low[0], high[0] - GOAL_OFFSET_M), high[1]])
         cube_pos, _ = sample.world_init["cube"]
         cube_pos[:2] = xy
-        goal = xy + np.array([GOAL_OFFSET_M, np_random.uniform(-GOAL_JITTER_M, GOAL_JITTER_M)])
+        jitter = np_random.uniform(-GOAL_JITTER_M, GOAL_JITTER_M)
+        goal = np.clip(xy + np.array([GOAL_OFFSET_M, jitter]), low, high)
         sample.goal = {"goal_xy": goal}
         goal_pos = np.array([goal[0], goal[1], robot.table_height_m + 0.0005])
         sample.world_init["goal"] = (goal_pos, np.array([1.0, 0.0, 0.0, 0.0]))
