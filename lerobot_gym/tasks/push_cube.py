@@ -1,8 +1,8 @@
 """PushCube: push the cube onto a goal disc on the table.
 
 The goal is drawn ``GOAL_OFFSET_M`` in front of the cube (further along +x from the robot, with a
-little sideways jitter), inside the robot's workspace, and shown as a flat green disc. Success: the cube centre lies within
-``SUCCESS_RADIUS_M`` of the goal in the table plane.
+little sideways jitter), inside the robot's workspace, and shown as a flat green disc.
+Success: the cube centre lies within ``SUCCESS_RADIUS_M`` of the goal in the table plane.
 
 Reward: dense, in [0, 1], the mean of reaching the push side of the cube and ``1 - tanh(10 d)``
 of the cube-to-goal distance; sparse 1 on success. ``environment_state``: cube position (3),
