@@ -42,6 +42,20 @@ PARSER = CommandParser(
         ),
         Flag("start_from_recorded_state", True, "reset to the recorded first state", bool),
         Flag("seed", None, "reset seed (the recording's: the twin's props reappear)", int, True),
+        Flag(
+            "dataset.use_degrees",
+            True,
+            "false for an SO-101 dataset recorded in LeRobot's older -100..100 units "
+            "(needs --dataset.calibration)",
+            bool,
+        ),
+        Flag(
+            "dataset.calibration",
+            None,
+            "LeRobot calibration JSON of the arm the dataset was recorded on",
+            str,
+            True,
+        ),
     ),
     open_groups={"env": common.ENV_GROUP_HELP},
     examples=(
@@ -49,6 +63,9 @@ PARSER = CommandParser(
         "--dataset.episode=0",
         "lerobot-gym replay --env.id=SO101-v0 --env.backend=real --env.port=/dev/ttyACM0 "
         "--dataset.repo_id=me/pick --dataset.episode=3",
+        "lerobot-gym replay --env.id=SO101-v0 --dataset.root=data/old --dataset.episode=0 "
+        "--dataset.use_degrees=false --dataset.calibration=~/.cache/huggingface/lerobot/"
+        "calibration/robots/so_follower/my_arm.json",
     ),
 )
 
@@ -72,6 +89,7 @@ def run(argv: list[str]) -> int:
     kwargs = common.env_kwargs(env_args)
     kwargs.setdefault("obs_type", "state")
     kwargs.setdefault("fps", meta.fps)
+    to_env_units = _unit_conversion(ds["use_degrees"], ds["calibration"])
     realtime = cfg["realtime"]
     if realtime is None:
         realtime = kwargs.get("backend", "sim") != "sim"
@@ -85,9 +103,31 @@ def run(argv: list[str]) -> int:
             ds["episode"],
             start_from_recorded_state=cfg["start_from_recorded_state"],
             seed=cfg["seed"],
+            to_env_units=to_env_units,
         )
     finally:
         env.close()
     print(f"replayed episode {ds['episode']} of {root} on {env_id} at {meta.fps} fps")
     print(report.summary())
     return 0
+
+
+def _unit_conversion(use_degrees: bool, calibration: str | None):
+    """-100..100 -> degrees with the arm's calibration, for datasets in LeRobot's older units."""
+    if use_degrees:
+        if calibration is not None:
+            raise UsageError("--dataset.calibration is only used with --dataset.use_degrees=false")
+        return None
+    if calibration is None:
+        raise UsageError(
+            "--dataset.use_degrees=false needs --dataset.calibration=PATH: the -100..100 units "
+            "are relative to the calibrated range of the arm the dataset was recorded on"
+        )
+    import functools
+    from pathlib import Path
+
+    from lerobot_gym.robots.so101.calibration import load_calibration
+    from lerobot_gym.robots.so101.ticks import m100_to_degrees
+
+    cal = load_calibration(Path(calibration).expanduser())
+    return functools.partial(m100_to_degrees, calibration=cal)

@@ -23,6 +23,7 @@ Design decisions:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,6 +130,7 @@ def replay_episode(
     start_from_recorded_state: bool = True,
     seed: int | None = None,
     realtime: bool = False,
+    to_env_units: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> ReplayReport:
     """Replay a recorded episode's actions on ``env`` and report the tracking error.
 
@@ -143,6 +145,10 @@ def replay_episode(
         seed: reset seed; pass the seed the episode was recorded with to reproduce the props
             on the twin (datasets do not store it).
         realtime: sleep to hold the dataset's fps between steps.
+        to_env_units: converts the dataset's ``action`` and ``observation.state`` rows to the
+            env's units first, e.g. an SO-101 dataset recorded with LeRobot's older -100..100
+            convention: ``functools.partial(m100_to_degrees, calibration=...)`` from
+            :mod:`lerobot_gym.robots.so101.ticks`; the report is then in the env's units.
 
     Returns:
         The per-joint tracking error (:class:`ReplayReport`).
@@ -169,6 +175,9 @@ def replay_episode(
     """
     meta, columns = load_episode_columns(root, episode_index)
     actions, recorded = columns[ACTION], columns[OBS_STATE]
+    if to_env_units is not None:
+        actions = np.asarray(to_env_units(actions), dtype=np.float32)
+        recorded = np.asarray(to_env_units(recorded), dtype=np.float64)
     act_shape = env.action_space.shape
     if act_shape is None or tuple(act_shape) != actions.shape[1:]:
         raise DatasetMismatchError(
