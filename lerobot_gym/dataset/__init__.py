@@ -1,6 +1,6 @@
 """LeRobot v3.0 datasets: a durable writer, a reader, validation and tools.
 
-Format reference: ``/work/shared/reference/lerobot-dataset-v3.md``. Importing this package
+Format reference: ``shared/reference/lerobot-dataset-v3.md``. Importing this package
 does not import torch.
 
 Example:

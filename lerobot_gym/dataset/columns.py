@@ -1,7 +1,7 @@
 """Turning frames given to ``add_frame`` into typed arrays, and episodes into Arrow columns.
 
 The checks here are LeRobot's ``validate_frame`` rules (reference
-``/work/shared/reference/lerobot-dataset-v3.md`` section 8), slightly more lenient: numeric
+``shared/reference/lerobot-dataset-v3.md`` section 8), slightly more lenient: numeric
 values are cast to the declared dtype when their shape matches, a scalar is accepted for a
 ``(1,)`` feature, and camera frames may be HWC or CHW, uint8 or float in [0, 1].
 """

@@ -1,7 +1,7 @@
 """PNG encoding and decoding of ``image`` features, with PyAV (no Pillow dependency).
 
 LeRobot stores ``image`` features in the data parquet as ``{"bytes": <PNG>, "path": None}``
-structs (reference ``/work/shared/reference/lerobot-dataset-v3.md`` section 3). FFmpeg's PNG
+structs (reference ``shared/reference/lerobot-dataset-v3.md`` section 3). FFmpeg's PNG
 codec writes and reads standard PNG files, so PIL-decoded LeRobot images and ours agree.
 """
 

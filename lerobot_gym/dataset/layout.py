@@ -2,7 +2,7 @@
 
 This module owns everything that must match LeRobot byte-for-byte in meaning: the path
 templates, the default bookkeeping features, the Arrow schemas of the data, episodes and tasks
-parquet files, and ``meta/info.json``. Source: ``/work/shared/reference/lerobot-dataset-v3.md``
+parquet files, and ``meta/info.json``. Source: ``shared/reference/lerobot-dataset-v3.md``
 sections 1-5 and 9 (read from huggingface/lerobot, ``datasets/utils.py``).
 
 Design decisions:

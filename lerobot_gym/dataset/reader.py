@@ -1,7 +1,7 @@
 """Reading LeRobot v3.0 datasets as a map-style (PyTorch-compatible) dataset.
 
 :class:`LeRobotDataset` mirrors the read side of LeRobot's class of the same name (reference
-``/work/shared/reference/lerobot-dataset-v3.md`` sections 3, 4 and 7): ``len``, indexing by
+``shared/reference/lerobot-dataset-v3.md`` sections 3, 4 and 7): ``len``, indexing by
 global frame position, ``delta_timestamps`` with ``<key>_is_pad`` masks, camera frames decoded
 at ``from_timestamp + timestamp`` within ``tolerance_s`` and returned float32 CHW in [0, 1],
 and the task string.

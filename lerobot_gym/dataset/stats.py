@@ -1,6 +1,6 @@
 """Per-episode feature statistics and their aggregation into ``meta/stats.json``.
 
-Source: ``/work/shared/reference/lerobot-dataset-v3.md`` section 6 (LeRobot's
+Source: ``shared/reference/lerobot-dataset-v3.md`` section 6 (LeRobot's
 ``compute_episode_stats`` / ``aggregate_stats``).
 
 Design decisions:

@@ -3,7 +3,7 @@
 :func:`validate` never raises on a bad dataset: it returns one :class:`Problem` per finding,
 each naming the file, what is wrong and what to do about it, so that ``lerobot-gym dataset
 validate`` can print them all at once. It checks what LeRobot would trip over at load or
-training time (reference ``/work/shared/reference/lerobot-dataset-v3.md`` section 9):
+training time (reference ``shared/reference/lerobot-dataset-v3.md`` section 9):
 ``info.json`` keys, readable parquet and MP4 files, contiguous episode indices, data columns
 agreeing with the declared features, per-episode row counts, data rows or files that no
 committed episode owns, and video frame counts and timestamps.

@@ -1,6 +1,6 @@
 """MP4 encoding off the control loop, and frame-accurate random-access decoding, with PyAV.
 
-Source: ``/work/shared/reference/lerobot-dataset-v3.md`` section 7 (LeRobot's
+Source: ``shared/reference/lerobot-dataset-v3.md`` section 7 (LeRobot's
 ``RGBEncoderConfig``, ``encode_video_frames`` and ``decode_video_frames``).
 
 Design decisions:

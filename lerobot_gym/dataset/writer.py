@@ -2,7 +2,7 @@
 
 :class:`LeRobotDatasetWriter` is this project's counterpart of LeRobot's
 ``LeRobotDataset.create`` / ``add_frame`` / ``save_episode`` / ``finalize`` (reference
-``/work/shared/reference/lerobot-dataset-v3.md`` section 8), with two differences that matter
+``shared/reference/lerobot-dataset-v3.md`` section 8), with two differences that matter
 on a robot:
 
 * **Durable per episode.** When :meth:`save_episode` returns, every file of the episode is

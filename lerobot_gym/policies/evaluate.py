@@ -19,7 +19,7 @@ Design decisions:
   (``per_episode`` with ``episode_ix``, ``sum_reward``, ``max_reward``, ``success``, ``seed``;
   ``aggregated`` with ``avg_sum_reward``, ``avg_max_reward``, ``pc_success``, ``eval_s``,
   ``eval_ep_s``), plus a top-level ``success_rate``. Source:
-  ``/work/shared/reference/lerobot-interfaces.md`` section 3.2 and LeRobot's ``scripts/eval.py``.
+  ``shared/reference/lerobot-interfaces.md`` section 3.2 and LeRobot's ``scripts/eval.py``.
 
 Example:
     >>> import gymnasium as gym

@@ -1,7 +1,7 @@
 """LeRobot observation keys and the LeRobot ``features`` dict of an env.
 
 This module owns the one mapping between the env's Gym-style observation keys and LeRobot's
-dataset/policy keys (reference ``/work/shared/reference/lerobot-interfaces.md`` section 7):
+dataset/policy keys (reference ``shared/reference/lerobot-interfaces.md`` section 7):
 
 =====================  ===================================
 env key                LeRobot key

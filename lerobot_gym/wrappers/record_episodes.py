@@ -2,7 +2,7 @@
 
 Frame ``t`` of an episode holds what a policy saw and what the robot did (the layout of
 ``lerobot-record`` and of gym_manipulator's record mode, reference
-``/work/shared/reference/lerobot-dataset-v3.md`` section 10):
+``shared/reference/lerobot-dataset-v3.md`` section 10):
 
 * the observation *before* step ``t`` under LeRobot keys (:mod:`.lerobot_keys`);
 * ``action``: the action actually applied, ``info["action_applied"]`` (after safety clamps and

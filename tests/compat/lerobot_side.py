@@ -19,7 +19,7 @@ frame, and for specs with ``complementary_info`` columns, under ``replay/``, wha
 ``ReplayBuffer.from_lerobot_dataset`` (the SAC learner's loader) stores.
 
 Two adaptations let LeRobot 0.4.4 run on CPU torch 2.13 (see
-/work/shared/reference/lerobot-dataset-v3.md, "Running LeRobot's own code here"):
+shared/reference/lerobot-dataset-v3.md, "Running LeRobot's own code here"):
 
 - torchvision 0.28.0 (the only release matching torch 2.13, a CUDA build) registers kernels for
   ``torchvision::nms``/``qnms`` at import; on CPU torch those schemas do not exist, so we define

@@ -1,7 +1,7 @@
 """Cameras stored as ``dtype: "image"`` (PNG bytes inside the data parquet) across tools.
 
 LeRobot writes such features when ``use_videos=False`` and in its learner checkpoints
-(reference ``/work/shared/reference/lerobot-dataset-v3.md`` sections 3 and 10): a
+(reference ``shared/reference/lerobot-dataset-v3.md`` sections 3 and 10): a
 ``{"bytes", "path"}`` struct per frame, which its reader decodes with PIL into float CHW
 frames in [0, 1]. PNG is lossless, so here, unlike with video, every pixel must come back
 exactly as written, in both directions:

@@ -3,7 +3,7 @@
 Our recorder declares ``next.reward`` float32, ``next.done`` and ``next.success`` bool, and
 ``complementary_info.is_intervention`` / ``complementary_info.discrete_penalty`` float32, all of
 shape ``[1]`` (``lerobot_gym.wrappers.lerobot_keys.lerobot_features``), following reference
-``/work/shared/reference/lerobot-dataset-v3.md`` section 10. Checked on every RL dataset the
+``shared/reference/lerobot-dataset-v3.md`` section 10. Checked on every RL dataset the
 suite builds (resumed both ways, and with PNG ``image`` cameras), from LeRobot's side:
 
 - ``LeRobotDataset.__getitem__`` returns each column with the dtype LeRobot's own producers use

@@ -3,7 +3,7 @@
 LeRobot normalises policy inputs and outputs with ``dataset.meta.stats``: ``MEAN_STD`` reads
 ``mean``/``std``, ``MIN_MAX`` ``min``/``max``, ``QUANTILES`` ``q01``/``q99`` and ``QUANTILE10``
 ``q10``/``q90`` (``lerobot.processor.normalize_processor``). Reference
-``/work/shared/reference/lerobot-dataset-v3.md`` section 6 gives the format: per dimension
+``shared/reference/lerobot-dataset-v3.md`` section 6 gives the format: per dimension
 ``(D,)`` for vectors, ``(1,)`` for scalars, per channel ``(3, 1, 1)`` in [0, 1] for cameras,
 ``count = [frames]``, and across episodes min of mins, max of maxes, exact pooled mean and std,
 and for quantiles the envelope of the episodes' quantiles (``q <= 0.5`` the minimum, else the

@@ -32,7 +32,7 @@ Design decisions:
     * Register values are signed integers at this API: the sign-magnitude encodings are applied
       by :meth:`FeetechBus.write` / :meth:`FeetechBus.read` and their sync variants.
 
-Sources: /work/shared/reference/servo-protocols.md §1-2 (packet format, SDK quirks, lerobot's
+Sources: shared/reference/servo-protocols.md §1-2 (packet format, SDK quirks, lerobot's
 ``FeetechMotorsBus``) and lerobot-interfaces.md §2 (SO-101 motors, registers written at
 configure).
 """

@@ -1,6 +1,6 @@
 """Register set-up of SO-101 arms on a Feetech bus, as lerobot's SO follower/leader do it.
 
-Source: /work/shared/reference/lerobot-interfaces.md §2.5 (registers written at configure).
+Source: shared/reference/lerobot-interfaces.md §2.5 (registers written at configure).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Design decisions:
     * A warning is logged when a motor's flags change, not on every read, so a held grasp does
       not flood the log.
 
-Sources: /work/shared/reference/servo-protocols.md §1.1 (ERR bits) and
+Sources: shared/reference/servo-protocols.md §1.1 (ERR bits) and
 lerobot-interfaces.md §2.5 (the gripper's overload settings).
 """
 

@@ -3,7 +3,7 @@
 Pure Python, no SDK: the driver (:mod:`lerobot_gym.hardware.feetech.bus`) and the bus emulator
 (:mod:`lerobot_gym.hardware.emulator`) share these definitions, so they cannot disagree.
 
-Sources: /work/shared/reference/servo-protocols.md §1.1-1.2 (control table, ERR bits, encodings;
+Sources: shared/reference/servo-protocols.md §1.1-1.2 (control table, ERR bits, encodings;
 lerobot ``STS_SMS_SERIES_CONTROL_TABLE`` / ``STS_SMS_SERIES_ENCODINGS_TABLE``, ftservo wiki).
 """
 

@@ -16,7 +16,7 @@ Design decisions:
       (``hold_position``): firmware that keeps a stale goal would otherwise jump to it.
       :meth:`torque_disabled` re-enables torque that way, and only when its body succeeded.
 
-Sources: /work/shared/reference/lerobot-interfaces.md §2.5 (registers written at configure)
+Sources: shared/reference/lerobot-interfaces.md §2.5 (registers written at configure)
 and servo-protocols.md §1-2 (lerobot's ``FeetechMotorsBus``).
 """
 

@@ -11,7 +11,7 @@ The conversions raw ticks <-> LeRobot units that use a calibration live in
 :mod:`lerobot_gym.robots.so101.normalization`; :func:`normalize` and :func:`unnormalize` are
 re-exported here so existing ``from ...calibration import normalize`` lines keep working.
 
-Sources: ``/work/shared/reference/lerobot-interfaces.md`` §2.1-2.3 (motors, JSON)
+Sources: ``shared/reference/lerobot-interfaces.md`` §2.1-2.3 (motors, JSON)
 and ``servo-protocols.md`` §1.2 (Homing_Offset is sign-magnitude with the sign at bit 11,
 ``Present = Actual - Homing_Offset``) and §2 (LeRobot's ``FeetechMotorsBus``).
 

@@ -9,7 +9,7 @@ file and where it lives) is :mod:`lerobot_gym.robots.so101.calibration`. No prom
 sleeps on the user's behalf: the CLI drives these through the ``stop`` / ``on_update``
 callbacks.
 
-Sources: ``/work/shared/reference/lerobot-interfaces.md`` §2.3 (the procedure) and
+Sources: ``shared/reference/lerobot-interfaces.md`` §2.3 (the procedure) and
 ``servo-protocols.md`` §1.2 (Homing_Offset is sign-magnitude with the sign at bit 11,
 ``Present = Actual - Homing_Offset``) and §2 (LeRobot's ``FeetechMotorsBus``).
 

@@ -45,7 +45,7 @@ Design decisions:
       detected within ~40 ms plus one control period; LeRobot's ~50 ms and two retries would
       take 150 ms. Raise ``bus_timeout_ms`` for slow USB adapters.
 
-Sources: /work/shared/reference/lerobot-interfaces.md §2.2-2.6 (follower config, configure
+Sources: shared/reference/lerobot-interfaces.md §2.2-2.6 (follower config, configure
 registers, sync read/write, disconnect) and servo-protocols.md §4 (emulator behaviour).
 """
 

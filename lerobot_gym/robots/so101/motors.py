@@ -2,7 +2,7 @@
 
 The SO-101 follower and leader arms carry the same six Feetech STS3215 servos with the same ids
 (LeRobot ``robots/so_follower`` and ``teleoperators/so_leader``; see
-``/work/shared/reference/lerobot-interfaces.md`` §2.1). The arm joints are reported in degrees
+``shared/reference/lerobot-interfaces.md`` §2.1). The arm joints are reported in degrees
 (zero at mid-range, LeRobot's default ``use_degrees=True``) or, in LeRobot's older convention,
 in -100..100; the gripper is always 0..100.
 

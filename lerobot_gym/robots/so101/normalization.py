@@ -5,7 +5,7 @@ three of LeRobot's conventions (:class:`~lerobot_gym.robots.so101.motors.NormMod
 calibration (``motor name -> MotorCalibration``, see
 :mod:`lerobot_gym.robots.so101.calibration`, which owns the file format).
 
-Source: ``/work/shared/reference/lerobot-interfaces.md`` §2.4 (LeRobot's
+Source: ``shared/reference/lerobot-interfaces.md`` §2.4 (LeRobot's
 ``SerialMotorsBus._normalize`` / ``_unnormalize`` in ``motors/motors_bus.py``).
 
 Design decisions:

@@ -18,7 +18,7 @@ calibration because the scale is the calibrated range::
     cal = load_calibration(calibration_path("follower", "my_arm"))
     actions_deg = m100_to_degrees(dataset_actions, cal)   # (N, 6) array, gripper unchanged
 
-Pure numpy, no I/O. Sources: /work/shared/reference/lerobot-interfaces.md §2.1 (SO-101 motors)
+Pure numpy, no I/O. Sources: shared/reference/lerobot-interfaces.md §2.1 (SO-101 motors)
 and §2.4 (normalisation modes).
 """
 
