@@ -15,6 +15,7 @@ from typing import ClassVar
 import numpy as np
 from gymnasium import spaces
 
+from lerobot_gym.core.safety import require_finite
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.errors import ActionError, ConfigError
 
@@ -48,12 +49,7 @@ class Controller:
                 f"action has shape {arr.shape}, expected {self.action_space.shape}: one value per "
                 f"joint in order {list(self.robot.joint_names)} (control_mode={self.name!r})"
             )
-        if not np.isfinite(arr).all():
-            bad = np.flatnonzero(~np.isfinite(arr)).tolist()
-            raise ActionError(
-                f"action has non-finite values at indices {bad}; the policy produced NaN or inf "
-                "(check its normalisation stats and inputs); nothing was sent to the robot"
-            )
+        require_finite(arr)
         return arr
 
     def targets(self, action: np.ndarray, previous_targets_rad: np.ndarray) -> np.ndarray:

@@ -35,6 +35,16 @@ class SafetyReport:
     clamped: np.ndarray
 
 
+def require_finite(values: np.ndarray) -> None:
+    """Raise :class:`ActionError` naming the indices of any NaN or inf in ``values``."""
+    if not np.isfinite(values).all():
+        bad = np.flatnonzero(~np.isfinite(values)).tolist()
+        raise ActionError(
+            f"action has non-finite values at indices {bad}; the policy produced NaN or inf "
+            "(check its normalisation stats and inputs); nothing was sent to the robot"
+        )
+
+
 class SafetyFilter:
     """Finite-check, clamp to limits and rate-limit joint targets.
 
@@ -73,12 +83,7 @@ class SafetyFilter:
     def apply(self, targets_rad: np.ndarray) -> SafetyReport:
         """Return the safe version of ``targets_rad``; raises ActionError for NaN/inf."""
         targets = np.asarray(targets_rad, dtype=np.float64)
-        if not np.isfinite(targets).all():
-            bad = np.flatnonzero(~np.isfinite(targets)).tolist()
-            raise ActionError(
-                f"action has non-finite values at indices {bad}; the policy produced NaN or inf "
-                "(check its normalisation stats and inputs); nothing was sent to the robot"
-            )
+        require_finite(targets)
         # np.minimum/np.maximum: np.clip costs several times more on 6-element arrays.
         safe = np.minimum(np.maximum(targets, self.lower_rad), self.upper_rad)
         if self._rate_limited and self._previous is not None:

@@ -28,6 +28,7 @@ from lerobot_gym.hardware.feetech.table import (
     STS_RESOLUTION,
     STS_SIGN_BITS,
     encode_register,
+    encode_sign_magnitude,
 )
 
 MEMORY_SIZE = 128
@@ -248,5 +249,4 @@ class EmulatedServo:
 
 def _sign_magnitude(value: int, sign_bit: int) -> bytes:
     """Two little-endian bytes of a sign-magnitude value (already range-checked)."""
-    raw = -value | (1 << sign_bit) if value < 0 else value
-    return raw.to_bytes(2, "little")
+    return encode_sign_magnitude(value, sign_bit).to_bytes(2, "little")

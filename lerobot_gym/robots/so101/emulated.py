@@ -32,7 +32,6 @@ Design decisions:
 from __future__ import annotations
 
 import dataclasses
-import math
 import shutil
 import tempfile
 import time
@@ -53,6 +52,7 @@ from lerobot_gym.hardware.emulator import (
     MujocoPlant,
     ServoPlant,
 )
+from lerobot_gym.hardware.emulator.servo import TICKS_PER_RAD
 from lerobot_gym.robots.so101.calibration import (
     FULL_TURN_MOTORS,
     HALF_TURN_TICK,
@@ -72,7 +72,6 @@ __all__ = [
     "factory_calibration",
 ]
 
-_TICKS_PER_RAD = (STS3215_MAX_TICK + 1) / (2 * math.pi)
 _LEADER_OFFSETS = tuple(-v for v in DEFAULT_MOUNTING_OFFSETS_TICKS)
 
 
@@ -92,8 +91,8 @@ def factory_calibration(
         if joint.name in FULL_TURN_MOTORS:
             low, high = 0, STS3215_MAX_TICK
         else:
-            low = HALF_TURN_TICK + round(joint.lower_rad * _TICKS_PER_RAD)
-            high = HALF_TURN_TICK + round(joint.upper_rad * _TICKS_PER_RAD)
+            low = HALF_TURN_TICK + round(joint.lower_rad * TICKS_PER_RAD)
+            high = HALF_TURN_TICK + round(joint.upper_rad * TICKS_PER_RAD)
         out[joint.name] = MotorCalibration(
             id=motors[joint.name].id,
             drive_mode=0,

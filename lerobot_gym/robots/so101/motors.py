@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from lerobot_gym.hardware.feetech.table import STS_RESOLUTION
+
 __all__ = [
     "SO101_GRIPPER",
     "SO101_JOINT_NAMES",
@@ -31,8 +33,8 @@ __all__ = [
     "so101_motors",
 ]
 
-STS3215_RESOLUTION = 4096
-"""Encoder ticks per revolution of an STS3215."""
+STS3215_RESOLUTION = STS_RESOLUTION
+"""Encoder ticks per revolution of an STS3215 (the Feetech control table's figure)."""
 
 STS3215_MAX_TICK = STS3215_RESOLUTION - 1
 """Largest raw position (4095); LeRobot's DEGREES scale uses it as the full-turn divisor."""
