@@ -19,15 +19,18 @@ from lerobot_gym.dataset.images import encode_png
 from lerobot_gym.errors import ConfigError
 
 
-def convert_value(key: str, ft: Mapping[str, Any], value: Any) -> Any:
+def convert_value(key: str, ft: Mapping[str, Any], value: Any, *, copy_images: bool = True) -> Any:
     """Check one frame value against its feature and return it in the stored form.
+
+    ``copy_images=False`` skips the private copy of a camera frame that is already HWC uint8,
+    for callers that hand over frames nobody else will write to.
 
     Raises:
         ConfigError: the shape does not match the feature.
     """
     dtype = ft["dtype"]
     if dtype in ("video", "image"):
-        return to_hwc_uint8(key, value, layout.hwc_shape(ft))
+        return to_hwc_uint8(key, value, layout.hwc_shape(ft), copy=copy_images)
     if dtype in ("string", "language"):
         return str(value)
     if hasattr(value, "detach"):  # a torch tensor; recognised without importing torch
@@ -54,8 +57,13 @@ def arrow_column(ft: Mapping[str, Any], values: Any) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(pa.array(arr.reshape(-1)), ft["shape"][0])
 
 
-def to_hwc_uint8(key: str, value: Any, hwc: tuple[int, int, int]) -> np.ndarray:
-    """A private (H, W, 3) uint8 copy of a camera frame given as HWC/CHW, uint8/float."""
+def to_hwc_uint8(
+    key: str, value: Any, hwc: tuple[int, int, int], *, copy: bool = True
+) -> np.ndarray:
+    """A private (H, W, 3) uint8 copy of a camera frame given as HWC/CHW, uint8/float.
+
+    With ``copy=False`` a frame that is already C-contiguous HWC uint8 is returned as it is.
+    """
     if hasattr(value, "detach"):  # a torch tensor; no torch import needed to recognise it
         value = value.detach().cpu().numpy()
     arr = np.asarray(value)
@@ -68,5 +76,7 @@ def to_hwc_uint8(key: str, value: Any, hwc: tuple[int, int, int]) -> np.ndarray:
         if np.issubdtype(arr.dtype, np.floating):
             arr = np.clip(np.rint(arr * 255.0), 0, 255)
         arr = arr.astype(np.uint8)
+        return np.ascontiguousarray(arr)
+    if not copy:
         return np.ascontiguousarray(arr)
     return np.array(arr, dtype=np.uint8, order="C", copy=True)  # the caller may reuse its buffer

@@ -278,7 +278,9 @@ class LeRobotDatasetWriter:
         """Tasks known so far, position = ``task_index``."""
         return list(self._tasks)
 
-    def add_frame(self, frame: Mapping[str, Any], task: str | None = None) -> None:
+    def add_frame(
+        self, frame: Mapping[str, Any], task: str | None = None, *, copy_images: bool = True
+    ) -> None:
         """Append one frame to the episode in progress.
 
         Args:
@@ -287,6 +289,9 @@ class LeRobotDatasetWriter:
                 ``"timestamp"`` (seconds since episode start; default ``frame_index / fps``)
                 and ``"task"``.
             task: natural-language task of this frame (or ``frame["task"]``).
+            copy_images: copy camera frames before queueing them for encoding (the caller may
+                reuse its buffers); pass False to hand over frames the caller never touches
+                again, which saves a copy per camera per step.
 
         Raises:
             ConfigError: a missing or unknown key, a wrong shape, or no task.
@@ -307,7 +312,10 @@ class LeRobotDatasetWriter:
                 f"frame keys differ from the features: missing {sorted(expected - keys)}, "
                 f"unknown {sorted(keys - expected)}"
             )
-        converted = {k: convert_value(k, self.features[k], frame[k]) for k in self._user_keys}
+        converted = {
+            k: convert_value(k, self.features[k], frame[k], copy_images=copy_images)
+            for k in self._user_keys
+        }
         i = len(self._buf_tasks)
         ts = float(
             i / self.fps

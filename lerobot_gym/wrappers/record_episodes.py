@@ -249,9 +249,11 @@ class RecordEpisodes(
             if info.get(info_keys.RERECORD_EPISODE, False):
                 self.discard_episode()
             else:
+                # The pending observation is already a private copy: the writer needs no other.
                 self._writer.add_frame(
                     self._frame(action, reward, terminated or truncated, info),
                     task=self._episode_task,
+                    copy_images=False,
                 )
                 if info.get(info_keys.TERMINATE_EPISODE, False):
                     self.stop_requested = True
