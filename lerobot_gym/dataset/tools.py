@@ -525,7 +525,13 @@ def push_to_hub(
         folder_path=str(meta.root),
         repo_id=repo_id,
         repo_type="dataset",
-        ignore_patterns=[f"{layout.STAGING_DIR}/**", "images/**", "**/.*.tmp", ".*.tmp"],
+        ignore_patterns=[
+            f"{layout.STAGING_DIR}/**",
+            ".meta-backup-*/**",  # rebuild-meta's copies of the metadata it replaced
+            "images/**",
+            "**/.*.tmp",
+            ".*.tmp",
+        ],
         commit_message=f"Upload LeRobot {layout.CODEBASE_VERSION} dataset",
     )
     if tag:

@@ -545,7 +545,7 @@ def _check_video_file(
     if not decode:
         return
     try:
-        times = _frame_times(path)
+        times = video_frame_times(path)
     except (av.error.FFmpegError, IndexError, OSError) as exc:
         report(
             path,
@@ -568,7 +568,7 @@ def _check_video_file(
             report(path, f"episode {ep}: first frame is not at {start} s; {_delete(root, [ep])}")
 
 
-def _frame_times(path: Path) -> list[float]:
+def video_frame_times(path: Path) -> list[float]:
     """Presentation times (s) of every packet of the first video stream, in pts order."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
