@@ -52,7 +52,8 @@ from lerobot_gym.dataset.stats import (
     stats_to_json,
     to_episode_columns,
 )
-from lerobot_gym.dataset.v21 import CODEBASE_VERSION as V21, V21Meta, codebase_version
+from lerobot_gym.dataset.v21 import CODEBASE_VERSION as V21
+from lerobot_gym.dataset.v21 import V21Meta, codebase_version
 from lerobot_gym.errors import ConfigError, DatasetCorruptError
 
 Progress = Callable[[int, int], None]
@@ -219,7 +220,9 @@ def _convert_data(
     schema = layout.data_schema(features)
     chunks_size = int(meta.info.get("chunks_size", layout.DEFAULT_CHUNKS_SIZE))
     numeric_keys = [
-        k for k, ft in features.items() if ft["dtype"] not in ("video", "image", "string", "language")
+        k
+        for k, ft in features.items()
+        if ft["dtype"] not in ("video", "image", "string", "language")
     ]
     rows: list[dict[str, Any]] = []
     stats: list[dict[str, Stats]] = []
@@ -254,10 +257,7 @@ def _convert_data(
             }
         )
         stats.append(
-            {
-                k: numeric_stats(np.asarray(_numpy(table[k]), dtype=np.float64))
-                for k in numeric_keys
-            }
+            {k: numeric_stats(np.asarray(_numpy(table[k]), dtype=np.float64)) for k in numeric_keys}
         )
         step()
     if pending:
@@ -319,6 +319,7 @@ class _Output:
     path: Path
     next_ticks: int  # where the next episode may start, in the stream's time base
     last_dts: int  # of the last packet written (dts must increase across episodes)
+    size: int = 0  # bytes of packets written (the file on disk lags behind, buffered)
 
 
 def _convert_videos(
@@ -333,34 +334,9 @@ def _convert_videos(
         for ep in range(meta.num_episodes):
             src_path = meta.video_path(ep, key)
             length = int(meta.episodes[ep]["length"])
-            try:
-                src = av.open(str(src_path))
-            except (av.error.FFmpegError, OSError) as exc:
-                raise DatasetCorruptError(
-                    f"cannot open video {src_path}: {exc}", path=str(src_path)
-                ) from exc
-            with src:
-                if not src.streams.video:
-                    raise DatasetCorruptError(f"{src_path} has no video stream", path=str(src_path))
+            with _open_source(src_path) as src:
                 stream = src.streams.video[0]
                 packets = [p for p in src.demux(stream) if p.dts is not None]
-                signature = _signature(stream)
-                tb = stream.time_base
-                per_frame = Fraction(1, meta.fps) / tb
-                full = current is not None and current.path.stat().st_size >= video_mb * 1e6
-                if (
-                    current is None
-                    or current.signature != signature
-                    or per_frame.denominator != 1
-                    or full
-                ):
-                    if current is not None:
-                        _close(current)
-                    chunk, file = (0, 0) if file < 0 else layout.next_chunk_file(chunk, file, chunks_size)
-                    path = out / layout.VIDEO_PATH.format(
-                        video_key=key, chunk_index=chunk, file_index=file
-                    )
-                    current = _open_output(path, stream, signature)
                 frames = sum(1 for p in packets if p.size > 0)
                 if frames < length:
                     raise DatasetCorruptError(
@@ -368,27 +344,37 @@ def _convert_videos(
                         "(meta/episodes.jsonl)",
                         path=str(src_path),
                     )
-                offset = _offset(current, packets, int(per_frame) if per_frame.denominator == 1 else 0)
-                end = offset
-                for packet in packets:
-                    packet.pts = None if packet.pts is None else packet.pts + offset
-                    packet.dts = packet.dts + offset
-                    end = max(end, (packet.pts if packet.pts is not None else packet.dts)
-                              + max(int(packet.duration or 0), 1))
-                    current.last_dts = packet.dts
-                    packet.stream = current.stream
-                    current.container.mux(packet)
-                frame_ticks = int(per_frame) if per_frame.denominator == 1 else 1
-                current.next_ticks = max(end, offset + length * frame_ticks)
-                start_s = float(offset * tb)
-                placed.append(
-                    {
-                        f"videos/{key}/chunk_index": chunk,
-                        f"videos/{key}/file_index": file,
-                        f"videos/{key}/from_timestamp": start_s,
-                        f"videos/{key}/to_timestamp": start_s + length / meta.fps,
-                    }
-                )
+                # Ticks of the stream's time base per frame; 0 if fps does not divide it, and
+                # then every episode gets a file of its own (offset 0 is always exact).
+                per_frame = Fraction(1, meta.fps) / stream.time_base
+                frame_ticks = int(per_frame) if per_frame.denominator == 1 else 0
+                signature = _signature(stream)
+                if (
+                    current is None
+                    or current.signature != signature
+                    or frame_ticks == 0
+                    or current.size >= video_mb * 1e6
+                ):
+                    if current is not None:
+                        _close(current)
+                    first = file < 0
+                    chunk, file = (
+                        (0, 0) if first else layout.next_chunk_file(chunk, file, chunks_size)
+                    )
+                    path = out / layout.VIDEO_PATH.format(
+                        video_key=key, chunk_index=chunk, file_index=file
+                    )
+                    current = _open_output(path, stream, signature)
+                offset = _remux(current, packets, frame_ticks, length)
+                start_s = float(offset * stream.time_base)
+            placed.append(
+                {
+                    f"videos/{key}/chunk_index": chunk,
+                    f"videos/{key}/file_index": file,
+                    f"videos/{key}/from_timestamp": start_s,
+                    f"videos/{key}/to_timestamp": start_s + length / meta.fps,
+                }
+            )
             step()
         if current is not None:
             _close(current)
@@ -397,6 +383,44 @@ def _convert_videos(
         if current is not None:
             current.container.close()
     return placed
+
+
+def _open_source(path: Path) -> Any:
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise DatasetCorruptError(f"cannot open video {path}: {exc}", path=str(path)) from exc
+    if not container.streams.video:
+        container.close()
+        raise DatasetCorruptError(f"{path} has no video stream", path=str(path))
+    return container
+
+
+def _remux(current: _Output, packets: list[Any], frame_ticks: int, length: int) -> int:
+    """Append an episode's packets, shifted; the shift (its start in the output, in ticks).
+
+    The shift is past the previous episode's last frame, on a frame boundary, and keeps decode
+    timestamps increasing across the seam (a stream with reordered frames starts at a
+    negative dts).
+    """
+    offset = current.next_ticks
+    if packets:
+        offset = max(offset, current.last_dts + 1 - int(packets[0].dts))
+    if frame_ticks > 1 and offset % frame_ticks:
+        offset += frame_ticks - offset % frame_ticks
+    end = offset + length * max(frame_ticks, 1)
+    for packet in packets:
+        if packet.pts is not None:
+            packet.pts += offset
+        packet.dts += offset
+        shown = packet.pts if packet.pts is not None else packet.dts
+        end = max(end, shown + max(int(packet.duration or 0), 1))
+        current.last_dts = packet.dts
+        current.size += packet.size
+        packet.stream = current.stream
+        current.container.mux(packet)
+    current.next_ticks = end
+    return offset
 
 
 def _signature(stream: Any) -> tuple[Any, ...]:
@@ -418,20 +442,6 @@ def _open_output(path: Path, template: Any, signature: tuple[Any, ...]) -> _Outp
     stream = container.add_stream_from_template(template=template, opaque=True)
     stream.time_base = template.time_base
     return _Output(container, stream, signature, path, next_ticks=0, last_dts=-(2**62))
-
-
-def _offset(current: _Output, packets: list[Any], frame_ticks: int) -> int:
-    """Where an episode starts in the output: past the previous one, on a frame boundary.
-
-    It must also keep decode timestamps increasing across the seam (a stream with reordered
-    frames starts at a negative dts).
-    """
-    offset = current.next_ticks
-    if packets:
-        offset = max(offset, current.last_dts + 1 - int(packets[0].dts))
-    if frame_ticks > 1 and offset % frame_ticks:
-        offset += frame_ticks - offset % frame_ticks
-    return offset
 
 
 def _close(current: _Output) -> None:

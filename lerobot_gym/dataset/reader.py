@@ -192,9 +192,7 @@ class LeRobotDataset:
             keys = [keys]
         unknown = [k for k in keys if k not in every]
         if unknown:
-            raise ConfigError(
-                f"features {unknown} are not in {self.root}; it has {list(every)}"
-            )
+            raise ConfigError(f"features {unknown} are not in {self.root}; it has {list(every)}")
         wanted = set(keys) | set(layout.DEFAULT_FEATURES)
         return {k: ft for k, ft in every.items() if k in wanted}
 
