@@ -96,7 +96,7 @@ def convert_v21(
             + (" (it is already v3.0)" if version == layout.CODEBASE_VERSION else "")
         )
     meta = V21Meta.load(root)
-    _check_output(root, output)
+    check_output(root, output)
     for ep in range(meta.num_episodes):
         lfs.check_file(meta.data_path(ep), "data file")
         for key in meta.video_keys:
@@ -117,15 +117,19 @@ def convert_v21(
     return DatasetMeta.load(output)
 
 
-def _check_output(root: Path, output: Path) -> None:
+def check_output(root: str | Path, output: str | Path) -> None:
+    """Refuse an ``output`` that exists with content, or lies inside the input ``root``.
+
+    Raises:
+        ConfigError: naming the problem and what to choose instead.
+    """
+    root, output = Path(root), Path(output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        raise ConfigError(
-            f"--output {output} already exists and is not empty: choose a new directory"
-        )
+        raise ConfigError(f"{output} already exists and is not empty: choose a new directory")
     if output.resolve().is_relative_to(root.resolve()):
         raise ConfigError(
-            f"--output {output} lies inside the v2.1 dataset {root}: choose a directory outside "
-            "it (the input is never modified)"
+            f"{output} lies inside the v2.1 dataset {root}: choose a directory outside it "
+            "(the input is never modified)"
         )
 
 

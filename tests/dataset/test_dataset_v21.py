@@ -159,7 +159,7 @@ def test_convert_splits_files_at_size_limits(tmp_path: Path, v21_root: Path) -> 
 def test_convert_refuses_bad_outputs_and_inputs(tmp_path: Path, v21_root: Path) -> None:
     taken = tmp_path / "taken"
     (taken / "x").mkdir(parents=True)
-    with pytest.raises(ConfigError, match="already exists"):
+    with pytest.raises(ConfigError, match="already exists and is not empty"):
         convert_v21(v21_root, taken)
     with pytest.raises(ConfigError, match=r"inside the v2\.1 dataset"):
         convert_v21(v21_root, v21_root / "v30")
