@@ -19,10 +19,11 @@ Design decisions:
 * Where episodes cannot share a file without re-encoding (codec, size, pixel format, time base
   or codec headers differ, or the file reached ``video_files_size_in_mb``), the next episode
   starts a new file. v3.0 allows any number of files per camera, so this never costs a frame.
-* Stats: numeric features' stats are recomputed exactly from the data (min, max, mean, std and
-  the quantiles v3.0 adds, which v2.1 lacks); camera stats are carried over from
-  ``episodes_stats.jsonl`` (LeRobot's sampled stats; no quantiles: ``lerobot-gym dataset
-  stats`` recomputes them from the frames).
+* Stats are recomputed from the frames, as our writer computes them: v2.1 has no quantiles,
+  and LeRobot 0.4's ``QUANTILES`` normalisation refuses a dataset without them (LeRobot's own
+  converter leaves them out and points to another script). Numeric and PNG features come from
+  the data rows, video features from decoding every frame of the episode's packets on their way
+  through (one decode per frame: the conversion's main cost).
 * Crash safety: the input is only read. The output is built in a staging folder beside it
   (``.<name>.converting-<pid>``), every file fsynced, and renamed into place at the end, so a
   kill at any moment leaves the output absent or complete. A staging folder of a process that
@@ -46,9 +47,9 @@ import pyarrow as pa
 from lerobot_gym.dataset import layout, lfs
 from lerobot_gym.dataset.meta import DatasetMeta, read_parquet
 from lerobot_gym.dataset.stats import (
+    ImageStatsAccumulator,
     Stats,
     aggregate_stats,
-    numeric_stats,
     stats_to_json,
     to_episode_columns,
 )
@@ -172,17 +173,13 @@ def _build(
             progress(done, total)
 
     features = {k: dict(ft) for k, ft in meta.features.items()}
-    rows, numeric = _convert_data(meta, out, features, data_mb, step)
+    rows, episode_stats = _convert_data(meta, out, features, data_mb, step)
     for key in meta.video_keys:
-        for ep, placed in enumerate(_convert_videos(meta, out, key, video_mb, step)):
-            rows[ep].update(placed)
-    episode_stats: list[dict[str, Stats]] = []
-    for ep, row in enumerate(rows):
-        stats = dict(numeric[ep])
-        for key, per in meta.episode_stats[ep].items():
-            if key in features and layout.is_visual(features[key]):
-                stats[key] = per  # LeRobot's camera stats, as recorded
-        episode_stats.append(stats)
+        placed = _convert_videos(meta, out, key, video_mb, step)
+        for ep, (fields, camera_stats) in enumerate(placed):
+            rows[ep].update(fields)
+            episode_stats[ep][key] = camera_stats
+    for row, stats in zip(rows, episode_stats):
         row.update(to_episode_columns(stats))
         row["meta/episodes/chunk_index"] = 0
         row["meta/episodes/file_index"] = 0
@@ -220,14 +217,11 @@ def _convert_data(
     data_mb: float,
     step: Callable[[], None],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Stats]]]:
-    """Concatenate the episodes' parquet files; their episodes rows and numeric stats."""
+    """Concatenate the episodes' parquet files; their episodes rows and numeric/PNG stats."""
+    from lerobot_gym.dataset.tools import _table_stats  # the stats `dataset stats` computes
+
     schema = layout.data_schema(features)
     chunks_size = int(meta.info.get("chunks_size", layout.DEFAULT_CHUNKS_SIZE))
-    numeric_keys = [
-        k
-        for k, ft in features.items()
-        if ft["dtype"] not in ("video", "image", "string", "language")
-    ]
     rows: list[dict[str, Any]] = []
     stats: list[dict[str, Stats]] = []
     pending: list[pa.Table] = []
@@ -260,9 +254,7 @@ def _convert_data(
                 "dataset_to_index": start + table.num_rows,
             }
         )
-        stats.append(
-            {k: numeric_stats(np.asarray(_numpy(table[k]), dtype=np.float64)) for k in numeric_keys}
-        )
+        stats.append(_table_stats(features, table))
         step()
     if pending:
         flush()
@@ -302,14 +294,6 @@ def _episode_table(meta: V21Meta, ep: int, path: Path, schema: pa.Schema) -> pa.
     return table
 
 
-def _numpy(column: pa.ChunkedArray) -> np.ndarray:
-    combined = column.combine_chunks()
-    if pa.types.is_fixed_size_list(combined.type):
-        width = combined.type.list_size
-        return combined.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
-    return combined.to_numpy(zero_copy_only=False)
-
-
 # -- video -----------------------------------------------------------------------------------
 
 
@@ -328,10 +312,14 @@ class _Output:
 
 def _convert_videos(
     meta: V21Meta, out: Path, key: str, video_mb: float, step: Callable[[], None]
-) -> list[dict[str, Any]]:
-    """Remux every episode's MP4 of camera ``key``; the episodes' ``videos/<key>/...`` fields."""
+) -> list[tuple[dict[str, Any], Stats]]:
+    """Remux every episode's MP4 of camera ``key``.
+
+    Returns:
+        Per episode, its ``videos/<key>/...`` fields and the camera's stats.
+    """
     chunks_size = int(meta.info.get("chunks_size", layout.DEFAULT_CHUNKS_SIZE))
-    placed: list[dict[str, Any]] = []
+    placed: list[tuple[dict[str, Any], Stats]] = []
     current: _Output | None = None
     chunk, file = 0, -1
     try:
@@ -348,6 +336,7 @@ def _convert_videos(
                         "(meta/episodes.jsonl)",
                         path=str(src_path),
                     )
+                camera_stats = _decoded_stats(stream, packets, length, src_path)
                 # Ticks of the stream's time base per frame; 0 if fps does not divide it, and
                 # then every episode gets a file of its own (offset 0 is always exact).
                 per_frame = Fraction(1, meta.fps) / stream.time_base
@@ -371,14 +360,13 @@ def _convert_videos(
                     current = _open_output(path, stream, signature)
                 offset = _remux(current, packets, frame_ticks, length)
                 start_s = float(offset * stream.time_base)
-            placed.append(
-                {
-                    f"videos/{key}/chunk_index": chunk,
-                    f"videos/{key}/file_index": file,
-                    f"videos/{key}/from_timestamp": start_s,
-                    f"videos/{key}/to_timestamp": start_s + length / meta.fps,
-                }
-            )
+            fields = {
+                f"videos/{key}/chunk_index": chunk,
+                f"videos/{key}/file_index": file,
+                f"videos/{key}/from_timestamp": start_s,
+                f"videos/{key}/to_timestamp": start_s + length / meta.fps,
+            }
+            placed.append((fields, camera_stats))
             step()
         if current is not None:
             _close(current)
@@ -398,6 +386,22 @@ def _open_source(path: Path) -> Any:
         container.close()
         raise DatasetCorruptError(f"{path} has no video stream", path=str(path))
     return container
+
+
+def _decoded_stats(stream: Any, packets: list[Any], length: int, path: Path) -> Stats:
+    """Pixel stats of the episode's first ``length`` frames, decoded from its packets."""
+    acc = ImageStatsAccumulator()
+    frames: list[tuple[int, np.ndarray]] = []
+    try:
+        for packet in [*packets, None]:
+            for decoded in stream.codec_context.decode(packet):
+                frames.append((decoded.pts or 0, decoded.to_ndarray(format="rgb24")))
+    except av.error.FFmpegError as exc:
+        raise DatasetCorruptError(f"cannot decode {path}: {exc}", path=str(path)) from exc
+    frames.sort(key=lambda f: f[0])
+    for _, rgb in frames[:length]:
+        acc.update(rgb)
+    return acc.result()
 
 
 def _remux(current: _Output, packets: list[Any], frame_ticks: int, length: int) -> int:
