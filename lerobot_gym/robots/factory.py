@@ -28,6 +28,18 @@ from lerobot_gym.errors import ConfigError
 from lerobot_gym.registry import EnvConfig, check_keywords
 
 _SUPPORTED = ("so101_follower",)
+# robot_type -> module with the robot's own make_real_backend / make_emulated_backend (until the
+# per-robot backend registry lands, robots without hardware support answer from their folder).
+_ROBOT_BUILDERS = {"aloha": "lerobot_gym.robots.aloha.backends"}
+
+
+def _robot_builder(robot: RobotSpec, backend: str) -> Any:
+    module = _ROBOT_BUILDERS.get(robot.robot_type)
+    if module is None:
+        return None
+    import importlib
+
+    return getattr(importlib.import_module(module), f"make_{backend}_backend")
 
 
 # Backend options (gym.make keywords beyond EnvConfig) -> SO101HardwareConfig fields.
@@ -123,6 +135,9 @@ def make_real_backend(
         ConfigError: No port, an unknown option, a robot without hardware support, or an
             observed camera without a device.
     """
+    builder = _robot_builder(robot, "real")
+    if builder is not None:
+        return builder(robot, task, port=port, **options)
     del task
     check_keywords(options, _hardware_options() | {"port"}, "backend='real'")
     _check_robot(robot, "real")
@@ -178,6 +193,9 @@ def make_emulated_backend(
         **options: As for :func:`make_real_backend`, except ``port`` and ``calibration_dir``
             (the emulator provides both).
     """
+    builder = _robot_builder(robot, "emulated")
+    if builder is not None:
+        return builder(robot, task, **options)
     del task
     check_keywords(
         options,

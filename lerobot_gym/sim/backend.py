@@ -97,9 +97,10 @@ class MujocoBackend:
         spec.visual.quality.offsamples = self.render_samples
         model = spec.compile()
         names = self.robot.joint_names
+        mjcf_joints = [j.mjcf_joint_name for j in self.robot.joints]
         try:
-            self._qpos_adr = np.array([model.joint(n).qposadr[0] for n in names])
-            self._dof_adr = np.array([model.joint(n).dofadr[0] for n in names])
+            self._qpos_adr = np.array([model.joint(n).qposadr[0] for n in mjcf_joints])
+            self._dof_adr = np.array([model.joint(n).dofadr[0] for n in mjcf_joints])
             self._actuators = np.array([model.actuator(n).id for n in names])
         except KeyError as exc:
             raise ConfigError(
@@ -124,6 +125,7 @@ class MujocoBackend:
         mujoco.mj_resetData(model, data)
         data.qpos[self._qpos_adr] = joint_positions_rad
         data.ctrl[self._actuators] = joint_positions_rad
+        _follow_joint_couplings(model, data)
         for name, placement in (world_init or {}).items():
             assert self._world is not None  # loaded with the model
             self._world.place(name, placement)
@@ -188,6 +190,22 @@ class MujocoBackend:
                 )
             self._renderers[key] = make_renderer(model, key[0], key[1])
         return self._renderers[key]
+
+
+def _follow_joint_couplings(model: mujoco.MjModel, data: mujoco.MjData) -> None:
+    """Put joints driven by a joint equality where it holds them (e.g. a mirrored finger).
+
+    The spec sets only the driving joint; without this a coupled joint would start at its
+    ``qpos0`` (possibly outside its range) and be yanked across during the first steps.
+    """
+    for eq in range(model.neq):
+        if model.eq_type[eq] != mujoco.mjtEq.mjEQ_JOINT or model.eq_obj2id[eq] < 0:
+            continue
+        follower = model.jnt_qposadr[model.eq_obj1id[eq]]
+        driver = model.jnt_qposadr[model.eq_obj2id[eq]]
+        x = data.qpos[driver] - model.qpos0[driver]
+        coef = model.eq_data[eq, :5]
+        data.qpos[follower] = model.qpos0[follower] + sum(c * x**k for k, c in enumerate(coef))
 
 
 def _as_slice(index: np.ndarray) -> slice | np.ndarray:
