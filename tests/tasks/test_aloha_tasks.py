@@ -33,7 +33,8 @@ def test_registration_rate_limit_and_default_observation(env_id):
 
 
 def test_action_bounds_are_the_joint_ranges_and_hold():
-    env = gym.make("lerobot_gym/Aloha-TransferCube-v0", obs_type="state")
+    # The default per-step limit would shorten these jumps; a large one lets them through.
+    env = gym.make("lerobot_gym/Aloha-TransferCube-v0", obs_type="state", max_relative_target=10.0)
     space = env.action_space
     assert space.shape == (14,)
     np.testing.assert_allclose(space.low[[6, 13]], 0.0)
@@ -124,11 +125,12 @@ def test_gripper_outside_0_1_is_refused_with_the_fix(value):
     action[13] = value
     with pytest.raises(ActionError, match=r"right_gripper.*ClipAction"):
         env.step(action)
-    # Arm joints past their limits are clamped (and reported), as on every robot.
+    # Arm joints past their limits are clamped (and reported), as on every robot; the default
+    # per-step limit (0.25 rad) applies first.
     action = _home_action()
     action[0] = 3.5
     _, _, _, _, info = env.step(action)
-    assert info["safety_clamped"][0] and info["action_applied"][0] == pytest.approx(3.14158)
+    assert info["safety_clamped"][0] and info["action_applied"][0] == pytest.approx(0.25)
     env.close()
 
 
@@ -165,4 +167,19 @@ def test_top_camera_renders_the_scene():
     # The red cube is in view: clearly red pixels exist.
     red = (top[..., 0] > 150) & (top[..., 1] < 60) & (top[..., 2] < 60)
     assert red.sum() > 10
+    env.close()
+
+
+def test_random_actions_keep_the_twin_stable():
+    # Whole-range random jumps every step: the default per-step limit keeps MuJoCo from its
+    # instability reset (warning 5, mjWARN_BADQACC), which teleports the arms.
+    import mujoco
+
+    env = gym.make("lerobot_gym/Aloha-TransferCube-v0", obs_type="state")
+    env.action_space.seed(0)
+    env.reset(seed=0)
+    data = env.unwrapped.backend.data
+    for _ in range(200):
+        env.step(env.action_space.sample())
+    assert data.warning[mujoco.mjtWarning.mjWARN_BADQACC].number == 0
     env.close()

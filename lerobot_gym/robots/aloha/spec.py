@@ -17,6 +17,12 @@ Decisions:
 - A gripper action outside 0..1 is refused (``strict_range``), not clamped: arm joints are
   clamped to their limits by the safety filter as on every robot.
 - Arm limits and the home pose (ACT's ``START_ARM_POSE``) are the twin's (assets/aloha/README.md).
+- ``max_relative_target`` defaults to 0.25 per step (12.5 rad/s at 50 Hz, four times a ViperX
+  joint's top speed; a quarter of the gripper's travel): far above what demonstrations and ACT
+  policies command, and it keeps the twin stable under uniformly random actions (whole-range
+  jumps every step drove gym-aloha's stiff shoulder gains to a MuJoCo instability reset in 3 of
+  3 random 400-step episodes; none with the limit). ``max_relative_target=`` overrides it (a
+  large value such as 10 effectively turns it off).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ _ARM_JOINTS = (
     ("wrist_angle", -1.8675, 2.23402, -0.3),
     ("wrist_rotate", -3.14158, 3.14158, 0.0),
 )
+MAX_RELATIVE_TARGET = 0.25  # per step, boundary units (rad; gripper fraction)
 GRIPPER_HOME_M = 0.02239  # START_ARM_POSE's finger position (closed on nothing)
 
 # Table regions (x, y) each arm works in: the half of the table on its side, plus the middle
@@ -103,6 +110,7 @@ def aloha_spec(name: str = "aloha") -> RobotSpec:
         robot_xml=ALOHA_XML,
         table_height_m=0.0,
         fps=50,
+        max_relative_target=MAX_RELATIVE_TARGET,
     )
 
 
