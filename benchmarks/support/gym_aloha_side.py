@@ -6,7 +6,8 @@ imported by lerobot_gym (it needs gym-aloha, dm-control and MuJoCo < 3.9). Input
 
     python gym_aloha_side.py fk IN.npz OUT.npz       # qpos (N, 16) -> gripper_link poses
     python gym_aloha_side.py silhouette IN.npz OUT.npz  # qpos (N, 16) -> `top` arm masks
-    python gym_aloha_side.py rollout IN.npz OUT.npz  # actions (T, 14) at 50 Hz -> qpos (T, 16)
+    python gym_aloha_side.py rollout IN.npz OUT.npz  # actions (T, 14) at 50 Hz -> qpos (T, 16),
+                                                     # arm contacts per step
     python gym_aloha_side.py bench OUT.npz --seconds S  # AlohaInsertion-v0 env.step rate
 
 qpos is gym-aloha's first 16: per arm (left, right) waist, shoulder, elbow, forearm_roll,
@@ -29,6 +30,12 @@ SCENE = ASSETS_DIR / "bimanual_viperx_transfer_cube.xml"
 
 def _model() -> mujoco.MjModel:
     return mujoco.MjModel.from_xml_path(str(SCENE))
+
+
+def _park_box(data: mujoco.MjData) -> None:
+    """Move the scene's red_box far from the arms (out of sight and reach): the comparisons are
+    about the robot alone."""
+    data.qpos[16:23] = [0.0, 50.0, 0.02, 1.0, 0.0, 0.0, 0.0]
 
 
 def fk(inp: dict, out: str) -> None:
@@ -67,6 +74,7 @@ def silhouette(inp: dict, out: str) -> None:
     masks = np.zeros((len(inp["qpos"]), height, width), bool)
     for i, q in enumerate(inp["qpos"]):
         data.qpos[:16] = q
+        _park_box(data)
         mujoco.mj_forward(model, data)
         renderer.update_scene(data, camera="top")
         seg = renderer.render()
@@ -83,20 +91,37 @@ def rollout(inp: dict, out: str) -> None:
     model = _model()
     data = mujoco.MjData(model)
     data.qpos[:16] = inp["qpos0"]
+    _park_box(data)
     data.ctrl[:] = inp["ctrl0"]
     mujoco.mj_forward(model, data)
     n_sub = round(DT / model.opt.timestep)
     actions = inp["actions"]
     traj = np.zeros((len(actions), 16))
+    contacts = np.zeros(len(actions), int)
+    names = [model.geom(g).name for g in range(model.ngeom)]
     for t, a in enumerate(actions):
         ctrl = []
         for arm in (a[:7], a[7:]):
             g = unnormalize_puppet_gripper_position(arm[6])
             ctrl += [*arm[:6], g, -g]
         data.ctrl[:] = ctrl
-        mujoco.mj_step(model, data, n_sub)
+        for _ in range(n_sub):
+            mujoco.mj_step(model, data)
+            contacts[t] = max(contacts[t], _arm_contacts(data, names))
         traj[t] = data.qpos[:16]
-    np.savez(out, qpos=traj)
+    np.savez(out, qpos=traj, arm_contacts=contacts)
+
+
+def _arm_contacts(data: mujoco.MjData, names: list[str]) -> int:
+    """Contacts touching an arm, but the two fingers of one gripper pressing on each other."""
+    n = 0
+    for c in data.contact[: data.ncon]:
+        a, b = names[c.geom1], names[c.geom2]
+        if not (a.startswith("vx300s_") or b.startswith("vx300s_")):
+            continue
+        same_gripper = a.split("/")[0] == b.split("/")[0] and "gripper_finger" in a + b
+        n += not (same_gripper and "gripper_finger" in a and "gripper_finger" in b)
+    return n
 
 
 def bench(out: str, seconds: float) -> None:
