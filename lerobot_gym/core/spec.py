@@ -292,7 +292,8 @@ class RobotSpec:
         gripper = self.arm(arm).gripper_joint
         return None if gripper is None else self.joint_names.index(gripper)
 
-    def _single_arm(self, what: str) -> ArmSpec:
+    def single_arm(self, what: str = "a single-arm shortcut") -> ArmSpec:
+        """The arm of a single-arm robot; a :class:`ConfigError` naming ``what`` otherwise."""
         if len(self.arms) != 1:
             raise ConfigError(
                 f"robot {self.name!r} has {len(self.arms)} arms "
@@ -304,27 +305,27 @@ class RobotSpec:
     @property
     def gripper_site(self) -> str:
         """The gripper site of a single-arm robot (multi-arm: ``robot.arms[i].gripper_site``)."""
-        return self._single_arm("gripper_site").gripper_site
+        return self.single_arm("gripper_site").gripper_site
 
     @property
     def base_site(self) -> str:
         """The base site of a single-arm robot (multi-arm: ``robot.arms[i].base_site``)."""
-        return self._single_arm("base_site").base_site
+        return self.single_arm("base_site").base_site
 
     @property
     def gripper_geoms(self) -> tuple[str, ...]:
         """The jaw pad geoms of a single-arm robot (multi-arm: ``robot.arms[i].pad_geoms``)."""
-        return self._single_arm("gripper_geoms").pad_geoms
+        return self.single_arm("gripper_geoms").pad_geoms
 
     @property
     def workspace_low(self) -> tuple[float, float]:
         """Workspace lower corner of a single-arm robot (multi-arm: ask ``robot.arms[i]``)."""
-        return self._single_arm("workspace_low").workspace_low
+        return self.single_arm("workspace_low").workspace_low
 
     @property
     def workspace_high(self) -> tuple[float, float]:
         """Workspace upper corner of a single-arm robot (multi-arm: ask ``robot.arms[i]``)."""
-        return self._single_arm("workspace_high").workspace_high
+        return self.single_arm("workspace_high").workspace_high
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -342,7 +343,7 @@ class RobotSpec:
 
         Multi-arm robots raise :class:`ConfigError`: use ``gripper_joint_index(arm)``.
         """
-        return self.gripper_joint_index(self._single_arm("gripper_index"))
+        return self.gripper_joint_index(self.single_arm("gripper_index"))
 
     @property
     def lower_rad(self) -> np.ndarray:
