@@ -168,7 +168,9 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         return spaces.Dict(parts)
 
     # -- gymnasium API --------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Start an episode: connect on first use, draw the task's initial condition.
 
         ``options={"joint_positions": [...]}`` (boundary units) overrides the start pose, as
@@ -208,7 +210,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         info = {info_keys.IS_SUCCESS: bool(self.task.is_success(facts)), info_keys.FACTS: facts}
         return self._observation(state, facts), info
 
-    def step(self, action):
+    def step(self, action: np.ndarray) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         """Apply safety to the action's targets, advance one control period, evaluate."""
         if self._targets_rad is None:
             raise gym.error.ResetNeeded("call env.reset() before env.step()")

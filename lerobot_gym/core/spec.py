@@ -27,7 +27,7 @@ import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -80,19 +80,27 @@ class JointSpec:
         """Joint coordinate of the open end (the limit opposite the closed one)."""
         return self.upper_rad if self.closed_position_rad == self.lower_rad else self.lower_rad
 
-    def to_user(self, value_rad):
+    @overload
+    def to_user(self, value_rad: float) -> float: ...
+    @overload
+    def to_user(self, value_rad: np.ndarray) -> np.ndarray: ...
+    def to_user(self, value_rad: float | np.ndarray) -> float | np.ndarray:
         """SI joint coordinate -> the unit at the env boundary."""
         return units.to_user(
             value_rad, self.unit, closed=self.closed_position_rad, opened=self.open_position_rad
         )
 
-    def from_user(self, value):
+    @overload
+    def from_user(self, value: float) -> float: ...
+    @overload
+    def from_user(self, value: np.ndarray) -> np.ndarray: ...
+    def from_user(self, value: float | np.ndarray) -> float | np.ndarray:
         """Value at the env boundary -> SI joint coordinate."""
         return units.from_user(
             value, self.unit, closed=self.closed_position_rad, opened=self.open_position_rad
         )
 
-    def delta_from_user(self, delta):
+    def delta_from_user(self, delta: float | np.ndarray) -> np.ndarray:
         """A change in boundary units -> a change in SI (always non-negative scale)."""
         # Every unit map is affine, so the scale is the map of delta minus the map of zero.
         return np.abs(np.asarray(self.from_user(delta)) - self.from_user(0.0))

@@ -103,7 +103,9 @@ class MujocoBackend:
         """Compile the scene with the task's props."""
         self.scene.build(self.fps)
 
-    def reset(self, joint_positions_rad: np.ndarray, world_init: dict[str, Any] | None = None):
+    def reset(
+        self, joint_positions_rad: np.ndarray, world_init: dict[str, Any] | None = None
+    ) -> None:
         """Teleport the arm to a pose (at rest, targets equal to the pose) and place props."""
         self.scene.reset(joint_positions_rad, world_init)
 
