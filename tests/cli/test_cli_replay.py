@@ -71,3 +71,15 @@ def test_replay_errors(recorded, tmp_path, capsys):
     assert "none" in capsys.readouterr().err
     assert main(["replay", f"--dataset.root={recorded}", "--dataset.episode=0"]) == 2
     assert "--env.id is required" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "typed", ["SO101-Reach", "SO101-Raech-v0", "lerobot_gym/so101-reach-v0", "so101-reach-v0"]
+)
+def test_a_misspelled_env_id_names_the_closest_registered_id(recorded, typed, capsys):
+    argv = ["replay", f"--env.id={typed}", f"--dataset.root={recorded}", "--dataset.episode=0"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--env.id={typed} is not registered" in err
+    assert "did you mean --env.id=lerobot_gym/SO101-Reach-v0?" in err
+    assert "lerobot_gym/SO101-PickCube-v0" in err  # every registered id is listed
