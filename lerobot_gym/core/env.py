@@ -112,8 +112,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         # info["action_applied"] is clipped to these: a target clamped to a joint limit comes
         # back through the unit conversion a few ulps outside the float32 bound (a closed
         # gripper as -1.8e-15 for a 0 bound), and recorders store it as the dataset's action.
-        box = cast(spaces.Box, self.action_space)
-        self._action_bounds = (box.low, box.high)
+        self._action_bounds = (controller.action_space.low, controller.action_space.high)
         self.observation_space = self._build_observation_space()
         self._obs_cameras = self.cameras if obs_type != "state" else ()
         # Looked up once: _observation runs every step.
