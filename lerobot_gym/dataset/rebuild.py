@@ -238,7 +238,7 @@ def _task_texts(
 
 def _assign_videos(root: Path, key: str, fps: int, episodes: list[dict[str, Any]]) -> None:
     """Fill the ``videos/<key>/...`` columns, episodes taking the MP4s' frames in order."""
-    from lerobot_gym.dataset.validate import video_frame_times
+    from lerobot_gym.dataset._validate_videos import video_frame_times
 
     files = sorted((root / "videos" / key).glob("*/*.mp4"))
     cursor, offset = 0, 0
