@@ -194,8 +194,9 @@ def _check_info(root: Path, report: Report) -> dict | None:
         report(
             info_path,
             f"features lack the default columns {missing_defaults} of every LeRobot v3.0 "
-            f"dataset; restore it {FROM_A_COPY}, or declare them as "
-            "lerobot_gym.dataset.layout.DEFAULT_FEATURES does",
+            f'dataset; restore it {FROM_A_COPY}, or declare them under "features" '
+            '(timestamp: {"dtype": "float32", "shape": [1], "names": null}; the others '
+            'the same with "dtype": "int64")',
         )
         return None
     return info
