@@ -362,3 +362,48 @@ def _relative(path: Path, root: Path) -> str:
 def _fmt(value: Any) -> str:
     arr = np.asarray(value, dtype=np.float64).reshape(-1)
     return np.array2string(arr, precision=3, suppress_small=True, max_line_width=10**6)
+
+
+# -- convert (LeRobot v2.1 -> v3.0) ------------------------------------------------------------
+# Registered here, apart from the table above, so that other subcommands can be added there
+# without touching this one.
+
+PARSERS["convert"] = _parser(
+    "convert",
+    """Convert a LeRobot v2.1 dataset into a new v3.0 dataset at --output, in one step and
+    without loss: data rows are copied, videos remuxed (never re-encoded). The input is only
+    read; the output appears complete or not at all.""",
+    _ROOT,
+    _REPO,
+    Flag("output", REQUIRED, "directory of the v3.0 dataset (must not exist, or be empty)", str),
+    examples=("lerobot-gym dataset convert --dataset.root=data/old_v21 --output=data/new",),
+)
+
+
+def convert(cfg: dict[str, Any]) -> int:
+    """``dataset convert``: write the v2.1 dataset at ``--dataset.root`` as v3.0 at ``--output``."""
+    from lerobot_gym.dataset.convert import check_output, convert_v21
+    from lerobot_gym.dataset.v21 import CODEBASE_VERSION, codebase_version
+    from lerobot_gym.errors import ConfigError
+
+    root, output = _root(cfg), Path(cfg["output"]).expanduser()
+    version = codebase_version(root)
+    if version is not None and version != CODEBASE_VERSION:
+        raise UsageError(
+            f"--dataset.root={root} is a LeRobot {version} dataset; `dataset convert` reads v2.1"
+        )
+    try:
+        check_output(root, output)
+    except ConfigError as exc:
+        raise UsageError(f"--output={cfg['output']}: {exc}") from exc
+    print(f"converting {root} (LeRobot v2.1) into {output} (v3.0) ...", file=sys.stderr)
+    with _progress_bar("episodes x files", "file") as progress:
+        meta = convert_v21(root, output, progress=progress)
+    print(
+        f"converted {root} into {meta.root}: LeRobot v3.0, {meta.num_episodes} episodes, "
+        f"{meta.num_frames} frames, {len(meta.video_keys)} camera(s) remuxed without re-encoding"
+    )
+    return 0
+
+
+SUBCOMMANDS["convert"] = convert

@@ -14,7 +14,7 @@ import av
 
 from lerobot_gym.dataset import layout
 from lerobot_gym.dataset._advice import FROM_A_COPY, Report, delete_fix
-from lerobot_gym.dataset.layout import is_lfs_pointer
+from lerobot_gym.dataset.lfs import is_lfs_pointer
 
 
 def group_video_files(

@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lerobot_gym.dataset import layout
+from lerobot_gym.dataset.lfs import is_lfs_pointer
 from lerobot_gym.dataset.meta import DatasetMeta, delete_hint, read_parquet
 from lerobot_gym.dataset.stats import aggregate_stats, stats_to_json, to_episode_columns
 from lerobot_gym.errors import ConfigError, DatasetCorruptError, DatasetError, DatasetMismatchError
@@ -304,7 +305,7 @@ def _rebuild(
 
 def _check_source_video(src: Path, meta: DatasetMeta, ep: int) -> None:
     """A typed error naming the input video an episode needs, if it is not there."""
-    if src.is_file() and not layout.is_lfs_pointer(src):
+    if src.is_file() and not is_lfs_pointer(src):
         return
     what = "a Git LFS pointer: run `git lfs pull` in the input" if src.exists() else "missing"
     raise DatasetCorruptError(

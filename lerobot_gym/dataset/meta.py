@@ -103,8 +103,8 @@ def read_info(root: Path) -> dict[str, Any]:
     if info["codebase_version"] != layout.CODEBASE_VERSION:
         raise DatasetCorruptError(
             f"{path} has codebase_version {info['codebase_version']!r}; only "
-            f"{layout.CODEBASE_VERSION!r} is supported (convert it with LeRobot's "
-            "convert_dataset_v21_to_v30 script)",
+            f"{layout.CODEBASE_VERSION!r} is supported here (a v2.1 dataset: convert it with "
+            f"`lerobot-gym dataset convert --dataset.root={root} --output=NEW_DIR`)",
             path=str(path),
         )
     return info

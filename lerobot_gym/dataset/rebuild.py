@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lerobot_gym.dataset import layout
+from lerobot_gym.dataset.lfs import is_lfs_pointer
 from lerobot_gym.dataset.meta import DatasetMeta, episode_files, read_info, read_parquet
 from lerobot_gym.dataset.meta import read_tasks as _read_tasks_file
 from lerobot_gym.dataset.recovery import _chunk_file
@@ -276,7 +277,7 @@ def _assign_videos(root: Path, key: str, fps: int, episodes: list[dict[str, Any]
 
 
 def _times(path: Path, frame_times: Any) -> list[float]:
-    if layout.is_lfs_pointer(path):
+    if is_lfs_pointer(path):
         raise DatasetCorruptError(
             f"{path} is a Git LFS pointer, not the video: run `git lfs pull`", path=str(path)
         )
