@@ -84,10 +84,11 @@ def convert_v21(
         The metadata of the new dataset.
 
     Raises:
-        ConfigError: ``output`` exists and is not empty, or lies inside ``root``.
+        ConfigError: ``output`` exists and is not empty, or lies inside ``root``; or ``root``
+            is a dataset of another version.
         DatasetNotFoundError: no dataset at ``root``.
-        DatasetCorruptError: ``root`` is not v2.1, or a file is missing, an LFS pointer,
-            unreadable or inconsistent with the metadata.
+        DatasetCorruptError: a file of ``root`` is missing, an LFS pointer, unreadable or
+            inconsistent with the metadata.
     """
     root, output = Path(root), Path(output)
     version = codebase_version(root)
@@ -389,18 +390,22 @@ def _open_source(path: Path) -> Any:
 
 
 def _decoded_stats(stream: Any, packets: list[Any], length: int, path: Path) -> Stats:
-    """Pixel stats of the episode's first ``length`` frames, decoded from its packets."""
+    """Pixel stats of the episode's first ``length`` frames, decoded from its packets.
+
+    Frames are folded into the accumulator as they come out of the decoder (never held: an
+    episode's RGB frames can be gigabytes); the first ``length`` in presentation order are
+    known beforehand from the packets' pts.
+    """
+    shown = sorted(p.pts for p in packets if p.pts is not None and p.size > 0)
+    last = shown[length - 1] if len(shown) >= length else None
     acc = ImageStatsAccumulator()
-    frames: list[tuple[int, np.ndarray]] = []
     try:
         for packet in [*packets, None]:
             for decoded in stream.codec_context.decode(packet):
-                frames.append((decoded.pts or 0, decoded.to_ndarray(format="rgb24")))
+                if last is None or decoded.pts is None or decoded.pts <= last:
+                    acc.update(decoded.to_ndarray(format="rgb24"))
     except av.error.FFmpegError as exc:
         raise DatasetCorruptError(f"cannot decode {path}: {exc}", path=str(path)) from exc
-    frames.sort(key=lambda f: f[0])
-    for _, rgb in frames[:length]:
-        acc.update(rgb)
     return acc.result()
 
 
