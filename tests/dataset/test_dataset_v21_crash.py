@@ -105,4 +105,4 @@ def test_sigkill_during_convert(tmp_path: Path) -> None:
     assert child.wait() == 0, child.stderr.read().decode()[-2000:]
     child.stderr.close()
     assert _digest(out) == reference
-    assert not list(tmp_path.glob(".v30.converting-*"))
+    assert not list(tmp_path.glob(".v30.staging-*"))
