@@ -73,7 +73,9 @@ class TransferCubePolicy(BimanualScriptedPolicy):
     #: fingers (which hold the cube's +-y faces within 2 cm of its centre along x).
     left_offset_x_m = 0.008
 
-    def plan(self, obs, facts, start):
+    def plan(
+        self, obs: dict[str, Any], facts: dict[str, Any], start: list[ArmWaypoint]
+    ) -> list[list[ArmWaypoint]]:
         (cube,) = _prop_positions(obs, facts, ("cube_pos",))
         table = self.robot.table_height_m
         grasp = np.array([cube[0], cube[1], _grasp_height(table, cube[2])])
@@ -114,7 +116,9 @@ class InsertionPolicy(BimanualScriptedPolicy):
     #: Before sliding in, the peg's end waits this far outside the socket's mouth.
     approach_gap_m = 0.05
 
-    def plan(self, obs, facts, start):
+    def plan(
+        self, obs: dict[str, Any], facts: dict[str, Any], start: list[ArmWaypoint]
+    ) -> list[list[ArmWaypoint]]:
         peg, socket = _prop_positions(obs, facts, ("peg_pos", "socket_pos"))
         table = self.robot.table_height_m
         peg_grasp = np.array([peg[0], peg[1], _grasp_height(table, peg[2])])

@@ -19,6 +19,7 @@ Decisions:
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -27,8 +28,8 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from lerobot_gym.core.spec import ArmSpec
-from lerobot_gym.sim.kinematics import AxisObjective, Kinematics
+from lerobot_gym.core.kinematics import AxisObjective
+from lerobot_gym.core.spec import ArmSpec, RobotSpec
 from lerobot_gym.tasks.scripted.base import STATE_KEYS
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def quat_to_mat(quat: np.ndarray) -> np.ndarray:
     return mat.reshape(3, 3)
 
 
-def frame_quat(x_axis, y_axis) -> np.ndarray:
+def frame_quat(x_axis: np.ndarray, y_axis: np.ndarray) -> np.ndarray:
     """Orientation whose x and y axes point along the given (orthogonal) world directions."""
     x = np.asarray(x_axis, np.float64) / np.linalg.norm(x_axis)
     y = np.asarray(y_axis, np.float64)
@@ -120,11 +121,9 @@ class BimanualScriptedPolicy:
         self.robot_env = cast("RobotEnv", env.unwrapped)
         self.robot = self.robot_env.robot
         self.arms: tuple[ArmSpec, ...] = tuple(self.robot.arms[:2])
-        self.kinematics = [Kinematics.for_robot(self.robot, arm) for arm in self.arms]
+        self.kinematics = [self.robot_env.arm_kinematics(arm) for arm in self.arms]
         self._grippers = [self.robot.gripper_joint_index(arm) for arm in self.arms]
-        self._grasp_offsets = [
-            self._grasp_offset(k, arm) for k, arm in zip(self.kinematics, self.arms, strict=True)
-        ]
+        self._grasp_offsets = [grasp_offset(self.robot, arm) for arm in self.arms]
         self._timelines: list[list[ArmWaypoint]] = []
         self._q = self.robot.home_rad
         self._t = 0
@@ -198,16 +197,25 @@ class BimanualScriptedPolicy:
         lo, hi = joint.closed_position_rad, joint.open_position_rad
         return float(np.clip((q[gripper] - lo) / (hi - lo), 0.0, 1.0))
 
-    def _grasp_offset(self, kinematics: Kinematics, arm: ArmSpec) -> np.ndarray:
-        """Midpoint of the arm's pads in its gripper-site frame, from the twin's model."""
-        model, data = kinematics.model, kinematics.data
-        kinematics.fk(self.robot.home_rad)
-        site = model.site(arm.gripper_site).id
-        origin = data.site_xpos[site]
-        rot = data.site_xmat[site].reshape(3, 3)
-        if not arm.pad_geoms:
-            return np.zeros(3)
-        mid = np.mean([data.geom_xpos[model.geom(g).id] for g in arm.pad_geoms], axis=0)
-        # Only the distance along the approach axis: the pads sit symmetrically about it.
-        local = rot.T @ (mid - origin)
-        return np.array([local[0], 0.0, local[2]])
+
+def grasp_offset(robot: RobotSpec, arm: ArmSpec) -> np.ndarray:
+    """Midpoint of the arm's pads in its gripper-site frame, read from the twin's MJCF.
+
+    Only the components along the site's x and z axes: the pads sit symmetrically about the
+    jaw axis, wherever the fingers are.
+    """
+    if not arm.pad_geoms or robot.robot_xml is None:
+        return np.zeros(3)
+    model = _robot_model(str(robot.robot_xml))
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    site = model.site(arm.gripper_site).id
+    rot = data.site_xmat[site].reshape(3, 3)
+    mid = np.mean([data.geom_xpos[model.geom(g).id] for g in arm.pad_geoms], axis=0)
+    local = rot.T @ (mid - data.site_xpos[site])
+    return np.array([local[0], 0.0, local[2]])
+
+
+@functools.lru_cache(maxsize=4)
+def _robot_model(xml_path: str) -> mujoco.MjModel:
+    return mujoco.MjModel.from_xml_path(xml_path)
