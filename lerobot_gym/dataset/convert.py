@@ -45,6 +45,7 @@ import numpy as np
 import pyarrow as pa
 
 from lerobot_gym.dataset import layout, lfs
+from lerobot_gym.dataset.edit import build_then_place  # staged and placed as merge's output
 from lerobot_gym.dataset.meta import DatasetMeta, read_parquet
 from lerobot_gym.dataset.stats import (
     ImageStatsAccumulator,
@@ -53,10 +54,7 @@ from lerobot_gym.dataset.stats import (
     stats_to_json,
     to_episode_columns,
 )
-from lerobot_gym.dataset.tools import (  # staging as merge's; stats as `dataset stats`'
-    _build_then_place,
-    _table_stats,
-)
+from lerobot_gym.dataset.tools import table_stats  # stats as `dataset stats` computes them
 from lerobot_gym.dataset.v21 import CODEBASE_VERSION as V21
 from lerobot_gym.dataset.v21 import V21Meta, codebase_version
 from lerobot_gym.errors import ConfigError, DatasetCorruptError
@@ -112,7 +110,7 @@ def convert_v21(
 
     # The staging folder, its placement and the removal of dead processes' leftovers are
     # merge's and delete-episodes' (one implementation of "absent or complete").
-    return _build_then_place(output, build)
+    return build_then_place(output, build)
 
 
 def check_output(root: str | Path, output: str | Path) -> None:
@@ -229,7 +227,7 @@ def _convert_data(
                 "dataset_to_index": start + table.num_rows,
             }
         )
-        stats.append(_table_stats(features, table))
+        stats.append(table_stats(features, table))
         step()
     if pending:
         flush()

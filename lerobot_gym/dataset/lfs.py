@@ -8,9 +8,8 @@ the error says what to do.
 
 Design decisions:
 
-* A pointer is recognised by :func:`lerobot_gym.dataset.layout.is_lfs_pointer` (its first
-  bytes, in files under 1 KiB only, so checking a real MP4 reads nothing); this module adds
-  the checks that turn it, or an absent file, into an error saying what to do.
+* A pointer is recognised by its first bytes, and only in files under 1 KiB (the spec caps a
+  pointer at 1024 bytes), so checking a real MP4 reads nothing.
 * The checks raise :class:`~lerobot_gym.errors.DatasetCorruptError`, whose ``path`` names the
   file, and the message names both fixes: fetch the file, or read without videos.
 """
@@ -20,16 +19,27 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lerobot_gym.dataset.layout import LFS_POINTER_PREFIX, is_lfs_pointer
 from lerobot_gym.errors import DatasetCorruptError
 
-__all__ = ["LFS_POINTER_PREFIX", "WITHOUT_VIDEOS_HINT", "check_file", "is_lfs_pointer"]
+LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/"
+_MAX_POINTER_BYTES = 1024
 
 #: How to read a dataset's numeric features when its videos cannot be had.
 WITHOUT_VIDEOS_HINT = (
     "or read the numeric features without videos: LeRobotDataset(root, features=[...]) "
     "in Python, --dataset.video=false on the command line"
 )
+
+
+def is_lfs_pointer(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a Git LFS pointer file rather than the content it points to."""
+    try:
+        if os.path.getsize(path) > _MAX_POINTER_BYTES:
+            return False
+        with open(path, "rb") as fh:
+            return fh.read(len(LFS_POINTER_PREFIX)) == LFS_POINTER_PREFIX
+    except OSError:
+        return False
 
 
 def check_file(path: str | os.PathLike[str], what: str, *, video: bool = False) -> None:
