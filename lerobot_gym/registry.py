@@ -246,7 +246,15 @@ def make_env(*, robot: str | RobotSpec, task: str, **kwargs: Any) -> gym.Env:
         max_relative_target=max_rel,
         terminate_on_success=config.terminate_on_success,
         fps=fps,
+        kinematics_factory=_twin_kinematics,
     )
+
+
+def _twin_kinematics(robot: RobotSpec, arm: Any) -> Any:
+    """The twin's kinematics of one arm, imported on first use (mujoco loads lazily)."""
+    from lerobot_gym.sim.kinematics import kinematics_for
+
+    return kinematics_for(robot, arm)
 
 
 def _check_fps(fps: Any) -> int:

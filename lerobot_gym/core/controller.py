@@ -10,7 +10,7 @@ Both build their space from the :class:`~lerobot_gym.core.spec.RobotSpec` alone,
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -32,7 +32,7 @@ class Controller:
     def _build_space(self) -> spaces.Box:
         raise NotImplementedError
 
-    def check(self, action) -> np.ndarray:
+    def check(self, action: Any) -> np.ndarray:
         """Validate an action's shape, type and finiteness; typed error saying what is expected."""
         return as_float_vector(
             action,
@@ -45,7 +45,9 @@ class Controller:
         """Joint targets (SI) for a checked action."""
         raise NotImplementedError
 
-    def action_for_targets(self, targets_rad: np.ndarray, previous_targets_rad: np.ndarray):
+    def action_for_targets(
+        self, targets_rad: np.ndarray, previous_targets_rad: np.ndarray
+    ) -> np.ndarray:
         """The action (boundary units, float32) that would produce ``targets_rad``."""
         raise NotImplementedError
 
@@ -64,7 +66,9 @@ class JointPositionController(Controller):
     def targets(self, action: np.ndarray, previous_targets_rad: np.ndarray) -> np.ndarray:
         return self.robot.from_user(action)
 
-    def action_for_targets(self, targets_rad, previous_targets_rad):
+    def action_for_targets(
+        self, targets_rad: np.ndarray, previous_targets_rad: np.ndarray
+    ) -> np.ndarray:
         return self.robot.to_user(targets_rad).astype(np.float32)
 
 
@@ -95,7 +99,9 @@ class JointDeltaController(Controller):
         action = np.clip(action, -self.max_delta, self.max_delta)
         return self.robot.from_user(self.robot.to_user(previous_targets_rad) + action)
 
-    def action_for_targets(self, targets_rad, previous_targets_rad):
+    def action_for_targets(
+        self, targets_rad: np.ndarray, previous_targets_rad: np.ndarray
+    ) -> np.ndarray:
         delta = self.robot.to_user(targets_rad) - self.robot.to_user(previous_targets_rad)
         return delta.astype(np.float32)
 
@@ -106,7 +112,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
 }
 
 
-def make_controller(name: str, robot: RobotSpec, **kwargs) -> Controller:
+def make_controller(name: str, robot: RobotSpec, **kwargs: Any) -> Controller:
     """Build a controller by name, with an error listing the valid names."""
     try:
         cls = CONTROLLERS[name]

@@ -1,30 +1,22 @@
-"""Dataset tools: merge, delete episodes, recompute stats, summarise, push to the Hub.
+"""Dataset tools: summarise, recompute stats, push to the Hub; merge and delete episodes.
+
+:func:`merge` and :func:`delete_episodes` live in :mod:`lerobot_gym.dataset.edit` (with their
+crash-safe output placement) and are re-exported here, so ``tools`` stays the one place the
+CLI and users look for every tool.
 
 Design decisions:
 
-* :func:`merge` and :func:`delete_episodes` never re-encode video. They rewrite the data and
-  episodes parquet files with new ``episode_index``, ``index`` and ``task_index`` values and
-  hard-link (or copy) each needed MP4 unchanged, keeping every episode's ``from_timestamp`` /
-  ``to_timestamp``. A shared MP4 of which only some episodes survive is kept whole: unused
-  seconds of video cost disk space, never correctness. Per-episode stats are carried over and
-  re-aggregated.
-* In-place :func:`delete_episodes` builds the new dataset next to the old one and swaps the
-  directories, so an interruption leaves either the old or the new dataset (plus a sibling
-  directory to delete), never a mix.
-* :func:`merge`, :func:`delete_episodes` and :func:`recompute_stats` take an optional
-  ``progress(done, total)`` callback counting episodes (the unit all three work in), so the
-  CLI can draw a bar without the library printing anything.
+* :func:`recompute_stats` takes an optional ``progress(done, total)`` callback counting
+  episodes, so the CLI can draw a bar without the library printing anything. It refuses a
+  dataset without committed episodes (rather than writing an empty ``stats.json``) and one
+  whose metadata lost episodes (through :class:`~lerobot_gym.dataset.meta.DatasetMeta`).
 * :func:`push_to_hub` imports ``huggingface_hub`` lazily, uploads everything but scratch
-  files, and tags the revision ``v3.0`` as LeRobot does (reference section 8).
+  files and rebuild backups, and tags the revision ``v3.0`` as LeRobot does (reference
+  section 8).
 """
 
 from __future__ import annotations
 
-import os
-import shlex
-import shutil
-import tempfile
-from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lerobot_gym.dataset import layout
-from lerobot_gym.dataset.meta import DatasetMeta, episode_files, read_parquet
+from lerobot_gym.dataset.edit import Progress, delete_episodes, merge
+from lerobot_gym.dataset.meta import DatasetMeta, delete_hint, episode_files, read_parquet
 from lerobot_gym.dataset.stats import (
     ImageStatsAccumulator,
     aggregate_stats,
@@ -42,16 +35,16 @@ from lerobot_gym.dataset.stats import (
     stats_to_json,
     to_episode_columns,
 )
-from lerobot_gym.errors import (
-    ConfigError,
-    DatasetCorruptError,
-    DatasetError,
-    DatasetMismatchError,
-    MissingExtraError,
-)
+from lerobot_gym.errors import DatasetCorruptError, DatasetError, MissingExtraError
 
-Progress = Callable[[int, int], None]
-"""``progress(done, total)``: called with 0 first, then after each unit, ending at ``total``."""
+__all__ = [
+    "Progress",
+    "delete_episodes",
+    "info",
+    "merge",
+    "push_to_hub",
+    "recompute_stats",
+]
 
 
 def info(root: str | Path) -> dict[str, Any]:
@@ -79,207 +72,6 @@ def info(root: str | Path) -> dict[str, Any]:
     }
 
 
-def merge(
-    roots: Sequence[str | Path], out_root: str | Path, *, progress: Progress | None = None
-) -> DatasetMeta:
-    """Concatenate datasets with equal fps and features into a new dataset at ``out_root``.
-
-    Args:
-        roots: dataset directories, in the order their episodes are concatenated.
-        out_root: directory of the merged dataset (new or empty).
-        progress: called as ``progress(episodes_written, total_episodes)``.
-
-    Returns:
-        The metadata of the merged dataset.
-
-    Raises:
-        DatasetMismatchError: the datasets differ in fps or features.
-        DatasetError: ``out_root`` exists and is not empty.
-    """
-    if not roots:
-        raise ConfigError("merge needs at least one dataset")
-    metas = [DatasetMeta.load(r) for r in roots]
-    first = metas[0]
-    for meta in metas[1:]:
-        if meta.fps != first.fps:
-            raise DatasetMismatchError(
-                f"{meta.root} is at {meta.fps} fps and {first.root} at {first.fps}; only "
-                "datasets with equal fps can be merged"
-            )
-        a, b = layout.user_features(first.features), layout.user_features(meta.features)
-        if a != b:
-            diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-            raise DatasetMismatchError(
-                f"{meta.root} and {first.root} differ on features {diff}; merge needs equal "
-                "features"
-            )
-    return _rebuild([(m, range(m.num_episodes)) for m in metas], Path(out_root), progress)
-
-
-def delete_episodes(
-    root: str | Path,
-    episodes: Iterable[int],
-    out_root: str | Path | None = None,
-    *,
-    progress: Progress | None = None,
-) -> DatasetMeta:
-    """Remove episodes and re-index the rest contiguously.
-
-    Only the kept episodes' data and video files are read, so this also removes episodes
-    whose files are damaged.
-
-    Args:
-        root: dataset directory.
-        episodes: indices to remove.
-        out_root: where to write the result; default: replace ``root`` in place.
-        progress: called as ``progress(episodes_written, episodes_kept)``.
-
-    Returns:
-        The metadata of the resulting dataset.
-
-    Raises:
-        ConfigError: an index does not exist.
-    """
-    meta = DatasetMeta.load(root)
-    drop = {int(e) for e in episodes}
-    bad = sorted(e for e in drop if not 0 <= e < meta.num_episodes)
-    if bad:
-        raise ConfigError(f"episodes {bad} do not exist in {root} ({meta.num_episodes} episodes)")
-    keep = [e for e in range(meta.num_episodes) if e not in drop]
-    if out_root is not None:
-        return _rebuild([(meta, keep)], Path(out_root), progress)
-    root = Path(root)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.rebuild-", dir=root.parent))
-    shutil.rmtree(tmp)
-    _rebuild([(meta, keep)], tmp, progress)
-    old = root.with_name(f".{root.name}.old-{os.getpid()}")
-    os.replace(root, old)
-    os.replace(tmp, root)
-    shutil.rmtree(old, ignore_errors=True)
-    return DatasetMeta.load(root)
-
-
-def _rebuild(
-    sources: Sequence[tuple[DatasetMeta, Iterable[int]]],
-    out: Path,
-    progress: Progress | None = None,
-) -> DatasetMeta:
-    """Write the chosen episodes of ``sources``, in order, as a new dataset at ``out``."""
-    if out.exists() and any(out.iterdir()):
-        raise DatasetError(f"{out} already exists and is not empty; choose a new directory")
-    selected = [(meta, list(chosen)) for meta, chosen in sources]
-    n_chosen = sum(len(chosen) for _, chosen in selected)
-    if progress is not None:
-        progress(0, n_chosen)
-    first = selected[0][0]
-    features = first.features
-    chunks_size = int(first.info["chunks_size"])
-    schema = layout.data_schema(features)
-    tasks: list[str] = []
-    rows: list[dict[str, Any]] = []
-    episode_stats = []
-    data_cf = (0, 0)
-    video_cf = dict.fromkeys(first.video_keys, (0, 0))
-    total = 0
-    for meta, chosen in selected:
-        task_map = {}
-        for i, task in enumerate(meta.tasks):
-            if task not in tasks:
-                tasks.append(task)
-            task_map[i] = tasks.index(task)
-        # One output data file per source data file; one output MP4 per source MP4.
-        by_file: dict[Path, list[int]] = {}
-        for ep in chosen:
-            by_file.setdefault(meta.data_path(ep), []).append(ep)
-        new_video: dict[tuple[str, Path], tuple[int, int]] = {}
-        for path, eps in by_file.items():
-            table = read_parquet(path).select(schema.names)
-            mask = pc.is_in(table["episode_index"], value_set=pa.array(eps, pa.int64()))
-            table = table.filter(mask).sort_by(
-                [("episode_index", "ascending"), ("frame_index", "ascending")]
-            )
-            old_ep = table["episode_index"].to_numpy()
-            ep_map = {e: len(rows) + i for i, e in enumerate(eps)}
-            new_ep = np.array([ep_map[e] for e in old_ep], dtype=np.int64)
-            new_task = np.array(
-                [task_map[t] for t in table["task_index"].to_numpy()], dtype=np.int64
-            )
-            index = np.arange(total, total + table.num_rows, dtype=np.int64)
-            for name, values in (
-                ("episode_index", new_ep),
-                ("task_index", new_task),
-                ("index", index),
-            ):
-                table = table.set_column(schema.get_field_index(name), name, pa.array(values))
-            layout.atomic_write_parquet(
-                out / layout.DATA_PATH.format(chunk_index=data_cf[0], file_index=data_cf[1]),
-                table.cast(schema),
-            )
-            for ep in eps:
-                row = {k: v for k, v in meta.episodes[ep].items()}
-                length = int(row["length"])
-                row.update(
-                    {
-                        "episode_index": ep_map[ep],
-                        "data/chunk_index": data_cf[0],
-                        "data/file_index": data_cf[1],
-                        "dataset_from_index": total,
-                        "dataset_to_index": total + length,
-                    }
-                )
-                total += length
-                for key in meta.video_keys:
-                    src = meta.video_path(ep, key)
-                    if (key, src) not in new_video:
-                        new_video[(key, src)] = video_cf[key]
-                        chunk, file = video_cf[key]
-                        dst = out / layout.VIDEO_PATH.format(
-                            video_key=key, chunk_index=chunk, file_index=file
-                        )
-                        _link_or_copy(src, dst)
-                        video_cf[key] = layout.next_chunk_file(chunk, file, chunks_size)
-                    row[f"videos/{key}/chunk_index"], row[f"videos/{key}/file_index"] = new_video[
-                        (key, src)
-                    ]
-                row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = 0, 0
-                stats = meta.episode_stats[ep]
-                row.update(to_episode_columns(stats))
-                episode_stats.append(stats)
-                rows.append(row)
-                if progress is not None:
-                    progress(len(rows), n_chosen)
-            data_cf = layout.next_chunk_file(*data_cf, chunks_size)
-    rows.sort(key=lambda r: r["episode_index"])
-    ep_schema = layout.episodes_schema(features)
-    layout.atomic_write_parquet(
-        out / layout.EPISODES_PATH.format(chunk_index=0, file_index=0),
-        pa.Table.from_pylist([{k: r.get(k) for k in ep_schema.names} for r in rows], ep_schema),
-    )
-    if tasks:
-        layout.atomic_write_parquet(out / layout.TASKS_PATH, layout.tasks_table(tasks))
-    if episode_stats:
-        layout.atomic_write_json(
-            out / layout.STATS_PATH, stats_to_json(aggregate_stats(episode_stats))
-        )
-    info_dict = dict(first.info)
-    info_dict.update(
-        total_episodes=len(rows),
-        total_frames=total,
-        total_tasks=len(tasks),
-        splits={"train": f"0:{len(rows)}"},
-    )
-    layout.atomic_write_json(out / layout.INFO_PATH, info_dict)
-    return DatasetMeta.load(out)
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
 def recompute_stats(root: str | Path, *, progress: Progress | None = None) -> dict[str, Any]:
     """Recompute every episode's stats from the files and rewrite them and ``stats.json``.
 
@@ -298,7 +90,12 @@ def recompute_stats(root: str | Path, *, progress: Progress | None = None) -> di
             message names the file and how to delete the episode).
     """
     root = Path(root)
-    meta = DatasetMeta.load(root)
+    meta = DatasetMeta.load(root)  # refuses a dataset whose episodes table lost episodes
+    if meta.num_episodes == 0:
+        raise DatasetError(
+            f"{root} has no committed episode, so there are no stats to compute; "
+            "meta/stats.json was left as it is (record episodes first)"
+        )
     by_file: dict[Path, list[int]] = {}
     for ep in range(meta.num_episodes):
         by_file.setdefault(meta.data_path(ep), []).append(ep)
@@ -313,10 +110,10 @@ def recompute_stats(root: str | Path, *, progress: Progress | None = None) -> di
             if rows.num_rows == 0:
                 raise DatasetCorruptError(
                     f"{path} holds no rows of episode {ep}, which meta/episodes places in it; "
-                    f"{_delete_hint(meta, ep)}",
+                    f"{delete_hint(meta, ep)}",
                     path=str(path),
                 )
-            stats = _table_stats(meta.features, rows)
+            stats = table_stats(meta.features, rows)
             for key in meta.video_keys:
                 stats[key] = _video_stats(meta, ep, key)
             per_episode[ep] = stats
@@ -329,12 +126,12 @@ def recompute_stats(root: str | Path, *, progress: Progress | None = None) -> di
             row.update(to_episode_columns(per_episode[row["episode_index"]]))
         layout.atomic_write_parquet(path, pa.Table.from_pylist(rows, schema=table.schema))
     ordered = [per_episode[ep] for ep in sorted(per_episode)]
-    aggregated = stats_to_json(aggregate_stats(ordered)) if ordered else {}
+    aggregated = stats_to_json(aggregate_stats(ordered))
     layout.atomic_write_json(root / layout.STATS_PATH, aggregated)
     return aggregated
 
 
-def _table_stats(features: dict[str, Any], table: pa.Table) -> dict[str, Any]:
+def table_stats(features: dict[str, Any], table: pa.Table) -> dict[str, Any]:
     """Stats of the numeric and image features of one episode's data rows."""
     stats = {}
     for key, ft in features.items():
@@ -360,15 +157,6 @@ def _table_stats(features: dict[str, Any], table: pa.Table) -> dict[str, Any]:
     return stats
 
 
-def _delete_hint(meta: DatasetMeta, ep: int) -> str:
-    root = shlex.quote(f"--dataset.root={meta.root}")
-    return (
-        f"delete the episode with `lerobot-gym dataset delete-episodes {root} "
-        f"--dataset.episodes=[{ep}]`, or restore the file from a copy of the dataset, then "
-        "run this again (`lerobot-gym dataset validate` lists every damaged episode)"
-    )
-
-
 def _video_stats(meta: DatasetMeta, ep: int, key: str) -> dict[str, np.ndarray]:
     row = meta.episodes[ep]
     start, stop = row[f"videos/{key}/from_timestamp"], row[f"videos/{key}/to_timestamp"]
@@ -390,13 +178,13 @@ def _video_stats(meta: DatasetMeta, ep: int, key: str) -> dict[str, np.ndarray]:
     except (av.error.FFmpegError, IndexError, OSError) as exc:  # missing, truncated, no stream
         raise DatasetCorruptError(
             f"cannot decode {path} for episode {ep} ({exc}); it may be missing or truncated: "
-            f"{_delete_hint(meta, ep)}",
+            f"{delete_hint(meta, ep)}",
             path=str(path),
         ) from exc
     if acc.frames == 0:
         raise DatasetCorruptError(
             f"{path} has no frame in [{start:.4f}, {stop:.4f}) s for episode {ep}; "
-            f"{_delete_hint(meta, ep)}",
+            f"{delete_hint(meta, ep)}",
             path=str(path),
         )
     return acc.result()
@@ -436,7 +224,13 @@ def push_to_hub(
         folder_path=str(meta.root),
         repo_id=repo_id,
         repo_type="dataset",
-        ignore_patterns=[f"{layout.STAGING_DIR}/**", "images/**", "**/.*.tmp", ".*.tmp"],
+        ignore_patterns=[
+            f"{layout.STAGING_DIR}/**",
+            ".meta-backup-*/**",  # rebuild-meta's copies of the metadata it replaced
+            "images/**",
+            "**/.*.tmp",
+            ".*.tmp",
+        ],
         commit_message=f"Upload LeRobot {layout.CODEBASE_VERSION} dataset",
     )
     if tag:
