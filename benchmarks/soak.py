@@ -175,10 +175,11 @@ def run(episodes: int, root: Path, trace: bool) -> None:
     # the two end points (the allocator returns memory in steps).
     after = np.array([(t, m) for _, t, m in samples[WARMUP_EPISODES - 1 :]])
     slope = float(np.polyfit(after[:, 0], after[:, 1], 1)[0]) if len(after) > 2 else 0.0
+    per_episode = growth / (len(samples) - WARMUP_EPISODES)
     print(
         f"growth after episode {WARMUP_EPISODES}: {growth:+.1f} MB over {t1 - t0:.1f} min "
-        f"({m0:.1f} -> {m1:.1f} MB); trend {slope:+.2f} MB/min; since start "
-        f"{m1 - start_rss:+.1f} MB"
+        f"({m0:.1f} -> {m1:.1f} MB, {per_episode:+.2f} MB per episode); trend "
+        f"{slope:+.2f} MB/min; since start {m1 - start_rss:+.1f} MB"
     )
     print(
         f"ratio growth / {GOAL_MB_PER_HOUR:.0f} MB: {growth / GOAL_MB_PER_HOUR:.3f} (this run); "
