@@ -70,6 +70,9 @@ def silhouette(inp: dict, out: str) -> None:
     height, width = int(inp["height"]), int(inp["width"])
     renderer = mujoco.Renderer(model, height, width)
     renderer.enable_segmentation_rendering()
+    # Segmentation ignores lighting: skip the shadow and reflection passes (they only cost).
+    renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+    renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
     is_arm = _arm_geoms(model)
     masks = np.zeros((len(inp["qpos"]), height, width), bool)
     for i, q in enumerate(inp["qpos"]):
