@@ -50,9 +50,6 @@ class JointSpec:
         motor_model: servo model name, e.g. ``"sts3215"``.
         is_gripper: whether this joint opens and closes a gripper.
         closed_rad: joint coordinate of a closed gripper (grippers only; default ``lower_rad``).
-        mjcf_joint: the twin's joint read for this joint when its name differs (e.g. ALOHA's
-            ``left_gripper`` is the finger slide ``left_left_finger``); the actuator keeps
-            ``name``.
         strict_range: refuse (ActionError) absolute targets outside the range instead of
             clamping them: for normalised grippers, whose value means nothing outside
             0..full scale.
@@ -67,7 +64,6 @@ class JointSpec:
     motor_model: str | None = None
     is_gripper: bool = False
     closed_rad: float | None = None
-    mjcf_joint: str | None = None
     strict_range: bool = False
 
     def __post_init__(self) -> None:
@@ -77,11 +73,6 @@ class JointSpec:
             raise ConfigError(f"joint {self.name!r}: unit {self.unit!r} not in {units.UNITS}")
         if not self.lower_rad <= self.home_rad <= self.upper_rad:
             raise ConfigError(f"joint {self.name!r}: home {self.home_rad} outside its limits")
-
-    @property
-    def mjcf_joint_name(self) -> str:
-        """Name of the twin's joint that measures this joint."""
-        return self.name if self.mjcf_joint is None else self.mjcf_joint
 
     @property
     def closed_position_rad(self) -> float:

@@ -36,7 +36,6 @@ class MujocoKinematics:
         joint_names: joints in spec order.
         tool_site: the site whose pose is controlled (TCP).
         ik_joints: names of the joints IK may move (default: all but grippers).
-        mjcf_joints: the model's joint for each of ``joint_names`` (default: the same names).
     """
 
     def __init__(
@@ -45,18 +44,16 @@ class MujocoKinematics:
         joint_names: tuple[str, ...],
         tool_site: str,
         ik_joints: tuple[str, ...] | None = None,
-        mjcf_joints: tuple[str, ...] | None = None,
     ) -> None:
         # The compiled model is shared (read-only); each instance owns its MjData, so envs,
         # policies and threads never overwrite each other's joint positions mid-solve.
         self.model = _load_model(str(xml_path))
         self.data = mujoco.MjData(self.model)
         self.joint_names = tuple(joint_names)
-        mjcf = tuple(mjcf_joints or joint_names)
-        self._qadr = np.array([self.model.joint(n).qposadr[0] for n in mjcf])
-        self._dadr = np.array([self.model.joint(n).dofadr[0] for n in mjcf])
-        self._lower = np.array([self.model.joint(n).range[0] for n in mjcf])
-        self._upper = np.array([self.model.joint(n).range[1] for n in mjcf])
+        self._qadr = np.array([self.model.joint(n).qposadr[0] for n in joint_names])
+        self._dadr = np.array([self.model.joint(n).dofadr[0] for n in joint_names])
+        self._lower = np.array([self.model.joint(n).range[0] for n in joint_names])
+        self._upper = np.array([self.model.joint(n).range[1] for n in joint_names])
         self._site = self.model.site(tool_site).id
         ik_joints = ik_joints or self.joint_names
         self._ik_idx = np.array([self.joint_names.index(n) for n in ik_joints])
@@ -73,13 +70,7 @@ class MujocoKinematics:
             raise ConfigError(f"robot {robot.name!r} has no robot_xml; kinematics need its MJCF")
         arm_spec = robot.arm(arm)
         ik_joints = tuple(j.name for j in robot.arm_joints(arm_spec) if not j.is_gripper)
-        return cls(
-            robot.robot_xml,
-            robot.joint_names,
-            arm_spec.gripper_site,
-            ik_joints=ik_joints,
-            mjcf_joints=tuple(j.mjcf_joint_name for j in robot.joints),
-        )
+        return cls(robot.robot_xml, robot.joint_names, arm_spec.gripper_site, ik_joints=ik_joints)
 
     def fk(self, q_rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Tool site position (3,) and rotation matrix (3, 3) in the base frame."""

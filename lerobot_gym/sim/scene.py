@@ -89,12 +89,9 @@ class Scene:
         spec.visual.quality.offsamples = self.render_samples
         model = spec.compile()
         names = self.robot.joint_names
-        # A joint is measured on its MJCF joint (JointSpec.mjcf_joint, e.g. ALOHA's gripper on
-        # its left finger) and driven by the actuator carrying its own name.
-        mjcf_joints = [j.mjcf_joint_name for j in self.robot.joints]
         try:
-            self.qpos_adr = np.array([model.joint(n).qposadr[0] for n in mjcf_joints])
-            self.dof_adr = np.array([model.joint(n).dofadr[0] for n in mjcf_joints])
+            self.qpos_adr = np.array([model.joint(n).qposadr[0] for n in names])
+            self.dof_adr = np.array([model.joint(n).dofadr[0] for n in names])
             self.actuators = np.array([model.actuator(n).id for n in names])
         except KeyError as exc:
             raise ConfigError(

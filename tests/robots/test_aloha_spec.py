@@ -46,8 +46,8 @@ def test_spec_agrees_with_the_twin():
     model = mujoco.MjModel.from_xml_path(str(SCENE_XML))
     home = model.key("home")
     for joint in ALOHA.joints:
-        mj = model.joint(joint.mjcf_joint_name)
-        actuator = model.actuator(joint.name)  # the actuator carries the spec's name
+        mj = model.joint(joint.name)
+        actuator = model.actuator(joint.name)
         assert actuator.trnid[0] == mj.id
         if joint.is_gripper:
             # The finger's travel lies inside the normalisation range.

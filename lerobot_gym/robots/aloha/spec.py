@@ -12,8 +12,8 @@ Decisions:
   maps to the finger target ``g * (OPEN - CLOSE) + CLOSE`` exactly as gym-aloha maps it, and the
   observed gripper is gym-aloha's ``agent_pos`` gripper. The finger's travel (0.021 .. 0.057 m,
   0.065 .. 0.975 normalised) lies inside; the actuator's ctrlrange clips to it as gym-aloha's does.
-- The gripper joint is measured on the twin's left finger slide (``JointSpec.mjcf_joint``); its
-  actuator is named as the joint (``left_gripper``), and the right finger mirrors it.
+- The gripper joint is the twin's left finger slide, named as the joint (``left_gripper``, in
+  metres), with its actuator of the same name; the right finger mirrors it.
 - A gripper action outside 0..1 is refused (``strict_range``), not clamped: arm joints are
   clamped to their limits by the safety filter as on every robot.
 - Arm limits and the home pose (ACT's ``START_ARM_POSE``) are the twin's (assets/aloha/README.md).
@@ -68,7 +68,6 @@ def _arm_joints(arm: str) -> list[JointSpec]:
             home_rad=GRIPPER_HOME_M,
             is_gripper=True,
             closed_rad=GRIPPER_POSITION_CLOSE,
-            mjcf_joint=f"{arm}_left_finger",
             strict_range=True,
         )
     )
