@@ -20,7 +20,8 @@ from lerobot_gym.hardware.emulator import (
     ScriptedPlant,
     ServoPlant,
 )
-from lerobot_gym.hardware.emulator.protocol import (
+from lerobot_gym.hardware.feetech import FeetechBus, Motor
+from lerobot_gym.hardware.feetech.packets import (
     BROADCAST_ID,
     INST_ACTION,
     INST_PING,
@@ -31,7 +32,6 @@ from lerobot_gym.hardware.emulator.protocol import (
     instruction_packet,
     status_packet,
 )
-from lerobot_gym.hardware.feetech import FeetechBus, Motor
 
 IDS = {name: i + 1 for i, name in enumerate(SO101_JOINT_NAMES)}
 TICKS_PER_RAD = 4096 / (2 * math.pi)

@@ -47,6 +47,11 @@ class BusStats:
         corrupt_packets: Status packets with a wrong checksum, header or length.
         status_errors: Status packets with error bits set.
         failures: Operations that raised after exhausting their retries.
+        stale_bytes: Received bytes discarded as not answering the request in flight (late or
+            duplicated replies, cut packets, noise).
+        fences: Extra short reads sent so that a reply cannot be confused with an earlier one.
+        port_errors: OS-level errors of the serial port (each a ``PortIOError``).
+        port_reopens: Times the port was closed and reopened after such an error.
     """
 
     transactions: int = 0
@@ -55,6 +60,10 @@ class BusStats:
     corrupt_packets: int = 0
     status_errors: int = 0
     failures: int = 0
+    stale_bytes: int = 0
+    fences: int = 0
+    port_errors: int = 0
+    port_reopens: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict (for logs and ``info``)."""

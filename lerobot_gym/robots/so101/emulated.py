@@ -367,6 +367,7 @@ class EmulatedSO101Hardware(SO101Hardware):
 
         if self.is_connected:
             return
+        self._release_lost_bus()  # before new cameras replace the old ones
         self.arm.start()
         try:
             emulator = self.arm.emulator

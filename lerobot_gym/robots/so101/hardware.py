@@ -31,8 +31,11 @@ Design decisions:
       hardware has no props to place.
     * ``fail_safe`` disables torque with a SYNC_WRITE (unacknowledged, one packet for all
       servos), so one dead servo cannot keep the others powered while its acknowledged write
-      times out; it never raises. ``close`` lets :meth:`FeetechBus.disable_torque` do the
-      same and then confirm servo by servo.
+      times out; it never raises. After an OS error of the port it is retried on the reopened
+      port (:meth:`FeetechBus.emergency_torque_off`). ``close`` lets
+      :meth:`FeetechBus.disable_torque` do the same and then confirm servo by servo.
+    * A port that is lost for good (reopening fails) is released, so ``is_connected`` turns
+      False and the env's next ``reset()`` connects again from scratch.
     * After ``fail_safe`` the arm is limp and :meth:`SO101Hardware.command` raises until the
       next :meth:`SO101Hardware.reset`, which re-enables torque holding the present pose
       before moving: once the fault is fixed, resetting the env is all it takes.
@@ -262,6 +265,7 @@ class SO101Hardware:
 
         if self.is_connected:
             return
+        self._release_lost_bus()
         cfg = self.config
         # Every SO-101 joint has a motor id (the spec's motor table).
         motors = {
@@ -391,8 +395,9 @@ class SO101Hardware:
         """Disable torque (unless configured not to), close the port and the cameras."""
         bus = self.bus
         try:
-            if bus is not None and bus.is_connected:
-                # The bus broadcasts torque off, then confirms it servo by servo.
+            if bus is not None:
+                # The bus broadcasts torque off, then confirms it servo by servo (a bus whose
+                # port was lost only releases it).
                 bus.close(disable_torque=self.config.disable_torque_on_close)
         finally:
             self.bus = None
@@ -455,13 +460,18 @@ class SO101Hardware:
         if bus is None:
             return
         try:
-            if bus.is_connected:
-                # Twice: a SYNC_WRITE is unacknowledged, and one lost packet must not leave
-                # the arm powered.
-                for _ in range(2):
-                    bus.sync_write("Torque_Enable", dict.fromkeys(bus.motors, 0))
+            # Two SYNC_WRITEs per attempt (one lost packet must not leave the arm powered), on
+            # a reopened port after an OS error; a port that cannot be reopened is released.
+            bus.emergency_torque_off()
         except Exception as exc:  # best effort: this runs while another error propagates
             logger.error("could not disable torque on %s: %s", self.config.port, exc)
+
+    def _release_lost_bus(self) -> None:
+        """Before reconnecting: let go of a bus whose port was lost, and of the cameras."""
+        if self.bus is not None:
+            self.bus.close(disable_torque=False)
+            self.bus = None
+            self._disconnect_cameras()
 
     def _disconnect_cameras(self) -> None:
         for name, camera in self.cameras.items():
