@@ -196,6 +196,7 @@ def log_dataset_episode(
     spawn: bool = False,
     app_id: str = DEFAULT_APP_ID,
     jpeg_quality: int | None = None,
+    video: bool = True,
 ) -> RerunSession:
     """Log one recorded episode of a LeRobot dataset to Rerun.
 
@@ -208,6 +209,8 @@ def log_dataset_episode(
         spawn: start a local viewer.
         app_id: Rerun application id.
         jpeg_quality: compress camera images to JPEG (None: raw RGB).
+        video: log the cameras stored as MP4 (False: numeric features and PNG images only,
+            for a dataset whose videos are absent or Git LFS pointers).
 
     Returns:
         The session; call ``close()`` when done (it completes the ``.rrd`` file).
@@ -231,7 +234,13 @@ def log_dataset_episode(
     """
     from lerobot_gym.dataset import LeRobotDataset
 
-    dataset = LeRobotDataset(root, episodes=[episode_index], format="numpy")
+    selected = None
+    if not video:
+        from lerobot_gym.dataset.v21 import load_meta
+
+        every = load_meta(root).features
+        selected = [k for k, ft in every.items() if ft["dtype"] != "video"]
+    dataset = LeRobotDataset(root, episodes=[episode_index], format="numpy", features=selected)
     features = dataset.features
     session = open_session(app_id, save=save, serve=serve, spawn=spawn)
     logger = FrameLogger(

@@ -8,7 +8,11 @@
 * ``stats``: recompute per-episode and aggregate stats from the files, print the aggregate;
 * ``merge --dataset.roots=[a,b] --output_dir=OUT``: concatenate datasets (no re-encoding);
 * ``delete-episodes --dataset.episodes=[1,3] [--output_dir=OUT]``: remove episodes, re-index;
-* ``push --dataset.repo_id=USER/NAME [--private=true]``: upload to the Hugging Face Hub.
+* ``push --dataset.repo_id=USER/NAME [--private=true]``: upload to the Hugging Face Hub;
+* ``rebuild-meta [--tasks=[...]]``: rebuild a lost or replaced episodes table, tasks file,
+  stats and totals from the data and video files (nothing recorded is deleted);
+* ``repair``: remove what an interrupted save left (only what is provably uncommitted) and
+  rewrite stale totals, as ``lerobot-gym record --resume=true`` does before recording.
 
 ``--dataset.root`` defaults to ``$HF_LEROBOT_HOME/<repo_id>`` (``~/.cache/huggingface/lerobot``),
 where LeRobot keeps datasets, when ``--dataset.repo_id`` is given.
@@ -108,6 +112,29 @@ PARSERS: dict[str, CommandParser] = {
         _ROOT,
         Flag("dataset.repo_id", REQUIRED, "Hub dataset id USER/NAME", str),
         Flag("private", False, "create the repository private", bool),
+    ),
+    "rebuild-meta": _parser(
+        "rebuild-meta",
+        """Rebuild a lost or replaced meta/episodes table, meta/tasks.parquet, meta/stats.json
+        and the totals of meta/info.json from the data parquet and video files. Data and
+        videos are only read; the replaced metadata files are kept in .meta-backup-TIME/.""",
+        _ROOT,
+        _REPO,
+        Flag(
+            "tasks",
+            None,
+            "task texts in task_index order, when tasks.parquet and meta/episodes are both lost",
+            Any,
+            True,
+        ),
+        examples=("lerobot-gym dataset rebuild-meta --dataset.root=data/pick",),
+    ),
+    "repair": _parser(
+        "repair",
+        """Remove what an interrupted save left behind (only files and rows provably not
+        committed) and rewrite stale totals, as `lerobot-gym record --resume=true` does.""",
+        _ROOT,
+        _REPO,
     ),
 }
 
@@ -254,6 +281,46 @@ def push(cfg: dict[str, Any]) -> int:
     return 0
 
 
+def rebuild_meta(cfg: dict[str, Any]) -> int:
+    """``dataset rebuild-meta``: rebuild the metadata from the data and video files."""
+    from lerobot_gym.dataset.rebuild import rebuild_meta as rebuild
+
+    texts = cfg["tasks"]
+    if texts is not None and (
+        not isinstance(texts, list) or not all(isinstance(t, str) and t for t in texts)
+    ):
+        raise UsageError(
+            f"--tasks must be task texts in task_index order, e.g. [pick,place]; got {texts!r}"
+        )
+    root = _root(cfg)
+    print(f"rebuilding the metadata of {root} from its files ...", file=sys.stderr)
+    with _progress_bar("episodes", "episode") as progress:
+        meta = rebuild(root, tasks=texts, progress=progress)
+    print(
+        f"rebuilt {root / 'meta'}: {meta.num_episodes} episodes, {meta.num_frames} frames, "
+        f"{len(meta.tasks)} tasks (the replaced files are kept in {root}/.meta-backup-*)"
+    )
+    return 0
+
+
+def repair(cfg: dict[str, Any]) -> int:
+    """``dataset repair``: remove an interrupted save's leftovers, rewrite stale totals."""
+    from lerobot_gym.dataset.recovery import repair as repair_dataset
+
+    root = _root(cfg)
+    changes: list[str] = []
+    meta = repair_dataset(
+        root, removed=lambda path, what: changes.append(f"{_relative(path, root)}: {what}")
+    )
+    for line in changes:
+        print(line)
+    print(
+        f"{'repaired' if changes else 'nothing to repair in'} {root}: {meta.num_episodes} "
+        f"episodes, {meta.num_frames} frames"
+    )
+    return 0
+
+
 SUBCOMMANDS: dict[str, Callable[[dict[str, Any]], int]] = {
     "info": info,
     "validate": validate,
@@ -261,6 +328,8 @@ SUBCOMMANDS: dict[str, Callable[[dict[str, Any]], int]] = {
     "merge": merge,
     "delete-episodes": delete_episodes,
     "push": push,
+    "rebuild-meta": rebuild_meta,
+    "repair": repair,
 }
 
 
@@ -293,3 +362,48 @@ def _relative(path: Path, root: Path) -> str:
 def _fmt(value: Any) -> str:
     arr = np.asarray(value, dtype=np.float64).reshape(-1)
     return np.array2string(arr, precision=3, suppress_small=True, max_line_width=10**6)
+
+
+# -- convert (LeRobot v2.1 -> v3.0) ------------------------------------------------------------
+# Registered here, apart from the table above, so that other subcommands can be added there
+# without touching this one.
+
+PARSERS["convert"] = _parser(
+    "convert",
+    """Convert a LeRobot v2.1 dataset into a new v3.0 dataset at --output, in one step and
+    without loss: data rows are copied, videos remuxed (never re-encoded). The input is only
+    read; the output appears complete or not at all.""",
+    _ROOT,
+    _REPO,
+    Flag("output", REQUIRED, "directory of the v3.0 dataset (must not exist, or be empty)", str),
+    examples=("lerobot-gym dataset convert --dataset.root=data/old_v21 --output=data/new",),
+)
+
+
+def convert(cfg: dict[str, Any]) -> int:
+    """``dataset convert``: write the v2.1 dataset at ``--dataset.root`` as v3.0 at ``--output``."""
+    from lerobot_gym.dataset.convert import check_output, convert_v21
+    from lerobot_gym.dataset.v21 import CODEBASE_VERSION, codebase_version
+    from lerobot_gym.errors import ConfigError
+
+    root, output = _root(cfg), Path(cfg["output"]).expanduser()
+    version = codebase_version(root)
+    if version is not None and version != CODEBASE_VERSION:
+        raise UsageError(
+            f"--dataset.root={root} is a LeRobot {version} dataset; `dataset convert` reads v2.1"
+        )
+    try:
+        check_output(root, output)
+    except ConfigError as exc:
+        raise UsageError(f"--output={cfg['output']}: {exc}") from exc
+    print(f"converting {root} (LeRobot v2.1) into {output} (v3.0) ...", file=sys.stderr)
+    with _progress_bar("episodes x files", "file") as progress:
+        meta = convert_v21(root, output, progress=progress)
+    print(
+        f"converted {root} into {meta.root}: LeRobot v3.0, {meta.num_episodes} episodes, "
+        f"{meta.num_frames} frames, {len(meta.video_keys)} camera(s) remuxed without re-encoding"
+    )
+    return 0
+
+
+SUBCOMMANDS["convert"] = convert

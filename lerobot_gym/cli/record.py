@@ -23,7 +23,14 @@ Design decisions:
   with ``lerobot-gym dataset delete-episodes``. A key pressed while no episode is running
   never ends the next one: pending presses (except Esc) are dropped when an episode starts.
 * Interrupting (Ctrl-C) or an error drops the episode in progress and keeps every saved one;
-  ``--resume=true`` continues the dataset, recording ``num_episodes`` more.
+  ``--resume=true`` continues the dataset, recording ``num_episodes`` more. Resuming refuses
+  a dataset whose metadata lost committed episodes or tasks (naming ``lerobot-gym dataset
+  rebuild-meta``) and never deletes what an episode committed.
+* ``--dataset.vcodec`` on ``--resume=true`` must name the codec already in the dataset (or be
+  omitted): ``info.json`` records one codec per camera, so another codec is refused rather
+  than silently ignored or mixed.
+* ``--dataset.root`` problems (a file, a folder without write permission) are checked before
+  the env is built and reported as errors naming the flag, not tracebacks.
 * Action sources are a small table (:data:`TELEOP_TYPES`, and policies through
   :func:`lerobot_gym.policies.make_policy`), so a new teleoperator (gamepad, phone) is one
   factory function here.
@@ -32,8 +39,10 @@ Design decisions:
 from __future__ import annotations
 
 import contextlib
+import errno
 import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,7 +84,14 @@ PARSER = CommandParser(
         ),
         Flag("dataset.fps", None, "control and dataset rate (default: the env's)", int, True),
         Flag("dataset.video", True, "store cameras as MP4 (false: PNG in the parquet)", bool),
-        Flag("dataset.vcodec", "libsvtav1", "video codec: libsvtav1 (LeRobot's) or h264", str),
+        Flag(
+            "dataset.vcodec",
+            None,
+            "video codec: libsvtav1 (LeRobot's, the default) or h264; on --resume, the "
+            "dataset's own (another is refused)",
+            str,
+            True,
+        ),
         Flag("dataset.push_to_hub", False, "upload to the Hub when done", bool),
         Flag("dataset.private", False, "create the Hub repository private", bool),
         Flag("policy.type", None, "policy driving the env (scripted, random, ...)", str),
@@ -265,6 +281,9 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
     if ds["num_episodes"] < 1 or ds["episode_time_s"] <= 0:
         raise UsageError("--dataset.num_episodes and --dataset.episode_time_s must be positive")
     root = resolve_root(ds["root"], ds["repo_id"])
+    _check_root(root)
+    if cfg["resume"]:
+        _check_resume_codec(root, ds["vcodec"])
     if not cfg["resume"] and root.exists() and any(root.iterdir()):
         raise ConfigError(
             f"{root} already holds files; pass --resume=true to add episodes to it, or choose "
@@ -292,16 +311,25 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
             env = ControlRate(env, fps=fps)  # a human or a real arm needs real time
         # The device is connected before the dataset is created: a wrong port leaves no files.
         source = make_source(cfg, env, cfg["seed"])
-        recorder = env = RecordEpisodes(
-            env,
-            root,
-            repo_id=ds["repo_id"],
-            task=ds["single_task"],
-            fps=fps,
-            use_videos=ds["video"],
-            vcodec=ds["vcodec"],
-            resume=cfg["resume"],
-        )
+        try:
+            recorder = env = RecordEpisodes(
+                env,
+                root,
+                repo_id=ds["repo_id"],
+                task=ds["single_task"],
+                fps=fps,
+                use_videos=ds["video"],
+                vcodec=ds["vcodec"] or "libsvtav1",
+                resume=cfg["resume"],
+            )
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            raise ConfigError(
+                f"cannot write the dataset at --dataset.root={root} ({exc.strerror}: "
+                f"{exc.filename}); choose a folder you may write to, or give yourself write "
+                "permission on it"
+            ) from exc
         env = _maybe_display(env, cfg)
         session = Session(
             env=env,
@@ -335,6 +363,36 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
                 shutil.rmtree(root, ignore_errors=True)
                 if root_existed:
                     root.mkdir(parents=True, exist_ok=True)  # the operator's empty folder stays
+
+
+def _check_root(root: Path) -> None:
+    """Refuse a ``--dataset.root`` that cannot hold a dataset, naming the flag."""
+    for path in (root, *root.parents):
+        if path.exists():
+            if not path.is_dir():
+                what = "is a file" if path == root else f"is under {path}, a file"
+                raise ConfigError(
+                    f"--dataset.root={root} {what}, not a folder; choose a folder (new, "
+                    "empty, or a dataset to add to with --resume=true)"
+                )
+            return
+
+
+def _check_resume_codec(root: Path, vcodec: str | None) -> None:
+    """Refuse a ``--dataset.vcodec`` other than the resumed dataset's (see the module doc)."""
+    from lerobot_gym.dataset.meta import read_info
+    from lerobot_gym.dataset.writer import recorded_vcodec, same_codec
+
+    if vcodec is None or not (root / "meta" / "info.json").is_file():
+        return
+    recorded = recorded_vcodec(read_info(root)["features"])
+    if recorded is not None and not same_codec(vcodec, recorded):
+        raise ConfigError(
+            f"--dataset.vcodec={vcodec} differs from the codec of the videos already in {root} "
+            f"({recorded}), and info.json records one codec per camera; omit --dataset.vcodec "
+            f"(or pass --dataset.vcodec={recorded}) to add episodes to it, or record into a new "
+            "--dataset.root"
+        )
 
 
 def _display_sinks(cfg: dict[str, Any]) -> dict[str, Any] | None:

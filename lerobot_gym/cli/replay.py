@@ -75,7 +75,7 @@ def run(argv: list[str]) -> int:
     import gymnasium as gym
 
     from lerobot_gym.cli.dataset import resolve_root
-    from lerobot_gym.dataset import DatasetMeta
+    from lerobot_gym.dataset.v21 import load_meta
     from lerobot_gym.wrappers import ControlRate, replay_episode
 
     cfg = PARSER.parse(argv)
@@ -83,7 +83,7 @@ def run(argv: list[str]) -> int:
     root = resolve_root(ds["root"], ds["repo_id"])
     if ds["episode"] < 0:
         raise UsageError(f"--dataset.episode must be >= 0, got {ds['episode']}")
-    meta = DatasetMeta.load(root)
+    meta = load_meta(root)  # LeRobot v3.0 or v2.1
     env_args = dict(cfg.get("env") or {})
     env_id = common.resolve_env_id(env_args.get("id"))
     kwargs = common.env_kwargs(env_args)

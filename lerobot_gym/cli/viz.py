@@ -44,6 +44,12 @@ PARSER = CommandParser(
         ),
         Flag("spawn", False, "start a local Rerun viewer", bool),
         Flag("jpeg_quality", None, "compress images to JPEG (1-100; default: raw RGB)", int, True),
+        Flag(
+            "dataset.video",
+            True,
+            "false: skip the MP4 cameras (their files are absent or Git LFS pointers)",
+            bool,
+        ),
     ),
     examples=(
         "lerobot-gym viz --dataset.root=data/pick --episode=0 --save=outputs/pick_ep0.rrd",
@@ -78,6 +84,7 @@ def run(argv: list[str]) -> int:
         serve=serve,
         spawn=cfg["spawn"],
         jpeg_quality=quality,
+        video=cfg["dataset"]["video"],
     )
     try:
         print(f"logged episode {cfg['episode']} of {root}")

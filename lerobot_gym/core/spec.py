@@ -1,9 +1,20 @@
-"""Robots as frozen data: joints, cameras, motors and the MJCF of the twin.
+"""Robots as frozen data: joints, arms, cameras, motors and the MJCF of the twin.
 
 A :class:`RobotSpec` is everything a task, a controller or a backend needs to know about a robot,
 and nothing about how it is moved. One spec serves the MuJoCo twin and the real driver; tasks ask
 the spec for the arm joints, the gripper, the workspace and the cameras instead of branching on a
 robot's name.
+
+Decisions:
+
+- A robot is one or more arms (:class:`ArmSpec`): each names its joints (a run of the robot's
+  joint vector), its gripper joint, its gripper and base sites, its jaw pad geoms and its
+  workspace. The joint vector stays flat and robot-wide (what datasets store); an arm is a view
+  onto it (:meth:`RobotSpec.arm_slice`). A single-arm robot is the one-arm case, and a spec built
+  without ``arms`` gets one arm spanning every joint.
+- The one-arm shortcuts (``robot.gripper_site``, ``robot.workspace_low``, ``gripper_index``...)
+  stay for single-arm robots and raise :class:`~lerobot_gym.errors.ConfigError` on a robot with
+  several arms, where "the gripper" means nothing; tasks use ``robot.arms[i]``.
 
 Joint limits are stored in SI (radians). Each joint also names its unit at the env boundary
 (:mod:`lerobot_gym.core.units`), so observation and action spaces follow from the spec alone,
@@ -12,6 +23,7 @@ before any I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +124,47 @@ class CameraSpec:
 
 
 @dataclass(frozen=True)
+class ArmSpec:
+    """One arm of a robot, as data: which joints are its own and where its tool is.
+
+    Attributes:
+        name: the arm's name, e.g. ``"main"`` (single arm), ``"left"``, ``"right"``.
+        joint_names: the arm's joints (its gripper included), a consecutive run of the robot's
+            joint vector, in that order; empty in a spec means "every joint of the robot".
+        gripper_joint: the joint that opens and closes its gripper (None: no gripper).
+        gripper_site: MJCF site at the tool centre point.
+        base_site: MJCF site at the arm's base frame.
+        pad_geoms: collision geoms of the jaws (for grasp detection).
+        workspace_low: lower corner (x, y) of the table region this arm reaches, metres.
+        workspace_high: upper corner (x, y) of that region, metres.
+        prefix: the prefix of its joint and site names in a multi-arm twin, e.g. ``"left_"``.
+    """
+
+    name: str = "main"
+    joint_names: tuple[str, ...] = ()
+    gripper_joint: str | None = None
+    gripper_site: str = "gripperframe"
+    base_site: str = "baseframe"
+    pad_geoms: tuple[str, ...] = ()
+    workspace_low: tuple[float, float] = (-0.1, -0.1)
+    workspace_high: tuple[float, float] = (0.1, 0.1)
+    prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.gripper_joint is not None and self.joint_names:
+            if self.gripper_joint not in self.joint_names:
+                raise ConfigError(
+                    f"arm {self.name!r}: gripper_joint {self.gripper_joint!r} is not one of its "
+                    f"joint_names {list(self.joint_names)}"
+                )
+        if not all(lo < hi for lo, hi in zip(self.workspace_low, self.workspace_high, strict=True)):
+            raise ConfigError(
+                f"arm {self.name!r}: workspace_low {self.workspace_low} must be below "
+                f"workspace_high {self.workspace_high} in x and y"
+            )
+
+
+@dataclass(frozen=True)
 class RobotSpec:
     """A robot defined once, as data.
 
@@ -119,14 +172,11 @@ class RobotSpec:
         name: registry name, e.g. ``"so101"``.
         robot_type: LeRobot's ``robot_type`` string written into datasets.
         joints: actuated joints in the order of the state and action vectors.
+        arms: the robot's arms (see :class:`ArmSpec`); empty: one arm over every joint, with
+            the only ``is_gripper`` joint as its gripper.
         cameras: cameras available on this robot / station.
         scene_xml: the twin's scene (robot + table + lights + cameras).
-        robot_xml: the twin's arm alone, used for kinematics.
-        gripper_site: MJCF site at the tool centre point.
-        base_site: MJCF site at the robot base frame.
-        gripper_geoms: collision geoms of the jaws (for grasp detection).
-        workspace_low: lower corner (x, y) of the table region where props are placed, metres.
-        workspace_high: upper corner (x, y) of that region, metres.
+        robot_xml: the twin's robot alone, used for kinematics.
         table_height_m: world z of the table top.
         fps: default control rate of the real robot.
         max_relative_target: default per-step limit on target changes, in boundary units.
@@ -135,14 +185,10 @@ class RobotSpec:
     name: str
     robot_type: str
     joints: tuple[JointSpec, ...]
+    arms: tuple[ArmSpec, ...] = ()
     cameras: tuple[CameraSpec, ...] = ()
     scene_xml: Path | None = None
     robot_xml: Path | None = None
-    gripper_site: str = "gripperframe"
-    base_site: str = "baseframe"
-    gripper_geoms: tuple[str, ...] = ()
-    workspace_low: tuple[float, float] = (-0.1, -0.1)
-    workspace_high: tuple[float, float] = (0.1, 0.1)
     table_height_m: float = 0.0
     fps: int = 30
     max_relative_target: float | None = None
@@ -152,6 +198,133 @@ class RobotSpec:
         names = [j.name for j in self.joints]
         if len(set(names)) != len(names):
             raise ConfigError(f"robot {self.name!r}: duplicate joint names {names}")
+        object.__setattr__(self, "arms", self._complete_arms(tuple(self.arms)))
+        slices = {}
+        for arm in self.arms:
+            slices[arm.name] = self._check_arm(arm, names)
+        covered = sorted(i for s in slices.values() for i in range(s.start, s.stop))
+        if len(covered) != len(set(covered)):
+            raise ConfigError(
+                f"robot {self.name!r}: arms {[a.name for a in self.arms]} share joints; each "
+                "joint belongs to at most one arm"
+            )
+        object.__setattr__(self, "_arm_slices", slices)
+
+    def _complete_arms(self, arms: tuple[ArmSpec, ...]) -> tuple[ArmSpec, ...]:
+        """The arms with defaults filled in: one arm over every joint when none is given."""
+        if not arms:
+            arms = (ArmSpec(),)
+        if len(arms) == 1 and not arms[0].joint_names:
+            grippers = [j.name for j in self.joints if j.is_gripper]
+            gripper = arms[0].gripper_joint
+            if gripper is None and len(grippers) == 1:
+                gripper = grippers[0]
+            arms = (
+                dataclasses.replace(arms[0], joint_names=self.joint_names, gripper_joint=gripper),
+            )
+        arm_names = [a.name for a in arms]
+        if len(set(arm_names)) != len(arm_names):
+            raise ConfigError(f"robot {self.name!r}: duplicate arm names {arm_names}")
+        return arms
+
+    def _check_arm(self, arm: ArmSpec, names: list[str]) -> slice:
+        """The arm's slice of the joint vector; typed errors for joints it cannot own."""
+        if not arm.joint_names:
+            raise ConfigError(
+                f"robot {self.name!r}: arm {arm.name!r} names no joints; set ArmSpec.joint_names "
+                "(every arm of a multi-arm robot needs them)"
+            )
+        missing = [n for n in arm.joint_names if n not in names]
+        if missing:
+            raise ConfigError(
+                f"robot {self.name!r}: arm {arm.name!r} names joints {missing} the robot lacks; "
+                f"its joints are {names}"
+            )
+        start = names.index(arm.joint_names[0])
+        if tuple(names[start : start + len(arm.joint_names)]) != arm.joint_names:
+            raise ConfigError(
+                f"robot {self.name!r}: arm {arm.name!r} joints {list(arm.joint_names)} must be a "
+                f"consecutive run of the robot's joints {names}, in that order"
+            )
+        if arm.gripper_joint is not None:
+            joint = self.joints[names.index(arm.gripper_joint)]
+            if not joint.is_gripper:
+                raise ConfigError(
+                    f"robot {self.name!r}: arm {arm.name!r} gripper_joint {joint.name!r} is not "
+                    "marked is_gripper=True in its JointSpec"
+                )
+        return slice(start, start + len(arm.joint_names))
+
+    # -- arms ---------------------------------------------------------------------------------
+    def arm(self, arm: int | str | ArmSpec) -> ArmSpec:
+        """An arm by index, by name, or itself; an error lists the arms that exist."""
+        if isinstance(arm, ArmSpec):
+            if arm not in self.arms:
+                raise ConfigError(f"robot {self.name!r} has no arm {arm.name!r}")
+            return arm
+        if isinstance(arm, int) and not isinstance(arm, bool):
+            if -len(self.arms) <= arm < len(self.arms):
+                return self.arms[arm]
+        else:
+            for candidate in self.arms:
+                if candidate.name == arm:
+                    return candidate
+        raise ConfigError(
+            f"robot {self.name!r} has no arm {arm!r}; its arms are "
+            f"{[a.name for a in self.arms]} (or index 0..{len(self.arms) - 1})"
+        )
+
+    def arm_slice(self, arm: int | str | ArmSpec = 0) -> slice:
+        """The arm's joints as a slice of the robot's joint (state and action) vector."""
+        slices: dict[str, slice] = self._arm_slices  # type: ignore[attr-defined]
+        return slices[self.arm(arm).name]
+
+    def arm_joints(self, arm: int | str | ArmSpec = 0) -> tuple[JointSpec, ...]:
+        """The arm's joint specs, in vector order."""
+        return self.joints[self.arm_slice(arm)]
+
+    def arm_home_rad(self, arm: int | str | ArmSpec = 0) -> np.ndarray:
+        """The arm's rest pose, SI."""
+        return self.home_rad[self.arm_slice(arm)]
+
+    def gripper_joint_index(self, arm: int | str | ArmSpec = 0) -> int | None:
+        """Index in the robot's joint vector of the arm's gripper joint, or None."""
+        gripper = self.arm(arm).gripper_joint
+        return None if gripper is None else self.joint_names.index(gripper)
+
+    def _single_arm(self, what: str) -> ArmSpec:
+        if len(self.arms) != 1:
+            raise ConfigError(
+                f"robot {self.name!r} has {len(self.arms)} arms "
+                f"{[a.name for a in self.arms]}, so RobotSpec.{what} is ambiguous; ask one arm, "
+                f"e.g. robot.arms[0]"
+            )
+        return self.arms[0]
+
+    @property
+    def gripper_site(self) -> str:
+        """The gripper site of a single-arm robot (multi-arm: ``robot.arms[i].gripper_site``)."""
+        return self._single_arm("gripper_site").gripper_site
+
+    @property
+    def base_site(self) -> str:
+        """The base site of a single-arm robot (multi-arm: ``robot.arms[i].base_site``)."""
+        return self._single_arm("base_site").base_site
+
+    @property
+    def gripper_geoms(self) -> tuple[str, ...]:
+        """The jaw pad geoms of a single-arm robot (multi-arm: ``robot.arms[i].pad_geoms``)."""
+        return self._single_arm("gripper_geoms").pad_geoms
+
+    @property
+    def workspace_low(self) -> tuple[float, float]:
+        """Workspace lower corner of a single-arm robot (multi-arm: ask ``robot.arms[i]``)."""
+        return self._single_arm("workspace_low").workspace_low
+
+    @property
+    def workspace_high(self) -> tuple[float, float]:
+        """Workspace upper corner of a single-arm robot (multi-arm: ask ``robot.arms[i]``)."""
+        return self._single_arm("workspace_high").workspace_high
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -165,8 +338,11 @@ class RobotSpec:
 
     @property
     def gripper_index(self) -> int | None:
-        """Index of the (first) gripper joint, or None for a robot without one."""
-        return next((i for i, j in enumerate(self.joints) if j.is_gripper), None)
+        """Index of a single-arm robot's gripper joint, or None for an arm without one.
+
+        Multi-arm robots raise :class:`ConfigError`: use ``gripper_joint_index(arm)``.
+        """
+        return self.gripper_joint_index(self._single_arm("gripper_index"))
 
     @property
     def lower_rad(self) -> np.ndarray:

@@ -215,7 +215,8 @@ class EpisodeFiles:
                 raise DatasetError(
                     f"files of the episode whose save failed earlier could not be removed from "
                     f"{self.root} ({exc}); free disk space and call save_episode() again, or "
-                    "close() and LeRobotDatasetWriter.resume(), which repairs the dataset"
+                    "close() and run `lerobot-gym dataset repair` (LeRobotDatasetWriter.resume() "
+                    "does the same), which removes them"
                 ) from exc
             self._undo.pop()
 

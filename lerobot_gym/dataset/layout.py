@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -327,10 +327,27 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _create_temp(path: Path) -> tuple[int, str]:
+    """A new hidden temp file beside ``path``, created with mode 0666 minus the umask.
+
+    ``tempfile.mkstemp`` creates 0600 files: a dataset shared with another user or served by a
+    web server would be unreadable. ``O_CREAT | O_EXCL`` with 0666 lets the kernel apply the
+    umask, as for any file the user writes, without touching the process-wide umask.
+    """
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        return fd, str(tmp)
+    raise FileExistsError(f"no free temporary name beside {path}")  # pragma: no cover
+
+
 def _atomic(path: Path, write: Any, *, fsync: bool = True) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -362,6 +379,44 @@ def atomic_write_parquet(path: Path, table: pa.Table, *, fsync: bool = True) -> 
         pq.write_table(table, fh, compression="snappy", use_dictionary=True)
 
     _atomic(path, write, fsync=fsync)
+
+
+#: First bytes of a Git LFS pointer file (a clone without ``git lfs pull``).
+LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/"
+
+
+def is_lfs_pointer(path: Path) -> bool:
+    """Whether ``path`` is a Git LFS pointer (a small text file) instead of the real file."""
+    try:
+        if path.stat().st_size > 1024:  # pointers are ~130 bytes
+            return False
+        with open(path, "rb") as fh:
+            return fh.read(len(LFS_POINTER_PREFIX)) == LFS_POINTER_PREFIX
+    except OSError:
+        return False
+
+
+def exchange_dirs(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    Returns:
+        False where the call or the filesystem does not support it (nothing was changed).
+    """
+    import ctypes
+    import errno
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
 
 
 def is_temp_file(path: Path) -> bool:

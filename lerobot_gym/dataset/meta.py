@@ -10,6 +10,7 @@ table but never run ahead of it.
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,29 +37,64 @@ def read_parquet(path: Path, **kwargs: Any) -> pa.Table:
         ) from exc
 
 
+def rebuild_hint(root: Path) -> str:
+    """How to rebuild lost metadata from the data and video files (nothing is deleted)."""
+    flag = shlex.quote(f"--dataset.root={root}")
+    return (
+        f"rebuild it from the data and video files with `lerobot-gym dataset rebuild-meta "
+        f"{flag}` (nothing is deleted), or restore meta/ from a copy of the dataset"
+    )
+
+
 def read_info(root: Path) -> dict[str, Any]:
     """Load and check ``meta/info.json``."""
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise DatasetNotFoundError(
+            f"dataset root {root} is a file, not a directory; point --dataset.root at the "
+            "dataset's top directory (the one holding meta/, data/ and videos/)"
+        )
     if not root.is_dir():
         raise DatasetNotFoundError(f"dataset root {root} does not exist")
     path = root / layout.INFO_PATH
     if not path.is_file():
         raise DatasetNotFoundError(
-            f"{path} not found: {root} is not a LeRobot v3.0 dataset (create one with "
-            "LeRobotDatasetWriter.create)"
+            f"{path} not found: {root} is not a LeRobot v3.0 dataset; point --dataset.root at "
+            "the dataset's top directory (the one holding meta/info.json), or record one with "
+            "`lerobot-gym record`"
         )
+    restore = (
+        f"restore {path} from a copy of the dataset (e.g. the one pushed to the Hugging Face "
+        "Hub); the data, videos and other metadata files are not affected"
+    )
     try:
-        info = json.loads(path.read_text())
+        info = json.loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetCorruptError(f"{path} is not valid JSON: {exc}", path=str(path)) from exc
+        raise DatasetCorruptError(
+            f"{path} is not valid JSON ({exc}); {restore}", path=str(path)
+        ) from exc
+    except OSError as exc:
+        raise DatasetCorruptError(f"{path} cannot be read ({exc})", path=str(path)) from exc
+    if not isinstance(info, dict):
+        raise DatasetCorruptError(
+            f"{path} holds a JSON {type(info).__name__}, not an object; {restore}",
+            path=str(path),
+        )
     missing = [k for k in layout.REQUIRED_INFO_KEYS if k not in info]
     if missing:
-        raise DatasetCorruptError(f"{path} lacks keys {missing}", path=str(path))
+        raise DatasetCorruptError(f"{path} lacks keys {missing}; {restore}", path=str(path))
+    if not isinstance(info["features"], dict) or not all(
+        isinstance(f, dict) and "dtype" in f and "shape" in f for f in info["features"].values()
+    ):
+        raise DatasetCorruptError(
+            f"{path}: 'features' must map each feature to its dtype and shape; {restore}",
+            path=str(path),
+        )
     if info["codebase_version"] != layout.CODEBASE_VERSION:
         raise DatasetCorruptError(
             f"{path} has codebase_version {info['codebase_version']!r}; only "
-            f"{layout.CODEBASE_VERSION!r} is supported (convert it with LeRobot's "
-            "convert_dataset_v21_to_v30 script)",
+            f"{layout.CODEBASE_VERSION!r} is supported here (a v2.1 dataset: convert it with "
+            f"`lerobot-gym dataset convert --dataset.root={root} --output=NEW_DIR`)",
             path=str(path),
         )
     return info
@@ -97,7 +133,16 @@ def read_episodes(root: Path, *, check_contiguous: bool = True) -> pa.Table:
     files = episode_files(root)
     if not files:
         return pa.table({})
-    tables = [_stats_as_float64(read_parquet(p)) for p in files]
+    tables = []
+    for path in files:
+        try:
+            tables.append(_stats_as_float64(read_parquet(path)))
+        except DatasetCorruptError as exc:
+            raise DatasetCorruptError(
+                f"{path} is not a readable parquet file ({exc.__cause__}); the episodes it "
+                f"lists cannot be loaded: {rebuild_hint(Path(root))}",
+                path=str(path),
+            ) from exc
     try:
         table = pa.concat_tables(tables, promote_options="permissive")
     except pa.ArrowException as exc:
@@ -111,11 +156,60 @@ def read_episodes(root: Path, *, check_contiguous: bool = True) -> pa.Table:
         if idx != list(range(len(idx))):
             raise DatasetCorruptError(
                 f"episode indices in {Path(root) / 'meta/episodes'} are not contiguous "
-                f"0..{len(idx) - 1} (got {_summarise(idx)}); delete or re-index episodes "
-                "with lerobot_gym.dataset.tools.delete_episodes",
+                f"0..{len(idx) - 1} (got {_summarise(idx)}): episodes files were lost; "
+                f"{rebuild_hint(Path(root))}",
                 path=str(files[0]),
             )
     return table
+
+
+def check_committed(
+    root: Path, info: dict[str, Any], episodes: list[dict[str, Any]], tasks: list[str]
+) -> None:
+    """Refuse metadata that lost committed episodes or tasks, before anyone builds on it.
+
+    ``info.json`` is written after the episodes table, so it never counts more episodes than
+    the table holds: if it does, episodes rows were lost (a missing or replaced episodes
+    file). Every episode's tasks must be in ``tasks.parquet``: without them a resumed
+    recording would hand the old tasks' indices to new tasks, relabelling old episodes.
+
+    Raises:
+        DatasetCorruptError: naming what is missing and how to rebuild it.
+    """
+    root = Path(root)
+    n = len(episodes)
+    counted = info.get("total_episodes")
+    if isinstance(counted, int) and counted > n:
+        where = root / "meta" / "episodes"
+        what = (
+            "has no episodes file"
+            if not episode_files(root)
+            else f"lists only {n} episode{'s' * (n != 1)}"
+        )
+        raise DatasetCorruptError(
+            f"{where} {what} but meta/info.json counts {counted}: committed episodes were "
+            f"lost from the episodes table (their data and videos are still on disk, and "
+            f"nothing was changed); {rebuild_hint(root)}",
+            path=str(where),
+        )
+    if not n:
+        return
+    tasks_path = root / layout.TASKS_PATH
+    if not tasks_path.exists():
+        raise DatasetCorruptError(
+            f"{tasks_path} is missing but {n} episodes are recorded, so no frame's task is "
+            f"known; {rebuild_hint(root)}",
+            path=str(tasks_path),
+        )
+    known = set(tasks)
+    for ep in episodes:
+        unknown = [t for t in ep.get("tasks") or [] if t not in known]
+        if unknown:
+            raise DatasetCorruptError(
+                f"episode {ep['episode_index']}'s task {unknown[0]!r} is not in {tasks_path}; "
+                f"the tasks file was replaced or damaged: {rebuild_hint(root)}",
+                path=str(tasks_path),
+            )
 
 
 def _stats_as_float64(table: pa.Table) -> pa.Table:
@@ -184,10 +278,12 @@ class DatasetMeta:
                 raise DatasetCorruptError(
                     f"{stats_path} is not valid JSON: {exc}", path=str(stats_path)
                 ) from exc
+        tasks = read_tasks(root)
+        check_committed(root, info, episodes, tasks)
         return cls(
             root=root,
             info=info,
-            tasks=read_tasks(root),
+            tasks=tasks,
             episodes=episodes,
             episode_stats=[from_episode_row(r) for r in rows],
             stats=stats,

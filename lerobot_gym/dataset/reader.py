@@ -1,4 +1,4 @@
-"""Reading LeRobot v3.0 datasets as a map-style (PyTorch-compatible) dataset.
+"""Reading LeRobot v3.0 and v2.1 datasets as a map-style (PyTorch-compatible) dataset.
 
 :class:`LeRobotDataset` mirrors the read side of LeRobot's class of the same name (reference
 ``shared/reference/lerobot-dataset-v3.md`` sections 3, 4 and 7): ``len``, indexing by
@@ -13,6 +13,13 @@ Design decisions:
   of an uncommitted episode (a crash mid-save) are ignored.
 * torch is optional and imported lazily, on first item, only when ``format`` is ``"torch"``
   (the default when torch is importable). ``format="numpy"`` returns numpy arrays.
+* v2.1 datasets (one parquet and one MP4 per episode) read through the same code: their
+  metadata comes from :func:`lerobot_gym.dataset.v21.load_meta` in v3.0's shape.
+* ``features=[...]`` selects what is read: unselected columns are never loaded and unselected
+  cameras never opened, so a dataset whose videos are absent or still Git LFS pointers (a
+  ``git clone`` without ``git lfs pull``) reads its numeric features. Every file the selection
+  needs is checked when the dataset is opened, and an absent file or an LFS pointer is reported
+  then, by name and cause (:mod:`lerobot_gym.dataset.lfs`), not as a codec error mid-epoch.
 * Video containers are opened lazily per process (workers of a ``DataLoader`` each open their
   own) and cached; see :class:`lerobot_gym.dataset.video.VideoDecoder`.
 """
@@ -29,20 +36,24 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lerobot_gym.dataset import layout
+from lerobot_gym.dataset import layout, lfs
 from lerobot_gym.dataset.images import decode_png
-from lerobot_gym.dataset.meta import DatasetMeta, read_parquet
+from lerobot_gym.dataset.meta import read_parquet
+from lerobot_gym.dataset.v21 import load_meta
 from lerobot_gym.dataset.video import VideoDecoder
 from lerobot_gym.errors import ConfigError, DatasetCorruptError, MissingExtraError
 
 
 class LeRobotDataset:
-    """Frames of a local LeRobot v3.0 dataset, indexable like LeRobot's ``LeRobotDataset``.
+    """Frames of a local LeRobot v3.0 (or v2.1) dataset, indexable like LeRobot's.
 
     Args:
         root: dataset directory.
         episodes: episode indices to load (default: all), in any order; items follow the
             dataset's order.
+        features: feature keys to read (default: all). The bookkeeping columns
+            (``timestamp``, ``frame_index``, ``episode_index``, ``index``, ``task_index``) are
+            always read. Leave the cameras out to read a dataset whose videos are absent.
         delta_timestamps: ``{key: [offset_s, ...]}``: return, for each key, the frames at
             these offsets from the current one (multiples of ``1/fps``), plus a boolean
             ``<key>_is_pad`` telling which fell outside the episode (those repeat the edge
@@ -54,6 +65,9 @@ class LeRobotDataset:
         DatasetNotFoundError: no dataset at ``root``.
         DatasetCorruptError: a file is unreadable or disagrees with the metadata.
         ConfigError: an unknown episode or key, or offsets that are not multiples of 1/fps.
+
+    Example:
+        >>> ds = LeRobotDataset(root, features=["observation.state", "action"])  # doctest: +SKIP
     """
 
     def __init__(
@@ -62,11 +76,13 @@ class LeRobotDataset:
         episodes: Sequence[int] | None = None,
         delta_timestamps: Mapping[str, Sequence[float]] | None = None,
         *,
+        features: Sequence[str] | None = None,
         tolerance_s: float = 1e-4,
         format: str | None = None,
     ) -> None:
         self.root = Path(root)
-        self.meta = DatasetMeta.load(self.root)
+        self.meta = load_meta(self.root)
+        self._features = self._select(features)
         self.tolerance_s = tolerance_s
         if format is None:
             format = "torch" if importlib.util.find_spec("torch") is not None else "numpy"
@@ -83,6 +99,7 @@ class LeRobotDataset:
                 f"episodes {bad} do not exist; the dataset has {n_eps} (0..{n_eps - 1})"
             )
         self.episodes = list(selected)
+        self._check_files()
         self.delta_indices = self._check_deltas(delta_timestamps or {})
         self.delta_timestamps = dict(delta_timestamps or {})
         self._load_rows()
@@ -99,8 +116,13 @@ class LeRobotDataset:
 
     @property
     def features(self) -> dict[str, dict[str, Any]]:
-        """Features (``meta/info.json``)."""
-        return self.meta.features
+        """The features read (``meta/info.json``'s, or the ``features=`` selection)."""
+        return self._features
+
+    @property
+    def video_keys(self) -> list[str]:
+        """Cameras read from MP4 files (those selected)."""
+        return layout.video_keys(self._features)
 
     @property
     def num_frames(self) -> int:
@@ -130,7 +152,7 @@ class LeRobotDataset:
             else:
                 item[key] = self._stack(key, [col[r] for r in rows])
                 item[f"{key}_is_pad"] = self._tensor(pad)
-        for key in self.meta.video_keys:
+        for key in self.video_keys:
             rows, pad = self._rows_for(key, idx, lo, hi)
             single = rows is None
             rows = [idx] if rows is None else rows
@@ -156,16 +178,46 @@ class LeRobotDataset:
     def __repr__(self) -> str:
         return (
             f"LeRobotDataset(root={str(self.root)!r}, episodes={self.num_episodes}, "
-            f"frames={self._n}, fps={self.fps}, cameras={self.meta.camera_keys})"
+            f"frames={self._n}, fps={self.fps}, "
+            f"cameras={[k for k in self._features if layout.is_visual(self._features[k])]})"
         )
 
     # -- loading ---------------------------------------------------------------------------
 
+    def _select(self, keys: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+        every = self.meta.features
+        if keys is None:
+            return dict(every)
+        if isinstance(keys, str):
+            keys = [keys]
+        unknown = [k for k in keys if k not in every]
+        if unknown:
+            raise ConfigError(f"features {unknown} are not in {self.root}; it has {list(every)}")
+        wanted = set(keys) | set(layout.DEFAULT_FEATURES)
+        return {k: ft for k, ft in every.items() if k in wanted}
+
+    def _check_files(self) -> None:
+        """Every file the selection reads exists and is not a Git LFS pointer."""
+        seen: set[Path] = set()
+        for ep in self.episodes:
+            path = self.meta.data_path(ep)
+            if path not in seen:
+                seen.add(path)
+                lfs.check_file(path, "data file")
+            for key in self.video_keys:
+                path = self.meta.video_path(ep, key)
+                if path not in seen:
+                    seen.add(path)
+                    lfs.check_file(path, f"video of {key!r}", video=True)
+
     def _check_deltas(self, deltas: Mapping[str, Sequence[float]]) -> dict[str, np.ndarray]:
         out = {}
         for key, offsets in deltas.items():
-            if key not in self.meta.features:
-                raise ConfigError(f"delta_timestamps key {key!r} is not a feature")
+            if key not in self._features:
+                raise ConfigError(
+                    f"delta_timestamps key {key!r} is not a feature"
+                    + (" read (add it to features=[...])" if key in self.meta.features else "")
+                )
             steps = np.asarray(offsets, dtype=np.float64) * self.fps
             rounded = np.rint(steps)
             if np.any(np.abs(steps - rounded) / self.fps > self.tolerance_s):
@@ -177,14 +229,14 @@ class LeRobotDataset:
         return out
 
     def _load_rows(self) -> None:
-        schema = layout.data_schema(self.meta.features)
+        schema = layout.data_schema(self._features)
         wanted = set(self.episodes)
         files: dict[Path, list[int]] = {}
         for ep in self.episodes:
             files.setdefault(self.meta.data_path(ep), []).append(ep)
         tables = []
         for path in sorted(files):
-            table = read_parquet(path)
+            table = read_parquet(path, columns=_present(path, schema.names))
             missing = [n for n in schema.names if n not in table.column_names]
             if missing:
                 raise DatasetCorruptError(
@@ -199,7 +251,7 @@ class LeRobotDataset:
         self._n = table.num_rows
         self._cols: dict[str, Any] = {}
         for name in schema.names:
-            self._cols[name] = _column_to_numpy(table[name], self.meta.features[name])
+            self._cols[name] = _column_to_numpy(table[name], self._features[name])
         self._ep_rows: dict[int, tuple[int, int]] = {}
         ep_col = self._cols["episode_index"]
         starts = np.searchsorted(ep_col, self.episodes, side="left")
@@ -269,6 +321,21 @@ class LeRobotDataset:
         if self.format == "numpy":
             return arr
         return self._torch_module().from_numpy(arr)
+
+
+def _present(path: Path, names: list[str]) -> list[str] | None:
+    """``names`` to read from a parquet file; None (every column) if its schema is unreadable.
+
+    Reading only the selected columns keeps unselected image columns (PNG bytes) off the
+    heap; a file whose footer cannot be read is left to :func:`read_parquet`'s error.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        have = set(pq.read_schema(path).names)
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    return [n for n in names if n in have]
 
 
 def _column_to_numpy(column: pa.ChunkedArray, feature: Mapping[str, Any]) -> Any:

@@ -8,9 +8,18 @@ Design decisions:
   ``to_timestamp``. A shared MP4 of which only some episodes survive is kept whole: unused
   seconds of video cost disk space, never correctness. Per-episode stats are carried over and
   re-aggregated.
-* In-place :func:`delete_episodes` builds the new dataset next to the old one and swaps the
-  directories, so an interruption leaves either the old or the new dataset (plus a sibling
-  directory to delete), never a mix.
+* **Crash-safe outputs.** :func:`merge` and :func:`delete_episodes` build the new dataset in
+  a hidden staging directory beside the output (``.<name>.staging-<pid>-<random>``), every
+  file fsynced, and rename it into place only when it is complete: a process killed at any
+  moment leaves the inputs untouched and the output either absent or complete. A staging
+  directory whose process is gone is provably never part of a dataset and is removed by the
+  next run into the same output. In-place :func:`delete_episodes` swaps the complete new
+  dataset with the old one in one ``renameat2(RENAME_EXCHANGE)`` call, so ``root`` is at
+  every instant the old or the new dataset; where the kernel or filesystem lacks it (not
+  Linux), two renames are used and a crash between them leaves ``root`` absent with both
+  datasets beside it (named in :func:`delete_episodes`'s docstring).
+* An input file that is missing (or a Git LFS pointer) fails the tool with a typed error
+  naming it, before anything is placed at the output.
 * :func:`merge`, :func:`delete_episodes` and :func:`recompute_stats` take an optional
   ``progress(done, total)`` callback counting episodes (the unit all three work in), so the
   CLI can draw a bar without the library printing anything.
@@ -20,10 +29,11 @@ Design decisions:
 
 from __future__ import annotations
 
+import glob
 import os
+import secrets
 import shlex
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -113,7 +123,8 @@ def merge(
                 f"{meta.root} and {first.root} differ on features {diff}; merge needs equal "
                 "features"
             )
-    return _rebuild([(m, range(m.num_episodes)) for m in metas], Path(out_root), progress)
+    sources = [(m, range(m.num_episodes)) for m in metas]
+    return _build_then_place(Path(out_root), lambda out: _rebuild(sources, out, progress))
 
 
 def delete_episodes(
@@ -139,6 +150,11 @@ def delete_episodes(
 
     Raises:
         ConfigError: an index does not exist.
+        DatasetCorruptError: a kept episode's file is missing or unreadable (nothing changed).
+
+    In place, the new dataset is built beside ``root`` and swapped with it atomically (see
+    the module docstring); without ``renameat2`` a crash between the two renames leaves the
+    old dataset at ``.<name>.old-<pid>`` and the new one at ``.<name>.staging-<pid>-*``.
     """
     meta = DatasetMeta.load(root)
     drop = {int(e) for e in episodes}
@@ -147,26 +163,79 @@ def delete_episodes(
         raise ConfigError(f"episodes {bad} do not exist in {root} ({meta.num_episodes} episodes)")
     keep = [e for e in range(meta.num_episodes) if e not in drop]
     if out_root is not None:
-        return _rebuild([(meta, keep)], Path(out_root), progress)
+        return _build_then_place(
+            Path(out_root), lambda out: _rebuild([(meta, keep)], out, progress)
+        )
     root = Path(root)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.rebuild-", dir=root.parent))
-    shutil.rmtree(tmp)
-    _rebuild([(meta, keep)], tmp, progress)
-    old = root.with_name(f".{root.name}.old-{os.getpid()}")
-    os.replace(root, old)
-    os.replace(tmp, root)
+    _remove_stale_staging(root)
+    staging = _new_staging(root)
+    try:
+        _rebuild([(meta, keep)], staging, progress)
+        if layout.exchange_dirs(staging, root):  # root: old -> new in one step
+            old = staging
+        else:
+            old = root.with_name(f".{root.name}.old-{os.getpid()}")
+            os.replace(root, old)
+            os.replace(staging, root)
+        layout.fsync_dir(root.parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(old, ignore_errors=True)
     return DatasetMeta.load(root)
+
+
+_STAGING_INFIX = ".staging-"
+
+
+def _new_staging(out: Path) -> Path:
+    """A new hidden directory beside ``out``, named after this process."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}{_STAGING_INFIX}{os.getpid()}-{secrets.token_hex(3)}")
+    staging.mkdir()
+    return staging
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove staging directories of ``out`` whose process is gone (killed mid-build)."""
+    for path in out.parent.glob(f".{glob.escape(out.name)}{_STAGING_INFIX}*"):
+        pid_text = path.name[len(f".{out.name}{_STAGING_INFIX}") :].split("-")[0]
+        if pid_text.isdigit() and not _process_alive(int(pid_text)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _build_then_place(out: Path, build: Callable[[Path], None]) -> DatasetMeta:
+    """Run ``build(staging)`` and move the finished dataset to ``out`` in one rename."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DatasetError(f"{out} already exists and is not empty; choose a new directory")
+    _remove_stale_staging(out)
+    staging = _new_staging(out)
+    try:
+        build(staging)
+        os.replace(staging, out)  # replaces an empty directory too (POSIX rename)
+        layout.fsync_dir(out.parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return DatasetMeta.load(out)
 
 
 def _rebuild(
     sources: Sequence[tuple[DatasetMeta, Iterable[int]]],
     out: Path,
     progress: Progress | None = None,
-) -> DatasetMeta:
-    """Write the chosen episodes of ``sources``, in order, as a new dataset at ``out``."""
-    if out.exists() and any(out.iterdir()):
-        raise DatasetError(f"{out} already exists and is not empty; choose a new directory")
+) -> None:
+    """Write the chosen episodes of ``sources``, in order, as a new dataset in ``out``."""
     selected = [(meta, list(chosen)) for meta, chosen in sources]
     n_chosen = sum(len(chosen) for _, chosen in selected)
     if progress is not None:
@@ -236,6 +305,7 @@ def _rebuild(
                         dst = out / layout.VIDEO_PATH.format(
                             video_key=key, chunk_index=chunk, file_index=file
                         )
+                        _check_source_video(src, meta, ep)
                         _link_or_copy(src, dst)
                         video_cf[key] = layout.next_chunk_file(chunk, file, chunks_size)
                     row[f"videos/{key}/chunk_index"], row[f"videos/{key}/file_index"] = new_video[
@@ -269,7 +339,18 @@ def _rebuild(
         splits={"train": f"0:{len(rows)}"},
     )
     layout.atomic_write_json(out / layout.INFO_PATH, info_dict)
-    return DatasetMeta.load(out)
+
+
+def _check_source_video(src: Path, meta: DatasetMeta, ep: int) -> None:
+    """A typed error naming the input video an episode needs, if it is not there."""
+    if src.is_file() and not layout.is_lfs_pointer(src):
+        return
+    what = "a Git LFS pointer: run `git lfs pull` in the input" if src.exists() else "missing"
+    raise DatasetCorruptError(
+        f"{src} (episode {ep} of {meta.root}) is {what}; nothing was written to the output. "
+        f"Restore the file, or leave the episode out: {_delete_hint(meta, ep)}",
+        path=str(src),
+    )
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -278,6 +359,9 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
+        with open(dst, "rb+") as fh:  # the output is renamed into place only once durable
+            os.fsync(fh.fileno())
+    layout.fsync_dir(dst.parent)
 
 
 def recompute_stats(root: str | Path, *, progress: Progress | None = None) -> dict[str, Any]:
@@ -298,7 +382,12 @@ def recompute_stats(root: str | Path, *, progress: Progress | None = None) -> di
             message names the file and how to delete the episode).
     """
     root = Path(root)
-    meta = DatasetMeta.load(root)
+    meta = DatasetMeta.load(root)  # refuses a dataset whose episodes table lost episodes
+    if meta.num_episodes == 0:
+        raise DatasetError(
+            f"{root} has no committed episode, so there are no stats to compute; "
+            "meta/stats.json was left as it is (record episodes first)"
+        )
     by_file: dict[Path, list[int]] = {}
     for ep in range(meta.num_episodes):
         by_file.setdefault(meta.data_path(ep), []).append(ep)
@@ -329,7 +418,7 @@ def recompute_stats(root: str | Path, *, progress: Progress | None = None) -> di
             row.update(to_episode_columns(per_episode[row["episode_index"]]))
         layout.atomic_write_parquet(path, pa.Table.from_pylist(rows, schema=table.schema))
     ordered = [per_episode[ep] for ep in sorted(per_episode)]
-    aggregated = stats_to_json(aggregate_stats(ordered)) if ordered else {}
+    aggregated = stats_to_json(aggregate_stats(ordered))
     layout.atomic_write_json(root / layout.STATS_PATH, aggregated)
     return aggregated
 
@@ -436,7 +525,13 @@ def push_to_hub(
         folder_path=str(meta.root),
         repo_id=repo_id,
         repo_type="dataset",
-        ignore_patterns=[f"{layout.STAGING_DIR}/**", "images/**", "**/.*.tmp", ".*.tmp"],
+        ignore_patterns=[
+            f"{layout.STAGING_DIR}/**",
+            ".meta-backup-*/**",  # rebuild-meta's copies of the metadata it replaced
+            "images/**",
+            "**/.*.tmp",
+            ".*.tmp",
+        ],
         commit_message=f"Upload LeRobot {layout.CODEBASE_VERSION} dataset",
     )
     if tag:

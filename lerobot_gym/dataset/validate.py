@@ -9,13 +9,19 @@ agreeing with the declared features, per-episode row counts, data rows or files 
 committed episode owns, and video frame counts and timestamps.
 
 Design decisions:
-    * Every message ends with the fix, with the dataset's own root filled in: delete the
-      damaged episodes with ``lerobot-gym dataset delete-episodes`` (it never reads the data
-      or video files of deleted episodes, so it works around a damaged file), restore a
-      metadata file from a copy of the dataset (without it the tools cannot load the dataset
-      at all), rewrite stale totals with :func:`lerobot_gym.dataset.recovery.repair`, or
-      recompute stats with ``lerobot-gym dataset stats``. Messages of the readers'
-      exceptions are not passed on as they are, since those tell the user to run this check.
+    * Every message ends with the fix, with the dataset's own root filled in: restore a
+      damaged data or video file from a copy, or delete its episodes with ``lerobot-gym
+      dataset delete-episodes`` (it never reads the files of deleted episodes); rebuild lost
+      or replaced metadata (episodes table, tasks) from the files with ``lerobot-gym dataset
+      rebuild-meta``; remove an interrupted save's leftovers and rewrite stale totals with
+      ``lerobot-gym dataset repair``; recompute stats with ``lerobot-gym dataset stats``.
+    * The advice never proposes deleting committed data to "repair" metadata: files or rows
+      no committed episode lists are called leftovers (to remove) only when they are exactly
+      what an interrupted save leaves (:func:`lerobot_gym.dataset.recovery.find_leftovers`);
+      otherwise the episodes table may have lost them, and the fix is ``rebuild-meta``.
+    * Tasks must resolve: every task an episodes row names is in ``tasks.parquet``, and each
+      episode's frames map through ``task_index`` to exactly those tasks (a tasks file
+      rewritten after it was lost relabels old episodes, which only this catches).
     * Progress is reported per data or video file, the units of work (the videos are the
       slow part).
     * Data rows and files not listed in ``meta/episodes`` are problems although our own
@@ -36,7 +42,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lerobot_gym.dataset import layout
-from lerobot_gym.dataset.meta import episode_files, read_info, read_parquet, read_tasks
+from lerobot_gym.dataset.layout import is_lfs_pointer
+from lerobot_gym.dataset.meta import (
+    episode_files,
+    read_info,
+    read_parquet,
+    read_tasks,
+    rebuild_hint,
+)
+from lerobot_gym.dataset.recovery import find_leftovers
 from lerobot_gym.errors import DatasetError, DatasetNotFoundError
 
 Report = Callable[[Path, str], None]
@@ -71,6 +85,7 @@ def validate(
     Args:
         root: dataset directory.
         check_videos: also open every referenced MP4 and count its frames (the slow part).
+            Without it, every referenced MP4 must still exist and not be a Git LFS pointer.
         progress: called as ``progress(done, total)`` with the number of data and video
             files checked so far: once with ``done=0`` when ``total`` is known, then after
             each file, ending with ``done == total``. Not called when the metadata is too
@@ -87,12 +102,11 @@ def validate(
         return problems
 
     try:
-        tasks = read_tasks(root)
+        tasks: list[str] | None = read_tasks(root)
     except DatasetError as exc:
         report(
             root / layout.TASKS_PATH,
-            f"{_what_is_wrong(exc)}; without it no frame's task is known: restore it "
-            f"{_FROM_A_COPY}",
+            f"{_what_is_wrong(exc)}; without it no frame's task is known: {rebuild_hint(root)}",
         )
         tasks = None
 
@@ -105,15 +119,19 @@ def validate(
             episodes_complete = False
             report(
                 path,
-                f"{_what_is_wrong(exc)}; the episodes it lists cannot be loaded: restore it "
-                f"{_FROM_A_COPY}, or re-record them into a new dataset",
+                f"{_what_is_wrong(exc)}; the episodes it lists cannot be loaded: "
+                f"{rebuild_hint(root)}",
             )
     rows.sort(key=lambda r: r["episode_index"])
     _check_totals(root, info, rows, tasks, report)
+    if rows and tasks is not None:
+        _check_episode_tasks(root, rows, tasks, report)
 
     data_files = _group_data_files(root, info, rows)
-    video_files = _group_video_files(root, info, rows, report) if check_videos else {}
-    total = len(data_files) + sum(len(files) for files in video_files.values())
+    video_files = _group_video_files(root, info, rows, report)
+    total = len(data_files)
+    if check_videos:  # without decoding, a video check is a stat(): not worth a bar step
+        total += sum(len(files) for files in video_files.values())
     done = 0
 
     def file_checked() -> None:
@@ -126,10 +144,14 @@ def validate(
         progress(0, total)
     # With an episodes file unreadable, rows of its episodes would look unowned.
     owned = {r["episode_index"] for r in rows} if episodes_complete else None
-    _check_data(root, info, data_files, tasks, owned, report, file_checked)
-    if owned is not None:
-        _check_unreferenced_data_files(root, data_files, report)
-    _check_videos(root, video_files, report, file_checked)
+    # Rows after the last committed episode, in its file, are classified as leftovers or not.
+    leftovers_checked = episodes_complete and info["total_episodes"] <= len(rows)
+    last_file = next(reversed(data_files)) if data_files and leftovers_checked else None
+    # (the last file in (chunk, file) order is the one the writer appends to)
+    _check_data(root, info, data_files, tasks, owned, last_file, report, file_checked)
+    if leftovers_checked:
+        _check_leftovers(root, info, rows, report)
+    _check_videos(root, video_files, report, file_checked, decode=check_videos)
     if rows and not (root / layout.STATS_PATH).exists():
         report(
             root / layout.STATS_PATH,
@@ -156,16 +178,12 @@ def _delete(root: Path, episodes: list[int]) -> str:
 
 def _repair(root: Path, what: str = "rewrite the totals from the episodes table") -> str:
     return (
-        f'{what} with `python -c "from '
-        f'lerobot_gym.dataset.recovery import repair; repair({str(root)!r})"` (as '
-        "`lerobot-gym record --resume=true` does before recording)"
+        f"{what} with `lerobot-gym dataset repair {_root_flag(root)}` (as `lerobot-gym record "
+        "--resume=true` does before recording; it deletes only what no committed episode holds)"
     )
 
 
-_UNCOMMITTED = (
-    "a save was interrupted before its commit (meta/episodes); LeRobot loads every data row, "
-    "so these rows would train as a phantom episode"
-)
+_UNCOMMITTED_WHY = "LeRobot loads every data row, so they would train as a phantom episode"
 
 
 def _what_is_wrong(exc: DatasetError) -> str:
@@ -225,9 +243,23 @@ def _check_totals(
         report(
             root / "meta" / "episodes",
             f"episode indices are not contiguous 0..N-1: missing {gaps}, duplicated {dupes}; "
-            f"the dataset cannot be loaded or edited like this: restore meta/episodes/ "
-            f"{_FROM_A_COPY}",
+            f"the dataset cannot be loaded or edited like this: {rebuild_hint(root)}",
         )
+    tasks_lost = bool(rows) and not (root / layout.TASKS_PATH).exists()
+    if tasks_lost:
+        report(
+            root / layout.TASKS_PATH,
+            f"missing, but {len(rows)} episodes are recorded, so no frame's task is known; "
+            f"{rebuild_hint(root)}",
+        )
+    if info["total_episodes"] > len(rows):
+        # info.json is written after the commit record: it never runs ahead of it.
+        report(
+            root / "meta" / "episodes",
+            f"lists {len(rows)} episodes but meta/info.json counts {info['total_episodes']}: "
+            f"committed episodes were lost from the episodes table; {rebuild_hint(root)}",
+        )
+        return
     n_frames = sum(int(r["length"]) for r in rows)
     for key, have in (("total_episodes", len(rows)), ("total_frames", n_frames)):
         if info[key] != have:
@@ -235,7 +267,7 @@ def _check_totals(
                 root / layout.INFO_PATH,
                 f"{key} is {info[key]} but the episodes sum to {have}; {_repair(root)}",
             )
-    if tasks is not None and info["total_tasks"] != len(tasks):
+    if tasks is not None and not tasks_lost and info["total_tasks"] != len(tasks):
         report(
             root / layout.INFO_PATH,
             f"total_tasks is {info['total_tasks']}, tasks has {len(tasks)}; {_repair(root)}",
@@ -259,6 +291,7 @@ def _check_data(
     by_file: dict[Path, list[dict]],
     tasks: list[str] | None,
     owned: set[int] | None,
+    last_file: Path | None,
     report: Report,
     file_checked: Callable[[], None],
 ) -> None:
@@ -266,31 +299,31 @@ def _check_data(
     for path, eps in by_file.items():
         table = _check_data_file(root, path, eps, schema, tasks, report)
         if table is not None and owned is not None and "episode_index" in table.column_names:
-            _check_unowned_rows(root, path, table, eps, owned, report)
+            _check_unowned_rows(root, path, table, eps, owned, path == last_file, report)
         file_checked()
 
 
 def _check_unowned_rows(
-    root: Path, path: Path, table: pa.Table, eps: list[dict], owned: set[int], report: Report
+    root: Path,
+    path: Path,
+    table: pa.Table,
+    eps: list[dict],
+    owned: set[int],
+    is_last: bool,
+    report: Report,
 ) -> None:
     """Rows of episodes that meta/episodes does not place in this file."""
     here = {r["episode_index"] for r in eps}
     stray = sorted(set(pc.unique(table["episode_index"]).to_pylist()) - here)
     unlisted = [ep for ep in stray if ep not in owned]
-    last = max(owned, default=-1)
-    if unlisted and last in here and min(unlisted) > last:
-        # Where an interrupted save leaves them, and where repair() trims them.
-        report(
-            path,
-            f"holds rows of episodes {unlisted} that meta/episodes does not list: "
-            f"{_UNCOMMITTED}; {_repair(root, 'remove them')}",
-        )
-    elif unlisted:
+    if is_last:  # rows after the last committed episode: classified by _check_leftovers
+        unlisted = [ep for ep in unlisted if ep < len(owned)]
+    if unlisted:
         report(
             path,
             f"holds rows of episodes {unlisted} that meta/episodes does not list; LeRobot "
-            "loads every data row, so these rows would train as phantom episodes: restore "
-            f"meta/episodes/ (or this file) {_FROM_A_COPY}",
+            "loads every data row, so these rows would train as phantom episodes: "
+            f"{rebuild_hint(root)}",
         )
     misplaced = [ep for ep in stray if ep in owned]
     if misplaced:
@@ -301,15 +334,42 @@ def _check_unowned_rows(
         )
 
 
-def _check_unreferenced_data_files(
-    root: Path, by_file: dict[Path, list[dict]], report: Report
-) -> None:
-    for path in sorted((root / "data").glob("*/*.parquet")):
-        if path not in by_file:
+def _check_leftovers(root: Path, info: dict, rows: list[dict], report: Report) -> None:
+    """Files and rows no committed episode lists: an interrupted save's, or lost metadata's."""
+    left = find_leftovers(root, info, rows)
+    n = len(rows)
+    for path in left.files:
+        report(
+            path,
+            f"no episode in meta/episodes uses this file; it holds episode {n}, whose save "
+            f"was interrupted before its commit: {_UNCOMMITTED_WHY}; "
+            f"{_repair(root, 'remove it')}",
+        )
+    if left.trim is not None:
+        report(
+            left.trim,
+            f"holds rows of episode {n}, which meta/episodes does not list: a save was "
+            f"interrupted before its commit; {_UNCOMMITTED_WHY}; {_repair(root, 'remove them')}",
+        )
+    for path, why in left.unexplained:
+        report(
+            path,
+            f"{why}; not what an interrupted save leaves, so meta/episodes may have lost "
+            f"committed episodes (LeRobot would load these rows as phantom episodes): "
+            f"{rebuild_hint(root)}",
+        )
+
+
+def _check_episode_tasks(root: Path, rows: list[dict], tasks: list[str], report: Report) -> None:
+    """Every task an episode row names is in tasks.parquet."""
+    known = set(tasks)
+    for r in rows:
+        unknown = [t for t in r.get("tasks") or [] if t not in known]
+        if unknown:
             report(
-                path,
-                "no episode in meta/episodes uses this data file: "
-                f"{_UNCOMMITTED}; {_repair(root, 'delete it')}",
+                root / layout.TASKS_PATH,
+                f"episode {r['episode_index']}'s task {unknown[0]!r} is not in it: the tasks "
+                f"file was replaced or damaged; {rebuild_hint(root)}",
             )
 
 
@@ -384,10 +444,31 @@ def _check_data_file(
             bad = pc.unique(table["episode_index"].filter(unknown)).to_pylist()
             report(
                 path,
-                f"task_index {top} has no entry in meta/tasks.parquet; restore "
-                f"meta/tasks.parquet {_FROM_A_COPY}, or {_delete(root, bad)}",
+                f"task_index {top} (episodes {bad}) has no entry in meta/tasks.parquet; "
+                f"{rebuild_hint(root)}",
             )
+        else:
+            _check_frame_tasks(root, path, table, eps, tasks, report)
     return table
+
+
+def _check_frame_tasks(
+    root: Path, path: Path, table: pa.Table, eps: list[dict], tasks: list[str], report: Report
+) -> None:
+    """Each episode's frames resolve to the tasks its episodes row names."""
+    for r in eps:
+        if r.get("tasks") is None:
+            continue
+        ids = table["task_index"].filter(pc.equal(table["episode_index"], r["episode_index"]))
+        labels = {tasks[i] for i in pc.unique(ids).to_pylist()}
+        if labels != set(r["tasks"]):
+            report(
+                path,
+                f"the frames of episode {r['episode_index']} resolve to tasks {sorted(labels)} "
+                f"through meta/tasks.parquet, but meta/episodes names {sorted(r['tasks'])}: the "
+                f"tasks file was replaced (e.g. rewritten after it was lost); "
+                f"{rebuild_hint(root)}",
+            )
 
 
 def _compatible(have: pa.DataType, want: pa.DataType) -> bool:
@@ -435,22 +516,36 @@ def _check_videos(
     grouped: dict[str, dict[Path, list[dict]]],
     report: Report,
     file_checked: Callable[[], None],
+    *,
+    decode: bool,
 ) -> None:
     for key, by_file in grouped.items():
         for path, eps in by_file.items():
-            _check_video_file(root, key, path, eps, report)
-            file_checked()
+            _check_video_file(root, key, path, eps, report, decode=decode)
+            if decode:
+                file_checked()
 
 
-def _check_video_file(root: Path, key: str, path: Path, eps: list[dict], report: Report) -> None:
+def _check_video_file(
+    root: Path, key: str, path: Path, eps: list[dict], report: Report, *, decode: bool
+) -> None:
     tol = 1e-4
     all_episodes = [r["episode_index"] for r in eps]
     restore_or_delete = f"restore the file {_FROM_A_COPY}, or {_delete(root, all_episodes)}"
-    if not path.exists():
+    if not path.is_file():
         report(path, f"missing; needed by episodes {all_episodes}: {restore_or_delete}")
         return
+    if is_lfs_pointer(path):
+        report(
+            path,
+            f"a Git LFS pointer, not the video: run `git lfs pull` in {root} (episodes "
+            f"{all_episodes} need it)",
+        )
+        return
+    if not decode:
+        return
     try:
-        times = _frame_times(path)
+        times = video_frame_times(path)
     except (av.error.FFmpegError, IndexError, OSError) as exc:
         report(
             path,
@@ -473,7 +568,7 @@ def _check_video_file(root: Path, key: str, path: Path, eps: list[dict], report:
             report(path, f"episode {ep}: first frame is not at {start} s; {_delete(root, [ep])}")
 
 
-def _frame_times(path: Path) -> list[float]:
+def video_frame_times(path: Path) -> list[float]:
     """Presentation times (s) of every packet of the first video stream, in pts order."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]

@@ -39,6 +39,7 @@ from typing import Any, cast
 import av
 import numpy as np
 
+from lerobot_gym.dataset import lfs
 from lerobot_gym.dataset.stats import ImageStatsAccumulator, Stats
 from lerobot_gym.errors import ConfigError, DatasetCorruptError, DatasetError
 
@@ -406,8 +407,7 @@ class VideoDecoder:
         key = str(path)
         video = self._open.get(key)
         if video is None:
-            if not os.path.exists(key):
-                raise DatasetCorruptError(f"video file {key} is missing", path=key)
+            lfs.check_file(key, "video file", video=True)  # absent or an LFS pointer: say so
             try:
                 video = _OpenVideo(key)
             except (av.error.FFmpegError, IndexError) as exc:

@@ -58,6 +58,19 @@ from lerobot_gym.errors import (
 _TIMESTAMP_TOLERANCE_S = 1e-4
 
 
+def recorded_vcodec(features: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The encoder of the videos already in a dataset, or None before its first video."""
+    for ft in features.values():
+        if ft["dtype"] == "video" and "video.codec" in (ft.get("info") or {}):
+            return VideoEncoding.from_features(features).vcodec
+    return None
+
+
+def same_codec(a: str, b: str) -> bool:
+    """Whether two ``vcodec`` names (``"h264"``, ``"libx264"``, ...) mean one encoder."""
+    return VideoEncoding(vcodec=a).encoder_name() == VideoEncoding(vcodec=b).encoder_name()
+
+
 class LeRobotDatasetWriter:
     """Writes episodes of a LeRobot v3.0 dataset. Build it with :meth:`create` or :meth:`resume`.
 
@@ -166,8 +179,9 @@ class LeRobotDatasetWriter:
         root = Path(root)
         if root.exists() and any(root.iterdir()):
             raise DatasetError(
-                f"{root} already exists and is not empty; use LeRobotDatasetWriter.resume() "
-                "to append to it, or choose a new root"
+                f"{root} already exists and is not empty; append to it with "
+                "LeRobotDatasetWriter.resume() (`lerobot-gym record --resume=true`), or choose "
+                "a new root"
             )
         if int(fps) != fps or fps <= 0:
             raise ConfigError(f"fps must be a positive integer, got {fps!r}")
@@ -219,14 +233,20 @@ class LeRobotDatasetWriter:
             features: if given, must equal the dataset's features (defaults and video
                 ``info`` blocks are not compared).
             repo_id: Hugging Face repo id, used by ``push_to_hub``.
-            vcodec: encoder for new episodes; defaults to the codec already in the dataset.
+            vcodec: encoder for new episodes: ``None`` (the codec already in the dataset) or
+                that same codec. A different codec is refused rather than ignored or mixed:
+                ``info.json`` records one ``video.codec`` per camera, which would then be
+                wrong for some files. Before the first video is saved any codec is taken.
             queue_size: see :meth:`create`.
             fsync: see :meth:`create`.
 
         Raises:
             DatasetNotFoundError: no dataset at ``root``.
-            DatasetMismatchError: ``fps`` or ``features`` differ from the dataset's.
-            DatasetCorruptError: a committed file is unreadable (run ``validate``).
+            DatasetMismatchError: ``fps``, ``features`` or ``vcodec`` differ from the
+                dataset's.
+            DatasetCorruptError: the metadata lost committed episodes or tasks, or files no
+                episode lists are not an interrupted save's leftovers (the message names
+                ``lerobot-gym dataset rebuild-meta``); nothing was deleted.
         """
         root = Path(root)
         meta = DatasetMeta.load(root)
@@ -244,6 +264,14 @@ class LeRobotDatasetWriter:
                     f"features differ from those of {root} on {diff}; record into a new "
                     "dataset, or pass features equal to meta/info.json's"
                 )
+        recorded = recorded_vcodec(meta.features)
+        if vcodec is not None and recorded is not None and not same_codec(vcodec, recorded):
+            raise DatasetMismatchError(
+                f"{root} holds videos encoded with {recorded}, and info.json records one codec "
+                f"per camera: resume with vcodec={recorded!r} (or None) instead of {vcodec!r}, "
+                "or record into a new dataset (`lerobot-gym record`: omit --dataset.vcodec or "
+                f"pass --dataset.vcodec={recorded})"
+            )
         meta = repair(root, fsync=fsync)
         encoding = VideoEncoding.from_features(meta.features, vcodec)
         return cls(
@@ -421,7 +449,8 @@ class LeRobotDatasetWriter:
             raise DatasetError(
                 f"episode {ep} was saved (do not record it again), but finishing the save "
                 f"failed: {exc}; meta/stats.json and meta/info.json are rewritten by the next "
-                "save_episode(), or by LeRobotDatasetWriter.resume()"
+                "save, or by `lerobot-gym dataset repair` (LeRobotDatasetWriter.resume() in "
+                "Python, `--resume=true` when recording)"
             ) from exc
         return ep
 
@@ -440,7 +469,7 @@ class LeRobotDatasetWriter:
         if self._files.undo_pending:
             warnings.warn(
                 f"{self.root} still holds files of an episode whose save failed; "
-                "LeRobotDatasetWriter.resume() removes them",
+                "`lerobot-gym dataset repair` (or LeRobotDatasetWriter.resume()) removes them",
                 stacklevel=2,
             )
         for enc in self._encoders.values():

@@ -20,7 +20,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.core.spec import ArmSpec, RobotSpec
 from lerobot_gym.errors import ConfigError
 
 
@@ -79,12 +79,18 @@ class Kinematics:
         self._ik_idx = np.array([self.joint_names.index(n) for n in ik_joints])
 
     @classmethod
-    def for_robot(cls, robot: RobotSpec) -> Kinematics:
-        """Kinematics of a robot spec's twin (a new instance; the model is compiled once)."""
+    def for_robot(cls, robot: RobotSpec, arm: int | str | ArmSpec = 0) -> Kinematics:
+        """Kinematics of one arm of a robot spec's twin (new instance; model compiled once).
+
+        ``fk`` and ``ik`` take and return the robot's whole joint vector; the tool is the arm's
+        gripper site and IK moves only that arm's non-gripper joints, so a bimanual robot has
+        one instance per arm over the same vector.
+        """
         if robot.robot_xml is None:
             raise ConfigError(f"robot {robot.name!r} has no robot_xml; kinematics need its MJCF")
-        arm = tuple(j.name for j in robot.joints if not j.is_gripper)
-        return cls(robot.robot_xml, robot.joint_names, robot.gripper_site, ik_joints=arm)
+        arm_spec = robot.arm(arm)
+        ik_joints = tuple(j.name for j in robot.arm_joints(arm_spec) if not j.is_gripper)
+        return cls(robot.robot_xml, robot.joint_names, arm_spec.gripper_site, ik_joints=ik_joints)
 
     def fk(self, q_rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Tool site position (3,) and rotation matrix (3, 3) in the base frame."""

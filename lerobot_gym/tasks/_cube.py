@@ -20,15 +20,20 @@ FALL_BELOW_M = 0.05  # the cube is lost once it is this far below the table top
 
 
 class CubeTask(Task):
-    """A task with a free cube on the table, placed uniformly in the workspace with any yaw."""
+    """A task with a free cube on the table, placed uniformly in the workspace with any yaw.
+
+    Single-arm tasks: the robot's first arm (``robot.arms[0]``) is the one that reaches, grasps
+    and pushes; its workspace bounds the cube's placement.
+    """
 
     privileged_state = True
 
     def build_scene(self, scene: mujoco.MjSpec, robot: RobotSpec) -> None:
-        if not robot.gripper_geoms:
+        arm = robot.arms[0]
+        if not arm.pad_geoms:
             raise ConfigError(
-                f"cube tasks need the jaw pad geoms of robot {robot.name!r} to tell a grasp: "
-                "set RobotSpec.gripper_geoms to the names of its jaw collision geoms"
+                f"cube tasks need the jaw pad geoms of robot {robot.name!r} arm {arm.name!r} to "
+                "tell a grasp: set ArmSpec.pad_geoms to the names of its jaw collision geoms"
             )
         add_free_box(
             scene, "cube", CUBE_HALF_SIZE_M, mass_kg=CUBE_MASS_KG, rgba=(0.85, 0.15, 0.1, 1.0)
@@ -36,7 +41,8 @@ class CubeTask(Task):
 
     def sample_reset(self, robot: RobotSpec, np_random: np.random.Generator) -> ResetSample:
         sample = super().sample_reset(robot, np_random)
-        xy = np_random.uniform(robot.workspace_low, robot.workspace_high)
+        arm = robot.arms[0]
+        xy = np_random.uniform(arm.workspace_low, arm.workspace_high)
         yaw = np_random.uniform(-np.pi / 4, np.pi / 4)  # a cube's yaw repeats every 90 degrees
         pos = np.array([xy[0], xy[1], robot.table_height_m + CUBE_HALF_SIZE_M])
         sample.world_init = {"cube": (pos, yaw_quat(yaw))}
@@ -47,10 +53,11 @@ class CubeTask(Task):
         if world is None:  # hardware: no privileged cube pose
             tcp, _ = ctx.kinematics.fk(state.joint_positions_rad)
             return {"tcp_pos": tcp}
-        tcp = world.site_pos(ctx.robot.gripper_site)
+        arm = ctx.robot.arms[0]
+        tcp = world.site_pos(arm.gripper_site)
         cube = world.body_pos("cube")
         on_cube = world.touching(world.geom_ids(("cube",)))
-        touching = [pad in on_cube for pad in world.geom_id_list(ctx.robot.gripper_geoms)]
+        touching = [pad in on_cube for pad in world.geom_id_list(arm.pad_geoms)]
         return {
             "tcp_pos": tcp,
             "cube_pos": cube,

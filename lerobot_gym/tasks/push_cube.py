@@ -48,7 +48,8 @@ class PushCube(CubeTask):
         sample = super().sample_reset(robot, np_random)
         # The cube starts far enough from the far edge of the workspace, and the goal is kept
         # inside it, so every goal is within the arm's reach.
-        low, high = np.array(robot.workspace_low), np.array(robot.workspace_high)
+        arm = robot.arms[0]
+        low, high = np.array(arm.workspace_low), np.array(arm.workspace_high)
         xy = np_random.uniform(low, [max(low[0], high[0] - GOAL_OFFSET_M), high[1]])
         cube_pos, _ = sample.world_init["cube"]
         cube_pos[:2] = xy

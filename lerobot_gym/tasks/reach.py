@@ -43,7 +43,8 @@ class Reach(Task):
 
     def sample_reset(self, robot: RobotSpec, np_random: np.random.Generator) -> ResetSample:
         sample = super().sample_reset(robot, np_random)
-        xy = np_random.uniform(robot.workspace_low, robot.workspace_high)
+        arm = robot.arms[0]  # a single-arm task: the first arm reaches
+        xy = np_random.uniform(arm.workspace_low, arm.workspace_high)
         z = robot.table_height_m + np_random.uniform(*TARGET_HEIGHT_M)
         target = np.array([xy[0], xy[1], z])
         sample.goal = {"target_pos": target}
@@ -54,7 +55,7 @@ class Reach(Task):
         # Simulation reads the site in the world frame the target lives in; hardware has only
         # forward kinematics, in the base frame, which the twin puts at the world origin.
         if ctx.world is not None:
-            tcp = ctx.world.site_pos(ctx.robot.gripper_site)
+            tcp = ctx.world.site_pos(ctx.robot.arms[0].gripper_site)
         else:
             tcp, _ = ctx.kinematics.fk(state.joint_positions_rad)
         target = self.goal["target_pos"].copy()

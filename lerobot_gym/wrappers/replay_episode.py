@@ -31,8 +31,9 @@ import gymnasium as gym
 import numpy as np
 import pyarrow.compute as pc
 
-from lerobot_gym.dataset import DatasetMeta
+from lerobot_gym.dataset import DatasetMeta, lfs
 from lerobot_gym.dataset.meta import read_parquet
+from lerobot_gym.dataset.v21 import load_meta
 from lerobot_gym.errors import ConfigError, DatasetMismatchError
 from lerobot_gym.wrappers.lerobot_keys import ACTION, OBS_STATE, to_lerobot_observation
 
@@ -101,7 +102,7 @@ def load_episode_columns(
         DatasetNotFoundError: no dataset at ``root``.
         ConfigError: no such episode, or a key that is not a 1-D numeric feature.
     """
-    meta = DatasetMeta.load(root)
+    meta = load_meta(root)  # v3.0 or v2.1; never opens a video, so none need be present
     if not 0 <= episode_index < meta.num_episodes:
         raise ConfigError(
             f"episode {episode_index} does not exist; {root} has {meta.num_episodes} episodes"
@@ -112,6 +113,7 @@ def load_episode_columns(
             raise ConfigError(
                 f"{root} has no numeric feature {key!r}; it has {list(meta.features)}"
             )
+    lfs.check_file(meta.data_path(episode_index), "data file")
     table = read_parquet(meta.data_path(episode_index), columns=[*keys, "episode_index", "index"])
     table = table.filter(pc.equal(table["episode_index"], episode_index)).sort_by("index")
     columns = {}

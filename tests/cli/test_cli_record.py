@@ -380,3 +380,101 @@ def test_reset_phase_waits_between_episodes_and_the_right_arrow_skips_it(
     assert "reset the scene (30 s" in capsys.readouterr().out
     assert summary.episodes == 2 and summary.elapsed_s < 5
     assert _episode_lengths(tmp_path / "skips") == [6, 6]
+
+
+def _files(root) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for sub in ("data", "videos")
+        for p in sorted((root / sub).rglob("*"))
+        if p.is_file()
+    }
+
+
+def _record_reach(root, *extra, episodes=2):
+    return _record_args(
+        root,
+        REACH,
+        "--env.obs_type=state",
+        "--policy.type=random",
+        f"--dataset.num_episodes={episodes}",
+        "--dataset.episode_time_s=0.3",
+        "--seed=0",
+        *extra,
+    )
+
+
+@pytest.mark.parametrize("damage", ["episodes", "tasks"])
+def test_resume_refuses_lost_metadata_and_deletes_nothing(tmp_path, capsys, damage):
+    import shutil
+
+    root = tmp_path / "reach"
+    assert main(_record_reach(root)) == 0
+    before = _files(root)
+    if damage == "episodes":
+        shutil.rmtree(root / "meta" / "episodes")
+    else:
+        (root / "meta" / "tasks.parquet").unlink()
+    capsys.readouterr()
+    assert main(_record_reach(root, "--resume=true")) == 1
+    err = capsys.readouterr().err
+    assert f"lerobot-gym dataset rebuild-meta --dataset.root={root}" in err
+    assert ("meta/episodes" if damage == "episodes" else "tasks.parquet is missing") in err
+    assert _files(root) == before
+
+    assert main(["dataset", "rebuild-meta", f"--dataset.root={root}"]) == 0
+    assert main(_record_reach(root, "--resume=true", episodes=1)) == 0
+    assert _episode_lengths(root) == [9, 9, 9] and validate(root) == []
+
+
+def test_root_that_is_a_file_is_a_typed_error(tmp_path, capsys):
+    root = tmp_path / "a_file"
+    root.write_text("not a dataset")
+    for extra in ([], ["--resume=true"]):
+        assert main(_record_reach(root, *extra)) == 1
+        err = capsys.readouterr().err
+        assert f"--dataset.root={root} is a file, not a folder" in err
+        assert "Traceback" not in err
+    assert root.read_text() == "not a dataset"
+
+
+def test_root_without_write_permission_is_a_typed_error(capsys):
+    # sysfs refuses new entries even to root, where a chmod-ed folder would not.
+    root = "/sys/lerobot_gym_test_dataset"
+    assert main(_record_reach(root)) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write the dataset at --dataset.root={root}" in err
+    assert "Traceback" not in err
+
+
+def test_resume_with_another_vcodec_is_refused(tmp_path, capsys):
+    root = tmp_path / "pick"
+    args = _record_args(
+        root,
+        PICK,
+        "--env.image_size=[24,32]",
+        "--policy.type=random",
+        "--dataset.num_episodes=1",
+        "--dataset.episode_time_s=0.2",
+    )
+    assert main(args) == 0  # h264
+    capsys.readouterr()
+    other = [a.replace("=h264", "=libsvtav1") for a in args]
+    assert main([*other, "--resume=true"]) == 1
+    err = capsys.readouterr().err
+    assert "--dataset.vcodec=libsvtav1 differs" in err and "--dataset.vcodec=h264" in err
+    assert _episode_lengths(root) == [6]
+    # The same codec, or none, appends.
+    no_codec = [a for a in args if not a.startswith("--dataset.vcodec")]
+    assert main([*no_codec, "--resume=true"]) == 0
+    assert main([*args, "--resume=true"]) == 0
+    assert _episode_lengths(root) == [6, 6, 6] and validate(root) == []
+    codecs = {av_codec(p) for p in (root / "videos").rglob("*.mp4")}
+    assert codecs == {"h264"}
+
+
+def av_codec(path) -> str:
+    import av
+
+    with av.open(str(path)) as container:
+        return container.streams.video[0].codec_context.name

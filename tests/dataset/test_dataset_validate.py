@@ -89,7 +89,7 @@ def test_stale_totals_and_missing_stats_say_what_to_run(small_dataset: Path) -> 
     problems = {p.path.name: p.message for p in validate(small_dataset)}
     assert f"`lerobot-gym dataset stats --dataset.root={small_dataset}`" in problems["stats.json"]
     assert "total_frames is 67 but the episodes sum to 60" in problems["info.json"]
-    assert f"repair({str(small_dataset)!r})" in problems["info.json"]
+    assert f"`lerobot-gym dataset repair --dataset.root={small_dataset}`" in problems["info.json"]
     repair(small_dataset)  # the advice, run as given
     assert [p.path.name for p in validate(small_dataset)] == []
 
@@ -177,11 +177,11 @@ def _crash_before_commit(root: Path) -> None:
 def test_rows_of_an_uncommitted_episode(small_dataset: Path) -> None:
     _crash_before_commit(small_dataset)
     (rows,) = _problems_for(small_dataset, DATA)
-    assert "rows of episodes [3] that meta/episodes does not list" in rows
+    assert "rows of episode 3, which meta/episodes does not list" in rows
     (orphan,) = _problems_for(small_dataset, "data/chunk-000/file-001.parquet")
-    assert "no episode in meta/episodes uses this data file" in orphan
+    assert "no episode in meta/episodes uses this file; it holds episode 3" in orphan
     for message in (rows, orphan):
-        assert f"repair({str(small_dataset)!r})" in message
+        assert f"`lerobot-gym dataset repair --dataset.root={small_dataset}`" in message
         assert "--resume=true" in message
     # Following the advice fixes it.
     repair(small_dataset)
@@ -193,5 +193,5 @@ def test_unlisted_rows_elsewhere_say_restore(small_dataset: Path) -> None:
     table = pq.read_table(small_dataset / EPISODES)
     pq.write_table(table.filter(pa.array([i != 1 for i in range(3)])), small_dataset / EPISODES)
     messages = _problems_for(small_dataset, DATA)
-    assert any("rows of episodes [1]" in m and "restore meta/episodes/" in m for m in messages)
-    assert not any("repair(" in m for m in messages)  # repair() would not remove them
+    assert any("rows of episodes [1]" in m and "rebuild-meta" in m for m in messages)
+    assert not any("dataset repair" in m for m in messages)  # repair would not remove them

@@ -12,9 +12,10 @@ from lerobot_gym.robots.so101.spec import SO101
 
 
 def test_cube_tasks_refuse_robots_without_jaw_pads():
-    padless = dataclasses.replace(SO101, name="padless", gripper_geoms=())
+    arm = dataclasses.replace(SO101.arms[0], pad_geoms=())
+    padless = dataclasses.replace(SO101, name="padless", arms=(arm,))
     env = gym.make("lerobot_gym/RobotEnv-v0", robot=padless, task="pick_cube", obs_type="state")
-    with pytest.raises(ConfigError, match="gripper_geoms"):
+    with pytest.raises(ConfigError, match="pad_geoms"):
         env.reset(seed=0)
 
 

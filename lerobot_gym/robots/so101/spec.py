@@ -10,7 +10,7 @@ the community's SO-101 datasets.
 from __future__ import annotations
 
 from lerobot_gym.assets.so101 import SCENE_XML, SO101_XML
-from lerobot_gym.core.spec import CameraSpec, JointSpec, RobotSpec
+from lerobot_gym.core.spec import ArmSpec, CameraSpec, JointSpec, RobotSpec
 
 # (name, lower, upper, home) in radians; limits from upstream so101_new_calib.xml <joint range>.
 _JOINTS = (
@@ -24,7 +24,7 @@ _GRIPPER = ("gripper", -0.17453, 1.74533, 0.2)
 
 
 def so101_spec(name: str = "so101") -> RobotSpec:
-    """The SO-101 follower arm with a ``front`` scene camera and a ``wrist`` camera."""
+    """The SO-101 follower: one arm (``"main"``), a ``front`` and a ``wrist`` camera."""
     joints = [
         JointSpec(n, lo, hi, unit="deg", home_rad=home, motor_id=i + 1, motor_model="sts3215")
         for i, (n, lo, hi, home) in enumerate(_JOINTS)
@@ -47,14 +47,21 @@ def so101_spec(name: str = "so101") -> RobotSpec:
         name=name,
         robot_type="so101_follower",
         joints=tuple(joints),
+        arms=(
+            ArmSpec(
+                name="main",
+                joint_names=tuple(j.name for j in joints),
+                gripper_joint=g_name,
+                gripper_site="gripperframe",
+                base_site="baseframe",
+                pad_geoms=("fixed_jaw_pad", "moving_jaw_pad"),
+                workspace_low=(0.15, -0.12),
+                workspace_high=(0.26, 0.12),
+            ),
+        ),
         cameras=(CameraSpec("front", "front"), CameraSpec("wrist", "wrist")),
         scene_xml=SCENE_XML,
         robot_xml=SO101_XML,
-        gripper_site="gripperframe",
-        base_site="baseframe",
-        gripper_geoms=("fixed_jaw_pad", "moving_jaw_pad"),
-        workspace_low=(0.15, -0.12),
-        workspace_high=(0.26, 0.12),
         table_height_m=0.0,
         fps=30,
     )

@@ -62,8 +62,10 @@ class ScriptedPolicy:
         self.env = env
         self.robot_env = cast("RobotEnv", env.unwrapped)
         self.robot = self.robot_env.robot
+        # A single-arm policy: it drives the robot's first arm.
+        self.arm = self.robot.arms[0]
         self.kinematics = self.robot_env.kinematics
-        self._gripper = self.robot.gripper_index
+        self._gripper = self.robot.gripper_joint_index(self.arm)
         self._path: list[tuple[np.ndarray, float, Waypoint]] = []
         self._t = 0
         self._q = self.robot.home_rad
