@@ -20,12 +20,8 @@ from lerobot_gym.errors import (
     PortNotFoundError,
 )
 from lerobot_gym.hardware.emulator import BusFaults, FeetechEmulator, FirstOrderPlant
-from lerobot_gym.hardware.feetech import (
-    FeetechBus,
-    Motor,
-    configure_so101_follower,
-    configure_so101_leader,
-)
+from lerobot_gym.hardware.feetech import FeetechBus, Motor
+from lerobot_gym.robots.so101.registers import configure_so101_follower, configure_so101_leader
 
 NAMES = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 IDS = {name: i + 1 for i, name in enumerate(NAMES)}

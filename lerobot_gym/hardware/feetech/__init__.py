@@ -1,4 +1,4 @@
-"""Feetech STS servos (SO-101): the control table as data and a bus over ``scservo_sdk``.
+"""Feetech STS servos: the control table as data and a bus over ``scservo_sdk``.
 
 Importing this package does not import ``scservo_sdk``; :class:`FeetechBus` loads it when it
 connects and raises :class:`~lerobot_gym.errors.MissingExtraError` (extra ``real``) if absent.
@@ -6,10 +6,6 @@ connects and raises :class:`~lerobot_gym.errors.MissingExtraError` (extra ``real
 
 from lerobot_gym.hardware.feetech.bus import FeetechBus
 from lerobot_gym.hardware.feetech.bus_types import BusStats, Motor
-from lerobot_gym.hardware.feetech.configure import (
-    configure_so101_follower,
-    configure_so101_leader,
-)
 from lerobot_gym.hardware.feetech.status import StatusWatch
 from lerobot_gym.hardware.feetech.table import (
     DEFAULT_BAUDRATE,
@@ -39,8 +35,6 @@ __all__ = [
     "FeetechBus",
     "Motor",
     "StatusWatch",
-    "configure_so101_follower",
-    "configure_so101_leader",
     "decode_register",
     "decode_sign_magnitude",
     "encode_register",

@@ -1,10 +1,10 @@
-"""Feetech STS servo bus (SO-101) on the vendor SDK ``scservo_sdk`` and pyserial.
+"""Feetech STS servo bus on the vendor SDK ``scservo_sdk`` and pyserial.
 
 :class:`FeetechBus` turns the SDK's result codes into typed errors (:mod:`lerobot_gym.errors`)
 with retries and counters (:class:`BusStats`). Torque on/off and ``configure_motors`` are
 inherited from :class:`~lerobot_gym.hardware.feetech.torque.TorqueMixin`; :class:`Motor` and
-:class:`BusStats` live in ``bus_types``, SO-101 register set-up in
-:mod:`lerobot_gym.hardware.feetech.configure`, the serial port in ``_port``.
+:class:`BusStats` live in ``bus_types``, the serial port in ``_port`` and ``transport``; each
+robot's register set-up lives with the robot (``robots/so101/registers.py``).
 
 Design decisions:
     * ``scservo_sdk`` and ``serial`` are imported when a bus connects, so importing this

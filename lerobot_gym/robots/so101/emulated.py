@@ -41,11 +41,11 @@ from typing import Any
 
 import numpy as np
 
+from lerobot_gym.assets.so101 import SCENE_XML
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.errors import ConfigError
 from lerobot_gym.hardware.emulator import (
     DEFAULT_MOUNTING_OFFSETS_TICKS,
-    DEFAULT_SO101_SCENE,
     BusFaults,
     FeetechEmulator,
     FirstOrderPlant,
@@ -163,7 +163,11 @@ class EmulatedSO101:
             return self.plant
         n = len(self.robot.joints)
         if self.plant == "mujoco":
-            return MujocoPlant(joint_names=self.robot.joint_names, initial_rad=self.initial_rad)
+            return MujocoPlant(
+                self.robot.scene_xml or SCENE_XML,
+                joint_names=self.robot.joint_names,
+                initial_rad=self.initial_rad,
+            )
         if self.plant == "first_order":
             return FirstOrderPlant(n, initial_rad=self.initial_rad)
         raise ConfigError(
@@ -244,7 +248,7 @@ class TwinScene:
         positions_rad: Callable[[], np.ndarray],
         *,
         joint_names: tuple[str, ...],
-        scene_xml: str | Path = DEFAULT_SO101_SCENE,
+        scene_xml: str | Path = SCENE_XML,
     ) -> None:
         self.height, self.width = int(height), int(width)
         self.positions_rad, self.joint_names = positions_rad, tuple(joint_names)
@@ -381,7 +385,7 @@ class EmulatedSO101Hardware(SO101Hardware):
                 width,
                 emulator.actual_positions_rad,
                 joint_names=self.robot.joint_names,
-                scene_xml=self.robot.scene_xml or DEFAULT_SO101_SCENE,
+                scene_xml=self.robot.scene_xml or SCENE_XML,
             )
             cameras: dict[str, FrameSource] = {}
             for name, device in self.camera_devices.items():

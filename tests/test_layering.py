@@ -1,0 +1,62 @@
+"""The package's layers, read from the source: lower layers import nothing from higher ones.
+
+Imports are read with :mod:`ast` (every ``import`` and ``from ... import`` anywhere in a module,
+including inside functions and ``TYPE_CHECKING`` blocks), so a lazy import counts too.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import lerobot_gym
+
+PACKAGE = Path(lerobot_gym.__file__).resolve().parent
+
+
+def _imports(source: str, module: str, is_package: bool = False) -> set[str]:
+    """Absolute names of the modules ``source`` (module ``module``) imports."""
+    package = module if is_package else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parent = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{parent}.{base}" if base else parent
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _violations(layer: str, forbidden: str) -> dict[str, list[str]]:
+    """Module path -> the names it imports from ``lerobot_gym.<forbidden>``."""
+    prefix = f"lerobot_gym.{forbidden}"
+    found = {}
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        module = ".".join(("lerobot_gym", *path.relative_to(PACKAGE).with_suffix("").parts))
+        source = path.read_text(encoding="utf-8")
+        names = _imports(source, module, is_package=path.name == "__init__.py")
+        bad = sorted(n for n in names if n == prefix or n.startswith(prefix + "."))
+        if bad:
+            found[str(path.relative_to(PACKAGE))] = bad
+    return found
+
+
+def test_the_import_reader_sees_lazy_relative_and_type_checking_imports():
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from lerobot_gym.robots.so101 import spec\n"
+        "def f():\n    from ..robots import factory\n    import lerobot_gym.robots.x\n"
+    )
+    names = _imports(source, "lerobot_gym.hardware.bus")
+    assert {"lerobot_gym.robots.so101", "lerobot_gym.robots", "lerobot_gym.robots.x"} <= names
+    assert "lerobot_gym.robots.factory" in names
+
+
+def test_hardware_imports_nothing_from_robots():
+    """``hardware/`` drives buses, servos and cameras for any robot; robots configure it."""
+    assert _violations("hardware", "robots") == {}
