@@ -17,8 +17,9 @@ import serial
 
 import lerobot_gym  # noqa: F401
 from lerobot_gym.errors import HardwareError, NotConnectedError, PortIOError
+from lerobot_gym.hardware.bus import Motor
 from lerobot_gym.hardware.emulator import FeetechEmulator
-from lerobot_gym.hardware.feetech import FeetechBus, Motor
+from lerobot_gym.hardware.feetech import FeetechBus
 
 NAMES = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 IDS = {name: i + 1 for i, name in enumerate(NAMES)}

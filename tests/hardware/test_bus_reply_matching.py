@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lerobot_gym.errors import MotorError, MotorNotFoundError, MotorTimeoutError
+from lerobot_gym.hardware.bus import Motor
 from lerobot_gym.hardware.emulator import BusFaults, FeetechEmulator
-from lerobot_gym.hardware.feetech import FeetechBus, Motor
+from lerobot_gym.hardware.feetech import FeetechBus
 
 NAMES = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 IDS = {name: i + 1 for i, name in enumerate(NAMES)}

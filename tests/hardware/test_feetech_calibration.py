@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 
+from lerobot_gym.hardware.bus import Motor
 from lerobot_gym.hardware.emulator import FeetechEmulator
-from lerobot_gym.hardware.feetech import FeetechBus, Motor
+from lerobot_gym.hardware.feetech import FeetechBus
 from lerobot_gym.robots.so101.calibration import HALF_TURN_TICK
 from lerobot_gym.robots.so101.calibration_procedure import (
     build_calibration,

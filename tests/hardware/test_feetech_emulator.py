@@ -12,6 +12,7 @@ import serial
 
 from lerobot_gym.assets.so101 import SCENE_XML
 from lerobot_gym.errors import ConfigError
+from lerobot_gym.hardware.bus import Motor
 from lerobot_gym.hardware.emulator import (
     BusFaults,
     FeetechEmulator,
@@ -19,7 +20,7 @@ from lerobot_gym.hardware.emulator import (
     ScriptedPlant,
     ServoPlant,
 )
-from lerobot_gym.hardware.feetech import FeetechBus, Motor
+from lerobot_gym.hardware.feetech import FeetechBus
 from lerobot_gym.hardware.feetech.packets import (
     BROADCAST_ID,
     INST_ACTION,

@@ -5,7 +5,7 @@ connects and raises :class:`~lerobot_gym.errors.MissingExtraError` (extra ``real
 """
 
 from lerobot_gym.hardware.feetech.bus import FeetechBus
-from lerobot_gym.hardware.feetech.bus_types import BusStats, Motor
+from lerobot_gym.hardware.feetech.bus_types import BusStats
 from lerobot_gym.hardware.feetech.status import StatusWatch
 from lerobot_gym.hardware.feetech.table import (
     DEFAULT_BAUDRATE,
@@ -33,7 +33,6 @@ __all__ = [
     "STS_SIGN_BITS",
     "BusStats",
     "FeetechBus",
-    "Motor",
     "StatusWatch",
     "decode_register",
     "decode_sign_magnitude",

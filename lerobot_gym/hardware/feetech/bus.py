@@ -1,9 +1,10 @@
 """Feetech STS servo bus on the vendor SDK ``scservo_sdk`` and pyserial.
 
-:class:`FeetechBus` turns the SDK's result codes into typed errors (:mod:`lerobot_gym.errors`)
-with retries and counters (:class:`BusStats`). Torque on/off and ``configure_motors`` are
-inherited from :class:`~lerobot_gym.hardware.feetech.torque.TorqueMixin`; :class:`Motor` and
-:class:`BusStats` live in ``bus_types``, the serial port in ``_port`` and ``transport``; each
+:class:`FeetechBus` implements :class:`lerobot_gym.hardware.bus.MotorBus`: it turns every failure
+into a typed error (:mod:`lerobot_gym.errors`), with retries and counters (:class:`BusStats`, in
+``bus_types``). Torque on/off and ``configure_motors`` are inherited from
+:class:`~lerobot_gym.hardware.feetech.torque.TorqueMixin`; motors are
+:class:`lerobot_gym.hardware.bus.Motor`; the serial port is ``_port`` and ``transport``; each
 robot's register set-up lives with the robot (``robots/so101/registers.py``).
 
 Design decisions:
@@ -58,8 +59,9 @@ from lerobot_gym.errors import (
     NotConnectedError,
     PortIOError,
 )
+from lerobot_gym.hardware.bus import Motor
 from lerobot_gym.hardware.feetech._port import FIND_PORT_HINT, import_sdk
-from lerobot_gym.hardware.feetech.bus_types import BusStats, Motor
+from lerobot_gym.hardware.feetech.bus_types import BusStats
 from lerobot_gym.hardware.feetech.packets import (
     BROADCAST_ID,
     INST_PING,
@@ -83,7 +85,7 @@ from lerobot_gym.hardware.feetech.table import (
 from lerobot_gym.hardware.feetech.torque import TorqueMixin
 from lerobot_gym.hardware.feetech.transport import Exchange, Transport
 
-__all__ = ["BusStats", "FeetechBus", "Motor"]
+__all__ = ["FeetechBus"]
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +130,12 @@ class FeetechBus(TorqueMixin):
         ids = [m.id for m in motors.values()]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"motor ids must be unique, got {ids}")
+        unsupported = {m.model for m in motors.values()} - set(MODEL_NUMBERS)
+        if unsupported:
+            raise ConfigError(
+                f"unsupported Feetech model(s) {sorted(unsupported)}; supported: "
+                f"{', '.join(MODEL_NUMBERS)}"
+            )
         if retries < 0 or timeout_ms <= 0:
             raise ConfigError("retries must be >= 0 and timeout_ms > 0")
         self.port = port

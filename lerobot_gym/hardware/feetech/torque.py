@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from lerobot_gym.errors import HardwareError, MotorError, NotConnectedError, PortIOError
-from lerobot_gym.hardware.feetech.bus_types import Motor
+from lerobot_gym.hardware.bus import Motor
 from lerobot_gym.hardware.feetech.table import PHASE_MULTI_TURN_BIT
 from lerobot_gym.hardware.feetech.transport import Transport
 

@@ -261,7 +261,8 @@ class SO101Hardware:
             MotorNotFoundError: A servo does not answer (or is another model).
             CalibrationError: The calibration file is missing or corrupt (names the fix).
         """
-        from lerobot_gym.hardware.feetech import FeetechBus, Motor
+        from lerobot_gym.hardware.bus import Motor
+        from lerobot_gym.hardware.feetech import FeetechBus
         from lerobot_gym.robots.so101.registers import configure_so101_follower
 
         if self.is_connected:

@@ -89,7 +89,8 @@ class SO101Leader:
             MotorNotFoundError: A servo does not answer.
             CalibrationError: The leader's calibration file is missing or corrupt.
         """
-        from lerobot_gym.hardware.feetech import FeetechBus, Motor
+        from lerobot_gym.hardware.bus import Motor
+        from lerobot_gym.hardware.feetech import FeetechBus
         from lerobot_gym.robots.so101.calibration_procedure import is_calibrated, write_calibration
         from lerobot_gym.robots.so101.registers import configure_so101_leader
 

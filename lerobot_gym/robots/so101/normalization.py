@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lerobot_gym.errors import CalibrationError, ConfigError
-from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, Motor, NormMode
+from lerobot_gym.hardware.bus import Motor, NormMode
+from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK
 
 if TYPE_CHECKING:
     from lerobot_gym.robots.so101.calibration import MotorCalibration
