@@ -60,3 +60,17 @@ def test_the_import_reader_sees_lazy_relative_and_type_checking_imports():
 def test_hardware_imports_nothing_from_robots():
     """``hardware/`` drives buses, servos and cameras for any robot; robots configure it."""
     assert _violations("hardware", "robots") == {}
+
+
+def test_the_backend_factory_names_no_robot():
+    """``robots/factory.py`` dispatches on the robot type; each robot declares its builders."""
+    path = PACKAGE / "robots" / "factory.py"
+    names = _imports(path.read_text(encoding="utf-8"), "lerobot_gym.robots.factory")
+    robot_packages = {p.name for p in (PACKAGE / "robots").iterdir() if p.is_dir()} - {
+        "__pycache__"
+    }
+    assert robot_packages  # e.g. so101
+    imported = {n.split(".")[2] for n in names if n.startswith("lerobot_gym.robots.")}
+    assert imported & robot_packages == set()
+    source = path.read_text(encoding="utf-8").lower()
+    assert not [p for p in robot_packages if p in source]

@@ -44,6 +44,7 @@ import numpy as np
 from lerobot_gym.assets.so101 import SCENE_XML
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.errors import ConfigError
+from lerobot_gym.hardware.camera_devices import FrameSource, make_camera
 from lerobot_gym.hardware.emulator import (
     DEFAULT_MOUNTING_OFFSETS_TICKS,
     BusFaults,
@@ -60,7 +61,7 @@ from lerobot_gym.robots.so101.calibration import (
     calibration_path,
     save_calibration,
 )
-from lerobot_gym.robots.so101.hardware import FrameSource, SO101Hardware, SO101HardwareConfig
+from lerobot_gym.robots.so101.hardware import SO101Hardware, SO101HardwareConfig
 from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, so101_motors
 from lerobot_gym.robots.so101.spec import so101_spec
 
@@ -334,7 +335,8 @@ class EmulatedSO101Hardware(SO101Hardware):
         config: Backend settings; ``port`` and ``calibration_dir`` are replaced by the
             emulator's at connect (pass any placeholder, e.g. ``"emulated"``).
         camera_devices: Camera name -> ``"twin"`` (render the twin at the arm's pose), or a
-            device or camera object as :func:`lerobot_gym.robots.factory.make_camera` takes.
+            device or camera object as
+            :func:`lerobot_gym.hardware.camera_devices.make_camera` takes.
         fps: Control rate.
         image_size: (height, width) of observed images.
         faults: Bus faults in force from the start.
@@ -367,8 +369,6 @@ class EmulatedSO101Hardware(SO101Hardware):
 
     def connect(self) -> None:
         """Start the emulated arm, then connect to it as to a real one."""
-        from lerobot_gym.robots.factory import make_camera
-
         if self.is_connected:
             return
         self._release_lost_bus()  # before new cameras replace the old ones

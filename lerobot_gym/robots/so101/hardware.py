@@ -6,9 +6,8 @@ emulator), the way LeRobot's ``SOFollower`` does, behind the env's SI interface.
 
 Positions go SI radians <-> LeRobot units (degrees, gripper 0..100) <-> raw ticks through a
 :class:`~lerobot_gym.robots.so101.ticks.TickConverter`; :mod:`lerobot_gym.robots.so101.ticks`
-also owns LeRobot's older -100..100 convention (:func:`m100_to_degrees`,
-:func:`degrees_to_m100`, re-exported here), used when ``use_degrees=False`` and to replay
-datasets recorded in it.
+also owns LeRobot's older -100..100 convention (``m100_to_degrees``, ``degrees_to_m100``), used
+when ``use_degrees=False`` and to replay datasets recorded in it.
 
 Design decisions:
     * The constructor does no I/O; :meth:`SO101Hardware.connect` opens the port, checks every
@@ -60,13 +59,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import numpy as np
 
 from lerobot_gym.core.backend import RobotState
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.errors import ConfigError, HardwareError, NotConnectedError
+from lerobot_gym.hardware.camera_devices import FrameSource
 from lerobot_gym.hardware.feetech.status import StatusWatch
 from lerobot_gym.robots.so101.calibration import (
     MotorCalibration,
@@ -76,34 +76,17 @@ from lerobot_gym.robots.so101.calibration import (
 )
 from lerobot_gym.robots.so101.calibration_procedure import is_calibrated, write_calibration
 from lerobot_gym.robots.so101.motors import so101_motors
-from lerobot_gym.robots.so101.ticks import TickConverter, degrees_to_m100, m100_to_degrees
+from lerobot_gym.robots.so101.ticks import TickConverter
 
 __all__ = [
-    "FrameSource",
     "SO101Hardware",
     "SO101HardwareConfig",
-    "calibrate_command",
-    "degrees_to_m100",  # re-exported from ticks.py
-    "m100_to_degrees",  # re-exported from ticks.py
 ]
 
 logger = logging.getLogger(__name__)
 
 _POSITION = "Present_Position"
 _VELOCITY = "Present_Velocity"
-
-
-class FrameSource(Protocol):
-    """A camera as the backend uses it (``OpenCVCamera``, ``SyntheticCamera``, a twin render)."""
-
-    def connect(self) -> None:
-        """Start delivering frames."""
-
-    def disconnect(self) -> None:
-        """Stop and release the device."""
-
-    def read_latest(self, max_age_s: float | None = None) -> tuple[np.ndarray, float]:
-        """The newest HxWx3 uint8 frame and its ``time.monotonic()`` capture time."""
 
 
 @dataclass(frozen=True)

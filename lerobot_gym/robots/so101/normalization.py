@@ -15,8 +15,8 @@ Design decisions:
     * Both directions are vectorised over motors and over a batch (an array whose last axis
       follows the calibration's motor order), and also accept ``name -> value`` dicts, so the
       control loop converts a whole arm with one call.
-    * The calibration module is imported only for type checking: it re-exports these functions
-      for older imports, and a runtime import back would be circular.
+    * ``MotorCalibration`` is only a type here (the functions read its fields), so this module
+      and ``calibration.py`` do not import each other at runtime.
 """
 
 from __future__ import annotations
