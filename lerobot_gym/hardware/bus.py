@@ -83,10 +83,25 @@ class MotorBus(Protocol):
         stats: Traffic counters with an ``as_dict()`` method.
     """
 
-    port: str
-    motors: Mapping[str, Motor]
-    status_flags: dict[str, tuple[str, ...]]
-    stats: Any
+    @property
+    def port(self) -> str:
+        """The device the bus talks through."""
+        ...
+
+    @property
+    def motors(self) -> Mapping[str, Motor]:
+        """Motor name -> :class:`Motor`."""
+        ...
+
+    @property
+    def status_flags(self) -> Mapping[str, tuple[str, ...]]:
+        """Motor name -> the error flags of its latest status."""
+        ...
+
+    @property
+    def stats(self) -> Any:
+        """Traffic counters (``as_dict()``)."""
+        ...
 
     @property
     def is_connected(self) -> bool:

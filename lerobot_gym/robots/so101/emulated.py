@@ -371,7 +371,7 @@ class EmulatedSO101Hardware(SO101Hardware):
         """Start the emulated arm, then connect to it as to a real one."""
         if self.is_connected:
             return
-        self._release_lost_bus()  # before new cameras replace the old ones
+        self._release_lost_buses()  # before new cameras replace the old ones
         self.arm.start()
         try:
             emulator = self.arm.emulator
