@@ -113,7 +113,8 @@ class FeetechEmulator:
         faults: Initial faults (none by default).
         mounting_offsets_ticks: Motor name -> encoder offset of the joint's zero from 2048;
             :data:`DEFAULT_MOUNTING_OFFSETS_TICKS` by default.
-        model: Model name reported by every servo.
+        model: Model name reported by servos whose motor does not name its own (a
+            :class:`~lerobot_gym.hardware.bus.Motor` in ``motors`` does).
         rng: Generator for random faults (``np.random.default_rng(0)`` by default).
         realtime: Advance the plant with the wall clock (else only :meth:`advance` does).
         max_catch_up_s: Longest single plant advance in realtime mode (if the thread was
@@ -155,13 +156,19 @@ class FeetechEmulator:
             name: DEFAULT_MOUNTING_OFFSETS_TICKS[i % len(DEFAULT_MOUNTING_OFFSETS_TICKS)]
             for i, name in enumerate(self.motor_names)
         }
+        models = [str(getattr(motor, "model", model)) for motor in motors.values()]
+        unknown = sorted(set(models) - set(MODEL_NUMBERS))
+        if unknown:
+            raise ConfigError(
+                f"the Feetech emulator cannot emulate {unknown}; it knows {list(MODEL_NUMBERS)}"
+            )
         self.servos = [
             EmulatedServo(
                 servo_id,
                 mounting_offset_ticks=offsets.get(name, 0),
-                model_number=MODEL_NUMBERS[model],
+                model_number=MODEL_NUMBERS[servo_model],
             )
-            for name, servo_id in zip(self.motor_names, ids)
+            for name, servo_id, servo_model in zip(self.motor_names, ids, models)
         ]
         self._faults = faults if faults is not None else BusFaults()
         self.rng = rng if rng is not None else np.random.default_rng(0)
