@@ -74,3 +74,37 @@ def test_the_backend_factory_names_no_robot():
     assert imported & robot_packages == set()
     source = path.read_text(encoding="utf-8").lower()
     assert not [p for p in robot_packages if p in source]
+
+
+def _runtime_imports(path: Path, module: str) -> set[str]:
+    """Like :func:`_imports`, without ``if TYPE_CHECKING:`` blocks (no import at runtime)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            node.body = [ast.Pass()]
+    return _imports(ast.unparse(tree), module, is_package=path.name == "__init__.py")
+
+
+def test_no_import_cycles_under_robots_and_hardware():
+    """E.g. ``robots/factory.py`` <-> ``robots/so101/emulated.py`` (0.1.0 had that circle)."""
+    modules = {}
+    for layer in ("robots", "hardware"):
+        for path in (PACKAGE / layer).rglob("*.py"):
+            parts = path.relative_to(PACKAGE).with_suffix("").parts
+            name = ".".join(("lerobot_gym", *parts)).removesuffix(".__init__")
+            modules[name] = path
+    graph = {m: _runtime_imports(p, m) & set(modules) - {m} for m, p in modules.items()}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            node = todo.pop()
+            if node == goal:
+                return True
+            if node not in seen:
+                seen.add(node)
+                todo.extend(graph[node])
+        return False
+
+    cycles = sorted((a, b) for a in graph for b in graph[a] if a < b and reaches(b, a))
+    assert cycles == []
