@@ -24,8 +24,9 @@ Design decisions:
     * The timeout is ``wire time + timeout_ms`` per transaction (lerobot patches the SDK's
       ~34 ms to ~50 ms for the same reason: USB latency); a sync read shares one budget. While
       waiting, the transport sleeps in ``select`` instead of spinning a core as the SDK does.
-    * Bytes are split little-endian here rather than with the SDK's ``SCS_LOBYTE`` macros,
-      whose endianness is a module global another bus could flip (§1.4).
+    * Bytes are little-endian here, never through the SDK's ``SCS_LOBYTE`` macros, whose
+      endianness is a module global another bus could flip (§1.4); values at this API are
+      signed integers (the sign-magnitude encodings are applied here).
     * Communication failures (timeout, corrupt packet) are retried ``retries`` times; status
       error bits are conditions of the servo (overload, voltage ...) and raise at once, with
       :attr:`MotorStatusError.flags` naming them. ``ping`` ignores status bits: a servo that
@@ -34,8 +35,6 @@ Design decisions:
       not to raise on them (``check_status=False``), as LeRobot's ``GroupSyncRead`` ignores
       them: a control loop decides itself which conditions stop the arm
       (:mod:`lerobot_gym.hardware.feetech.status`).
-    * Register values are signed integers at this API: the sign-magnitude encodings are applied
-      by :meth:`FeetechBus.write` / :meth:`FeetechBus.read` and their sync variants.
 
 Sources: shared/reference/servo-protocols.md §1-2 (packet format, SDK quirks, lerobot's
 ``FeetechMotorsBus``) and lerobot-interfaces.md §2 (SO-101 motors, registers written at
@@ -140,6 +139,7 @@ class FeetechBus(TorqueMixin):
             raise ConfigError("retries must be >= 0 and timeout_ms > 0")
         self.port = port
         self.motors: dict[str, Motor] = dict(motors)
+        self._names_by_id: dict[int | None, str] = {m.id: n for n, m in self.motors.items()}
         self.baudrate = baudrate
         self.timeout_ms = float(timeout_ms)
         self.retries = int(retries)
@@ -254,13 +254,13 @@ class FeetechBus(TorqueMixin):
             ) from None
 
     def _name_of(self, motor_id: int | None) -> str:
-        names = [n for n, m in self.motors.items() if m.id == motor_id]
-        return f"id {motor_id} ({names[0]})" if names else f"id {motor_id}"
+        name = self._names_by_id.get(motor_id)
+        return f"id {motor_id} ({name})" if name else f"id {motor_id}"
 
-    def _record_status(self, motor_id: int | None, error: int) -> None:
-        names = [n for n, m in self.motors.items() if m.id == motor_id]
-        if names:
-            self.status_flags[names[0]] = status_flags(error) if error else ()
+    def _record_status(self, motor_id: int, error: int) -> None:
+        name = self._names_by_id.get(motor_id)
+        if name:
+            self.status_flags[name] = status_flags(error) if error else ()
 
     def _status_error(self, motor_id: int | None, error: int, what: str) -> MotorStatusError:
         flags = status_flags(error)
