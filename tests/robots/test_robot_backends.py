@@ -50,3 +50,21 @@ def test_a_new_robot_type_registers_its_builders_and_gets_its_options(monkeypatc
     assert calls == [("toy_arm", "real", 25, (480, 640), {"bus": "/dev/ttyUSB3"})]
     with pytest.raises(ConfigError, match=r"backend='emulated' is not available.*\['real'"):
         registry.make_env(robot=toy, task="free", backend="emulated", obs_type="state")
+
+
+def test_a_plugin_declares_backends_through_the_entry_point_group(monkeypatch):
+    monkeypatch.setattr(registry, "_ROBOT_BACKENDS", dict(registry._ROBOT_BACKENDS))
+    builders = {"real": lambda *a, **k: None}
+
+    class EntryPoint:
+        name, value = "koch_follower", "my_pkg.koch.backends:BACKENDS"
+
+        def load(self):
+            return builders
+
+    def entry_points(group):
+        return [EntryPoint()] if group == registry.ROBOT_BACKEND_GROUP else []
+
+    monkeypatch.setattr(registry.metadata, "entry_points", entry_points)
+    koch = dataclasses.replace(SO101, name="koch", robot_type="koch_follower")
+    assert registry.get_robot_backend(koch, "real") is builders["real"]
