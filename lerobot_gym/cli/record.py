@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from lerobot_gym.cli import common
-from lerobot_gym.cli._record_loop import RecordSummary, Session, record_episodes
+from lerobot_gym.cli._record_loop import ActionSource, RecordSummary, Session, record_episodes
 from lerobot_gym.cli.args import REQUIRED, CommandParser, Flag, UsageError
 from lerobot_gym.errors import ConfigError
 from lerobot_gym.teleop.keyboard import TerminalKeyboard
@@ -120,23 +120,6 @@ PARSER = CommandParser(
 
 
 # -- action sources -------------------------------------------------------------------------------
-class ActionSource:
-    """What drives the env: a policy or a teleoperator."""
-
-    #: keeps driving the robot between episodes (a human resetting the scene).
-    drives_reset_phase = False
-
-    def start_episode(self, obs: Any, info: dict[str, Any]) -> None:
-        """A new episode starts from ``obs``."""
-
-    def action(self, obs: Any) -> np.ndarray:
-        """The action to send now."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release the device."""
-
-
 class PolicySource(ActionSource):
     """A :class:`~lerobot_gym.policies.Policy` drives the env."""
 
@@ -284,7 +267,13 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
     _check_root(root)
     if cfg["resume"]:
         _check_resume_codec(root, ds["vcodec"])
-    if not cfg["resume"] and root.exists() and any(root.iterdir()):
+    holds_files = root.exists() and any(root.iterdir())
+    if cfg["resume"] and holds_files and not (root / "meta" / "info.json").is_file():
+        raise ConfigError(
+            f"--dataset.root={root} holds files but no meta/info.json, so it is not a dataset "
+            "to resume; point --dataset.root at the dataset's top folder, or choose a new one"
+        )
+    if not cfg["resume"] and holds_files:
         raise ConfigError(
             f"{root} already holds files; pass --resume=true to add episodes to it, or choose "
             "another --dataset.root"

@@ -8,7 +8,7 @@ calibration is made and written to the servos (homing, range recording, register
 :mod:`lerobot_gym.robots.so101.calibration_procedure`.
 
 The conversions raw ticks <-> LeRobot units that use a calibration live in
-:mod:`lerobot_gym.robots.so101.normalization`.
+:mod:`lerobot_gym.robots.so101.normalization`, which imports this module (never the reverse).
 
 Sources: ``shared/reference/lerobot-interfaces.md`` §2.1-2.3 (motors, JSON)
 and ``servo-protocols.md`` §1.2 (Homing_Offset is sign-magnitude with the sign at bit 11,
