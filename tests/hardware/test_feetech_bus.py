@@ -417,12 +417,14 @@ def test_enable_torque_can_hold_the_present_position_first(bus, emu, monkeypatch
         ("Goal_Position", "elbow_flex", present["elbow_flex"]),
         ("Goal_Position", "gripper", present["gripper"]),
     ]
+    # Register by register, so consecutive acknowledged writes go to different servos.
     assert writes[2:] == [
         ("Torque_Enable", "elbow_flex", 1),
-        ("Lock", "elbow_flex", 1),
         ("Torque_Enable", "gripper", 1),
+        ("Lock", "elbow_flex", 1),
         ("Lock", "gripper", 1),
     ]
+    assert bus.stats.fences == 0
 
 
 def test_status_bits_can_be_recorded_instead_of_raised(bus, emu):

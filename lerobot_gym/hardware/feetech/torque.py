@@ -97,9 +97,11 @@ class TorqueMixin:
                 present = self.sync_read("Present_Position", names, check_status=False)
                 for name in names:
                     self.write("Goal_Position", name, present[name], check_status=False)
-        for name in names:
-            self.write("Torque_Enable", name, 1)
-            self.write("Lock", name, 1)
+        # Register by register across the motors: consecutive writes go to different servos,
+        # so their acknowledgements need no fence read in between (see ``transport``).
+        for register in ("Torque_Enable", "Lock"):
+            for name in names:
+                self.write(register, name, 1)
 
     def disable_torque(self: _RegisterBus, motors: Iterable[str] | None = None) -> None:
         """Disable torque, then set Lock=0 so EEPROM writes (calibration) are saved.
@@ -118,18 +120,11 @@ class TorqueMixin:
             for _ in range(2):  # unacknowledged: the second covers one lost packet
                 with contextlib.suppress(HardwareError):  # the writes below confirm it
                     self.sync_write("Torque_Enable", dict.fromkeys(names, 0))
-            for name in names:
-                for attempt in range(_PORT_ATTEMPTS):
-                    try:
-                        self.write("Torque_Enable", name, 0, check_status=False)
-                        self.write("Lock", name, 0, check_status=False)
-                        break
-                    except PortIOError as exc:  # the next attempt reopens the port
-                        if attempt == _PORT_ATTEMPTS - 1:
-                            errors.append(exc)
-                    except MotorError as exc:
-                        errors.append(exc)
-                        break
+            # Torque off on every motor first, then Lock=0 on those that confirmed it: the arm
+            # goes limp as early as possible, and consecutive writes go to different servos.
+            confirmed = [n for n in names if _write_retrying(self, "Torque_Enable", n, errors)]
+            for name in confirmed:
+                _write_retrying(self, "Lock", name, errors)
         if len(errors) == 1:
             raise errors[0]
         if errors:
@@ -200,6 +195,26 @@ class TorqueMixin:
                 phase = self.read("Phase", name)
                 if phase & PHASE_MULTI_TURN_BIT:
                     self.write("Phase", name, phase & ~PHASE_MULTI_TURN_BIT)
+
+
+def _write_retrying(
+    bus: _RegisterBus, register: str, motor: str, errors: list[HardwareError]
+) -> bool:
+    """Write 0, status bits ignored; retry on a reopened port after an OS error.
+
+    Returns whether the servo confirmed it; the failure is appended to ``errors``.
+    """
+    for attempt in range(_PORT_ATTEMPTS):
+        try:
+            bus.write(register, motor, 0, check_status=False)
+            return True
+        except PortIOError as exc:  # the next attempt reopens the port
+            if attempt == _PORT_ATTEMPTS - 1:
+                errors.append(exc)
+        except MotorError as exc:
+            errors.append(exc)
+            return False
+    return False
 
 
 def _names(bus: _RegisterBus, motors: Iterable[str] | None) -> list[str]:
