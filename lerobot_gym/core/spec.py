@@ -201,6 +201,10 @@ class RobotSpec:
     fps: int = 30
     max_relative_target: float | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+    # Arm name -> its slice of the joint vector; derived from ``arms`` in __post_init__.
+    _arm_slices: dict[str, slice] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         names = [j.name for j in self.joints]
@@ -284,8 +288,7 @@ class RobotSpec:
 
     def arm_slice(self, arm: int | str | ArmSpec = 0) -> slice:
         """The arm's joints as a slice of the robot's joint (state and action) vector."""
-        slices: dict[str, slice] = self._arm_slices  # type: ignore[attr-defined]
-        return slices[self.arm(arm).name]
+        return self._arm_slices[self.arm(arm).name]
 
     def arm_joints(self, arm: int | str | ArmSpec = 0) -> tuple[JointSpec, ...]:
         """The arm's joint specs, in vector order."""
@@ -305,7 +308,7 @@ class RobotSpec:
         if len(self.arms) != 1:
             raise ConfigError(
                 f"robot {self.name!r} has {len(self.arms)} arms "
-                f"{[a.name for a in self.arms]}, so RobotSpec.{what} is ambiguous; ask one arm, "
+                f"{[a.name for a in self.arms]}, so {what} is ambiguous; ask one arm, "
                 f"e.g. robot.arms[0]"
             )
         return self.arms[0]
@@ -313,27 +316,27 @@ class RobotSpec:
     @property
     def gripper_site(self) -> str:
         """The gripper site of a single-arm robot (multi-arm: ``robot.arms[i].gripper_site``)."""
-        return self.single_arm("gripper_site").gripper_site
+        return self.single_arm("RobotSpec.gripper_site").gripper_site
 
     @property
     def base_site(self) -> str:
         """The base site of a single-arm robot (multi-arm: ``robot.arms[i].base_site``)."""
-        return self.single_arm("base_site").base_site
+        return self.single_arm("RobotSpec.base_site").base_site
 
     @property
     def gripper_geoms(self) -> tuple[str, ...]:
         """The jaw pad geoms of a single-arm robot (multi-arm: ``robot.arms[i].pad_geoms``)."""
-        return self.single_arm("gripper_geoms").pad_geoms
+        return self.single_arm("RobotSpec.gripper_geoms").pad_geoms
 
     @property
     def workspace_low(self) -> tuple[float, float]:
         """Workspace lower corner of a single-arm robot (multi-arm: ask ``robot.arms[i]``)."""
-        return self.single_arm("workspace_low").workspace_low
+        return self.single_arm("RobotSpec.workspace_low").workspace_low
 
     @property
     def workspace_high(self) -> tuple[float, float]:
         """Workspace upper corner of a single-arm robot (multi-arm: ask ``robot.arms[i]``)."""
-        return self.single_arm("workspace_high").workspace_high
+        return self.single_arm("RobotSpec.workspace_high").workspace_high
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -351,7 +354,7 @@ class RobotSpec:
 
         Multi-arm robots raise :class:`ConfigError`: use ``gripper_joint_index(arm)``.
         """
-        return self.gripper_joint_index(self.single_arm("gripper_index"))
+        return self.gripper_joint_index(self.single_arm("RobotSpec.gripper_index"))
 
     @property
     def lower_rad(self) -> np.ndarray:
