@@ -267,7 +267,13 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
     _check_root(root)
     if cfg["resume"]:
         _check_resume_codec(root, ds["vcodec"])
-    if not cfg["resume"] and root.exists() and any(root.iterdir()):
+    holds_files = root.exists() and any(root.iterdir())
+    if cfg["resume"] and holds_files and not (root / "meta" / "info.json").is_file():
+        raise ConfigError(
+            f"--dataset.root={root} holds files but no meta/info.json, so it is not a dataset "
+            "to resume; point --dataset.root at the dataset's top folder, or choose a new one"
+        )
+    if not cfg["resume"] and holds_files:
         raise ConfigError(
             f"{root} already holds files; pass --resume=true to add episodes to it, or choose "
             "another --dataset.root"

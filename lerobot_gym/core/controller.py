@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
-from lerobot_gym.core.safety import require_finite
+from lerobot_gym.core.safety import as_float_vector
 from lerobot_gym.core.spec import RobotSpec
-from lerobot_gym.errors import ActionError, ConfigError
+from lerobot_gym.errors import ConfigError
 
 
 class Controller:
@@ -33,24 +33,13 @@ class Controller:
         raise NotImplementedError
 
     def check(self, action: Any) -> np.ndarray:
-        """Validate an action's shape and finiteness; typed error that says what is expected."""
-        if isinstance(action, np.ndarray) and action.dtype.kind == "f":
-            arr = action.astype(np.float64, copy=False)
-        else:
-            try:
-                arr = np.asarray(action, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ActionError(
-                    f"action must be a numeric array of shape {self.action_space.shape} "
-                    f"({', '.join(self.robot.state_names())}); got {type(action).__name__}"
-                ) from exc
-        if arr.shape != self.action_space.shape:
-            raise ActionError(
-                f"action has shape {arr.shape}, expected {self.action_space.shape}: one value per "
-                f"joint in order {list(self.robot.joint_names)} (control_mode={self.name!r})"
-            )
-        require_finite(arr)
-        return arr
+        """Validate an action's shape, type and finiteness; typed error saying what is expected."""
+        return as_float_vector(
+            action,
+            self.action_space.shape,
+            layout=f"one value per joint in order {list(self.robot.joint_names)} "
+            f"(control_mode={self.name!r})",
+        )
 
     def targets(self, action: np.ndarray, previous_targets_rad: np.ndarray) -> np.ndarray:
         """Joint targets (SI) for a checked action."""

@@ -16,7 +16,8 @@ load can sit slightly past its limit, and a reading is never hidden by clipping 
 nominal range (it is clipped only to the margin, so observations always lie in the space).
 
 Every step runs :mod:`lerobot_gym.core.safety` on the joint targets, on every backend, and
-reports the targets actually sent in ``info["action_applied"]`` (action-space units).
+reports the targets actually sent in ``info["action_applied"]`` (action-space units, always
+inside the action space: float rounding of a clamped target is clipped to the space's bound).
 
 Kinematics are injected (``kinematics_factory``, one instance per arm, built on first use), as
 the backend is: ``core/`` never imports ``sim/``, and ``gym.make`` passes the twin's.
@@ -36,7 +37,7 @@ from lerobot_gym.core import info as info_keys
 from lerobot_gym.core.backend import Backend, RobotState
 from lerobot_gym.core.controller import Controller
 from lerobot_gym.core.kinematics import Kinematics, KinematicsFactory
-from lerobot_gym.core.safety import SafetyFilter
+from lerobot_gym.core.safety import SafetyFilter, as_float_vector
 from lerobot_gym.core.spec import ArmSpec, RobotSpec, check_image_size
 from lerobot_gym.core.task import Task, TaskContext
 from lerobot_gym.errors import ConfigError
@@ -112,6 +113,10 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         self.metadata = {**self.metadata, "render_fps": self.fps}
 
         self.action_space = controller.action_space
+        # info["action_applied"] is clipped to these: a target clamped to a joint limit comes
+        # back through the unit conversion a few ulps outside the float32 bound (a closed
+        # gripper as -1.8e-15 for a 0 bound), and recorders store it as the dataset's action.
+        self._action_bounds = (controller.action_space.low, controller.action_space.high)
         self.observation_space = self._build_observation_space()
         self._obs_cameras = self.cameras if obs_type != "state" else ()
         # Looked up once: _observation runs every step.
@@ -186,7 +191,15 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             self.backend.connect()
         sample = self.task.sample_reset(self.robot, self.np_random)
         if options and "joint_positions" in options:
-            start = self.controller.check(options["joint_positions"])
+            # Absolute positions whatever the control mode, so not the controller's check.
+            start = as_float_vector(
+                options["joint_positions"],
+                (len(self.robot.joints),),
+                what="reset option 'joint_positions'",
+                layout="one value per joint in boundary units: "
+                + ", ".join(f"{j.name} [{j.unit}]" for j in self.robot.joints),
+                error=ConfigError,
+            )
             sample.joint_positions_rad = np.clip(
                 self.robot.from_user(start), self.robot.lower_rad, self.robot.upper_rad
             )
@@ -229,11 +242,13 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         facts = self.task.evaluate(self._ctx, state)
         self._last_state, self._last_facts = state, facts
         success = bool(self.task.is_success(facts))
+        low, high = self._action_bounds
         terminated = (success and self.terminate_on_success) or bool(self.task.is_failure(facts))
         info = {
             info_keys.IS_SUCCESS: success,
-            info_keys.ACTION_APPLIED: self.controller.action_for_targets(
-                report.applied_rad, previous
+            info_keys.ACTION_APPLIED: np.minimum(
+                np.maximum(self.controller.action_for_targets(report.applied_rad, previous), low),
+                high,
             ),
             info_keys.SAFETY_CLAMPED: report.clamped,
             info_keys.FACTS: facts,

@@ -409,13 +409,27 @@ class RobotSpec:
 
 
 def check_image_size(image_size: Any) -> tuple[int, int]:
-    """Validate an image size given as (height, width) (a list from the CLI is fine)."""
-    try:
-        height, width = (int(v) for v in image_size)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"image_size must be (height, width), e.g. (480, 640); got {image_size!r}"
-        ) from None
+    """Validate an image size given as (height, width) (a list from the CLI is fine).
+
+    Sizes are whole numbers of pixels: ``240.5`` or ``"240"`` are refused rather than truncated
+    (a string would otherwise be read digit by digit, ``"24"`` as (2, 4)); ``240.0`` is 240.
+    """
+    example = "e.g. image_size=(480, 640)"
+    if isinstance(image_size, (str, bytes)) or not hasattr(image_size, "__len__"):
+        raise ConfigError(f"image_size must be (height, width), {example}; got {image_size!r}")
+    if len(image_size) != 2:
+        raise ConfigError(f"image_size must be (height, width), {example}; got {image_size!r}")
+    sizes = []
+    for value in image_size:
+        whole = isinstance(value, (int, np.integer)) or (
+            isinstance(value, (float, np.floating)) and float(value).is_integer()
+        )
+        if isinstance(value, (bool, np.bool_)) or not whole:
+            raise ConfigError(
+                f"image_size values must be whole numbers of pixels, {example}; got {image_size!r}"
+            )
+        sizes.append(int(value))
+    height, width = sizes
     if height <= 0 or width <= 0 or height > 4096 or width > 4096:
         raise ConfigError(f"image_size {image_size!r} must be positive and at most 4096")
     return height, width

@@ -381,21 +381,6 @@ def atomic_write_parquet(path: Path, table: pa.Table, *, fsync: bool = True) -> 
     _atomic(path, write, fsync=fsync)
 
 
-#: First bytes of a Git LFS pointer file (a clone without ``git lfs pull``).
-LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/"
-
-
-def is_lfs_pointer(path: Path) -> bool:
-    """Whether ``path`` is a Git LFS pointer (a small text file) instead of the real file."""
-    try:
-        if path.stat().st_size > 1024:  # pointers are ~130 bytes
-            return False
-        with open(path, "rb") as fh:
-            return fh.read(len(LFS_POINTER_PREFIX)) == LFS_POINTER_PREFIX
-    except OSError:
-        return False
-
-
 def exchange_dirs(a: Path, b: Path) -> bool:
     """Atomically swap two directories (Linux ``renameat2(RENAME_EXCHANGE)``).
 

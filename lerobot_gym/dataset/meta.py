@@ -46,6 +46,16 @@ def rebuild_hint(root: Path) -> str:
     )
 
 
+def delete_hint(meta: DatasetMeta, ep: int) -> str:
+    """How to delete a damaged episode (or restore its file), for error messages."""
+    root = shlex.quote(f"--dataset.root={meta.root}")
+    return (
+        f"delete the episode with `lerobot-gym dataset delete-episodes {root} "
+        f"--dataset.episodes=[{ep}]`, or restore the file from a copy of the dataset, then "
+        "run this again (`lerobot-gym dataset validate` lists every damaged episode)"
+    )
+
+
 def read_info(root: Path) -> dict[str, Any]:
     """Load and check ``meta/info.json``."""
     root = Path(root)

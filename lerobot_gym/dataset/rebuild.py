@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lerobot_gym.dataset import layout
+from lerobot_gym.dataset.lfs import is_lfs_pointer
 from lerobot_gym.dataset.meta import DatasetMeta, episode_files, read_info, read_parquet
 from lerobot_gym.dataset.meta import read_tasks as _read_tasks_file
 from lerobot_gym.dataset.recovery import _chunk_file
@@ -238,7 +239,7 @@ def _task_texts(
 
 def _assign_videos(root: Path, key: str, fps: int, episodes: list[dict[str, Any]]) -> None:
     """Fill the ``videos/<key>/...`` columns, episodes taking the MP4s' frames in order."""
-    from lerobot_gym.dataset.validate import video_frame_times
+    from lerobot_gym.dataset._validate_videos import video_frame_times
 
     files = sorted((root / "videos" / key).glob("*/*.mp4"))
     cursor, offset = 0, 0
@@ -276,7 +277,7 @@ def _assign_videos(root: Path, key: str, fps: int, episodes: list[dict[str, Any]
 
 
 def _times(path: Path, frame_times: Any) -> list[float]:
-    if layout.is_lfs_pointer(path):
+    if is_lfs_pointer(path):
         raise DatasetCorruptError(
             f"{path} is a Git LFS pointer, not the video: run `git lfs pull`", path=str(path)
         )
@@ -302,7 +303,7 @@ def _compute_stats(
     tables: dict[Path, pa.Table],
 ) -> dict[str, Any]:
     """Stats of one episode from its data rows and decoded video frames."""
-    from lerobot_gym.dataset.tools import _table_stats, _video_stats
+    from lerobot_gym.dataset.tools import _video_stats, table_stats
 
     path = root / info["data_path"].format(
         chunk_index=ep["data/chunk_index"], file_index=ep["data/file_index"]
@@ -313,7 +314,7 @@ def _compute_stats(
     table = tables[path]
     mine = table.filter(pc.equal(table["episode_index"], ep["episode_index"]))
     mine = mine.sort_by("frame_index")
-    stats = _table_stats(info["features"], mine)
+    stats = table_stats(info["features"], mine)
     meta = DatasetMeta(root=root, info=info, episodes=[*rows, ep])
     for key in layout.video_keys(info["features"]):
         stats[key] = _video_stats(meta, ep["episode_index"], key)

@@ -32,17 +32,25 @@ Design decisions:
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lerobot_gym.dataset import layout
-from lerobot_gym.dataset.layout import is_lfs_pointer
+from lerobot_gym.dataset._advice import (
+    FROM_A_COPY,
+    UNCOMMITTED_WHY,
+    Report,
+    delete_fix,
+    repair_fix,
+    root_flag,
+    what_is_wrong,
+)
+from lerobot_gym.dataset._validate_videos import check_videos as _check_videos
+from lerobot_gym.dataset._validate_videos import group_video_files as _group_video_files
 from lerobot_gym.dataset.meta import (
     episode_files,
     read_info,
@@ -52,10 +60,6 @@ from lerobot_gym.dataset.meta import (
 )
 from lerobot_gym.dataset.recovery import find_leftovers
 from lerobot_gym.errors import DatasetError, DatasetNotFoundError
-
-Report = Callable[[Path, str], None]
-
-_FROM_A_COPY = "from a copy of the dataset (e.g. the one pushed to the Hugging Face Hub)"
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ def validate(
     except DatasetError as exc:
         report(
             root / layout.TASKS_PATH,
-            f"{_what_is_wrong(exc)}; without it no frame's task is known: {rebuild_hint(root)}",
+            f"{what_is_wrong(exc)}; without it no frame's task is known: {rebuild_hint(root)}",
         )
         tasks = None
 
@@ -119,7 +123,7 @@ def validate(
             episodes_complete = False
             report(
                 path,
-                f"{_what_is_wrong(exc)}; the episodes it lists cannot be loaded: "
+                f"{what_is_wrong(exc)}; the episodes it lists cannot be loaded: "
                 f"{rebuild_hint(root)}",
             )
     rows.sort(key=lambda r: r["episode_index"])
@@ -155,45 +159,9 @@ def validate(
     if rows and not (root / layout.STATS_PATH).exists():
         report(
             root / layout.STATS_PATH,
-            f"missing; compute it with `lerobot-gym dataset stats {_root_flag(root)}`",
+            f"missing; compute it with `lerobot-gym dataset stats {root_flag(root)}`",
         )
     return problems
-
-
-# -- fixes, worded once --------------------------------------------------------------------------
-def _root_flag(root: Path) -> str:
-    return shlex.quote(f"--dataset.root={root}")
-
-
-def _delete(root: Path, episodes: list[int]) -> str:
-    """How to delete ``episodes`` (then the dataset loads, and they can be recorded again)."""
-    unique = sorted(set(episodes))
-    word, them = ("episode", "it") if len(unique) == 1 else ("episodes", "them")
-    return (
-        f"delete the {word} with `lerobot-gym dataset delete-episodes {_root_flag(root)} "
-        f"--dataset.episodes=[{','.join(map(str, unique))}]` (and record {them} again if "
-        "needed)"
-    )
-
-
-def _repair(root: Path, what: str = "rewrite the totals from the episodes table") -> str:
-    return (
-        f"{what} with `lerobot-gym dataset repair {_root_flag(root)}` (as `lerobot-gym record "
-        "--resume=true` does before recording; it deletes only what no committed episode holds)"
-    )
-
-
-_UNCOMMITTED_WHY = "LeRobot loads every data row, so they would train as a phantom episode"
-
-
-def _what_is_wrong(exc: DatasetError) -> str:
-    """A reader's error without its advice (which sends the user back to this check)."""
-    cause = exc.__cause__
-    if isinstance(cause, FileNotFoundError):
-        return "missing"
-    if cause is not None:
-        return f"not a readable parquet file ({cause}); it may be truncated"
-    return str(exc)
 
 
 # -- metadata --------------------------------------------------------------------------------------
@@ -213,11 +181,11 @@ def _check_info(root: Path, report: Report) -> dict | None:
         try:
             raw = json.loads(info_path.read_text())
         except (OSError, ValueError) as read_exc:
-            report(info_path, f"not valid JSON ({read_exc}); restore it {_FROM_A_COPY}")
+            report(info_path, f"not valid JSON ({read_exc}); restore it {FROM_A_COPY}")
             return None
         missing = [k for k in layout.REQUIRED_INFO_KEYS if k not in raw]
         if missing:
-            report(info_path, f"missing keys {missing}; restore it {_FROM_A_COPY}")
+            report(info_path, f"missing keys {missing}; restore it {FROM_A_COPY}")
         else:  # an old codebase_version: the reader's message names the conversion script
             report(info_path, str(exc))
         return None
@@ -226,8 +194,9 @@ def _check_info(root: Path, report: Report) -> dict | None:
         report(
             info_path,
             f"features lack the default columns {missing_defaults} of every LeRobot v3.0 "
-            f"dataset; restore it {_FROM_A_COPY}, or declare them as "
-            "lerobot_gym.dataset.layout.DEFAULT_FEATURES does",
+            f'dataset; restore it {FROM_A_COPY}, or declare them under "features" '
+            '(timestamp: {"dtype": "float32", "shape": [1], "names": null}; the others '
+            'the same with "dtype": "int64")',
         )
         return None
     return info
@@ -265,12 +234,12 @@ def _check_totals(
         if info[key] != have:
             report(
                 root / layout.INFO_PATH,
-                f"{key} is {info[key]} but the episodes sum to {have}; {_repair(root)}",
+                f"{key} is {info[key]} but the episodes sum to {have}; {repair_fix(root)}",
             )
     if tasks is not None and not tasks_lost and info["total_tasks"] != len(tasks):
         report(
             root / layout.INFO_PATH,
-            f"total_tasks is {info['total_tasks']}, tasks has {len(tasks)}; {_repair(root)}",
+            f"total_tasks is {info['total_tasks']}, tasks has {len(tasks)}; {repair_fix(root)}",
         )
 
 
@@ -330,7 +299,7 @@ def _check_unowned_rows(
         report(
             path,
             f"holds rows of episodes {misplaced} that meta/episodes places in another file; "
-            f"restore the file {_FROM_A_COPY}, or {_delete(root, misplaced)}",
+            f"restore the file {FROM_A_COPY}, or {delete_fix(root, misplaced)}",
         )
 
 
@@ -342,14 +311,14 @@ def _check_leftovers(root: Path, info: dict, rows: list[dict], report: Report) -
         report(
             path,
             f"no episode in meta/episodes uses this file; it holds episode {n}, whose save "
-            f"was interrupted before its commit: {_UNCOMMITTED_WHY}; "
-            f"{_repair(root, 'remove it')}",
+            f"was interrupted before its commit: {UNCOMMITTED_WHY}; "
+            f"{repair_fix(root, 'remove it')}",
         )
     if left.trim is not None:
         report(
             left.trim,
             f"holds rows of episode {n}, which meta/episodes does not list: a save was "
-            f"interrupted before its commit; {_UNCOMMITTED_WHY}; {_repair(root, 'remove them')}",
+            f"interrupted before its commit; {UNCOMMITTED_WHY}; {repair_fix(root, 'remove them')}",
         )
     for path, why in left.unexplained:
         report(
@@ -388,12 +357,12 @@ def _check_data_file(
     except DatasetError as exc:
         report(
             path,
-            f"{_what_is_wrong(exc)}; episodes {all_episodes} are stored in it: restore the "
-            f"file {_FROM_A_COPY}, or {_delete(root, all_episodes)}",
+            f"{what_is_wrong(exc)}; episodes {all_episodes} are stored in it: restore the "
+            f"file {FROM_A_COPY}, or {delete_fix(root, all_episodes)}",
         )
         return None
     mismatch_fix = (
-        f"restore meta/info.json or this file {_FROM_A_COPY}, or {_delete(root, all_episodes)}"
+        f"restore meta/info.json or this file {FROM_A_COPY}, or {delete_fix(root, all_episodes)}"
     )
     missing = [f.name for f in schema if f.name not in table.column_names]
     extra = [n for n in table.column_names if n not in schema.names]
@@ -423,7 +392,7 @@ def _check_data_file(
             report(
                 path,
                 f"episode {ep} has {have} rows, meta/episodes says length {r['length']}; "
-                f"{_delete(root, [ep])}",
+                f"{delete_fix(root, [ep])}",
             )
         idx = table["index"].filter(pc.equal(table["episode_index"], ep))
         if len(idx) and (
@@ -433,7 +402,7 @@ def _check_data_file(
             report(
                 path,
                 f"episode {ep} index range does not match dataset_from_index/dataset_to_index "
-                f"[{r['dataset_from_index']}, {r['dataset_to_index']}); {_delete(root, [ep])}",
+                f"[{r['dataset_from_index']}, {r['dataset_to_index']}); {delete_fix(root, [ep])}",
             )
     if tasks is not None and "task_index" in table.column_names and table.num_rows:
         # Only rows of the episodes listed here: unowned rows are reported on their own.
@@ -482,97 +451,3 @@ def _compatible(have: pa.DataType, want: pa.DataType) -> bool:
     if pa.types.is_struct(want) and pa.types.is_struct(have):  # image structs
         return {f.name for f in want} <= {f.name for f in have}
     return False
-
-
-# -- video files -----------------------------------------------------------------------------------
-def _group_video_files(
-    root: Path, info: dict, rows: list[dict], report: Report
-) -> dict[str, dict[Path, list[dict]]]:
-    """``video key -> MP4 -> episode rows`` (rows lacking a key's columns are problems)."""
-    template = info.get("video_path") or layout.VIDEO_PATH
-    grouped: dict[str, dict[Path, list[dict]]] = {}
-    for key in layout.video_keys(info["features"]):
-        by_file: dict[Path, list[dict]] = {}
-        for r in rows:
-            if f"videos/{key}/chunk_index" not in r:
-                report(
-                    root / "meta" / "episodes",
-                    f"episode {r['episode_index']} lacks {key} columns; restore meta/episodes/ "
-                    f"{_FROM_A_COPY}, or {_delete(root, [r['episode_index']])}",
-                )
-                continue
-            path = root / template.format(
-                video_key=key,
-                chunk_index=r[f"videos/{key}/chunk_index"],
-                file_index=r[f"videos/{key}/file_index"],
-            )
-            by_file.setdefault(path, []).append(r)
-        grouped[key] = dict(sorted(by_file.items()))
-    return grouped
-
-
-def _check_videos(
-    root: Path,
-    grouped: dict[str, dict[Path, list[dict]]],
-    report: Report,
-    file_checked: Callable[[], None],
-    *,
-    decode: bool,
-) -> None:
-    for key, by_file in grouped.items():
-        for path, eps in by_file.items():
-            _check_video_file(root, key, path, eps, report, decode=decode)
-            if decode:
-                file_checked()
-
-
-def _check_video_file(
-    root: Path, key: str, path: Path, eps: list[dict], report: Report, *, decode: bool
-) -> None:
-    tol = 1e-4
-    all_episodes = [r["episode_index"] for r in eps]
-    restore_or_delete = f"restore the file {_FROM_A_COPY}, or {_delete(root, all_episodes)}"
-    if not path.is_file():
-        report(path, f"missing; needed by episodes {all_episodes}: {restore_or_delete}")
-        return
-    if is_lfs_pointer(path):
-        report(
-            path,
-            f"a Git LFS pointer, not the video: run `git lfs pull` in {root} (episodes "
-            f"{all_episodes} need it)",
-        )
-        return
-    if not decode:
-        return
-    try:
-        times = video_frame_times(path)
-    except (av.error.FFmpegError, IndexError, OSError) as exc:
-        report(
-            path,
-            f"unreadable video ({exc}); it may be truncated; episodes {all_episodes} use it: "
-            f"{restore_or_delete}",
-        )
-        return
-    for r in eps:
-        ep = r["episode_index"]
-        start = r[f"videos/{key}/from_timestamp"]
-        stop = r[f"videos/{key}/to_timestamp"]
-        n = sum(1 for t in times if start - tol <= t < stop - tol)
-        if n != r["length"]:
-            report(
-                path,
-                f"episode {ep} has {n} video frames in [{start:.4f}, {stop:.4f}) s but "
-                f"{r['length']} data rows; {_delete(root, [ep])}",
-            )
-        elif n and abs(min(t for t in times if t >= start - tol) - start) > tol:
-            report(path, f"episode {ep}: first frame is not at {start} s; {_delete(root, [ep])}")
-
-
-def video_frame_times(path: Path) -> list[float]:
-    """Presentation times (s) of every packet of the first video stream, in pts order."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        assert stream.time_base is not None  # set on every demuxed stream
-        tb = float(stream.time_base)
-        times = [p.pts * tb for p in container.demux(stream) if p.pts is not None and p.size]
-    return sorted(times)

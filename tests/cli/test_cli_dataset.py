@@ -224,7 +224,7 @@ def test_delete_a_missing_episode_is_an_error(ds, capsys):
 def test_help_lists_subcommands(capsys):
     assert main(["dataset", "--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("info", "validate", "stats", "merge", "delete-episodes", "push"):
+    for name in ("info", "validate", "stats", "merge", "delete-episodes", "push", "rebuild-meta"):
         assert f"  {name} " in out
     assert main(["dataset", "merge", "--help"]) == 0
     assert "--dataset.roots" in capsys.readouterr().out
@@ -259,3 +259,79 @@ def test_push_goes_through_huggingface_hub(ds, monkeypatch, capsys):
     assert calls[1][2]["repo_type"] == "dataset"
     assert calls[2][1]["folder_path"] == str(ds) and calls[2][1]["repo_id"] == "me/ds"
     assert calls[3][2]["tag"] == "v3.0"
+
+
+def test_lost_episodes_table_info_stats_refuse_then_rebuild_meta_recovers(ds, capsys):
+    import shutil
+
+    stats_before = (ds / "meta" / "stats.json").read_bytes()
+    shutil.rmtree(ds / "meta" / "episodes")
+    for sub in ("info", "stats"):
+        assert main(["dataset", sub, f"--dataset.root={ds}"]) == 1, sub
+        err = capsys.readouterr().err
+        assert f"`lerobot-gym dataset rebuild-meta --dataset.root={ds}`" in err, sub
+        assert "Traceback" not in err
+    assert (ds / "meta" / "stats.json").read_bytes() == stats_before
+    assert main(["dataset", "repair", f"--dataset.root={ds}"]) == 1
+    assert "nothing was changed" in capsys.readouterr().err
+
+    assert main(["dataset", "rebuild-meta", f"--dataset.root={ds}"]) == 0
+    assert "3 episodes, 15 frames, 1 tasks" in capsys.readouterr().out
+    assert main(["dataset", "validate", f"--dataset.root={ds}"]) == 0
+    assert main(["dataset", "info", f"--dataset.root={ds}"]) == 0
+    assert "3 episodes, 15 frames" in capsys.readouterr().out
+
+
+def test_rebuild_meta_takes_task_texts_when_all_are_lost(ds, capsys):
+    import shutil
+
+    shutil.rmtree(ds / "meta" / "episodes")
+    (ds / "meta" / "tasks.parquet").unlink()
+    assert main(["dataset", "rebuild-meta", f"--dataset.root={ds}"]) == 1
+    assert "--tasks=[" in capsys.readouterr().err
+    argv = ["dataset", "rebuild-meta", f"--dataset.root={ds}", "--tasks=[stack the blocks]"]
+    assert main(argv) == 0
+    assert DatasetMeta.load(ds).tasks == ["stack the blocks"]
+    assert validate(ds) == []
+
+
+def test_repair_removes_an_interrupted_save_and_says_what(ds, capsys):
+    import shutil
+
+    videos = sorted((ds / "videos" / "observation.images.front" / "chunk-000").glob("*.mp4"))
+    leftover = videos[-1].with_name("file-003.mp4")  # what a save killed after its video leaves
+    shutil.copy(videos[-1], leftover)
+    assert main(["dataset", "validate", f"--dataset.root={ds}", "--check_videos=false"]) == 1
+    assert "lerobot-gym dataset repair" in capsys.readouterr().out
+    assert main(["dataset", "repair", f"--dataset.root={ds}"]) == 0
+    out = capsys.readouterr().out
+    assert "videos/observation.images.front/chunk-000/file-003.mp4: removed" in out
+    assert not leftover.exists() and validate(ds) == []
+    assert main(["dataset", "repair", f"--dataset.root={ds}"]) == 0
+    assert "nothing to repair" in capsys.readouterr().out
+
+
+def test_validate_without_decoding_names_missing_and_lfs_videos(ds, capsys):
+    videos = sorted((ds / "videos").rglob("*.mp4"))
+    videos[0].unlink()
+    videos[1].write_text("version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n")
+    assert main(["dataset", "validate", f"--dataset.root={ds}", "--check_videos=false"]) == 1
+    out = capsys.readouterr().out
+    assert f"{videos[0].relative_to(ds)}: missing" in out
+    assert f"{videos[1].relative_to(ds)}: a Git LFS pointer" in out and "git lfs pull" in out
+
+
+def test_merge_with_a_missing_input_video_leaves_no_output(ds, tmp_path, capsys):
+    other = _make(tmp_path / "other", [3, 7], offset=1000)
+    video = sorted((other / "videos").rglob("*.mp4"))[1]
+    saved = video.read_bytes()
+    video.unlink()
+    merged = tmp_path / "merged"
+    argv = ["dataset", "merge", f"--dataset.roots=[{ds},{other}]", f"--output_dir={merged}"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert str(video) in err and "missing" in err and "Traceback" not in err
+    assert not merged.exists()
+    video.write_bytes(saved)
+    assert main(argv) == 0  # the rerun is not blocked
+    assert validate(merged) == []

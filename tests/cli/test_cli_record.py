@@ -438,6 +438,15 @@ def test_root_that_is_a_file_is_a_typed_error(tmp_path, capsys):
     assert root.read_text() == "not a dataset"
 
 
+def test_resume_into_a_folder_that_is_not_a_dataset_is_refused(tmp_path, capsys):
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "todo.txt").write_text("buy cubes")
+    assert main(_record_reach(root, "--resume=true")) == 1
+    assert "holds files but no meta/info.json" in capsys.readouterr().err
+    assert [p.name for p in root.iterdir()] == ["todo.txt"]
+
+
 def test_root_without_write_permission_is_a_typed_error(capsys):
     # sysfs refuses new entries even to root, where a chmod-ed folder would not.
     root = "/sys/lerobot_gym_test_dataset"
