@@ -146,6 +146,9 @@ class ArmSpec:
         workspace_low: lower corner (x, y) of the table region this arm reaches, metres.
         workspace_high: upper corner (x, y) of that region, metres.
         prefix: the prefix of its joint and site names in a multi-arm twin, e.g. ``"left_"``.
+        approach_axis: the axis of the gripper site's frame the jaws point along (a top-down
+            grasp points it down).
+        jaw_axis: the axis of the gripper site's frame the jaws close along.
     """
 
     name: str = "main"
@@ -157,6 +160,8 @@ class ArmSpec:
     workspace_low: tuple[float, float] = (-0.1, -0.1)
     workspace_high: tuple[float, float] = (0.1, 0.1)
     prefix: str = ""
+    approach_axis: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    jaw_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)
 
     def __post_init__(self) -> None:
         if self.gripper_joint is not None and self.joint_names:
@@ -164,6 +169,13 @@ class ArmSpec:
                 raise ConfigError(
                     f"arm {self.name!r}: gripper_joint {self.gripper_joint!r} is not one of its "
                     f"joint_names {list(self.joint_names)}"
+                )
+        for axis_name in ("approach_axis", "jaw_axis"):
+            axis = np.asarray(getattr(self, axis_name), dtype=np.float64)
+            if axis.shape != (3,) or not np.isclose(np.linalg.norm(axis), 1.0):
+                raise ConfigError(
+                    f"arm {self.name!r}: {axis_name} must be a unit 3-vector in the gripper "
+                    f"site's frame, e.g. (1.0, 0.0, 0.0); got {getattr(self, axis_name)!r}"
                 )
         if not all(lo < hi for lo, hi in zip(self.workspace_low, self.workspace_high, strict=True)):
             raise ConfigError(
