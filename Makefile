@@ -43,5 +43,8 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
 
+# gym-aloha's own venv for the twin-fidelity tests and benchmarks/aloha_vs_gym_aloha.py.
+include benchmarks/Makefile.inc
+
 clean:
 	rm -rf $(VENV) outputs build *.egg-info

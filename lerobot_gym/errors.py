@@ -8,6 +8,7 @@ Hierarchy::
 
     LeRobotGymError
     ├── ConfigError (ValueError)            bad keyword, obs_type, camera, size ...
+    │   ├── UnknownEnvIdError (gymnasium.error.UnregisteredEnv)
     │   ├── UnknownRobotError (KeyError)
     │   └── UnknownTaskError (KeyError)
     ├── PluginLoadError (ImportError)       an entry-point plugin failed to import
@@ -31,6 +32,8 @@ Hierarchy::
 
 from __future__ import annotations
 
+import gymnasium.error
+
 
 class LeRobotGymError(Exception):
     """Base class of every error raised by lerobot_gym."""
@@ -38,6 +41,10 @@ class LeRobotGymError(Exception):
 
 class ConfigError(LeRobotGymError, ValueError):
     """A configuration value (keyword argument, flag, file field) is invalid."""
+
+
+class UnknownEnvIdError(ConfigError, gymnasium.error.UnregisteredEnv):
+    """No env is registered under that id; the message names the closest registered ids."""
 
 
 class UnknownRobotError(ConfigError, KeyError):

@@ -14,11 +14,22 @@ Plugins are imported lazily, only when a lookup misses the built-ins; a plugin t
 import raises :class:`~lerobot_gym.errors.PluginLoadError` naming it. Plugin robots and tasks are
 used through the generic id ``lerobot_gym/RobotEnv-v0`` (``robot=``, ``task=``) or
 :func:`register_env`.
+
+Unknown ids: ``gym.make`` looks ids up in Gymnasium's registry before any code of ours runs, and
+for an id without the namespace (``SO101-PickCube-v0``) it says only "doesn't exist"; for a typo
+inside the namespace it suggests a bare name (``SO101-PickCube``), not an id. Gymnasium has no
+hook for a failed lookup, and patching its private lookup functions would change every other
+package's errors, so the hint lives in our own entry points instead: :func:`make` (exported as
+``lerobot_gym.make``) and every CLI command resolve the id with :func:`resolve_env_id`, which
+accepts the id without its namespace and otherwise raises
+:class:`~lerobot_gym.errors.UnknownEnvIdError` (a Gymnasium ``UnregisteredEnv`` too) naming the
+closest registered ids (:func:`suggest_env_ids`: case, namespace and version forgiven).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
 from collections.abc import Callable
 from importlib import metadata
@@ -27,7 +38,13 @@ from typing import Any
 import gymnasium as gym
 
 from lerobot_gym.core.spec import RobotSpec, check_image_size
-from lerobot_gym.errors import ConfigError, PluginLoadError, UnknownRobotError, UnknownTaskError
+from lerobot_gym.errors import (
+    ConfigError,
+    PluginLoadError,
+    UnknownEnvIdError,
+    UnknownRobotError,
+    UnknownTaskError,
+)
 
 NAMESPACE = "lerobot_gym"
 ROBOT_GROUP = "lerobot_gym.robots"
@@ -229,7 +246,15 @@ def make_env(*, robot: str | RobotSpec, task: str, **kwargs: Any) -> gym.Env:
         max_relative_target=max_rel,
         terminate_on_success=config.terminate_on_success,
         fps=fps,
+        kinematics_factory=_twin_kinematics,
     )
+
+
+def _twin_kinematics(robot: RobotSpec, arm: Any) -> Any:
+    """The twin's kinematics of one arm, imported on first use (mujoco loads lazily)."""
+    from lerobot_gym.sim.kinematics import kinematics_for
+
+    return kinematics_for(robot, arm)
 
 
 def _check_fps(fps: Any) -> int:
@@ -280,3 +305,85 @@ def register_all() -> None:
             kwargs={"robot": "so101", "task": "free"},
             max_episode_steps=300,
         )
+
+
+# -- ids: lookup and suggestions -------------------------------------------------------------
+
+
+def registered_env_ids() -> list[str]:
+    """The ids registered in the ``lerobot_gym`` namespace (built-ins and ``register_env``)."""
+    return sorted(env_id for env_id in gym.registry if env_id.startswith(f"{NAMESPACE}/"))
+
+
+def _id_key(env_id: str) -> str:
+    # Compare ids the way people mistype them: any namespace, any case, stray spaces.
+    return env_id.strip().rpartition("/")[2].lower()
+
+
+def suggest_env_ids(env_id: str, n: int = 3) -> list[str]:
+    """The registered ``lerobot_gym`` ids closest to ``env_id``, closest first.
+
+    The namespace, letter case and surrounding spaces are ignored, so ``SO101-PickCube-v0``,
+    ``lerobot_gym/so101-pickcube-v0`` and ``lerobot-gym/SO101-PickCub-v0`` all suggest
+    ``lerobot_gym/SO101-PickCube-v0`` first.
+    """
+    by_key: dict[str, str] = {}
+    for full in registered_env_ids():
+        by_key.setdefault(_id_key(full), full)
+    query = _id_key(str(env_id))
+    exact = [by_key[query]] if query in by_key else []
+    close = difflib.get_close_matches(query, list(by_key), n=n, cutoff=0.6)
+    suggestions = exact + [by_key[key] for key in close if by_key[key] not in exact]
+    return suggestions[:n]
+
+
+def unknown_env_id_message(env_id: object, *, shown: str | None = None) -> str:
+    """What to say about an unregistered id: the closest ids, then every registered one.
+
+    ``shown`` is how the id is quoted (the CLI passes ``--env.id=...``).
+    """
+    what = shown if shown is not None else f"env id {env_id!r}"
+    suggestions = suggest_env_ids(env_id) if isinstance(env_id, str) and env_id else []
+    hint = f"; did you mean {suggestions[0]!r}?" if suggestions else "."
+    return (
+        f"{what} is not registered{hint} Registered ids: {', '.join(registered_env_ids())} "
+        "(other packages register theirs when imported)"
+    )
+
+
+def resolve_env_id(env_id: object) -> str:
+    """The registered id for ``env_id``; the ``lerobot_gym/`` namespace may be left out.
+
+    Ids of other packages (``CartPole-v1``) pass through unchanged, as does anything Gymnasium's
+    own lookup accepts.
+
+    Raises:
+        UnknownEnvIdError: no such id; the message names the closest registered ids.
+    """
+    if not isinstance(env_id, str) or not env_id:
+        raise UnknownEnvIdError(unknown_env_id_message(env_id))
+    if env_id in gym.registry:
+        return env_id
+    if "/" not in env_id and f"{NAMESPACE}/{env_id}" in gym.registry:
+        return f"{NAMESPACE}/{env_id}"
+    try:
+        gym.spec(env_id)  # Gymnasium's own lookup, e.g. an unversioned id (with a warning)
+    except gym.error.Error as exc:
+        raise UnknownEnvIdError(unknown_env_id_message(env_id)) from exc
+    return env_id
+
+
+def make(env_id: str, **kwargs: Any) -> gym.Env:
+    """``gym.make`` with helpful ids (the namespace may be left out).
+
+    An unknown id raises :class:`~lerobot_gym.errors.UnknownEnvIdError` naming the closest
+    registered ids.
+
+    Example:
+        >>> import lerobot_gym
+        >>> env = lerobot_gym.make("SO101-Reach-v0", obs_type="state")
+        >>> env.spec.id
+        'lerobot_gym/SO101-Reach-v0'
+        >>> env.close()
+    """
+    return gym.make(resolve_env_id(env_id), **kwargs)

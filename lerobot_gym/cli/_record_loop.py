@@ -2,7 +2,9 @@
 
 :mod:`lerobot_gym.cli.record` parses the flags and builds the env stack (``TimeLimit``,
 ``ControlRate``, ``RecordEpisodes``, ``RerunViz``) and the action source; this module owns what
-happens once everything is connected: :func:`record_episodes` runs one episode after another
+happens once everything is connected: what drives the env (:class:`ActionSource`, which
+``record.py`` implements for policies and teleoperators, so that module imports this one and
+never the reverse), and :func:`record_episodes`, which runs one episode after another
 (each reset with seed ``seed + episode index``), maps LeRobot's recording keys to how an
 episode ends (:data:`_OUTCOMES`), saves or discards it, and gives the operator the reset phase
 between episodes. It returns a :class:`RecordSummary`. The design decisions are those of
@@ -15,14 +17,30 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from lerobot_gym.teleop.keyboard import EXIT_EARLY, RERECORD_EPISODE, STOP_RECORDING
 
-if TYPE_CHECKING:
-    from lerobot_gym.cli.record import ActionSource
+__all__ = ["ActionSource", "RecordSummary", "Session", "record_episodes"]
 
-__all__ = ["RecordSummary", "Session", "record_episodes"]
+
+class ActionSource:
+    """What drives the env: a policy or a teleoperator."""
+
+    #: keeps driving the robot between episodes (a human resetting the scene).
+    drives_reset_phase = False
+
+    def start_episode(self, obs: Any, info: dict[str, Any]) -> None:
+        """A new episode starts from ``obs``."""
+
+    def action(self, obs: Any) -> np.ndarray:
+        """The action to send now."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the device."""
 
 
 @dataclass

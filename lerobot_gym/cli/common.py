@@ -19,8 +19,10 @@ from typing import Any
 
 import gymnasium as gym
 
+from lerobot_gym import registry
 from lerobot_gym.cli.args import UsageError
-from lerobot_gym.registry import NAMESPACE, EnvConfig
+from lerobot_gym.errors import UnknownEnvIdError
+from lerobot_gym.registry import EnvConfig
 
 ENV_GROUP_HELP = (
     "--env.id=ID selects the env (e.g. lerobot_gym/SO101-PickCube-v0, or SO101-PickCube-v0); "
@@ -34,16 +36,27 @@ POLICY_GROUP_HELP = "--policy.type selects the policy; other --policy.<key> are 
 
 def registered_ids() -> list[str]:
     """The lerobot_gym ids registered with Gymnasium (built-ins and plugins' register_env)."""
-    return sorted(env_id for env_id in gym.registry if env_id.startswith(f"{NAMESPACE}/"))
+    return registry.registered_env_ids()
 
 
 def resolve_env_id(env_id: Any) -> str:
-    """The registered id for ``env_id``; ``SO101-Reach-v0`` is accepted for the full id."""
+    """The registered id for ``env_id``; ``SO101-Reach-v0`` is accepted for the full id.
+
+    Raises:
+        UsageError: no ``--env.id``, or an id that is not registered (the message names the
+            closest registered ids as flags to copy).
+    """
     if not isinstance(env_id, str) or not env_id:
         raise UsageError(f"--env.id is required; registered ids: {', '.join(registered_ids())}")
-    if env_id not in gym.registry and f"{NAMESPACE}/{env_id}" in gym.registry:
-        return f"{NAMESPACE}/{env_id}"
-    return env_id
+    try:
+        return registry.resolve_env_id(env_id)
+    except UnknownEnvIdError:
+        suggestions = registry.suggest_env_ids(env_id)
+        hint = f"; did you mean --env.id={suggestions[0]}?" if suggestions else "."
+        raise UsageError(
+            f"--env.id={env_id} is not registered{hint} Registered ids: "
+            f"{', '.join(registered_ids())}"
+        ) from None
 
 
 def env_kwargs(env_args: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,8 @@
 * ``rebuild-meta [--tasks=[...]]``: rebuild a lost or replaced episodes table, tasks file,
   stats and totals from the data and video files (nothing recorded is deleted);
 * ``repair``: remove what an interrupted save left (only what is provably uncommitted) and
-  rewrite stale totals, as ``lerobot-gym record --resume=true`` does before recording.
+  rewrite stale totals, as ``lerobot-gym record --resume=true`` does before recording;
+* ``convert --output=NEW``: write a LeRobot v2.1 dataset as a new v3.0 dataset (remuxed).
 
 ``--dataset.root`` defaults to ``$HF_LEROBOT_HOME/<repo_id>`` (``~/.cache/huggingface/lerobot``),
 where LeRobot keeps datasets, when ``--dataset.repo_id`` is given.

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from lerobot_gym.cli import common
-from lerobot_gym.cli._record_loop import RecordSummary, Session, record_episodes
+from lerobot_gym.cli._record_loop import ActionSource, RecordSummary, Session, record_episodes
 from lerobot_gym.cli.args import REQUIRED, CommandParser, Flag, UsageError
 from lerobot_gym.errors import ConfigError
 from lerobot_gym.teleop.keyboard import TerminalKeyboard
@@ -121,23 +121,6 @@ PARSER = CommandParser(
 
 
 # -- action sources -------------------------------------------------------------------------------
-class ActionSource:
-    """What drives the env: a policy or a teleoperator."""
-
-    #: keeps driving the robot between episodes (a human resetting the scene).
-    drives_reset_phase = False
-
-    def start_episode(self, obs: Any, info: dict[str, Any]) -> None:
-        """A new episode starts from ``obs``."""
-
-    def action(self, obs: Any) -> np.ndarray:
-        """The action to send now."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release the device."""
-
-
 class PolicySource(ActionSource):
     """A :class:`~lerobot_gym.policies.Policy` drives the env."""
 

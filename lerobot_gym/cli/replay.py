@@ -3,7 +3,9 @@
 ``lerobot-gym replay --env.id=ID --dataset.root=DIR --dataset.episode=N`` resets the env to the
 episode's first recorded state, sends the recorded ``action`` column step by step
 (:func:`lerobot_gym.wrappers.replay_episode`) and prints the per-joint mean and max absolute
-error between replayed and recorded ``observation.state`` and the overall RMS.
+error between replayed and recorded ``observation.state``, each with its unit, and the overall
+RMS. It exits 0 only when every recorded frame was compared: 1 when the env ended the episode
+early (``--env.terminate_on_success=true``, a task failure), with what was compared on stderr.
 
 Design decisions:
 
@@ -11,12 +13,17 @@ Design decisions:
   rate would compare different moments.
 * Observations default to ``--env.obs_type=state``: replay compares joint states only, and not
   rendering cameras makes a twin replay many times faster.
+* Whole episodes: the id's registered time limit (``max_episode_steps``, e.g. 100 steps for
+  Reach) is lifted to the episode's length, so a longer recording is replayed to its end; an
+  explicit ``--env.max_episode_steps`` below that length is a usage error.
 * Pacing follows LeRobot's ``lerobot-replay``: on hardware every step lasts one frame period
   (:class:`~lerobot_gym.wrappers.ControlRate`); on the twin the replay runs as fast as the
   CPU allows unless ``--realtime=true``.
 """
 
 from __future__ import annotations
+
+import sys
 
 from lerobot_gym.cli import common
 from lerobot_gym.cli.args import REQUIRED, CommandParser, Flag, UsageError
@@ -26,8 +33,10 @@ PARSER = CommandParser(
     description="""
         Replay episode --dataset.episode of a dataset on an env: reset to the recorded first
         state, send the recorded actions at the dataset's fps, and print the per-joint tracking
-        error (mean and max |replayed - recorded| observation.state) and the overall RMS.
-        The env defaults to --env.obs_type=state and --env.fps=<the dataset's fps>.
+        error (mean and max |replayed - recorded| observation.state, in each joint's unit) and
+        the overall RMS. The env defaults to --env.obs_type=state, --env.fps=<the dataset's
+        fps> and --env.max_episode_steps=<the episode's length> (the whole episode is replayed).
+        Exits 1 if the env ends the episode before every recorded frame was compared.
     """,
     flags=(
         Flag("dataset.root", None, "dataset directory (default: $HF_LEROBOT_HOME/REPO_ID)", str),
@@ -90,6 +99,7 @@ def run(argv: list[str]) -> int:
     kwargs.setdefault("obs_type", "state")
     kwargs.setdefault("fps", meta.fps)
     to_env_units = _unit_conversion(ds["use_degrees"], ds["calibration"])
+    _lift_time_limit(kwargs, meta, ds["episode"])
     realtime = cfg["realtime"]
     if realtime is None:
         realtime = kwargs.get("backend", "sim") != "sim"
@@ -109,7 +119,36 @@ def run(argv: list[str]) -> int:
         env.close()
     print(f"replayed episode {ds['episode']} of {root} on {env_id} at {meta.fps} fps")
     print(report.summary())
+    if not report.complete:
+        why = (
+            f"the env {report.end_reason} the episode after {report.num_actions} actions "
+            "(--env.terminate_on_success=true, or the task's failure condition); replay on an "
+            "env that runs the whole episode"
+            if report.ended_early
+            else "the dataset has fewer data rows than its episodes table says"
+        )
+        print(
+            f"lerobot-gym replay: error: compared only {report.num_compared_frames} of "
+            f"{report.num_recorded_frames} recorded frames: {why}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _lift_time_limit(kwargs: dict, meta, episode: int) -> None:
+    """Make the env's time limit the episode's length, so the replay is not cut short."""
+    if not 0 <= episode < meta.num_episodes:
+        return  # replay_episode names the episodes there are
+    length = int(meta.episodes[episode]["length"])
+    given = kwargs.get("max_episode_steps")
+    if isinstance(given, int) and not isinstance(given, bool) and given < length:
+        raise UsageError(
+            f"--env.max_episode_steps={given} is shorter than episode {episode} ({length} "
+            "frames), so it could not be replayed whole; leave the flag out (replay sets it to "
+            "the episode's length)"
+        )
+    kwargs.setdefault("max_episode_steps", length)
 
 
 def _unit_conversion(use_degrees: bool, calibration: str | None):

@@ -24,6 +24,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from lerobot_gym.core.world import World
+
 
 @dataclass(slots=True)
 class RobotState:
@@ -57,7 +59,7 @@ class Backend(Protocol):
         ...
 
     @property
-    def world(self) -> Any | None:
+    def world(self) -> World | None:
         """Privileged scene access for tasks (simulation), or None (hardware)."""
         ...
 

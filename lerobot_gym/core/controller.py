@@ -10,14 +10,14 @@ Both build their space from the :class:`~lerobot_gym.core.spec.RobotSpec` alone,
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
 
-from lerobot_gym.core.safety import require_finite
+from lerobot_gym.core.safety import as_float_vector
 from lerobot_gym.core.spec import RobotSpec
-from lerobot_gym.errors import ActionError, ConfigError
+from lerobot_gym.errors import ConfigError
 
 
 class Controller:
@@ -32,31 +32,22 @@ class Controller:
     def _build_space(self) -> spaces.Box:
         raise NotImplementedError
 
-    def check(self, action) -> np.ndarray:
-        """Validate an action's shape and finiteness; typed error that says what is expected."""
-        if isinstance(action, np.ndarray) and action.dtype.kind == "f":
-            arr = action.astype(np.float64, copy=False)
-        else:
-            try:
-                arr = np.asarray(action, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ActionError(
-                    f"action must be a numeric array of shape {self.action_space.shape} "
-                    f"({', '.join(self.robot.state_names())}); got {type(action).__name__}"
-                ) from exc
-        if arr.shape != self.action_space.shape:
-            raise ActionError(
-                f"action has shape {arr.shape}, expected {self.action_space.shape}: one value per "
-                f"joint in order {list(self.robot.joint_names)} (control_mode={self.name!r})"
-            )
-        require_finite(arr)
-        return arr
+    def check(self, action: Any) -> np.ndarray:
+        """Validate an action's shape, type and finiteness; typed error saying what is expected."""
+        return as_float_vector(
+            action,
+            self.action_space.shape,
+            layout=f"one value per joint in order {list(self.robot.joint_names)} "
+            f"(control_mode={self.name!r})",
+        )
 
     def targets(self, action: np.ndarray, previous_targets_rad: np.ndarray) -> np.ndarray:
         """Joint targets (SI) for a checked action."""
         raise NotImplementedError
 
-    def action_for_targets(self, targets_rad: np.ndarray, previous_targets_rad: np.ndarray):
+    def action_for_targets(
+        self, targets_rad: np.ndarray, previous_targets_rad: np.ndarray
+    ) -> np.ndarray:
         """The action (boundary units, float32) that would produce ``targets_rad``."""
         raise NotImplementedError
 
@@ -75,7 +66,9 @@ class JointPositionController(Controller):
     def targets(self, action: np.ndarray, previous_targets_rad: np.ndarray) -> np.ndarray:
         return self.robot.from_user(action)
 
-    def action_for_targets(self, targets_rad, previous_targets_rad):
+    def action_for_targets(
+        self, targets_rad: np.ndarray, previous_targets_rad: np.ndarray
+    ) -> np.ndarray:
         return self.robot.to_user(targets_rad).astype(np.float32)
 
 
@@ -106,7 +99,9 @@ class JointDeltaController(Controller):
         action = np.clip(action, -self.max_delta, self.max_delta)
         return self.robot.from_user(self.robot.to_user(previous_targets_rad) + action)
 
-    def action_for_targets(self, targets_rad, previous_targets_rad):
+    def action_for_targets(
+        self, targets_rad: np.ndarray, previous_targets_rad: np.ndarray
+    ) -> np.ndarray:
         delta = self.robot.to_user(targets_rad) - self.robot.to_user(previous_targets_rad)
         return delta.astype(np.float32)
 
@@ -117,7 +112,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
 }
 
 
-def make_controller(name: str, robot: RobotSpec, **kwargs) -> Controller:
+def make_controller(name: str, robot: RobotSpec, **kwargs: Any) -> Controller:
     """Build a controller by name, with an error listing the valid names."""
     try:
         cls = CONTROLLERS[name]

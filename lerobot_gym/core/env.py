@@ -16,13 +16,17 @@ load can sit slightly past its limit, and a reading is never hidden by clipping 
 nominal range (it is clipped only to the margin, so observations always lie in the space).
 
 Every step runs :mod:`lerobot_gym.core.safety` on the joint targets, on every backend, and
-reports the targets actually sent in ``info["action_applied"]`` (action-space units).
+reports the targets actually sent in ``info["action_applied"]`` (action-space units, always
+inside the action space: float rounding of a clamped target is clipped to the space's bound).
+
+Kinematics are injected (``kinematics_factory``, one instance per arm, built on first use), as
+the backend is: ``core/`` never imports ``sim/``, and ``gym.make`` passes the twin's.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -32,13 +36,11 @@ from gymnasium.envs.registration import EnvSpec
 from lerobot_gym.core import info as info_keys
 from lerobot_gym.core.backend import Backend, RobotState
 from lerobot_gym.core.controller import Controller
-from lerobot_gym.core.safety import SafetyFilter
-from lerobot_gym.core.spec import RobotSpec, check_image_size
+from lerobot_gym.core.kinematics import Kinematics, KinematicsFactory
+from lerobot_gym.core.safety import SafetyFilter, as_float_vector
+from lerobot_gym.core.spec import ArmSpec, RobotSpec, check_image_size
 from lerobot_gym.core.task import Task, TaskContext
 from lerobot_gym.errors import ConfigError
-
-if TYPE_CHECKING:
-    from lerobot_gym.sim.kinematics import Kinematics
 
 OBS_TYPES = ("state", "pixels", "pixels_agent_pos")
 RESET_OPTIONS = frozenset({"joint_positions"})
@@ -61,6 +63,8 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         max_relative_target: per-step bound on target changes in boundary units (None: off).
         terminate_on_success: end the episode (``terminated``) as soon as the task succeeds.
         fps: control rate; simulation steps ``1/fps`` seconds of physics per step.
+        kinematics_factory: builds an arm's kinematics (``gym.make`` passes the twin's);
+            None: the env offers none, and tasks that need them on hardware fail.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
@@ -80,6 +84,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         max_relative_target: float | None = None,
         terminate_on_success: bool = False,
         fps: int = 30,
+        kinematics_factory: KinematicsFactory | None = None,
     ) -> None:
         if obs_type not in OBS_TYPES:
             raise ConfigError(f"obs_type {obs_type!r} does not exist; choose one of {OBS_TYPES}")
@@ -108,6 +113,10 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         self.metadata = {**self.metadata, "render_fps": self.fps}
 
         self.action_space = controller.action_space
+        # info["action_applied"] is clipped to these: a target clamped to a joint limit comes
+        # back through the unit conversion a few ulps outside the float32 bound (a closed
+        # gripper as -1.8e-15 for a 0 bound), and recorders store it as the dataset's action.
+        self._action_bounds = (controller.action_space.low, controller.action_space.high)
         self.observation_space = self._build_observation_space()
         self._obs_cameras = self.cameras if obs_type != "state" else ()
         # Looked up once: _observation runs every step.
@@ -122,7 +131,8 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         if max_relative_target is not None:
             max_step = np.array([j.delta_from_user(max_relative_target) for j in robot.joints])
         self.safety = SafetyFilter(robot.lower_rad, robot.upper_rad, max_step)
-        self._kinematics: Kinematics | None = None
+        self._kinematics_factory = kinematics_factory
+        self._kinematics: dict[str, Kinematics] = {}
         self._ctx: TaskContext | None = None  # what tasks see; rebuilt at every reset
         self._targets_rad: np.ndarray | None = None
         self._last_state: RobotState | None = None
@@ -163,7 +173,9 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         return spaces.Dict(parts)
 
     # -- gymnasium API --------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Start an episode: connect on first use, draw the task's initial condition.
 
         ``options={"joint_positions": [...]}`` (boundary units) overrides the start pose, as
@@ -179,7 +191,15 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             self.backend.connect()
         sample = self.task.sample_reset(self.robot, self.np_random)
         if options and "joint_positions" in options:
-            start = self.controller.check(options["joint_positions"])
+            # Absolute positions whatever the control mode, so not the controller's check.
+            start = as_float_vector(
+                options["joint_positions"],
+                (len(self.robot.joints),),
+                what="reset option 'joint_positions'",
+                layout="one value per joint in boundary units: "
+                + ", ".join(f"{j.name} [{j.unit}]" for j in self.robot.joints),
+                error=ConfigError,
+            )
             sample.joint_positions_rad = np.clip(
                 self.robot.from_user(start), self.robot.lower_rad, self.robot.upper_rad
             )
@@ -189,7 +209,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             # during it must leave the arm as safe as one during a step.
             self.backend.reset(sample.joint_positions_rad, sample.world_init)
             self._ctx = TaskContext(
-                robot=self.robot, kinematics=lambda: self.kinematics, world=self.backend.world
+                robot=self.robot, kinematics=self.arm_kinematics, world=self.backend.world
             )
             self._targets_rad = np.asarray(sample.joint_positions_rad, dtype=np.float64)
             self.safety.reset(self._targets_rad)
@@ -203,7 +223,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         info = {info_keys.IS_SUCCESS: bool(self.task.is_success(facts)), info_keys.FACTS: facts}
         return self._observation(state, facts), info
 
-    def step(self, action):
+    def step(self, action: np.ndarray) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         """Apply safety to the action's targets, advance one control period, evaluate."""
         if self._targets_rad is None:
             raise gym.error.ResetNeeded("call env.reset() before env.step()")
@@ -222,11 +242,13 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         facts = self.task.evaluate(self._ctx, state)
         self._last_state, self._last_facts = state, facts
         success = bool(self.task.is_success(facts))
+        low, high = self._action_bounds
         terminated = (success and self.terminate_on_success) or bool(self.task.is_failure(facts))
         info = {
             info_keys.IS_SUCCESS: success,
-            info_keys.ACTION_APPLIED: self.controller.action_for_targets(
-                report.applied_rad, previous
+            info_keys.ACTION_APPLIED: np.minimum(
+                np.maximum(self.controller.action_for_targets(report.applied_rad, previous), low),
+                high,
             ),
             info_keys.SAFETY_CLAMPED: report.clamped,
             info_keys.FACTS: facts,
@@ -254,12 +276,23 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
     # -- helpers --------------------------------------------------------------------------
     @property
     def kinematics(self) -> Kinematics:
-        """Forward/inverse kinematics on the twin's model (loaded on first use)."""
-        if self._kinematics is None:
-            from lerobot_gym.sim.kinematics import Kinematics
+        """Kinematics of a single-arm robot (multi-arm robots: :meth:`arm_kinematics`)."""
+        return self.arm_kinematics(self.robot.single_arm("RobotEnv.kinematics"))
 
-            self._kinematics = Kinematics.for_robot(self.robot)
-        return self._kinematics
+    def arm_kinematics(self, arm: int | str | ArmSpec = 0) -> Kinematics:
+        """Forward/inverse kinematics of one arm (built on first use, then kept)."""
+        arm_spec = self.robot.arm(arm)
+        kinematics = self._kinematics.get(arm_spec.name)
+        if kinematics is None:
+            if self._kinematics_factory is None:
+                raise ConfigError(
+                    "this RobotEnv was built without kinematics: pass kinematics_factory= "
+                    "(e.g. lerobot_gym.sim.kinematics.kinematics_for) or build it with gym.make"
+                )
+            kinematics = self._kinematics[arm_spec.name] = self._kinematics_factory(
+                self.robot, arm_spec
+            )
+        return kinematics
 
     @property
     def joint_targets_rad(self) -> np.ndarray | None:

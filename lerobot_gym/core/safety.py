@@ -35,14 +35,65 @@ class SafetyReport:
     clamped: np.ndarray
 
 
-def require_finite(values: np.ndarray) -> None:
-    """Raise :class:`ActionError` naming the indices of any NaN or inf in ``values``."""
+def require_finite(
+    values: np.ndarray, what: str = "action", error: type[Exception] = ActionError
+) -> None:
+    """Raise ``error`` naming the indices of any NaN or inf in ``values`` (``what`` they are)."""
     if not np.isfinite(values).all():
         bad = np.flatnonzero(~np.isfinite(values)).tolist()
-        raise ActionError(
-            f"action has non-finite values at indices {bad}; the policy produced NaN or inf "
-            "(check its normalisation stats and inputs); nothing was sent to the robot"
+        cause = (
+            "the policy produced NaN or inf (check its normalisation stats and inputs)"
+            if what == "action"
+            else "pass finite numbers"
         )
+        raise error(
+            f"{what} has non-finite values at indices {bad}; {cause}; nothing was sent to the robot"
+        )
+
+
+def as_float_vector(
+    value: object,
+    shape: tuple[int, ...],
+    *,
+    what: str = "action",
+    layout: str = "",
+    error: type[Exception] = ActionError,
+) -> np.ndarray:
+    """``value`` as a finite float64 array of ``shape``, or ``error`` saying what is expected.
+
+    Only real numbers are accepted: a complex value would lose its imaginary part in the cast,
+    and text or booleans would be parsed into joint targets, so all three are refused rather
+    than guessed at.
+
+    Args:
+        value: an array-like (numpy array, list, tensor).
+        shape: the expected shape.
+        what: how the value is named in messages (``"action"``, ``"reset option 'x'"``).
+        layout: what the values are, e.g. ``"one value per joint in order [...]"``.
+        error: the error type raised.
+    """
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        arr = value.astype(np.float64, copy=False)  # the per-step path: no conversion
+    else:
+        try:
+            raw = np.asarray(value)
+        except (TypeError, ValueError):  # ragged sequences
+            raw = np.asarray(None)
+        if raw.dtype.kind == "c":
+            raise error(
+                f"{what} has complex values ({raw.dtype}); pass real numbers ({layout}): the "
+                "imaginary part would be silently dropped"
+            )
+        if raw.dtype.kind not in "iuf":
+            raise error(
+                f"{what} must be a numeric array of shape {shape} ({layout}); got "
+                f"{type(value).__name__}" + (f" of {raw.dtype}" if raw.dtype.kind != "O" else "")
+            )
+        arr = raw.astype(np.float64)
+    if arr.shape != shape:
+        raise error(f"{what} has shape {arr.shape}, expected {shape}: {layout}")
+    require_finite(arr, what, error)
+    return arr
 
 
 class SafetyFilter:

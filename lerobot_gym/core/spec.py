@@ -27,7 +27,7 @@ import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -80,19 +80,27 @@ class JointSpec:
         """Joint coordinate of the open end (the limit opposite the closed one)."""
         return self.upper_rad if self.closed_position_rad == self.lower_rad else self.lower_rad
 
-    def to_user(self, value_rad):
+    @overload
+    def to_user(self, value_rad: float) -> float: ...
+    @overload
+    def to_user(self, value_rad: np.ndarray) -> np.ndarray: ...
+    def to_user(self, value_rad: float | np.ndarray) -> float | np.ndarray:
         """SI joint coordinate -> the unit at the env boundary."""
         return units.to_user(
             value_rad, self.unit, closed=self.closed_position_rad, opened=self.open_position_rad
         )
 
-    def from_user(self, value):
+    @overload
+    def from_user(self, value: float) -> float: ...
+    @overload
+    def from_user(self, value: np.ndarray) -> np.ndarray: ...
+    def from_user(self, value: float | np.ndarray) -> float | np.ndarray:
         """Value at the env boundary -> SI joint coordinate."""
         return units.from_user(
             value, self.unit, closed=self.closed_position_rad, opened=self.open_position_rad
         )
 
-    def delta_from_user(self, delta):
+    def delta_from_user(self, delta: float | np.ndarray) -> np.ndarray:
         """A change in boundary units -> a change in SI (always non-negative scale)."""
         # Every unit map is affine, so the scale is the map of delta minus the map of zero.
         return np.abs(np.asarray(self.from_user(delta)) - self.from_user(0.0))
@@ -292,7 +300,8 @@ class RobotSpec:
         gripper = self.arm(arm).gripper_joint
         return None if gripper is None else self.joint_names.index(gripper)
 
-    def _single_arm(self, what: str) -> ArmSpec:
+    def single_arm(self, what: str = "a single-arm shortcut") -> ArmSpec:
+        """The arm of a single-arm robot; a :class:`ConfigError` naming ``what`` otherwise."""
         if len(self.arms) != 1:
             raise ConfigError(
                 f"robot {self.name!r} has {len(self.arms)} arms "
@@ -304,27 +313,27 @@ class RobotSpec:
     @property
     def gripper_site(self) -> str:
         """The gripper site of a single-arm robot (multi-arm: ``robot.arms[i].gripper_site``)."""
-        return self._single_arm("gripper_site").gripper_site
+        return self.single_arm("gripper_site").gripper_site
 
     @property
     def base_site(self) -> str:
         """The base site of a single-arm robot (multi-arm: ``robot.arms[i].base_site``)."""
-        return self._single_arm("base_site").base_site
+        return self.single_arm("base_site").base_site
 
     @property
     def gripper_geoms(self) -> tuple[str, ...]:
         """The jaw pad geoms of a single-arm robot (multi-arm: ``robot.arms[i].pad_geoms``)."""
-        return self._single_arm("gripper_geoms").pad_geoms
+        return self.single_arm("gripper_geoms").pad_geoms
 
     @property
     def workspace_low(self) -> tuple[float, float]:
         """Workspace lower corner of a single-arm robot (multi-arm: ask ``robot.arms[i]``)."""
-        return self._single_arm("workspace_low").workspace_low
+        return self.single_arm("workspace_low").workspace_low
 
     @property
     def workspace_high(self) -> tuple[float, float]:
         """Workspace upper corner of a single-arm robot (multi-arm: ask ``robot.arms[i]``)."""
-        return self._single_arm("workspace_high").workspace_high
+        return self.single_arm("workspace_high").workspace_high
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -342,7 +351,7 @@ class RobotSpec:
 
         Multi-arm robots raise :class:`ConfigError`: use ``gripper_joint_index(arm)``.
         """
-        return self.gripper_joint_index(self._single_arm("gripper_index"))
+        return self.gripper_joint_index(self.single_arm("gripper_index"))
 
     @property
     def lower_rad(self) -> np.ndarray:
@@ -397,13 +406,27 @@ class RobotSpec:
 
 
 def check_image_size(image_size: Any) -> tuple[int, int]:
-    """Validate an image size given as (height, width) (a list from the CLI is fine)."""
-    try:
-        height, width = (int(v) for v in image_size)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"image_size must be (height, width), e.g. (480, 640); got {image_size!r}"
-        ) from None
+    """Validate an image size given as (height, width) (a list from the CLI is fine).
+
+    Sizes are whole numbers of pixels: ``240.5`` or ``"240"`` are refused rather than truncated
+    (a string would otherwise be read digit by digit, ``"24"`` as (2, 4)); ``240.0`` is 240.
+    """
+    example = "e.g. image_size=(480, 640)"
+    if isinstance(image_size, (str, bytes)) or not hasattr(image_size, "__len__"):
+        raise ConfigError(f"image_size must be (height, width), {example}; got {image_size!r}")
+    if len(image_size) != 2:
+        raise ConfigError(f"image_size must be (height, width), {example}; got {image_size!r}")
+    sizes = []
+    for value in image_size:
+        whole = isinstance(value, (int, np.integer)) or (
+            isinstance(value, (float, np.floating)) and float(value).is_integer()
+        )
+        if isinstance(value, (bool, np.bool_)) or not whole:
+            raise ConfigError(
+                f"image_size values must be whole numbers of pixels, {example}; got {image_size!r}"
+            )
+        sizes.append(int(value))
+    height, width = sizes
     if height <= 0 or width <= 0 or height > 4096 or width > 4096:
         raise ConfigError(f"image_size {image_size!r} must be positive and at most 4096")
     return height, width

@@ -1,8 +1,9 @@
 """The Task part of an env: scene props, reset distribution, facts, reward, success.
 
-A task never branches on a robot's name: it asks the :class:`RobotSpec` for joints, the gripper,
-the workspace and the table height, and the :class:`TaskContext` for kinematics and (in
-simulation) the world.
+A task never branches on a robot's name: it asks the :class:`RobotSpec` for joints and its arms
+(``robot.arms[i]``: gripper, pads, workspace) and the table height, and the :class:`TaskContext`
+for an arm's kinematics (:mod:`lerobot_gym.core.kinematics`) and, in simulation, the world
+(:mod:`lerobot_gym.core.world`). Both are protocols: ``core/`` never imports ``sim/``.
 
 Tasks return *facts* (plain floats and arrays, e.g. ``cube_height_m``, ``tcp_to_cube_m``);
 rewards and success are functions of facts, so a wrapper can recompute them, a human can label
@@ -22,13 +23,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from lerobot_gym.core.backend import RobotState
-from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.core.kinematics import Kinematics
+from lerobot_gym.core.spec import ArmSpec, RobotSpec
+from lerobot_gym.core.world import World
 from lerobot_gym.errors import ConfigError
 
 if TYPE_CHECKING:
     import mujoco
-
-    from lerobot_gym.sim.kinematics import Kinematics
 
 RewardType = Literal["dense", "sparse"]
 REWARD_TYPES: tuple[RewardType, ...] = ("dense", "sparse")
@@ -54,9 +55,8 @@ class TaskContext:
 
     Args:
         robot: the robot spec.
-        kinematics: forward kinematics of the twin (works on hardware too), or a callable
-            returning them, called on first use (a task that never needs kinematics never loads
-            the robot's MJCF).
+        kinematics: arm -> that arm's kinematics (works on hardware too), called on first use
+            (a task that never needs kinematics never loads the robot's MJCF).
         world: privileged simulation access, or None on hardware.
     """
 
@@ -65,18 +65,20 @@ class TaskContext:
     def __init__(
         self,
         robot: RobotSpec,
-        kinematics: Kinematics | Callable[[], Kinematics],
-        world: Any | None = None,
+        kinematics: Callable[[ArmSpec], Kinematics],
+        world: World | None = None,
     ) -> None:
         self.robot, self.world = robot, world
         self._kinematics = kinematics
 
+    def arm_kinematics(self, arm: int | str | ArmSpec = 0) -> Kinematics:
+        """Kinematics of one of the robot's arms (by index, name or spec)."""
+        return self._kinematics(self.robot.arm(arm))
+
     @property
     def kinematics(self) -> Kinematics:
-        """The twin's kinematics (loaded on first use)."""
-        if callable(self._kinematics):
-            self._kinematics = self._kinematics()
-        return self._kinematics
+        """Kinematics of a single-arm robot's arm (multi-arm robots: ``arm_kinematics``)."""
+        return self._kinematics(self.robot.single_arm("TaskContext.kinematics"))
 
 
 class Task:

@@ -26,7 +26,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, overload
 
 import numpy as np
 
@@ -37,7 +38,19 @@ UNITS: tuple[Unit, ...] = ("deg", "rad", "percent", "fraction")
 _GRIPPER_SCALE = {"percent": 100.0, "fraction": 1.0}
 
 
-def to_user(value_rad, unit: Unit, *, closed: float = 0.0, opened: float = 1.0):
+@overload
+def to_user(value_rad: float, unit: Unit, *, closed: float = ..., opened: float = ...) -> float: ...
+@overload
+def to_user(
+    value_rad: np.ndarray | Sequence[float], unit: Unit, *, closed: float = ..., opened: float = ...
+) -> np.ndarray: ...
+def to_user(
+    value_rad: float | np.ndarray | Sequence[float],
+    unit: Unit,
+    *,
+    closed: float = 0.0,
+    opened: float = 1.0,
+) -> float | np.ndarray:
     """Convert an SI joint value to the user-facing unit.
 
     Args:
@@ -61,7 +74,19 @@ def to_user(value_rad, unit: Unit, *, closed: float = 0.0, opened: float = 1.0):
     return float(out) if out.ndim == 0 else out
 
 
-def from_user(value, unit: Unit, *, closed: float = 0.0, opened: float = 1.0):
+@overload
+def from_user(value: float, unit: Unit, *, closed: float = ..., opened: float = ...) -> float: ...
+@overload
+def from_user(
+    value: np.ndarray | Sequence[float], unit: Unit, *, closed: float = ..., opened: float = ...
+) -> np.ndarray: ...
+def from_user(
+    value: float | np.ndarray | Sequence[float],
+    unit: Unit,
+    *,
+    closed: float = 0.0,
+    opened: float = 1.0,
+) -> float | np.ndarray:
     """Inverse of :func:`to_user`: a user-facing value back to SI."""
     value = np.asarray(value, dtype=np.float64)
     if unit == "deg":

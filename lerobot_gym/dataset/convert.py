@@ -25,15 +25,15 @@ Design decisions:
   the data rows, video features from decoding every frame of the episode's packets on their way
   through (one decode per frame: the conversion's main cost).
 * Crash safety: the input is only read. The output is built in a staging folder beside it
-  (``.<name>.converting-<pid>``), every file fsynced, and renamed into place at the end, so a
-  kill at any moment leaves the output absent or complete. A staging folder of a process that
-  no longer runs is a provable leftover and is removed by the next conversion.
+  (``.<name>.staging-<pid>-<random>``, :mod:`lerobot_gym.dataset.tools`' as for ``merge``),
+  every file fsynced, and renamed into place at the end, so a kill at any moment leaves the
+  output absent or complete. A staging folder of a process that no longer runs is a provable
+  leftover and is removed by the next conversion.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -45,6 +45,7 @@ import numpy as np
 import pyarrow as pa
 
 from lerobot_gym.dataset import layout, lfs
+from lerobot_gym.dataset.edit import build_then_place  # staged and placed as merge's output
 from lerobot_gym.dataset.meta import DatasetMeta, read_parquet
 from lerobot_gym.dataset.stats import (
     ImageStatsAccumulator,
@@ -53,14 +54,13 @@ from lerobot_gym.dataset.stats import (
     stats_to_json,
     to_episode_columns,
 )
+from lerobot_gym.dataset.tools import table_stats  # stats as `dataset stats` computes them
 from lerobot_gym.dataset.v21 import CODEBASE_VERSION as V21
 from lerobot_gym.dataset.v21 import V21Meta, codebase_version
 from lerobot_gym.errors import ConfigError, DatasetCorruptError
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: called with 0 first, then after each unit of work."""
-
-_STAGING_MARK = ".converting-"
 
 
 def convert_v21(
@@ -84,10 +84,11 @@ def convert_v21(
         The metadata of the new dataset.
 
     Raises:
-        ConfigError: ``output`` exists and is not empty, or lies inside ``root``.
+        ConfigError: ``output`` exists and is not empty, or lies inside ``root``; or ``root``
+            is a dataset of another version.
         DatasetNotFoundError: no dataset at ``root``.
-        DatasetCorruptError: ``root`` is not v2.1, or a file is missing, an LFS pointer,
-            unreadable or inconsistent with the metadata.
+        DatasetCorruptError: a file of ``root`` is missing, an LFS pointer, unreadable or
+            inconsistent with the metadata.
     """
     root, output = Path(root), Path(output)
     version = codebase_version(root)
@@ -102,20 +103,14 @@ def convert_v21(
         lfs.check_file(meta.data_path(ep), "data file")
         for key in meta.video_keys:
             lfs.check_file(meta.video_path(ep, key), f"video of {key!r}")
-    _remove_stale_staging(output)
-    staging = output.parent / f".{output.name}{_STAGING_MARK}{os.getpid()}"
-    staging.mkdir(parents=True)
-    try:
+
+    def build(staging: Path) -> None:
         _build(meta, staging, data_files_size_in_mb, video_files_size_in_mb, progress)
         _fsync_tree(staging)
-        if output.is_dir():  # empty (checked): rename() replaces only an empty directory
-            output.rmdir()
-        os.rename(staging, output)
-        layout.fsync_dir(output.parent)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return DatasetMeta.load(output)
+
+    # The staging folder, its placement and the removal of dead processes' leftovers are
+    # merge's and delete-episodes' (one implementation of "absent or complete").
+    return build_then_place(output, build)
 
 
 def check_output(root: str | Path, output: str | Path) -> None:
@@ -132,26 +127,6 @@ def check_output(root: str | Path, output: str | Path) -> None:
             f"{output} lies inside the v2.1 dataset {root}: choose a directory outside it "
             "(the input is never modified)"
         )
-
-
-def _remove_stale_staging(output: Path) -> None:
-    """Delete staging folders of earlier conversions to ``output`` whose process is gone."""
-    if not output.parent.is_dir():
-        return
-    for path in output.parent.glob(f".{output.name}{_STAGING_MARK}*"):
-        pid = path.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _build(
@@ -218,8 +193,6 @@ def _convert_data(
     step: Callable[[], None],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Stats]]]:
     """Concatenate the episodes' parquet files; their episodes rows and numeric/PNG stats."""
-    from lerobot_gym.dataset.tools import _table_stats  # the stats `dataset stats` computes
-
     schema = layout.data_schema(features)
     chunks_size = int(meta.info.get("chunks_size", layout.DEFAULT_CHUNKS_SIZE))
     rows: list[dict[str, Any]] = []
@@ -254,7 +227,7 @@ def _convert_data(
                 "dataset_to_index": start + table.num_rows,
             }
         )
-        stats.append(_table_stats(features, table))
+        stats.append(table_stats(features, table))
         step()
     if pending:
         flush()
@@ -389,18 +362,22 @@ def _open_source(path: Path) -> Any:
 
 
 def _decoded_stats(stream: Any, packets: list[Any], length: int, path: Path) -> Stats:
-    """Pixel stats of the episode's first ``length`` frames, decoded from its packets."""
+    """Pixel stats of the episode's first ``length`` frames, decoded from its packets.
+
+    Frames are folded into the accumulator as they come out of the decoder (never held: an
+    episode's RGB frames can be gigabytes); the first ``length`` in presentation order are
+    known beforehand from the packets' pts.
+    """
+    shown = sorted(p.pts for p in packets if p.pts is not None and p.size > 0)
+    last = shown[length - 1] if len(shown) >= length else None
     acc = ImageStatsAccumulator()
-    frames: list[tuple[int, np.ndarray]] = []
     try:
         for packet in [*packets, None]:
             for decoded in stream.codec_context.decode(packet):
-                frames.append((decoded.pts or 0, decoded.to_ndarray(format="rgb24")))
+                if last is None or decoded.pts is None or decoded.pts <= last:
+                    acc.update(decoded.to_ndarray(format="rgb24"))
     except av.error.FFmpegError as exc:
         raise DatasetCorruptError(f"cannot decode {path}: {exc}", path=str(path)) from exc
-    frames.sort(key=lambda f: f[0])
-    for _, rgb in frames[:length]:
-        acc.update(rgb)
     return acc.result()
 
 

@@ -86,7 +86,7 @@ def merge(
                 "features"
             )
     sources = [(m, range(m.num_episodes)) for m in metas]
-    return _build_then_place(Path(out_root), lambda out: _rebuild(sources, out, progress))
+    return build_then_place(Path(out_root), lambda out: _rebuild(sources, out, progress))
 
 
 def delete_episodes(
@@ -125,9 +125,7 @@ def delete_episodes(
         raise ConfigError(f"episodes {bad} do not exist in {root} ({meta.num_episodes} episodes)")
     keep = [e for e in range(meta.num_episodes) if e not in drop]
     if out_root is not None:
-        return _build_then_place(
-            Path(out_root), lambda out: _rebuild([(meta, keep)], out, progress)
-        )
+        return build_then_place(Path(out_root), lambda out: _rebuild([(meta, keep)], out, progress))
     root = Path(root)
     _remove_stale_staging(root)
     staging = _new_staging(root)
@@ -176,7 +174,7 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _build_then_place(out: Path, build: Callable[[Path], None]) -> DatasetMeta:
+def build_then_place(out: Path, build: Callable[[Path], None]) -> DatasetMeta:
     """Run ``build(staging)`` and move the finished dataset to ``out`` in one rename."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DatasetError(f"{out} already exists and is not empty; choose a new directory")

@@ -63,7 +63,8 @@ class LeRobotDataset:
 
     Raises:
         DatasetNotFoundError: no dataset at ``root``.
-        DatasetCorruptError: a file is unreadable or disagrees with the metadata.
+        DatasetCorruptError: a file is unreadable or disagrees with the metadata, or a file
+            the selection needs is missing or a Git LFS pointer (the message says which).
         ConfigError: an unknown episode or key, or offsets that are not multiples of 1/fps.
 
     Example:

@@ -305,7 +305,7 @@ def _compute_stats(
     tables: dict[Path, pa.Table],
 ) -> dict[str, Any]:
     """Stats of one episode from its data rows and decoded video frames."""
-    from lerobot_gym.dataset.tools import _table_stats, _video_stats
+    from lerobot_gym.dataset.tools import _video_stats, table_stats
 
     path = root / info["data_path"].format(
         chunk_index=ep["data/chunk_index"], file_index=ep["data/file_index"]
@@ -316,7 +316,7 @@ def _compute_stats(
     table = tables[path]
     mine = table.filter(pc.equal(table["episode_index"], ep["episode_index"]))
     mine = mine.sort_by("frame_index")
-    stats = _table_stats(info["features"], mine)
+    stats = table_stats(info["features"], mine)
     meta = DatasetMeta(root=root, info=info, episodes=[*rows, ep])
     for key in layout.video_keys(info["features"]):
         stats[key] = _video_stats(meta, ep["episode_index"], key)

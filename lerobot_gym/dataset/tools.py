@@ -113,7 +113,7 @@ def recompute_stats(root: str | Path, *, progress: Progress | None = None) -> di
                     f"{delete_hint(meta, ep)}",
                     path=str(path),
                 )
-            stats = _table_stats(meta.features, rows)
+            stats = table_stats(meta.features, rows)
             for key in meta.video_keys:
                 stats[key] = _video_stats(meta, ep, key)
             per_episode[ep] = stats
@@ -131,7 +131,7 @@ def recompute_stats(root: str | Path, *, progress: Progress | None = None) -> di
     return aggregated
 
 
-def _table_stats(features: dict[str, Any], table: pa.Table) -> dict[str, Any]:
+def table_stats(features: dict[str, Any], table: pa.Table) -> dict[str, Any]:
     """Stats of the numeric and image features of one episode's data rows."""
     stats = {}
     for key, ft in features.items():

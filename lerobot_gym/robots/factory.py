@@ -162,26 +162,28 @@ def make_emulated_backend(
     faults: Any = None,
     plant: Any = "mujoco",
     rng: Any = None,
+    lockstep: bool = False,
     **options: Any,
 ):
     """Build the SO-101 backend over an emulated servo bus (started at the first reset).
 
     Args:
         robot: The robot spec (the SO-101).
-        task: The task (unused: the emulated arm has no props).
+        task: The task: its props are in the emulated arm's scene (MuJoCo plant).
         fps: Control rate.
         image_size: (height, width) of observed images.
         config: The env's configuration.
         faults: :class:`~lerobot_gym.hardware.emulator.BusFaults` in force from the start.
         plant: The emulator's plant: ``"mujoco"`` (the twin, default) or ``"first_order"``.
         rng: ``numpy.random.Generator`` for random bus faults (seeded with 0 by default).
+        lockstep: Advance the emulated arm one control period per step instead of with the
+            wall clock (same actions, same trajectory as the twin, up to tick quantisation).
         **options: As for :func:`make_real_backend`, except ``port`` and ``calibration_dir``
             (the emulator provides both).
     """
-    del task
     check_keywords(
         options,
-        (_hardware_options() - {"calibration_dir"}) | {"faults", "plant", "rng"},
+        (_hardware_options() - {"calibration_dir"}) | {"faults", "plant", "rng", "lockstep"},
         "backend='emulated'",
     )
     _check_robot(robot, "emulated")
@@ -201,4 +203,6 @@ def make_emulated_backend(
         faults=faults,
         plant=plant,
         rng=rng,
+        task=task,
+        lockstep=lockstep,
     )

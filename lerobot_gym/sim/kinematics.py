@@ -1,5 +1,9 @@
 """Forward and inverse kinematics on the twin's model, for hardware and simulation alike.
 
+:class:`MujocoKinematics` implements the :class:`lerobot_gym.core.kinematics.Kinematics`
+protocol; :func:`kinematics_for` is the factory the env is given (``core/`` never imports this
+module).
+
 Kinematics use the robot's MJCF alone (no scene, no props) on a private ``MjData``, so they can
 run next to a real arm, inside a scripted policy, or in an end-effector action wrapper (the
 planned ``EEDeltaAction``) without touching the env's physics. The robot base is the model's
@@ -14,42 +18,18 @@ an approach axis pointing down and a jaw axis along the object's yaw.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 
 import mujoco
 import numpy as np
 
+from lerobot_gym.core.kinematics import AxisObjective, IKResult
 from lerobot_gym.core.spec import ArmSpec, RobotSpec
 from lerobot_gym.errors import ConfigError
 
 
-@dataclass(frozen=True)
-class AxisObjective:
-    """Align ``local_axis`` of the tool frame with ``world_direction`` (unit vectors)."""
-
-    local_axis: np.ndarray
-    world_direction: np.ndarray
-    weight: float = 0.1
-
-
-@dataclass(frozen=True)
-class IKResult:
-    """Outcome of :meth:`Kinematics.ik`.
-
-    Attributes:
-        q_rad: the full joint vector (spec order), limits respected.
-        position_error_m: remaining distance from the target.
-        converged: whether the position error fell below the tolerance.
-    """
-
-    q_rad: np.ndarray
-    position_error_m: float
-    converged: bool
-
-
-class Kinematics:
-    """FK/IK for one robot.
+class MujocoKinematics:
+    """FK/IK for one arm of a robot, over the robot's whole joint vector.
 
     Args:
         xml_path: the robot MJCF (without scene).
@@ -79,7 +59,7 @@ class Kinematics:
         self._ik_idx = np.array([self.joint_names.index(n) for n in ik_joints])
 
     @classmethod
-    def for_robot(cls, robot: RobotSpec, arm: int | str | ArmSpec = 0) -> Kinematics:
+    def for_robot(cls, robot: RobotSpec, arm: int | str | ArmSpec = 0) -> MujocoKinematics:
         """Kinematics of one arm of a robot spec's twin (new instance; model compiled once).
 
         ``fk`` and ``ik`` take and return the robot's whole joint vector; the tool is the arm's
@@ -145,6 +125,11 @@ class Kinematics:
         pos, _ = self.fk(q)
         err_norm = float(np.linalg.norm(np.asarray(target_pos) - pos))
         return IKResult(q_rad=q, position_error_m=err_norm, converged=err_norm < tol_m)
+
+
+def kinematics_for(robot: RobotSpec, arm: ArmSpec) -> MujocoKinematics:
+    """The :data:`~lerobot_gym.core.kinematics.KinematicsFactory` of the MuJoCo twin."""
+    return MujocoKinematics.for_robot(robot, arm)
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,11 +1,17 @@
 """Privileged access to a simulated scene, for tasks: poses, placements and contacts.
 
-Tasks see the scene only through this small surface (named bodies, sites and geoms), so they
-stay independent of how the backend assembled the model.
+:class:`MujocoWorld` implements the :class:`lerobot_gym.core.world.World` protocol. Tasks see the
+scene only through this small surface (named bodies, sites and geoms), so they stay independent
+of how the backend assembled the model.
+
+When an emulator steps the same ``MjData`` from its own thread, the world is given the scene's
+lock and every query holds it, so a task never reads a half-written step.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,10 +22,22 @@ from lerobot_gym.errors import ConfigError
 
 
 class MujocoWorld:
-    """Named access to a compiled model and its data."""
+    """Named access to a compiled model and its data.
 
-    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
+    Args:
+        model: the compiled model.
+        data: its data.
+        lock: held by every query (the scene's, when another thread steps ``data``).
+    """
+
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        data: mujoco.MjData,
+        lock: threading.RLock | None = None,
+    ) -> None:
         self.model, self.data = model, data
+        self._lock: Any = lock if lock is not None else contextlib.nullcontext()
         self._geom_ids: dict[tuple[str, ...], frozenset[int]] = {}
         self._geom_id_lists: dict[tuple[str, ...], tuple[int, ...]] = {}
         # Named access (data.body(name)) costs microseconds per call; tasks read a few poses on
@@ -41,19 +59,23 @@ class MujocoWorld:
 
     def body_pos(self, name: str) -> np.ndarray:
         """World position of a body (copy)."""
-        return self.data.xpos[self._body(name)].copy()
+        with self._lock:
+            return self.data.xpos[self._body(name)].copy()
 
     def body_quat(self, name: str) -> np.ndarray:
         """World orientation of a body as a (w, x, y, z) quaternion (copy)."""
-        return self.data.xquat[self._body(name)].copy()
+        with self._lock:
+            return self.data.xquat[self._body(name)].copy()
 
     def site_pos(self, name: str) -> np.ndarray:
         """World position of a site (copy)."""
-        return self.data.site_xpos[self._site(name)].copy()
+        with self._lock:
+            return self.data.site_xpos[self._site(name)].copy()
 
     def site_xmat(self, name: str) -> np.ndarray:
         """World rotation matrix (3x3) of a site (copy)."""
-        return self.data.site_xmat[self._site(name)].reshape(3, 3).copy()
+        with self._lock:
+            return self.data.site_xmat[self._site(name)].reshape(3, 3).copy()
 
     def place(self, name: str, placement: Any) -> None:
         """Place a prop: a free body ``(pos, quat)`` or a mocap body ``(pos, quat)``.
@@ -61,6 +83,10 @@ class MujocoWorld:
         Bodies with a free joint get their joint's qpos set (and velocity zeroed); mocap bodies
         get ``mocap_pos``/``mocap_quat``.
         """
+        with self._lock:
+            self._place(name, placement)
+
+    def _place(self, name: str, placement: Any) -> None:
         pos, quat = placement
         body = self.model.body(name)
         if body.mocapid[0] >= 0:
@@ -98,9 +124,11 @@ class MujocoWorld:
     def touching(self, geoms: frozenset[int]) -> set[int]:
         """Ids of every geom in contact with any geom of ``geoms`` (one pass over contacts)."""
         found: set[int] = set()
-        ncon = self.data.ncon
-        if ncon:
-            for g1, g2 in self.data.contact.geom[:ncon].tolist():
+        with self._lock:
+            ncon = self.data.ncon
+            pairs = self.data.contact.geom[:ncon].tolist() if ncon else []
+        if pairs:
+            for g1, g2 in pairs:
                 if g1 in geoms:
                     found.add(g2)
                 elif g2 in geoms:
@@ -109,11 +137,11 @@ class MujocoWorld:
 
     def in_contact(self, geoms_a: frozenset[int], geoms_b: frozenset[int]) -> bool:
         """Whether any active contact touches one geom of each set."""
-        ncon = self.data.ncon
-        if ncon == 0:
-            return False
+        with self._lock:
+            ncon = self.data.ncon
+            pairs = self.data.contact.geom[:ncon].tolist() if ncon else []
         # A handful of contacts: plain set lookups beat vectorised numpy here by ~10x.
-        for g1, g2 in self.data.contact.geom[:ncon].tolist():
+        for g1, g2 in pairs:
             if (g1 in geoms_a and g2 in geoms_b) or (g2 in geoms_a and g1 in geoms_b):
                 return True
         return False

@@ -51,7 +51,7 @@ class CubeTask(Task):
     def evaluate(self, ctx: TaskContext, state: RobotState) -> dict[str, Any]:
         world = ctx.world
         if world is None:  # hardware: no privileged cube pose
-            tcp, _ = ctx.kinematics.fk(state.joint_positions_rad)
+            tcp, _ = ctx.arm_kinematics(0).fk(state.joint_positions_rad)
             return {"tcp_pos": tcp}
         arm = ctx.robot.arms[0]
         tcp = world.site_pos(arm.gripper_site)

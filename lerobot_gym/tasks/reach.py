@@ -57,7 +57,7 @@ class Reach(Task):
         if ctx.world is not None:
             tcp = ctx.world.site_pos(ctx.robot.arms[0].gripper_site)
         else:
-            tcp, _ = ctx.kinematics.fk(state.joint_positions_rad)
+            tcp, _ = ctx.arm_kinematics(0).fk(state.joint_positions_rad)
         target = self.goal["target_pos"].copy()
         return {
             "tcp_pos": tcp,

@@ -16,6 +16,12 @@ Design decisions:
 * Frame ``t`` of a recording holds the observation *before* action ``t``, so the replayed
   states compared are the reset observation and the observations after actions ``0..T-2``;
   the last action is sent but has no recorded outcome to compare with.
+* Whole episodes only: an env whose ``TimeLimit`` is shorter than the episode is refused before
+  it moves (``gym.make(id, max_episode_steps=T)`` lifts it; ``lerobot-gym replay`` does), and
+  a report of an env that ended the episode early says so (:attr:`ReplayReport.complete` is
+  False; the CLI exits non-zero) rather than passing off a part as the whole.
+* The report labels its units: the robot's boundary units per joint (degrees, gripper percent
+  for the SO-101) when the env is a lerobot_gym env, else "the dataset's units".
 * Only the ``action`` and ``observation.state`` columns are read (no video is decoded).
 * Nothing here prints: the CLI prints :meth:`ReplayReport.summary`.
 """
@@ -37,18 +43,24 @@ from lerobot_gym.dataset.v21 import load_meta
 from lerobot_gym.errors import ConfigError, DatasetMismatchError
 from lerobot_gym.wrappers.lerobot_keys import ACTION, OBS_STATE, to_lerobot_observation
 
+#: How a joint's boundary unit (:mod:`lerobot_gym.core.units`) is printed in the report.
+UNIT_LABELS = {"deg": "deg", "rad": "rad", "percent": "%", "fraction": "0..1"}
+
 
 @dataclass(frozen=True, eq=False)
 class ReplayReport:
-    """Per-joint tracking error of a replayed episode, in the dataset's units.
+    """Per-joint tracking error of a replayed episode, in the env's units.
 
     Attributes:
         episode_index: the replayed episode.
         num_actions: actions sent to the env.
         joint_names: names of the state dimensions (``shoulder_pan.pos`` ...).
-        recorded_state: recorded ``observation.state``, shape (T, D).
+        recorded_state: recorded ``observation.state`` of the compared frames, shape (T, D).
         replayed_state: the env's ``observation.state`` at the same frames, shape (T, D).
         ended_early: the env terminated or truncated before every action was sent.
+        num_recorded_frames: frames of the episode in the dataset.
+        units: unit label per state dimension (``"deg"``, ``"%"`` ...); empty when unknown.
+        end_reason: ``"terminated"`` or ``"truncated"`` when the env ended early, else None.
     """
 
     episode_index: int
@@ -57,6 +69,23 @@ class ReplayReport:
     recorded_state: np.ndarray = field(repr=False)
     replayed_state: np.ndarray = field(repr=False)
     ended_early: bool = False
+    num_recorded_frames: int = -1
+    units: tuple[str, ...] = ()
+    end_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.num_recorded_frames < 0:  # built by hand: what was compared was recorded
+            object.__setattr__(self, "num_recorded_frames", len(self.recorded_state))
+
+    @property
+    def num_compared_frames(self) -> int:
+        """Frames whose replayed state was compared with the recorded one."""
+        return len(self.replayed_state)
+
+    @property
+    def complete(self) -> bool:
+        """Every recorded frame was compared (the env did not end the episode early)."""
+        return self.num_compared_frames >= self.num_recorded_frames and not self.ended_early
 
     @property
     def error(self) -> np.ndarray:
@@ -79,17 +108,35 @@ class ReplayReport:
         return float(np.sqrt(np.mean(self.error**2)))
 
     def summary(self) -> str:
-        """A small table: mean and max absolute error per joint, then the overall RMS."""
+        """What was compared, then mean and max absolute error per joint with its unit, then RMS."""
         width = max(len(n) for n in self.joint_names) if self.joint_names else 5
-        lines = [
+        first = (
             f"episode {self.episode_index}: replayed {self.num_actions} actions, compared "
-            f"{len(self.recorded_state)} frames"
-            + (" (env ended early)" if self.ended_early else ""),
-            f"{'joint':<{width}}  {'mean|err|':>10}  {'max|err|':>10}",
+            f"{self.num_compared_frames} of {self.num_recorded_frames} recorded frames"
+        )
+        if self.ended_early:
+            first += (
+                f" (the env {self.end_reason or 'ended the episode'} after {self.num_actions} "
+                "actions: the rest was not compared)"
+            )
+        units = self.units if len(self.units) == len(self.joint_names) else ()
+        where = "in each joint's unit" if units else "in the dataset's units"
+        lines = [
+            first,
+            f"tracking error |replayed - recorded| of observation.state, {where}:",
+            f"{'joint':<{width}}  {'mean|err|':>10}  {'max|err|':>10}"
+            + ("  unit" if units else ""),
         ]
-        for name, mean, peak in zip(self.joint_names, self.mean_abs_error, self.max_abs_error):
-            lines.append(f"{name:<{width}}  {mean:>10.4f}  {peak:>10.4f}")
-        lines.append(f"overall RMS: {self.rms_error:.4f}")
+        for i, (name, mean, peak) in enumerate(
+            zip(self.joint_names, self.mean_abs_error, self.max_abs_error)
+        ):
+            unit = f"  {units[i]}" if units else ""
+            lines.append(f"{name:<{width}}  {mean:>10.4f}  {peak:>10.4f}{unit}")
+        mixed = len(set(units)) > 1
+        lines.append(
+            f"overall RMS: {self.rms_error:.4f}"
+            + (f" (all joints together; units {', '.join(dict.fromkeys(units))})" if mixed else "")
+        )
         return "\n".join(lines)
 
 
@@ -186,13 +233,20 @@ def replay_episode(
             f"the dataset's actions have shape {actions.shape[1:]} but the env's action space "
             f"is {env.action_space}; replay on an env with the same robot and control_mode"
         )
+    limit = time_limit(env)
+    if limit is not None and limit < len(actions):
+        raise ConfigError(
+            f"the env's time limit ({limit} steps) is shorter than episode {episode_index} "
+            f"({len(actions)} actions), so it could not be replayed whole: make the env with "
+            f"gym.make(env_id, max_episode_steps={len(actions)})"
+        )
     names = meta.features[OBS_STATE].get("names") or [str(i) for i in range(recorded.shape[1])]
     options = {"joint_positions": recorded[0].copy()} if start_from_recorded_state else None
     obs, _ = env.reset(seed=seed, options=options)
     replayed = [_state(obs, recorded.shape[1])]
     period_s = 1.0 / meta.fps
     deadline = time.perf_counter() + period_s
-    sent, ended_early = 0, False
+    sent, end_reason = 0, None
     for t, action in enumerate(actions):
         obs, _, terminated, truncated, _ = env.step(action)
         sent += 1
@@ -202,7 +256,7 @@ def replay_episode(
         if t + 1 < len(actions):
             replayed.append(_state(obs, recorded.shape[1]))
             if terminated or truncated:
-                ended_early = True
+                end_reason = "terminated" if terminated else "truncated"
                 break
     replayed_state = np.stack(replayed)
     return ReplayReport(
@@ -211,8 +265,30 @@ def replay_episode(
         joint_names=tuple(names),
         recorded_state=recorded[: len(replayed_state)],
         replayed_state=replayed_state,
-        ended_early=ended_early,
+        ended_early=end_reason is not None,
+        num_recorded_frames=int(meta.episodes[episode_index]["length"]),
+        units=_units(env, recorded.shape[1]),
+        end_reason=end_reason,
     )
+
+
+def time_limit(env: gym.Env) -> int | None:
+    """The smallest ``TimeLimit`` in ``env``'s wrapper stack (None: no limit)."""
+    limits = []
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            # No public accessor: env.spec.max_episode_steps shows only the outermost limit.
+            limits.append(int(env._max_episode_steps))
+        env = env.env
+    return min(limits, default=None)
+
+
+def _units(env: gym.Env, size: int) -> tuple[str, ...]:
+    """The boundary unit of each state dimension, when the env says (a lerobot_gym robot)."""
+    joints = getattr(getattr(env.unwrapped, "robot", None), "joints", None)
+    if not joints or len(joints) != size:
+        return ()
+    return tuple(UNIT_LABELS.get(str(j.unit), str(j.unit)) for j in joints)
 
 
 def _state(obs: object, size: int) -> np.ndarray:

@@ -156,3 +156,29 @@ def test_lerobot_044_loads_the_converted_dataset(
     # LeRobot's frames are exactly ours (same decoder, same timestamps).
     _, ours, _ = our_read(converted)
     np.testing.assert_array_equal(columns[synth.CAMERA_KEY], ours[synth.CAMERA_KEY])
+
+
+def test_png_images_and_rl_columns_survive_the_conversion(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """RL_IMAGES (PNG ``image`` camera, every RL column) recorded by LeRobot 0.3.3, converted,
+    and loaded by LeRobot 0.4.4 (including its SAC replay buffer): values and pixels exact."""
+    from lerobot_gym.dataset import validate
+    from lerobot_gym.dataset.convert import convert_v21
+
+    spec = synth.RL_IMAGES
+    tmp = tmp_path_factory.mktemp("lerobot_v21_images")
+    src, out = tmp / "v21", tmp / "v30"
+    _run_v21("write", src, "--spec", spec.name, home=tmp / "hf_home")
+    _, ours_v21, _ = our_read(src)
+    assert_values_match(ours_v21, "ours on LeRobot 0.3.3's v2.1 images", spec)
+    convert_v21(src, out)
+    assert validate(out) == []
+    info, columns = lerobot_read(out, tmp, spec)
+    assert info["image_keys"] == [spec.camera_key] and info["video_keys"] == []
+    assert info["frame_tasks"] == frame_tasks(spec)
+    assert_values_match(columns, "LeRobot 0.4.4 on converted v2.1 images", spec)
+    written = spec.frames()[spec.camera_key].transpose(0, 3, 1, 2)  # PNG: lossless
+    np.testing.assert_array_equal(columns[spec.camera_key], written)
+    np.testing.assert_array_equal(ours_v21[spec.camera_key], written)
+    assert columns["replay/action"].shape == (sum(spec.episode_lengths), 6)

@@ -101,6 +101,14 @@ def test_action_applied_is_clamped_to_limits():
         (np.full(6, np.nan), "non-finite"),
         (np.zeros(5), "shape"),
         ("fast", "numeric array"),
+        # Complex values used to be cast to float, silently dropping the imaginary part.
+        (np.full(6, 1 + 2j), "complex"),
+        (np.full(6, 1 + 0j, dtype=np.complex64), "complex"),
+        ([0.0, 0.0, 0.0, 0.0, 0.0, 1j], "complex"),
+        # Text and booleans used to be parsed into targets.
+        (np.array(["10"] * 6), "numeric array"),
+        (["1", "2", "3", "4", "5", "6"], "numeric array"),
+        (np.ones(6, dtype=bool), "numeric array"),
     ],
 )
 def test_bad_actions_are_typed_errors(action, match):
@@ -121,6 +129,14 @@ def test_bad_actions_are_typed_errors(action, match):
         ({"backend": "warp"}, "unknown backend"),
         ({"image_size": (0, 10)}, "image_size"),
         ({"image_size": 64}, "image_size"),
+        # Non-integer sizes used to be truncated (240.5 -> 240, "24" -> (2, 4)).
+        ({"image_size": (240.5, 320)}, "whole numbers"),
+        ({"image_size": (240, 320.25)}, "whole numbers"),
+        ({"image_size": "240"}, "image_size"),
+        ({"image_size": "24"}, "image_size"),
+        ({"image_size": ("240", "320")}, "whole numbers"),
+        ({"image_size": (True, 320)}, "whole numbers"),
+        ({"image_size": (240, 320, 3)}, "image_size"),
         ({"cameras": "front"}, "sequence of names"),
         ({"fps": 0}, "fps"),
         ({"fps": -10}, "fps"),
@@ -186,6 +202,30 @@ def test_unknown_reset_options_are_config_errors():
     env = make("lerobot_gym/SO101-v0", obs_type="state")
     with pytest.raises(ConfigError, match="joint_positions"):
         env.reset(seed=0, options={"joint_position": [0.0] * 6})
+
+
+@pytest.mark.parametrize(
+    "joint_positions, match",
+    [
+        ([0.0] * 5, r"shape \(5,\), expected \(6,\)"),
+        ([0.0] * 5 + [np.nan], "non-finite"),
+        ("home", "numeric array"),
+        (np.full(6, 1j), "complex"),
+    ],
+)
+@pytest.mark.parametrize("control_mode", ["joint_pos", "joint_delta"])
+def test_bad_reset_options_say_reset_option_not_action(joint_positions, match, control_mode):
+    env = make("lerobot_gym/SO101-v0", obs_type="state", control_mode=control_mode)
+    with pytest.raises(ConfigError, match=match) as raised:
+        env.reset(seed=0, options={"joint_positions": joint_positions})
+    message = str(raised.value)
+    assert "reset option 'joint_positions'" in message
+    assert "action" not in message and "policy" not in message
+
+
+def test_whole_float_image_sizes_are_accepted():
+    env = make("lerobot_gym/SO101-v0", obs_type="pixels", image_size=(48.0, np.int64(64)))
+    assert env.observation_space["pixels"]["front"].shape == (48, 64, 3)
 
 
 @pytest.mark.parametrize("fps", [30, 50, 25])

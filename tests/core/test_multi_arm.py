@@ -17,7 +17,7 @@ import lerobot_gym  # noqa: F401  (registers the ids)
 from lerobot_gym.assets.so101 import SCENE_XML, SO101_XML
 from lerobot_gym.core.spec import ArmSpec, RobotSpec
 from lerobot_gym.robots.so101.spec import SO101
-from lerobot_gym.sim.kinematics import Kinematics
+from lerobot_gym.sim.kinematics import MujocoKinematics
 from lerobot_gym.tasks.scripted import make_scripted_policy
 
 RIGHT_Y_M = -0.3
@@ -66,9 +66,9 @@ def two_arms(tmp_path_factory):
 
 
 def test_each_arm_has_its_own_kinematics_over_the_whole_joint_vector(two_arms):
-    single = Kinematics.for_robot(SO101)
-    right = Kinematics.for_robot(two_arms, "right")
-    main = Kinematics.for_robot(two_arms, "main")
+    single = MujocoKinematics.for_robot(SO101)
+    right = MujocoKinematics.for_robot(two_arms, "right")
+    main = MujocoKinematics.for_robot(two_arms, "main")
     rng = np.random.default_rng(0)
     for _ in range(20):
         q_right = rng.uniform(SO101.lower_rad, SO101.upper_rad)

@@ -186,8 +186,8 @@ def test_convert_of_lfs_pointer_video_names_git_lfs_and_writes_nothing(
 
 
 def test_convert_removes_staging_of_dead_process_only(tmp_path: Path, v21_root: Path) -> None:
-    dead = tmp_path / ".v30.converting-999999999"  # no such pid
-    mine = tmp_path / f".v30.converting-{os.getppid()}"  # a live process (our parent)
+    dead = tmp_path / ".v30.staging-999999999-abc"  # no such pid
+    mine = tmp_path / f".v30.staging-{os.getppid()}-abc"  # a live process (our parent)
     dead.mkdir()
     mine.mkdir()
     convert_v21(v21_root, tmp_path / "v30")

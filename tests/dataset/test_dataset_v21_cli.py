@@ -109,3 +109,12 @@ def test_viz_without_videos(pointer_videos: Path, tmp_path: Path, capsys) -> Non
             counts[chunk.entity_path] += chunk.num_rows
     assert counts["/observation/state/gripper.pos"] == 9
     assert not any("images" in entity for entity in counts)
+
+
+def test_replay_of_an_lfs_pointer_data_file_names_git_lfs(pointer_videos: Path, capsys) -> None:
+    for parquet in pointer_videos.glob("data/**/*.parquet"):
+        parquet.write_text(POINTER)
+    argv = ["replay", REACH, f"--dataset.root={pointer_videos}", "--dataset.episode=0"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "is a Git LFS pointer" in err and "run `git lfs pull`" in err

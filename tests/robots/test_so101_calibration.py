@@ -362,13 +362,6 @@ def test_normalize_rejects_bad_inputs() -> None:
         normalize([1], {"m": MotorCalibration(1, 0, 0, 5, 5)}, NormMode.DEGREES)
 
 
-def test_conversions_are_still_importable_from_the_calibration_module() -> None:
-    # robots/so101/hardware.py and older user code import them from calibration.py.
-    from lerobot_gym.robots.so101 import calibration
-
-    assert calibration.normalize is normalize and calibration.unnormalize is unnormalize
-
-
 # ------------------------------------------------------------------------------ procedure
 
 

@@ -19,6 +19,7 @@ with :meth:`ServoPlant.set_positions_rad`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -163,6 +164,8 @@ class MujocoPlant:
         model: An existing ``mujoco.MjModel`` to drive instead of loading ``model_path``.
         data: An existing ``mujoco.MjData`` (for example a simulation's) to drive.
         initial_rad: Start positions (the model's ``qpos0`` by default).
+        lock: Held while the plant touches ``data``: the lock of a scene whose ``data`` other
+            threads read (a task's facts, camera renders) while the emulator steps it.
 
     The twin advances by the ``dt_s`` it is given, in whole physics steps; the remainder is
     carried to the next call so the simulated time tracks the emulator's clock. The emulator
@@ -178,8 +181,10 @@ class MujocoPlant:
         model: Any = None,
         data: Any = None,
         initial_rad: Sequence[float] | np.ndarray | None = None,
+        lock: Any = None,
     ) -> None:
         mujoco = _import_mujoco()
+        self._lock = lock if lock is not None else contextlib.nullcontext()
         self._mujoco = mujoco
         if model is None:
             path = Path(model_path) if model_path is not None else DEFAULT_SO101_SCENE
@@ -235,19 +240,23 @@ class MujocoPlant:
         """Write actuator targets and advance the twin by ``dt_s``; see :meth:`ServoPlant.step`."""
         d = self.data
         torque = np.asarray(torque_enabled, bool)
-        d.ctrl[self._actuators] = np.where(torque, goal_rad, d.qpos[self._qpos_adr])
         self._residual_s += max(dt_s, 0.0)
-        steps = int(self._residual_s / self.model.opt.timestep)
-        if steps:
-            self._residual_s -= steps * self.model.opt.timestep
-            self._mujoco.mj_step(self.model, d, nstep=steps)
-        return self._state()
+        # A control period is a whole number of timesteps (the scene fits its timestep to the
+        # fps); the tolerance keeps 1/30 s from rounding down to 15 of 16 substeps.
+        steps = int(self._residual_s / self.model.opt.timestep + 1e-9)
+        with self._lock:
+            d.ctrl[self._actuators] = np.where(torque, goal_rad, d.qpos[self._qpos_adr])
+            if steps:
+                self._residual_s = max(0.0, self._residual_s - steps * self.model.opt.timestep)
+                self._mujoco.mj_step(self.model, d, nstep=steps)
+            return self._state()
 
     def set_positions_rad(self, position_rad: np.ndarray) -> None:
         """Put the joints at ``position_rad`` at rest (targets follow)."""
         d = self.data
         pos = np.asarray(position_rad, float).reshape(self.num_joints)
-        d.qpos[self._qpos_adr] = pos
-        d.qvel[self._dof_adr] = 0.0
-        d.ctrl[self._actuators] = pos
-        self._mujoco.mj_forward(self.model, d)
+        with self._lock:
+            d.qpos[self._qpos_adr] = pos
+            d.qvel[self._dof_adr] = 0.0
+            d.ctrl[self._actuators] = pos
+            self._mujoco.mj_forward(self.model, d)

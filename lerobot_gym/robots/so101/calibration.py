@@ -8,8 +8,7 @@ calibration is made and written to the servos (homing, range recording, register
 :mod:`lerobot_gym.robots.so101.calibration_procedure`.
 
 The conversions raw ticks <-> LeRobot units that use a calibration live in
-:mod:`lerobot_gym.robots.so101.normalization`; :func:`normalize` and :func:`unnormalize` are
-re-exported here so existing ``from ...calibration import normalize`` lines keep working.
+:mod:`lerobot_gym.robots.so101.normalization`, which imports this module (never the reverse).
 
 Sources: ``shared/reference/lerobot-interfaces.md`` §2.1-2.3 (motors, JSON)
 and ``servo-protocols.md`` §1.2 (Homing_Offset is sign-magnitude with the sign at bit 11,
@@ -42,7 +41,6 @@ import numpy as np
 
 from lerobot_gym.errors import CalibrationError, ConfigError
 from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, Motor, so101_motors
-from lerobot_gym.robots.so101.normalization import normalize, unnormalize
 
 __all__ = [
     "FULL_TURN_MOTORS",
@@ -53,9 +51,7 @@ __all__ = [
     "calibration_path",
     "calibration_root",
     "load_calibration",
-    "normalize",  # re-exported from normalization.py
     "save_calibration",
-    "unnormalize",  # re-exported from normalization.py
     "validate_calibration",
 ]
 

@@ -9,9 +9,9 @@ This module owns what ``backend="emulated"`` (and tests of the leader arm) need 
 * :func:`factory_calibration`: the calibration an operator would record on that arm, held at
   the twin's zero pose (mid-range read 2047, ranges at the spec's joint limits, the wrist roll
   over the full turn as LeRobot sets it).
-* :class:`TwinScene` / :class:`TwinCamera`: cameras that render the twin's scene at the
-  emulated arm's *actual* joint positions, so the images of an emulated arm show where the arm
-  really is.
+* :class:`TwinScene` / :class:`TwinCamera`: cameras that render the task's
+  :class:`~lerobot_gym.sim.scene.Scene` with the emulated arm where it *actually* is, so the
+  images of an emulated arm show the arm and the task's props.
 * :class:`EmulatedSO101Hardware`: :class:`~lerobot_gym.robots.so101.hardware.SO101Hardware`
   that starts an :class:`EmulatedSO101` in ``connect()`` and stops it in ``close()``; nothing
   happens at construction, so ``gym.make(..., backend="emulated")`` does no I/O.
@@ -22,9 +22,15 @@ Design decisions:
       connect, as on a new arm.
     * The emulated arm starts at the spec's home pose (at rest, torque off), so the first reset
       is a short bounded-speed move.
-    * The twin camera renders a separate ``MjData`` of its own model from the emulator's joint
-      positions (read under the emulator's lock), never the plant's live data, which the
-      emulator thread is stepping at the same time.
+    * With the MuJoCo plant, the emulator's twin *is* the task's scene (robot + props +
+      cameras, one :class:`~lerobot_gym.sim.scene.Scene`, as the MuJoCo backend simulates):
+      the arm touches the cube the task placed, the cameras render it, and the task's facts
+      and reward come from ``backend.world``. The emulator thread steps that scene under the
+      scene's lock, which renders and world queries also take. With the numpy plant the scene
+      only renders, posed at the emulator's joint positions, and there is no world.
+    * ``lockstep=True`` replaces the wall clock by the env's: every ``command()`` waits until
+      the servos hold the new goals, then advances the plant by exactly one control period, so
+      the same actions give the twin's trajectory up to the bus's tick quantisation.
     * The emulated leader gets different mounting offsets from the follower, so a test that
       passes leader readings to the follower proves both calibrations are applied.
 """
@@ -42,10 +48,10 @@ from typing import Any
 import numpy as np
 
 from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError
 from lerobot_gym.hardware.emulator import (
     DEFAULT_MOUNTING_OFFSETS_TICKS,
-    DEFAULT_SO101_SCENE,
     BusFaults,
     FeetechEmulator,
     FirstOrderPlant,
@@ -119,6 +125,7 @@ class EmulatedSO101:
         calibration_dir: Where to write ``<arm_id>.json`` (default: a temporary folder
             removed by :meth:`stop`).
         rng: Generator for random faults (default: seeded with 0).
+        realtime: Advance the plant with the wall clock (else only ``emulator.advance`` does).
 
     Example:
         with EmulatedSO101("leader", plant="first_order") as arm:
@@ -137,6 +144,7 @@ class EmulatedSO101:
         mounting_offsets_ticks: Mapping[str, int] | None = None,
         calibration_dir: str | Path | None = None,
         rng: np.random.Generator | None = None,
+        realtime: bool = True,
     ) -> None:
         if kind not in ("follower", "leader"):
             raise ConfigError(f"kind must be 'follower' or 'leader', got {kind!r}")
@@ -153,6 +161,7 @@ class EmulatedSO101:
         )
         self._given_dir = calibration_dir
         self.rng = rng
+        self.realtime = realtime
         self.calibration = factory_calibration(self.robot, self.mounting_offsets_ticks)
         self.calibration_dir: Path | None = None
         self.emulator: FeetechEmulator | None = None
@@ -202,6 +211,7 @@ class EmulatedSO101:
             faults=self.faults,
             mounting_offsets_ticks=self.mounting_offsets_ticks,
             rng=self.rng,
+            realtime=self.realtime,
         )
         self.emulator = emulator.start()
         return self
@@ -223,33 +233,30 @@ class EmulatedSO101:
 
 
 class TwinScene:
-    """The twin's scene posed at joint positions given by a callable, rendered offscreen.
+    """The cameras' view of a :class:`~lerobot_gym.sim.scene.Scene`, rendered offscreen.
 
-    One compiled model and one renderer serve every camera of an emulated arm (creating an
+    One scene and one renderer per size serve every camera of an emulated arm (creating an
     EGL renderer costs seconds under software rendering); :meth:`camera` gives a
     :class:`TwinCamera` view per camera.
 
     Args:
+        scene: The built scene (robot + the task's props + cameras).
         height: Frame height.
         width: Frame width.
-        positions_rad: Returns the joint positions to show, in ``joint_names`` order.
-        joint_names: The joints ``positions_rad`` refers to.
-        scene_xml: The scene to render (default: the SO-101 twin's).
+        positions_rad: Where to pose the robot before each render, in the spec's joint order;
+            None when the scene's own physics moves the robot (the MuJoCo plant).
     """
 
     def __init__(
         self,
+        scene: Any,
         height: int,
         width: int,
-        positions_rad: Callable[[], np.ndarray],
-        *,
-        joint_names: tuple[str, ...],
-        scene_xml: str | Path = DEFAULT_SO101_SCENE,
+        positions_rad: Callable[[], np.ndarray] | None = None,
     ) -> None:
+        self.scene = scene
         self.height, self.width = int(height), int(width)
-        self.positions_rad, self.joint_names = positions_rad, tuple(joint_names)
-        self.scene_xml = Path(scene_xml)
-        self._renderer: Any = None
+        self.positions_rad = positions_rad
         self._users = 0
 
     def camera(self, name: str) -> TwinCamera:
@@ -257,45 +264,27 @@ class TwinScene:
         return TwinCamera(self, name)
 
     def open(self) -> None:
-        """Compile the scene and create the renderer (once, however many cameras use it)."""
+        """Count a camera in (the scene is built by its owner)."""
         self._users += 1
-        if self._renderer is not None:
-            return
-        import mujoco
-
-        from lerobot_gym.sim.rendering import make_renderer
-
-        spec = mujoco.MjSpec.from_file(str(self.scene_xml))
-        spec.visual.global_.offheight = max(spec.visual.global_.offheight, self.height)
-        spec.visual.global_.offwidth = max(spec.visual.global_.offwidth, self.width)
-        self._model = spec.compile()
-        self._data = mujoco.MjData(self._model)
-        self._qpos_adr = [int(self._model.joint(n).qposadr[0]) for n in self.joint_names]
-        self._renderer = make_renderer(self._model, self.height, self.width)
 
     def close(self) -> None:
-        """Free the renderer when its last camera disconnects."""
+        """Count a camera out."""
         self._users = max(0, self._users - 1)
-        if self._users == 0 and self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
 
     def render(self, camera: str) -> np.ndarray:
-        """Render ``camera`` at the present joint positions."""
+        """Render ``camera`` with the robot where it is now."""
         import mujoco
 
-        if self._renderer is None:
+        if self._users == 0 or not self.scene.is_built:
             raise ConfigError(f"twin camera {camera!r} is not connected")
-        if mujoco.mj_name2id(self._model, mujoco.mjtObj.mjOBJ_CAMERA, camera) < 0:
-            raise ConfigError(f"the twin scene {self.scene_xml} has no camera {camera!r}")
-        self._data.qpos[self._qpos_adr] = self.positions_rad()
-        mujoco.mj_kinematics(self._model, self._data)
-        mujoco.mj_camlight(self._model, self._data)
-        self._renderer.update_scene(self._data, camera=camera)
-        flags = self._renderer.scene.flags
-        flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
-        flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
-        return self._renderer.render()
+        model = self.scene.model
+        if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera) < 0:
+            raise ConfigError(f"the twin scene {self.scene.path} has no camera {camera!r}")
+        if self.positions_rad is None:
+            return self.scene.render(camera, self.height, self.width)
+        # Read the emulator before taking the scene's lock: one lock order everywhere.
+        q_rad = self.positions_rad()
+        return self.scene.render_pose(camera, self.height, self.width, q_rad)
 
 
 class TwinCamera:
@@ -329,13 +318,16 @@ class EmulatedSO101Hardware(SO101Hardware):
         robot: The SO-101 spec.
         config: Backend settings; ``port`` and ``calibration_dir`` are replaced by the
             emulator's at connect (pass any placeholder, e.g. ``"emulated"``).
-        camera_devices: Camera name -> ``"twin"`` (render the twin at the arm's pose), or a
-            device or camera object as :func:`lerobot_gym.robots.factory.make_camera` takes.
+        camera_devices: Camera name -> ``"twin"`` (render the task's scene at the arm's pose),
+            or a device or camera object as :func:`lerobot_gym.robots.factory.make_camera` takes.
         fps: Control rate.
         image_size: (height, width) of observed images.
         faults: Bus faults in force from the start.
         plant: The emulator's plant (``"mujoco"`` by default, see :class:`EmulatedSO101`).
         rng: Generator for random faults.
+        task: The task whose props the scene holds (none: the robot alone).
+        lockstep: Advance the plant one control period per ``command()`` instead of with the
+            wall clock (see the module docstring).
     """
 
     def __init__(
@@ -349,11 +341,23 @@ class EmulatedSO101Hardware(SO101Hardware):
         faults: BusFaults | None = None,
         plant: str | ServoPlant = "mujoco",
         rng: np.random.Generator | None = None,
+        task: Task | None = None,
+        lockstep: bool = False,
     ) -> None:
         super().__init__(robot, config, fps=fps, image_size=image_size)
         self.camera_devices = dict(camera_devices or {})
+        self.task = task if task is not None else Task()
+        self.lockstep = bool(lockstep)
+        self._plant_choice = plant
+        self.scene: Any = None
         self.arm = EmulatedSO101(
-            "follower", arm_id=config.robot_id, robot=robot, plant=plant, faults=faults, rng=rng
+            "follower",
+            arm_id=config.robot_id,
+            robot=robot,
+            plant=plant,
+            faults=faults,
+            rng=rng,
+            realtime=not self.lockstep,
         )
 
     @property
@@ -361,12 +365,38 @@ class EmulatedSO101Hardware(SO101Hardware):
         """The running emulator (None before ``connect()`` and after ``close()``)."""
         return self.arm.emulator
 
+    @property
+    def world(self) -> Any:
+        """The scene's world when the twin's physics moves the arm (the MuJoCo plant)."""
+        if self.scene is None or self._plant_choice != "mujoco":
+            return None
+        return self.scene.world
+
+    def _build_scene(self) -> Any:
+        """The task's scene; with the MuJoCo plant, also the plant the emulator drives."""
+        from lerobot_gym.sim.scene import Scene
+
+        scene = Scene(self.robot, self.task, image_size=self.image_size).build(self.fps)
+        # Props start where a reset would put them, never inside the robot at the origin.
+        rest = self.task.sample_reset(self.robot, np.random.default_rng(0))
+        scene.place(rest.world_init)
+        if self._plant_choice == "mujoco":
+            self.arm.plant = MujocoPlant(
+                model=scene.model,
+                data=scene.data,
+                joint_names=self.robot.joint_names,
+                initial_rad=self.arm.initial_rad,
+                lock=scene.lock,
+            )
+        return scene
+
     def connect(self) -> None:
-        """Start the emulated arm, then connect to it as to a real one."""
+        """Build the scene, start the emulated arm, then connect to it as to a real one."""
         from lerobot_gym.robots.factory import make_camera
 
         if self.is_connected:
             return
+        self.scene = self._build_scene()
         self.arm.start()
         try:
             emulator = self.arm.emulator
@@ -375,28 +405,44 @@ class EmulatedSO101Hardware(SO101Hardware):
                 self.config, port=self.arm.port, calibration_dir=self.arm.calibration_dir
             )
             height, width = self.image_size
-            scene = TwinScene(
-                height,
-                width,
-                emulator.actual_positions_rad,
-                joint_names=self.robot.joint_names,
-                scene_xml=self.robot.scene_xml or DEFAULT_SO101_SCENE,
-            )
+            posed_by = None if self.world is not None else emulator.actual_positions_rad
+            twin = TwinScene(self.scene, height, width, posed_by)
             cameras: dict[str, FrameSource] = {}
             for name, device in self.camera_devices.items():
                 if isinstance(device, str) and device == "twin":
-                    cameras[name] = scene.camera(self.robot.camera(name).mjcf_camera)
+                    cameras[name] = twin.camera(self.robot.camera(name).mjcf_camera)
                 else:
                     cameras[name] = make_camera(name, device, self.image_size, self.fps)
             self.cameras = cameras
             super().connect()
         except BaseException:
-            self.arm.stop()
+            self._stop()
             raise
+
+    def reset(self, joint_positions_rad: np.ndarray, world_init: Any | None = None) -> None:
+        """Move the arm as on hardware, then place the task's props in the scene."""
+        super().reset(joint_positions_rad)
+        if self.world is not None:
+            self.scene.place(world_init)
+
+    def command(self, joint_targets_rad: np.ndarray) -> None:
+        """Write the goals; in lockstep, then advance the emulated arm one control period."""
+        super().command(joint_targets_rad)
+        emulator = self.arm.emulator
+        if self.lockstep and emulator is not None:
+            # SYNC_WRITE has no reply: one read round trip proves the servos hold the goals.
+            self._read_positions()
+            emulator.advance(1.0 / self.fps)
 
     def close(self) -> None:
         """Let go of the arm (torque off), then stop the emulator."""
         try:
             super().close()
         finally:
-            self.arm.stop()
+            self._stop()
+
+    def _stop(self) -> None:
+        self.arm.stop()
+        if self.scene is not None:
+            self.scene.close()
+            self.scene = None

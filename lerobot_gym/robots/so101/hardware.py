@@ -6,9 +6,8 @@ emulator), the way LeRobot's ``SOFollower`` does, behind the env's SI interface.
 
 Positions go SI radians <-> LeRobot units (degrees, gripper 0..100) <-> raw ticks through a
 :class:`~lerobot_gym.robots.so101.ticks.TickConverter`; :mod:`lerobot_gym.robots.so101.ticks`
-also owns LeRobot's older -100..100 convention (:func:`m100_to_degrees`,
-:func:`degrees_to_m100`, re-exported here), used when ``use_degrees=False`` and to replay
-datasets recorded in it.
+also owns LeRobot's older -100..100 convention (``m100_to_degrees``, ``degrees_to_m100``),
+used when ``use_degrees=False`` and to replay datasets recorded in it.
 
 Design decisions:
     * The constructor does no I/O; :meth:`SO101Hardware.connect` opens the port, checks every
@@ -73,15 +72,12 @@ from lerobot_gym.robots.so101.calibration import (
 )
 from lerobot_gym.robots.so101.calibration_procedure import is_calibrated, write_calibration
 from lerobot_gym.robots.so101.motors import so101_motors
-from lerobot_gym.robots.so101.ticks import TickConverter, degrees_to_m100, m100_to_degrees
+from lerobot_gym.robots.so101.ticks import TickConverter
 
 __all__ = [
     "FrameSource",
     "SO101Hardware",
     "SO101HardwareConfig",
-    "calibrate_command",
-    "degrees_to_m100",  # re-exported from ticks.py
-    "m100_to_degrees",  # re-exported from ticks.py
 ]
 
 logger = logging.getLogger(__name__)

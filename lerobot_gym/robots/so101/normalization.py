@@ -15,22 +15,20 @@ Design decisions:
     * Both directions are vectorised over motors and over a batch (an array whose last axis
       follows the calibration's motor order), and also accept ``name -> value`` dicts, so the
       control loop converts a whole arm with one call.
-    * The calibration module is imported only for type checking: it re-exports these functions
-      for older imports, and a runtime import back would be circular.
+    * This module depends on :mod:`~lerobot_gym.robots.so101.calibration` (for
+      :class:`MotorCalibration`), never the reverse, so the two form no import circle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from lerobot_gym.errors import CalibrationError, ConfigError
+from lerobot_gym.robots.so101.calibration import MotorCalibration
 from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, Motor, NormMode
-
-if TYPE_CHECKING:
-    from lerobot_gym.robots.so101.calibration import MotorCalibration
 
 __all__ = ["Modes", "normalize", "unnormalize"]
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 import gymnasium as gym
 import numpy as np
 
-from lerobot_gym.sim.kinematics import AxisObjective
+from lerobot_gym.core.kinematics import AxisObjective
 
 if TYPE_CHECKING:
     from lerobot_gym.core.env import RobotEnv
@@ -64,7 +64,7 @@ class ScriptedPolicy:
         self.robot = self.robot_env.robot
         # A single-arm policy: it drives the robot's first arm.
         self.arm = self.robot.arms[0]
-        self.kinematics = self.robot_env.kinematics
+        self.kinematics = self.robot_env.arm_kinematics(self.arm)
         self._gripper = self.robot.gripper_joint_index(self.arm)
         self._path: list[tuple[np.ndarray, float, Waypoint]] = []
         self._t = 0

@@ -1,0 +1,168 @@
+"""Long recording sessions: does the recorder's memory stay bounded, and is any frame dropped?
+
+Anchor and goal (issue 13, item 5): a recording session grows the recorder's resident memory by
+at most 50 MB over one hour, and drops no frame. The issue's measurement: 60 scripted PickCube
+episodes (12,000 frames, two 240x320 cameras) grew the process from 447 MB to 598 MB, still
+rising about 10 MB a minute at the end.
+
+What runs: ``SO101-PickCube-v0`` on the MuJoCo twin with ``obs_type="pixels_agent_pos"`` and
+two 240x320 cameras (front, wrist), wrapped in :class:`~lerobot_gym.wrappers.RecordEpisodes`
+(video, the writer's default codec), driven by the scripted pick policy; every episode runs to
+the id's time limit (200 steps), each reset with seed ``episode index``. This is the recording
+path of ``lerobot-gym record --policy.type=scripted`` and of ``lerobot-gym demo``.
+
+What it prints:
+
+* RSS after every saved episode (MB) and the wall time;
+* growth: RSS at the end minus RSS after episode 5 (the first episodes warm up the renderer,
+  the encoders and the allocator's arenas, which is not growth), and that growth as a rate;
+* the ratio of the growth projected to one hour (rate x 60 min) to the 50 MB goal, and the
+  measured growth itself over 50 MB;
+* frames dropped: steps taken minus parquet rows, and minus MP4 frames per camera.
+
+``--tracemalloc`` also prints the 15 largest differences of Python allocations between the
+snapshot after episode 5 and the one at the end (slow: about 2x; Python objects only, not what
+PyAV, MuJoCo or the GL driver allocate natively).
+
+Usage: ``python benchmarks/soak.py [--quick] [--episodes N] [--tracemalloc]`` (quick: 12
+episodes, under two minutes on two shared cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import shutil
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import gymnasium as gym
+import numpy as np
+
+import lerobot_gym  # noqa: F401  (registers the ids)
+from lerobot_gym.dataset import DatasetMeta
+from lerobot_gym.dataset.video import video_frame_count
+from lerobot_gym.tasks.scripted import make_scripted_policy
+from lerobot_gym.wrappers import RecordEpisodes
+
+ENV_ID = "lerobot_gym/SO101-PickCube-v0"
+IMAGE_SIZE = (240, 320)
+CAMERAS = ("front", "wrist")
+GOAL_MB_PER_HOUR = 50.0
+WARMUP_EPISODES = 5
+
+
+def rss_mb() -> float:
+    """Resident set size of this process, MB (Linux /proc; psutil elsewhere)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except OSError:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 1e6
+
+
+def dropped_frames(root: Path, steps: int) -> tuple[int, dict[str, int]]:
+    """(steps - parquet rows, per camera steps - MP4 frames) of the dataset at ``root``."""
+    meta = DatasetMeta.load(root)
+    per_camera = {}
+    for key in meta.video_keys:
+        files = {meta.video_path(ep, key) for ep in range(meta.num_episodes)}
+        per_camera[key.rsplit(".", 1)[1]] = steps - sum(video_frame_count(f) for f in files)
+    return steps - meta.num_frames, per_camera
+
+
+def run(episodes: int, root: Path, trace: bool) -> None:
+    env = gym.make(ENV_ID, obs_type="pixels_agent_pos", cameras=CAMERAS, image_size=IMAGE_SIZE)
+    rec = RecordEpisodes(env, root, repo_id="bench/soak")
+    policy = make_scripted_policy(rec)
+    start_rss, start = rss_mb(), time.perf_counter()
+    print(f"RSS before the first episode: {start_rss:.1f} MB")
+    samples: list[tuple[int, float, float]] = []  # (episode, minutes, RSS MB)
+    snapshot = None
+    steps = 0
+    for episode in range(episodes):
+        obs, info = rec.reset(seed=episode)
+        policy.reset(obs, info)
+        done = False
+        while not done:
+            obs, _, terminated, truncated, info = rec.step(policy(obs))
+            steps += 1
+            done = terminated or truncated
+        gc.collect()
+        minutes = (time.perf_counter() - start) / 60
+        samples.append((episode + 1, minutes, rss_mb()))
+        print(
+            f"episode {episode + 1:3d}: {steps:6d} frames, {minutes * 60:7.1f} s, "
+            f"RSS {samples[-1][2]:7.1f} MB",
+            flush=True,
+        )
+        if trace and episode + 1 == WARMUP_EPISODES:
+            snapshot = tracemalloc.take_snapshot()
+    rec.close()
+    if trace and snapshot is not None:
+        stats = tracemalloc.take_snapshot().compare_to(snapshot, "lineno")
+        print(f"tracemalloc: largest growth of Python allocations, episode {WARMUP_EPISODES}..end")
+        for stat in stats[:15]:
+            print(f"  {stat}")
+
+    rows_dropped, video_dropped = dropped_frames(root, steps)
+    total_dropped = rows_dropped + sum(video_dropped.values())
+    print(
+        f"frames: {steps} steps; dropped {rows_dropped} parquet rows, MP4 frames dropped per "
+        f"camera {video_dropped} (goal 0: {'OK' if total_dropped == 0 else 'FAIL'})"
+    )
+    if len(samples) <= WARMUP_EPISODES:
+        print(f"growth: needs more than {WARMUP_EPISODES} episodes")
+        return
+    _, t0, m0 = samples[WARMUP_EPISODES - 1]
+    _, t1, m1 = samples[-1]
+    growth = m1 - m0
+    # The slope of a least-squares line through the samples after the warm-up is less noisy than
+    # the two end points (the allocator returns memory in steps).
+    after = np.array([(t, m) for _, t, m in samples[WARMUP_EPISODES - 1 :]])
+    slope = float(np.polyfit(after[:, 0], after[:, 1], 1)[0]) if len(after) > 2 else 0.0
+    print(
+        f"growth after episode {WARMUP_EPISODES}: {growth:+.1f} MB over {t1 - t0:.1f} min "
+        f"({m0:.1f} -> {m1:.1f} MB); trend {slope:+.2f} MB/min; since start "
+        f"{m1 - start_rss:+.1f} MB"
+    )
+    print(
+        f"ratio growth / {GOAL_MB_PER_HOUR:.0f} MB: {growth / GOAL_MB_PER_HOUR:.3f} (this run); "
+        f"projected to one hour (trend x 60 min): {max(slope, 0.0) * 60 / GOAL_MB_PER_HOUR:.3f} "
+        "(goal <= 1)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="12 episodes (under two minutes)")
+    parser.add_argument("--episodes", type=int, default=None, help="episodes (default 60)")
+    parser.add_argument("--tracemalloc", action="store_true", help="diff Python allocations")
+    parser.add_argument("--keep", type=Path, default=None, help="record here and keep it")
+    args = parser.parse_args()
+    episodes = args.episodes or (12 if args.quick else 60)
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
+        f"MUJOCO_GL={os.environ['MUJOCO_GL']}; {episodes} episodes of {ENV_ID}, cameras "
+        f"{' + '.join(CAMERAS)} at {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}"
+    )
+    if args.tracemalloc:
+        tracemalloc.start(10)
+    tmp = Path(tempfile.mkdtemp(prefix="soak_"))
+    root = args.keep if args.keep is not None else tmp / "soak"
+    try:
+        run(episodes, root, args.tracemalloc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""The scene: a robot's twin, the task's props and the cameras, compiled once from MjSpec.
+
+One :class:`Scene` is what the MuJoCo backend simulates and what the emulators' twin moves, so
+an emulated arm sees and touches what the task placed, its cameras render the props, and the
+task's facts are read from the same physics (:attr:`Scene.world`).
+
+Decisions:
+
+- Assembled with ``mujoco.MjSpec``: the robot's ``scene.xml`` (or a user's ``model_path``, e.g.
+  a model with the official meshes) plus ``task.build_scene``, compiled once by :meth:`build`.
+- The offscreen buffer is sized to the images rendered, with multisampling only when asked:
+  software GL pays for every pixel and every sample on every render.
+- ``build(fps)`` shortens the model's timestep so that whole substeps add up to exactly one
+  control period (30 fps: 16 x 1/480 s as written; 50 fps: 10 x 1/500 s); the sim's clock and
+  the env's fps never drift apart, and an emulator advancing the plant by ``1/fps`` steps the
+  same physics as the backend does.
+- :attr:`lock` guards ``data`` where two threads can meet: an emulator steps the plant from its
+  own thread while the env reads facts and renders. The world's queries and :meth:`render`
+  take it; the backend's own per-step calls run on one thread and do not.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.core.task import Task
+from lerobot_gym.errors import ConfigError, NotConnectedError
+from lerobot_gym.sim.rendering import make_renderer
+from lerobot_gym.sim.world import MujocoWorld
+
+
+class Scene:
+    """Robot + task props + cameras as one compiled MuJoCo model (see the module docstring).
+
+    Args:
+        robot: the robot; its ``scene_xml`` is loaded unless ``model_path`` is given.
+        task: the task whose props are added (``task.build_scene``).
+        image_size: (height, width) of the largest image rendered (sizes the offscreen buffer).
+        render_samples: multisample anti-aliasing samples (0: off, as a camera delivers).
+        shadows: render shadows.
+        reflections: render reflections.
+        model_path: an alternative scene file with the same joint, actuator and camera names.
+    """
+
+    def __init__(
+        self,
+        robot: RobotSpec,
+        task: Task,
+        *,
+        image_size: tuple[int, int] = (480, 640),
+        render_samples: int = 0,
+        shadows: bool = False,
+        reflections: bool = False,
+        model_path: str | Path | None = None,
+    ) -> None:
+        self.robot, self.task = robot, task
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.render_samples = int(render_samples)
+        self.shadows, self.reflections = bool(shadows), bool(reflections)
+        path = Path(model_path) if model_path is not None else robot.scene_xml
+        if path is None or not Path(path).is_file():
+            raise ConfigError(f"twin scene {path} not found; pass model_path= to a scene XML file")
+        self.path = Path(path)
+        self.lock = threading.RLock()
+        self.model: mujoco.MjModel | None = None
+        self.data: mujoco.MjData | None = None
+        self.world: MujocoWorld | None = None
+        self.substeps = 1
+        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+
+    @property
+    def is_built(self) -> bool:
+        """Whether :meth:`build` has run and :meth:`close` has not."""
+        return self.model is not None
+
+    def build(self, fps: int | None = None) -> Scene:
+        """Compile the scene with the task's props; with ``fps``, fit the timestep to it."""
+        spec = mujoco.MjSpec.from_file(str(self.path))
+        self.task.build_scene(spec, self.robot)
+        spec.visual.global_.offheight = self.image_size[0]
+        spec.visual.global_.offwidth = self.image_size[1]
+        spec.visual.quality.offsamples = self.render_samples
+        model = spec.compile()
+        names = self.robot.joint_names
+        try:
+            self.qpos_adr = np.array([model.joint(n).qposadr[0] for n in names])
+            self.dof_adr = np.array([model.joint(n).dofadr[0] for n in names])
+            self.actuators = np.array([model.actuator(n).id for n in names])
+        except KeyError as exc:
+            raise ConfigError(
+                f"scene {self.path} lacks a joint or actuator named as the spec's joints "
+                f"{list(names)}: {exc}"
+            ) from None
+        if fps is not None:
+            self.substeps = max(1, math.ceil(1.0 / (fps * model.opt.timestep) - 1e-9))
+            model.opt.timestep = 1.0 / (fps * self.substeps)
+        # Reads happen every step: plain slices when the arm's coordinates are contiguous.
+        self.qpos_index = _as_slice(self.qpos_adr)
+        self.dof_index = _as_slice(self.dof_adr)
+        self.ctrl_index = _as_slice(self.actuators)
+        self.model, self.data = model, mujoco.MjData(model)
+        self.world = MujocoWorld(model, self.data, lock=self.lock)
+        return self
+
+    def require(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
+        """The compiled model and its data; a typed error before :meth:`build`."""
+        if self.model is None or self.data is None:
+            raise NotConnectedError("the simulation is not built yet; call env.reset() first")
+        return self.model, self.data
+
+    def reset(self, joint_positions_rad: np.ndarray, world_init: dict[str, Any] | None) -> None:
+        """Everything at rest: the robot at a pose (targets equal to it), props placed."""
+        model, data = self.require()
+        with self.lock:
+            mujoco.mj_resetData(model, data)
+            data.qpos[self.qpos_adr] = joint_positions_rad
+            data.ctrl[self.actuators] = joint_positions_rad
+            self.place(world_init)
+            mujoco.mj_forward(model, data)
+
+    def place(self, world_init: dict[str, Any] | None) -> None:
+        """Place the task's props (name -> placement, see ``MujocoWorld.place``), at rest."""
+        model, data = self.require()
+        assert self.world is not None  # built with the model
+        with self.lock:
+            for name, placement in (world_init or {}).items():
+                self.world.place(name, placement)
+            mujoco.mj_forward(model, data)
+
+    def render(self, camera: str, height: int, width: int) -> np.ndarray:
+        """Render an MJCF camera of the present state offscreen (HxWx3 uint8)."""
+        _, data = self.require()
+        renderer = self._renderer(height, width)
+        with self.lock:
+            renderer.update_scene(data, camera=camera)
+        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self.shadows
+        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = self.reflections
+        return renderer.render()
+
+    def render_pose(self, camera: str, height: int, width: int, q_rad: np.ndarray) -> np.ndarray:
+        """Render with the robot posed at ``q_rad`` (the props where they are).
+
+        For plants that move the joints outside this scene's physics (a numpy plant).
+        """
+        model, data = self.require()
+        with self.lock:
+            data.qpos[self.qpos_adr] = q_rad
+            mujoco.mj_kinematics(model, data)
+            mujoco.mj_camlight(model, data)
+        return self.render(camera, height, width)
+
+    def close(self) -> None:
+        """Free the renderers and the physics."""
+        for renderer in self._renderers.values():
+            renderer.close()
+        self._renderers.clear()
+        self.model = self.data = self.world = None
+
+    def _renderer(self, height: int, width: int) -> mujoco.Renderer:
+        key = (int(height), int(width))
+        if key not in self._renderers:
+            model, _ = self.require()
+            if height > model.vis.global_.offheight or width > model.vis.global_.offwidth:
+                raise ConfigError(
+                    f"render size {key} exceeds the offscreen buffer "
+                    f"({model.vis.global_.offheight}, {model.vis.global_.offwidth}); "
+                    "pass image_size= at gym.make"
+                )
+            self._renderers[key] = make_renderer(model, key[0], key[1])
+        return self._renderers[key]
+
+
+def _as_slice(index: np.ndarray) -> slice | np.ndarray:
+    """A slice equal to a run of consecutive indices (cheaper to index with), else the array."""
+    if len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
+        return slice(int(index[0]), int(index[0]) + len(index))
+    return index
