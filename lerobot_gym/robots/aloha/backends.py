@@ -3,13 +3,14 @@
 Real ALOHA hardware (four Dynamixel buses: two ViperX followers, two WidowX leaders; see
 shared/reference/servo-protocols.md section 3.3) is a later issue. Until it lands these builders
 answer with a :class:`~lerobot_gym.errors.ConfigError` that says which ports the real robot will
-need and what to use today (``backend="sim"``), so a user is never left with an SO-101 error
-message or a silent fallback. Both have the signature of the factories in
-:mod:`lerobot_gym.robots.factory` and build nothing.
+need and what to use today (``backend="sim"``), so a user is never left with a generic error or
+a silent fallback. :data:`BACKENDS` is what the registry finds for robot type ``aloha``
+(:func:`lerobot_gym.registry.get_robot_backend`); the builders build nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lerobot_gym.core.spec import RobotSpec
@@ -25,7 +26,7 @@ _LATER = (
 )
 
 
-def make_real_backend(robot: RobotSpec, task: Task, *, ports: Any = None, **options: Any):
+def make_real_backend(robot: RobotSpec, task: Task, *, ports: Any = None, **options: Any) -> Any:
     """Refuse ``backend="real"`` for the ALOHA, naming the ports it will need."""
     del task, options
     if not isinstance(ports, dict) or set(ports) != set(FOLLOWER_PORTS):
@@ -36,10 +37,17 @@ def make_real_backend(robot: RobotSpec, task: Task, *, ports: Any = None, **opti
     raise ConfigError(f"ports given, but {_LATER}")
 
 
-def make_emulated_backend(robot: RobotSpec, task: Task, **options: Any):
+def make_emulated_backend(robot: RobotSpec, task: Task, **options: Any) -> Any:
     """Refuse ``backend="emulated"`` for the ALOHA (its Dynamixel emulator comes with it)."""
     del task, options
     raise ConfigError(
         f"backend='emulated' for robot {robot.name!r}: the emulated ALOHA arrives with its "
         f"hardware driver; {_LATER}"
     )
+
+
+#: Builders by backend name, for robot type ``aloha``.
+BACKENDS: dict[str, Callable[..., Any]] = {
+    "real": make_real_backend,
+    "emulated": make_emulated_backend,
+}
