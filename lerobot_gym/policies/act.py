@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lerobot_gym.policies.config import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE, ACTConfig
@@ -67,8 +67,9 @@ class ACTPolicy(TorchPolicy):
             self.ensembler = TemporalEnsembler(
                 self.config.temporal_ensemble_coeff, self.config.chunk_size
             )
-        self._queue: deque[Tensor] = deque([], maxlen=self.config.n_action_steps)
+        self._queue: deque[Tensor] = deque(maxlen=self.config.n_action_steps)
 
+    @torch.no_grad()
     def predict_action_chunk(self, batch: dict[str, Tensor]) -> Tensor:
         """A normalised chunk ``(B, chunk_size, A)`` from a normalised batch."""
         self.network.eval()
@@ -83,14 +84,20 @@ class ACTPolicy(TorchPolicy):
         return self._queue.popleft()
 
     def _loss(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
-        return self.network(batch)  # type: ignore[no-any-return]
+        return self.network(batch)
 
     def optimizer_param_groups(self) -> list[dict[str, Any]]:
         named = list(self.network.named_parameters())
         return [
-            {"params": [p for n, p in named if not n.startswith("model.backbone") and p.requires_grad]},
             {
-                "params": [p for n, p in named if n.startswith("model.backbone") and p.requires_grad],
+                "params": [
+                    p for n, p in named if not n.startswith("model.backbone") and p.requires_grad
+                ]
+            },
+            {
+                "params": [
+                    p for n, p in named if n.startswith("model.backbone") and p.requires_grad
+                ],
                 "lr": self.config.optimizer_lr_backbone,
             },
         ]
@@ -175,6 +182,8 @@ class TemporalEnsembler:
 class ACT(nn.Module):
     """LeRobot's ``ACT`` module (see the module docstring)."""
 
+    vae_encoder_pos_enc: Tensor
+
     def __init__(self, config: ACTConfig) -> None:
         super().__init__()
         self.config = config
@@ -192,8 +201,8 @@ class ACT(nn.Module):
             self.register_buffer(
                 "vae_encoder_pos_enc", create_sinusoidal_pos_embedding(n_tokens, dim).unsqueeze(0)
             )
+        backbone = resnet(config.vision_backbone, norm_layer=FrozenBatchNorm2d)
         if config.image_features:
-            backbone = resnet(config.vision_backbone, norm_layer=FrozenBatchNorm2d)
             self.backbone = LayerFourBackbone(backbone)
         self.encoder = ACTEncoder(config)
         self.decoder = ACTDecoder(config)
@@ -203,7 +212,9 @@ class ACT(nn.Module):
             self.encoder_env_state_input_proj = nn.Linear(env_ft.shape[0], dim)
         self.encoder_latent_input_proj = nn.Linear(config.latent_dim, dim)
         if config.image_features:
-            self.encoder_img_feat_input_proj = nn.Conv2d(backbone.fc.in_features, dim, kernel_size=1)
+            self.encoder_img_feat_input_proj = nn.Conv2d(
+                backbone.fc.in_features, dim, kernel_size=1
+            )
         n_1d_tokens = 1 + (state_ft is not None) + (env_ft is not None)
         self.encoder_1d_feature_pos_embed = nn.Embedding(n_1d_tokens, dim)
         if config.image_features:
@@ -346,7 +357,9 @@ class ACTDecoder(nn.Module):
 
     def __init__(self, config: ACTConfig) -> None:
         super().__init__()
-        self.layers = nn.ModuleList([ACTDecoderLayer(config) for _ in range(config.n_decoder_layers)])
+        self.layers = nn.ModuleList(
+            [ACTDecoderLayer(config) for _ in range(config.n_decoder_layers)]
+        )
         self.norm = nn.LayerNorm(config.dim_model)
 
     def forward(
@@ -358,7 +371,10 @@ class ACTDecoder(nn.Module):
     ) -> Tensor:
         for layer in self.layers:
             x = layer(
-                x, encoder_out, decoder_pos_embed=decoder_pos_embed, encoder_pos_embed=encoder_pos_embed
+                x,
+                encoder_out,
+                decoder_pos_embed=decoder_pos_embed,
+                encoder_pos_embed=encoder_pos_embed,
             )
         return self.norm(x)
 
@@ -453,7 +469,9 @@ class SinusoidalPositionEmbedding2d(nn.Module):
         y_range = y_range / (y_range[:, -1:, :] + self._eps) * self._two_pi
         x_range = x_range / (x_range[:, :, -1:] + self._eps) * self._two_pi
         inverse_frequency = self._temperature ** (
-            2 * (torch.arange(self.dimension, dtype=torch.float32, device=x.device) // 2) / self.dimension
+            2
+            * (torch.arange(self.dimension, dtype=torch.float32, device=x.device) // 2)
+            / self.dimension
         )
         x_range = x_range.unsqueeze(-1) / inverse_frequency
         y_range = y_range.unsqueeze(-1) / inverse_frequency
@@ -464,5 +482,9 @@ class SinusoidalPositionEmbedding2d(nn.Module):
 
 def get_activation_fn(activation: str) -> Callable[[Tensor], Tensor]:
     """relu, gelu or glu."""
-    functions: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu, "glu": F.glu}
+    functions: dict[str, Callable[[Tensor], Tensor]] = {
+        "relu": F.relu,
+        "gelu": F.gelu,
+        "glu": F.glu,
+    }
     return functions[activation]

@@ -366,7 +366,8 @@ class DiffusionConfig(PolicyConfig):
         steps = self.num_inference_steps
         if steps is not None and not 1 <= steps <= self.num_train_timesteps:
             raise ConfigError(
-                f"num_inference_steps must be in 1..num_train_timesteps ({self.num_train_timesteps})"
+                "num_inference_steps must be in 1..num_train_timesteps "
+                f"({self.num_train_timesteps})"
             )
 
     def validate_features(self) -> None:
@@ -426,11 +427,13 @@ def read_config(directory: str | Path) -> PolicyConfig:
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path} is not valid JSON ({exc}); re-save the checkpoint") from None
     if not isinstance(obj, dict) or "type" not in obj:
-        raise CheckpointError(f"{path} has no \"type\" field naming the policy (act, diffusion)")
+        raise CheckpointError(f'{path} has no "type" field naming the policy (act, diffusion)')
     return config_class(str(obj["type"])).from_json(obj)
 
 
-def dataset_to_policy_features(features: Mapping[str, Mapping[str, Any]]) -> dict[str, PolicyFeature]:
+def dataset_to_policy_features(
+    features: Mapping[str, Mapping[str, Any]],
+) -> dict[str, PolicyFeature]:
     """A dataset's ``meta/info.json`` features as policy features (LeRobot's rule).
 
     Example:

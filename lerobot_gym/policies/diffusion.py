@@ -22,13 +22,14 @@ Design decisions:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lerobot_gym.policies.config import (
@@ -96,7 +97,9 @@ class DiffusionPolicy(TorchPolicy):
                 queue.append(batch[key])
             queue.append(batch[key])
         if not self._queues[ACTION]:
-            stacked = {k: torch.stack(list(q), dim=1) for k, q in self._queues.items() if k != ACTION}
+            stacked = {
+                k: torch.stack(list(q), dim=1) for k, q in self._queues.items() if k != ACTION
+            }
             actions = self.network.diffusion.generate_actions(  # type: ignore[union-attr, operator]
                 stacked, noise=noise, generator=self.generator
             )
@@ -189,7 +192,7 @@ class DiffusionModel(nn.Module):
             if self.config.use_separate_rgb_encoder_per_camera:
                 per_camera = images.permute(2, 0, 1, *range(3, images.dim())).flatten(1, 2)
                 encoded = torch.cat(
-                    [enc(x) for enc, x in zip(self.rgb_encoder, per_camera, strict=True)]  # type: ignore[arg-type, call-overload]
+                    [enc(x) for enc, x in zip(cast(Any, self.rgb_encoder), per_camera, strict=True)]
                 )
                 # (N*B*S, D) -> (B, S, N*D)
                 encoded = encoded.reshape(n_cams, batch_size, n_obs_steps, -1)
@@ -238,6 +241,8 @@ class DiffusionModel(nn.Module):
 class SpatialSoftmax(nn.Module):
     """Keypoints as the softmax-weighted mean image coordinate of each channel (robomimic)."""
 
+    pos_grid: Tensor
+
     def __init__(self, input_shape: tuple[int, int, int], num_kp: int | None = None) -> None:
         super().__init__()
         self._in_c, self._in_h, self._in_w = input_shape
@@ -248,7 +253,9 @@ class SpatialSoftmax(nn.Module):
             self.nets = None
             self._out_c = self._in_c
         # numpy's linspace, as LeRobot (torch's differs in the last bit for some sizes).
-        pos_x, pos_y = np.meshgrid(np.linspace(-1.0, 1.0, self._in_w), np.linspace(-1.0, 1.0, self._in_h))
+        pos_x, pos_y = np.meshgrid(
+            np.linspace(-1.0, 1.0, self._in_w), np.linspace(-1.0, 1.0, self._in_h)
+        )
         pos_x_t = torch.from_numpy(pos_x.reshape(self._in_h * self._in_w, 1)).float()
         pos_y_t = torch.from_numpy(pos_y.reshape(self._in_h * self._in_w, 1)).float()
         self.register_buffer("pos_grid", torch.cat([pos_x_t, pos_y_t], dim=1))
@@ -279,14 +286,22 @@ class DiffusionRgbEncoder(nn.Module):
         size = config.crop_shape or config.resize_shape or (height, width)
         with torch.inference_mode():
             feature_shape = self.backbone(torch.zeros(1, channels, *size)).shape[1:]
-        self.pool = SpatialSoftmax(tuple(feature_shape), num_kp=config.spatial_softmax_num_keypoints)  # type: ignore[arg-type]
+        self.pool = SpatialSoftmax(
+            tuple(feature_shape), num_kp=config.spatial_softmax_num_keypoints
+        )
         self.feature_dim = config.spatial_softmax_num_keypoints * 2
         self.out = nn.Linear(config.spatial_softmax_num_keypoints * 2, self.feature_dim)
         self.relu = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
         if self.resize_shape is not None:
-            x = F.interpolate(x, size=tuple(self.resize_shape), mode="bilinear", align_corners=False, antialias=True)
+            x = F.interpolate(
+                x,
+                size=tuple(self.resize_shape),
+                mode="bilinear",
+                align_corners=False,
+                antialias=True,
+            )
         if self.crop_shape is not None:
             x = self._crop(x, random=self.training and self.crop_is_random)
         x = torch.flatten(self.pool(self.backbone(x)), start_dim=1)
@@ -300,7 +315,7 @@ class DiffusionRgbEncoder(nn.Module):
             top = int(torch.randint(0, h - th + 1, size=(1,)).item())
             left = int(torch.randint(0, w - tw + 1, size=(1,)).item())
         else:
-            top, left = int(round((h - th) / 2.0)), int(round((w - tw) / 2.0))
+            top, left = round((h - th) / 2.0), round((w - tw) / 2.0)
         return x[..., top : top + th, left : left + tw]
 
 
@@ -331,7 +346,9 @@ class DiffusionSinusoidalPosEmb(nn.Module):
 class DiffusionConv1dBlock(nn.Module):
     """Conv1d -> GroupNorm -> Mish."""
 
-    def __init__(self, inp_channels: int, out_channels: int, kernel_size: int, n_groups: int = 8) -> None:
+    def __init__(
+        self, inp_channels: int, out_channels: int, kernel_size: int, n_groups: int = 8
+    ) -> None:
         super().__init__()
         self.block = nn.Sequential(
             nn.Conv1d(inp_channels, out_channels, kernel_size, padding=kernel_size // 2),
@@ -361,9 +378,13 @@ class DiffusionConditionalResidualBlock1d(nn.Module):
         self.conv1 = DiffusionConv1dBlock(in_channels, out_channels, kernel_size, n_groups=n_groups)
         cond_channels = out_channels * 2 if use_film_scale_modulation else out_channels
         self.cond_encoder = nn.Sequential(nn.Mish(), nn.Linear(cond_dim, cond_channels))
-        self.conv2 = DiffusionConv1dBlock(out_channels, out_channels, kernel_size, n_groups=n_groups)
+        self.conv2 = DiffusionConv1dBlock(
+            out_channels, out_channels, kernel_size, n_groups=n_groups
+        )
         self.residual_conv: nn.Module = (
-            nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+            nn.Conv1d(in_channels, out_channels, 1)
+            if in_channels != out_channels
+            else nn.Identity()
         )
 
     def forward(self, x: Tensor, cond: Tensor) -> Tensor:
@@ -394,7 +415,7 @@ class DiffusionConditionalUnet1d(nn.Module):
         )
         cond_dim = embed + global_cond_dim
         dims = list(config.down_dims)
-        in_out = [(config.action_feature.shape[0], dims[0]), *zip(dims[:-1], dims[1:], strict=True)]
+        in_out = [(config.action_feature.shape[0], dims[0]), *itertools.pairwise(dims)]
         kwargs: dict[str, Any] = {
             "cond_dim": cond_dim,
             "kernel_size": config.kernel_size,
@@ -423,7 +444,9 @@ class DiffusionConditionalUnet1d(nn.Module):
                     [
                         block(dim_in * 2, dim_out, **kwargs),
                         block(dim_out, dim_out, **kwargs),
-                        nn.ConvTranspose1d(dim_out, dim_out, 4, 2, 1) if not is_last else nn.Identity(),
+                        nn.ConvTranspose1d(dim_out, dim_out, 4, 2, 1)
+                        if not is_last
+                        else nn.Identity(),
                     ]
                 )
             )
@@ -441,13 +464,15 @@ class DiffusionConditionalUnet1d(nn.Module):
         else:
             global_feature = timesteps_embed
         skips: list[Tensor] = []
-        for resnet_a, resnet_b, downsample in self.down_modules:  # type: ignore[misc]
+        for stage in self.down_modules:
+            resnet_a, resnet_b, downsample = cast(Any, stage)
             x = resnet_b(resnet_a(x, global_feature), global_feature)
             skips.append(x)
             x = downsample(x)
         for mid in self.mid_modules:
             x = mid(x, global_feature)
-        for resnet_a, resnet_b, upsample in self.up_modules:  # type: ignore[misc]
+        for stage in self.up_modules:
+            resnet_a, resnet_b, upsample = cast(Any, stage)
             x = torch.cat((x, skips.pop()), dim=1)
             x = resnet_b(resnet_a(x, global_feature), global_feature)
             x = upsample(x)

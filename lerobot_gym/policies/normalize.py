@@ -56,7 +56,11 @@ _NEEDS = {
     "QUANTILES": ("q01", "q99"),
     "QUANTILE10": ("q10", "q90"),
 }
-_LEGACY_PREFIXES = ("normalize_inputs.buffer_", "normalize_targets.buffer_", "unnormalize_outputs.buffer_")
+_LEGACY_PREFIXES = (
+    "normalize_inputs.buffer_",
+    "normalize_targets.buffer_",
+    "unnormalize_outputs.buffer_",
+)
 
 
 class Normalizer:
@@ -70,7 +74,8 @@ class Normalizer:
 
     Raises:
         ConfigError: a feature whose mode needs statistics the stats lack (the message names
-            the feature, the missing statistic and the fix).
+            the feature, the missing statistic and the fix). Without ``stats`` at all nothing
+            is normalised (LeRobot's behaviour; a checkpoint's statistics are loaded later).
     """
 
     def __init__(
@@ -89,7 +94,8 @@ class Normalizer:
                 name: torch.as_tensor(np.asarray(value), dtype=torch.float32)
                 for name, value in stats[key].items()
             }
-        self.check()
+        if stats is not None:
+            self.check()
 
     def check(self) -> None:
         """Every feature whose mode reads statistics has them."""
@@ -197,7 +203,10 @@ def write_processors(
         "steps": [
             {"registry_name": "rename_observations_processor", "config": {"rename_map": {}}},
             {"registry_name": "to_batch_processor", "config": {}},
-            {"registry_name": "device_processor", "config": {"device": device, "float_dtype": None}},
+            {
+                "registry_name": "device_processor",
+                "config": {"device": device, "float_dtype": None},
+            },
             {
                 "registry_name": "normalizer_processor",
                 "config": {

@@ -1,5 +1,7 @@
-"""DDPM and DDIM noise schedulers: the arithmetic of diffusers' ``DDPMScheduler`` and
-``DDIMScheduler`` as LeRobot's Diffusion Policy configures them, without diffusers.
+"""DDPM and DDIM noise schedulers, without diffusers.
+
+The arithmetic of diffusers' ``DDPMScheduler`` and ``DDIMScheduler`` as LeRobot's Diffusion
+Policy configures them.
 
 Settings LeRobot leaves at diffusers' defaults and that are fixed here: DDPM
 ``variance_type="fixed_small"``, DDIM ``eta=0`` and ``set_alpha_to_one=True``, both
@@ -67,7 +69,9 @@ class NoiseScheduler:
         """Evenly spaced ("leading") timesteps, largest first."""
         self.num_inference_steps = num_inference_steps
         step_ratio = self.num_train_timesteps // num_inference_steps
-        steps = (np.arange(0, num_inference_steps) * step_ratio).round()[::-1].copy().astype(np.int64)
+        steps = (
+            (np.arange(0, num_inference_steps) * step_ratio).round()[::-1].copy().astype(np.int64)
+        )
         self.timesteps = torch.from_numpy(steps)
 
     def add_noise(self, original: Tensor, noise: Tensor, timesteps: Tensor) -> Tensor:
@@ -98,7 +102,11 @@ class NoiseScheduler:
         return pred
 
     def step(
-        self, model_output: Tensor, t: Tensor, sample: Tensor, generator: torch.Generator | None = None
+        self,
+        model_output: Tensor,
+        t: Tensor,
+        sample: Tensor,
+        generator: torch.Generator | None = None,
     ) -> Tensor:
         """The sample at the previous timestep."""
         if self.kind == "DDIM":

@@ -81,7 +81,7 @@ class TrainLog:
             self._tb.close()
 
     def _flush_csv(self) -> None:
-        columns = ["step"] + sorted({k for r in self.rows for k in r} - {"step"})
+        columns = ["step", *sorted({k for r in self.rows for k in r} - {"step"})]
         tmp = self.dir / (CSV_NAME + ".tmp")
         with tmp.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)

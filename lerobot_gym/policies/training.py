@@ -183,7 +183,7 @@ def train(
         config = make_config_for_dataset(cfg.policy_type, meta, cfg.policy_options)
     keys = [*config.input_features, *config.output_features]
     dataset = LeRobotDataset(
-        cfg.dataset_root,
+        Path(cfg.dataset_root),
         episodes=cfg.episodes,
         features=keys,
         delta_timestamps=delta_timestamps(config, meta.fps),
@@ -225,7 +225,9 @@ def train(
                     samples_per_s=n_sum * cfg.batch_size / max(elapsed, 1e-9),
                     lr=optimizer.param_groups[0]["lr"],
                 )
-                log.write(step, {**report.losses, "lr": report.lr, "samples_per_s": report.samples_per_s})
+                log.write(
+                    step, {**report.losses, "lr": report.lr, "samples_per_s": report.samples_per_s}
+                )
                 if progress is not None:
                     progress(report)
                 sums, n_sum, t0 = {}, 0, time.perf_counter()
@@ -317,7 +319,7 @@ def _optimizer(policy: TorchPolicy, total_steps: int) -> tuple[torch.optim.Optim
 
 def _batches(dataset: Any, config: Any, batch_size: int, seed: int) -> Iterator[dict[str, Any]]:
     drop = int(getattr(config, "drop_n_last_frames", 0) or 0)
-    allowed = []
+    allowed: list[int] = []
     for ep in dataset.episodes:
         lo, hi = dataset.episode_range(ep)
         allowed.extend(range(lo, max(lo + 1, hi - drop)))
