@@ -17,8 +17,9 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lerobot_gym.errors import CheckpointError, MissingExtraError
+from lerobot_gym.errors import CheckpointError
 from lerobot_gym.policies.config import CONFIG_NAME, config_class, read_config
+from lerobot_gym.policies.files import MODEL_NAME, load_safetensors, require_torch
 
 if TYPE_CHECKING:
     from lerobot_gym.policies.pretrained import TorchPolicy
@@ -30,28 +31,13 @@ __all__ = [
     "load_safetensors",
     "make_from_checkpoint",
     "require_torch",
-]
-
-MODEL_NAME = "model.safetensors"
+]  # MODEL_NAME, load_safetensors and require_torch live in policies/files.py
 
 #: policy type (config.json ``"type"``) -> ``"module:class"``, imported on first use.
 POLICY_CLASSES = {
     "act": "lerobot_gym.policies.act:ACTPolicy",
     "diffusion": "lerobot_gym.policies.diffusion:DiffusionPolicy",
 }
-
-
-def require_torch(purpose: str = "learned policies") -> Any:
-    """``import torch``, or MissingExtraError naming the ``policies`` extra."""
-    try:
-        import torch
-    except ImportError:
-        raise MissingExtraError("torch", "policies", purpose) from None
-    try:
-        import safetensors.torch  # noqa: F401
-    except ImportError:
-        raise MissingExtraError("safetensors", "policies", purpose) from None
-    return torch
 
 
 def policy_class(policy_type: str) -> type[TorchPolicy]:
@@ -76,31 +62,6 @@ def resolve_checkpoint_dir(path: str | Path) -> Path:
         f"{path} holds no {CONFIG_NAME}: pass a checkpoint folder (one with config.json and "
         "model.safetensors, e.g. OUTPUT_DIR/checkpoints/last/pretrained_model)"
     )
-
-
-def load_safetensors(path: Path) -> dict[str, Any]:
-    """All tensors of a safetensors file, on CPU.
-
-    Raises:
-        CheckpointError: the file is missing or not a valid safetensors file (truncated,
-            overwritten, a Git LFS pointer); the message names the file and the fix.
-    """
-    require_torch()
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    if not path.is_file():
-        raise CheckpointError(f"{path} is missing; the checkpoint is incomplete, re-save it")
-    try:
-        return dict(load_file(str(path), device="cpu"))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        hint = ""
-        if path.stat().st_size < 200 and path.read_bytes().startswith(b"version https://git-lfs"):
-            hint = " (it is a Git LFS pointer: run `git lfs pull`)"
-        raise CheckpointError(
-            f"{path} is not a valid safetensors file{hint}: {exc}. Re-download or re-save the "
-            "checkpoint (a training run keeps earlier ones in OUTPUT_DIR/checkpoints/)"
-        ) from None
 
 
 def load_policy(path: str | Path, device: str = "cpu", **overrides: Any) -> TorchPolicy:

@@ -246,7 +246,7 @@ def read_processor_stats(directory: Path) -> dict[str, dict[str, Tensor]] | None
     Raises:
         CheckpointError: a pipeline JSON names a state file that is missing or corrupt.
     """
-    from lerobot_gym.policies.checkpoint import load_safetensors
+    from lerobot_gym.policies.files import load_safetensors
 
     stats: dict[str, dict[str, Tensor]] = {}
     found = False

@@ -37,13 +37,13 @@ import torch
 from torch import Tensor, nn
 
 from lerobot_gym.errors import CheckpointError, ConfigError, PolicyMismatchError
-from lerobot_gym.policies.checkpoint import MODEL_NAME, load_safetensors
 from lerobot_gym.policies.config import (
     OBS_ENV_STATE,
     OBS_STATE,
     PolicyConfig,
     PolicyFeature,
 )
+from lerobot_gym.policies.files import MODEL_NAME, load_safetensors
 from lerobot_gym.policies.normalize import (
     Normalizer,
     read_processor_stats,

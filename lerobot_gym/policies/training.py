@@ -280,7 +280,7 @@ def save_checkpoint(
 
 
 def _load_training_state(last: Path, policy: TorchPolicy, optimizer: Any, scheduler: Any) -> int:
-    from lerobot_gym.policies.checkpoint import MODEL_NAME, load_safetensors
+    from lerobot_gym.policies.files import MODEL_NAME, load_safetensors
 
     policy.network.load_state_dict(load_safetensors(last / "pretrained_model" / MODEL_NAME))
     state = torch.load(last / "training_state" / "training_state.pt", weights_only=False)
