@@ -82,3 +82,29 @@ def test_dataset_without_the_features_the_policy_needs(tmp_path):
         make_config_for_dataset("act", load_meta(root), {"chunk_sise": 3})
     with pytest.raises(ConfigError, match="unknown policy type 'sac'"):
         make_config_for_dataset("sac", load_meta(root))
+
+
+def test_act_with_a_camera_trains_from_video_and_acts_on_pixels(tmp_path):
+    root = record(
+        tmp_path / "ds", "pixels_agent_pos", episodes=1, cameras=("front",), image_size=(32, 40)
+    )
+    out = tmp_path / "run"
+    options = {**TINY_ACT, "vision_backbone": "resnet18"}
+    path = train(
+        TrainConfig("act", root, out, steps=3, batch_size=2, save_freq=3, log_freq=1, seed=0,
+                    policy_options=options)
+    )  # fmt: skip
+    policy = load_policy(path)
+    assert policy.input_features["observation.images.front"].shape == (3, 32, 40)
+    assert "model.backbone.layer4.1.bn2.running_var" in policy.network.state_dict()
+    env = gym.make(
+        "lerobot_gym/SO101-PickCube-v0", obs_type="pixels_agent_pos", cameras=("front",),
+        image_size=(32, 40),
+    )  # fmt: skip
+    try:
+        policy.check_env(env)
+        obs, info = env.reset(seed=0)
+        policy.reset(obs, info)
+        assert np.all(np.isfinite(policy.select_action(obs)))
+    finally:
+        env.close()
