@@ -105,7 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.quick:
-        demos, max_steps, n_eval, act_steps, diff_steps, batch, saves = 4, 60, 2, 40, 20, 8, 2
+        demos, max_steps, n_eval, act_steps, diff_steps, batch, saves = 4, None, 2, 40, 20, 8, 2
     else:
         demos, max_steps, n_eval, act_steps, diff_steps, batch, saves = (
             50,

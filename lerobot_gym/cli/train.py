@@ -66,7 +66,7 @@ PARSER = CommandParser(
 def run(argv: list[str]) -> int:
     """Parse the flags, train with a progress bar, print where the checkpoints are."""
     cfg = PARSER.parse(argv)
-    from lerobot_gym.policies.checkpoint import require_torch
+    from lerobot_gym.policies.files import require_torch
 
     torch = require_torch("`lerobot-gym train`")
     if cfg["num_threads"]:
