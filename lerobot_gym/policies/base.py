@@ -110,6 +110,7 @@ def _make_scripted(env: gym.Env, *, seed: int | None = None) -> Policy:
 POLICY_TYPES: dict[str, str | Callable[..., Policy]] = {
     "random": _make_random,
     "scripted": _make_scripted,
+    "sb3": "lerobot_gym.policies.sb3:make_sb3_policy",
 }
 
 
