@@ -11,9 +11,11 @@ Prints, last:
   run) and by a random policy, and SAC's success as a ratio of the scripted policy's.
 
 Hyperparameters (dense reward ``1 - tanh(10 d)``, the id's default): absolute joint targets
-rescaled to [-1, 1], gamma 0.9 (the reward is immediate, a short horizon learns faster),
-learning rate 1e-3, two 128-unit layers, batch 128, 1000 random steps first. Chosen before
-the run; not tuned on the evaluation episodes.
+rescaled to [-1, 1]; observations normalised by running mean/std (``--policy.normalize_obs``:
+without it the joint angles, in degrees, drown the target position, in metres, and a first
+run stayed at 0 % after 7.5k steps); gamma 0.9 (the reward is immediate, a short horizon
+learns faster), learning rate 1e-3, two 128-unit layers, batch 128, 1000 random steps
+first. Not tuned on the evaluation episodes.
 
 Usage: ``python benchmarks/sac_reach.py [--quick] [--output_dir DIR] [--policy.device cpu]``
 (``--quick``: 1.2k steps, a smoke run under 2 minutes; the goal is not expected there).
@@ -75,6 +77,7 @@ def main() -> None:
         f"--output_dir={out}",
         "--policy.learning_rate=0.001",
         "--policy.gamma=0.9",
+        "--policy.normalize_obs=true",
         f"--policy.learning_starts={400 if quick else 1000}",
         f"--policy.buffer_size={steps}",
         "--policy.net_arch=[64,64]" if quick else "--policy.net_arch=[128,128]",

@@ -14,8 +14,11 @@ The output directory holds:
 * ``policy/``: the final policy directory;
 * ``eval.csv`` (step, success rate, mean return over ``--eval.n_episodes`` seeded episodes, run
   through :func:`~lerobot_gym.policies.evaluate_policy` exactly as ``lerobot-gym eval`` runs
-  them), ``progress.csv`` (SB3's logger: losses, episode returns), TensorBoard logs in
-  ``tensorboard/`` when ``tensorboard`` is installed, and ``training.png`` (the curves).
+  them), ``logs/<first step>/progress.csv`` (SB3's logger, one folder per resumed segment:
+  losses, episode returns, the evaluation), TensorBoard event files beside it when
+  ``tensorboard`` is installed, and ``training.png`` (the curves).
+* with ``--policy.normalize_obs=true``, SB3's ``VecNormalize`` statistics: saved in each
+  checkpoint (``vec_normalize.pkl``) and in the policy's ``config.json`` (``obs_norm``).
 
 Design decisions:
 
@@ -44,7 +47,7 @@ PARSER = CommandParser(
         Train a stable-baselines3 algorithm (--policy.type=sac|td3|ddpg|ppo|a2c) online on
         --env.id. Checkpoints every --save_freq steps in OUTPUT_DIR/checkpoints (resume with
         --resume=true), evaluation every --eval_freq steps into OUTPUT_DIR/eval.csv, losses
-        and returns into OUTPUT_DIR/progress.csv (and TensorBoard if installed), curves into
+        and returns into OUTPUT_DIR/logs/*/progress.csv (and TensorBoard if installed), curves into
         OUTPUT_DIR/training.png, and the final policy into OUTPUT_DIR/policy for
         `lerobot-gym eval --policy.type=sb3 --policy.path=OUTPUT_DIR/policy`.
     """,
@@ -52,6 +55,12 @@ PARSER = CommandParser(
         Flag("policy.type", None, "the SB3 algorithm: sac, td3, ddpg, ppo, a2c", str),
         Flag("policy.device", "cpu", "torch device: cpu, cuda or auto", str),
         Flag("policy.num_threads", 1, "torch CPU threads", int),
+        Flag(
+            "policy.normalize_obs",
+            False,
+            "normalise Box observations by running mean/std (SB3's VecNormalize)",
+            bool,
+        ),
         Flag("steps", 100_000, "env steps to train for (in total, across resumes)", int),
         Flag("batch_size", 256, "minibatch size", int),
         Flag("save_freq", 10_000, "checkpoint every this many env steps (0: only at the end)", int),
@@ -69,7 +78,7 @@ PARSER = CommandParser(
         "--steps=30000 --output_dir=outputs/train/sac_reach",
     ),
 )
-_OWN_POLICY_KEYS = ("type", "device", "num_threads", "net_arch")
+_OWN_POLICY_KEYS = ("type", "device", "num_threads", "net_arch", "normalize_obs")
 EVAL_FIELDS = ("step", "success_rate", "avg_sum_reward", "elapsed_s")
 
 
@@ -104,6 +113,7 @@ class _Run:
     out: Path
     seed: int
     n_eval: int
+    normalize_obs: bool
 
 
 def train(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -133,6 +143,7 @@ def train(cfg: dict[str, Any]) -> dict[str, Any]:
         out=Path(cfg["output_dir"] or common.default_output_dir("train", env_id)),
         seed=int(cfg["seed"]),
         n_eval=int(cfg["eval"]["n_episodes"]),
+        normalize_obs=bool(policy_args.get("normalize_obs")),
     )
     torch.set_num_threads(max(1, int(policy_args.get("num_threads") or 1)))
     checkpoints = run_.out / "checkpoints"
@@ -144,8 +155,8 @@ def train(cfg: dict[str, Any]) -> dict[str, Any]:
             "another --output_dir"
         )
     run_.out.mkdir(parents=True, exist_ok=True)
-    model, env = _build(run_, resume=bool(cfg["resume"]))
-    callback = _Callback(run_, env, cfg["save_freq"], cfg["eval_freq"], cfg["steps"])
+    model, env, vec = _build(run_, resume=bool(cfg["resume"]))
+    callback = _Callback(run_, env, vec, cfg["save_freq"], cfg["eval_freq"], cfg["steps"])
     start = time.perf_counter()
     remaining = max(0, int(cfg["steps"]) - int(model.num_timesteps))
     try:
@@ -178,21 +189,37 @@ def _algo_kwargs(policy_args: dict[str, Any], cfg: dict[str, Any]) -> dict[str, 
     return kwargs
 
 
-def _build(run_: _Run, *, resume: bool) -> tuple[Any, Any]:
+def _build(run_: _Run, *, resume: bool) -> tuple[Any, Any, Any]:
+    """(model, the SB3 stack, the vector env the model steps: VecNormalize'd or not)."""
+    from gymnasium import spaces
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
     from lerobot_gym.policies.sb3 import algorithm_class, default_policy_class, make_sb3_env
 
     env = make_sb3_env(run_.env_id, **run_.env_kwargs)
     cls = algorithm_class(run_.algorithm)
+    last = run_.out / "checkpoints"
     if resume:
-        last = run_.out / "checkpoints" / (run_.out / "checkpoints" / "last").read_text().strip()
-        model = cls.load(last / "model.zip", env=env, device=run_.algo_kwargs["device"])
+        last = last / (last / "last").read_text().strip()
+    vec: Any = DummyVecEnv([lambda: env])
+    if run_.normalize_obs:
+        if not isinstance(env.observation_space, spaces.Box):
+            raise UsageError(
+                "--policy.normalize_obs=true needs a Box observation (--env.obs_type=state)"
+            )
+        if resume:
+            vec = VecNormalize.load(str(last / "vec_normalize.pkl"), vec)
+        else:
+            vec = VecNormalize(vec, norm_obs=True, norm_reward=False)
+    if resume:
+        model = cls.load(last / "model.zip", env=vec, device=run_.algo_kwargs["device"])
         if (last / "replay_buffer.pkl").is_file():
             model.load_replay_buffer(last / "replay_buffer.pkl")
     else:
         try:
             model = cls(
                 default_policy_class(env.observation_space),
-                env,
+                vec,
                 seed=run_.seed,
                 **run_.algo_kwargs,
             )
@@ -200,11 +227,12 @@ def _build(run_: _Run, *, resume: bool) -> tuple[Any, Any]:
             raise UsageError(
                 f"--policy.* options not accepted by {run_.algorithm}: {exc}"
             ) from None
-    model.set_logger(_logger(run_.out))
-    return model, env
+    model.set_logger(_logger(run_.out / "logs" / f"{int(model.num_timesteps):09d}"))
+    return model, env, vec
 
 
-def _logger(out: Path) -> Any:
+def _logger(folder: Path) -> Any:
+    """SB3's logger into one folder per (resumed) run segment: its CSV file is rewritten."""
     import importlib.util
 
     from stable_baselines3.common.logger import configure
@@ -212,7 +240,7 @@ def _logger(out: Path) -> Any:
     formats = ["csv"]
     if importlib.util.find_spec("tensorboard") is not None:
         formats.append("tensorboard")
-    return configure(str(out), formats)
+    return configure(str(folder), formats)
 
 
 def _callback_base() -> type:
@@ -226,11 +254,13 @@ def _callback_base() -> type:
 class _Callback(_callback_base()):  # type: ignore[misc]
     """Checkpoints, evaluations and the progress bar, every env step of ``learn()``."""
 
-    def __init__(self, run_: _Run, env: Any, save_freq: int, eval_freq: int, total: int) -> None:
+    def __init__(
+        self, run_: _Run, env: Any, vec: Any, save_freq: int, eval_freq: int, total: int
+    ) -> None:
         super().__init__()
         from tqdm.auto import tqdm
 
-        self.run_, self.env = run_, env
+        self.run_, self.env, self.vec = run_, env, vec
         self.save_freq, self.eval_freq = int(save_freq), int(eval_freq)
         self.evaluations: list[dict[str, Any]] = _read_csv(run_.out / "eval.csv")
         self._bar = tqdm(total=total, desc=f"train {run_.algorithm}", file=sys.stderr, leave=False)
@@ -248,9 +278,10 @@ class _Callback(_callback_base()):  # type: ignore[misc]
         return True
 
     def policy(self) -> Any:
-        from lerobot_gym.policies.sb3 import SB3Policy
+        from lerobot_gym.policies.sb3 import SB3Policy, obs_norm_of
 
-        return SB3Policy.from_env(self.model, self.env)
+        norm = obs_norm_of(self.vec) if self.run_.normalize_obs else None
+        return SB3Policy.from_env(self.model, self.env, obs_norm=norm)
 
     def checkpoint(self, final: bool = False) -> Path:
         step = int(self.model.num_timesteps)
@@ -258,6 +289,8 @@ class _Callback(_callback_base()):  # type: ignore[misc]
         self.policy().save(directory)
         if hasattr(self.model, "save_replay_buffer"):
             self.model.save_replay_buffer(directory / "replay_buffer.pkl")
+        if self.run_.normalize_obs:
+            self.vec.save(str(directory / "vec_normalize.pkl"))
         # Written last, by rename: a crash mid-save leaves `last` naming a complete checkpoint.
         tmp = directory.parent / "last.tmp"
         tmp.write_text(directory.name + "\n")
@@ -284,6 +317,7 @@ class _Callback(_callback_base()):  # type: ignore[misc]
         _append_csv(self.run_.out / "eval.csv", row)
         self.logger.record("eval/success_rate", row["success_rate"])
         self.logger.record("eval/avg_sum_reward", row["avg_sum_reward"])
+        self.logger.dump(row["step"])  # with the latest losses and returns, one CSV row
         self._bar.set_postfix(success=f"{100 * result.success_rate:.0f}%")
         return row
 
@@ -319,9 +353,9 @@ def plot_training(out: Path) -> Path:
 
     evals = _read_csv(out / "eval.csv")
     progress: list[dict[str, str]] = []
-    if (out / "progress.csv").exists():
-        with (out / "progress.csv").open(newline="") as f:
-            progress = list(csv.DictReader(f))
+    for path in sorted((out / "logs").glob("*/progress.csv")):
+        with path.open(newline="") as f:
+            progress += list(csv.DictReader(f))
 
     def series(key: str) -> tuple[list[float], list[float]]:
         pairs = [

@@ -182,6 +182,8 @@ class SB3Policy:
         env_id: the id trained on, recorded in ``config.json``.
         env_kwargs: ``gym.make`` keywords trained with, recorded in ``config.json``.
         deterministic: act with the mean (True, for evaluation) or sample.
+        obs_norm: the running observation statistics of SB3's ``VecNormalize`` the model was
+            trained behind (:func:`obs_norm_of`), applied before the model sees an observation.
     """
 
     def __init__(
@@ -193,8 +195,12 @@ class SB3Policy:
         env_id: str | None = None,
         env_kwargs: Mapping[str, Any] | None = None,
         deterministic: bool = True,
+        obs_norm: Mapping[str, Any] | None = None,
     ) -> None:
         self.model = model
+        self.obs_norm = dict(obs_norm) if obs_norm is not None else None
+        if self.obs_norm is not None and not flatten_state:
+            raise ConfigError("observation normalisation is supported for Box observations only")
         self.flatten_state = flatten_state
         self.action_space = action_space
         self.env_id = env_id
@@ -224,6 +230,8 @@ class SB3Policy:
     def select_action(self, observation: Mapping[str, Any]) -> np.ndarray:
         """The action, in the env's action space, for the env's own observation dict."""
         sb3_obs = to_sb3_observation(observation, flatten_state=self.flatten_state)
+        if self.obs_norm is not None:
+            sb3_obs = normalize_observation(sb3_obs, self.obs_norm)
         action, _ = self.model.predict(sb3_obs, deterministic=self.deterministic)
         action = np.clip(action, self.model.action_space.low, self.model.action_space.high)
         return np.asarray(self._to_env(action), dtype=self.action_space.dtype)
@@ -242,6 +250,7 @@ class SB3Policy:
             "env": {"id": self.env_id, "kwargs": self.env_kwargs},
             "flatten_state": self.flatten_state,
             "deterministic": self.deterministic,
+            "obs_norm": self.obs_norm,
             "action_low": self.action_space.low.tolist(),
             "action_high": self.action_space.high.tolist(),
             "input_features": {k: {"shape": list(s.shape or ())} for k, s in sub.items()},
@@ -255,6 +264,26 @@ class SB3Policy:
         self.model.save(out / MODEL_NAME)
         (out / CONFIG_NAME).write_text(json.dumps(self.config(), indent=2) + "\n")
         return out
+
+
+def obs_norm_of(vec_normalize: Any) -> dict[str, Any]:
+    """The statistics SB3's ``VecNormalize`` normalises Box observations with, as plain data."""
+    rms = vec_normalize.obs_rms
+    return {
+        "mean": np.asarray(rms.mean, np.float64).tolist(),
+        "var": np.asarray(rms.var, np.float64).tolist(),
+        "clip": float(vec_normalize.clip_obs),
+        "epsilon": float(vec_normalize.epsilon),
+    }
+
+
+def normalize_observation(obs: np.ndarray, obs_norm: Mapping[str, Any]) -> np.ndarray:
+    """``VecNormalize``'s observation normalisation with saved statistics (float32)."""
+    mean = np.asarray(obs_norm["mean"], np.float64)
+    var = np.asarray(obs_norm["var"], np.float64)
+    clip = float(obs_norm["clip"])
+    scaled = (np.asarray(obs, np.float64) - mean) / np.sqrt(var + float(obs_norm["epsilon"]))
+    return np.clip(scaled, -clip, clip).astype(np.float32)
 
 
 def _plain_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -296,6 +325,7 @@ def load_sb3_policy(
         env_id=config["env"]["id"],
         env_kwargs=config["env"]["kwargs"],
         deterministic=bool(config.get("deterministic", True)),
+        obs_norm=config.get("obs_norm"),
     )
     if env is not None:
         _check_env_matches(policy, env)
@@ -447,6 +477,11 @@ def _add(buffer: Any, group: list[tuple[Any, Any, np.ndarray, float, bool]]) -> 
     obs = [g[0] for g in group]
     next_obs = [g[1] for g in group]
     if isinstance(space, spaces.Dict):
+        if not isinstance(obs[0], dict):
+            raise ConfigError(
+                f"the env stack flattens observations into one Box, the buffer expects keys "
+                f"{sorted(space.spaces)}; seed with the stack the model trains on"
+            )
         keys = set(obs[0])
         if keys != set(space.spaces):
             raise ConfigError(

@@ -11,6 +11,18 @@ from lerobot_gym.errors import ConfigError
 from lerobot_gym.policies import evaluate_policy, make_policy, register_policy
 
 sb3 = pytest.importorskip("stable_baselines3")
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # SB3's small networks gain nothing from threads; on a loaded machine torch's spinning
+    # worker threads made a 300-step SAC run 20x slower.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 from lerobot_gym.policies.sb3 import (  # noqa: E402
     SB3Policy,
