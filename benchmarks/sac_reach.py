@@ -1,6 +1,6 @@
 """SB3 SAC on SO101-Reach (state observations): success within 30k env steps, and wall time.
 
-Trains through ``lerobot-gym train-sb3`` itself (the same flags a user passes), evaluating every
+Trains through ``lerobot-gym train`` itself (the same flags a user passes), evaluating every
 ``--eval_freq`` steps on seeded episodes with the same evaluation as ``lerobot-gym eval``
 (success = ``info["is_success"]`` at the final step: the gripper within 2 cm of the target).
 
@@ -89,7 +89,7 @@ def main() -> None:
     reached = next((e["step"] for e in evals if e["success_rate"] >= GOAL_SUCCESS), None)
     best = max(e["success_rate"] for e in evals)
     final = evals[-1]["success_rate"]
-    eval_seed = seed + 1_000_000  # the episodes train-sb3 evaluates on
+    eval_seed = seed + 1_000_000  # the episodes training evaluates on
     scripted = _anchor("scripted", n_eval, eval_seed)
     random = _anchor("random", n_eval, eval_seed)
 

@@ -2,7 +2,7 @@
 
     python examples/sac_reach.py --steps 30000      # about 90 % success; see benchmarks/
 
-The same run from the shell: ``lerobot-gym train-sb3 --policy.type=sac --env.id=SO101-Reach-v0
+The same run from the shell: ``lerobot-gym train --policy.type=sac --env.id=SO101-Reach-v0
 --env.obs_type=state --policy.normalize_obs=true``.
 """
 

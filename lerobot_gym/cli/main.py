@@ -45,8 +45,6 @@ COMMANDS: dict[str, str] = {
     "dataset": "lerobot_gym.cli.dataset:run",
     "viz": "lerobot_gym.cli.viz:run",
     "train": "lerobot_gym.cli.train:run",
-    # Until `train` dispatches SB3 algorithms itself (--policy.type=sac|td3|ppo|...).
-    "train-sb3": "lerobot_gym.cli.train_sb3:run",
     "calibrate": "lerobot_gym.cli.calibrate:run",
     "find-port": "lerobot_gym.cli.find_port:run",
     "find-cameras": "lerobot_gym.cli.find_cameras:run",

@@ -1,8 +1,8 @@
 """Train a stable-baselines3 algorithm online on an env id, with checkpoints and curves.
 
-``lerobot-gym train-sb3 --policy.type=sac --env.id=SO101-Reach-v0 --env.obs_type=state
---steps=30000 --output_dir=outputs/train/sac_reach`` (and, once the ``train`` command exists,
-``lerobot-gym train`` with an SB3 ``--policy.type`` dispatches to :func:`run`). The flags are
+``lerobot-gym train --policy.type=sac --env.id=SO101-Reach-v0 --env.obs_type=state
+--steps=30000 --output_dir=outputs/train/sac_reach``: ``lerobot-gym train`` hands an SB3
+``--policy.type`` (sac, td3, ddpg, ppo, a2c) to :func:`run`. The flags are
 LeRobot's where they exist: ``--steps``, ``--batch_size``, ``--save_freq``, ``--eval_freq``,
 ``--output_dir``, ``--seed``, ``--policy.device``, ``--resume``.
 
@@ -42,7 +42,7 @@ from lerobot_gym.cli.args import CommandParser, Flag, UsageError
 from lerobot_gym.errors import MissingExtraError
 
 PARSER = CommandParser(
-    prog="lerobot-gym train-sb3",
+    prog="lerobot-gym train",
     description="""
         Train a stable-baselines3 algorithm (--policy.type=sac|td3|ddpg|ppo|a2c) online on
         --env.id. Checkpoints every --save_freq steps in OUTPUT_DIR/checkpoints (resume with
@@ -74,7 +74,7 @@ PARSER = CommandParser(
     ),
     open_groups={"env": common.ENV_GROUP_HELP, "policy": "SB3 algorithm keywords"},
     examples=(
-        "lerobot-gym train-sb3 --policy.type=sac --env.id=SO101-Reach-v0 --env.obs_type=state "
+        "lerobot-gym train --policy.type=sac --env.id=SO101-Reach-v0 --env.obs_type=state "
         "--steps=30000 --output_dir=outputs/train/sac_reach",
     ),
 )
@@ -102,6 +102,21 @@ def is_sb3_policy_type(policy_type: str | None) -> bool:
     from lerobot_gym.policies.sb3 import ALGORITHMS
 
     return str(policy_type).lower() in ALGORITHMS
+
+
+def flag_value(argv: list[str], name: str) -> str | None:
+    """The value of ``--name=VALUE`` or ``--name VALUE`` in ``argv`` (None when absent).
+
+    Example:
+        >>> flag_value(["--env.id=X", "--policy.type", "sac"], "policy.type")
+        'sac'
+    """
+    for i, token in enumerate(argv):
+        if token == f"--{name}" and i + 1 < len(argv):
+            return argv[i + 1]
+        if token.startswith(f"--{name}="):
+            return token.split("=", 1)[1]
+    return None
 
 
 @dataclasses.dataclass
@@ -247,7 +262,9 @@ def _callback_base() -> type:
     try:
         from stable_baselines3.common.callbacks import BaseCallback
     except ImportError as exc:
-        raise MissingExtraError("stable_baselines3", "rl", "lerobot-gym train-sb3") from exc
+        raise MissingExtraError(
+            "stable_baselines3", "rl", "lerobot-gym train --policy.type=sac"
+        ) from exc
     return BaseCallback
 
 

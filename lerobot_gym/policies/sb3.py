@@ -56,6 +56,7 @@ __all__ = [
     "SB3Policy",
     "algorithm_class",
     "default_policy_class",
+    "is_sb3_checkpoint",
     "load_sb3_policy",
     "make_sb3_env",
     "make_sb3_policy",
@@ -289,6 +290,17 @@ def normalize_observation(obs: np.ndarray, obs_norm: Mapping[str, Any]) -> np.nd
 def _plain_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     # The registration's own robot/task are implied by the id.
     return {k: v for k, v in kwargs.items() if k not in ("robot", "task")}
+
+
+def is_sb3_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` holds a policy saved by :meth:`SB3Policy.save` (reads only JSON)."""
+    config_path = Path(path) / CONFIG_NAME
+    if not config_path.is_file() or not (Path(path) / MODEL_NAME).is_file():
+        return False
+    try:
+        return json.loads(config_path.read_text()).get("type") == POLICY_TYPE
+    except (json.JSONDecodeError, AttributeError):
+        return False
 
 
 def load_sb3_policy(

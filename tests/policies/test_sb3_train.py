@@ -1,4 +1,4 @@
-"""`lerobot-gym train-sb3`: checkpoints, resume, curves, and the result evaluated by `eval`."""
+"""`lerobot-gym train --policy.type=sac`: checkpoints, resume, curves, then `lerobot-gym eval`."""
 
 import csv
 import json
@@ -30,7 +30,7 @@ def _steps(out):
 
 def test_train_checkpoints_resumes_and_the_policy_evaluates(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train-sb3", *ENV, *TINY, "--steps=60", f"--output_dir={out}"]) == 0
+    assert main(["train", *ENV, *TINY, "--steps=60", f"--output_dir={out}"]) == 0
     assert (out / "checkpoints" / "last").read_text().strip() == "000000060"
     for step in ("000000030", "000000060"):
         assert (out / "checkpoints" / step / "model.zip").is_file()
@@ -41,9 +41,9 @@ def test_train_checkpoints_resumes_and_the_policy_evaluates(tmp_path, capsys):
     assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # A second run in the same folder continues from step 60 (model and replay buffer).
-    assert main(["train-sb3", *ENV, *TINY, "--steps=90", f"--output_dir={out}"]) == 2
+    assert main(["train", *ENV, *TINY, "--steps=90", f"--output_dir={out}"]) == 2
     assert "--resume=true" in capsys.readouterr().err
-    argv = ["train-sb3", *ENV, *TINY, "--steps=90", f"--output_dir={out}", "--resume=true"]
+    argv = ["train", *ENV, *TINY, "--steps=90", f"--output_dir={out}", "--resume=true"]
     assert main(argv) == 0
     assert _steps(out) == [30, 60, 90]
     assert (out / "checkpoints" / "last").read_text().strip() == "000000090"
@@ -66,8 +66,9 @@ def test_train_checkpoints_resumes_and_the_policy_evaluates(tmp_path, capsys):
 
 def test_bad_flags_name_the_flag(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train-sb3", *ENV, "--policy.type=sacc", f"--output_dir={out}"]) == 2
-    assert "--policy.type must be one of" in capsys.readouterr().err
-    argv = ["train-sb3", *ENV, "--policy.type=sac", f"--output_dir={out}", "--resume=true"]
+    argv = ["train", *ENV, "--policy.type=sac", "--policy.gama=0.9", f"--output_dir={out}"]
+    assert main(argv) == 2
+    assert "--policy.* options not accepted by sac" in capsys.readouterr().err
+    argv = ["train", *ENV, "--policy.type=sac", f"--output_dir={out}", "--resume=true"]
     assert main(argv) == 2
     assert "no checkpoint to resume from" in capsys.readouterr().err
