@@ -84,6 +84,12 @@ EVAL_FIELDS = ("step", "success_rate", "avg_sum_reward", "elapsed_s")
 
 def run(argv: list[str]) -> int:
     """Parse the flags, train, print where everything was written."""
+    if any(token.startswith("--dataset.") for token in argv):
+        raise UsageError(
+            f"--policy.type={flag_value(argv, 'policy.type')} (stable-baselines3) trains online "
+            "on --env.id=ID; --dataset.* is for --policy.type=act|diffusion. To start from "
+            "recorded data, use lerobot_gym.policies.sb3.seed_replay_buffer"
+        )
     report = train(PARSER.parse(argv))
     last = report["evaluations"][-1] if report["evaluations"] else None
     if last is not None:
