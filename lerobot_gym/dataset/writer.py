@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from lerobot_gym.dataset import layout
+from lerobot_gym.dataset import _heap, layout
 from lerobot_gym.dataset._commit import EpisodeFiles, finish_videos
 from lerobot_gym.dataset.columns import arrow_column, convert_value
 from lerobot_gym.dataset.meta import DatasetMeta
@@ -430,6 +430,8 @@ class LeRobotDatasetWriter:
         self._num_frames += n
         self._encoded = None
         self._reset_buffer()
+        # The episode's encoders have closed: give their freed arenas back (see _heap).
+        _heap.release_free_heap()
         self.info.update(
             total_episodes=self._num_episodes,
             total_frames=self._num_frames,

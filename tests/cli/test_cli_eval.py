@@ -115,7 +115,7 @@ def test_env_keywords_reach_gym_make(tmp_path, capsys):
     [
         ([REACH, "--env.obs_type=bogus"], 1, "obs_type 'bogus' does not exist"),
         ([REACH, "--env.not_a_keyword=1"], 1, "unknown keyword argument(s) ['not_a_keyword']"),
-        (["--env.id=lerobot_gym/Nope-v0"], 1, "Nope"),
+        (["--env.id=lerobot_gym/Nope-v0"], 2, "--env.id=lerobot_gym/Nope-v0 is not registered"),
         ([REACH, "--policy.type=act"], 1, "needs a checkpoint: pass --policy.path=DIR"),
         ([REACH, "--policy.type=ppo"], 1, "unknown policy type 'ppo'; available types"),
         ([REACH, "--eval.n_episodes=0"], 1, "n_episodes must be at least 1"),

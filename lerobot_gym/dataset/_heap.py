@@ -1,0 +1,51 @@
+"""Hand the C heap's free pages back to the OS between episodes (glibc's ``malloc_trim``).
+
+Why (issue 13, item 5; measured by ``benchmarks/soak.py``): every episode opens and closes one
+video encoder per camera. SVT-AV1 allocates tens of MB per instance from its own threads, so the
+memory lands in many glibc malloc arenas; once freed, small live blocks scattered through those
+arenas keep the freed pages resident, and glibc only returns memory at the top of a heap. Nothing
+leaks (malloc's bytes in use stay flat), yet the recorder's resident size grew about 2 MB per
+episode without end (447 -> 598 MB over 60 episodes in the issue). ``malloc_trim(0)`` walks
+every arena and releases the free pages inside them (``madvise(MADV_DONTNEED)``), which bounds it.
+
+Design decisions:
+
+* Called by :class:`~lerobot_gym.dataset.LeRobotDatasetWriter` once per committed episode: the
+  encoders have just closed, and the control loop is between episodes, so the few milliseconds
+  it takes never land in a step.
+* Not a process-wide allocator setting (``mallopt``, ``MALLOC_ARENA_MAX``): those change how the
+  whole host program allocates; a trim only gives back what is already free.
+* glibc only: on macOS, Windows or musl there is no ``malloc_trim`` and this does nothing (their
+  allocators return memory on their own terms).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+
+
+@functools.cache
+def malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # only here: `import lerobot_gym` stays light
+
+    try:
+        function = ctypes.CDLL(None).malloc_trim  # the C library this process already uses
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_size_t]
+    function.restype = ctypes.c_int
+    return function
+
+
+def release_free_heap() -> bool:
+    """Return the free pages of every malloc arena to the OS; False where unsupported."""
+    trim = malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
