@@ -44,10 +44,13 @@ from gymnasium.wrappers import RescaleAction
 from gymnasium.wrappers.utils import rescale_box
 
 from lerobot_gym.errors import ConfigError, MissingExtraError
+from lerobot_gym.wrappers.lerobot_keys import lerobot_key
 from lerobot_gym.wrappers.sb3_observation import (
+    CAMERA_PREFIX,
     PIXELS,
     SB3Observation,
     sb3_observation_space,
+    state_keys,
     to_sb3_observation,
 )
 
@@ -185,6 +188,9 @@ class SB3Policy:
         deterministic: act with the mean (True, for evaluation) or sample.
         obs_norm: the running observation statistics of SB3's ``VecNormalize`` the model was
             trained behind (:func:`obs_norm_of`), applied before the model sees an observation.
+        state_layout: with ``flatten_state``, the env keys and sizes concatenated into the
+            state vector, in order (``{"agent_pos": 6, "environment_state": 3}``), for
+            :attr:`input_features`.
     """
 
     def __init__(
@@ -197,8 +203,10 @@ class SB3Policy:
         env_kwargs: Mapping[str, Any] | None = None,
         deterministic: bool = True,
         obs_norm: Mapping[str, Any] | None = None,
+        state_layout: Mapping[str, int] | None = None,
     ) -> None:
         self.model = model
+        self.state_layout = dict(state_layout or {})
         self.obs_norm = dict(obs_norm) if obs_norm is not None else None
         if self.obs_norm is not None and not flatten_state:
             raise ConfigError("observation normalisation is supported for Box observations only")
@@ -219,6 +227,10 @@ class SB3Policy:
     def from_env(cls, model: Any, env: gym.Env, **kwargs: Any) -> SB3Policy:
         """The policy of ``model`` trained on the SB3 stack ``env`` (see :func:`make_sb3_env`)."""
         flatten, raw, _ = _stack_layout(env)
+        inner = env.unwrapped.observation_space
+        if flatten and isinstance(inner, spaces.Dict):
+            sizes = {k: int(np.prod(inner[k].shape or (1,))) for k in state_keys(list(inner))}
+            kwargs.setdefault("state_layout", sizes)
         spec = env.unwrapped.spec
         kwargs.setdefault("env_id", spec.id if spec is not None else None)
         if spec is not None:
@@ -241,10 +253,38 @@ class SB3Policy:
         """Same as :meth:`select_action`."""
         return self.select_action(observation)
 
+    @property
+    def input_features(self) -> dict[str, Any]:
+        """What the policy reads, under LeRobot keys, as ``PolicyFeature`` objects."""
+        from lerobot_gym.policies.config import PolicyFeature
+
+        space = self.model.observation_space
+        if isinstance(space, spaces.Dict):
+            shapes = {k: tuple(s.shape or ()) for k, s in space.spaces.items()}
+        else:
+            shapes = {k: (n,) for k, n in self.state_layout.items()}
+            shapes = shapes or {"agent_pos": tuple(space.shape or ())}
+        out = {}
+        for key, shape in shapes.items():
+            if key.startswith(CAMERA_PREFIX):
+                out[f"observation.images.{key[len(CAMERA_PREFIX) :]}"] = PolicyFeature(
+                    "VISUAL", shape
+                )
+            elif key == "environment_state":
+                out["observation.environment_state"] = PolicyFeature("ENV", shape)
+            else:
+                out[lerobot_key(key)] = PolicyFeature("STATE", shape)
+        return out
+
+    @property
+    def output_features(self) -> dict[str, Any]:
+        """``{"action": PolicyFeature("ACTION", (n,))}`` in the env's units."""
+        from lerobot_gym.policies.config import PolicyFeature
+
+        return {"action": PolicyFeature("ACTION", tuple(self.action_space.shape))}
+
     def config(self) -> dict[str, Any]:
         """What ``config.json`` holds (see the module docstring)."""
-        obs_space = self.model.observation_space
-        sub = obs_space.spaces if isinstance(obs_space, spaces.Dict) else {"state": obs_space}
         return {
             "type": POLICY_TYPE,
             "algorithm": type(self.model).__name__.lower(),
@@ -254,8 +294,9 @@ class SB3Policy:
             "obs_norm": self.obs_norm,
             "action_low": self.action_space.low.tolist(),
             "action_high": self.action_space.high.tolist(),
-            "input_features": {k: {"shape": list(s.shape or ())} for k, s in sub.items()},
-            "output_features": {"action": {"shape": list(self.action_space.shape)}},
+            "state_layout": self.state_layout,
+            "input_features": {k: f.to_json() for k, f in self.input_features.items()},
+            "output_features": {k: f.to_json() for k, f in self.output_features.items()},
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -338,6 +379,7 @@ def load_sb3_policy(
         env_kwargs=config["env"]["kwargs"],
         deterministic=bool(config.get("deterministic", True)),
         obs_norm=config.get("obs_norm"),
+        state_layout=config.get("state_layout"),
     )
     if env is not None:
         _check_env_matches(policy, env)

@@ -51,7 +51,8 @@ def camera_key(camera: str) -> str:
     return f"{CAMERA_PREFIX}{camera}"
 
 
-def _state_keys(keys: list[str]) -> list[str]:
+def state_keys(keys: list[str]) -> list[str]:
+    """The order in which Box entries are concatenated by ``flatten_state``."""
     first = [k for k in STATE_ORDER if k in keys]
     return first + sorted(k for k in keys if k not in STATE_ORDER)
 
@@ -105,7 +106,7 @@ def sb3_observation_space(space: gym.Space, *, flatten_state: bool = False) -> g
                 f"flatten_state=True needs an observation without cameras, got {sorted(images)}; "
                 "use obs_type='state' or keep the Dict (SB3's MultiInputPolicy)"
             )
-        order = _state_keys(list(boxes))
+        order = state_keys(list(boxes))
         low = np.concatenate([boxes[k].low for k in order]).astype(np.float32)
         high = np.concatenate([boxes[k].high for k in order]).astype(np.float32)
         return spaces.Box(low, high, dtype=np.float32)
@@ -129,7 +130,7 @@ def to_sb3_observation(obs: Mapping[str, Any], *, flatten_state: bool = False) -
     if flatten_state:
         if PIXELS in obs:
             raise ConfigError("flatten_state=True needs an observation without cameras")
-        order = _state_keys(list(obs))
+        order = state_keys(list(obs))
         return np.concatenate([np.asarray(obs[k], np.float32).reshape(-1) for k in order])
     out: dict[str, Any] = {}
     for key, value in obs.items():

@@ -88,6 +88,11 @@ def test_policy_saved_and_loaded_acts_like_the_model(tmp_path):
     assert config["type"] == "sb3" and config["algorithm"] == "sac"
     assert config["env"]["id"] == REACH and config["env"]["kwargs"]["obs_type"] == "state"
     assert (out / "model.zip").is_file()
+    assert config["input_features"] == {
+        "observation.state": {"type": "STATE", "shape": [6]},
+        "observation.environment_state": {"type": "ENV", "shape": [3]},
+    }
+    assert config["output_features"] == {"action": {"type": "ACTION", "shape": [6]}}
 
     raw = gym.make(REACH, obs_type="state")
     loaded = load_sb3_policy(out, device="cpu", env=raw)
@@ -101,6 +106,9 @@ def test_policy_saved_and_loaded_acts_like_the_model(tmp_path):
     expected = env.get_wrapper_attr("action")  # RescaleAction's own mapping to the raw env
     np.testing.assert_allclose(action, expected(model_action), rtol=0, atol=1e-4)
     np.testing.assert_array_equal(loaded(obs), action)
+    from lerobot_gym.policies import load_policy
+
+    assert isinstance(load_policy(out, device="cpu"), SB3Policy)  # any checkpoint directory
 
 
 def test_saved_policy_evaluates_through_make_policy(tmp_path):
