@@ -122,8 +122,11 @@ def _policy_type(given: str | None, path: Any) -> str:
         return given or "scripted"
     from lerobot_gym.policies.checkpoint import resolve_checkpoint_dir
     from lerobot_gym.policies.config import read_config
+    from lerobot_gym.policies.sb3 import POLICY_TYPE as SB3_TYPE
+    from lerobot_gym.policies.sb3 import is_sb3_checkpoint
 
-    found = read_config(resolve_checkpoint_dir(path)).type_name
+    directory = resolve_checkpoint_dir(path)
+    found = SB3_TYPE if is_sb3_checkpoint(directory) else read_config(directory).type_name
     if given is not None and given != found:
         raise UsageError(
             f"--policy.type={given} but the checkpoint at --policy.path={path} is {found!r}; "

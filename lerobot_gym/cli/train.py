@@ -65,6 +65,11 @@ PARSER = CommandParser(
 
 def run(argv: list[str]) -> int:
     """Parse the flags, train with a progress bar, print where the checkpoints are."""
+    from lerobot_gym.cli import train_sb3
+
+    if train_sb3.is_sb3_policy_type(train_sb3.flag_value(argv, "policy.type")):
+        # --policy.type=sac|td3|ddpg|ppo|a2c: stable-baselines3 online on --env.id.
+        return train_sb3.run(argv)
     cfg = PARSER.parse(argv)
     from lerobot_gym.policies.files import require_torch
 

@@ -145,6 +145,7 @@ POLICY_TYPES: dict[str, str | Callable[..., Policy]] = {
     "scripted": _make_scripted,
     "act": "lerobot_gym.policies.checkpoint:make_from_checkpoint",
     "diffusion": "lerobot_gym.policies.checkpoint:make_from_checkpoint",
+    "sb3": "lerobot_gym.policies.sb3:make_sb3_policy",
 }
 
 

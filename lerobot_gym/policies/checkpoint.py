@@ -83,6 +83,11 @@ def load_policy(path: str | Path, device: str = "cpu", **overrides: Any) -> Torc
         MissingExtraError: torch or safetensors is not installed.
     """
     directory = resolve_checkpoint_dir(path)
+    from lerobot_gym.policies.sb3 import is_sb3_checkpoint, load_sb3_policy
+
+    if is_sb3_checkpoint(directory):
+        # A stable-baselines3 model (config.json + model.zip): same select_action/save surface.
+        return load_sb3_policy(directory, device=device)  # type: ignore[return-value]
     config = read_config(directory)
     cls = policy_class(config.type_name)
     return cls.from_pretrained(directory, device=device, config=config, **overrides)

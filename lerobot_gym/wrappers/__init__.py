@@ -9,6 +9,7 @@ from lerobot_gym.wrappers.lerobot_keys import LeRobotKeys, lerobot_features
 from lerobot_gym.wrappers.record_episodes import RecordEpisodes
 from lerobot_gym.wrappers.replay_episode import ReplayReport, replay_episode
 from lerobot_gym.wrappers.rerun_viz import RerunViz
+from lerobot_gym.wrappers.sb3_observation import SB3Observation
 
 __all__ = [
     "ControlRate",
@@ -16,6 +17,7 @@ __all__ = [
     "RecordEpisodes",
     "ReplayReport",
     "RerunViz",
+    "SB3Observation",
     "lerobot_features",
     "replay_episode",
 ]

@@ -2,8 +2,8 @@
 
 ``lerobot_side.py``, ``lerobot_v21_side.py`` and ``lerobot_policy_side.py`` run only in their
 compat venvs (they import LeRobot and patch torchvision's operator registry at import), so the
-main test run, which
-imports every module under ``tests`` for ``--doctest-modules``, must not collect them.
+main test run, which imports every module under ``tests`` for ``--doctest-modules``, must not
+collect them.
 
 The datasets are session fixtures: several test modules check the same dataset from different
 angles (values, statistics, resume), and each LeRobot round trip costs a subprocess of about

@@ -49,6 +49,10 @@ def test_train_usage_errors(state_dataset, tmp_path, capsys):
            f"--output_dir={tmp_path / 'x'}", "--policy.chunk_sise=3"]  # fmt: skip
     assert main(bad) == 1
     assert "--policy.chunk_sise is not an option of act" in capsys.readouterr().err
+    # SB3 algorithms train online on an env (lerobot_gym.cli.train_sb3), not from a dataset.
     assert main(["train", "--policy.type=ppo", f"--dataset.root={state_dataset}",
-                 f"--output_dir={tmp_path / 'y'}"]) == 1  # fmt: skip
-    assert "unknown policy type 'ppo'" in capsys.readouterr().err
+                 f"--output_dir={tmp_path / 'y'}"]) == 2  # fmt: skip
+    assert "trains online on --env.id" in capsys.readouterr().err
+    assert main(["train", "--policy.type=ppx", f"--dataset.root={state_dataset}",
+                 f"--output_dir={tmp_path / 'z'}"]) == 1  # fmt: skip
+    assert "unknown policy type 'ppx'" in capsys.readouterr().err
