@@ -2,12 +2,17 @@
 
 Every failure a real SO-101 bus has must reach the caller as a typed error that names the fix,
 with the arm made safe (torque off) when it happens during a step.
+
+Deterministic on a loaded machine: faults are injected (lost, corrupt, late or missing
+replies), never produced by real lateness, so every bus here gets a generous reply allowance
+(:data:`BUS`) that a loaded machine's scheduling cannot exhaust, and waits poll for an outcome
+instead of sleeping a fixed time. How fast faults are detected, and the control period held
+through them, are measured by ``benchmarks/bus_faults.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 
 import gymnasium as gym
@@ -34,15 +39,22 @@ from lerobot_gym.wrappers.control_rate import ControlRate
 NAMES = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 ENV_ID = "lerobot_gym/SO101-v0"
 HOLD = np.array([0.0, -45.0, 45.0, 45.0, 0.0, 20.0], dtype=np.float32)
+#: Reply allowance of every bus here (not what these tests check: see the module docstring).
+BUS = {"bus_timeout_ms": 200.0, "bus_retries": 2}
+#: An injected late reply: later than all three attempts' allowances together (0.6 s), with
+#: room for a loaded machine to start the attempts late.
+LATE_S = 1.5
 
 
 def _emulated(**kwargs) -> gym.Env:
-    options = {"obs_type": "state", "max_speed_deg_s": 360.0, "plant": "first_order", **kwargs}
+    options = {"obs_type": "state", "max_speed_deg_s": 360.0, "plant": "first_order"}
+    options |= BUS | kwargs
     return gym.make(ENV_ID, backend="emulated", disable_env_checker=True, **options)
 
 
-def _torque_off(emu, timeout_s: float = 0.5) -> bool:
-    # Torque is disabled with an unacknowledged SYNC_WRITE: the emulator applies it a moment later.
+def _torque_off(emu, timeout_s: float = 10.0) -> bool:
+    # Torque is disabled with an unacknowledged SYNC_WRITE: the emulator applies it a moment
+    # later (the deadline is only a bound on a hang, not a latency check).
     deadline = time.monotonic() + timeout_s
     while any(emu.register("Torque_Enable", n) for n in NAMES):
         if time.monotonic() > deadline:
@@ -66,7 +78,7 @@ def test_a_missing_servo_is_named_at_connect():
     ("faults", "error", "hint"),
     [
         (BusFaults(corrupt_ids=frozenset({2})), CorruptPacketError, "check the cable"),
-        (BusFaults(late_reply_s={5: 0.25}), MotorTimeoutError, "check its power and cable"),
+        (BusFaults(late_reply_s={5: LATE_S}), MotorTimeoutError, "check its power and cable"),
         (BusFaults(error_bits={3: 0x01}), MotorStatusError, "voltage"),
     ],
     ids=["corrupt-packets", "late-replies", "voltage-bit"],
@@ -98,6 +110,7 @@ def test_a_port_that_does_not_exist():
 def test_a_busy_port_and_a_corrupt_calibration_file():
     with EmulatedSO101("follower", plant="first_order") as arm:
         options = {"port": arm.port, "calibration_dir": arm.calibration_dir, "obs_type": "state"}
+        options |= BUS
         other = FeetechBus(arm.port, {n: Motor(i + 1) for i, n in enumerate(NAMES)})
         other.connect(handshake=False)  # another program holds the arm's port
         try:
@@ -120,54 +133,50 @@ def test_a_busy_port_and_a_corrupt_calibration_file():
         )
 
 
-def test_the_loop_holds_30_hz_through_packet_loss_and_corruption():
-    """1 % of packets lost and 0.1 % of replies corrupted, for ~3 s at 30 Hz on the twin."""
+def test_the_loop_rides_out_packet_loss_and_corruption():
+    """1 % of packets lost and 0.1 % of replies corrupted, for 90 steps: every fault is
+    retried and no step fails. (That a 30 Hz loop on the twin holds its period through these
+    faults with a 20 ms reply allowance is measured by benchmarks/bus_faults.py.)
+
+    The numpy plant, not the twin: a starved emulator thread catching up on MuJoCo physics
+    answers late enough to exhaust any allowance, which is load, not the faults under test.
+    """
     faults = BusFaults(loss_rate=0.01, corruption_rate=0.001)
-    env = _emulated(plant="mujoco", faults=faults, bus_timeout_ms=20.0, bus_retries=2)
-    env = ControlRate(env, fps=30)
+    env = _emulated(faults=faults)
     try:
         env.reset(seed=0)
         backend = env.unwrapped.backend
         backend.bus.reset_stats()
-        periods = []
         for _ in range(90):
-            *_, info = env.step(HOLD)
-            periods.append(info["control_period_s"])
-        periods = np.array(periods)
+            env.step(HOLD)
         stats, emulator = backend.bus.stats, backend.emulator.stats
     finally:
         env.close()
-    # The rate holds: a lost packet costs one 20 ms reply allowance, inside the 33 ms period.
-    # (Tolerances leave room for a shared, loaded CI machine waking the loop late.)
-    assert np.median(periods) == pytest.approx(1 / 30, abs=0.0015)
-    assert periods.mean() == pytest.approx(1 / 30, rel=0.1)
     assert emulator.dropped > 0  # faults happened ...
     assert stats.timeouts + stats.corrupt_packets > 0  # ... were counted ...
     assert stats.retries == stats.timeouts + stats.corrupt_packets  # ... and each one retried
     assert stats.failures == 0
 
 
-def test_a_persistent_fault_disables_torque_and_raises_within_100_ms():
-    env = ControlRate(_emulated(bus_timeout_ms=20.0, bus_retries=1), fps=30)
+def test_a_persistent_fault_disables_torque_and_raises_on_the_next_step():
+    """A servo that stops replying fails the very next step, after one attempt and one retry
+    (no more), with torque off. (Detection latency in ms: benchmarks/bus_faults.py.)"""
+    env = ControlRate(_emulated(bus_retries=1), fps=30)
     try:
         env.reset(seed=0)
-        emu = env.unwrapped.backend.emulator
-        injected: list[float] = []
-
-        def servo_3_stops_replying() -> None:
-            emu.faults = dataclasses.replace(emu.faults, no_reply_ids=frozenset({3}))
-            injected.append(time.perf_counter())
-
-        timer = threading.Timer(0.31, servo_3_stops_replying)  # mid-period, not step-aligned
-        timer.start()
+        backend = env.unwrapped.backend
+        emu = backend.emulator
+        for _ in range(5):
+            env.step(HOLD)
+        before = dataclasses.replace(backend.bus.stats)
+        emu.faults = dataclasses.replace(emu.faults, no_reply_ids=frozenset({3}))
         with pytest.raises(MotorTimeoutError) as err:
-            for _ in range(60):
-                env.step(HOLD)
-        latency_s = time.perf_counter() - injected[0]
-        timer.join()
+            env.step(HOLD)
+        stats = backend.bus.stats
         assert err.value.motor_id == 3
-        assert latency_s < 0.1, f"fault detected after {latency_s * 1e3:.0f} ms"
-        assert _torque_off(emu)
+        assert stats.timeouts - before.timeouts == 2  # the attempt and its one retry
+        assert stats.failures - before.failures == 1
+        assert _torque_off(emu) and backend.torque_released
     finally:
         env.close()
 
@@ -233,10 +242,11 @@ def test_reset_after_a_fail_safe_stop_re_enables_torque():
         assert _torque(emu) == [1] * 6 and not backend.torque_released
         target = obs["agent_pos"].copy()
         target[0] += 20.0
-        for _ in range(30):
+        for _ in range(1000):  # until the arm is there (the emulated plant moves in real time)
             obs, *_ = env.step(target)
-        time.sleep(0.5)
-        obs, *_ = env.step(target)
+            if abs(obs["agent_pos"][0] - target[0]) < 2.0:
+                break
+            time.sleep(0.01)
         assert obs["agent_pos"][0] == pytest.approx(target[0], abs=2.0)
     finally:
         env.close()

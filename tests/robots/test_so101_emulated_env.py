@@ -19,7 +19,9 @@ from lerobot_gym.wrappers.control_rate import ControlRate
 SO101_IDS = sorted(env_id for env_id, (robot, _, _) in ENV_IDS.items() if robot == "so101")
 STATE_IDS = [i for i in SO101_IDS if "Cube" not in i]  # cube poses are sim-only facts
 SMALL = (24, 32)
-FAST = {"max_speed_deg_s": 360.0}
+# A fast reset, and a reply allowance that a loaded machine cannot exhaust (timeouts are
+# tested in tests/hardware/test_faults_e2e.py by fault injection).
+FAST = {"max_speed_deg_s": 360.0, "bus_timeout_ms": 500.0}
 
 
 def _make(env_id: str, **kwargs) -> gym.Env:
@@ -86,11 +88,24 @@ def test_spaces_are_identical_to_the_twin(env_id, obs_type):
 
 
 def test_the_emulated_arm_follows_commands_at_30_hz():
+    """The real-time emulated arm, paced at 30 Hz, gets to a commanded pose and stays there.
+
+    It takes about 1.5 s (45 steps) on an idle machine; the loop allows far more, because a
+    loaded machine may starve the emulator's plant thread (which then falls behind the wall
+    clock). The control period itself is measured by benchmarks/control_loop.py.
+    """
     env = ControlRate(_make("lerobot_gym/SO101-v0", obs_type="state"), fps=30)
     try:
         env.reset(seed=0)
         target = np.array([25.0, -20.0, 30.0, 40.0, -35.0, 60.0], dtype=np.float32)
-        for _ in range(45):  # 1.5 s
+        for _ in range(45):
+            obs, *_ = env.step(target)
+        for _ in range(300):  # 10 s more at most
+            close = np.abs(obs["agent_pos"] - target) < [2.0] * 5 + [3.0]
+            if close.all():
+                break
+            obs, *_ = env.step(target)
+        for _ in range(5):  # ... and it stays there
             obs, *_ = env.step(target)
         np.testing.assert_allclose(obs["agent_pos"][:5], target[:5], atol=2.0)
         assert abs(obs["agent_pos"][5] - target[5]) < 3.0  # percent of the jaw's travel
