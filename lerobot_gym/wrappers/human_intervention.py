@@ -28,7 +28,8 @@ Design decisions:
 * The order is checked too: a ``RecordEpisodes`` *inside* this wrapper would never see
   ``is_intervention``, so that stack is refused with the order that works.
 * A device that vanishes mid-episode (its driver raises a
-  :class:`~lerobot_gym.errors.HardwareError`) leaves the robot as ``on_teleop_lost`` says
+  :class:`~lerobot_gym.errors.HardwareError`, or the ``OSError``/``termios.error`` of a port
+  that disappeared) leaves the robot as ``on_teleop_lost`` says
   (``"hold"``: the last targets stay, servos keep holding; ``"limp"``: the backend's
   fail-safe, torque off on hardware), then raises
   :class:`~lerobot_gym.errors.TeleopLostError`. The step is not taken, so the frames already
@@ -52,6 +53,15 @@ from lerobot_gym.teleop.base import Teleop
 __all__ = ["ON_TELEOP_LOST", "HumanIntervention"]
 
 ON_TELEOP_LOST: tuple[str, ...] = ("hold", "limp")
+
+try:  # a pulled USB serial adapter surfaces from pyserial as termios.error (EIO), not OSError
+    from termios import error as _TermiosError
+except ImportError:  # pragma: no cover - Windows
+    _TermiosError = OSError  # type: ignore[assignment,misc]
+
+#: What a device's driver raises when the device is gone: typed hardware errors, and the OS
+#: errors a vanished port gives before a driver can translate them.
+_DEVICE_ERRORS = (HardwareError, OSError, _TermiosError)
 
 
 class HumanIntervention(
@@ -89,7 +99,11 @@ class HumanIntervention(
         on_teleop_lost: str = "hold",
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(
-            self, teleop=teleop, action_map=action_map, on_teleop_lost=on_teleop_lost
+            self,
+            teleop=teleop,
+            action_map=action_map,
+            on_teleop_lost=on_teleop_lost,
+            _disable_deepcopy=True,  # a device holds threads, ports and locks
         )
         gym.Wrapper.__init__(self, env)
         space = env.action_space
@@ -126,7 +140,7 @@ class HumanIntervention(
         try:
             teleop_action = self.teleop.get_action()
             events = info_keys.check_events(self.teleop.events(), type(self.teleop).__name__)
-        except HardwareError as exc:
+        except _DEVICE_ERRORS as exc:
             self._make_safe()
             raise TeleopLostError(
                 f"the teleop device {type(self.teleop).__name__} stopped answering mid-episode "
