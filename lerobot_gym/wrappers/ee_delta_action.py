@@ -122,7 +122,7 @@ class EEDeltaAction(
             ik_iters=ik_iters,
         )
         gym.ActionWrapper.__init__(self, env)
-        base = env.unwrapped
+        base: Any = env.unwrapped  # a RobotEnv (checked below)
         robot = getattr(base, "robot", None)
         controller = getattr(base, "controller", None)
         if robot is None or getattr(controller, "name", None) != "joint_pos":
@@ -221,7 +221,9 @@ class EEDeltaAction(
             EE_REJECTED: rejected,
             info_keys.ACTION_APPLIED: np.clip(applied, -1.0, 1.0),
         }
-        low, high = self.env.action_space.low, self.env.action_space.high
+        joint_space = self.env.action_space
+        assert isinstance(joint_space, spaces.Box)  # the env's joint_pos space (__init__)
+        low, high = joint_space.low, joint_space.high
         return np.clip(self.robot.to_user(q), low, high).astype(np.float32)
 
     def _inside(
@@ -247,7 +249,8 @@ class EEDeltaAction(
         return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ self._approach
 
     def _reference(self) -> np.ndarray:
-        targets = self.env.unwrapped.joint_targets_rad
+        base: Any = self.env.unwrapped
+        targets = base.joint_targets_rad
         if targets is None:
             raise gym.error.ResetNeeded("call env.reset() before env.step()")
         return np.asarray(targets, dtype=np.float64)
