@@ -18,6 +18,7 @@ Hierarchy::
     ├── NotConnectedError (RuntimeError)    hardware used before reset()/connect()
     ├── HardwareError (RuntimeError)
     │   ├── PortNotFoundError, PortBusyError
+    │   ├── PortIOError                      the OS failed a read/write/flush of an open port
     │   ├── MotorError
     │   │   ├── MotorTimeoutError            no status packet in time
     │   │   ├── MotorNotFoundError           ping found no servo at an id
@@ -105,6 +106,15 @@ class PortNotFoundError(HardwareError, FileNotFoundError):
 
 class PortBusyError(HardwareError):
     """The serial port exists but another process holds it."""
+
+
+class PortIOError(HardwareError):
+    """The operating system failed an operation on an open serial port.
+
+    ``OSError``, ``termios.error`` or ``serial.SerialException`` from a read, a write or an input
+    flush: a USB adapter that was reset, unplugged or glitched. The bus reopens the port on its
+    next transaction.
+    """
 
 
 class MotorError(HardwareError):

@@ -9,6 +9,14 @@ through entry-point groups (Gymnasium >= 1.0 removed its own plugin mechanism):
     koch = "my_pkg.koch:koch_spec"        # a RobotSpec, or a callable returning one
     [project.entry-points."lerobot_gym.tasks"]
     stack = "my_pkg.tasks:StackCubes"     # a Task subclass
+    [project.entry-points."lerobot_gym.robot_backends"]
+    koch_follower = "my_pkg.koch.backends:BACKENDS"   # robot_type -> {"real": builder, ...}
+
+Hardware backends are declared by each robot, per robot type (``RobotSpec.robot_type``): a
+mapping ``{"real": builder, "emulated": builder}`` of callables ``builder(robot, task, *, fps,
+image_size, config, **options) -> Backend`` (see ``lerobot_gym/robots/so101/backends.py``), found
+through :func:`get_robot_backend`. ``backend="real"`` and ``"emulated"`` dispatch there
+(``robots/factory.py``), so adding a robot never edits the factory.
 
 Plugins are imported lazily, only when a lookup misses the built-ins; a plugin that fails to
 import raises :class:`~lerobot_gym.errors.PluginLoadError` naming it. Plugin robots and tasks are
@@ -31,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
 
@@ -49,6 +57,7 @@ from lerobot_gym.errors import (
 NAMESPACE = "lerobot_gym"
 ROBOT_GROUP = "lerobot_gym.robots"
 TASK_GROUP = "lerobot_gym.tasks"
+ROBOT_BACKEND_GROUP = "lerobot_gym.robot_backends"
 
 # name -> "module:attribute", imported on first use so `import lerobot_gym` stays light.
 _ROBOTS: dict[str, str | RobotSpec | Callable[[], RobotSpec]] = {
@@ -59,6 +68,10 @@ _TASKS: dict[str, str | type] = {
     "reach": "lerobot_gym.tasks.reach:Reach",
     "pick_cube": "lerobot_gym.tasks.pick_cube:PickCube",
     "push_cube": "lerobot_gym.tasks.push_cube:PushCube",
+}
+# robot_type -> "module:attribute" of its {backend name: builder} mapping (module doc).
+_ROBOT_BACKENDS: dict[str, str | Mapping[str, Callable]] = {
+    "so101_follower": "lerobot_gym.robots.so101.backends:BACKENDS",
 }
 # backend name -> "module:factory"; factory(robot, task, config, **options) -> Backend
 _BACKENDS: dict[str, str | Callable] = {
@@ -134,6 +147,45 @@ def get_task(name: str) -> type:
     if not (isinstance(task_cls, type) and issubclass(task_cls, Task)):
         raise PluginLoadError(f"task {name!r} did not give a Task subclass but {task_cls!r}")
     return task_cls
+
+
+def register_robot_backends(robot_type: str, builders: Mapping[str, Callable] | str) -> None:
+    """Declare a robot type's hardware backends (see the module docstring).
+
+    Args:
+        robot_type: ``RobotSpec.robot_type`` of the robots they drive.
+        builders: ``{"real": builder, "emulated": builder}``, or ``"module:attr"`` naming one.
+    """
+    _ROBOT_BACKENDS[robot_type] = builders
+
+
+def get_robot_backend(robot: RobotSpec, backend: str) -> Callable:
+    """The builder of ``backend`` (``"real"``, ``"emulated"``) for ``robot``'s type.
+
+    Raises:
+        ConfigError: The robot declares no such backend; names those it has and the fix.
+    """
+    robot_type = robot.robot_type
+    builders = _ROBOT_BACKENDS.get(robot_type)
+    if builders is None:
+        builders = _from_plugins(ROBOT_BACKEND_GROUP, robot_type)
+        if builders is not None:
+            _ROBOT_BACKENDS[robot_type] = builders
+    table = _resolve(builders) if builders is not None else {}
+    if not isinstance(table, Mapping):
+        raise PluginLoadError(
+            f"the backends of robot type {robot_type!r} must be a mapping backend name -> "
+            f"builder, got {type(table).__name__}"
+        )
+    if backend not in table:
+        has = [*sorted(table), "sim"]
+        raise ConfigError(
+            f"backend={backend!r} is not available for robot {robot.name!r} (robot type "
+            f"{robot_type!r}); it runs with backend in {has}. Hardware backends are declared "
+            f"per robot type with register_robot_backends() or the entry-point group "
+            f"{ROBOT_BACKEND_GROUP!r}"
+        )
+    return table[backend]
 
 
 def get_backend_factory(name: str) -> Callable:

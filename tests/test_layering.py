@@ -24,6 +24,11 @@ FORBIDDEN = [
         "lerobot_gym.sim",
         "core/ states protocols; sim/ implements them and the factory injects them",
     ),
+    (
+        "lerobot_gym.hardware",
+        "lerobot_gym.robots",
+        "hardware/ drives buses, servos and cameras for any robot; each robot configures it",
+    ),
 ]
 
 
@@ -180,3 +185,34 @@ def test_find_cycles_finds_a_cycle():
 def test_no_import_cycle_among_the_package_modules():
     cycles = find_cycles(import_graph())
     assert not cycles, "module-level import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_no_import_cycle_among_robots_and_hardware_even_through_deferred_imports():
+    """0.1.0's ``robots/factory.py`` <-> ``robots/so101/emulated.py`` circle went through
+    imports inside functions, which the module-level check above does not follow."""
+    modules = {
+        m: p
+        for m, p in all_modules().items()
+        if _within(m, "lerobot_gym.robots") or _within(m, "lerobot_gym.hardware")
+    }
+    graph = {
+        module: {n for n in imported_names(module, path) if n in modules and n != module}
+        for module, path in modules.items()
+    }
+    # Drop "pkg" when "pkg.sub" is the module actually imported (as import_graph does).
+    graph = {
+        m: {e for e in es if not any(o.startswith(e + ".") for o in es)} for m, es in graph.items()
+    }
+    cycles = find_cycles(graph)
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_backend_factory_names_no_robot():
+    """``robots/factory.py`` dispatches on the robot type; each robot declares its builders."""
+    path = PACKAGE_DIR / "robots" / "factory.py"
+    robots = {p.name for p in (PACKAGE_DIR / "robots").iterdir() if (p / "__init__.py").exists()}
+    assert robots  # e.g. so101
+    names = imported_names("lerobot_gym.robots.factory", path)
+    assert not {n for n in names for r in robots if _within(n, f"lerobot_gym.robots.{r}")}
+    source = path.read_text().lower()
+    assert not [r for r in robots if r in source]

@@ -135,7 +135,6 @@ def arm_from_flags(cfg: Mapping[str, Any]) -> ArmTarget:
 def run(argv: list[str]) -> int:
     """Parse the flags and calibrate the arm (see the module docstring)."""
     from lerobot_gym.hardware.feetech import FeetechBus
-    from lerobot_gym.hardware.feetech import Motor as BusMotor
     from lerobot_gym.robots.so101.calibration import calibration_path
     from lerobot_gym.robots.so101.motors import so101_motors
 
@@ -144,7 +143,7 @@ def run(argv: list[str]) -> int:
     # Saved where LeRobot looks today, even when the file read was in the pre-2026 folder.
     save_path = calibration_path(arm.kind, arm.arm_id, arm.calibration_dir, for_write=True)
     motors = so101_motors()
-    bus = FeetechBus(arm.port, {n: BusMotor(m.id, m.model) for n, m in motors.items()})
+    bus = FeetechBus(arm.port, motors)
     print(f"Connecting to the {arm.kind} {arm.arm_id!r} on {arm.port} ...")
     bus.connect()
     try:

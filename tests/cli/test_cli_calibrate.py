@@ -18,7 +18,7 @@ import pytest
 from lerobot_gym.cli.calibrate import LiveTable
 from lerobot_gym.cli.main import main
 from lerobot_gym.hardware.emulator import FeetechEmulator, FirstOrderPlant
-from lerobot_gym.hardware.emulator.protocol import INST_SYNC_READ
+from lerobot_gym.hardware.feetech.packets import INST_SYNC_READ
 from lerobot_gym.robots.so101.calibration import HALF_TURN_TICK, load_calibration
 from lerobot_gym.robots.so101.motors import SO101_JOINT_NAMES, SO101_MOTOR_IDS
 

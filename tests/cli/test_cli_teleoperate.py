@@ -17,7 +17,7 @@ import pytest
 
 from lerobot_gym.cli.main import main
 from lerobot_gym.cli.teleoperate import PARSER, teleoperate
-from lerobot_gym.hardware.emulator.protocol import INST_SYNC_READ
+from lerobot_gym.hardware.feetech.packets import INST_SYNC_READ
 from lerobot_gym.robots.so101.emulated import EmulatedSO101
 from lerobot_gym.robots.so101.leader import SO101Leader
 from lerobot_gym.robots.so101.spec import SO101

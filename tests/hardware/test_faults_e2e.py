@@ -25,8 +25,9 @@ from lerobot_gym.errors import (
     PortBusyError,
     PortNotFoundError,
 )
+from lerobot_gym.hardware.bus import Motor
 from lerobot_gym.hardware.emulator import BusFaults
-from lerobot_gym.hardware.feetech import FeetechBus, Motor
+from lerobot_gym.hardware.feetech import FeetechBus
 from lerobot_gym.robots.so101.emulated import EmulatedSO101
 from lerobot_gym.wrappers.control_rate import ControlRate
 

@@ -19,13 +19,10 @@ from lerobot_gym.errors import (
     PortBusyError,
     PortNotFoundError,
 )
+from lerobot_gym.hardware.bus import Motor, MotorBus
 from lerobot_gym.hardware.emulator import BusFaults, FeetechEmulator, FirstOrderPlant
-from lerobot_gym.hardware.feetech import (
-    FeetechBus,
-    Motor,
-    configure_so101_follower,
-    configure_so101_leader,
-)
+from lerobot_gym.hardware.feetech import FeetechBus
+from lerobot_gym.robots.so101.registers import configure_so101_follower, configure_so101_leader
 
 NAMES = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 IDS = {name: i + 1 for i, name in enumerate(NAMES)}
@@ -54,6 +51,14 @@ def _fault_bus(emu, **kwargs):
     bus = FeetechBus(emu.port, MOTORS, timeout_ms=kwargs.pop("timeout_ms", 15), **kwargs)
     bus.connect(handshake=False)
     return bus
+
+
+def test_the_feetech_bus_is_a_motor_bus_and_refuses_models_it_cannot_drive():
+    assert isinstance(FeetechBus("/dev/null", MOTORS), MotorBus)
+    with pytest.raises(ConfigError, match=r"unsupported Feetech model.*xm430"):
+        FeetechBus("/dev/null", {"waist": Motor(1, "xm430-w350")})
+    with pytest.raises(ConfigError, match=r"0\.\.252"):
+        Motor(253)
 
 
 def test_handshake_pings_every_motor(bus, emu):
@@ -412,12 +417,14 @@ def test_enable_torque_can_hold_the_present_position_first(bus, emu, monkeypatch
         ("Goal_Position", "elbow_flex", present["elbow_flex"]),
         ("Goal_Position", "gripper", present["gripper"]),
     ]
+    # Register by register, so consecutive acknowledged writes go to different servos.
     assert writes[2:] == [
         ("Torque_Enable", "elbow_flex", 1),
-        ("Lock", "elbow_flex", 1),
         ("Torque_Enable", "gripper", 1),
+        ("Lock", "elbow_flex", 1),
         ("Lock", "gripper", 1),
     ]
+    assert bus.stats.fences == 0
 
 
 def test_status_bits_can_be_recorded_instead_of_raised(bus, emu):

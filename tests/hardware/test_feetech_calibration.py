@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 
-from lerobot_gym.hardware.emulator import SO101_JOINT_NAMES, FeetechEmulator
-from lerobot_gym.hardware.feetech import FeetechBus, Motor
+from lerobot_gym.hardware.bus import Motor
+from lerobot_gym.hardware.emulator import FeetechEmulator
+from lerobot_gym.hardware.feetech import FeetechBus
 from lerobot_gym.robots.so101.calibration import HALF_TURN_TICK
 from lerobot_gym.robots.so101.calibration_procedure import (
     build_calibration,
@@ -21,6 +22,7 @@ from lerobot_gym.robots.so101.calibration_procedure import (
     set_half_turn_homings,
     write_calibration,
 )
+from lerobot_gym.robots.so101.motors import SO101_JOINT_NAMES
 
 IDS = {name: i + 1 for i, name in enumerate(SO101_JOINT_NAMES)}
 TICKS_PER_RAD = 4096 / (2 * math.pi)

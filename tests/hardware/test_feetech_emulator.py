@@ -10,17 +10,18 @@ import numpy as np
 import pytest
 import serial
 
+from lerobot_gym.assets.so101 import SCENE_XML
 from lerobot_gym.errors import ConfigError
+from lerobot_gym.hardware.bus import Motor
 from lerobot_gym.hardware.emulator import (
-    DEFAULT_SO101_SCENE,
-    SO101_JOINT_NAMES,
     BusFaults,
     FeetechEmulator,
     MujocoPlant,
     ScriptedPlant,
     ServoPlant,
 )
-from lerobot_gym.hardware.emulator.protocol import (
+from lerobot_gym.hardware.feetech import FeetechBus
+from lerobot_gym.hardware.feetech.packets import (
     BROADCAST_ID,
     INST_ACTION,
     INST_PING,
@@ -31,7 +32,7 @@ from lerobot_gym.hardware.emulator.protocol import (
     instruction_packet,
     status_packet,
 )
-from lerobot_gym.hardware.feetech import FeetechBus, Motor
+from lerobot_gym.robots.so101.motors import SO101_JOINT_NAMES
 
 IDS = {name: i + 1 for i, name in enumerate(SO101_JOINT_NAMES)}
 TICKS_PER_RAD = 4096 / (2 * math.pi)
@@ -181,11 +182,11 @@ def test_stop_closes_the_pty():
 # ----------------------------------------------------------------------------- MuJoCo twin
 @pytest.fixture(scope="module")
 def twin_plant():
-    return MujocoPlant()
+    return MujocoPlant(SCENE_XML, joint_names=SO101_JOINT_NAMES)
 
 
 def test_mujoco_plant_loads_the_project_twin(twin_plant):
-    assert DEFAULT_SO101_SCENE.exists()
+    assert SCENE_XML.exists()
     assert twin_plant.num_joints == 6 and isinstance(twin_plant, ServoPlant)
 
 

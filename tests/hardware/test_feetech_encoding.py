@@ -11,14 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lerobot_gym.errors import ConfigError
-from lerobot_gym.hardware.emulator.protocol import (
-    INST_PING,
-    INST_READ,
-    INST_SYNC_READ,
-    PacketParser,
-    instruction_packet,
-    status_packet,
-)
 from lerobot_gym.hardware.feetech import (
     STS_CONTROL_TABLE,
     STS_SIGN_BITS,
@@ -29,6 +21,14 @@ from lerobot_gym.hardware.feetech import (
     from_bytes_le,
     status_flags,
     to_bytes_le,
+)
+from lerobot_gym.hardware.feetech.packets import (
+    INST_PING,
+    INST_READ,
+    INST_SYNC_READ,
+    PacketParser,
+    instruction_packet,
+    status_packet,
 )
 
 

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lerobot_gym.errors import CalibrationError, ConfigError
+from lerobot_gym.hardware.bus import NormMode
 from lerobot_gym.robots.so101.calibration import (
     MotorCalibration,
     calibrate_command,
@@ -34,7 +35,7 @@ from lerobot_gym.robots.so101.calibration_procedure import (
     set_half_turn_homings,
     write_calibration,
 )
-from lerobot_gym.robots.so101.motors import SO101_JOINT_NAMES, NormMode, so101_motors
+from lerobot_gym.robots.so101.motors import SO101_JOINT_NAMES, so101_motors
 from lerobot_gym.robots.so101.normalization import normalize, unnormalize
 
 # The example from lerobot-interfaces.md §2.3, byte for byte in structure and keys.

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from lerobot_gym.errors import CalibrationError, ConfigError, NotConnectedError
-from lerobot_gym.hardware.feetech import FeetechBus, Motor
+from lerobot_gym.hardware.bus import Motor
+from lerobot_gym.hardware.feetech import FeetechBus
 from lerobot_gym.robots.so101.calibration import (
     HALF_TURN_TICK,
     calibration_path,

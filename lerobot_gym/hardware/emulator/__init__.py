@@ -15,8 +15,6 @@ from lerobot_gym.hardware.emulator.feetech import (
     FeetechEmulator,
 )
 from lerobot_gym.hardware.emulator.plants import (
-    DEFAULT_SO101_SCENE,
-    SO101_JOINT_NAMES,
     FirstOrderPlant,
     MujocoPlant,
     ScriptedPlant,
@@ -26,8 +24,6 @@ from lerobot_gym.hardware.emulator.servo import EmulatedServo
 
 __all__ = [
     "DEFAULT_MOUNTING_OFFSETS_TICKS",
-    "DEFAULT_SO101_SCENE",
-    "SO101_JOINT_NAMES",
     "BusFaults",
     "EmulatedServo",
     "EmulatorStats",

@@ -35,6 +35,12 @@ class BusFaults:
         loss_rate: Probability that any packet (instruction or status) is lost on the wire.
         corruption_rate: Probability that a status packet has one byte flipped.
         wire_latency_s: Delay added before every status packet (USB latency, transceiver).
+        jitter_s: Each status packet is delayed by a further uniform random 0..``jitter_s``
+            (a loaded host, a USB adapter's latency timer); replies keep their order.
+        duplicate_rate: Probability that a status packet is sent twice (the copy follows it,
+            before any later reply).
+        split_rate: Probability that a status packet reaches the port in two or three pieces
+            written at different times.
     """
 
     no_reply_ids: frozenset[int] = frozenset()
@@ -45,16 +51,20 @@ class BusFaults:
     loss_rate: float = 0.0
     corruption_rate: float = 0.0
     wire_latency_s: float = 0.0
+    jitter_s: float = 0.0
+    duplicate_rate: float = 0.0
+    split_rate: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("no_reply_ids", "absent_ids", "corrupt_ids"):
             object.__setattr__(self, name, frozenset(getattr(self, name)))
         object.__setattr__(self, "late_reply_s", _frozen_map(self.late_reply_s))
         object.__setattr__(self, "error_bits", _frozen_map(self.error_bits))
-        for name in ("loss_rate", "corruption_rate"):
+        for name in ("loss_rate", "corruption_rate", "duplicate_rate", "split_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"BusFaults.{name} must be in [0, 1]")
-        if self.wire_latency_s < 0 or any(v < 0 for v in self.late_reply_s.values()):
+        delays = (self.wire_latency_s, self.jitter_s, *self.late_reply_s.values())
+        if any(v < 0 for v in delays):
             raise ConfigError("BusFaults delays must be >= 0 seconds")
         if any(not 0 <= bits <= 0x7F for bits in self.error_bits.values()):
             # The SDK discards status packets whose ERR byte has bit 7 set.
@@ -63,4 +73,12 @@ class BusFaults:
     @property
     def random(self) -> bool:
         """Whether any random fault is enabled (the emulator then consumes its RNG)."""
-        return self.loss_rate > 0 or self.corruption_rate > 0
+        return any(
+            (
+                self.loss_rate,
+                self.corruption_rate,
+                self.jitter_s,
+                self.duplicate_rate,
+                self.split_rate,
+            )
+        )

@@ -22,7 +22,9 @@ Design decisions:
       ``min_step_s`` of the last update share it); with ``realtime=False`` only
       :meth:`FeetechEmulator.advance` moves it, for deterministic tests.
     * Faults (:class:`~lerobot_gym.hardware.emulator.faults.BusFaults`) can be replaced at any
-      time; random ones use the emulator's seeded ``numpy.random.Generator``.
+      time; random ones use the emulator's seeded ``numpy.random.Generator``. Jitter,
+      duplicated and split replies keep the wire order of a real bus (a servo's reply, and any
+      copy of it, comes before the answer to a later request).
     * An exception while handling one packet (an emulator bug, or a state a test set by hand)
       is logged, counted in :attr:`EmulatorStats.handler_errors` and kept in
       :attr:`FeetechEmulator.last_handler_error`; the thread carries on with the next packet
@@ -48,7 +50,8 @@ import numpy as np
 from lerobot_gym.errors import ConfigError, HardwareError
 from lerobot_gym.hardware.emulator.faults import BusFaults
 from lerobot_gym.hardware.emulator.plants import FirstOrderPlant, ServoPlant
-from lerobot_gym.hardware.emulator.protocol import (
+from lerobot_gym.hardware.emulator.servo import EmulatedServo
+from lerobot_gym.hardware.feetech.packets import (
     BROADCAST_ID,
     INST_ACTION,
     INST_PING,
@@ -62,7 +65,6 @@ from lerobot_gym.hardware.emulator.protocol import (
     PacketParser,
     status_packet,
 )
-from lerobot_gym.hardware.emulator.servo import EmulatedServo
 from lerobot_gym.hardware.feetech.table import MODEL_NUMBERS
 
 logger = logging.getLogger(__name__)
@@ -111,7 +113,8 @@ class FeetechEmulator:
         faults: Initial faults (none by default).
         mounting_offsets_ticks: Motor name -> encoder offset of the joint's zero from 2048;
             :data:`DEFAULT_MOUNTING_OFFSETS_TICKS` by default.
-        model: Model name reported by every servo.
+        model: Model name reported by servos whose motor does not name its own (a
+            :class:`~lerobot_gym.hardware.bus.Motor` in ``motors`` does).
         rng: Generator for random faults (``np.random.default_rng(0)`` by default).
         realtime: Advance the plant with the wall clock (else only :meth:`advance` does).
         max_catch_up_s: Longest single plant advance in realtime mode (if the thread was
@@ -153,13 +156,19 @@ class FeetechEmulator:
             name: DEFAULT_MOUNTING_OFFSETS_TICKS[i % len(DEFAULT_MOUNTING_OFFSETS_TICKS)]
             for i, name in enumerate(self.motor_names)
         }
+        models = [str(getattr(motor, "model", model)) for motor in motors.values()]
+        unknown = sorted(set(models) - set(MODEL_NUMBERS))
+        if unknown:
+            raise ConfigError(
+                f"the Feetech emulator cannot emulate {unknown}; it knows {list(MODEL_NUMBERS)}"
+            )
         self.servos = [
             EmulatedServo(
                 servo_id,
                 mounting_offset_ticks=offsets.get(name, 0),
-                model_number=MODEL_NUMBERS[model],
+                model_number=MODEL_NUMBERS[servo_model],
             )
-            for name, servo_id in zip(self.motor_names, ids)
+            for name, servo_id, servo_model in zip(self.motor_names, ids, models)
         ]
         self._faults = faults if faults is not None else BusFaults()
         self.rng = rng if rng is not None else np.random.default_rng(0)
@@ -171,7 +180,8 @@ class FeetechEmulator:
         self.stats = EmulatorStats()
         self._lock = threading.RLock()
         self._parser = PacketParser()
-        self._outbox: list[tuple[float, int, bytes]] = []
+        # (due time, sequence number, bytes, whether they end a status packet)
+        self._outbox: list[tuple[float, int, bytes, bool]] = []
         self._seq = 0
         self._last_due = 0.0
         self._last_step = time.monotonic()
@@ -427,17 +437,37 @@ class FeetechEmulator:
             index = int(self.rng.integers(5, len(packet)))
             packet[index] ^= 1 << int(self.rng.integers(0, 8))
             self.stats.corrupted += 1
-        due = max(time.monotonic() + delay, self._last_due)
+        if faults.jitter_s:
+            delay += float(self.rng.uniform(0.0, faults.jitter_s))
+        copies = [bytes(packet)]
+        if faults.duplicate_rate and self.rng.random() < faults.duplicate_rate:
+            copies.append(bytes(packet))
+        due = time.monotonic() + delay
+        for copy in copies:
+            pieces = [copy]
+            if faults.split_rate and self.rng.random() < faults.split_rate:
+                cuts = sorted(self.rng.choice(np.arange(1, len(copy)), 2, replace=False))
+                pieces = [copy[: cuts[0]], copy[cuts[0] : cuts[1]], copy[cuts[1] :]]
+            for k, piece in enumerate(pieces):
+                # Pieces after the first trail by up to 2 ms, so they reach the port in
+                # separate writes; wire order is kept (``_last_due`` only grows).
+                gap = float(self.rng.uniform(0.0, 0.002)) if k else 0.0
+                self._queue(piece, due + gap, last=k == len(pieces) - 1)
+                due += gap
+
+    def _queue(self, data: bytes, due: float, *, last: bool) -> None:
+        due = max(due, self._last_due)
         self._last_due = due
         self._seq += 1
-        heapq.heappush(self._outbox, (due, self._seq, bytes(packet)))
+        heapq.heappush(self._outbox, (due, self._seq, data, last))
 
     def _flush_outbox(self) -> None:
         now = time.monotonic()
         chunk = bytearray()
         while self._outbox and self._outbox[0][0] <= now:
-            chunk += heapq.heappop(self._outbox)[2]
-            self.stats.replies += 1
+            _, _, data, last = heapq.heappop(self._outbox)
+            chunk += data
+            self.stats.replies += last
         if chunk:
             try:
                 written = os.write(self._master, chunk)

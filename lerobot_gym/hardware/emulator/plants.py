@@ -9,7 +9,8 @@ Provided:
     * :class:`FirstOrderPlant`: pure numpy, rate-limited first-order lag (fast unit tests).
     * :class:`ScriptedPlant`: ignores goals and follows a trajectory (a leader arm moved by a
       hand).
-    * :class:`MujocoPlant`: the MuJoCo twin of the SO-101; goals go to the position actuators.
+    * :class:`MujocoPlant`: a robot's MuJoCo twin (the scene and joints it is given); goals go
+      to the position actuators.
 
 Design decision: with torque off a real STS servo is back-drivable and the arm sags under
 gravity. The plants *hold* instead (the twin's actuator target follows the current position),
@@ -27,10 +28,6 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from lerobot_gym.errors import ConfigError, MissingExtraError
-from lerobot_gym.robots.so101.motors import SO101_JOINT_NAMES  # also the twin's joint names
-
-#: The project's SO-101 twin (written in ``lerobot_gym/assets/so101``).
-DEFAULT_SO101_SCENE = Path(__file__).resolve().parents[2] / "assets" / "so101" / "scene.xml"
 
 PlantState = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -158,9 +155,9 @@ class MujocoPlant:
     """The MuJoCo twin behind the servos: goals drive its position actuators.
 
     Args:
-        model_path: MJCF scene to load; defaults to the project's SO-101 twin.
-        joint_names: Joints in servo order; each needs a position actuator of the same name
-            (otherwise the first actuator driving the joint is used).
+        model_path: MJCF scene to load (or pass ``model``).
+        joint_names: Joints in servo order (required); each needs a position actuator of the
+            same name (otherwise the first actuator driving the joint is used).
         model: An existing ``mujoco.MjModel`` to drive instead of loading ``model_path``.
         data: An existing ``mujoco.MjData`` (for example a simulation's) to drive.
         initial_rad: Start positions (the model's ``qpos0`` by default).
@@ -176,18 +173,22 @@ class MujocoPlant:
     def __init__(
         self,
         model_path: str | Path | None = None,
-        joint_names: Sequence[str] = SO101_JOINT_NAMES,
+        joint_names: Sequence[str] = (),
         *,
         model: Any = None,
         data: Any = None,
         initial_rad: Sequence[float] | np.ndarray | None = None,
         lock: Any = None,
     ) -> None:
+        if not joint_names:
+            raise ConfigError("pass joint_names=(...), the twin's joints in servo order")
         mujoco = _import_mujoco()
         self._lock = lock if lock is not None else contextlib.nullcontext()
         self._mujoco = mujoco
         if model is None:
-            path = Path(model_path) if model_path is not None else DEFAULT_SO101_SCENE
+            if model_path is None:
+                raise ConfigError("pass model_path= (an MJCF scene) or model= to the plant")
+            path = Path(model_path)
             if not path.exists():
                 raise ConfigError(f"MJCF scene {path} not found; pass model_path= to the plant")
             model = mujoco.MjModel.from_xml_path(str(path))

@@ -1,15 +1,11 @@
-"""Feetech STS servos (SO-101): the control table as data and a bus over ``scservo_sdk``.
+"""Feetech STS servos: the control table as data and a bus over ``scservo_sdk``.
 
 Importing this package does not import ``scservo_sdk``; :class:`FeetechBus` loads it when it
 connects and raises :class:`~lerobot_gym.errors.MissingExtraError` (extra ``real``) if absent.
 """
 
 from lerobot_gym.hardware.feetech.bus import FeetechBus
-from lerobot_gym.hardware.feetech.bus_types import BusStats, Motor
-from lerobot_gym.hardware.feetech.configure import (
-    configure_so101_follower,
-    configure_so101_leader,
-)
+from lerobot_gym.hardware.feetech.bus_types import BusStats
 from lerobot_gym.hardware.feetech.status import StatusWatch
 from lerobot_gym.hardware.feetech.table import (
     DEFAULT_BAUDRATE,
@@ -37,10 +33,7 @@ __all__ = [
     "STS_SIGN_BITS",
     "BusStats",
     "FeetechBus",
-    "Motor",
     "StatusWatch",
-    "configure_so101_follower",
-    "configure_so101_leader",
     "decode_register",
     "decode_sign_magnitude",
     "encode_register",

@@ -1,9 +1,10 @@
-"""The serial side of the Feetech bus: lazy SDK import and the project's SDK port handler.
+"""Opening the Feetech bus's port: lazy SDK import and the project's SDK port handler.
 
-The handler subclasses ``scservo_sdk.PortHandler`` to fix three SDK behaviours
-(servo-protocols.md §1.4): ``clearPort`` drops pending input (stale replies), ``readPort``
-waits in ``select`` instead of spinning a core, and the packet timeout is ``wire time +
-timeout_ms``. The port is opened with an exclusive ``flock``.
+The handler subclasses ``scservo_sdk.PortHandler`` (the SDK's baud-rate whitelist and port
+set-up) to open the port with an exclusive ``flock`` and an empty input buffer. Reading,
+writing and timeouts are :mod:`lerobot_gym.hardware.feetech.transport`'s: the SDK's
+``clearPort`` (an output flush), its spinning ``readPort`` and its packet timeouts are not used
+(servo-protocols.md §1.4).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import errno
 import functools
 import os
-import select
 from typing import Any
 
 from lerobot_gym.errors import (
@@ -43,10 +43,8 @@ def _port_handler_class() -> type:
     base: Any = scs.PortHandler  # the SDK is untyped
 
     class _PortHandler(base):
-        timeout_ms = 50.0
-        # Attributes of the SDK's PortHandler that these overrides use.
+        # Attributes of the SDK's PortHandler that this override uses.
         is_open: bool
-        packet_timeout: float
 
         def setupPort(self, cflag_baud: int) -> bool:
             if self.is_open:
@@ -63,30 +61,10 @@ def _port_handler_class() -> type:
             self.tx_time_per_byte = (1000.0 / self.baudrate) * 10.0
             return True
 
-        def clearPort(self) -> None:
-            # Called by the SDK before every packet it sends: drop late replies (see module doc).
-            self.ser.reset_input_buffer()
-
-        def readPort(self, length: int) -> bytes:
-            # The SDK polls this in a loop until its timeout. Instead of spinning (a whole core,
-            # and it starves an in-process emulator of the GIL), wait in select() for the first
-            # byte or the end of the packet timeout; select returns as soon as bytes arrive.
-            data = self.ser.read(length)
-            if not data:
-                remaining_ms = self.packet_timeout - self.getTimeSinceStart()
-                if remaining_ms > 0:
-                    select.select([self.ser.fileno()], [], [], min(remaining_ms, 10.0) / 1000)
-                    data = self.ser.read(length)
-            return data
-
-        def setPacketTimeout(self, packet_length: int) -> None:
-            self.packet_start_time = self.getCurrentTime()
-            self.packet_timeout = self.tx_time_per_byte * packet_length + self.timeout_ms
-
     return _PortHandler
 
 
-def open_port(port: str, baudrate: int, timeout_ms: float) -> Any:
+def open_port(port: str, baudrate: int) -> Any:
     """Open ``port`` with the project's port handler, mapping failures to typed errors.
 
     Raises:
@@ -98,7 +76,6 @@ def open_port(port: str, baudrate: int, timeout_ms: float) -> Any:
     import serial
 
     handler = _port_handler_class()(port)
-    handler.timeout_ms = timeout_ms
     handler.baudrate = baudrate
     if not os.path.exists(port):
         raise PortNotFoundError(f"serial port {port} not found; {FIND_PORT_HINT}.")

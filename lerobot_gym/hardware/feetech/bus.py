@@ -1,26 +1,32 @@
-"""Feetech STS servo bus (SO-101) on the vendor SDK ``scservo_sdk`` and pyserial.
+"""Feetech STS servo bus on the vendor SDK ``scservo_sdk`` and pyserial.
 
-:class:`FeetechBus` turns the SDK's result codes into typed errors (:mod:`lerobot_gym.errors`)
-with retries and counters (:class:`BusStats`). Torque on/off and ``configure_motors`` are
-inherited from :class:`~lerobot_gym.hardware.feetech.torque.TorqueMixin`; :class:`Motor` and
-:class:`BusStats` live in ``bus_types``, SO-101 register set-up in
-:mod:`lerobot_gym.hardware.feetech.configure`, the serial port in ``_port``.
+:class:`FeetechBus` implements :class:`lerobot_gym.hardware.bus.MotorBus`: it turns every failure
+into a typed error (:mod:`lerobot_gym.errors`), with retries and counters (:class:`BusStats`, in
+``bus_types``). Torque on/off and ``configure_motors`` are inherited from
+:class:`~lerobot_gym.hardware.feetech.torque.TorqueMixin`; motors are
+:class:`lerobot_gym.hardware.bus.Motor`; the serial port is ``_port`` and ``transport``; each
+robot's register set-up lives with the robot (``robots/so101/registers.py``).
 
 Design decisions:
     * ``scservo_sdk`` and ``serial`` are imported when a bus connects, so importing this
       module, or :mod:`lerobot_gym`, never needs the ``real`` extra.
-    * Stale-reply protection: the SDK's ``clearPort()`` only drains *output*, so a reply that
-      arrives after its timeout is taken as the answer to the next request (servo-protocols.md
-      §1.4). Our port handler's ``clearPort`` discards pending input; the SDK calls it before
-      every packet it sends. A reply later than one timeout but earlier than the retry's
-      timeout is still taken as the retry's answer (it has the right id and register).
+    * The SDK opens the port (``_port``); packets are framed here (``packets``) and their
+      replies matched by :class:`~lerobot_gym.hardware.feetech.transport.Transport`, not by the
+      SDK's ``PacketHandler``: it takes any reply of the right servo, so a late reply to a
+      retried request answered the next one (a wrong value, or ``IndexError`` in its ping;
+      servo-protocols.md §1.4). Every reply is matched to its request by servo id and length,
+      and the read span is chosen so that no earlier reply can match (see ``transport``).
+    * OS errors of the port are :class:`~lerobot_gym.errors.PortIOError`; the port is reopened
+      on the next transaction. :meth:`FeetechBus.emergency_torque_off` retries its broadcast on a
+      reopened port, and releases the port if it cannot be reopened.
     * The port is opened with an exclusive lock, so a second process (or bus) on the same port
       gets :class:`~lerobot_gym.errors.PortBusyError` instead of interleaved packets.
     * The timeout is ``wire time + timeout_ms`` per transaction (lerobot patches the SDK's
       ~34 ms to ~50 ms for the same reason: USB latency); a sync read shares one budget. While
-      waiting, the port handler sleeps in ``select`` instead of spinning a core as the SDK does.
-    * Bytes are split little-endian here rather than with the SDK's ``SCS_LOBYTE`` macros,
-      whose endianness is a module global another bus could flip (§1.4).
+      waiting, the transport sleeps in ``select`` instead of spinning a core as the SDK does.
+    * Bytes are little-endian here, never through the SDK's ``SCS_LOBYTE`` macros, whose
+      endianness is a module global another bus could flip (§1.4); values at this API are
+      signed integers (the sign-magnitude encodings are applied here).
     * Communication failures (timeout, corrupt packet) are retried ``retries`` times; status
       error bits are conditions of the servo (overload, voltage ...) and raise at once, with
       :attr:`MotorStatusError.flags` naming them. ``ping`` ignores status bits: a servo that
@@ -29,8 +35,6 @@ Design decisions:
       not to raise on them (``check_status=False``), as LeRobot's ``GroupSyncRead`` ignores
       them: a control loop decides itself which conditions stop the arm
       (:mod:`lerobot_gym.hardware.feetech.status`).
-    * Register values are signed integers at this API: the sign-magnitude encodings are applied
-      by :meth:`FeetechBus.write` / :meth:`FeetechBus.read` and their sync variants.
 
 Sources: shared/reference/servo-protocols.md §1-2 (packet format, SDK quirks, lerobot's
 ``FeetechMotorsBus``) and lerobot-interfaces.md §2 (SO-101 motors, registers written at
@@ -42,22 +46,34 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 
 from lerobot_gym.errors import (
     ConfigError,
     CorruptPacketError,
+    HardwareError,
     MotorError,
     MotorNotFoundError,
     MotorStatusError,
     MotorTimeoutError,
     NotConnectedError,
+    PortIOError,
 )
-from lerobot_gym.hardware.feetech._port import FIND_PORT_HINT, import_sdk, open_port
-from lerobot_gym.hardware.feetech.bus_types import BusStats, Motor
+from lerobot_gym.hardware.bus import Motor
+from lerobot_gym.hardware.feetech._port import FIND_PORT_HINT, import_sdk
+from lerobot_gym.hardware.feetech.bus_types import BusStats
+from lerobot_gym.hardware.feetech.packets import (
+    BROADCAST_ID,
+    INST_PING,
+    INST_READ,
+    INST_SYNC_READ,
+    INST_SYNC_WRITE,
+    INST_WRITE,
+    instruction_packet,
+)
 from lerobot_gym.hardware.feetech.table import (
     DEFAULT_BAUDRATE,
     MODEL_NUMBERS,
+    STS_CONTROL_TABLE,
     decode_register,
     encode_register,
     from_bytes_le,
@@ -66,14 +82,14 @@ from lerobot_gym.hardware.feetech.table import (
     to_bytes_le,
 )
 from lerobot_gym.hardware.feetech.torque import TorqueMixin
+from lerobot_gym.hardware.feetech.transport import Exchange, Transport
 
-__all__ = ["BusStats", "FeetechBus", "Motor"]
+__all__ = ["FeetechBus"]
 
 logger = logging.getLogger(__name__)
 
-
-# (value, comm result, status error byte, id of the servo the result is about)
-_Result = tuple[Any, int, int, "int | None"]
+#: One past the highest address of the control table: reads never span beyond it.
+_MEMORY_END = max(addr + size for addr, size in STS_CONTROL_TABLE.values())
 
 
 class FeetechBus(TorqueMixin):
@@ -113,10 +129,17 @@ class FeetechBus(TorqueMixin):
         ids = [m.id for m in motors.values()]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"motor ids must be unique, got {ids}")
+        unsupported = {m.model for m in motors.values()} - set(MODEL_NUMBERS)
+        if unsupported:
+            raise ConfigError(
+                f"unsupported Feetech model(s) {sorted(unsupported)}; supported: "
+                f"{', '.join(MODEL_NUMBERS)}"
+            )
         if retries < 0 or timeout_ms <= 0:
             raise ConfigError("retries must be >= 0 and timeout_ms > 0")
         self.port = port
         self.motors: dict[str, Motor] = dict(motors)
+        self._names_by_id: dict[int | None, str] = {m.id: n for n, m in self.motors.items()}
         self.baudrate = baudrate
         self.timeout_ms = float(timeout_ms)
         self.retries = int(retries)
@@ -126,15 +149,13 @@ class FeetechBus(TorqueMixin):
         #: motors not heard from since connect are absent.
         self.status_flags: dict[str, tuple[str, ...]] = {}
         self._lock = threading.RLock()
-        self._scs: Any = None
-        self._port_handler: Any = None
-        self._packet_handler: Any = None
+        self._transport: Transport | None = None
 
     # ----------------------------------------------------------------- lifecycle
     @property
     def is_connected(self) -> bool:
-        """Whether the port is open."""
-        return self._port_handler is not None and self._port_handler.is_open
+        """Whether the port is open (False once a lost port could not be reopened)."""
+        return self._transport is not None and self._transport.is_open
 
     def connect(self, handshake: bool = True) -> None:
         """Open the port and (with ``handshake``) check every motor answers with its model.
@@ -147,9 +168,12 @@ class FeetechBus(TorqueMixin):
         with self._lock:
             if self.is_connected:
                 return
-            self._scs = import_sdk()
-            self._port_handler = open_port(self.port, self.baudrate, self.timeout_ms)
-            self._packet_handler = self._scs.PacketHandler(0)  # 0: STS/SMS, little-endian
+            import_sdk()  # MissingExtraError naming the ``real`` extra
+            transport = Transport(
+                self.port, self.baudrate, self.timeout_ms, self.stats, _MEMORY_END
+            )
+            transport.open()
+            self._transport = transport
             if handshake:
                 try:
                     self._handshake()
@@ -182,15 +206,14 @@ class FeetechBus(TorqueMixin):
     def close(self, disable_torque: bool = True) -> None:
         """Close the port, first disabling torque on every motor it can reach (unless told not).
 
-        Servos that did not confirm torque off are logged; the port is closed regardless.
+        Servos that did not confirm torque off are logged; the port is closed regardless
+        (also when it was lost: closing releases it).
         """
         with self._lock:
-            if not self.is_connected:
-                return
             try:
-                if disable_torque:
+                if disable_torque and self.is_connected:
                     self.disable_torque()
-            except MotorError as exc:
+            except HardwareError as exc:
                 logger.warning("could not disable torque before closing %s: %s", self.port, exc)
             finally:
                 self._close_port()
@@ -198,9 +221,9 @@ class FeetechBus(TorqueMixin):
     disconnect = close
 
     def _close_port(self) -> None:
-        if self._port_handler is not None and self._port_handler.is_open:
-            self._port_handler.closePort()
-        self._port_handler = None
+        if self._transport is not None:
+            self._transport.close()
+        self._transport = None
 
     def __enter__(self) -> FeetechBus:
         self.connect()
@@ -210,15 +233,17 @@ class FeetechBus(TorqueMixin):
         self.close()
 
     def reset_stats(self) -> None:
-        """Zero the traffic counters."""
-        self.stats = BusStats()
+        """Zero the traffic counters (in place: the transport shares them)."""
+        for name in self.stats.as_dict():
+            setattr(self.stats, name, 0)
 
     # ----------------------------------------------------------------- transactions
-    def _require_connected(self) -> None:
-        if not self.is_connected:
+    def _require_connected(self) -> Transport:
+        if self._transport is None or not self.is_connected:
             raise NotConnectedError(
                 f"Feetech bus on {self.port} is not connected; call connect() (or env.reset())"
             )
+        return self._transport
 
     def _motor_id(self, motor: str) -> int:
         try:
@@ -229,13 +254,13 @@ class FeetechBus(TorqueMixin):
             ) from None
 
     def _name_of(self, motor_id: int | None) -> str:
-        names = [n for n, m in self.motors.items() if m.id == motor_id]
-        return f"id {motor_id} ({names[0]})" if names else f"id {motor_id}"
+        name = self._names_by_id.get(motor_id)
+        return f"id {motor_id} ({name})" if name else f"id {motor_id}"
 
-    def _record_status(self, motor_id: int | None, error: int) -> None:
-        names = [n for n, m in self.motors.items() if m.id == motor_id]
-        if names:
-            self.status_flags[names[0]] = status_flags(error) if error else ()
+    def _record_status(self, motor_id: int, error: int) -> None:
+        name = self._names_by_id.get(motor_id)
+        if name:
+            self.status_flags[name] = status_flags(error) if error else ()
 
     def _status_error(self, motor_id: int | None, error: int, what: str) -> MotorStatusError:
         flags = status_flags(error)
@@ -247,48 +272,95 @@ class FeetechBus(TorqueMixin):
             flags=flags,
         )
 
-    def _transact(self, what: str, call: Callable[[], _Result], check_status: bool = True) -> Any:
-        """Run ``call`` with retries on communication failures; map results to typed errors.
+    def _transact(
+        self,
+        what: str,
+        call: Callable[[Transport, int], Exchange],
+        check_status: bool = True,
+        count_status: bool = True,
+    ) -> Exchange:
+        """Run ``call`` with retries on communication failures; map failures to typed errors.
 
-        ``call`` returns the status error byte of the servo ``motor_id`` (for a sync read, the
-        first servo that reported one; the read records every servo's status itself).
+        Every servo's status byte is recorded; the first servo (in the request's order) that
+        reports error bits raises :class:`MotorStatusError` when ``check_status`` (and the bus
+        raises on status errors at all); ``count_status=False`` neither records nor counts
+        them (a second packet of one operation). OS errors of the port raise at once.
         """
-        scs = self._scs
-        comm, motor_id = scs.COMM_SUCCESS, None
+        outcome = Exchange()
+        operation = self._require_connected().new_operation()
         for attempt in range(self.retries + 1):
+            transport = self._require_connected()
             if attempt:
                 self.stats.retries += 1
-            self.stats.transactions += 1
-            value, comm, error, motor_id = call()
-            if comm == scs.COMM_SUCCESS:
-                if error:
-                    self.stats.status_errors += 1
-                    if check_status and self.raise_on_status_error:
-                        raise self._status_error(motor_id, error, what)
-                return value
-            if comm == scs.COMM_RX_TIMEOUT:
-                self.stats.timeouts += 1
-            elif comm == scs.COMM_RX_CORRUPT:
+            try:
+                outcome = call(transport, operation)
+            except PortIOError:
+                self.stats.failures += 1
+                raise
+            if outcome.ok and not count_status:
+                return outcome
+            if outcome.ok:
+                failing = []
+                for motor_id, reply in outcome.replies.items():
+                    self._record_status(motor_id, reply.error)
+                    if reply.error:
+                        failing.append(motor_id)
+                self.stats.status_errors += len(failing)
+                if failing and check_status and self.raise_on_status_error:
+                    motor_id = failing[0]
+                    raise self._status_error(motor_id, outcome.replies[motor_id].error, what)
+                return outcome
+            if outcome.corrupt:
                 self.stats.corrupt_packets += 1
+            else:
+                self.stats.timeouts += 1
         self.stats.failures += 1
         tries = f"after {self.retries + 1} attempt(s)"
-        who = self._name_of(motor_id) if motor_id is not None else "the bus"
-        if comm == scs.COMM_RX_TIMEOUT:
-            raise MotorTimeoutError(
-                f"no status packet from servo {who} on {self.port} during {what} {tries}; check "
-                "its power and cable",
-                motor_id=motor_id,
-            )
-        if comm == scs.COMM_RX_CORRUPT:
+        failed_id = outcome.failed_id
+        who = self._name_of(failed_id)
+        if outcome.corrupt:
             raise CorruptPacketError(
                 f"corrupt status packet from servo {who} on {self.port} during {what} {tries}; "
                 "check the cable and that no other program uses the port",
-                motor_id=motor_id,
+                motor_id=failed_id,
             )
-        raise MotorError(
-            f"{what} on {self.port} failed {tries}: {self._packet_handler.getTxRxResult(comm)}",
-            motor_id=motor_id,
+        raise MotorTimeoutError(
+            f"no status packet from servo {who} on {self.port} during {what} {tries}; check "
+            "its power and cable",
+            motor_id=failed_id,
         )
+
+    def _read_span(
+        self,
+        what: str,
+        ids: list[int],
+        address: int,
+        size: int,
+        check_status: bool,
+        count_status: bool = True,
+    ) -> dict[int, bytes]:
+        """Read ``size`` bytes at ``address`` of each servo (READ for one, SYNC_READ for more).
+
+        Each attempt picks a span whose replies cannot be confused with earlier ones
+        (:meth:`Transport.unique_span`); the bytes asked for are cut out of it.
+        """
+        starts: list[int] = []  # the span each attempt read
+
+        def call(transport: Transport, operation: int) -> Exchange:
+            start, length = transport.unique_span(ids, address, size, operation)
+            starts.append(start)
+            if len(ids) == 1:
+                packet = instruction_packet(ids[0], INST_READ, bytes([start, length]))
+            else:
+                packet = instruction_packet(
+                    BROADCAST_ID, INST_SYNC_READ, bytes([start, length, *ids])
+                )
+            return transport.exchange(packet, [(i, length + 2) for i in ids], operation)
+
+        with self._lock:
+            outcome = self._transact(what, call, check_status, count_status)
+        lo = address - starts[-1]
+        return {i: outcome.replies[i].data[lo : lo + size] for i in ids}
 
     def ping(self, motor: str | int) -> int:
         """Ping a motor (by name or raw id) and return its model number.
@@ -299,15 +371,19 @@ class FeetechBus(TorqueMixin):
         self._require_connected()
         motor_id = motor if isinstance(motor, int) else self._motor_id(motor)
 
-        def call() -> _Result:
-            model, comm, error = self._packet_handler.ping(self._port_handler, motor_id)
-            if comm == self._scs.COMM_SUCCESS:
-                self._record_status(motor_id, error)
-            return model, comm, error, motor_id
+        def call(transport: Transport, operation: int) -> Exchange:
+            packet = instruction_packet(motor_id, INST_PING)
+            return transport.exchange(packet, [(motor_id, 2)], operation)
 
+        # A PING, then a READ of Model_Number, as the SDK's ping; the status flags are the PING's.
+        model_address, model_size = register_address("Model_Number")
+        what = f"ping of id {motor_id}"
         with self._lock:
             try:
-                return self._transact(f"ping of id {motor_id}", call, check_status=False)
+                self._transact(what, call, check_status=False)
+                data = self._read_span(
+                    what, [motor_id], model_address, model_size, False, count_status=False
+                )
             except MotorTimeoutError as exc:
                 raise MotorNotFoundError(
                     f"no servo answered a ping at {self._name_of(motor_id)} on {self.port}; "
@@ -315,6 +391,7 @@ class FeetechBus(TorqueMixin):
                     f"(`lerobot-gym setup-motors`); if the port is wrong, {FIND_PORT_HINT}",
                     motor_id=motor_id,
                 ) from exc
+        return from_bytes_le(data[motor_id])
 
     def read(self, register: str, motor: str, *, check_status: bool = True) -> int:
         """Read one register of one motor (a READ with its status packet).
@@ -328,20 +405,8 @@ class FeetechBus(TorqueMixin):
         addr, size = register_address(register)
         motor_id = self._motor_id(motor)
         self._require_connected()
-
-        def call() -> _Result:
-            data, comm, error = self._packet_handler.readTxRx(
-                self._port_handler, motor_id, addr, size
-            )
-            if comm == self._scs.COMM_SUCCESS and len(data) != size:
-                comm = self._scs.COMM_RX_CORRUPT
-            if comm == self._scs.COMM_SUCCESS:
-                self._record_status(motor_id, error)
-            return data, comm, error, motor_id
-
-        with self._lock:
-            data = self._transact(f"read of {register}", call, check_status)
-        return decode_register(register, from_bytes_le(data))
+        data = self._read_span(f"read of {register}", [motor_id], addr, size, check_status)
+        return decode_register(register, from_bytes_le(data[motor_id]))
 
     def write(self, register: str, motor: str, value: int, *, check_status: bool = True) -> None:
         """Write one register of one motor and wait for its status packet.
@@ -356,15 +421,11 @@ class FeetechBus(TorqueMixin):
         addr, size = register_address(register)
         motor_id = self._motor_id(motor)
         payload = to_bytes_le(encode_register(register, value), size)
+        packet = instruction_packet(motor_id, INST_WRITE, bytes([addr, *payload]))
         self._require_connected()
 
-        def call() -> _Result:
-            comm, error = self._packet_handler.writeTxRx(
-                self._port_handler, motor_id, addr, size, payload
-            )
-            if comm == self._scs.COMM_SUCCESS:
-                self._record_status(motor_id, error)
-            return None, comm, error, motor_id
+        def call(transport: Transport, operation: int) -> Exchange:
+            return transport.exchange(packet, [(motor_id, 2)], operation)
 
         with self._lock:
             self._transact(f"write of {register}={value}", call, check_status)
@@ -406,40 +467,8 @@ class FeetechBus(TorqueMixin):
         start = min(a for a, _ in spans.values())
         length = max(a + s for a, s in spans.values()) - start
         self._require_connected()
-        scs = self._scs
-
-        def call() -> _Result:
-            reader = scs.GroupSyncRead(self._port_handler, self._packet_handler, start, length)
-            for motor_id in ids:
-                reader.addParam(motor_id)
-            comm = reader.txPacket()
-            if comm != scs.COMM_SUCCESS:
-                return None, comm, 0, None
-            # GroupSyncRead.rxPacket drops the ERR byte; read the replies ourselves (in order,
-            # as the servos send them) to keep it.
-            replies: dict[int, list[int]] = {}
-            errors: dict[int, int] = {}
-            for motor_id in ids:
-                data, comm, error = self._packet_handler.readRx(
-                    self._port_handler, motor_id, length
-                )
-                if comm == scs.COMM_SUCCESS and len(data) != length:
-                    comm = scs.COMM_RX_CORRUPT
-                if comm != scs.COMM_SUCCESS:
-                    return None, comm, 0, motor_id
-                errors[motor_id] = error
-                replies[motor_id] = data
-            for motor_id, error in errors.items():
-                self._record_status(motor_id, error)
-            failing = [i for i, e in errors.items() if e]
-            if not failing:
-                return replies, comm, 0, None
-            # _transact counts the first servo's status error; count the others here.
-            self.stats.status_errors += len(failing) - 1
-            return replies, comm, errors[failing[0]], failing[0]
-
-        with self._lock:
-            replies = self._transact(f"sync read of {', '.join(registers)}", call, check_status)
+        what = f"sync read of {', '.join(registers)}"
+        replies = self._read_span(what, ids, start, length, check_status)
         out: dict[str, dict[str, int]] = {}
         for register, (addr, size) in spans.items():
             lo = addr - start
@@ -449,30 +478,29 @@ class FeetechBus(TorqueMixin):
             }
         return out
 
+    def _sync_write_packet(self, register: str, values: Mapping[str, int]) -> bytes:
+        addr, size = register_address(register)
+        params = [addr, size]
+        for name, value in values.items():
+            params += [self._motor_id(name), *to_bytes_le(encode_register(register, value), size)]
+        return instruction_packet(BROADCAST_ID, INST_SYNC_WRITE, bytes(params))
+
     def sync_write(self, register: str, values: Mapping[str, int]) -> None:
         """Write one register of several motors with one SYNC_WRITE packet (no status packets).
 
         Unacknowledged by design: a lost packet is not detected, so control loops resend goals
         every step.
+
+        Raises:
+            PortIOError: The port failed (it is reopened on the next transaction).
         """
-        addr, size = register_address(register)
-        payloads = {
-            self._motor_id(n): to_bytes_le(encode_register(register, v), size)
-            for n, v in values.items()
-        }
-        if not payloads:
+        if not values:
             return
-        self._require_connected()
-        scs = self._scs
+        packet = self._sync_write_packet(register, values)
         with self._lock:
-            writer = scs.GroupSyncWrite(self._port_handler, self._packet_handler, addr, size)
-            for motor_id, payload in payloads.items():
-                writer.addParam(motor_id, payload)
-            self.stats.transactions += 1
-            comm = writer.txPacket()
-            if comm != scs.COMM_SUCCESS:
+            transport = self._require_connected()
+            try:
+                transport.send(packet)
+            except PortIOError:
                 self.stats.failures += 1
-                raise MotorError(
-                    f"sync write of {register} on {self.port} failed: "
-                    f"{self._packet_handler.getTxRxResult(comm)}"
-                )
+                raise

@@ -13,8 +13,9 @@ Design decisions:
       only for a *critical* flag (default: voltage and angle sensor, which make positions or
       torque unreliable), or when a motor reports the same other flags on ``patience``
       consecutive reads (a joint stuck against an obstacle, a motor cooking).
-    * Flags a motor may report indefinitely (default: overload on the gripper) are never
-      counted, but are still reported and logged.
+    * Flags a motor may report indefinitely (``tolerated``; the SO-101 passes overload on its
+      gripper) are never counted, but are still reported and logged. The default tolerates
+      nothing: which motor may squeeze is the robot's configuration, not the bus's.
     * A warning is logged when a motor's flags change, not on every read, so a held grasp does
       not flood the log.
 
@@ -30,14 +31,12 @@ from collections.abc import Iterable, Mapping
 from lerobot_gym.errors import ConfigError, MotorStatusError
 from lerobot_gym.hardware.feetech.table import STATUS_ERROR_BITS
 
-__all__ = ["DEFAULT_CRITICAL_FLAGS", "DEFAULT_TOLERATED_FLAGS", "StatusWatch"]
+__all__ = ["DEFAULT_CRITICAL_FLAGS", "StatusWatch"]
 
 logger = logging.getLogger(__name__)
 
 #: Flags that stop the loop at once: the readings or the supply cannot be trusted.
 DEFAULT_CRITICAL_FLAGS: frozenset[str] = frozenset({"voltage", "angle"})
-#: Motor -> flags it may report for as long as it likes (LeRobot's gripper trips overload).
-DEFAULT_TOLERATED_FLAGS: Mapping[str, frozenset[str]] = {"gripper": frozenset({"overload"})}
 
 _KNOWN_FLAGS = frozenset(STATUS_ERROR_BITS.values()) | {"unknown"}
 
@@ -50,7 +49,7 @@ class StatusWatch:
         critical_flags: Flags that raise on the first read reporting them.
         patience: Consecutive reads with the same non-tolerated flags on one motor that raise
             (``0`` never raises for non-critical flags).
-        tolerated: Motor -> flags never counted towards ``patience``.
+        tolerated: Motor -> flags never counted towards ``patience`` (default: none).
 
     Example:
         watch = StatusWatch({"elbow_flex": 3, "gripper": 6}, patience=30)
@@ -66,7 +65,7 @@ class StatusWatch:
         patience: int = 30,
         tolerated: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
-        tolerated = DEFAULT_TOLERATED_FLAGS if tolerated is None else tolerated
+        tolerated = {} if tolerated is None else tolerated
         self.critical_flags = frozenset(critical_flags)
         self.tolerated = {name: frozenset(flags) for name, flags in tolerated.items()}
         unknown = self.critical_flags.union(*self.tolerated.values()) - _KNOWN_FLAGS

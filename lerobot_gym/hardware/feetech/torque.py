@@ -1,8 +1,10 @@
 """Torque and register set-up of a Feetech bus: :class:`TorqueMixin`, a base of ``FeetechBus``.
 
 It owns enabling and disabling torque (with the Lock register that decides whether EEPROM
-writes are saved), the ``torque_disabled`` block, and lerobot's ``configure_motors`` registers.
-It is built only on the bus's register API (``read``/``write``/``sync_read``/``sync_write``),
+writes are saved), the fail-safe ``emergency_torque_off`` broadcast, the ``torque_disabled``
+block, and lerobot's ``configure_motors`` registers.
+It is built on the bus's register API (``read``/``write``/``sync_read``/``sync_write``, and the
+transport for the emergency broadcast),
 which :class:`~lerobot_gym.hardware.feetech.bus.FeetechBus` provides; the methods are typed
 against :class:`_RegisterBus` (mypy's self-type protocol for mixins).
 
@@ -11,7 +13,9 @@ Design decisions:
       first broadcasts it with two SYNC_WRITEs (unacknowledged, so a silent servo cannot
       block the others), then writes it to each motor, carrying on past failures and raising
       the collected errors at the end. Status bits do not fail a torque-off write: the servo
-      answered, so it heard it.
+      answered, so it heard it. A write that fails on an OS error of the port
+      (:class:`~lerobot_gym.errors.PortIOError`) is tried again on the reopened port; the
+      broadcasts' own failures are not reported, since the confirmed writes decide.
     * :meth:`enable_torque` can first set Goal_Position to the present position
       (``hold_position``): firmware that keeps a stale goal would otherwise jump to it.
       :meth:`torque_disabled` re-enables torque that way, and only when its body succeeded.
@@ -26,11 +30,15 @@ import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
-from lerobot_gym.errors import MotorError
-from lerobot_gym.hardware.feetech.bus_types import Motor
+from lerobot_gym.errors import HardwareError, MotorError, NotConnectedError, PortIOError
+from lerobot_gym.hardware.bus import Motor
 from lerobot_gym.hardware.feetech.table import PHASE_MULTI_TURN_BIT
+from lerobot_gym.hardware.feetech.transport import Transport
 
 __all__ = ["TorqueMixin"]
+
+#: Tries of each servo's torque-off write when the port fails (each try reopens it).
+_PORT_ATTEMPTS = 3
 
 
 class _RegisterBus(Protocol):
@@ -56,6 +64,11 @@ class _RegisterBus(Protocol):
     ) -> dict[str, int]: ...
 
     def sync_write(self, register: str, values: Mapping[str, int]) -> None: ...
+
+    def _sync_write_packet(self, register: str, values: Mapping[str, int]) -> bytes: ...
+
+    @property
+    def _transport(self) -> Transport | None: ...
 
     def enable_torque(
         self, motors: Iterable[str] | None = None, *, hold_position: bool = False
@@ -84,9 +97,11 @@ class TorqueMixin:
                 present = self.sync_read("Present_Position", names, check_status=False)
                 for name in names:
                     self.write("Goal_Position", name, present[name], check_status=False)
-        for name in names:
-            self.write("Torque_Enable", name, 1)
-            self.write("Lock", name, 1)
+        # Register by register across the motors: consecutive writes go to different servos,
+        # so their acknowledgements need no fence read in between (see ``transport``).
+        for register in ("Torque_Enable", "Lock"):
+            for name in names:
+                self.write(register, name, 1)
 
     def disable_torque(self: _RegisterBus, motors: Iterable[str] | None = None) -> None:
         """Disable torque, then set Lock=0 so EEPROM writes (calibration) are saved.
@@ -97,31 +112,57 @@ class TorqueMixin:
         Raises:
             MotorError: After trying every motor, if any did not confirm; the error of the
                 only failing motor, or one naming all of them.
+            PortIOError: The only failure was the port's, on every attempt.
         """
         names = _names(self, motors)
-        errors: list[MotorError] = []
+        errors: list[HardwareError] = []
         with self._lock:
             for _ in range(2):  # unacknowledged: the second covers one lost packet
-                try:
+                with contextlib.suppress(HardwareError):  # the writes below confirm it
                     self.sync_write("Torque_Enable", dict.fromkeys(names, 0))
-                except MotorError as exc:
-                    errors.append(exc)
-            for name in names:
-                try:
-                    self.write("Torque_Enable", name, 0, check_status=False)
-                    self.write("Lock", name, 0, check_status=False)
-                except MotorError as exc:
-                    errors.append(exc)
+            # Torque off on every motor first, then Lock=0 on those that confirmed it: the arm
+            # goes limp as early as possible, and consecutive writes go to different servos.
+            confirmed = [n for n in names if _write_retrying(self, "Torque_Enable", n, errors)]
+            for name in confirmed:
+                _write_retrying(self, "Lock", name, errors)
         if len(errors) == 1:
             raise errors[0]
         if errors:
-            ids = sorted({e.motor_id for e in errors if e.motor_id is not None})
+            ids = sorted({i for e in errors if (i := getattr(e, "motor_id", None)) is not None})
             details = "; ".join(dict.fromkeys(str(e) for e in errors))
             raise MotorError(
                 f"torque off was not confirmed by {len(errors)} transaction(s) on {self.port} "
                 f"(servo ids {ids}): {details}",
                 motor_id=ids[0] if len(ids) == 1 else None,
             ) from errors[0]
+
+    def emergency_torque_off(self: _RegisterBus, attempts: int = 3) -> None:
+        """Broadcast torque off to every motor (two SYNC_WRITEs), surviving port failures.
+
+        Each attempt is a fresh transaction; after an OS error the next attempt reopens the
+        port. Nothing is acknowledged (one silent servo cannot hold up the others); confirm
+        with :meth:`disable_torque` when the bus is healthy.
+
+        Raises:
+            NotConnectedError: The bus was never connected or was closed.
+            PortIOError: Every attempt failed; the port is then released (closed).
+        """
+        packet = self._sync_write_packet("Torque_Enable", dict.fromkeys(self.motors, 0))
+        with self._lock:
+            transport = self._transport
+            if transport is None:
+                raise NotConnectedError(f"Feetech bus on {self.port} is not connected")
+            error: PortIOError | None = None
+            for _ in range(max(1, attempts)):
+                try:
+                    for _ in range(2):  # unacknowledged: the second covers one lost packet
+                        transport.send(packet)
+                    return
+                except PortIOError as exc:
+                    error = exc
+            transport.close()
+            assert error is not None
+            raise error
 
     @contextlib.contextmanager
     def torque_disabled(self: _RegisterBus, motors: Iterable[str] | None = None) -> Iterator[None]:
@@ -154,6 +195,26 @@ class TorqueMixin:
                 phase = self.read("Phase", name)
                 if phase & PHASE_MULTI_TURN_BIT:
                     self.write("Phase", name, phase & ~PHASE_MULTI_TURN_BIT)
+
+
+def _write_retrying(
+    bus: _RegisterBus, register: str, motor: str, errors: list[HardwareError]
+) -> bool:
+    """Write 0, status bits ignored; retry on a reopened port after an OS error.
+
+    Returns whether the servo confirmed it; the failure is appended to ``errors``.
+    """
+    for attempt in range(_PORT_ATTEMPTS):
+        try:
+            bus.write(register, motor, 0, check_status=False)
+            return True
+        except PortIOError as exc:  # the next attempt reopens the port
+            if attempt == _PORT_ATTEMPTS - 1:
+                errors.append(exc)
+        except MotorError as exc:
+            errors.append(exc)
+            return False
+    return False
 
 
 def _names(bus: _RegisterBus, motors: Iterable[str] | None) -> list[str]:

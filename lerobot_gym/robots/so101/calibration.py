@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 
 from lerobot_gym.errors import CalibrationError, ConfigError
-from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, Motor, so101_motors
+from lerobot_gym.hardware.bus import Motor
+from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, so101_motors
 
 __all__ = [
     "FULL_TURN_MOTORS",

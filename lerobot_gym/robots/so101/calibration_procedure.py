@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 from lerobot_gym.errors import CalibrationError
+from lerobot_gym.hardware.bus import Motor
 from lerobot_gym.robots.so101.calibration import (
     FULL_TURN_MOTORS,
     HALF_TURN_TICK,
@@ -37,7 +38,7 @@ from lerobot_gym.robots.so101.calibration import (
     MotorCalibration,
     validate_calibration,
 )
-from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, Motor
+from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK
 
 __all__ = [
     "CalibrationBus",

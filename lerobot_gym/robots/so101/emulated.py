@@ -47,9 +47,11 @@ from typing import Any
 
 import numpy as np
 
+from lerobot_gym.assets.so101 import SCENE_XML
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError
+from lerobot_gym.hardware.camera_devices import FrameSource, make_camera
 from lerobot_gym.hardware.emulator import (
     DEFAULT_MOUNTING_OFFSETS_TICKS,
     BusFaults,
@@ -66,7 +68,7 @@ from lerobot_gym.robots.so101.calibration import (
     calibration_path,
     save_calibration,
 )
-from lerobot_gym.robots.so101.hardware import FrameSource, SO101Hardware, SO101HardwareConfig
+from lerobot_gym.robots.so101.hardware import SO101Hardware, SO101HardwareConfig
 from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, so101_motors
 from lerobot_gym.robots.so101.spec import so101_spec
 
@@ -172,7 +174,11 @@ class EmulatedSO101:
             return self.plant
         n = len(self.robot.joints)
         if self.plant == "mujoco":
-            return MujocoPlant(joint_names=self.robot.joint_names, initial_rad=self.initial_rad)
+            return MujocoPlant(
+                self.robot.scene_xml or SCENE_XML,
+                joint_names=self.robot.joint_names,
+                initial_rad=self.initial_rad,
+            )
         if self.plant == "first_order":
             return FirstOrderPlant(n, initial_rad=self.initial_rad)
         raise ConfigError(
@@ -319,7 +325,8 @@ class EmulatedSO101Hardware(SO101Hardware):
         config: Backend settings; ``port`` and ``calibration_dir`` are replaced by the
             emulator's at connect (pass any placeholder, e.g. ``"emulated"``).
         camera_devices: Camera name -> ``"twin"`` (render the task's scene at the arm's pose),
-            or a device or camera object as :func:`lerobot_gym.robots.factory.make_camera` takes.
+            or a device or camera object as
+            :func:`lerobot_gym.hardware.camera_devices.make_camera` takes.
         fps: Control rate.
         image_size: (height, width) of observed images.
         faults: Bus faults in force from the start.
@@ -391,12 +398,15 @@ class EmulatedSO101Hardware(SO101Hardware):
         return scene
 
     def connect(self) -> None:
-        """Build the scene, start the emulated arm, then connect to it as to a real one."""
-        from lerobot_gym.robots.factory import make_camera
+        """Build the scene, start the emulated arm, then connect to it as to a real one.
 
+        After the port was lost, this reconnects to the running emulator and its scene.
+        """
         if self.is_connected:
             return
-        self.scene = self._build_scene()
+        self._release_lost_buses()  # before new cameras replace the old ones
+        if self.arm.emulator is None or self.scene is None:
+            self.scene = self._build_scene()
         self.arm.start()
         try:
             emulator = self.arm.emulator

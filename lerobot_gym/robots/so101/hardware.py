@@ -1,45 +1,35 @@
 """The real SO-101 follower arm as a :class:`~lerobot_gym.core.backend.Backend`.
 
-:class:`SO101Hardware` drives the six STS3215 servos of an SO-101 over a
+:class:`SO101Hardware` is the generic servo-arm backend
+(:class:`~lerobot_gym.hardware.servo_arm.ServoArm`: bounded-speed reset, fail-safe torque off,
+status watch, cameras) configured for the SO-101: one
 :class:`~lerobot_gym.hardware.feetech.FeetechBus` (a USB serial port, or the pty of the bus
-emulator), the way LeRobot's ``SOFollower`` does, behind the env's SI interface.
+emulator) with the SO-101's motor table, calibration and registers, the way LeRobot's
+``SOFollower`` does it.
 
 Positions go SI radians <-> LeRobot units (degrees, gripper 0..100) <-> raw ticks through a
 :class:`~lerobot_gym.robots.so101.ticks.TickConverter`; :mod:`lerobot_gym.robots.so101.ticks`
-also owns LeRobot's older -100..100 convention (``m100_to_degrees``, ``degrees_to_m100``),
-used when ``use_degrees=False`` and to replay datasets recorded in it.
+also owns LeRobot's older -100..100 convention (``m100_to_degrees``, ``degrees_to_m100``), used
+when ``use_degrees=False`` and to replay datasets recorded in it.
 
 Design decisions:
-    * The constructor does no I/O; :meth:`SO101Hardware.connect` opens the port, checks every
-      servo answers with its model (handshake), loads the calibration file (writing it to the
-      servos when they hold another one, as LeRobot does), writes LeRobot's follower
-      registers (``configure_so101_follower``) and enables torque.
+    * :meth:`SO101Hardware.open_buses` opens the port, checks every servo answers with its
+      model (handshake), loads the calibration file (writing it to the servos when they hold
+      another one, as LeRobot does) and writes LeRobot's follower registers
+      (``robots/so101/registers.py``); the servo arm then enables torque holding the present
+      position.
     * A missing or corrupt calibration file raises :class:`~lerobot_gym.errors.CalibrationError`
       naming the exact ``lerobot-gym calibrate`` command for this arm (port, id and
       calibration folder), once: the backend never starts an interactive calibration itself
       (prompts belong to the CLI).
-    * Torque is enabled holding the present position (Goal_Position = Present_Position
-      first), so firmware that kept a stale goal cannot make the arm jump at connect.
-    * ``command`` clamps raw goal ticks into the calibrated ``range_min..range_max`` as a last
-      line of defence (the env's safety filter clamps to the spec's limits before, and the
-      servo firmware clamps to its limit registers after).
-    * ``reset`` moves at a bounded joint speed (``max_speed_deg_s``, 60 deg/s by default) by
-      interpolating goals from the present pose, then holds the goal until the arm settles
-      (within ``settle_tolerance_deg``) or ``settle_timeout_s`` passes; an arm that cannot reach
-      the pose (an obstacle, gravity) is logged, not raised. ``world_init`` is ignored: the
-      hardware has no props to place.
-    * ``fail_safe`` disables torque with a SYNC_WRITE (unacknowledged, one packet for all
-      servos), so one dead servo cannot keep the others powered while its acknowledged write
-      times out; it never raises. ``close`` lets :meth:`FeetechBus.disable_torque` do the
-      same and then confirm servo by servo.
-    * After ``fail_safe`` the arm is limp and :meth:`SO101Hardware.command` raises until the
-      next :meth:`SO101Hardware.reset`, which re-enables torque holding the present pose
-      before moving: once the fault is fixed, resetting the env is all it takes.
+    * Goal ticks are clamped into the calibrated ``range_min..range_max`` by the converter as
+      a last line of defence (the env's safety filter clamps to the spec's limits before, and
+      the servo firmware clamps to its limit registers after).
     * Status error bits do not stop the arm by themselves (LeRobot ignores them on reads; its
-      gripper is configured to trip overload when it squeezes). Each read reports them in
-      ``RobotState.extras["status_flags"]``; a :class:`~lerobot_gym.hardware.feetech.StatusWatch`
-      raises :class:`~lerobot_gym.errors.MotorStatusError` for critical flags (voltage, angle
-      sensor) or flags that persist for ``status_error_patience`` reads.
+      gripper is configured to trip overload when it squeezes); a
+      :class:`~lerobot_gym.hardware.feetech.StatusWatch` raises
+      :class:`~lerobot_gym.errors.MotorStatusError` for critical flags (voltage, angle sensor)
+      or flags that persist for ``status_error_patience`` reads.
     * The bus defaults to a 20 ms reply allowance and one retry, so a persistent fault is
       detected within ~40 ms plus one control period; LeRobot's ~50 ms and two retries would
       take 150 ms. Raise ``bus_timeout_ms`` for slow USB adapters.
@@ -51,19 +41,16 @@ registers, sync read/write, disconnect) and servo-protocols.md §4 (emulator beh
 from __future__ import annotations
 
 import logging
-import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
-import numpy as np
-
-from lerobot_gym.core.backend import RobotState
 from lerobot_gym.core.spec import RobotSpec
-from lerobot_gym.errors import ConfigError, HardwareError, NotConnectedError
+from lerobot_gym.errors import ConfigError
+from lerobot_gym.hardware.camera_devices import FrameSource
 from lerobot_gym.hardware.feetech.status import StatusWatch
+from lerobot_gym.hardware.servo_arm import ArmConnection, MotionSettings, ServoArm
 from lerobot_gym.robots.so101.calibration import (
     MotorCalibration,
     calibrate_command,
@@ -75,28 +62,11 @@ from lerobot_gym.robots.so101.motors import so101_motors
 from lerobot_gym.robots.so101.ticks import TickConverter
 
 __all__ = [
-    "FrameSource",
     "SO101Hardware",
     "SO101HardwareConfig",
 ]
 
 logger = logging.getLogger(__name__)
-
-_POSITION = "Present_Position"
-_VELOCITY = "Present_Velocity"
-
-
-class FrameSource(Protocol):
-    """A camera as the backend uses it (``OpenCVCamera``, ``SyntheticCamera``, a twin render)."""
-
-    def connect(self) -> None:
-        """Start delivering frames."""
-
-    def disconnect(self) -> None:
-        """Stop and release the device."""
-
-    def read_latest(self, max_age_s: float | None = None) -> tuple[np.ndarray, float]:
-        """The newest HxWx3 uint8 frame and its ``time.monotonic()`` capture time."""
 
 
 @dataclass(frozen=True)
@@ -149,10 +119,11 @@ class SO101HardwareConfig:
     def __post_init__(self) -> None:
         if not self.port:
             raise ConfigError("pass port=..., find it with `lerobot-gym find-port`")
-        if not self.max_speed_deg_s > 0:
-            raise ConfigError(f"max_speed_deg_s must be positive, got {self.max_speed_deg_s}")
-        if self.settle_tolerance_deg <= 0 or self.settle_timeout_s < 0:
-            raise ConfigError("settle_tolerance_deg must be > 0 and settle_timeout_s >= 0")
+        MotionSettings(  # checks the motion settings now rather than at construction
+            max_speed_deg_s=self.max_speed_deg_s,
+            settle_tolerance_deg=self.settle_tolerance_deg,
+            settle_timeout_s=self.settle_timeout_s,
+        )
         self.status_watch({})  # checks the status-flag settings now rather than at connect
 
     def status_watch(self, motor_ids: Mapping[str, int]) -> StatusWatch:
@@ -179,13 +150,8 @@ def load_arm_calibration(
     return load_calibration(path, so101_motors(), fix=fix)
 
 
-# ---------------------------------------------------------------------------------------------
-# The backend
-# ---------------------------------------------------------------------------------------------
-
-
-class SO101Hardware:
-    """An SO-101 follower on a Feetech bus (see the module docstring).
+class SO101Hardware(ServoArm):
+    """An SO-101 follower: one Feetech bus and its motor table on :class:`ServoArm`.
 
     Args:
         robot: The SO-101 spec (joint order, limits, boundary units).
@@ -202,9 +168,6 @@ class SO101Hardware:
         backend.close()             # torque off
     """
 
-    #: Readings vary by encoder ticks between runs: seeding cannot reproduce a trajectory.
-    deterministic = False
-
     def __init__(
         self,
         robot: RobotSpec,
@@ -219,51 +182,43 @@ class SO101Hardware:
                 f"SO101Hardware drives the SO-101 joints {list(so101_motors())}; robot "
                 f"{robot.name!r} has {list(robot.joint_names)}"
             )
-        self.robot, self.config = robot, config
-        self.cameras: dict[str, FrameSource] = dict(cameras or {})
-        self.fps = int(fps)
-        self.image_size = (int(image_size[0]), int(image_size[1]))
-        self.bus: Any = None
-        self.converter: TickConverter | None = None
-        self.last_goal_ticks: np.ndarray | None = None
-        self.status_watch: StatusWatch | None = None  # made at connect
-        #: True after fail_safe() released torque; reset() re-enables it.
-        self.torque_released = False
-
-    # -- Backend protocol -------------------------------------------------------------------
-    @property
-    def is_connected(self) -> bool:
-        """Whether the bus is open."""
-        return self.bus is not None and self.bus.is_connected
+        motion = MotionSettings(
+            max_speed_deg_s=config.max_speed_deg_s,
+            settle_tolerance_deg=config.settle_tolerance_deg,
+            settle_timeout_s=config.settle_timeout_s,
+            camera_max_age_s=config.camera_max_age_s,
+            disable_torque_on_close=config.disable_torque_on_close,
+        )
+        super().__init__(robot, motion, cameras=cameras, fps=fps, image_size=image_size)
+        self.config = config
 
     @property
-    def world(self) -> None:
-        """Hardware has no privileged scene state."""
-        return None
+    def bus(self) -> Any:
+        """The arm's one :class:`~lerobot_gym.hardware.feetech.FeetechBus` (None when closed)."""
+        return self.buses[0] if self.buses else None
 
     @property
     def calibration(self) -> dict[str, MotorCalibration]:
         """The calibration in use (after :meth:`connect`)."""
-        return self._require().calibration
+        return cast(TickConverter, self._require()).calibration
 
-    def connect(self) -> None:
-        """Open the bus, check the servos, apply the calibration and registers, enable torque.
+    def describe(self) -> str:
+        """How errors name the arm."""
+        return f"the SO-101 on {self.config.port}"
+
+    def open_buses(self) -> ArmConnection:
+        """Open the bus, check the servos, apply the calibration and LeRobot's registers.
 
         Raises:
             PortNotFoundError, PortBusyError: The port is wrong or in use.
             MotorNotFoundError: A servo does not answer (or is another model).
             CalibrationError: The calibration file is missing or corrupt (names the fix).
         """
-        from lerobot_gym.hardware.feetech import FeetechBus, Motor, configure_so101_follower
+        from lerobot_gym.hardware.feetech import FeetechBus
+        from lerobot_gym.robots.so101.registers import configure_so101_follower
 
-        if self.is_connected:
-            return
         cfg = self.config
-        # Every SO-101 joint has a motor id (the spec's motor table).
-        motors = {
-            j.name: Motor(cast(int, j.motor_id), j.motor_model or "sts3215")
-            for j in self.robot.joints
-        }
+        motors = so101_motors(use_degrees=cfg.use_degrees)
         watch = cfg.status_watch({name: motor.id for name, motor in motors.items()})
         bus = FeetechBus(cfg.port, motors, timeout_ms=cfg.bus_timeout_ms, retries=cfg.bus_retries)
         bus.connect()  # port errors first: calibrating needs the right port anyway
@@ -280,194 +235,8 @@ class SO101Hardware:
                 i_coefficient=cfg.i_coefficient,
                 d_coefficient=cfg.d_coefficient,
             )
-            bus.enable_torque(hold_position=True)
-            for camera in self.cameras.values():
-                camera.connect()
         except BaseException:
-            self._disconnect_cameras()
             bus.close(disable_torque=True)
             raise
-        self.bus = bus
-        self.converter = TickConverter(self.robot, calibration, cfg.use_degrees)
-        self.status_watch = watch
-        self.torque_released = False
-
-    def reset(self, joint_positions_rad: np.ndarray, world_init: Any | None = None) -> None:
-        """Move to a pose at bounded speed and wait for the arm to settle (props ignored).
-
-        After :meth:`fail_safe` torque is first re-enabled, holding the present pose.
-        """
-        del world_init  # the real arm has no props to place
-        self._require()
-        if self.torque_released:
-            self._reenable_torque()
-        cfg = self.config
-        target = np.clip(
-            np.asarray(joint_positions_rad, dtype=np.float64),
-            self.robot.lower_rad,
-            self.robot.upper_rad,
-        )
-        start = self._read_positions()[0]
-        distance = float(np.max(np.abs(target - start)))
-        duration = distance / math.radians(cfg.max_speed_deg_s)
-        steps = max(1, math.ceil(duration * self.fps))
-        t0 = time.perf_counter()
-        for k in range(1, steps + 1):
-            self.command(start + (target - start) * (k / steps))
-            _sleep_until(t0 + k * duration / steps)
-        tolerance = math.radians(cfg.settle_tolerance_deg)
-        deadline = time.perf_counter() + cfg.settle_timeout_s
-        while True:
-            error = np.abs(self._read_positions()[0] - target)
-            if np.all(error <= tolerance):
-                return
-            if time.perf_counter() >= deadline:
-                worst = self.robot.joint_names[int(np.argmax(error))]
-                logger.warning(
-                    "reset: the arm did not settle within %.1f s (%s is %.1f deg off)",
-                    cfg.settle_timeout_s,
-                    worst,
-                    math.degrees(float(error.max())),
-                )
-                return
-            self.command(target)
-            time.sleep(1.0 / max(self.fps, 1))
-
-    def command(self, joint_targets_rad: np.ndarray) -> None:
-        """Write goal positions with one SYNC_WRITE (ticks clamped to the calibrated range).
-
-        Raises:
-            HardwareError: Torque was released by :meth:`fail_safe`; call ``env.reset()``.
-        """
-        converter = self._require()
-        if self.torque_released:
-            raise HardwareError(
-                f"torque on the SO-101 on {self.config.port} was released after an error; fix "
-                "the cause, then call env.reset(), which re-enables torque"
-            )
-        ticks = converter.ticks_from_rad(joint_targets_rad)
-        self.last_goal_ticks = ticks
-        names = self.robot.joint_names
-        self.bus.sync_write("Goal_Position", {n: int(t) for n, t in zip(names, ticks)})
-
-    def read(self, cameras: tuple[str, ...] = ()) -> RobotState:
-        """Present positions and velocities with one SYNC_READ, plus the cameras' latest frames.
-
-        ``extras`` holds ``present_ticks`` (raw positions) and ``status_flags`` (servo -> the
-        status flags it reported in this read; servos without any are left out).
-        """
-        positions, velocities, ticks, flags = self._read_positions()
-        images = {name: self._frame(name) for name in cameras}
-        return RobotState(
-            joint_positions_rad=positions,
-            joint_velocities_rad_s=velocities,
-            images=images,
-            timestamp_s=time.monotonic(),
-            extras={"present_ticks": ticks, "status_flags": flags},
-        )
-
-    def render(self, camera: str, height: int, width: int) -> np.ndarray:
-        """The camera's latest frame, resized (nearest neighbour) to ``height x width``."""
-        frame = self._frame(camera, check_size=False)
-        if frame.shape[:2] == (height, width):
-            return frame
-        rows = np.arange(height) * frame.shape[0] // height
-        cols = np.arange(width) * frame.shape[1] // width
-        return frame[rows][:, cols]
-
-    def fail_safe(self) -> None:
-        """Disable torque on every servo, best effort; never raises.
-
-        :meth:`command` then raises until :meth:`reset` re-enables torque.
-        """
-        self.torque_released = True
-        self._broadcast_torque_off()
-
-    def close(self) -> None:
-        """Disable torque (unless configured not to), close the port and the cameras."""
-        bus = self.bus
-        try:
-            if bus is not None and bus.is_connected:
-                # The bus broadcasts torque off, then confirms it servo by servo.
-                bus.close(disable_torque=self.config.disable_torque_on_close)
-        finally:
-            self.bus = None
-            self._disconnect_cameras()
-
-    # -- helpers ----------------------------------------------------------------------------
-    @property
-    def bus_stats(self) -> dict[str, int]:
-        """The bus's traffic counters (timeouts, corrupt packets, retries ...)."""
-        if self.bus is None:
-            raise NotConnectedError("the arm is not connected; call env.reset() first")
-        return self.bus.stats.as_dict()
-
-    def _require(self) -> TickConverter:
-        if not self.is_connected or self.converter is None:
-            raise NotConnectedError(
-                f"the SO-101 on {self.config.port} is not connected; call env.reset() first"
-            )
-        return self.converter
-
-    def _read_positions(
-        self,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, tuple[str, ...]]]:
-        converter = self._require()
-        names = self.robot.joint_names
-        # Status bits do not raise here: the watch decides which ones stop the arm.
-        values = self.bus.sync_read_registers([_POSITION, _VELOCITY], check_status=False)
-        assert self.status_watch is not None  # made with the converter at connect
-        flags = self.status_watch.update({n: self.bus.status_flags.get(n, ()) for n in names})
-        ticks = np.array([values[_POSITION][n] for n in names], dtype=np.int64)
-        velocity_ticks = np.array([values[_VELOCITY][n] for n in names], dtype=np.float64)
-        positions = converter.rad_from_ticks(ticks)
-        return positions, velocity_ticks * converter.rad_per_tick, ticks, flags
-
-    def _reenable_torque(self) -> None:
-        """Torque back on after :meth:`fail_safe`, holding the present pose (no jump)."""
-        logger.info("re-enabling torque on %s after a fail-safe stop", self.config.port)
-        if self.status_watch is not None:
-            self.status_watch.reset()
-        self.bus.enable_torque(hold_position=True)
-        self.torque_released = False
-
-    def _frame(self, name: str, check_size: bool = True) -> np.ndarray:
-        camera = self.cameras.get(name)
-        if camera is None:
-            raise ConfigError(
-                f"no device for camera {name!r}; pass cameras={{{name!r}: 0, ...}} (a device "
-                "index or path) to gym.make"
-            )
-        frame, _ = camera.read_latest(max_age_s=self.config.camera_max_age_s)
-        if check_size and frame.shape[:2] != self.image_size:
-            raise ConfigError(
-                f"camera {name!r} delivers {frame.shape[1]}x{frame.shape[0]} frames but the env "
-                f"observes {self.image_size[1]}x{self.image_size[0]}; pass a matching image_size"
-            )
-        return frame
-
-    def _broadcast_torque_off(self) -> None:
-        bus = self.bus
-        if bus is None:
-            return
-        try:
-            if bus.is_connected:
-                # Twice: a SYNC_WRITE is unacknowledged, and one lost packet must not leave
-                # the arm powered.
-                for _ in range(2):
-                    bus.sync_write("Torque_Enable", dict.fromkeys(bus.motors, 0))
-        except Exception as exc:  # best effort: this runs while another error propagates
-            logger.error("could not disable torque on %s: %s", self.config.port, exc)
-
-    def _disconnect_cameras(self) -> None:
-        for name, camera in self.cameras.items():
-            try:
-                camera.disconnect()
-            except Exception as exc:
-                logger.warning("camera %r did not disconnect cleanly: %s", name, exc)
-
-
-def _sleep_until(deadline: float) -> None:
-    remaining = deadline - time.perf_counter()
-    if remaining > 0:
-        time.sleep(remaining)
+        converter = TickConverter(self.robot, calibration, cfg.use_degrees)
+        return ArmConnection([bus], converter, watch)

@@ -118,8 +118,10 @@ class SO101Leader:
             MotorNotFoundError: A servo does not answer.
             CalibrationError: The leader's calibration file is missing or corrupt.
         """
-        from lerobot_gym.hardware.feetech import FeetechBus, Motor, configure_so101_leader
+        from lerobot_gym.hardware.bus import Motor
+        from lerobot_gym.hardware.feetech import FeetechBus
         from lerobot_gym.robots.so101.calibration_procedure import is_calibrated, write_calibration
+        from lerobot_gym.robots.so101.registers import configure_so101_leader
 
         if self.is_connected:
             return

@@ -7,19 +7,18 @@ The SO-101 follower and leader arms carry the same six Feetech STS3215 servos wi
 in -100..100; the gripper is always 0..100.
 
 Design decisions:
-    * The table is a tuple of frozen :class:`Motor` records so that nothing can mutate it; use
-      :func:`so101_motors` to get the ``name -> Motor`` mapping with the norm modes you want.
-    * :class:`NormMode` lives here (not in the calibration module) because it is part of a
-      motor's definition; the conversions themselves live in ``calibration.py``.
+    * The motors are the package's one motor type, :class:`lerobot_gym.hardware.bus.Motor`
+      (frozen records, so nothing can mutate the table); :func:`so101_motors` gives the
+      ``name -> Motor`` mapping with the norm modes you want. The conversions live in
+      ``normalization.py``.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 
+from lerobot_gym.hardware.bus import Motor, NormMode
 from lerobot_gym.hardware.feetech.table import STS_RESOLUTION
 
 __all__ = [
@@ -28,8 +27,6 @@ __all__ = [
     "SO101_MOTOR_IDS",
     "STS3215_MAX_TICK",
     "STS3215_RESOLUTION",
-    "Motor",
-    "NormMode",
     "so101_motors",
 ]
 
@@ -38,39 +35,6 @@ STS3215_RESOLUTION = STS_RESOLUTION
 
 STS3215_MAX_TICK = STS3215_RESOLUTION - 1
 """Largest raw position (4095); LeRobot's DEGREES scale uses it as the full-turn divisor."""
-
-
-class NormMode(str, enum.Enum):
-    """How raw servo ticks map to the values a policy sees (LeRobot ``MotorNormMode``).
-
-    The string values are LeRobot's enum member names, so they round-trip through configs.
-    """
-
-    DEGREES = "DEGREES"
-    """Degrees, zero at the middle of the calibrated range (LeRobot's default today)."""
-
-    RANGE_M100_100 = "RANGE_M100_100"
-    """-100..100 across the calibrated range (LeRobot ``use_degrees=False``)."""
-
-    RANGE_0_100 = "RANGE_0_100"
-    """0..100 across the calibrated range (the gripper: 0 closed, 100 open)."""
-
-
-@dataclass(frozen=True)
-class Motor:
-    """One servo on a bus.
-
-    Attributes:
-        name: Joint name, also the key in calibration files and ``"<name>.pos"`` features.
-        id: Bus id (1..253).
-        model: Servo model name as LeRobot spells it (``"sts3215"``).
-        norm_mode: How its position is normalised.
-    """
-
-    name: str
-    id: int
-    model: str
-    norm_mode: NormMode
 
 
 SO101_JOINT_NAMES: tuple[str, ...] = (
@@ -110,7 +74,6 @@ def so101_motors(*, use_degrees: bool = True) -> dict[str, Motor]:
     arm_mode = NormMode.DEGREES if use_degrees else NormMode.RANGE_M100_100
     return {
         name: Motor(
-            name=name,
             id=motor_id,
             model="sts3215",
             norm_mode=NormMode.RANGE_0_100 if name == SO101_GRIPPER else arm_mode,

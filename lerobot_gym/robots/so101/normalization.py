@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from lerobot_gym.errors import CalibrationError, ConfigError
+from lerobot_gym.hardware.bus import Motor, NormMode
 from lerobot_gym.robots.so101.calibration import MotorCalibration
-from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, Motor, NormMode
+from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK
 
 __all__ = ["Modes", "normalize", "unnormalize"]
 

@@ -31,8 +31,9 @@ import numpy as np
 
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.errors import ConfigError
+from lerobot_gym.hardware.bus import NormMode
 from lerobot_gym.robots.so101.calibration import MotorCalibration
-from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, NormMode, so101_motors
+from lerobot_gym.robots.so101.motors import STS3215_MAX_TICK, so101_motors
 from lerobot_gym.robots.so101.normalization import normalize, unnormalize
 
 __all__ = ["TickConverter", "degrees_to_m100", "m100_to_degrees"]

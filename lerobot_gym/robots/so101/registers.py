@@ -1,4 +1,6 @@
-"""Register set-up of SO-101 arms on a Feetech bus, as lerobot's SO follower/leader do it.
+"""The SO-101's register configuration on its Feetech bus, as lerobot's SO follower/leader do it.
+
+Robot configuration, not bus code: :mod:`lerobot_gym.hardware` knows no robot.
 
 Source: shared/reference/lerobot-interfaces.md §2.5 (registers written at configure).
 """

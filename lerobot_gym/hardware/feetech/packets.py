@@ -1,4 +1,7 @@
-"""Feetech SCS/STS packet framing for the emulator: checksum, status packets, stream parser.
+"""Feetech SCS/STS packet framing, shared by the driver and the emulator.
+
+Checksum, instruction and status packets, the emulator's instruction-stream parser
+(:class:`PacketParser`) and the driver's reply matcher (:func:`find_reply`).
 
 Packet layout (servo-protocols.md §1.1)::
 
@@ -9,6 +12,17 @@ Packet layout (servo-protocols.md §1.1)::
 The parser behaves like a servo's receiver: it hunts for the ``FF FF`` header, waits for the
 whole packet, and silently drops packets whose checksum is wrong (a servo never answers those),
 re-synchronising one byte after the bad header.
+
+Design decision (driver side): a status packet carries no instruction, address or sequence
+number, only the servo id and its length (``LEN`` = data bytes + 2). :func:`find_reply` therefore
+looks for a complete packet with an *expected* ``(id, LEN)`` signature anywhere in the received
+bytes and skips everything else (late or duplicated replies to earlier requests, the tail of a
+packet cut by an input flush, noise) without needing to stay in frame with it; the bus makes the
+signature of every request unique among the replies that may still be in flight
+(:mod:`lerobot_gym.hardware.feetech.transport`). A false frame inside other bytes would need the
+expected id, the expected length *and* a valid checksum to be taken.
+
+Sources: shared/reference/servo-protocols.md §1.1 (packet layout, byte examples).
 """
 
 from __future__ import annotations
@@ -100,3 +114,54 @@ class PacketParser:
                 self.checksum_errors += 1
                 del buf[:1]
         return packets
+
+
+#: Largest LEN byte ``scservo_sdk`` accepts in a status packet (``RXPACKET_MAX_LEN``).
+MAX_STATUS_LENGTH = 250
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What :func:`find_reply` found in the received bytes.
+
+    Attributes:
+        servo_id: Id of the servo that sent it.
+        error: The ERR byte (status flags); 0 when clear.
+        data: The data bytes (``LEN - 2`` of them).
+        end: Index just past the packet in the scanned buffer.
+        corrupt: The packet had an expected id and length but a wrong checksum.
+    """
+
+    servo_id: int
+    error: int
+    data: bytes
+    end: int
+    corrupt: bool = False
+
+
+def find_reply(buf: bytes | bytearray, start: int, expected: set[tuple[int, int]]) -> Reply | None:
+    """The first complete status packet at or after ``start`` whose ``(id, LEN)`` is expected.
+
+    Bytes that do not begin such a packet are skipped, whatever they are. A packet with an
+    expected signature and a wrong checksum is returned with ``corrupt=True``. Returns None when
+    no expected packet is complete yet (more bytes may complete one).
+    """
+    i = start
+    while True:
+        i = buf.find(_HEADER, i)
+        if i < 0 or len(buf) < i + 5:
+            return None
+        servo_id, length = buf[i + 2], buf[i + 3]
+        if (servo_id, length) not in expected or buf[i + 4] > 0x7F:
+            i += 1
+            continue
+        end = i + length + 4
+        if len(buf) < end:
+            # Possibly our reply, still arriving (the caller scans again when more bytes come);
+            # but it may also be a false frame covering the start of the real reply: look on.
+            i += 1
+            continue
+        body = bytes(buf[i + 2 : end - 1])
+        if checksum(body) != buf[end - 1]:
+            return Reply(servo_id, buf[i + 4], b"", i + 1, corrupt=True)
+        return Reply(servo_id, body[2], body[3:], end)
