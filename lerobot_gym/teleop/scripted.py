@@ -7,8 +7,9 @@ re-record, terminate) at given steps. It lets tests and benchmarks measure what 
 does (how much of an episode a human drives, what gets recorded) without a person, and
 exercises every path a real device does, including one that vanishes (``lost_at_step``).
 
-Decision: the step count is the device's own (calls of ``get_action`` since ``reset()``), so
-the device needs no access to the env; a rule that depends on the observation is written by
+Decision: the step count is the device's own (calls of ``events()`` since ``reset()``: every
+wrapper reads the events once per step, ``get_action`` first when it needs the action), so the
+device needs no access to the env; a rule that depends on the observation is written by
 giving ``action``/``intervene`` a closure over the env.
 """
 
@@ -76,7 +77,7 @@ class ScriptedHuman:
         self._presses = {int(k): v for k, v in (presses or {}).items()}
         check_events(dict.fromkeys(self._presses.values(), True), "ScriptedHuman presses=")
         self.lost_at_step = lost_at_step
-        self.step = 0  # calls of get_action since reset()
+        self.step = 0  # calls of events() since reset()
         self._connected = False
 
     @property
@@ -97,20 +98,18 @@ class ScriptedHuman:
         self.step = 0
 
     def get_action(self) -> np.ndarray:
-        """The human's action at the present step; advances the step count."""
+        """The human's action at the present step."""
         self._check()
-        action = np.asarray(self._action(self.step), dtype=np.float32)
-        self.step += 1
-        return action
+        return np.asarray(self._action(self.step), dtype=np.float32)
 
     def events(self) -> dict[str, bool]:
-        """The events of the step whose action was read last."""
+        """The events of the present step; then the step count advances."""
         self._check()
-        step = max(0, self.step - 1)
         events = no_events()
-        events[IS_INTERVENTION] = bool(self._intervene(step))
-        if step in self._presses:
-            events[self._presses.pop(step)] = True  # one-shot: a press is reported once
+        events[IS_INTERVENTION] = bool(self._intervene(self.step))
+        if self.step in self._presses:
+            events[self._presses.pop(self.step)] = True  # one-shot: a press is reported once
+        self.step += 1
         return events
 
     def _check(self) -> None:
