@@ -128,9 +128,7 @@ class GamepadTeleop:
         try:
             import pygame
         except ImportError as exc:
-            raise MissingExtraError(
-                "the gamepad needs pygame: pip install 'lerobot-gym[teleop]' (or pygame)"
-            ) from exc
+            raise MissingExtraError("pygame", "teleop", "the gamepad") from exc
         pygame.display.init()  # the event queue lives in the video subsystem
         pygame.joystick.init()
         found = pygame.joystick.get_count()
