@@ -15,11 +15,11 @@ Each step:
    clipped is reported in ``info["ee_clipped"]``, the target in ``info["ee_target"]``;
 3. damped-least-squares IK (:class:`~lerobot_gym.core.kinematics.Kinematics`, the twin's
    MuJoCo model, :class:`lerobot_gym.sim.kinematics.MujocoKinematics`) from the reference
-   joints, holding the tool's approach axis at its direction at ``reset()``, turned about the
-   vertical by the target's change of azimuth (a 5-DoF arm turns its whole wrist with the base
-   pan, so holding a fixed world direction would fight every sideways move); the wrist then
-   keeps its pitch and does not wander. When that does not converge (at the edge of the
-   reach) IK runs again on the position alone;
+   joints, holding the tool's approach axis (``ArmSpec.approach_axis``) at its direction at
+   ``reset()``, turned about the vertical by the target's change of azimuth (a 5-DoF arm
+   turns its whole wrist with the base pan, so holding a fixed world direction would fight
+   every sideways move); the wrist then keeps its pitch and does not wander. When that does
+   not converge (at the edge of the reach) IK runs again on the position alone;
 4. the solution is checked by forward kinematics: joints whose tool position would fall
    outside ``bounds`` (by more than ``bounds_tol_m``; IK near a face of the box can overshoot
    it) are never sent: the joint step is halved until the tool stays inside, and after four
@@ -52,10 +52,8 @@ from lerobot_gym.core import info as info_keys
 from lerobot_gym.core.kinematics import AxisObjective
 from lerobot_gym.errors import ConfigError
 
-__all__ = ["APPROACH_AXIS", "EEDeltaAction", "default_bounds"]
+__all__ = ["EEDeltaAction", "default_bounds"]
 
-#: The tool frame's approach axis (the direction the jaws point), held during IK.
-APPROACH_AXIS = np.array([1.0, 0.0, 0.0])
 EE_TARGET = "ee_target"
 EE_CLIPPED = "ee_clipped"
 EE_REJECTED = "ee_rejected"
@@ -138,6 +136,8 @@ class EEDeltaAction(
         arm = robot.single_arm("EEDeltaAction")
         self.robot = robot
         self.kinematics = base.arm_kinematics(arm)
+        # The direction the jaws point in the tool frame, held during IK.
+        self._approach_axis = np.asarray(arm.approach_axis, dtype=np.float64)
         self.step_sizes_m = np.broadcast_to(np.asarray(step_sizes_m, dtype=np.float64), (3,))
         if not (self.step_sizes_m > 0).all():
             raise ConfigError(f"step_sizes_m must be > 0 metres, got {step_sizes_m}")
@@ -167,7 +167,7 @@ class EEDeltaAction(
         """Reset the env and latch the tool's approach direction."""
         obs, info = self.env.reset(seed=seed, options=options)
         pos, rot = self.kinematics.fk(self._reference())
-        self._approach = rot @ APPROACH_AXIS
+        self._approach = rot @ self._approach_axis
         self._azimuth = float(np.arctan2(pos[1], pos[0]))
         return obs, info
 
@@ -194,7 +194,7 @@ class EEDeltaAction(
         p_ref, _ = self.kinematics.fk(q_ref)
         wanted = p_ref + a[:3] * self.step_sizes_m
         target = np.clip(wanted, self.bounds_low, self.bounds_high)
-        axes = (AxisObjective(APPROACH_AXIS, self._approach_towards(target), 0.1),)
+        axes = (AxisObjective(self._approach_axis, self._approach_towards(target), 0.1),)
         result = self.kinematics.ik(target, q_ref, axes=axes, tol_m=1e-4, max_iters=self.ik_iters)
         if not result.converged:
             # At the edge of the reach the held approach axis and the position conflict: the
