@@ -12,6 +12,7 @@ from lerobot_gym.wrappers.human_labels import HumanLabels
 from lerobot_gym.wrappers.image_crop_resize import ImageCropResize
 from lerobot_gym.wrappers.joint_velocity import JointVelocity
 from lerobot_gym.wrappers.lerobot_keys import LeRobotKeys, lerobot_features
+from lerobot_gym.wrappers.motor_current import MotorCurrent
 from lerobot_gym.wrappers.record_episodes import RecordEpisodes
 from lerobot_gym.wrappers.replay_episode import ReplayReport, replay_episode
 from lerobot_gym.wrappers.rerun_viz import RerunViz
@@ -26,6 +27,7 @@ __all__ = [
     "ImageCropResize",
     "JointVelocity",
     "LeRobotKeys",
+    "MotorCurrent",
     "RecordEpisodes",
     "ReplayReport",
     "RerunViz",
