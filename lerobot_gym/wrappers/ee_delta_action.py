@@ -99,6 +99,9 @@ class EEDeltaAction(
         >>> info = env.step(np.array([0, 0, 5.0, 0], dtype=np.float32))[4]  # +z, clipped to 1
         >>> bool(info["ee_rejected"]), info["action_applied"].tolist()
         (False, [0.0, 0.0, 1.0, 0.0])
+
+    Change logs:
+        * v0.1.0 - Initially added.
     """
 
     def __init__(

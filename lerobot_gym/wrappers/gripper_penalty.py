@@ -54,6 +54,9 @@ class GripperPenalty(
         >>> hold = obs["agent_pos"].copy()
         >>> env.step(hold)[4]["discrete_penalty"]
         0.0
+
+    Change logs:
+        * v0.1.0 - Initially added.
     """
 
     def __init__(self, env: gym.Env[dict[str, Any], np.ndarray], *, penalty: float = -0.02):

@@ -88,6 +88,9 @@ class HumanIntervention(
         >>> _ = env.reset(seed=0)
         >>> [env.step(env.action_space.sample())[4]["is_intervention"] for _ in range(3)]
         [False, True, False]
+
+    Change logs:
+        * v0.1.0 - Initially added.
     """
 
     def __init__(

@@ -61,6 +61,9 @@ class HumanLabels(gym.Wrapper[ObsType, ActType, ObsType, ActType], gym.utils.Rec
         >>> _, reward, terminated, truncated, info = env.step(obs["agent_pos"])
         >>> reward, terminated, truncated, info["is_success"]
         (1.0, True, False, True)
+
+    Change logs:
+        * v0.1.0 - Initially added.
     """
 
     def __init__(

@@ -66,6 +66,9 @@ class ImageCropResize(
         >>> env = ImageCropResize(env, crops={"front": (16, 32, 64, 64)}, size=(32, 32))
         >>> env.observation_space["pixels"]["front"].shape
         (32, 32, 3)
+
+    Change logs:
+        * v0.1.0 - Initially added.
     """
 
     def __init__(

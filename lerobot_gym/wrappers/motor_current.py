@@ -44,6 +44,9 @@ class MotorCurrent(
         >>> env = MotorCurrent(gym.make("lerobot_gym/SO101-Reach-v0", obs_type="state"))
         >>> env.observation_space["agent_pos"].shape
         (12,)
+
+    Change logs:
+        * v0.1.0 - Initially added.
     """
 
     def __init__(self, env: gym.Env[dict[str, Any], Any]) -> None:

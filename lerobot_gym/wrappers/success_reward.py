@@ -40,6 +40,9 @@ class SuccessReward(
         >>> obs, _ = env.reset(seed=0)
         >>> env.step(obs["agent_pos"])[1:3]  # not at the target: 0, the episode goes on
         (0.0, False)
+
+    Change logs:
+        * v0.1.0 - Initially added.
     """
 
     def __init__(
