@@ -27,10 +27,13 @@ Hierarchy::
     │   ├── CameraError
     │   └── TeleopLostError                a teleop device vanished mid-episode
     ├── CalibrationError (ValueError)
-    └── DatasetError
-        ├── DatasetNotFoundError (FileNotFoundError)
-        ├── DatasetCorruptError              a file is truncated or disagrees with metadata
-        └── DatasetMismatchError (ValueError) resume/merge with different features or fps
+    ├── DatasetError
+    │   ├── DatasetNotFoundError (FileNotFoundError)
+    │   ├── DatasetCorruptError              a file is truncated or disagrees with metadata
+    │   └── DatasetMismatchError (ValueError) resume/merge with different features or fps
+    └── PolicyError
+        ├── CheckpointError                  a checkpoint file is missing or corrupt
+        └── PolicyMismatchError (ValueError) policy features vs env or dataset
 """
 
 from __future__ import annotations
@@ -179,3 +182,15 @@ class DatasetCorruptError(DatasetError):
 
 class DatasetMismatchError(DatasetError, ValueError):
     """Features or fps differ from the dataset being resumed or merged."""
+
+
+class PolicyError(LeRobotGymError):
+    """A learned policy cannot be built, loaded or run."""
+
+
+class CheckpointError(PolicyError):
+    """A policy checkpoint directory is missing a file, or a file is corrupt."""
+
+
+class PolicyMismatchError(PolicyError, ValueError):
+    """A policy's input or output features do not match the env or dataset it is used with."""

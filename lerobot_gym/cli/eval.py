@@ -1,5 +1,9 @@
 """Evaluate a policy on an env: success rate, eval_info.json and episode videos.
 
+``--policy.path=DIR`` evaluates a learned checkpoint (ours or LeRobot 0.4.4's
+``pretrained_model`` folder; its ``config.json`` names the type), checked against the env's
+spaces before the first episode; ``--policy.device`` picks the torch device.
+
 ``lerobot-gym eval --env.id=ID --policy.type=scripted --eval.n_episodes=N --seed=S
 --output_dir=DIR`` runs ``N`` episodes seeded ``S, S+1, ...`` with
 :func:`lerobot_gym.policies.evaluate_policy`, prints the success rate, and writes
@@ -19,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lerobot_gym.cli import common
-from lerobot_gym.cli.args import CommandParser, Flag
+from lerobot_gym.cli.args import CommandParser, Flag, UsageError
 
 PARSER = CommandParser(
     prog="lerobot-gym eval",
@@ -33,7 +37,13 @@ PARSER = CommandParser(
         (--env.render_mode=null turns filming off). Unfilmed episodes are not rendered.
     """,
     flags=(
-        Flag("policy.type", "scripted", "policy type (scripted, random, ...)", str),
+        Flag(
+            "policy.type",
+            None,
+            "policy type (scripted, random; act/diffusion with --policy.path); default: the "
+            "checkpoint's type with --policy.path, else scripted",
+            str,
+        ),
         Flag("eval.n_episodes", 10, "episodes to run", int),
         Flag("eval.n_videos", 2, "film at most this many episodes (0: none)", int),
         Flag("eval.max_steps", None, "cap on steps per episode (null: the id's limit)", int, True),
@@ -46,6 +56,8 @@ PARSER = CommandParser(
         "--eval.n_episodes=10 --seed=0 --output_dir=outputs/eval/reach",
         "lerobot-gym eval --env.id=SO101-PickCube-v0 --env.image_size=[240,320] "
         "--policy.type=random --eval.n_videos=0",
+        "lerobot-gym eval --env.id=SO101-PickCube-v0 --env.obs_type=state "
+        "--policy.path=outputs/train/act/checkpoints/last/pretrained_model --eval.n_episodes=20",
     ),
 )
 
@@ -72,7 +84,7 @@ def evaluate(cfg: dict[str, Any]) -> dict[str, Any]:
     if eval_cfg["n_videos"] > 0:
         kwargs.setdefault("render_mode", "rgb_array")
     policy_args = dict(cfg.get("policy", {}))
-    policy_type = policy_args.pop("type")
+    policy_type = _policy_type(policy_args.pop("type", None), policy_args.get("path"))
     seed = cfg["seed"]
     output_dir = Path(cfg["output_dir"] or common.default_output_dir("eval", env_id))
 
@@ -102,6 +114,22 @@ def evaluate(cfg: dict[str, Any]) -> dict[str, Any]:
     }
     path = common.write_json(output_dir / "eval_info.json", info)
     return {"eval_info": info, "eval_info_path": path, "result": result}
+
+
+def _policy_type(given: str | None, path: Any) -> str:
+    """``--policy.type``, or the checkpoint's type when only ``--policy.path`` is given."""
+    if path is None:
+        return given or "scripted"
+    from lerobot_gym.policies.checkpoint import resolve_checkpoint_dir
+    from lerobot_gym.policies.config import read_config
+
+    found = read_config(resolve_checkpoint_dir(path)).type_name
+    if given is not None and given != found:
+        raise UsageError(
+            f"--policy.type={given} but the checkpoint at --policy.path={path} is {found!r}; "
+            "drop --policy.type"
+        )
+    return found
 
 
 class _ProgressBar:

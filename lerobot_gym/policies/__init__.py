@@ -1,27 +1,36 @@
 """Policies: the :class:`Policy` protocol, policies by type name, and evaluation.
 
-Learned policies (``act``, ``diffusion``, ``sac``) live in their own modules and register in
+Learned policies (``act``, ``diffusion``) live in their own modules (torch), load with
+:func:`load_policy` from any checkpoint folder (ours or LeRobot 0.4.4's) and register in
 :data:`~lerobot_gym.policies.base.POLICY_TYPES`; importing this package imports no torch.
 """
 
 from lerobot_gym.policies.base import (
     POLICY_TYPES,
     BasePolicy,
+    LearnedPolicy,
     Policy,
     RandomPolicy,
     make_policy,
     register_policy,
 )
+from lerobot_gym.policies.checkpoint import load_policy
+from lerobot_gym.policies.config import ACTConfig, DiffusionConfig, PolicyFeature
 from lerobot_gym.policies.evaluate import EpisodeResult, EvalResult, evaluate_policy
 
 __all__ = [
     "POLICY_TYPES",
+    "ACTConfig",
     "BasePolicy",
+    "DiffusionConfig",
     "EpisodeResult",
     "EvalResult",
+    "LearnedPolicy",
     "Policy",
+    "PolicyFeature",
     "RandomPolicy",
     "evaluate_policy",
+    "load_policy",
     "make_policy",
     "register_policy",
 ]

@@ -14,8 +14,13 @@ Design decisions:
   learned one clears its action queue) and ``__call__(obs) -> np.ndarray``. LeRobot calls
   the same step ``select_action``; policies may provide it as an alias (:class:`BasePolicy` does).
 * Policy types are a registry of ``"module:factory"`` strings imported on first use, so this
-  module imports no torch; ``act``, ``diffusion`` and ``sac`` register here when they exist.
+  module imports no torch; ``act`` and ``diffusion`` load a checkpoint
+  (``make_policy("act", env, path=DIR)``) and check it against the env's spaces first.
   A factory is called as ``factory(env, seed=seed, **kwargs)``.
+* Learned policies add to the protocol what training and checkpoints need
+  (:class:`LearnedPolicy`): ``select_action``, declared ``input_features`` /
+  ``output_features`` (LeRobot keys) and ``save(dir)``; their ``reset`` takes the episode's
+  first observation and info too, but needs neither, so ``policy.reset()`` works.
 * Policies that sample own a ``np.random.Generator`` seeded by ``make_policy(..., seed=)``; they
   never touch the action space's own RNG (which belongs to the env) or a global RNG.
 """
@@ -35,6 +40,7 @@ from lerobot_gym.errors import ConfigError
 __all__ = [
     "POLICY_TYPES",
     "BasePolicy",
+    "LearnedPolicy",
     "Policy",
     "RandomPolicy",
     "make_policy",
@@ -51,6 +57,33 @@ class Policy(Protocol):
 
     def __call__(self, obs: dict[str, Any]) -> np.ndarray:
         """The action for this observation."""
+
+
+@runtime_checkable
+class LearnedPolicy(Policy, Protocol):
+    """A trained policy: the :class:`Policy` step plus features and a checkpoint format.
+
+    ``input_features`` / ``output_features`` map LeRobot keys (``observation.state``,
+    ``observation.images.<cam>``, ``observation.environment_state``, ``action``) to
+    :class:`~lerobot_gym.policies.config.PolicyFeature`; ``select_action`` takes the env's own
+    observation dict and returns a float32 action in the env's units; ``save(dir)`` writes
+    ``config.json`` + ``model.safetensors`` (and the normaliser statistics) that
+    :func:`~lerobot_gym.policies.load_policy` and LeRobot 0.4.4 read.
+    """
+
+    @property
+    def input_features(self) -> dict[str, Any]:
+        """What the policy reads."""
+
+    @property
+    def output_features(self) -> dict[str, Any]:
+        """What the policy writes."""
+
+    def select_action(self, obs: dict[str, Any]) -> np.ndarray:
+        """The action for this observation (same as calling the policy)."""
+
+    def save(self, directory: Any) -> Any:
+        """Write the checkpoint folder."""
 
 
 class BasePolicy:
@@ -110,6 +143,8 @@ def _make_scripted(env: gym.Env, *, seed: int | None = None) -> Policy:
 POLICY_TYPES: dict[str, str | Callable[..., Policy]] = {
     "random": _make_random,
     "scripted": _make_scripted,
+    "act": "lerobot_gym.policies.checkpoint:make_from_checkpoint",
+    "diffusion": "lerobot_gym.policies.checkpoint:make_from_checkpoint",
 }
 
 

@@ -1,7 +1,8 @@
 """Pytest configuration and the shared datasets of the LeRobot interoperability tests.
 
-``lerobot_side.py`` and ``lerobot_v21_side.py`` run only in their compat venvs (they import
-LeRobot and patch torchvision's operator registry at import), so the main test run, which
+``lerobot_side.py``, ``lerobot_v21_side.py`` and ``lerobot_policy_side.py`` run only in their
+compat venvs (they import LeRobot and patch torchvision's operator registry at import), so the
+main test run, which
 imports every module under ``tests`` for ``--doctest-modules``, must not collect them.
 
 The datasets are session fixtures: several test modules check the same dataset from different
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-collect_ignore = ["lerobot_side.py", "lerobot_v21_side.py"]
+collect_ignore = ["lerobot_side.py", "lerobot_v21_side.py", "lerobot_policy_side.py"]
 
 # compat_synthetic and compat_helpers are shared with lerobot_side.py and the test modules;
 # make their import independent of pytest's import mode.

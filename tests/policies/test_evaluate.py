@@ -197,8 +197,8 @@ def test_make_policy_types():
         assert all(env.action_space.contains(x) for x in draws_a)
         assert isinstance(a, RandomPolicy) and np.array_equal(a.select_action(obs).shape, (6,))
 
-        with pytest.raises(ConfigError, match=r"unknown policy type 'act'; available types: \["):
-            make_policy("act", env)
+        with pytest.raises(ConfigError, match=r"unknown policy type 'ppo'; available types: \["):
+            make_policy("ppo", env)
         with pytest.raises(ConfigError, match="does not accept option"):
             make_policy("random", env, temperature=2.0)
     finally:

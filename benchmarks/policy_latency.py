@@ -1,0 +1,182 @@
+"""Per-step ``select_action`` latency of ACT and Diffusion Policy at 30 Hz on the SO-101 twin.
+
+Runs each policy (random weights: latency does not depend on training) in a closed loop on
+SO101-PickCube-v0 and times every ``select_action`` call, p50 and p99, with chunking (the
+network runs once per chunk; the other steps pop a queue) and, for ACT, with temporal
+ensembling (the network runs every step).
+
+Prints, last: per configuration p50 / p99 in ms and the ratio of p99 to the 33.3 ms control
+period at 30 Hz (goal for ACT with chunking on this CPU: p99 < 10 ms); the anchor is the
+twin's own ``env.step`` p50 measured in the same run.
+
+Usage: ``python benchmarks/policy_latency.py [--quick] [--policy.device=cpu|cuda]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import lerobot_gym  # noqa: F401
+from lerobot_gym.policies.act import ACTPolicy
+from lerobot_gym.policies.config import ACTConfig, DiffusionConfig, PolicyFeature
+from lerobot_gym.policies.diffusion import DiffusionPolicy
+
+PERIOD_MS = 1000 / 30
+IMAGE = (3, 96, 96)
+
+
+def _features(camera: bool):
+    inputs = {"observation.state": PolicyFeature("STATE", (6,))}
+    if camera:
+        inputs["observation.images.front"] = PolicyFeature("VISUAL", IMAGE)
+    else:
+        inputs["observation.environment_state"] = PolicyFeature("ENV", (7,))
+    return inputs, {"action": PolicyFeature("ACTION", (6,))}
+
+
+def _stats(inputs, outputs):
+    out = {}
+    for key, ft in {**inputs, **outputs}.items():
+        shape = (3, 1, 1) if ft.type == "VISUAL" else ft.shape
+        out[key] = {
+            "mean": np.zeros(shape),
+            "std": np.ones(shape),
+            "min": -np.ones(shape),
+            "max": np.ones(shape),
+        }
+    return out
+
+
+def _env(camera: bool) -> gym.Env:
+    if camera:
+        return gym.make(
+            "lerobot_gym/SO101-PickCube-v0",
+            obs_type="pixels_agent_pos",
+            cameras=("front",),
+            image_size=IMAGE[1:],
+        )
+    return gym.make("lerobot_gym/SO101-PickCube-v0", obs_type="state")
+
+
+def _time(policy, env: gym.Env, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    obs, info = env.reset(seed=0)
+    policy.reset(obs, info)
+    policy_ms, env_ms = [], []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        action = policy.select_action(obs)
+        t1 = time.perf_counter()
+        obs, _, terminated, truncated, _ = env.step(
+            np.clip(action, env.action_space.low, env.action_space.high)
+        )
+        env_ms.append(1000 * (time.perf_counter() - t1))
+        policy_ms.append(1000 * (t1 - t0))
+        if terminated or truncated:
+            obs, info = env.reset()
+            policy.reset(obs, info)
+    return np.asarray(policy_ms), np.asarray(env_ms)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--policy.device", dest="device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    steps = 60 if args.quick else 600
+    torch.manual_seed(0)
+    act = dict(
+        chunk_size=20,
+        dim_model=128,
+        n_heads=4,
+        dim_feedforward=512,
+        n_encoder_layers=2,
+        n_vae_encoder_layers=2,
+    )
+    configs = [
+        (
+            "ACT state, chunk 20",
+            False,
+            lambda i, o: ACTPolicy(
+                ACTConfig(input_features=i, output_features=o, n_action_steps=20, **act),
+                _stats(i, o),
+                args.device,
+            ),
+        ),
+        (
+            "ACT state, temporal ensembling",
+            False,
+            lambda i, o: ACTPolicy(
+                ACTConfig(
+                    input_features=i,
+                    output_features=o,
+                    n_action_steps=1,
+                    temporal_ensemble_coeff=0.01,
+                    **act,
+                ),
+                _stats(i, o),
+                args.device,
+            ),
+        ),
+        (
+            "ACT 96x96 camera, chunk 20",
+            True,
+            lambda i, o: ACTPolicy(
+                ACTConfig(input_features=i, output_features=o, n_action_steps=20, **act),
+                _stats(i, o),
+                args.device,
+            ),
+        ),
+        (
+            "diffusion state, DDIM 10, 8 actions",
+            False,
+            lambda i, o: DiffusionPolicy(
+                DiffusionConfig(
+                    input_features=i,
+                    output_features=o,
+                    down_dims=(64, 128),
+                    diffusion_step_embed_dim=64,
+                    noise_scheduler_type="DDIM",
+                    num_inference_steps=10,
+                ),
+                _stats(i, o),
+                args.device,
+                seed=0,
+            ),
+        ),
+    ]
+    rows = []
+    env_p50 = []
+    for name, camera, build in configs:
+        inputs, outputs = _features(camera)
+        env = _env(camera)
+        try:
+            policy_ms, env_ms = _time(build(inputs, outputs), env, steps)
+        finally:
+            env.close()
+        env_p50.append(float(np.percentile(env_ms, 50)))
+        rows.append(
+            (name, np.percentile(policy_ms, 50), np.percentile(policy_ms, 99), policy_ms.max())
+        )
+    print(
+        f"anchor: twin env.step p50 {np.median(env_p50):.2f} ms; "
+        f"control period {PERIOD_MS:.1f} ms at 30 Hz"
+    )
+    for name, p50, p99, worst in rows:
+        print(
+            f"{name}: select_action p50 {p50:.2f} ms, p99 {p99:.2f} ms (max {worst:.1f} ms), "
+            f"p99/period {p99 / PERIOD_MS:.2f}, p50/env.step {p50 / np.median(env_p50):.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""The files of a checkpoint that need torch to read, and the import of torch itself.
+
+Separate from :mod:`lerobot_gym.policies.checkpoint` so the torch-side modules
+(:mod:`~lerobot_gym.policies.pretrained`, :mod:`~lerobot_gym.policies.normalize`) read weights
+without importing the loader that imports them. Imports no torch at module level.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lerobot_gym.errors import CheckpointError, MissingExtraError
+
+__all__ = ["MODEL_NAME", "load_safetensors", "require_torch"]
+
+MODEL_NAME = "model.safetensors"
+
+
+def require_torch(purpose: str = "learned policies") -> Any:
+    """``import torch``, or MissingExtraError naming the ``policies`` extra."""
+    try:
+        import torch
+    except ImportError:
+        raise MissingExtraError("torch", "policies", purpose) from None
+    try:
+        import safetensors.torch  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("safetensors", "policies", purpose) from None
+    return torch
+
+
+def load_safetensors(path: Path) -> dict[str, Any]:
+    """All tensors of a safetensors file, on CPU.
+
+    Raises:
+        CheckpointError: the file is missing or not a valid safetensors file (truncated,
+            overwritten, a Git LFS pointer); the message names the file and the fix.
+    """
+    require_torch()
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing; the checkpoint is incomplete, re-save it")
+    try:
+        return dict(load_file(str(path), device="cpu"))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        hint = ""
+        if path.stat().st_size < 200 and path.read_bytes().startswith(b"version https://git-lfs"):
+            hint = " (it is a Git LFS pointer: run `git lfs pull`)"
+        raise CheckpointError(
+            f"{path} is not a valid safetensors file{hint}: {exc}. Re-download or re-save the "
+            "checkpoint (a training run keeps earlier ones in OUTPUT_DIR/checkpoints/)"
+        ) from None
