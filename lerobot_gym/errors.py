@@ -10,7 +10,8 @@ Hierarchy::
     ├── ConfigError (ValueError)            bad keyword, obs_type, camera, size ...
     │   ├── UnknownEnvIdError (gymnasium.error.UnregisteredEnv)
     │   ├── UnknownRobotError (KeyError)
-    │   └── UnknownTaskError (KeyError)
+    │   ├── UnknownTaskError (KeyError)
+    │   └── UnknownTeleopError (KeyError)  no teleop device of that type
     ├── PluginLoadError (ImportError)       an entry-point plugin failed to import
     ├── MissingExtraError (ImportError)     an optional dependency is not installed
     ├── ActionError (ValueError)            NaN/inf or wrong-shape action
@@ -23,7 +24,8 @@ Hierarchy::
     │   │   ├── MotorNotFoundError           ping found no servo at an id
     │   │   ├── CorruptPacketError           checksum / header / length wrong
     │   │   └── MotorStatusError             error bits set (voltage, angle, overheat, overload)
-    │   └── CameraError
+    │   ├── CameraError
+    │   └── TeleopLostError                a teleop device vanished mid-episode
     ├── CalibrationError (ValueError)
     ├── DatasetError
     │   ├── DatasetNotFoundError (FileNotFoundError)
@@ -60,6 +62,13 @@ class UnknownRobotError(ConfigError, KeyError):
 
 class UnknownTaskError(ConfigError, KeyError):
     """No task of that name is registered (built-in or plugin)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownTeleopError(ConfigError, KeyError):
+    """No teleop device of that type exists; the message lists the known types."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
@@ -141,6 +150,14 @@ class MotorStatusError(MotorError):
 
 class CameraError(HardwareError):
     """A camera cannot be opened or stopped delivering frames."""
+
+
+class TeleopLostError(HardwareError):
+    """A teleop device stopped answering mid-episode (unplugged, port gone, bus dead).
+
+    Raised by ``HumanIntervention`` after it has made the arm hold or go limp (its
+    ``on_teleop_lost``) and recorded what came before; ``__cause__`` is the device's error.
+    """
 
 
 class CalibrationError(LeRobotGymError, ValueError):

@@ -5,9 +5,10 @@
 happens once everything is connected: what drives the env (:class:`ActionSource`, which
 ``record.py`` implements for policies and teleoperators, so that module imports this one and
 never the reverse), and :func:`record_episodes`, which runs one episode after another
-(each reset with seed ``seed + episode index``), maps LeRobot's recording keys to how an
-episode ends (:data:`_OUTCOMES`), saves or discards it, and gives the operator the reset phase
-between episodes. It returns a :class:`RecordSummary`. The design decisions are those of
+(each reset with seed ``seed + episode index``), maps the operator's events (the one
+vocabulary, :data:`lerobot_gym.core.info.EVENT_KEYS`, from the keyboard or the teleoperator)
+to how an episode ends (:data:`_OUTCOMES`), saves or discards it, and gives the operator the
+reset phase between episodes. It returns a :class:`RecordSummary`. The design decisions are those of
 :mod:`lerobot_gym.cli.record`.
 """
 
@@ -21,7 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from lerobot_gym.teleop.keyboard import EXIT_EARLY, RERECORD_EPISODE, STOP_RECORDING
+from lerobot_gym.core.info import (
+    FAILURE,
+    RERECORD_EPISODE,
+    SUCCESS,
+    TERMINATE_EPISODE,
+    check_events,
+)
 
 __all__ = ["ActionSource", "RecordSummary", "Session", "record_episodes"]
 
@@ -38,6 +45,10 @@ class ActionSource:
     def action(self, obs: Any) -> np.ndarray:
         """The action to send now."""
         raise NotImplementedError
+
+    def events(self) -> dict[str, bool]:
+        """The operator's events from this source (a teleoperator's; a policy has none)."""
+        return {}
 
     def close(self) -> None:
         """Release the device."""
@@ -97,7 +108,7 @@ def record_episodes(s: Session) -> RecordSummary:
     while rec.num_episodes - start_episodes < s.num_episodes and not stopped:
         index = rec.num_episodes
         done = index - start_episodes
-        stopped = s.keyboard.poll()[STOP_RECORDING]  # drop presses meant for the last episode
+        stopped = _events(s)[TERMINATE_EPISODE]  # drop presses meant for the last episode
         if stopped:
             break
         seed = None if s.seed is None else s.seed + index
@@ -137,14 +148,28 @@ def record_episodes(s: Session) -> RecordSummary:
     )
 
 
-#: The episode ends early on these events, the first present deciding how.
-_OUTCOMES = (("stop", STOP_RECORDING), ("rerecord", RERECORD_EPISODE), ("exit_early", EXIT_EARLY))
+#: The episode ends early on these events, the first present deciding how. ``success`` and
+#: ``failure`` both end (and save) the episode; the label itself is ``HumanLabels``' business.
+_OUTCOMES = (
+    ("stop", TERMINATE_EPISODE),
+    ("rerecord", RERECORD_EPISODE),
+    ("exit_early", SUCCESS),
+    ("exit_early", FAILURE),
+)
+
+
+def _events(s: Session) -> dict[str, bool]:
+    """The operator's events this step: the keyboard's, or-ed with the teleoperator's."""
+    events = check_events(s.keyboard.events(), "the keyboard")
+    for key, value in s.source.events().items():
+        events[key] = events.get(key, False) or value
+    return events
 
 
 def _run_episode(s: Session, obs: Any, bar: Any) -> tuple[str, Any]:
     """Step until the episode ends; ``("end" | "stop" | "rerecord" | "exit_early", obs)``."""
     for _ in range(s.episode_steps):
-        events = s.keyboard.poll()
+        events = _events(s)
         outcome = next((name for name, key in _OUTCOMES if events[key]), None)
         if outcome is not None:
             return outcome, obs
@@ -165,15 +190,15 @@ def _reset_phase(s: Session, obs: Any) -> bool:
     period_s = 1.0 / s.fps
     deadline = time.perf_counter()
     for _ in range(s.reset_steps):
-        events = s.keyboard.poll()
+        events = _events(s)
         if events[RERECORD_EPISODE]:
             print(
                 "the episode is already saved; remove it later with `lerobot-gym dataset "
                 "delete-episodes`"
             )
-        if events[STOP_RECORDING]:
+        if events[TERMINATE_EPISODE]:
             return True
-        if events[EXIT_EARLY]:
+        if events[SUCCESS] or events[FAILURE]:  # "ready": the key that ends an episode
             return False
         if s.source.drives_reset_phase:
             obs, *_ = s.env.step(s.source.action(obs))  # paced by ControlRate; not recorded

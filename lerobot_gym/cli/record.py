@@ -148,6 +148,10 @@ class TeleopSource(ActionSource):
         """The operator's action now (the observation is not needed)."""
         return self.teleop.get_action()
 
+    def events(self) -> dict[str, bool]:
+        """The operator's events from the device (the ``core/info.py`` vocabulary)."""
+        return self.teleop.events()
+
     def close(self) -> None:
         """Disconnect the device."""
         if self.teleop.is_connected:
@@ -229,7 +233,10 @@ def run(argv: list[str]) -> int:
     cfg = PARSER.parse(argv)
     with TerminalKeyboard() as keyboard:
         if keyboard.active:
-            print("keys: right arrow = end episode, left arrow = re-record, Esc = stop")
+            print(
+                "keys: right arrow = end episode (success), f = end as failure, "
+                "left arrow = re-record, Esc = stop"
+            )
         summary = record(cfg, keyboard=keyboard)
     _print_summary(summary)
     if cfg["dataset"]["push_to_hub"]:
@@ -245,8 +252,9 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
 
     Args:
         cfg: the parsed flags (:data:`PARSER`).
-        keyboard: source of the recording events (anything with ``poll()`` returning the
-            :mod:`~lerobot_gym.teleop.keyboard` events); default: no keyboard.
+        keyboard: source of the recording events (anything with ``events()`` returning the
+            :data:`lerobot_gym.core.info.EVENT_KEYS` events, e.g. a
+            :class:`~lerobot_gym.teleop.keyboard.TerminalKeyboard`); default: no keyboard.
     """
     import gymnasium as gym
     from gymnasium.wrappers import TimeLimit

@@ -231,7 +231,7 @@ def teleoperate(cfg: Mapping[str, Any]) -> TeleopReport:
     """
     import gymnasium as gym
 
-    from lerobot_gym.teleop.base import TERMINATE_EPISODE
+    from lerobot_gym.core.info import TERMINATE_EPISODE
     from lerobot_gym.wrappers.control_rate import ControlRate
 
     fps, duration_s = cfg["fps"], cfg["duration_s"]
@@ -261,7 +261,7 @@ def teleoperate(cfg: Mapping[str, Any]) -> TeleopReport:
         try:
             while duration_s is None or time.perf_counter() - start < duration_s:
                 action = leader.get_action()
-                if leader.get_teleop_events()[TERMINATE_EPISODE]:
+                if leader.events()[TERMINATE_EPISODE]:
                     report.stopped_by = "terminate_episode"
                     break
                 obs, _, terminated, truncated, info = env.step(action)

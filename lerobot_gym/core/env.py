@@ -203,13 +203,15 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             sample.joint_positions_rad = np.clip(
                 self.robot.from_user(start), self.robot.lower_rad, self.robot.upper_rad
             )
-        self.task.goal = sample.goal
         try:
             # On hardware the reset is a bounded-speed move of seconds: an error or Ctrl-C
             # during it must leave the arm as safe as one during a step.
             self.backend.reset(sample.joint_positions_rad, sample.world_init)
             self._ctx = TaskContext(
-                robot=self.robot, kinematics=self.arm_kinematics, world=self.backend.world
+                robot=self.robot,
+                kinematics=self.arm_kinematics,
+                world=self.backend.world,
+                goal=sample.goal,
             )
             self._targets_rad = np.asarray(sample.joint_positions_rad, dtype=np.float64)
             self.safety.reset(self._targets_rad)

@@ -42,7 +42,8 @@ class ResetSample:
     Attributes:
         joint_positions_rad: the robot's start pose.
         world_init: task props to place (simulation), e.g. ``{"cube": (pos, quat)}``.
-        goal: task goal values shared with ``evaluate`` (e.g. a reach target).
+        goal: task goal values ``evaluate`` reads from ``TaskContext.goal`` (e.g. a reach
+            target); the env hands them over, so the task itself keeps no episode state.
     """
 
     joint_positions_rad: np.ndarray
@@ -58,17 +59,20 @@ class TaskContext:
         kinematics: arm -> that arm's kinematics (works on hardware too), called on first use
             (a task that never needs kinematics never loads the robot's MJCF).
         world: privileged simulation access, or None on hardware.
+        goal: this episode's goal, drawn by ``Task.sample_reset`` (``ResetSample.goal``).
     """
 
-    __slots__ = ("_kinematics", "robot", "world")
+    __slots__ = ("_kinematics", "goal", "robot", "world")
 
     def __init__(
         self,
         robot: RobotSpec,
         kinematics: Callable[[ArmSpec], Kinematics],
         world: World | None = None,
+        goal: dict[str, np.ndarray] | None = None,
     ) -> None:
         self.robot, self.world = robot, world
+        self.goal: dict[str, np.ndarray] = dict(goal or {})
         self._kinematics = kinematics
 
     def arm_kinematics(self, arm: int | str | ArmSpec = 0) -> Kinematics:
@@ -86,6 +90,12 @@ class Task:
 
     Subclasses set ``name`` and override what they need; the episode length is part of the
     registered id (``lerobot_gym.registry.ENV_IDS``).
+
+    Rewards follow one rule, here: ``reward_type="sparse"`` gives 1.0 exactly when
+    :meth:`is_success` holds, else 0.0; ``"dense"`` gives :meth:`dense_reward`. A task writes
+    only its shaping. A task holds no per-episode state: what a reset draws (a goal) travels in
+    the :class:`ResetSample` and reaches ``evaluate`` as ``ctx.goal``, so one task object can
+    serve several envs and a reset never leaves a stale goal behind.
 
     Args:
         reward_type: ``"dense"`` (shaped) or ``"sparse"`` (1 on success, else 0).
@@ -105,7 +115,6 @@ class Task:
             raise ConfigError(f"reward_type must be one of {REWARD_TYPES}, got {reward_type!r}")
         self.reward_type = reward_type
         self.reset_noise_rad = float(reset_noise_rad)
-        self.goal: dict[str, np.ndarray] = {}
 
     def build_scene(self, scene: mujoco.MjSpec, robot: RobotSpec) -> None:
         """Add the task's props to the twin's scene (simulation only)."""
@@ -121,7 +130,13 @@ class Task:
         return {}
 
     def reward(self, facts: dict[str, Any]) -> float:
-        """Reward from facts; sparse rewards are 1.0 exactly when the task succeeds."""
+        """Reward from facts: sparse, 1.0 exactly when the task succeeds; dense, the shaping."""
+        if self.reward_type == "sparse":
+            return float(self.is_success(facts))
+        return float(self.dense_reward(facts))
+
+    def dense_reward(self, facts: dict[str, Any]) -> float:
+        """The shaped reward (``reward_type="dense"``); the base task has none."""
         return 0.0
 
     def is_success(self, facts: dict[str, Any]) -> bool:

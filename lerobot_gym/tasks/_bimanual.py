@@ -47,12 +47,8 @@ class BimanualTask(Task):
     def __init__(self, reward_type: Any = "dense", reset_noise_rad: float = 0.0) -> None:
         super().__init__(reward_type=reward_type, reset_noise_rad=reset_noise_rad)
 
-    def reward(self, facts: dict[str, Any]) -> float:
-        if "stage" not in facts:
-            return 0.0
-        if self.reward_type == "sparse":
-            return float(self.is_success(facts))
-        return float(facts["stage"])
+    def dense_reward(self, facts: dict[str, Any]) -> float:
+        return float(facts.get("stage", 0))
 
     def is_success(self, facts: dict[str, Any]) -> bool:
         return facts.get("stage", 0) == self.max_stage

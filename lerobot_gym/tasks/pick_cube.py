@@ -26,11 +26,9 @@ class PickCube(CubeTask):
     description = "pick up the red cube"
     environment_state_dim = 7
 
-    def reward(self, facts: dict[str, Any]) -> float:
+    def dense_reward(self, facts: dict[str, Any]) -> float:
         if "cube_height_m" not in facts:
             return 0.0
-        if self.reward_type == "sparse":
-            return float(self.is_success(facts))
         reach = 1.0 - math.tanh(10.0 * facts["tcp_to_cube_m"])
         grasp = float(facts["grasped"])
         lift = grasp * min(max(facts["cube_height_m"] / LIFT_HEIGHT_M, 0.0), 1.0)

@@ -62,7 +62,7 @@ class PushCube(CubeTask):
 
     def evaluate(self, ctx: TaskContext, state: RobotState) -> dict[str, Any]:
         facts = super().evaluate(ctx, state)
-        goal = self.goal["goal_xy"].copy()
+        goal = ctx.goal["goal_xy"].copy()
         facts["goal_xy"] = goal
         if "cube_pos" in facts:
             cube = facts["cube_pos"]
@@ -73,11 +73,9 @@ class PushCube(CubeTask):
             facts["tcp_to_push_point_m"] = float(np.linalg.norm(facts["tcp_pos"] - push_from))
         return facts
 
-    def reward(self, facts: dict[str, Any]) -> float:
+    def dense_reward(self, facts: dict[str, Any]) -> float:
         if "cube_to_goal_m" not in facts:
             return 0.0
-        if self.reward_type == "sparse":
-            return float(self.is_success(facts))
         reach = 1.0 - np.tanh(10.0 * facts["tcp_to_push_point_m"])
         place = 1.0 - np.tanh(10.0 * facts["cube_to_goal_m"])
         return float((reach + place) / 2.0)

@@ -58,16 +58,14 @@ class Reach(Task):
             tcp = ctx.world.site_pos(ctx.robot.arms[0].gripper_site)
         else:
             tcp, _ = ctx.arm_kinematics(0).fk(state.joint_positions_rad)
-        target = self.goal["target_pos"].copy()
+        target = ctx.goal["target_pos"].copy()
         return {
             "tcp_pos": tcp,
             "target_pos": target,
             "distance_m": float(np.linalg.norm(tcp - target)),
         }
 
-    def reward(self, facts: dict[str, Any]) -> float:
-        if self.reward_type == "sparse":
-            return float(self.is_success(facts))
+    def dense_reward(self, facts: dict[str, Any]) -> float:
         return float(1.0 - np.tanh(10.0 * facts["distance_m"]))
 
     def is_success(self, facts: dict[str, Any]) -> bool:

@@ -1,64 +1,75 @@
 """The Teleop protocol: what every input device offers to the env's wrappers.
 
-A teleoperator (a leader arm, a keyboard, a gamepad, a phone) gives two things each control
-step:
+A teleoperator (a leader arm, a keyboard, a gamepad, a scripted "human") gives two things each
+control step:
 
-* ``get_action()``: an action in the *robot's boundary units* (for the SO-101: degrees for the
-  arm joints, 0..100 for the gripper), so it can be passed to ``env.step`` unchanged and
-  recorded as the dataset's ``action``;
-* ``get_teleop_events()``: the operator's requests, a dict with exactly the keys of
-  :data:`TELEOP_EVENT_KEYS` (LeRobot's ``TeleopEvents``, lerobot-interfaces.md §1.7).
+* ``get_action()``: the operator's action, float32, of the kind the device declares in
+  ``action_kind``:
 
-Devices are built by the caller and passed in (to ``lerobot-gym record``/``teleoperate``, and to
-the planned ``HumanIntervention`` wrapper);
-``connect()`` does the I/O, never the constructor.
+  - ``"joint"``: absolute joint targets in the *robot's boundary units* (for the SO-101:
+    degrees for the arm joints, 0..100 for the gripper), the env's own ``joint_pos`` action
+    space, so it can be passed to ``env.step`` unchanged and recorded as the dataset's
+    ``action`` (a leader arm);
+  - ``"ee_delta"``: ``(dx, dy, dz, gripper)`` in [-1, 1], the action space of
+    :class:`~lerobot_gym.wrappers.ee_delta_action.EEDeltaAction` (a keyboard, a gamepad).
+
+  ``HumanIntervention`` checks the kind against the env it wraps, or takes a declared mapping
+  (``action_map=``) from the device's action to the env's.
+* ``events()``: the operator's requests, a dict with exactly the keys of
+  :data:`lerobot_gym.core.info.EVENT_KEYS` (the one events vocabulary; LeRobot's
+  ``TeleopEvents``, lerobot-interfaces.md section 1.7). One-shot events (success, failure,
+  re-record, terminate) are reported once per press.
+
+Devices are built by the caller and passed in (to ``lerobot-gym record``/``teleoperate`` and to
+``HumanIntervention``); ``connect()`` does the I/O, never the constructor. A device that
+stops answering raises :class:`~lerobot_gym.errors.HardwareError` (or a subclass) from
+``get_action``/``events``; the wrapper turns that into
+:class:`~lerobot_gym.errors.TeleopLostError` after making the arm safe.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from lerobot_gym.core.info import (
+    EVENT_KEYS,
+    FAILURE,
+    IS_INTERVENTION,
+    RERECORD_EPISODE,
+    SUCCESS,
+    TERMINATE_EPISODE,
+    no_events,
+)
+
 __all__ = [
+    "ACTION_KINDS",
+    "EVENT_KEYS",
     "FAILURE",
     "IS_INTERVENTION",
     "RERECORD_EPISODE",
     "SUCCESS",
     "TELEOP_EVENT_KEYS",
     "TERMINATE_EPISODE",
+    "ActionKind",
     "Teleop",
     "no_events",
 ]
 
-IS_INTERVENTION = "is_intervention"
-"""The operator is in control this step (the agent's action is overridden)."""
-TERMINATE_EPISODE = "terminate_episode"
-"""End the episode now (and, when recording, stop)."""
-SUCCESS = "success"
-"""The operator labels the episode a success."""
-FAILURE = "failure"
-"""The operator labels the episode a failure."""
-RERECORD_EPISODE = "rerecord_episode"
-"""Discard the episode in progress and record it again."""
+ActionKind = Literal["joint", "ee_delta"]
+ACTION_KINDS: tuple[str, ...] = ("joint", "ee_delta")
 
-TELEOP_EVENT_KEYS: tuple[str, ...] = (
-    IS_INTERVENTION,
-    TERMINATE_EPISODE,
-    SUCCESS,
-    FAILURE,
-    RERECORD_EPISODE,
-)
-
-
-def no_events() -> dict[str, bool]:
-    """The events of a step in which the operator asked for nothing (all False)."""
-    return dict.fromkeys(TELEOP_EVENT_KEYS, False)
+#: Former name of :data:`lerobot_gym.core.info.EVENT_KEYS` (the same tuple).
+TELEOP_EVENT_KEYS = EVENT_KEYS
 
 
 @runtime_checkable
 class Teleop(Protocol):
     """An input device that produces actions and operator events."""
+
+    #: What ``get_action`` returns: ``"joint"`` or ``"ee_delta"`` (module docstring).
+    action_kind: str
 
     @property
     def is_connected(self) -> bool:
@@ -70,11 +81,15 @@ class Teleop(Protocol):
         ...
 
     def get_action(self) -> np.ndarray:
-        """The operator's action now, float32, in the robot's boundary units."""
+        """The operator's action now, float32 (see ``action_kind``)."""
         ...
 
-    def get_teleop_events(self) -> dict[str, bool]:
-        """The operator's requests this step (keys: :data:`TELEOP_EVENT_KEYS`)."""
+    def events(self) -> dict[str, bool]:
+        """The operator's requests this step (keys: :data:`EVENT_KEYS`)."""
+        ...
+
+    def reset(self) -> None:
+        """A new episode starts: forget unread presses and latched interventions."""
         ...
 
     def disconnect(self) -> None:

@@ -1,15 +1,23 @@
-"""Operator keys read from the terminal: LeRobot's recording controls without a display.
+"""The terminal keyboard as a teleop device: operator events and end-effector jogging.
 
-While ``lerobot-gym record`` runs, the operator steers the session from the keyboard, as in
-LeRobot (lerobot-interfaces.md §3.4):
+While ``lerobot-gym record`` runs, or inside ``HumanIntervention``, the operator steers the
+session from the keyboard, over SSH and without a display. Keys raise the events of the one
+vocabulary (:data:`lerobot_gym.core.info.EVENT_KEYS`):
 
-==================  ===============================================================
-key                 event
-==================  ===============================================================
-right arrow, ``n``  ``exit_early``: end the episode (or the reset phase) now
-left arrow, ``r``   ``rerecord_episode`` + ``exit_early``: discard, record it again
-Esc, ``q``          ``stop_recording`` + ``exit_early``: save what is done and stop
-==================  ===============================================================
+=====================  ===================================================================
+key                    event / action
+=====================  ===================================================================
+right arrow, ``n``,    ``success``: end the episode now, as a success (LeRobot's
+``s``                  "exit early" key, lerobot-interfaces.md section 3.4)
+``f``                  ``failure``: end the episode now, as a failure
+left arrow, ``r``      ``rerecord_episode``: discard the episode, record it again
+Esc, ``q``             ``terminate_episode``: save what is done and stop
+space                  toggle ``is_intervention`` (take over from the agent / hand back)
+``i`` / ``k``          jog the end effector +x / -x (forward / back)
+``j`` / ``l``          jog +y / -y (left / right)
+``u`` / ``o``          jog +z / -z (up / down)
+``c`` / ``v``          close / open the gripper
+=====================  ===================================================================
 
 :class:`TerminalKeyboard` reads those keys from a terminal file descriptor on a background
 thread; :class:`KeyDecoder` turns the bytes into key names.
@@ -27,8 +35,14 @@ Design decisions:
 * Any file descriptor works, so tests drive the reader through a pseudo-terminal
   (``os.openpty``). When the descriptor is not a TTY (CI, a pipe, ``nohup``) the reader is
   a no-op whose events stay False: recording still works, without keyboard control.
-* Events latch until read: :meth:`TerminalKeyboard.poll` returns and clears them (the control
-  loop acts once per press); :meth:`TerminalKeyboard.events` only looks.
+* A terminal reports presses, never releases, so jogging is per press: each jog key press
+  (and each auto-repeat of a held key, ~30 per second) adds one unit step on its axis to the
+  action that the next :meth:`TerminalKeyboard.get_action` returns (each axis clipped to
+  [-1, 1]; no press: zeros, the arm holds). A jog press also counts as an intervention for the
+  next :meth:`TerminalKeyboard.events` (as LeRobot's ``keyboard_ee``: moving = intervening);
+  space makes the intervention stick until pressed again.
+* Events latch until read: :meth:`TerminalKeyboard.events` returns and clears the one-shot
+  events (the control loop acts once per press); :meth:`TerminalKeyboard.peek` only looks.
 * Nothing here prints; the CLI tells the operator which keys do what.
 """
 
@@ -42,34 +56,42 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = [
-    "EXIT_EARLY",
-    "KEY_EVENTS",
-    "RECORD_EVENT_KEYS",
-    "RERECORD_EPISODE",
-    "STOP_RECORDING",
-    "KeyDecoder",
-    "TerminalKeyboard",
-    "no_record_events",
-]
+import numpy as np
 
-EXIT_EARLY = "exit_early"
-"""End the current episode (or reset phase) now."""
-RERECORD_EPISODE = "rerecord_episode"
-"""Discard the episode in progress and record it again."""
-STOP_RECORDING = "stop_recording"
-"""Save what is done and stop recording."""
+from lerobot_gym.core.info import (
+    FAILURE,
+    IS_INTERVENTION,
+    RERECORD_EPISODE,
+    SUCCESS,
+    TERMINATE_EPISODE,
+    no_events,
+)
 
-RECORD_EVENT_KEYS: tuple[str, ...] = (EXIT_EARLY, RERECORD_EPISODE, STOP_RECORDING)
+__all__ = ["JOG_KEYS", "KEY_EVENTS", "KeyDecoder", "TerminalKeyboard"]
 
-#: key name -> the events it raises (LeRobot's bindings, lerobot-interfaces.md §3.4).
-KEY_EVENTS: dict[str, tuple[str, ...]] = {
-    "right": (EXIT_EARLY,),
-    "n": (EXIT_EARLY,),
-    "left": (RERECORD_EPISODE, EXIT_EARLY),
-    "r": (RERECORD_EPISODE, EXIT_EARLY),
-    "esc": (STOP_RECORDING, EXIT_EARLY),
-    "q": (STOP_RECORDING, EXIT_EARLY),
+#: key name -> the one-shot event it raises.
+KEY_EVENTS: dict[str, str] = {
+    "right": SUCCESS,
+    "n": SUCCESS,
+    "s": SUCCESS,
+    "f": FAILURE,
+    "left": RERECORD_EPISODE,
+    "r": RERECORD_EPISODE,
+    "esc": TERMINATE_EPISODE,
+    "q": TERMINATE_EPISODE,
+}
+#: Toggles ``is_intervention``.
+TOGGLE_INTERVENTION_KEY = "space"
+#: key name -> (axis of the (dx, dy, dz, gripper) action, unit step).
+JOG_KEYS: dict[str, tuple[int, float]] = {
+    "i": (0, 1.0),
+    "k": (0, -1.0),
+    "j": (1, 1.0),
+    "l": (1, -1.0),
+    "u": (2, 1.0),
+    "o": (2, -1.0),
+    "c": (3, -1.0),
+    "v": (3, 1.0),
 }
 
 _ESC = 0x1B
@@ -77,11 +99,6 @@ _ESC = 0x1B
 # arrows in "application cursor" mode (some shells and editors leave it on).
 _ARROWS = {ord("A"): "up", ord("B"): "down", ord("C"): "right", ord("D"): "left"}
 _NAMED = {0x20: "space", 0x0D: "enter", 0x0A: "enter", 0x09: "tab", 0x7F: "backspace"}
-
-
-def no_record_events() -> dict[str, bool]:
-    """The events when no key was pressed (all False)."""
-    return dict.fromkeys(RECORD_EVENT_KEYS, False)
 
 
 class KeyDecoder:
@@ -171,7 +188,7 @@ class KeyDecoder:
 
 
 class TerminalKeyboard:
-    """Recording controls read from a terminal on a background thread.
+    """Operator events and end-effector jogging read from a terminal (a ``Teleop``).
 
     Args:
         fd: terminal file descriptor to read; default standard input. A descriptor that is
@@ -184,13 +201,15 @@ class TerminalKeyboard:
         >>> import os
         >>> read_end, write_end = os.pipe()  # not a TTY: the no-op reader
         >>> with TerminalKeyboard(read_end) as keyboard:
-        ...     keyboard.active, keyboard.poll()
-        (False, {'exit_early': False, 'rerecord_episode': False, 'stop_recording': False})
+        ...     keyboard.active, keyboard.events()["success"], keyboard.get_action().tolist()
+        (False, False, [0.0, 0.0, 0.0, 0.0])
         >>> os.close(read_end), os.close(write_end)
         (None, None)
 
-        On a terminal: ``with TerminalKeyboard() as kb:`` then ``kb.poll()`` each step.
+        On a terminal: ``with TerminalKeyboard() as kb:`` then ``kb.events()`` each step.
     """
+
+    action_kind = "ee_delta"
 
     def __init__(
         self,
@@ -202,11 +221,15 @@ class TerminalKeyboard:
         self.fd = _stdin_fd() if fd is None else fd
         self.escape_timeout_s = escape_timeout_s
         self.on_key = on_key
-        self._events = no_record_events()
+        self._events = no_events()
+        self._intervening = False  # space toggles it
+        self._jogged = False  # a jog key since the last events()
+        self._jog = np.zeros(4)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._saved_attrs: list | None = None
         self._wake: tuple[int, int] | None = None
+        self._started = False
 
     @property
     def is_tty(self) -> bool:
@@ -223,8 +246,14 @@ class TerminalKeyboard:
         """Whether keys are being read (started on a TTY and not stopped)."""
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def is_connected(self) -> bool:
+        """Whether :meth:`start` ran and :meth:`stop` has not (the no-op reader included)."""
+        return self._started
+
     def start(self) -> TerminalKeyboard:
         """Put the terminal in cbreak mode and start reading (no-op when not a TTY)."""
+        self._started = True
         if self._thread is not None or not self.is_tty:
             return self
         import termios
@@ -247,6 +276,7 @@ class TerminalKeyboard:
 
     def stop(self) -> None:
         """Stop reading and restore the terminal's previous mode (safe to call twice)."""
+        self._started = False
         thread, self._thread = self._thread, None
         if self._wake is not None:
             os.write(self._wake[1], b"x")
@@ -267,45 +297,63 @@ class TerminalKeyboard:
             self._wake = None
         atexit.unregister(self.stop)
 
+    # The Teleop protocol's names for start/stop.
+    def connect(self) -> None:
+        """Start reading (:meth:`start`)."""
+        self.start()
+
+    def disconnect(self) -> None:
+        """Stop reading and restore the terminal (:meth:`stop`)."""
+        self.stop()
+
     def __enter__(self) -> TerminalKeyboard:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def events(self) -> dict[str, bool]:
-        """The events raised since the last :meth:`poll` (a copy; nothing is cleared)."""
+    def reset(self) -> None:
+        """A new episode: forget unread presses and end a space-bar intervention."""
         with self._lock:
-            return dict(self._events)
+            self._events, self._jogged, self._intervening = no_events(), False, False
+            self._jog = np.zeros(4)
 
-    def poll(self) -> dict[str, bool]:
-        """The events raised since the last call, then clears them."""
+    def peek(self) -> dict[str, bool]:
+        """The events :meth:`events` would return now, without clearing anything."""
         with self._lock:
-            events, self._events = self._events, no_record_events()
+            return self._current_events()
+
+    def events(self) -> dict[str, bool]:
+        """The operator's events since the last call (keys ``EVENT_KEYS``); clears them."""
+        with self._lock:
+            events = self._current_events()
+            self._events, self._jogged = no_events(), False
         return events
+
+    def get_action(self) -> np.ndarray:
+        """The jog steps since the last call as ``(dx, dy, dz, gripper)`` in [-1, 1]; clears."""
+        with self._lock:
+            jog, self._jog = self._jog, np.zeros(4)
+        return np.clip(jog, -1.0, 1.0).astype(np.float32)
 
     def press(self, key: str) -> None:
         """Handle ``key`` as if it had been typed (a key name, see :class:`KeyDecoder`)."""
-        raised = KEY_EVENTS.get(key, ())
-        if raised:
-            with self._lock:
-                for event in raised:
-                    self._events[event] = True
+        with self._lock:
+            if key in KEY_EVENTS:
+                self._events[KEY_EVENTS[key]] = True
+            elif key == TOGGLE_INTERVENTION_KEY:
+                self._intervening = not self._intervening
+            elif key in JOG_KEYS:
+                axis, step = JOG_KEYS[key]
+                self._jog[axis] += step
+                self._jogged = True
         if self.on_key is not None:
             self.on_key(key)
 
-    def teleop_events(self) -> dict[str, bool]:
-        """The events since the last poll as a Teleop's (``terminate_episode``, ...); clears.
-
-        Lets a leader arm or another :class:`~lerobot_gym.teleop.base.Teleop` take its
-        operator events from this keyboard (``SO101Leader(..., events=kb.teleop_events)``):
-        Esc terminates the episode, the left arrow asks to re-record it.
-        """
-        events = self.poll()
-        return {
-            "terminate_episode": events[STOP_RECORDING],
-            "rerecord_episode": events[RERECORD_EPISODE],
-        }
+    def _current_events(self) -> dict[str, bool]:
+        events = dict(self._events)
+        events[IS_INTERVENTION] = self._intervening or self._jogged
+        return events
 
     def _read_loop(self) -> None:
         decoder = KeyDecoder(self.escape_timeout_s)

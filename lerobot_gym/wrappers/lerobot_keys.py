@@ -266,9 +266,13 @@ def applied_action(env: gym.Env, action: Any, info: dict[str, Any]) -> Any:
 
     ``action_applied`` comes from the innermost ``RobotEnv``; a wrapper in between that changes
     the action space (an end-effector or arm-only action, say) makes it a different vector from
-    the one the features describe, so then the action passed in is recorded instead.
+    the one the features describe, so then the action passed in is recorded instead, or, when a
+    ``HumanIntervention`` drove the step, the operator's action it sent
+    (``info["teleop_action"]``, in that wrapper's, i.e. ``env``'s, terms).
     """
     applied = info.get(info_keys.ACTION_APPLIED)
     if applied is None or env.action_space != env.unwrapped.action_space:
+        if info.get(info_keys.IS_INTERVENTION) and info_keys.TELEOP_ACTION in info:
+            return info[info_keys.TELEOP_ACTION]
         return action
     return applied

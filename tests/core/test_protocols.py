@@ -34,8 +34,12 @@ def test_tasks_use_the_injected_kinematics_without_a_world():
         return MujocoKinematics.for_robot(robot, arm)
 
     task = Reach()
-    task.goal = {"target_pos": np.array([0.2, 0.0, 0.1])}
-    ctx = TaskContext(SO101, kinematics=lambda arm: factory(SO101, arm), world=None)
+    ctx = TaskContext(
+        SO101,
+        kinematics=lambda arm: factory(SO101, arm),
+        world=None,
+        goal={"target_pos": np.array([0.2, 0.0, 0.1])},
+    )
     state = RobotState(SO101.home_rad, np.zeros(6))
     facts = task.evaluate(ctx, state)
     assert calls == ["main"]

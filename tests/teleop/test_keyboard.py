@@ -1,4 +1,5 @@
-"""TerminalKeyboard through a pseudo-terminal, and the KeyDecoder's escape handling."""
+"""TerminalKeyboard through a pseudo-terminal (events, intervention, jogging), and the
+KeyDecoder's escape handling."""
 
 from __future__ import annotations
 
@@ -6,13 +7,12 @@ import os
 import termios
 import time
 
+import numpy as np
 import pytest
 
-from lerobot_gym.teleop.keyboard import (
-    KeyDecoder,
-    TerminalKeyboard,
-    no_record_events,
-)
+from lerobot_gym.core.info import EVENT_KEYS, no_events
+from lerobot_gym.teleop import Teleop
+from lerobot_gym.teleop.keyboard import KeyDecoder, TerminalKeyboard
 
 
 def _wait_for(predicate, timeout_s: float = 2.0) -> bool:
@@ -85,53 +85,91 @@ def test_truncated_sequence_is_dropped_not_read_as_esc():
 
 
 # -- the reader on a pty ------------------------------------------------------------------------
+def _only(*names: str) -> dict[str, bool]:
+    return {**no_events(), **dict.fromkeys(names, True)}
+
+
 def test_arrows_and_escape_through_a_pty(pty_pair):
     master, slave = pty_pair
     seen = []
     keyboard = TerminalKeyboard(slave, on_key=seen.append)
+    assert isinstance(keyboard, Teleop) and keyboard.action_kind == "ee_delta"
     with keyboard:
-        assert keyboard.active
+        assert keyboard.active and keyboard.is_connected
         os.write(master, b"\x1b[C")
-        assert _wait_for(lambda: keyboard.events()["exit_early"])
-        assert keyboard.poll() == {
-            "exit_early": True,
-            "rerecord_episode": False,
-            "stop_recording": False,
-        }
-        assert keyboard.poll() == no_record_events()  # poll clears
+        assert _wait_for(lambda: keyboard.peek()["success"])
+        assert keyboard.events() == _only("success")
+        assert keyboard.events() == no_events()  # events() clears the one-shot presses
 
         os.write(master, b"\x1b[D")
-        assert _wait_for(lambda: keyboard.events()["rerecord_episode"])
-        assert keyboard.poll() == {
-            "exit_early": True,
-            "rerecord_episode": True,
-            "stop_recording": False,
-        }
+        assert _wait_for(lambda: keyboard.peek()["rerecord_episode"])
+        assert keyboard.events() == _only("rerecord_episode")
 
         os.write(master, b"\x1b")
         start = time.monotonic()
-        assert _wait_for(lambda: keyboard.events()["stop_recording"])
+        assert _wait_for(lambda: keyboard.peek()["terminate_episode"])
         waited = time.monotonic() - start
-        assert keyboard.poll()["exit_early"]
-        os.write(master, b" ")
-        assert _wait_for(lambda: "space" in seen)
-    assert not keyboard.active
-    assert seen == ["right", "left", "esc", "space"]
+        assert keyboard.events() == _only("terminate_episode")
+        os.write(master, b"x")
+        assert _wait_for(lambda: "x" in seen)
+    assert not keyboard.active and not keyboard.is_connected
+    assert seen == ["right", "left", "esc", "x"]
     assert 0.045 <= waited < 1.0  # Esc waited out the escape timeout, no longer than needed
 
 
-def test_letter_bindings_and_teleop_events(pty_pair):
+def test_letter_bindings_cover_the_whole_vocabulary(pty_pair):
     master, slave = pty_pair
     with TerminalKeyboard(slave) as keyboard:
-        os.write(master, b"r")
-        assert _wait_for(lambda: keyboard.events()["rerecord_episode"])
-        assert keyboard.teleop_events() == {"terminate_episode": False, "rerecord_episode": True}
-        os.write(master, b"q")
-        assert _wait_for(lambda: keyboard.events()["stop_recording"])
-        assert keyboard.teleop_events() == {"terminate_episode": True, "rerecord_episode": False}
-        os.write(master, b"n")
-        assert _wait_for(lambda: keyboard.events()["exit_early"])
-        assert not keyboard.events()["stop_recording"]
+        raised = set()
+        for key, event in [
+            (b"s", "success"),
+            (b"f", "failure"),
+            (b"r", "rerecord_episode"),
+            (b"q", "terminate_episode"),
+            (b"n", "success"),
+        ]:
+            os.write(master, key)
+            assert _wait_for(lambda event=event: keyboard.peek()[event])
+            assert keyboard.events() == _only(event)
+            raised.add(event)
+        os.write(master, b" ")
+        assert _wait_for(lambda: keyboard.peek()["is_intervention"])
+        raised.add("is_intervention")
+    assert raised == set(EVENT_KEYS)
+
+
+def test_space_toggles_intervention_until_pressed_again_or_reset(pty_pair):
+    master, slave = pty_pair
+    with TerminalKeyboard(slave) as keyboard:
+        os.write(master, b" ")
+        assert _wait_for(lambda: keyboard.peek()["is_intervention"])
+        assert keyboard.events()["is_intervention"]
+        assert keyboard.events()["is_intervention"]  # a state, not a one-shot press
+        os.write(master, b" ")
+        assert _wait_for(lambda: not keyboard.peek()["is_intervention"])
+        os.write(master, b" ")
+        assert _wait_for(lambda: keyboard.peek()["is_intervention"])
+        keyboard.reset()  # a new episode hands control back to the agent
+        assert keyboard.events() == no_events()
+
+
+def test_jog_keys_through_a_pty_give_end_effector_deltas(pty_pair):
+    master, slave = pty_pair
+    with TerminalKeyboard(slave) as keyboard:
+        assert keyboard.get_action().tolist() == [0.0, 0.0, 0.0, 0.0]  # no key: hold
+        os.write(master, b"ijuc")
+        assert _wait_for(lambda: keyboard.peek()["is_intervention"])
+        assert _wait_for(lambda: keyboard._jog[3] != 0)  # all four bytes read
+        # Jogging is intervening (LeRobot's keyboard_ee), for the step that reads it.
+        assert keyboard.events()["is_intervention"]
+        assert keyboard.events()["is_intervention"] is False
+        np.testing.assert_array_equal(keyboard.get_action(), [1, 1, 1, -1])
+        np.testing.assert_array_equal(keyboard.get_action(), [0, 0, 0, 0])  # read clears
+        os.write(master, b"kkkklov")  # held k auto-repeats: clipped to one unit per step
+        assert _wait_for(lambda: keyboard._jog[3] != 0)
+        action = keyboard.get_action()
+        assert action.dtype == np.float32
+        np.testing.assert_array_equal(action, [-1, -1, -1, 1])
 
 
 def test_cbreak_while_reading_and_terminal_restored_after(pty_pair):
@@ -175,7 +213,7 @@ def test_not_a_tty_is_a_silent_no_op():
             os.write(write_end, b"\x1b[C")
             time.sleep(0.05)
             assert not keyboard.active
-            assert keyboard.poll() == no_record_events()
+            assert keyboard.events() == no_events()
     finally:
         os.close(read_end)
         os.close(write_end)
@@ -194,7 +232,6 @@ def test_no_usable_stdin_is_a_no_op(monkeypatch):
 def test_press_simulates_a_key_for_callers_without_a_terminal():
     keyboard = TerminalKeyboard(fd=None)
     keyboard.press("esc")
-    events = keyboard.poll()
-    assert events == {"exit_early": True, "rerecord_episode": False, "stop_recording": True}
+    assert keyboard.events() == _only("terminate_episode")
     keyboard.press("x")  # unbound keys raise nothing
-    assert keyboard.poll() == no_record_events()
+    assert keyboard.events() == no_events()
