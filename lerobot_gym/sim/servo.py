@@ -1,0 +1,148 @@
+"""The STS3215 servo model: the twin's actuators as LeRobot configures the physical ones.
+
+:class:`ServoModel` replaces the twin's ideal position actuators (``actuator="ideal"``: stiff
+``kp``, the target reached within a frame) with the servo's position loop, per joint:
+
+1. **Bus and processing delay** (``delay_s``): a goal takes effect that long after
+   ``command()``; goals queue, so a delay longer than a control period works too. Quantised to
+   the physics timestep.
+2. **Goal quantisation**: goals are rounded to the encoder's tick (``ticks_per_turn``, 4096 on
+   the STS3215), as ``Goal_Position`` is an integer register.
+3. **Motion profile**: the firmware moves its set-point towards the goal with bounded
+   acceleration (``Acceleration`` register; LeRobot writes 254) and velocity (the servo's
+   top speed; LeRobot leaves ``Goal_Velocity`` at 0 = maximum), decelerating to stop on it.
+4. **PD loop with a torque limit**: ``torque = clip(kp (setpoint - q) - kd dq, ±torque_limit)``
+   (LeRobot writes P=16, D=32, I=0; the gripper's torque limit is 50 %). The joint's MuJoCo
+   ``damping`` stays: it is the motor's back-EMF, which is what caps its speed under load.
+5. **Deadband**: within ``deadband_rad`` of the goal (``CW/CCW_Dead_Zone``) the loop outputs
+   nothing, so the joint rests where gravity and friction leave it.
+6. **Encoder quantisation** of the reading, and a **zero offset** between the twin's joint zero
+   and the real encoder's (``reading = q + zero_offset``).
+
+Decisions:
+
+- The PD loop and the torque limit run inside MuJoCo at every physics substep: the position
+  actuators' ``kp``, ``kv`` and ``forcerange`` are set to the servo's, so they cost nothing
+  extra. Only the profile and the deadband run in numpy, ``profile_updates_per_step`` times per
+  control period (4 at 30 fps: every 8.3 ms), between ``mj_step(nstep=...)`` calls; the cost is
+  measured by ``benchmarks/sim_step.py``.
+- Parameters are SI (N·m/rad, rad/s, s) in a per-robot file (:mod:`lerobot_gym.sim.twin_params`),
+  because the firmware's register units for P and D are not published: they are identified from
+  recordings (``lerobot-gym sysid``) rather than converted.
+- The mounting (``base_height_m``) raises the arm's root body above the table in the compiled
+  model; the tasks' props and the table stay where they are.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mujoco
+import numpy as np
+
+from lerobot_gym.core.spec import RobotSpec
+from lerobot_gym.sim.twin_params import TwinParams
+
+
+class ServoModel:
+    """Per-joint servo position loops driving a compiled scene (see the module docstring).
+
+    Args:
+        params: the robot's twin parameters (validated, for this robot).
+        robot: the robot.
+    """
+
+    def __init__(self, params: TwinParams, robot: RobotSpec) -> None:
+        params.check_robot(robot)
+        self.params, self.robot = params, robot
+        self.set_params(params)
+        self._base_body = -1
+        self._base_z0 = 0.0
+
+    def set_params(self, params: TwinParams) -> None:
+        """Use other parameters from the next command on (system identification does)."""
+        self.params = params
+        self.kp = params.array("kp_nm_per_rad")
+        self.kd = params.array("kd_nms_per_rad")
+        self.torque_limit = params.array("torque_limit_nm")
+        self.vmax = params.array("velocity_limit_rad_s")
+        self.amax = params.array("acceleration_limit_rad_s2")
+        self.deadband = params.array("deadband_rad")
+        self.zero_offset = params.array("zero_offset_rad")
+        self.tick = 2 * math.pi / params.ticks_per_turn if params.ticks_per_turn else 0.0
+
+    # -- wiring into a compiled scene -------------------------------------------------------
+    def attach(self, model: mujoco.MjModel, actuators: np.ndarray, qpos_adr: np.ndarray) -> None:
+        """Set the actuators' gains and force limits and the mounting on a compiled model."""
+        self._model = model
+        self._actuators = np.asarray(actuators)
+        self._qpos = np.asarray(qpos_adr)
+        act = self._actuators
+        model.actuator_gainprm[act, 0] = self.kp
+        model.actuator_biasprm[act, 1] = -self.kp
+        model.actuator_biasprm[act, 2] = -self.kd
+        model.actuator_forcerange[act, 0] = -self.torque_limit
+        model.actuator_forcerange[act, 1] = self.torque_limit
+        model.actuator_forcelimited[act] = 1
+        joint = model.actuator_trnid[act[0], 0]
+        base = int(model.body_rootid[model.jnt_bodyid[joint]])
+        if self._base_body != base:
+            self._base_body, self._base_z0 = base, float(model.body_pos[base, 2])
+        model.body_pos[base, 2] = self._base_z0 + self.params.base_height_m
+        self._substeps_dt = float(model.opt.timestep)
+        self._delay_substeps = round(self.params.delay_s / self._substeps_dt)
+
+    def reset(self, q_rad: np.ndarray) -> None:
+        """At rest at ``q_rad`` (twin coordinates), with no goal in flight."""
+        q = np.asarray(q_rad, dtype=np.float64)
+        self.setpoint = q.copy()
+        self.velocity = np.zeros_like(q)
+        self.goal = q.copy()
+        self._pending: list[tuple[int, np.ndarray]] = []
+        self._clock = 0  # substeps since reset
+
+    # -- the loop ---------------------------------------------------------------------------
+    def step(
+        self, model: mujoco.MjModel, data: mujoco.MjData, goal_reading: np.ndarray, substeps: int
+    ) -> None:
+        """Send a goal (in reading coordinates) and simulate ``substeps`` physics steps."""
+        goal = np.asarray(goal_reading, dtype=np.float64) - self.zero_offset
+        if self.tick:
+            goal = np.round(goal / self.tick) * self.tick
+        self._pending.append((self._clock + self._delay_substeps, goal))
+        chunk = max(1, substeps // self.params.profile_updates_per_step)
+        end = self._clock + substeps
+        while self._clock < end:
+            while self._pending and self._pending[0][0] <= self._clock:
+                self.goal = self._pending.pop(0)[1]
+            n = min(chunk, end - self._clock)
+            if self._pending:  # stop where the next goal arrives
+                n = min(n, max(1, self._pending[0][0] - self._clock))
+            data.ctrl[self._actuators] = self._update(data.qpos[self._qpos], n * self._substeps_dt)
+            mujoco.mj_step(model, data, nstep=n)
+            self._clock += n
+
+    def _update(self, q: np.ndarray, dt: float) -> np.ndarray:
+        """Advance the motion profile by ``dt``; the set-point each actuator tracks meanwhile."""
+        error = self.goal - self.setpoint
+        distance = np.abs(error)
+        # The fastest speed from which the profile can still stop on the goal.
+        v_target = np.sign(error) * np.minimum(self.vmax, np.sqrt(2.0 * self.amax * distance))
+        dv = np.clip(v_target - self.velocity, -self.amax * dt, self.amax * dt)
+        self.velocity = self.velocity + dv
+        move = self.velocity * dt
+        arrived = np.abs(move) >= distance
+        self.setpoint = np.where(arrived, self.goal, self.setpoint + move)
+        self.velocity = np.where(arrived, 0.0, self.velocity)
+        # Dead zone: no output near the goal (a set-point equal to q gives zero P torque).
+        idle = arrived & (np.abs(self.goal - q) <= self.deadband)
+        return np.where(idle, q, self.setpoint)
+
+    def reading(self, q_rad: np.ndarray) -> np.ndarray:
+        """What the encoder reports for twin joint positions: offset, then quantised."""
+        q = np.asarray(q_rad, dtype=np.float64) + self.zero_offset
+        return np.round(q / self.tick) * self.tick if self.tick else q
+
+    def to_twin(self, q_reading: np.ndarray) -> np.ndarray:
+        """Reading coordinates -> twin coordinates (removes the zero offset)."""
+        return np.asarray(q_reading, dtype=np.float64) - self.zero_offset
