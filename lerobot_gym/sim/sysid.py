@@ -422,14 +422,14 @@ class CheckReport:
     def table(self) -> str:
         """The before/after table, one row per joint."""
         head = (
-            f"{'joint':<14} {'unit':>4}  {'real err':>8} {'lag':>3}  {'before err':>10} {'lag':>3} "
+            f"{'joint':<18} {'unit':>4}  {'real err':>8} {'lag':>3}  {'before err':>10} {'lag':>3} "
             f"{'ratio':>5}  {'after err':>9} {'lag':>3} {'ratio':>5}  {'state err after':>15}"
         )
         lines = [head]
         rb, ra = self.ratio("before"), self.ratio("after")
         for i, name in enumerate(self.joint_names):
             lines.append(
-                f"{name:<14} {self.units[i]:>4}  {self.real_error[i]:8.3f} {self.real_lag[i]:3d}  "
+                f"{name:<18} {self.units[i]:>4}  {self.real_error[i]:8.3f} {self.real_lag[i]:3d}  "
                 f"{self.before.tracking[i]:10.3f} {self.before.lag[i]:3d} {rb[i]:5.2f}  "
                 f"{self.after.tracking[i]:9.3f} {self.after.lag[i]:3d} {ra[i]:5.2f}  "
                 f"{self.after.state_error[i]:15.3f}"
