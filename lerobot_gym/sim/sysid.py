@@ -92,8 +92,8 @@ def assumed_calibration(robot: RobotSpec) -> dict[str, Any]:
             id=joint.motor_id or i + 1,
             drive_mode=0,
             homing_offset=0,
-            range_min=2048 - span // 2,
-            range_max=2048 - span // 2 + span,
+            range_min=max(0, 2048 - span // 2),
+            range_max=min(4095, 2048 - span // 2 + span),
         )
     return cal
 

@@ -19,9 +19,7 @@ LIFT, ROLL = 1, 4
 
 
 def _env(**kwargs):
-    return gym.make(
-        "lerobot_gym/SO101-v0", obs_type="state", disable_env_checker=True, **kwargs
-    )
+    return gym.make("lerobot_gym/SO101-v0", obs_type="state", disable_env_checker=True, **kwargs)
 
 
 def _step_response(env, joint: int, delta: float, frames: int) -> np.ndarray:
