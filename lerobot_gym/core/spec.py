@@ -50,6 +50,9 @@ class JointSpec:
         motor_model: servo model name, e.g. ``"sts3215"``.
         is_gripper: whether this joint opens and closes a gripper.
         closed_rad: joint coordinate of a closed gripper (grippers only; default ``lower_rad``).
+        strict_range: refuse (ActionError) absolute targets outside the range instead of
+            clamping them: for normalised grippers, whose value means nothing outside
+            0..full scale.
     """
 
     name: str
@@ -61,6 +64,7 @@ class JointSpec:
     motor_model: str | None = None
     is_gripper: bool = False
     closed_rad: float | None = None
+    strict_range: bool = False
 
     def __post_init__(self) -> None:
         if not self.lower_rad < self.upper_rad:
