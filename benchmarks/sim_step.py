@@ -3,6 +3,12 @@
 Prints:
 - SO101-PickCube state-obs env steps/s divided by a raw ``mj_step`` loop on the same compiled
   model with the same substeps (goal >= 0.80): the cost of everything lerobot_gym adds.
+- the same env with the servo model on (``actuator="servo"``: STS3215 loop, delay, ticks)
+  divided by a raw ``mj_step`` loop on the servo env's own model (its gains and torque limits
+  set, the targets written straight to ``ctrl``): what the profile, delay, deadband and
+  quantisation cost on top of the physics (goal >= 0.60). The servo model's softer actuators
+  also change the physics itself (the arm meets the table and the cube differently under
+  random targets), which the ratio against the ideal raw loop shows too.
 - steps/s with one 128x128 camera (goal >= 500).
 
 Usage: ``python benchmarks/sim_step.py [--quick]`` (quick runs in well under 30 s).
@@ -74,11 +80,28 @@ def main() -> None:
     for _ in range(repeats):
         raw_rates.append(_raw_rate(env, actions))
         env_rates.append(_env_rate(env, actions))
-    env_rate, raw_rate = max(env_rates), max(raw_rates)
+    servo_env = gym.make(
+        "lerobot_gym/SO101-PickCube-v0",
+        obs_type="state",
+        actuator="servo",
+        disable_env_checker=True,
+    )
+    servo_env.reset(seed=0)
+    servo_rates, servo_raw_rates = [], []
+    for _ in range(repeats):
+        servo_raw_rates.append(_raw_rate(servo_env, actions))
+        servo_rates.append(_env_rate(servo_env, actions))
+    env_rate, raw_rate, servo_rate = max(env_rates), max(raw_rates), max(servo_rates)
+    servo_raw = max(servo_raw_rates)
     print(f"raw mj_step loop ({env.unwrapped.backend.substeps} substeps): {raw_rate:9.1f} steps/s")
     print(f"SO101-PickCube state env:          {env_rate:9.1f} steps/s")
     print(f"ratio env/raw: {env_rate / raw_rate:.3f}  (goal >= 0.80)")
+    print(f"raw mj_step loop, servo's model:   {servo_raw:9.1f} steps/s")
+    print(f"SO101-PickCube state env, servo:   {servo_rate:9.1f} steps/s")
+    print(f"ratio servo env/raw (servo's model): {servo_rate / servo_raw:.3f}  (goal >= 0.60)")
+    print(f"ratio servo env/raw (ideal model):   {servo_rate / raw_rate:.3f}  (no goal)")
     env.close()
+    servo_env.close()
 
     cam_env = gym.make(
         "lerobot_gym/SO101-PickCube-v0",

@@ -8,6 +8,7 @@ Hierarchy::
 
     LeRobotGymError
     ├── ConfigError (ValueError)            bad keyword, obs_type, camera, size ...
+    │   ├── TwinParamsError                a twin parameter file: bad, out of range, other robot
     │   ├── UnknownEnvIdError (gymnasium.error.UnregisteredEnv)
     │   ├── UnknownRobotError (KeyError)
     │   ├── UnknownTaskError (KeyError)
@@ -47,6 +48,10 @@ class LeRobotGymError(Exception):
 
 class ConfigError(LeRobotGymError, ValueError):
     """A configuration value (keyword argument, flag, file field) is invalid."""
+
+
+class TwinParamsError(ConfigError):
+    """A twin parameter file is missing, malformed, out of range, or for another robot."""
 
 
 class UnknownEnvIdError(ConfigError, gymnasium.error.UnregisteredEnv):

@@ -11,6 +11,9 @@ Decisions:
   exactly that size, with shadows, reflections and multisampling off by default (software
   rendering spends most of its time on them: 128x128 took 24 ms with a 1280x720 4x-MSAA buffer,
   10 ms without, on a loaded 2-core machine); all can be turned back on.
+- ``actuator="servo"`` drives the arm through :class:`~lerobot_gym.sim.servo.ServoModel` (the
+  STS3215 position loop, delay and quantisation, from the robot's twin parameters); the default
+  ``"ideal"`` keeps the stiff actuators of the twin's MJCF.
 - Rendering is offscreen. ``lerobot_gym`` sets ``MUJOCO_GL=egl`` before mujoco is imported
   when the user has not chosen a GL backend and there is no display.
 """
@@ -29,6 +32,8 @@ from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task
 from lerobot_gym.errors import NotConnectedError
 from lerobot_gym.sim.scene import Scene
+from lerobot_gym.sim.servo import ServoModel
+from lerobot_gym.sim.twin_params import TwinParams
 from lerobot_gym.sim.world import MujocoWorld
 
 
@@ -44,6 +49,8 @@ class MujocoBackend:
         reflections: render reflections.
         model_path: an alternative scene file with the same joint, actuator and camera names.
         render_samples: multisample anti-aliasing samples (0: off, as a camera delivers).
+        twin_params: with these, the arm is driven by the servo model (module docstring);
+            None: the ideal actuators.
     """
 
     #: The same seed and actions give the same trajectory.
@@ -60,6 +67,7 @@ class MujocoBackend:
         reflections: bool = False,
         model_path: str | Path | None = None,
         render_samples: int = 0,
+        twin_params: TwinParams | None = None,
     ) -> None:
         self.robot, self.task = robot, task
         self.fps = int(fps)
@@ -74,6 +82,7 @@ class MujocoBackend:
             model_path=model_path,
         )
         self.scene_path = self.scene.path
+        self.servo = None if twin_params is None else ServoModel(twin_params, robot)
 
     @property
     def model(self) -> mujoco.MjModel | None:
@@ -102,11 +111,16 @@ class MujocoBackend:
     def connect(self) -> None:
         """Compile the scene with the task's props."""
         self.scene.build(self.fps)
+        if self.servo is not None:
+            self.servo.attach(self.scene.model, self.scene.actuators, self.scene.qpos_adr)
 
     def reset(
         self, joint_positions_rad: np.ndarray, world_init: dict[str, Any] | None = None
     ) -> None:
         """Teleport the arm to a pose (at rest, targets equal to the pose) and place props."""
+        if self.servo is not None:  # the pose is a reading: the twin's joints sit offset
+            joint_positions_rad = self.servo.to_twin(joint_positions_rad)
+            self.servo.reset(joint_positions_rad)
         self.scene.reset(joint_positions_rad, world_init)
 
     def command(self, joint_targets_rad: np.ndarray) -> None:
@@ -115,6 +129,9 @@ class MujocoBackend:
         data = scene.data
         if data is None:
             raise NotConnectedError("the simulation is not built yet; call env.reset() first")
+        if self.servo is not None:
+            self.servo.step(scene.model, data, joint_targets_rad, scene.substeps)
+            return
         data.ctrl[scene.ctrl_index] = joint_targets_rad
         mujoco.mj_step(scene.model, data, nstep=scene.substeps)
 
@@ -125,8 +142,9 @@ class MujocoBackend:
         if data is None:
             raise NotConnectedError("the simulation is not built yet; call env.reset() first")
         images = {name: self.render(name, *self.image_size) for name in cameras}
+        q = data.qpos[scene.qpos_index]
         return RobotState(
-            joint_positions_rad=data.qpos[scene.qpos_index].copy(),
+            joint_positions_rad=q.copy() if self.servo is None else self.servo.reading(q),
             joint_velocities_rad_s=data.qvel[scene.dof_index].copy(),
             images=images,
             timestamp_s=time.monotonic(),

@@ -6,8 +6,13 @@ from typing import Any
 
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task
+from lerobot_gym.errors import ConfigError
 from lerobot_gym.registry import EnvConfig, check_keywords
 from lerobot_gym.sim.backend import MujocoBackend
+from lerobot_gym.sim.twin_params import resolve_twin_params
+
+#: ``actuator=`` choices: the MJCF's stiff actuators, or the servo model.
+ACTUATORS = ("ideal", "servo")
 
 
 def make_sim_backend(
@@ -19,8 +24,29 @@ def make_sim_backend(
     config: EnvConfig,
     **options: Any,
 ) -> MujocoBackend:
-    """Build the twin's backend; simulation takes no options beyond :class:`EnvConfig`."""
-    check_keywords(options, set(), "backend='sim'")
+    """Build the twin's backend.
+
+    Options beyond :class:`EnvConfig`:
+
+    - ``actuator``: ``"ideal"`` (default; the MJCF's stiff position actuators) or ``"servo"``
+      (the STS3215 position loop, :mod:`lerobot_gym.sim.servo`).
+    - ``twin_params``: a parameter file path or :class:`~lerobot_gym.sim.twin_params.TwinParams`
+      (default with ``actuator="servo"``: the robot's own file); giving it implies
+      ``actuator="servo"``.
+    """
+    check_keywords(options, {"actuator", "twin_params"}, "backend='sim'")
+    actuator = options.get("actuator")
+    twin_params = options.get("twin_params")
+    if actuator is None:
+        actuator = "ideal" if twin_params is None else "servo"
+    if actuator not in ACTUATORS:
+        raise ConfigError(f"actuator={actuator!r} does not exist; choose one of {ACTUATORS}")
+    if actuator == "ideal" and twin_params is not None:
+        raise ConfigError(
+            "twin_params= drives the servo model; drop actuator='ideal' (or use "
+            "actuator='servo') to load them"
+        )
+    params = resolve_twin_params(twin_params, robot) if actuator == "servo" else None
     return MujocoBackend(
         robot,
         task,
@@ -30,4 +56,5 @@ def make_sim_backend(
         reflections=config.reflections,
         model_path=config.model_path,
         render_samples=config.render_samples,
+        twin_params=params,
     )
