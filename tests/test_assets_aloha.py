@@ -38,7 +38,7 @@ GYM_ALOHA_PYTHON = Path(
 )
 # gym-aloha's qpos[:16] order, in our names.
 QPOS_JOINTS = tuple(
-    f"{arm}_{j}" for arm in ARMS for j in (*ARM_JOINTS, "left_finger", "right_finger")
+    f"{arm}_{j}" for arm in ARMS for j in (*ARM_JOINTS, "gripper", "gripper_mirror")
 )
 START_ARM_POSE = np.array([0, -0.96, 1.16, 0, -0.3, 0, 0.02239, -0.02239] * 2)
 PAD_CENTRE_DEPTH_M = 0.0687 + 0.0625  # finger link x + pad centre x, along gripperframe x
@@ -121,7 +121,7 @@ def _readme_joint_table() -> dict[str, Row]:
     rows = {}
     for line in README.read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 7 or cells[0] not in (*ARM_JOINTS, "left_finger", "right_finger"):
+        if len(cells) != 7 or cells[0] not in (*ARM_JOINTS, "gripper", "gripper_mirror"):
             continue
         lo, hi = (float(x) for x in cells[2].split())
         kp = re.match(r"[\d.]+", cells[5])
@@ -149,11 +149,10 @@ def test_joints_ranges_and_gains_are_those_the_readme_documents() -> None:
             assert jnt.range.tolist() == [lo, hi], jnt.name
             assert jnt.frictionloss[0] == friction, jnt.name
             assert (jnt.damping[0], jnt.armature[0]) == (damping, 0.0), jnt.name
-            act_name = f"{arm}_gripper" if joint == "left_finger" else f"{arm}_{joint}"
             if kp is None:
-                assert not any(model.actuator(i).name == act_name for i in range(model.nu))
+                assert jnt.id not in model.actuator_trnid[:, 0]
                 continue
-            act = model.actuator(act_name)
+            act = model.actuator(jnt.name)  # actuators are named as their joints
             assert act.trnid[0] == jnt.id
             assert act.gainprm[0] == kp and act.biasprm[1] == -kp and act.biasprm[2] == 0
             assert act.ctrlrange.tolist() == [lo, hi]
@@ -167,6 +166,8 @@ def test_actuators_in_documented_order_with_ctrlrange_inside_joint_range() -> No
     model = _scene()
     expected = [f"{arm}_{j}" for arm in ARMS for j in (*ARM_JOINTS, "gripper")]
     assert [model.actuator(i).name for i in range(model.nu)] == expected
+    # Named as their joints (LeRobot's ALOHA motor names), as the MuJoCo backend looks them up.
+    assert [model.joint(model.actuator_trnid[i, 0]).name for i in range(model.nu)] == expected
     for i in range(model.nu):
         lo, hi = model.actuator_ctrlrange[i]
         jlo, jhi = model.jnt_range[model.actuator_trnid[i, 0]]
@@ -279,8 +280,8 @@ def test_one_gripper_dof_moves_both_fingers(arm: str) -> None:
     data = mujoco.MjData(model)
     mujoco.mj_resetDataKeyframe(model, data, model.key("home").id)
     act = model.actuator(f"{arm}_gripper").id
-    left = model.joint(f"{arm}_left_finger").qposadr[0]
-    right = model.joint(f"{arm}_right_finger").qposadr[0]
+    left = model.joint(f"{arm}_gripper").qposadr[0]
+    right = model.joint(f"{arm}_gripper_mirror").qposadr[0]
     gaps = []
     for g in (1.0, 0.5, 0.0):
         data.ctrl[act] = _gripper_ctrl(g)
@@ -386,7 +387,7 @@ def _run_grasp(arm: str, xy, yaw: float):
         for g in (c.geom1, c.geom2)
         if box in (model.geom_bodyid[c.geom1], model.geom_bodyid[c.geom2])
     }
-    return min(heights), float(data.qpos[model.joint(f"{arm}_left_finger").qposadr[0]]), touching
+    return min(heights), float(data.qpos[model.joint(f"{arm}_gripper").qposadr[0]]), touching
 
 
 @pytest.mark.parametrize(

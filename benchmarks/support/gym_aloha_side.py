@@ -11,8 +11,8 @@ imported by lerobot_gym (it needs gym-aloha, dm-control and MuJoCo < 3.9). Input
     python gym_aloha_side.py bench OUT.npz --seconds S  # AlohaInsertion-v0 env.step rate
 
 qpos is gym-aloha's first 16: per arm (left, right) waist, shoulder, elbow, forearm_roll,
-wrist_angle, wrist_rotate, left_finger, right_finger. Actions are gym-aloha's 14: per arm six
-joint targets (rad) and a gripper 0 (closed) .. 1 (open).
+wrist_angle, wrist_rotate, left_finger, right_finger (the twin's gripper, gripper_mirror).
+Actions are gym-aloha's 14: per arm six joint targets (rad) and a gripper 0 (closed) .. 1 (open).
 """
 
 from __future__ import annotations
@@ -70,6 +70,9 @@ def silhouette(inp: dict, out: str) -> None:
     height, width = int(inp["height"]), int(inp["width"])
     renderer = mujoco.Renderer(model, height, width)
     renderer.enable_segmentation_rendering()
+    # Segmentation ignores lighting: skip the shadow and reflection passes (they only cost).
+    renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+    renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
     is_arm = _arm_geoms(model)
     masks = np.zeros((len(inp["qpos"]), height, width), bool)
     for i, q in enumerate(inp["qpos"]):
