@@ -62,16 +62,21 @@ ROBOT_BACKEND_GROUP = "lerobot_gym.robot_backends"
 # name -> "module:attribute", imported on first use so `import lerobot_gym` stays light.
 _ROBOTS: dict[str, str | RobotSpec | Callable[[], RobotSpec]] = {
     "so101": "lerobot_gym.robots.so101.spec:so101_spec",
+    "aloha": "lerobot_gym.robots.aloha.spec:aloha_spec",
 }
 _TASKS: dict[str, str | type] = {
     "free": "lerobot_gym.tasks.free:FreeMotion",
     "reach": "lerobot_gym.tasks.reach:Reach",
     "pick_cube": "lerobot_gym.tasks.pick_cube:PickCube",
     "push_cube": "lerobot_gym.tasks.push_cube:PushCube",
+    "free_home": "lerobot_gym.tasks.free_home:FreeFromHome",
+    "transfer_cube": "lerobot_gym.tasks.transfer_cube:TransferCube",
+    "insertion": "lerobot_gym.tasks.insertion:Insertion",
 }
 # robot_type -> "module:attribute" of its {backend name: builder} mapping (module doc).
 _ROBOT_BACKENDS: dict[str, str | Mapping[str, Callable]] = {
     "so101_follower": "lerobot_gym.robots.so101.backends:BACKENDS",
+    "aloha": "lerobot_gym.robots.aloha.backends:BACKENDS",
 }
 # backend name -> "module:factory"; factory(robot, task, config, **options) -> Backend
 _BACKENDS: dict[str, str | Callable] = {
@@ -331,15 +336,36 @@ ENV_IDS: dict[str, tuple[str, str, int]] = {
     f"{NAMESPACE}/SO101-Reach-v0": ("so101", "reach", 100),
     f"{NAMESPACE}/SO101-PickCube-v0": ("so101", "pick_cube", 200),
     f"{NAMESPACE}/SO101-PushCube-v0": ("so101", "push_cube", 200),
+    # ALOHA: 50 Hz, 400 steps (LeRobot's episode_length and ACT's scripted data; gym-aloha's own
+    # registration says 300).
+    f"{NAMESPACE}/Aloha-v0": ("aloha", "free_home", 400),
+    f"{NAMESPACE}/Aloha-TransferCube-v0": ("aloha", "transfer_cube", 400),
+    f"{NAMESPACE}/Aloha-Insertion-v0": ("aloha", "insertion", 400),
 }
 
 
-def register_env(env_id: str, robot: str, task: str, max_episode_steps: int) -> None:
-    """Register a Gymnasium id for a (robot, task) pair, e.g. one provided by plugins."""
+# id -> default gym.make keywords beyond robot and task (JSON-safe; the user's override them).
+# The ALOHA observes only `top` by default, as gym-aloha and LeRobot's aloha_sim_* datasets do
+# (its wrist and angle cameras stay one `cameras=` away); rendering four 480x640 views per step
+# would quadruple the cost for views no ALOHA policy expects.
+ENV_DEFAULTS: dict[str, dict[str, Any]] = {
+    f"{NAMESPACE}/Aloha-v0": {"cameras": ("top",)},
+    f"{NAMESPACE}/Aloha-TransferCube-v0": {"cameras": ("top",)},
+    f"{NAMESPACE}/Aloha-Insertion-v0": {"cameras": ("top",)},
+}
+
+
+def register_env(
+    env_id: str, robot: str, task: str, max_episode_steps: int, **defaults: Any
+) -> None:
+    """Register a Gymnasium id for a (robot, task) pair, e.g. one provided by plugins.
+
+    ``defaults`` are further ``gym.make`` keywords the id applies unless the caller gives them.
+    """
     gym.register(
         id=env_id,
         entry_point="lerobot_gym.registry:make_env",
-        kwargs={"robot": robot, "task": task},
+        kwargs={"robot": robot, "task": task, **defaults},
         max_episode_steps=max_episode_steps,
     )
 
@@ -348,7 +374,7 @@ def register_all() -> None:
     """Register the built-in ids (idempotent)."""
     for env_id, (robot, task, steps) in ENV_IDS.items():
         if env_id not in gym.registry:
-            register_env(env_id, robot, task, steps)
+            register_env(env_id, robot, task, steps, **ENV_DEFAULTS.get(env_id, {}))
     generic = f"{NAMESPACE}/RobotEnv-v0"
     if generic not in gym.registry:
         gym.register(

@@ -1,4 +1,4 @@
-"""Show what lerobot_gym does: scripted pick-cube on the SO-101 twin, filmed, recorded, replayed.
+"""Show what lerobot_gym does: scripted SO-101 pick-cube and ALOHA handover, filmed.
 
 ``lerobot-gym demo --output_dir=DIR [--demo.n_episodes=3] [--demo.n_record=10]`` (what
 ``make demo`` runs):
@@ -9,7 +9,10 @@
 2. records ``n_record`` scripted episodes with front and wrist video as a LeRobot v3.0 dataset
    in ``DIR/dataset``;
 3. replays episode 0 on a fresh twin and prints the per-joint tracking error;
-4. writes episode 0 as a Rerun recording, ``DIR/episode_0.rrd``.
+4. writes episode 0 as a Rerun recording, ``DIR/episode_0.rrd``;
+5. rolls one scripted ALOHA TransferCube episode out on the bimanual twin, filmed from the
+   ``top`` camera: ``DIR/aloha_transfer_cube/videos/eval_episode_0.mp4`` (and its
+   ``eval_info.json``), at the demo's ``--env.image_size``.
 
 ``--env.*`` overrides the env (``--env.id``, ``--env.image_size`` ...).
 
@@ -41,12 +44,22 @@ DEFAULT_ENV: dict[str, Any] = {
     "image_size": [240, 320],
 }
 
+#: The ALOHA step's env (the image size follows the demo env's).
+ALOHA_ENV: dict[str, Any] = {
+    "id": "lerobot_gym/Aloha-TransferCube-v0",
+    "obs_type": "state",
+    "render_mode": "rgb_array",
+    "render_camera": "top",
+}
+
 PARSER = CommandParser(
     prog="lerobot-gym demo",
     description="""
         Roll the scripted pick-cube policy out on the SO-101's MuJoCo twin, film the front
         camera (OUTPUT_DIR/videos/eval_episode_<i>.mp4), write OUTPUT_DIR/eval_info.json and
-        print the success rate. --env.* overrides the demo env, whose defaults are
+        print the success rate; record, replay and save a Rerun file; then film one scripted
+        ALOHA transfer-cube episode from its top camera (OUTPUT_DIR/aloha_transfer_cube/).
+        --env.* overrides the demo env, whose defaults are
     """
     + " ".join(f"--env.{key}={common.flag_text(value)}" for key, value in DEFAULT_ENV.items()),
     flags=(
@@ -165,6 +178,30 @@ def replay_first_episode(run: DemoRun) -> None:
     print("  " + report.summary().replace("\n", "\n  "))
 
 
+def film_aloha_transfer_cube(run: DemoRun) -> None:
+    """Step 5: one scripted ALOHA TransferCube episode on the bimanual twin, filmed from top."""
+    from lerobot_gym.cli.eval import evaluate
+
+    out = run.output_dir / "aloha_transfer_cube"
+    image_size = list(run.env_kwargs.get("image_size", DEFAULT_ENV["image_size"]))
+    report = evaluate(
+        {
+            "env": {**ALOHA_ENV, "image_size": image_size},
+            "policy": {"type": "scripted"},
+            "eval": {"n_episodes": 1, "n_videos": 1, "max_steps": None},
+            "seed": run.seed,
+            "output_dir": str(out),
+        }
+    )
+    result = report["result"]
+    run.results["aloha"] = result
+    episode = result.episodes[0]
+    outcome = "success" if episode.success else "failure"
+    print(f"  ALOHA transfer-cube (seed {episode.seed}): {outcome}, {episode.elapsed_s:.1f} s")
+    if episode.video_path:
+        run.outputs["ALOHA video (top camera)"] = Path(episode.video_path)
+
+
 def save_rerun_recording(run: DemoRun) -> None:
     """Step 4: write episode 0 to a Rerun .rrd file (open it with `rerun FILE`)."""
     from lerobot_gym.viz import log_dataset_episode
@@ -181,6 +218,7 @@ STEPS: tuple[tuple[str, Callable[[DemoRun], None]], ...] = (
     ("record a LeRobot dataset (front + wrist video)", record_dataset),
     ("replay episode 0 on a fresh twin", replay_first_episode),
     ("save episode 0 as a Rerun recording", save_rerun_recording),
+    ("scripted ALOHA transfer-cube, filmed from top", film_aloha_transfer_cube),
 )
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -314,11 +315,7 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
         except OSError as exc:
             if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise
-            raise ConfigError(
-                f"cannot write the dataset at --dataset.root={root} ({exc.strerror}: "
-                f"{exc.filename}); choose a folder you may write to, or give yourself write "
-                "permission on it"
-            ) from exc
+            raise ConfigError(_not_writable(root, exc.strerror or str(exc), exc.filename)) from exc
         env = _maybe_display(env, cfg)
         session = Session(
             env=env,
@@ -355,7 +352,12 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
 
 
 def _check_root(root: Path) -> None:
-    """Refuse a ``--dataset.root`` that cannot hold a dataset, naming the flag."""
+    """Refuse a ``--dataset.root`` that cannot hold a dataset, naming the flag.
+
+    The write-permission check catches the common case before the env is built; what it
+    cannot see (root bypasses permission bits, read-only mounts) surfaces as an ``OSError``
+    when the dataset is created, which :func:`record` turns into the same error.
+    """
     for path in (root, *root.parents):
         if path.exists():
             if not path.is_dir():
@@ -364,7 +366,16 @@ def _check_root(root: Path) -> None:
                     f"--dataset.root={root} {what}, not a folder; choose a folder (new, "
                     "empty, or a dataset to add to with --resume=true)"
                 )
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise ConfigError(_not_writable(root, "Permission denied", path))
             return
+
+
+def _not_writable(root: Path, why: str, where: object) -> str:
+    return (
+        f"cannot write the dataset at --dataset.root={root} ({why}: {where}); choose a folder "
+        "you may write to, or give yourself write permission on it"
+    )
 
 
 def _check_resume_codec(root: Path, vcodec: str | None) -> None:

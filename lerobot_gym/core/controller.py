@@ -17,7 +17,7 @@ from gymnasium import spaces
 
 from lerobot_gym.core.safety import as_float_vector
 from lerobot_gym.core.spec import RobotSpec
-from lerobot_gym.errors import ConfigError
+from lerobot_gym.errors import ActionError, ConfigError
 
 
 class Controller:
@@ -57,11 +57,31 @@ class JointPositionController(Controller):
 
     name = "joint_pos"
 
+    def __init__(self, robot: RobotSpec) -> None:
+        super().__init__(robot)
+        # Joints whose out-of-range targets are refused, not clamped (normalised grippers with
+        # JointSpec.strict_range): (index, name, low, high) in boundary units.
+        self._strict = [
+            (i, j.name, *j.user_limits) for i, j in enumerate(robot.joints) if j.strict_range
+        ]
+
     def _build_space(self) -> spaces.Box:
         low, high = self.robot.user_limits()
         return spaces.Box(
             low=low.astype(np.float32), high=high.astype(np.float32), dtype=np.float32
         )
+
+    def check(self, action: Any) -> np.ndarray:
+        arr = super().check(action)
+        for i, name, low, high in self._strict:
+            # A float32 tolerance: the space's bounds are float32 roundings of the limits.
+            if not low - 1e-6 <= arr[i] <= high + 1e-6:
+                raise ActionError(
+                    f"action[{i}] ({name}) is {arr[i]:.6g}, outside its range {low:g}..{high:g} "
+                    f"({low:g} closed, {high:g} open); clip the policy's output into the action "
+                    "space, e.g. wrap the env in gymnasium.wrappers.ClipAction"
+                )
+        return arr
 
     def targets(self, action: np.ndarray, previous_targets_rad: np.ndarray) -> np.ndarray:
         return self.robot.from_user(action)

@@ -50,6 +50,9 @@ class JointSpec:
         motor_model: servo model name, e.g. ``"sts3215"``.
         is_gripper: whether this joint opens and closes a gripper.
         closed_rad: joint coordinate of a closed gripper (grippers only; default ``lower_rad``).
+        strict_range: refuse (ActionError) absolute targets outside the range instead of
+            clamping them: for normalised grippers, whose value means nothing outside
+            0..full scale.
     """
 
     name: str
@@ -61,6 +64,7 @@ class JointSpec:
     motor_model: str | None = None
     is_gripper: bool = False
     closed_rad: float | None = None
+    strict_range: bool = False
 
     def __post_init__(self) -> None:
         if not self.lower_rad < self.upper_rad:
@@ -146,6 +150,9 @@ class ArmSpec:
         workspace_low: lower corner (x, y) of the table region this arm reaches, metres.
         workspace_high: upper corner (x, y) of that region, metres.
         prefix: the prefix of its joint and site names in a multi-arm twin, e.g. ``"left_"``.
+        approach_axis: the axis of the gripper site's frame the jaws point along (a top-down
+            grasp points it down).
+        jaw_axis: the axis of the gripper site's frame the jaws close along.
     """
 
     name: str = "main"
@@ -157,6 +164,8 @@ class ArmSpec:
     workspace_low: tuple[float, float] = (-0.1, -0.1)
     workspace_high: tuple[float, float] = (0.1, 0.1)
     prefix: str = ""
+    approach_axis: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    jaw_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)
 
     def __post_init__(self) -> None:
         if self.gripper_joint is not None and self.joint_names:
@@ -164,6 +173,13 @@ class ArmSpec:
                 raise ConfigError(
                     f"arm {self.name!r}: gripper_joint {self.gripper_joint!r} is not one of its "
                     f"joint_names {list(self.joint_names)}"
+                )
+        for axis_name in ("approach_axis", "jaw_axis"):
+            axis = np.asarray(getattr(self, axis_name), dtype=np.float64)
+            if axis.shape != (3,) or not np.isclose(np.linalg.norm(axis), 1.0):
+                raise ConfigError(
+                    f"arm {self.name!r}: {axis_name} must be a unit 3-vector in the gripper "
+                    f"site's frame, e.g. (1.0, 0.0, 0.0); got {getattr(self, axis_name)!r}"
                 )
         if not all(lo < hi for lo, hi in zip(self.workspace_low, self.workspace_high, strict=True)):
             raise ConfigError(
@@ -201,6 +217,10 @@ class RobotSpec:
     fps: int = 30
     max_relative_target: float | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+    # Arm name -> its slice of the joint vector; derived from ``arms`` in __post_init__.
+    _arm_slices: dict[str, slice] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         names = [j.name for j in self.joints]
@@ -284,8 +304,7 @@ class RobotSpec:
 
     def arm_slice(self, arm: int | str | ArmSpec = 0) -> slice:
         """The arm's joints as a slice of the robot's joint (state and action) vector."""
-        slices: dict[str, slice] = self._arm_slices  # type: ignore[attr-defined]
-        return slices[self.arm(arm).name]
+        return self._arm_slices[self.arm(arm).name]
 
     def arm_joints(self, arm: int | str | ArmSpec = 0) -> tuple[JointSpec, ...]:
         """The arm's joint specs, in vector order."""
@@ -305,7 +324,7 @@ class RobotSpec:
         if len(self.arms) != 1:
             raise ConfigError(
                 f"robot {self.name!r} has {len(self.arms)} arms "
-                f"{[a.name for a in self.arms]}, so RobotSpec.{what} is ambiguous; ask one arm, "
+                f"{[a.name for a in self.arms]}, so {what} is ambiguous; ask one arm, "
                 f"e.g. robot.arms[0]"
             )
         return self.arms[0]
@@ -313,27 +332,27 @@ class RobotSpec:
     @property
     def gripper_site(self) -> str:
         """The gripper site of a single-arm robot (multi-arm: ``robot.arms[i].gripper_site``)."""
-        return self.single_arm("gripper_site").gripper_site
+        return self.single_arm("RobotSpec.gripper_site").gripper_site
 
     @property
     def base_site(self) -> str:
         """The base site of a single-arm robot (multi-arm: ``robot.arms[i].base_site``)."""
-        return self.single_arm("base_site").base_site
+        return self.single_arm("RobotSpec.base_site").base_site
 
     @property
     def gripper_geoms(self) -> tuple[str, ...]:
         """The jaw pad geoms of a single-arm robot (multi-arm: ``robot.arms[i].pad_geoms``)."""
-        return self.single_arm("gripper_geoms").pad_geoms
+        return self.single_arm("RobotSpec.gripper_geoms").pad_geoms
 
     @property
     def workspace_low(self) -> tuple[float, float]:
         """Workspace lower corner of a single-arm robot (multi-arm: ask ``robot.arms[i]``)."""
-        return self.single_arm("workspace_low").workspace_low
+        return self.single_arm("RobotSpec.workspace_low").workspace_low
 
     @property
     def workspace_high(self) -> tuple[float, float]:
         """Workspace upper corner of a single-arm robot (multi-arm: ask ``robot.arms[i]``)."""
-        return self.single_arm("workspace_high").workspace_high
+        return self.single_arm("RobotSpec.workspace_high").workspace_high
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -351,7 +370,7 @@ class RobotSpec:
 
         Multi-arm robots raise :class:`ConfigError`: use ``gripper_joint_index(arm)``.
         """
-        return self.gripper_joint_index(self.single_arm("gripper_index"))
+        return self.gripper_joint_index(self.single_arm("RobotSpec.gripper_index"))
 
     @property
     def lower_rad(self) -> np.ndarray:

@@ -12,6 +12,8 @@ Design decisions:
   ``frame_index``; an episode is its rows, which must sit in one data file with contiguous
   frame and global indices, and episode indices must be 0..N-1 (LeRobot's lookup is
   positional). Anything else is refused, naming the file: rebuilding never renumbers.
+* An episode whose save was interrupted after its data and videos were written, but before
+  its commit record, is complete on disk and is listed like the others.
 * **Videos are assigned in order.** Per camera, the MP4 files are taken in (chunk, file)
   order and the episodes fill them one after another (LeRobot concatenates episodes this way;
   this project writes one MP4 per episode, the one-episode case). An episode's
@@ -333,6 +335,8 @@ def _write(root: Path, info: dict[str, Any], rows: list[dict[str, Any]], texts: 
             shutil.copy2(path, dst)
     shutil.copy2(root / layout.INFO_PATH, backup / "meta" / "info.json")
 
+    for stale in meta_dir.glob(".episodes.rebuild-*"):  # scratch of a killed rebuild
+        shutil.rmtree(stale, ignore_errors=True)
     schema = layout.episodes_schema(info["features"])
     table = pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema)
     episodes_dir = meta_dir / "episodes"

@@ -122,6 +122,7 @@ class Scene:
             mujoco.mj_resetData(model, data)
             data.qpos[self.qpos_adr] = joint_positions_rad
             data.ctrl[self.actuators] = joint_positions_rad
+            _follow_joint_couplings(model, data)
             self.place(world_init)
             mujoco.mj_forward(model, data)
 
@@ -175,6 +176,22 @@ class Scene:
                 )
             self._renderers[key] = make_renderer(model, key[0], key[1])
         return self._renderers[key]
+
+
+def _follow_joint_couplings(model: mujoco.MjModel, data: mujoco.MjData) -> None:
+    """Put joints driven by a joint equality where it holds them (e.g. a mirrored finger).
+
+    The spec sets only the driving joint; without this a coupled joint would start at its
+    ``qpos0`` (possibly outside its range) and be yanked across during the first steps.
+    """
+    for eq in range(model.neq):
+        if model.eq_type[eq] != mujoco.mjtEq.mjEQ_JOINT or model.eq_obj2id[eq] < 0:
+            continue
+        follower = model.jnt_qposadr[model.eq_obj1id[eq]]
+        driver = model.jnt_qposadr[model.eq_obj2id[eq]]
+        x = data.qpos[driver] - model.qpos0[driver]
+        coef = model.eq_data[eq, :5]
+        data.qpos[follower] = model.qpos0[follower] + sum(c * x**k for k, c in enumerate(coef))
 
 
 def _as_slice(index: np.ndarray) -> slice | np.ndarray:

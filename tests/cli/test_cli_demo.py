@@ -66,3 +66,20 @@ def test_demo_records_replays_and_saves_a_rerun_file(tmp_path, capsys):
     assert "overall RMS" in stdout  # the replay's tracking-error table
     rrd = out / "episode_0.rrd"
     assert rrd.is_file() and rrd.stat().st_size > 0
+
+
+def test_demo_films_a_scripted_aloha_transfer_cube_from_top(tmp_path, capsys):
+    out = tmp_path / "demo"
+    argv = ["demo", f"--output_dir={out}", "--demo.n_episodes=1", "--demo.n_record=1"]
+    assert main([*argv, "--env.image_size=[48,64]"]) == 0
+    stdout = capsys.readouterr().out
+    info = json.loads((out / "aloha_transfer_cube" / "eval_info.json").read_text())
+    assert info["config"]["env"]["id"] == "lerobot_gym/Aloha-TransferCube-v0"
+    assert info["config"]["env"]["kwargs"]["render_camera"] == "top"
+    assert info["success_rate"] == 1.0
+    assert "ALOHA transfer-cube (seed 0): success" in stdout
+    video = out / "aloha_transfer_cube" / "videos" / "eval_episode_0.mp4"
+    assert str(video) in stdout
+    with av.open(str(video)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 401 and frames[0].shape == (48, 64, 3)

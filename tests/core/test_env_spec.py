@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 from gymnasium.envs.registration import EnvSpec
 
-import lerobot_gym  # noqa: F401  (registers the ids)
+import lerobot_gym  # registers the ids
 import lerobot_gym.core as core
 
 IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("lerobot_gym/"))
 OPTIONS = {
     "obs_type": "pixels_agent_pos",
     "image_size": (48, 64),
-    "cameras": ("front",),
     "reward_type": "sparse",
     "control_mode": "joint_delta",
     "max_delta": 3.0,
@@ -25,7 +24,9 @@ OPTIONS = {
 
 @pytest.mark.parametrize("env_id", IDS)
 def test_every_id_round_trips_through_its_json_spec(env_id):
-    env = gym.make(env_id, **OPTIONS)
+    # One camera of the id's robot (the SO-101's "front", the ALOHA's "top").
+    robot = lerobot_gym.registry.get_robot(gym.spec(env_id).kwargs["robot"])
+    env = gym.make(env_id, **OPTIONS, cameras=robot.camera_names[:1])
     text = env.spec.to_json()  # raises if any keyword value is not JSON-safe
     assert json.loads(text)["kwargs"]["image_size"] == [48, 64]
     rebuilt = gym.make(EnvSpec.from_json(text))

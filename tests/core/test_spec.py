@@ -146,6 +146,8 @@ def test_an_arm_checks_its_own_gripper_and_workspace():
         ArmSpec(joint_names=("a", "b"), gripper_joint="g")
     with pytest.raises(ConfigError, match="workspace_low"):
         ArmSpec(workspace_low=(0.3, 0.0), workspace_high=(0.1, 0.1))
+    with pytest.raises(ConfigError, match="jaw_axis must be a unit 3-vector"):
+        ArmSpec(jaw_axis=(0.0, 0.0, 2.0))
 
 
 def test_arms_that_share_a_joint_are_refused():

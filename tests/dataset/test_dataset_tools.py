@@ -192,3 +192,25 @@ def test_stats_of_nothing_are_typed() -> None:
         numeric_stats(np.zeros((0, 3)))
     with pytest.raises(DatasetError, match="without frames"):
         ImageStatsAccumulator().result()
+
+
+def test_exchange_dirs_swaps_two_folders(tmp_path: Path) -> None:
+    from lerobot_gym.dataset import layout
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "from_a").touch()
+    assert layout.exchange_dirs(tmp_path / "a", tmp_path / "b")
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["from_a"]
+    assert not list((tmp_path / "a").iterdir())
+
+
+def test_delete_in_place_without_an_atomic_exchange(small_dataset: Path, monkeypatch) -> None:
+    """Where renameat2 is missing (not Linux), two renames place the new dataset."""
+    from lerobot_gym.dataset import layout
+
+    monkeypatch.setattr(layout, "exchange_dirs", lambda a, b: False)
+    meta = tools.delete_episodes(small_dataset, [0])
+    assert [e["length"] for e in meta.episodes] == [25, 15]
+    assert validate(small_dataset) == []
+    assert not list(small_dataset.parent.glob(".ds.*"))

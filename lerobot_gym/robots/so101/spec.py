@@ -57,6 +57,9 @@ def so101_spec(name: str = "so101") -> RobotSpec:
                 pad_geoms=("fixed_jaw_pad", "moving_jaw_pad"),
                 workspace_low=(0.15, -0.12),
                 workspace_high=(0.26, 0.12),
+                # The twin's gripperframe: jaws along local +x, closing along local z.
+                approach_axis=(1.0, 0.0, 0.0),
+                jaw_axis=(0.0, 0.0, 1.0),
             ),
         ),
         cameras=(CameraSpec("front", "front"), CameraSpec("wrist", "wrist")),

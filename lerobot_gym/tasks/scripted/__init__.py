@@ -26,18 +26,22 @@ import gymnasium as gym
 
 from lerobot_gym.core.env import RobotEnv
 from lerobot_gym.errors import ConfigError
+from lerobot_gym.tasks.scripted.aloha import InsertionPolicy, TransferCubePolicy
+from lerobot_gym.tasks.scripted.aloha_bimanual import BimanualScriptedPolicy
 from lerobot_gym.tasks.scripted.base import ScriptedPolicy, Waypoint
 from lerobot_gym.tasks.scripted.cube import PickCubePolicy, PushCubePolicy
 from lerobot_gym.tasks.scripted.reach import ReachPolicy
 
-POLICIES: dict[str, type[ScriptedPolicy]] = {
+POLICIES: dict[str, type[ScriptedPolicy] | type[BimanualScriptedPolicy]] = {
     "reach": ReachPolicy,
     "pick_cube": PickCubePolicy,
     "push_cube": PushCubePolicy,
+    "transfer_cube": TransferCubePolicy,
+    "insertion": InsertionPolicy,
 }
 
 
-def make_scripted_policy(env: gym.Env) -> ScriptedPolicy:
+def make_scripted_policy(env: gym.Env) -> ScriptedPolicy | BimanualScriptedPolicy:
     """The scripted policy for an env's task, with an error naming the tasks that have one."""
     if not isinstance(env.unwrapped, RobotEnv):
         raise ConfigError(
@@ -53,10 +57,13 @@ def make_scripted_policy(env: gym.Env) -> ScriptedPolicy:
 
 __all__ = [
     "POLICIES",
+    "BimanualScriptedPolicy",
+    "InsertionPolicy",
     "PickCubePolicy",
     "PushCubePolicy",
     "ReachPolicy",
     "ScriptedPolicy",
+    "TransferCubePolicy",
     "Waypoint",
     "make_scripted_policy",
 ]

@@ -13,10 +13,6 @@ from lerobot_gym.core.kinematics import AxisObjective
 if TYPE_CHECKING:
     from lerobot_gym.core.env import RobotEnv
 
-# In the SO-101 gripper frame (and any robot following the same site convention) the jaws point
-# along local +x and close along local z.
-APPROACH_AXIS = np.array([1.0, 0.0, 0.0])
-JAW_AXIS = np.array([0.0, 0.0, 1.0])
 DOWN = np.array([0.0, 0.0, -1.0])
 #: Observation keys of the joint state and of the object state, raw and under LeRobotKeys.
 STATE_KEYS = ("agent_pos", "observation.state")
@@ -66,6 +62,9 @@ class ScriptedPolicy:
         self.arm = self.robot.arms[0]
         self.kinematics = self.robot_env.arm_kinematics(self.arm)
         self._gripper = self.robot.gripper_joint_index(self.arm)
+        # Which way the jaws point and close in the arm's gripper frame, from its spec.
+        self._approach_axis = np.array(self.arm.approach_axis, dtype=np.float64)
+        self._jaw_axis = np.array(self.arm.jaw_axis, dtype=np.float64)
         self._path: list[tuple[np.ndarray, float, Waypoint]] = []
         self._t = 0
         self._q = self.robot.home_rad
@@ -132,10 +131,10 @@ class ScriptedPolicy:
     def _axes(self, top_down: bool, jaw_yaw: float | None) -> tuple[AxisObjective, ...]:
         axes = []
         if top_down:
-            axes.append(AxisObjective(APPROACH_AXIS, DOWN, 0.3))
+            axes.append(AxisObjective(self._approach_axis, DOWN, 0.3))
         if jaw_yaw is not None:
             direction = np.array([np.cos(jaw_yaw), np.sin(jaw_yaw), 0.0])
-            axes.append(AxisObjective(JAW_AXIS, direction, 0.3))
+            axes.append(AxisObjective(self._jaw_axis, direction, 0.3))
         return tuple(axes)
 
     def _gripper_fraction(self, q: np.ndarray) -> float:

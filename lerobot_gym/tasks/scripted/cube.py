@@ -52,9 +52,9 @@ class PickCubePolicy(ScriptedPolicy):
         jaw = _jaw_yaw(cube, yaw)
         table = self.robot.table_height_m
         above = cube + np.array([0.0, 0.0, PREGRASP_HEIGHT_M])
-        jaw_axis = self.tool_rotation(above, jaw)[:, 2]
+        jaw_axis = self.tool_rotation(above, jaw) @ self._jaw_axis
         jaw_axis[2] = 0.0
-        jaw_axis /= max(np.linalg.norm(jaw_axis), 1e-6)
+        jaw_axis /= max(float(np.linalg.norm(jaw_axis)), 1e-6)
         offset = -(CUBE_HALF_SIZE_M + JAW_CLEARANCE_M) * jaw_axis
         grasp = np.array([cube[0], cube[1], table + TIP_ABOVE_TABLE_M]) + offset
         lift = np.array([cube[0], cube[1], table + LIFT_HEIGHT_M]) + offset
