@@ -49,7 +49,7 @@ from lerobot_gym.hardware.dynamixel.packets import (
     status_packet,
 )
 from lerobot_gym.hardware.dynamixel.table import ALERT_BIT, X_MODEL_NUMBERS
-from lerobot_gym.hardware.emulator.dynamixel_servo import DynamixelServo
+from lerobot_gym.hardware.emulator.dynamixel_servo import TICKS_PER_RAD, DynamixelServo
 from lerobot_gym.hardware.emulator.faults import BusFaults
 from lerobot_gym.hardware.emulator.feetech import FeetechEmulator
 
@@ -69,6 +69,9 @@ class DynamixelEmulator(FeetechEmulator):
         motors: Motor name -> :class:`~lerobot_gym.hardware.bus.Motor` (id and model), in the
             plant's joint order.
         shadows: Shadow name -> ``(servo id, primary motor name)``; modelled as the primary's.
+        scales: Motor or shadow name -> ``(ticks_per_unit, unit_zero)`` of its joint coordinate
+            (default radians, ``4096 / 2 pi``, zero 0); a negative scale mounts the servo against
+            the joint (a shadow's mounting offset then mirrors its primary's).
         plant, faults, mounting_offsets_ticks, rng, realtime, ...: As :class:`FeetechEmulator`.
         model: Model of motors given as bare ids.
 
@@ -88,9 +91,16 @@ class DynamixelEmulator(FeetechEmulator):
         motors: Mapping[str, Any],
         *,
         shadows: Mapping[str, tuple[int, str]] | None = None,
+        scales: Mapping[str, tuple[float, float]] | None = None,
         model: str = "xm430-w350",
         **kwargs: Any,
     ) -> None:
+        self._scales = dict(scales or {})
+        self._scale_by_id = {
+            int(getattr(m, "id", m)): self._scales[n]
+            for n, m in motors.items()
+            if n in self._scales
+        }
         super().__init__(motors, model=model, **kwargs)
         #: ``(instruction, id)`` -> how many packets addressed that id with that instruction.
         self.addressed: Counter[tuple[int, int]] = Counter()
@@ -102,10 +112,18 @@ class DynamixelEmulator(FeetechEmulator):
                 raise ConfigError(f"shadow {name!r} follows unknown motor {primary!r}")
             index = self.motor_names.index(primary)
             main = self.servos[index]
+            per_unit, zero = self._scales.get(name, (main.ticks_per_unit, main.unit_zero))
+            mirrored = (per_unit < 0) != (main.ticks_per_unit < 0)
             self.shadow_names += (name,)
             self.shadow_servos.append(
                 DynamixelServo(
-                    servo_id, mounting_offset_ticks=main.mounting_offset_ticks, model=main.model
+                    servo_id,
+                    mounting_offset_ticks=-main.mounting_offset_ticks
+                    if mirrored
+                    else main.mounting_offset_ticks,
+                    model=main.model,
+                    ticks_per_unit=per_unit,
+                    unit_zero=zero,
                 )
             )
             self._shadow_of.append(index)
@@ -116,7 +134,14 @@ class DynamixelEmulator(FeetechEmulator):
 
     # ----------------------------------------------------------------- hooks
     def _make_servo(self, servo_id: int, mounting_offset_ticks: int, model: str) -> Any:
-        return DynamixelServo(servo_id, mounting_offset_ticks=mounting_offset_ticks, model=model)
+        per_unit, zero = self._scale_by_id.get(servo_id, (TICKS_PER_RAD, 0.0))
+        return DynamixelServo(
+            servo_id,
+            mounting_offset_ticks=mounting_offset_ticks,
+            model=model,
+            ticks_per_unit=per_unit,
+            unit_zero=zero,
+        )
 
     def _new_parser(self) -> Any:
         return PacketParser()

@@ -16,7 +16,9 @@ Modelled behaviour (servo-protocols.md §3.2-3.3, §4.3 item 9):
     * Secondary_ID: a servo whose Secondary_ID is set applies writes addressed to that id and
       never answers them (the ALOHA's shadow motors); :attr:`secondary_id` exposes it.
     * Enabling torque sets the goal to the present position, so a stale goal does not jump.
-    * ``actual_ticks = 2048 + rad * 4096 / (2 pi) + mounting_offset_ticks``.
+    * ``actual_ticks = 2048 + (q - unit_zero) * ticks_per_unit + mounting_offset_ticks`` for the
+      joint coordinate ``q`` (radians by default; a gripper's finger in metres has its own
+      scale, and a servo mounted against the joint's direction a negative one).
 """
 
 from __future__ import annotations
@@ -80,10 +82,21 @@ class DynamixelServo:
         servo_id: Bus id.
         mounting_offset_ticks: Encoder reading at the joint's zero, relative to 2048.
         model: Model name (``"xm540-w270"``).
+        ticks_per_unit: Encoder ticks per unit of the joint coordinate (negative: reversed).
+        unit_zero: Joint coordinate at which the encoder reads ``2048 + mounting_offset_ticks``.
     """
 
-    def __init__(self, servo_id: int, *, mounting_offset_ticks: int = 0, model: str) -> None:
+    def __init__(
+        self,
+        servo_id: int,
+        *,
+        mounting_offset_ticks: int = 0,
+        model: str,
+        ticks_per_unit: float = TICKS_PER_RAD,
+        unit_zero: float = 0.0,
+    ) -> None:
         self.model = model
+        self.ticks_per_unit, self.unit_zero = float(ticks_per_unit), float(unit_zero)
         self.mounting_offset_ticks = int(mounting_offset_ticks)
         self.table = bytearray(MEMORY_SIZE)
         for name, value in _DEFAULTS.items():
@@ -208,11 +221,12 @@ class DynamixelServo:
         """The goal as a joint angle (radians), through offset, drive mode and mounting."""
         encoder = self.get("Goal_Position") - self.get("Homing_Offset")
         actual = 2 * 2048 - encoder if self.reversed else encoder
-        return (actual - 2048 - self.mounting_offset_ticks) / TICKS_PER_RAD
+        return (actual - 2048 - self.mounting_offset_ticks) / self.ticks_per_unit + self.unit_zero
 
     def ticks_from_rad(self, position_rad: float) -> int:
         """Encoder reading for a joint angle (no wrap: the joints stay within a turn)."""
-        return round(2048 + position_rad * TICKS_PER_RAD + self.mounting_offset_ticks)
+        offset = (position_rad - self.unit_zero) * self.ticks_per_unit
+        return round(2048 + offset + self.mounting_offset_ticks)
 
     def update_from_plant(
         self, position_rad: float, velocity_rad_s: float, load_fraction: float, error_bits: int
@@ -220,8 +234,9 @@ class DynamixelServo:
         """Refresh the Present_* registers and Hardware_Error_Status from the joint's state."""
         self.actual_ticks = self.ticks_from_rad(float(position_rad))
         sign = -1 if self.reversed else 1
-        # 0.229 rpm per unit
-        velocity = round(sign * float(velocity_rad_s) * 60 / (2 * math.pi) / 0.229)
+        # Encoder ticks/s, then 0.229 rpm per unit.
+        ticks_s = sign * float(velocity_rad_s) * self.ticks_per_unit
+        velocity = round(ticks_s / TICKS_PER_RAD * 60 / (2 * math.pi) / 0.229)
         if self.operating_mode == OperatingMode.CURRENT_BASED_POSITION:
             scale = min(abs(self.get("Goal_Current")) or 1193, self.get("Current_Limit"))
         else:
