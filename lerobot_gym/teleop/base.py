@@ -16,9 +16,12 @@ the planned ``HumanIntervention`` wrapper);
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from lerobot_gym.errors import ConfigError
 
 __all__ = [
     "FAILURE",
@@ -28,6 +31,7 @@ __all__ = [
     "TELEOP_EVENT_KEYS",
     "TERMINATE_EPISODE",
     "Teleop",
+    "events_from",
     "no_events",
 ]
 
@@ -54,6 +58,20 @@ TELEOP_EVENT_KEYS: tuple[str, ...] = (
 def no_events() -> dict[str, bool]:
     """The events of a step in which the operator asked for nothing (all False)."""
     return dict.fromkeys(TELEOP_EVENT_KEYS, False)
+
+
+def events_from(source: Callable[[], Mapping[str, bool]] | None) -> dict[str, bool]:
+    """All events, False unless ``source`` (a keyboard or pedal listener) reports them.
+
+    Raises:
+        ConfigError: ``source`` reported a key that is not a teleop event.
+    """
+    events = no_events()
+    for key, value in (source() if source is not None else {}).items():
+        if key not in TELEOP_EVENT_KEYS:
+            raise ConfigError(f"teleop event {key!r} is not one of {list(TELEOP_EVENT_KEYS)}")
+        events[key] = bool(value)
+    return events
 
 
 @runtime_checkable

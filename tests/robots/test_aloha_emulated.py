@@ -208,3 +208,38 @@ def test_a_persistent_fault_turns_torque_off_on_all_four_arms_and_raises_within_
         assert _all_torque_off(station)  # shadows included
     finally:
         env.close()
+
+
+def test_bimanual_teleop_from_emulated_leaders_drives_the_emulated_followers():
+    from lerobot_gym.robots.aloha.leader import AlohaLeaders
+
+    env = _make(obs_type="state", lockstep=True)
+    try:
+        env.reset(seed=0)
+        station = env.unwrapped.backend.station
+        leaders = AlohaLeaders(
+            {arm: station.ports[("leader", arm)] for arm in ("left", "right")},
+            calibration_dir=station.calibration_folder("leader"),
+            **PATIENT,
+        )
+        leaders.connect()
+        # The operator's hands: a pose per leader, in the followers' joint units (metres for
+        # the fingers), different for the two arms.
+        spec = env.unwrapped.robot
+        pose = np.asarray(spec.home_rad, float).copy()
+        pose[[0, 3, 6]] = (0.3, 0.2, 0.05)  # left waist, forearm roll, finger (metres)
+        pose[[7, 11, 13]] = (-0.25, 0.1, 0.03)  # right waist, wrist angle, finger
+        for i, arm in enumerate(("left", "right")):
+            station.emulators[("leader", arm)].set_actual_positions_rad(pose[7 * i : 7 * i + 7])
+        action = leaders.get_action()
+        expected = pose.copy()
+        close, opened = 0.01844, 0.058
+        expected[[6, 13]] = (pose[[6, 13]] - close) / (opened - close)
+        np.testing.assert_allclose(action, expected, atol=0.01)
+        assert not any(station.torque_enabled()[("leader", arm)] for arm in ("left", "right"))
+        for _ in range(40):
+            obs, *_ = env.step(leaders.get_action())
+        np.testing.assert_allclose(obs["agent_pos"], expected, atol=0.05)
+        leaders.disconnect()
+    finally:
+        env.close()

@@ -24,11 +24,11 @@ from typing import Any, cast
 import numpy as np
 
 from lerobot_gym.core.spec import RobotSpec
-from lerobot_gym.errors import ConfigError, NotConnectedError
+from lerobot_gym.errors import NotConnectedError
 from lerobot_gym.robots.so101.hardware import load_arm_calibration
 from lerobot_gym.robots.so101.spec import so101_spec
 from lerobot_gym.robots.so101.ticks import TickConverter
-from lerobot_gym.teleop.base import TELEOP_EVENT_KEYS, no_events
+from lerobot_gym.teleop.base import events_from
 
 __all__ = ["SO101Leader"]
 
@@ -130,15 +130,7 @@ class SO101Leader:
 
     def get_teleop_events(self) -> dict[str, bool]:
         """Operator events: none from the arm itself, plus those of ``events`` if given."""
-        events = no_events()
-        if self._events is not None:
-            for key, value in self._events().items():
-                if key not in TELEOP_EVENT_KEYS:
-                    raise ConfigError(
-                        f"teleop event {key!r} is not one of {list(TELEOP_EVENT_KEYS)}"
-                    )
-                events[key] = bool(value)
-        return events
+        return events_from(self._events)
 
     def disconnect(self) -> None:
         """Close the bus (torque is already off on a leader)."""
