@@ -138,3 +138,30 @@ def test_a_missing_servo_or_a_busy_port_is_named_at_connect(station):
             _hardware(station).connect()
     finally:
         first.close()
+
+
+def test_record_builds_aloha_leaders_from_teleop_flags(station):
+    from lerobot_gym.cli.args import UsageError
+    from lerobot_gym.cli.record import TELEOP_TYPES
+
+    make = TELEOP_TYPES["aloha_leaders"]
+    with pytest.raises(UsageError, match=r"--teleop.right_port"):
+        make({"left_port": "/dev/ttyDXL_master_left"})
+    with pytest.raises(UsageError, match=r"--teleop.port is not an aloha_leaders option"):
+        make({"port": "/dev/ttyUSB0"})
+    leaders = make(
+        {
+            "left_port": station.ports[("leader", "left")],
+            "right_port": station.ports[("leader", "right")],
+            "calibration_dir": str(station.calibration_folder("leader")),
+        }
+    )
+    leaders.connect()
+    try:
+        action = leaders.get_action()
+        assert action.shape == (14,)
+        # Both leaders hang at the home pose: the followers' home action, grippers normalised.
+        np.testing.assert_allclose(action[:6], np.asarray(ALOHA.home_rad)[:6], atol=0.01)
+        assert 0.0 <= action[6] <= 1.0 and action[6] == pytest.approx(action[13])
+    finally:
+        leaders.disconnect()
