@@ -104,7 +104,7 @@ def test_a_hardware_error_names_its_alert_bits_and_the_servo_shuts_down(emu):
 
 
 def test_lost_packets_and_latency_are_recovered_by_retries(emu):
-    bus = _bus(emu, timeout_ms=30, retries=4)
+    bus = _bus(emu, timeout_ms=100, retries=4)
     emu.faults = BusFaults(loss_rate=0.2, wire_latency_s=0.002, jitter_s=0.002)
     expected = {n: emu.register("Present_Position", n) for n in MOTORS}
     for _ in range(30):

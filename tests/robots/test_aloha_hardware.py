@@ -129,7 +129,7 @@ def test_a_corrupt_calibration_file_names_the_calibrate_command_and_releases_the
 def test_a_missing_servo_or_a_busy_port_is_named_at_connect(station):
     station.emulators[("follower", "left")].faults = BusFaults(absent_ids=frozenset({7}))
     with pytest.raises(MotorNotFoundError, match=r"id 7 \(left_wrist_angle\)"):
-        _hardware(station, bus_timeout_ms=60.0, bus_retries=1).connect()
+        _hardware(station, bus_timeout_ms=150.0, bus_retries=1).connect()
     station.emulators[("follower", "left")].faults = BusFaults()
     first = _hardware(station)
     first.connect()
