@@ -96,7 +96,12 @@ PARSER = CommandParser(
         Flag("dataset.push_to_hub", False, "upload to the Hub when done", bool),
         Flag("dataset.private", False, "create the Hub repository private", bool),
         Flag("policy.type", None, "policy driving the env (scripted, random, ...)", str),
-        Flag("teleop.type", None, "teleoperator driving the env (so101_leader)", str),
+        Flag(
+            "teleop.type",
+            None,
+            "teleoperator driving the env (so101_leader, aloha_leaders)",
+            str,
+        ),
         Flag("resume", False, "add episodes to the dataset at --dataset.root", bool),
         Flag("display_data", False, "show the run in a Rerun viewer (spawned locally)", bool),
         Flag("display_save", None, "write the Rerun stream to this .rrd file", str),
@@ -172,9 +177,34 @@ def _make_so101_leader(options: dict[str, Any]) -> Any:
     return make_leader({"teleop": {"type": "so101_leader", **dict.fromkeys(known), **options}})
 
 
+def _make_aloha_leaders(options: dict[str, Any]) -> Any:
+    # The ALOHA's two WidowX leaders, one bus each (robots/aloha/leader.py).
+    from lerobot_gym.robots.aloha.leader import AlohaLeaders
+
+    known = ("left_port", "right_port", "id", "calibration_dir")
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise UsageError(
+            f"--teleop.{unknown[0]} is not an aloha_leaders option; options: "
+            + ", ".join(f"--teleop.{k}" for k in known)
+        )
+    missing = [k for k in ("left_port", "right_port") if not options.get(k)]
+    if missing:
+        raise UsageError(
+            f"--teleop.type=aloha_leaders needs --teleop.{missing[0]}=... (the leader arms' "
+            "serial ports; `lerobot-gym find-port` lists them)"
+        )
+    return AlohaLeaders(
+        {"left": options["left_port"], "right": options["right_port"]},
+        robot_id=options.get("id") or "aloha",
+        calibration_dir=options.get("calibration_dir"),
+    )
+
+
 #: --teleop.type -> factory(options) of an unconnected Teleop (options: the other --teleop.*).
 TELEOP_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "so101_leader": _make_so101_leader,
+    "aloha_leaders": _make_aloha_leaders,
 }
 
 

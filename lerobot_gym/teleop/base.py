@@ -29,6 +29,7 @@ stops answering raises :class:`~lerobot_gym.errors.HardwareError` (or a subclass
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -40,6 +41,7 @@ from lerobot_gym.core.info import (
     RERECORD_EPISODE,
     SUCCESS,
     TERMINATE_EPISODE,
+    check_events,
     no_events,
 )
 
@@ -54,6 +56,7 @@ __all__ = [
     "TERMINATE_EPISODE",
     "ActionKind",
     "Teleop",
+    "events_from",
     "no_events",
 ]
 
@@ -62,6 +65,15 @@ ACTION_KINDS: tuple[str, ...] = ("joint", "ee_delta")
 
 #: Former name of :data:`lerobot_gym.core.info.EVENT_KEYS` (the same tuple).
 TELEOP_EVENT_KEYS = EVENT_KEYS
+
+
+def events_from(source: Callable[[], Mapping[str, bool]] | None) -> dict[str, bool]:
+    """All events, False unless ``source`` (a keyboard or pedal listener) reports them.
+
+    Raises:
+        ConfigError: ``source`` reported a key that is not a teleop event.
+    """
+    return check_events(source() if source is not None else {}, "events=")
 
 
 @runtime_checkable

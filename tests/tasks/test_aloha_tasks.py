@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import lerobot_gym  # noqa: F401  (registers the ids)
-from lerobot_gym.errors import ActionError, ConfigError
+from lerobot_gym.errors import ActionError, ConfigError, PortNotFoundError
 from lerobot_gym.robots.aloha.spec import ALOHA
 
 IDS = (
@@ -139,17 +139,20 @@ def test_unknown_camera_lists_the_cameras():
         gym.make("lerobot_gym/Aloha-Insertion-v0", cameras=("front",))
 
 
-def test_real_backend_needs_ports_and_says_it_is_later_work():
-    with pytest.raises(ConfigError, match=r"ports=\{'left'.*later"):
+def test_real_backend_needs_ports_and_opens_them_only_at_reset(tmp_path):
+    pytest.importorskip("dynamixel_sdk")
+    with pytest.raises(ConfigError, match=r"ports=\{'left'.*find-port"):
         gym.make("lerobot_gym/Aloha-TransferCube-v0", backend="real")
-    with pytest.raises(ConfigError, match="not supported yet"):
-        gym.make(
-            "lerobot_gym/Aloha-TransferCube-v0",
-            backend="real",
-            ports={"left": "/dev/ttyUSB0", "right": "/dev/ttyUSB1"},
-        )
-    with pytest.raises(ConfigError, match=r"emulated.*later"):
-        gym.make("lerobot_gym/Aloha-v0", backend="emulated")
+    env = gym.make(
+        "lerobot_gym/Aloha-TransferCube-v0",
+        backend="real",
+        ports={"left": str(tmp_path / "ttyDXL_left"), "right": str(tmp_path / "ttyDXL_right")},
+        cameras={"top": 0},
+        disable_env_checker=True,
+    )
+    with pytest.raises(PortNotFoundError, match="find-port"):
+        env.reset(seed=0)
+    env.close()
 
 
 def test_bimanual_task_on_a_one_arm_robot_is_refused():

@@ -5,9 +5,13 @@ does; its joints are moved by a plant (:class:`FirstOrderPlant`, :class:`Scripte
 MuJoCo twin via :class:`MujocoPlant`), and :class:`BusFaults` injects the failures a real bus
 has (missing servo, corrupt or late replies, error bits, packet loss).
 
+:class:`DynamixelEmulator` does the same for Dynamixel Protocol 2.0 X-series servos, with
+shadow motors (Secondary_ID) and operating modes.
+
 POSIX only (``os.openpty``). Nothing here prints; the CLI wires an emulator to a shell command.
 """
 
+from lerobot_gym.hardware.emulator.dynamixel import DynamixelEmulator
 from lerobot_gym.hardware.emulator.faults import BusFaults
 from lerobot_gym.hardware.emulator.feetech import (
     DEFAULT_MOUNTING_OFFSETS_TICKS,
@@ -25,6 +29,7 @@ from lerobot_gym.hardware.emulator.servo import EmulatedServo
 __all__ = [
     "DEFAULT_MOUNTING_OFFSETS_TICKS",
     "BusFaults",
+    "DynamixelEmulator",
     "EmulatedServo",
     "EmulatorStats",
     "FeetechEmulator",

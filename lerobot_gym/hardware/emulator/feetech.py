@@ -106,6 +106,10 @@ class EmulatorStats:
 class FeetechEmulator:
     """A chain of emulated STS3215 servos on a pty.
 
+    The pty, thread, clock, plant coupling and fault injection are protocol-independent; a
+    protocol's emulator (``emulator/dynamixel.py``) overrides the hooks ``_make_servo``,
+    ``_new_parser``, ``_dispatch``, ``_status_packet`` and ``_status_byte``.
+
     Args:
         motors: Motor name -> servo id (or any object with an ``id``, e.g. ``Motor``), in the
             plant's joint order.
@@ -157,17 +161,14 @@ class FeetechEmulator:
             for i, name in enumerate(self.motor_names)
         }
         models = [str(getattr(motor, "model", model)) for motor in motors.values()]
-        unknown = sorted(set(models) - set(MODEL_NUMBERS))
+        unknown = sorted(set(models) - set(self.MODEL_NUMBERS))
         if unknown:
             raise ConfigError(
-                f"the Feetech emulator cannot emulate {unknown}; it knows {list(MODEL_NUMBERS)}"
+                f"the {self.VENDOR} emulator cannot emulate {unknown}; it knows "
+                f"{list(self.MODEL_NUMBERS)}"
             )
-        self.servos = [
-            EmulatedServo(
-                servo_id,
-                mounting_offset_ticks=offsets.get(name, 0),
-                model_number=MODEL_NUMBERS[servo_model],
-            )
+        self.servos: list[Any] = [
+            self._make_servo(servo_id, offsets.get(name, 0), servo_model)
             for name, servo_id, servo_model in zip(self.motor_names, ids, models)
         ]
         self._faults = faults if faults is not None else BusFaults()
@@ -179,7 +180,7 @@ class FeetechEmulator:
         self._dirty = False
         self.stats = EmulatorStats()
         self._lock = threading.RLock()
-        self._parser = PacketParser()
+        self._parser = self._new_parser()
         # (due time, sequence number, bytes, whether they end a status packet)
         self._outbox: list[tuple[float, int, bytes, bool]] = []
         self._seq = 0
@@ -208,7 +209,9 @@ class FeetechEmulator:
         self.port = os.ttyname(self._slave)
         self._stop.clear()
         self._last_step = time.monotonic()
-        self._thread = threading.Thread(target=self._serve, name="feetech-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._serve, name=f"{self.VENDOR.lower()}-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -234,6 +237,30 @@ class FeetechEmulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # ----------------------------------------------------------------- protocol hooks
+    VENDOR = "Feetech"
+    MODEL_NUMBERS: Mapping[str, int] = MODEL_NUMBERS
+    #: Instructions after which registers may need a refresh (offsets, modes).
+    WRITE_INSTRUCTIONS: frozenset[int] = _WRITES
+    #: Corruption flips a bit at or after this index (past the header, id, length, ERR).
+    CORRUPT_FROM = 5
+
+    def _make_servo(self, servo_id: int, mounting_offset_ticks: int, model: str) -> Any:
+        return EmulatedServo(
+            servo_id,
+            mounting_offset_ticks=mounting_offset_ticks,
+            model_number=self.MODEL_NUMBERS[model],
+        )
+
+    def _new_parser(self) -> Any:
+        return PacketParser()
+
+    def _status_packet(self, servo_id: int, error: int, data: bytes) -> bytes:
+        return status_packet(servo_id, error, data)
+
+    def _status_byte(self, servo_id: int, servo: Any, faults: BusFaults) -> int:
+        return faults.error_bits.get(servo_id, 0)
 
     # ----------------------------------------------------------------- test-facing state
     @property
@@ -370,18 +397,17 @@ class FeetechEmulator:
         with self._lock:
             self._tick()
             replies = self._dispatch(packet, faults)
-            self._dirty |= packet.instruction in _WRITES
+            self._dirty |= packet.instruction in self.WRITE_INSTRUCTIONS
+            errors = [self._status_byte(i, servo, faults) for i, servo, _ in replies]
         delay = faults.wire_latency_s
-        for servo_id, servo, data in replies:
+        for (servo_id, servo, data), error in zip(replies, errors):
             delay += servo.return_delay_s + faults.late_reply_s.get(servo_id, 0.0)
-            self._reply(servo_id, data, faults.error_bits.get(servo_id, 0), delay, faults)
+            self._reply(servo_id, data, error, delay, faults)
 
     def _present(self, faults: BusFaults) -> dict[int, EmulatedServo]:
         return {s.id: s for s in self.servos if s.id not in faults.absent_ids}
 
-    def _dispatch(
-        self, packet: Instruction, faults: BusFaults
-    ) -> list[tuple[int, EmulatedServo, bytes]]:
+    def _dispatch(self, packet: Instruction, faults: BusFaults) -> list[tuple[int, Any, bytes]]:
         """Apply one instruction; return the (id, servo, data) status packets to send, in order.
 
         A servo whose ID register was just written answers under the id it was addressed by.
@@ -427,14 +453,14 @@ class FeetechEmulator:
     ) -> None:
         if servo_id in faults.no_reply_ids or self._lost(faults):
             return
-        packet = bytearray(status_packet(servo_id, error, data))
+        packet = bytearray(self._status_packet(servo_id, error, data))
         corrupt = servo_id in faults.corrupt_ids
         if not corrupt and faults.corruption_rate:
             corrupt = self.rng.random() < faults.corruption_rate
         if corrupt:
             # Flip a bit of a data byte or the checksum, never the header, id, length or ERR
             # byte, so the client sees a checksum error rather than a framing timeout.
-            index = int(self.rng.integers(5, len(packet)))
+            index = int(self.rng.integers(self.CORRUPT_FROM, len(packet)))
             packet[index] ^= 1 << int(self.rng.integers(0, 8))
             self.stats.corrupted += 1
         if faults.jitter_s:

@@ -35,12 +35,15 @@ def import_sdk() -> Any:
 
 
 @functools.cache
-def _port_handler_class() -> type:
-    """Subclass the SDK's PortHandler (built lazily because the SDK is an optional extra)."""
-    scs = import_sdk()
+def _port_handler_class(sdk_base: type | None = None) -> type:
+    """Subclass an SDK's PortHandler (built lazily because the SDK is an optional extra).
+
+    ``sdk_base`` is ``scservo_sdk.PortHandler`` by default; the Dynamixel bus passes
+    ``dynamixel_sdk.PortHandler`` (the same class lineage, servo-protocols.md §3.1).
+    """
     import serial
 
-    base: Any = scs.PortHandler  # the SDK is untyped
+    base: Any = sdk_base if sdk_base is not None else import_sdk().PortHandler  # untyped SDK
 
     class _PortHandler(base):
         # Attributes of the SDK's PortHandler that this override uses.
@@ -64,18 +67,18 @@ def _port_handler_class() -> type:
     return _PortHandler
 
 
-def open_port(port: str, baudrate: int) -> Any:
+def open_port(port: str, baudrate: int, sdk_base: type | None = None) -> Any:
     """Open ``port`` with the project's port handler, mapping failures to typed errors.
 
     Raises:
         PortNotFoundError: The device does not exist.
         PortBusyError: Another process (or bus) holds it.
         HardwareError: It cannot be opened for another reason (permissions).
-        ConfigError: scservo_sdk does not support ``baudrate``.
+        ConfigError: The SDK does not support ``baudrate``.
     """
     import serial
 
-    handler = _port_handler_class()(port)
+    handler = _port_handler_class(sdk_base)(port)
     handler.baudrate = baudrate
     if not os.path.exists(port):
         raise PortNotFoundError(f"serial port {port} not found; {FIND_PORT_HINT}.")
@@ -95,5 +98,6 @@ def open_port(port: str, baudrate: int) -> Any:
             "`dialout` group; otherwise " + FIND_PORT_HINT
         ) from exc
     if not opened:
-        raise ConfigError(f"baud rate {baudrate} is not supported by scservo_sdk")
+        sdk = "scservo_sdk" if sdk_base is None else sdk_base.__module__.split(".")[0]
+        raise ConfigError(f"baud rate {baudrate} is not supported by {sdk}")
     return handler

@@ -114,6 +114,10 @@ class FeetechBus(TorqueMixin):
         bus.close()
     """
 
+    #: Vendor name in messages; model name -> Model_Number the handshake expects.
+    VENDOR = "Feetech"
+    MODEL_NUMBERS: Mapping[str, int] = MODEL_NUMBERS
+
     def __init__(
         self,
         port: str,
@@ -125,15 +129,15 @@ class FeetechBus(TorqueMixin):
         raise_on_status_error: bool = True,
     ) -> None:
         if not motors:
-            raise ConfigError("a FeetechBus needs at least one motor")
+            raise ConfigError(f"a {type(self).__name__} needs at least one motor")
         ids = [m.id for m in motors.values()]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"motor ids must be unique, got {ids}")
-        unsupported = {m.model for m in motors.values()} - set(MODEL_NUMBERS)
+        unsupported = {m.model for m in motors.values()} - set(self.MODEL_NUMBERS)
         if unsupported:
             raise ConfigError(
-                f"unsupported Feetech model(s) {sorted(unsupported)}; supported: "
-                f"{', '.join(MODEL_NUMBERS)}"
+                f"unsupported {self.VENDOR} model(s) {sorted(unsupported)}; supported: "
+                f"{', '.join(self.MODEL_NUMBERS)}"
             )
         if retries < 0 or timeout_ms <= 0:
             raise ConfigError("retries must be >= 0 and timeout_ms > 0")
@@ -168,10 +172,7 @@ class FeetechBus(TorqueMixin):
         with self._lock:
             if self.is_connected:
                 return
-            import_sdk()  # MissingExtraError naming the ``real`` extra
-            transport = Transport(
-                self.port, self.baudrate, self.timeout_ms, self.stats, _MEMORY_END
-            )
+            transport = self._new_transport()  # MissingExtraError naming the ``real`` extra
             transport.open()
             self._transport = transport
             if handshake:
@@ -180,6 +181,25 @@ class FeetechBus(TorqueMixin):
                 except BaseException:
                     self._close_port()
                     raise
+
+    def _new_transport(self) -> Transport:
+        import_sdk()
+        return Transport(self.port, self.baudrate, self.timeout_ms, self.stats, _MEMORY_END)
+
+    # Protocol hooks: the register table, encodings and packets of this vendor's servos (a
+    # Dynamixel bus overrides them and inherits the transactions, retries and typed errors).
+    _register = staticmethod(register_address)  # register -> (address, size)
+    _decode = staticmethod(decode_register)  # (register, raw) -> signed value
+    _encode = staticmethod(encode_register)  # (register, signed value) -> raw
+    _flags = staticmethod(status_flags)  # status ERR byte -> flag names
+
+    def _read_request(self, ids: list[int], start: int, length: int) -> bytes:
+        if len(ids) == 1:
+            return instruction_packet(ids[0], INST_READ, bytes([start, length]))
+        return instruction_packet(BROADCAST_ID, INST_SYNC_READ, bytes([start, length, *ids]))
+
+    def _write_request(self, motor_id: int, address: int, payload: bytes) -> bytes:
+        return instruction_packet(motor_id, INST_WRITE, bytes([address]) + payload)
 
     def _handshake(self) -> None:
         firmware: dict[str, tuple[int, int]] = {}
@@ -241,7 +261,8 @@ class FeetechBus(TorqueMixin):
     def _require_connected(self) -> Transport:
         if self._transport is None or not self.is_connected:
             raise NotConnectedError(
-                f"Feetech bus on {self.port} is not connected; call connect() (or env.reset())"
+                f"{self.VENDOR} bus on {self.port} is not connected; call connect() "
+                "(or env.reset())"
             )
         return self._transport
 
@@ -260,10 +281,10 @@ class FeetechBus(TorqueMixin):
     def _record_status(self, motor_id: int, error: int) -> None:
         name = self._names_by_id.get(motor_id)
         if name:
-            self.status_flags[name] = status_flags(error) if error else ()
+            self.status_flags[name] = self._flags(error) if error else ()
 
     def _status_error(self, motor_id: int | None, error: int, what: str) -> MotorStatusError:
-        flags = status_flags(error)
+        flags = self._flags(error)
         return MotorStatusError(
             f"servo {self._name_of(motor_id)} reported {', '.join(flags)} "
             f"(status 0x{error:02x}) during {what}; check power, load and "
@@ -349,13 +370,9 @@ class FeetechBus(TorqueMixin):
         def call(transport: Transport, operation: int) -> Exchange:
             start, length = transport.unique_span(ids, address, size, operation)
             starts.append(start)
-            if len(ids) == 1:
-                packet = instruction_packet(ids[0], INST_READ, bytes([start, length]))
-            else:
-                packet = instruction_packet(
-                    BROADCAST_ID, INST_SYNC_READ, bytes([start, length, *ids])
-                )
-            return transport.exchange(packet, [(i, length + 2) for i in ids], operation)
+            packet = self._read_request(ids, start, length)
+            expected = [transport.signature(i, length) for i in ids]
+            return transport.exchange(packet, expected, operation)
 
         with self._lock:
             outcome = self._transact(what, call, check_status, count_status)
@@ -376,7 +393,7 @@ class FeetechBus(TorqueMixin):
             return transport.exchange(packet, [(motor_id, 2)], operation)
 
         # A PING, then a READ of Model_Number, as the SDK's ping; the status flags are the PING's.
-        model_address, model_size = register_address("Model_Number")
+        model_address, model_size = self._register("Model_Number")
         what = f"ping of id {motor_id}"
         with self._lock:
             try:
@@ -402,11 +419,11 @@ class FeetechBus(TorqueMixin):
             check_status: Raise :class:`MotorStatusError` when the servo reports error bits
                 (if the bus raises on them at all); else only record them.
         """
-        addr, size = register_address(register)
+        addr, size = self._register(register)
         motor_id = self._motor_id(motor)
         self._require_connected()
         data = self._read_span(f"read of {register}", [motor_id], addr, size, check_status)
-        return decode_register(register, from_bytes_le(data[motor_id]))
+        return self._decode(register, from_bytes_le(data[motor_id]))
 
     def write(self, register: str, motor: str, value: int, *, check_status: bool = True) -> None:
         """Write one register of one motor and wait for its status packet.
@@ -418,14 +435,14 @@ class FeetechBus(TorqueMixin):
             check_status: Raise :class:`MotorStatusError` when the status packet carries error
                 bits; else only record them (the write was heard and applied either way).
         """
-        addr, size = register_address(register)
+        addr, size = self._register(register)
         motor_id = self._motor_id(motor)
-        payload = to_bytes_le(encode_register(register, value), size)
-        packet = instruction_packet(motor_id, INST_WRITE, bytes([addr, *payload]))
+        payload = bytes(to_bytes_le(self._encode(register, value), size))
+        packet = self._write_request(motor_id, addr, payload)
         self._require_connected()
 
         def call(transport: Transport, operation: int) -> Exchange:
-            return transport.exchange(packet, [(motor_id, 2)], operation)
+            return transport.exchange(packet, [transport.signature(motor_id, 0)], operation)
 
         with self._lock:
             self._transact(f"write of {register}={value}", call, check_status)
@@ -463,7 +480,7 @@ class FeetechBus(TorqueMixin):
             raise ConfigError("sync_read_registers needs at least one register")
         names = list(self.motors) if motors is None else list(motors)
         ids = [self._motor_id(n) for n in names]
-        spans = {r: register_address(r) for r in registers}
+        spans = {r: self._register(r) for r in registers}
         start = min(a for a, _ in spans.values())
         length = max(a + s for a, s in spans.values()) - start
         self._require_connected()
@@ -473,16 +490,16 @@ class FeetechBus(TorqueMixin):
         for register, (addr, size) in spans.items():
             lo = addr - start
             out[register] = {
-                name: decode_register(register, from_bytes_le(replies[i][lo : lo + size]))
+                name: self._decode(register, from_bytes_le(replies[i][lo : lo + size]))
                 for name, i in zip(names, ids)
             }
         return out
 
     def _sync_write_packet(self, register: str, values: Mapping[str, int]) -> bytes:
-        addr, size = register_address(register)
+        addr, size = self._register(register)
         params = [addr, size]
         for name, value in values.items():
-            params += [self._motor_id(name), *to_bytes_le(encode_register(register, value), size)]
+            params += [self._motor_id(name), *to_bytes_le(self._encode(register, value), size)]
         return instruction_packet(BROADCAST_ID, INST_SYNC_WRITE, bytes(params))
 
     def sync_write(self, register: str, values: Mapping[str, int]) -> None:

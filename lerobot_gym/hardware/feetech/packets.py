@@ -77,13 +77,35 @@ class Instruction:
 class PacketParser:
     """Incremental parser of instruction packets from a byte stream.
 
+    The stream handling (header hunt, waiting for whole packets, dropping bad ones and
+    re-synchronising one byte later) is shared with the Dynamixel parser, which overrides
+    ``HEADER``, :meth:`_frame_length` and :meth:`_decode`.
+
     Attributes:
         checksum_errors: Packets dropped because their checksum was wrong.
     """
 
+    HEADER = _HEADER
+
     def __init__(self) -> None:
         self._buffer = bytearray()
         self.checksum_errors = 0
+
+    def _frame_length(self, buf: bytearray) -> int | None:
+        """Total length of the packet at the start of ``buf``; None: need more; 0: invalid."""
+        if len(buf) < 4:
+            return None
+        length = buf[3]
+        if buf[2] == 0xFF or length < 2:  # "FF FF FF ..." or an impossible LEN
+            return 0
+        return length + 4
+
+    def _decode(self, packet: bytes) -> Instruction | None:
+        """The instruction in a whole packet, or None when its checksum is wrong."""
+        body = packet[2:-1]
+        if checksum(body) != packet[-1]:
+            return None
+        return Instruction(body[0], body[2], body[3:])
 
     def feed(self, data: bytes) -> list[Instruction]:
         """Add received bytes; return every complete, valid instruction packet."""
@@ -91,24 +113,23 @@ class PacketParser:
         packets: list[Instruction] = []
         buf = self._buffer
         while True:
-            start = buf.find(_HEADER)
+            start = buf.find(self.HEADER)
             if start < 0:
-                # Keep a trailing 0xFF: it may be the first half of the next header.
-                del buf[: max(0, len(buf) - 1)]
+                # Keep a trailing partial header: the rest of it may come next.
+                del buf[: max(0, len(buf) - len(self.HEADER) + 1)]
                 break
             del buf[:start]
-            if len(buf) < 4:
+            total = self._frame_length(buf)
+            if total is None:
                 break
-            length = buf[3]
-            if buf[2] == 0xFF or length < 2:
-                del buf[:1]  # "FF FF FF ..." or an impossible LEN: re-sync one byte later
+            if total == 0:
+                del buf[:1]  # re-sync one byte later
                 continue
-            total = length + 4
             if len(buf) < total:
                 break
-            body = bytes(buf[2 : total - 1])
-            if checksum(body) == buf[total - 1]:
-                packets.append(Instruction(body[0], body[2], body[3:]))
+            instruction = self._decode(bytes(buf[:total]))
+            if instruction is not None:
+                packets.append(instruction)
                 del buf[:total]
             else:
                 self.checksum_errors += 1

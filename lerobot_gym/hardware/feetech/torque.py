@@ -48,6 +48,12 @@ class _RegisterBus(Protocol):
     def port(self) -> str: ...
 
     @property
+    def LOCK_REGISTER(self) -> str | None: ...
+
+    @property
+    def VENDOR(self) -> str: ...
+
+    @property
     def motors(self) -> Mapping[str, Motor]: ...
 
     @property
@@ -80,6 +86,10 @@ class _RegisterBus(Protocol):
 class TorqueMixin:
     """Torque on/off and ``configure_motors`` for a bus with a register API (see module doc)."""
 
+    #: The register that decides whether EEPROM writes are saved (None: the servos have none,
+    #: as Dynamixel X-series, whose EEPROM is writable whenever torque is off).
+    LOCK_REGISTER: str | None = "Lock"
+
     def enable_torque(
         self: _RegisterBus, motors: Iterable[str] | None = None, *, hold_position: bool = False
     ) -> None:
@@ -99,7 +109,8 @@ class TorqueMixin:
                     self.write("Goal_Position", name, present[name], check_status=False)
         # Register by register across the motors: consecutive writes go to different servos,
         # so their acknowledgements need no fence read in between (see ``transport``).
-        for register in ("Torque_Enable", "Lock"):
+        lock = self.LOCK_REGISTER
+        for register in ["Torque_Enable"] + ([lock] if lock else []):
             for name in names:
                 self.write(register, name, 1)
 
@@ -123,8 +134,10 @@ class TorqueMixin:
             # Torque off on every motor first, then Lock=0 on those that confirmed it: the arm
             # goes limp as early as possible, and consecutive writes go to different servos.
             confirmed = [n for n in names if _write_retrying(self, "Torque_Enable", n, errors)]
-            for name in confirmed:
-                _write_retrying(self, "Lock", name, errors)
+            lock = self.LOCK_REGISTER
+            if lock is not None:
+                for name in confirmed:
+                    _write_retrying(self, lock, name, errors)
         if len(errors) == 1:
             raise errors[0]
         if errors:
@@ -151,7 +164,7 @@ class TorqueMixin:
         with self._lock:
             transport = self._transport
             if transport is None:
-                raise NotConnectedError(f"Feetech bus on {self.port} is not connected")
+                raise NotConnectedError(f"{self.VENDOR} bus on {self.port} is not connected")
             error: PortIOError | None = None
             for _ in range(max(1, attempts)):
                 try:

@@ -105,6 +105,11 @@ class Transport:
         memory_end: One past the highest register address reads may cover.
     """
 
+    #: ``LEN`` of a status packet minus its data bytes (ERR + CHK on Feetech).
+    STATUS_OVERHEAD = 2
+    #: Bytes of a status packet on the wire beyond its ``LEN`` (header, id, LEN).
+    WIRE_OVERHEAD = 4
+
     def __init__(
         self, port: str, baudrate: int, timeout_ms: float, stats: BusStats, memory_end: int
     ) -> None:
@@ -132,7 +137,7 @@ class Transport:
     def open(self) -> None:
         """Open the port (typed errors from ``_port.open_port``)."""
         self._errors = _os_errors()
-        self._handler = open_port(self.port, self.baudrate)
+        self._handler = self._open_handler()
         self._broken = False
         self.pending.clear()
 
@@ -146,6 +151,24 @@ class Transport:
                     handler.ser.close()
             handler.is_open = False
         self.pending.clear()
+
+    # ----------------------------------------------------------------- protocol hooks
+    # A protocol's transport (``hardware/dynamixel/transport.py``) overrides these four; the
+    # matching, fencing, timeouts and OS-error handling below are the same for every protocol.
+    def _open_handler(self) -> Any:
+        """Open the port with the vendor SDK's port handler (typed errors)."""
+        return open_port(self.port, self.baudrate)
+
+    def read_packet(self, servo_id: int, start: int, length: int) -> bytes:
+        """A READ of ``length`` bytes at ``start`` from one servo."""
+        return instruction_packet(servo_id, INST_READ, bytes([start, length]))
+
+    def _find_reply(self, buf: bytearray, expected: set[tuple[int, int]]) -> Reply | None:
+        return find_reply(buf, 0, expected)
+
+    def signature(self, servo_id: int, data_length: int) -> tuple[int, int]:
+        """The ``(id, LEN)`` of a status packet carrying ``data_length`` data bytes."""
+        return servo_id, data_length + self.STATUS_OVERHEAD
 
     def _reopen(self) -> None:
         self.stats.port_reopens += 1
@@ -194,7 +217,7 @@ class Transport:
         """
         for extra in range(_MAX_EXTRA_BYTES + 1):
             length = size + extra
-            if any(self._taken((i, length + 2), operation) for i in ids):
+            if any(self._taken(self.signature(i, length), operation) for i in ids):
                 continue
             for shift in range(extra + 1):
                 start = address - shift
@@ -208,8 +231,8 @@ class Transport:
         start, length = self.unique_span([servo_id], 0, 1, operation)
         self.stats.fences += 1
         return self._exchange(
-            instruction_packet(servo_id, INST_READ, bytes([start, length])),
-            [(servo_id, length + 2)],
+            self.read_packet(servo_id, start, length),
+            [self.signature(servo_id, length)],
             operation,
         )
 
@@ -249,21 +272,22 @@ class Transport:
         with self._port_io() as ser:
             self._discard_input(ser)
             self._write(ser, packet)
-            reply_bytes = sum(length + 4 for _, length in expected)
+            reply_bytes = sum(length + self.WIRE_OVERHEAD for _, length in expected)
             budget_s = (len(packet) + reply_bytes) * 10.0 / self.baudrate + self.timeout_ms / 1000.0
             deadline = time.monotonic() + budget_s
             waiting = set(expected)
             buf = bytearray()
             while waiting:
-                reply = find_reply(buf, 0, waiting)
+                reply = self._find_reply(buf, waiting)
                 if reply is not None and reply.corrupt:
                     outcome.failed_id, outcome.corrupt = reply.servo_id, True
                     break
                 if reply is not None:
-                    self.stats.stale_bytes += reply.end - len(reply.data) - 6
+                    signature = self.signature(reply.servo_id, len(reply.data))
+                    self.stats.stale_bytes += reply.end - signature[1] - self.WIRE_OVERHEAD
                     del buf[: reply.end]
                     outcome.replies[reply.servo_id] = reply
-                    waiting.discard((reply.servo_id, len(reply.data) + 2))
+                    waiting.discard(signature)
                     continue
                 remaining_s = deadline - time.monotonic()
                 if remaining_s <= 0:

@@ -1,53 +1,133 @@
-"""The ALOHA's ``backend="real"`` and ``backend="emulated"`` builders: not supported yet.
+"""The ALOHA's ``backend="real"`` and ``backend="emulated"`` builders for its robot type.
 
-Real ALOHA hardware (four Dynamixel buses: two ViperX followers, two WidowX leaders; see
-shared/reference/servo-protocols.md section 3.3) is a later issue. Until it lands these builders
-answer with a :class:`~lerobot_gym.errors.ConfigError` that says which ports the real robot will
-need and what to use today (``backend="sim"``), so a user is never left with a generic error or
-a silent fallback. :data:`BACKENDS` is what the registry finds for robot type ``aloha``
-(:func:`lerobot_gym.registry.get_robot_backend`); the builders build nothing.
+:data:`BACKENDS` is what the registry finds for robot type ``aloha``
+(:func:`lerobot_gym.registry.get_robot_backend`): ``gym.make("lerobot_gym/Aloha-v0",
+backend="real", ports={...})`` builds :class:`~lerobot_gym.robots.aloha.hardware.AlohaHardware`
+(two ViperX 300 S followers on their Dynamixel buses) and ``backend="emulated"``
+:class:`~lerobot_gym.robots.aloha.emulated.EmulatedAlohaHardware` (the same driver code over an
+emulated four-bus station on the ALOHA twin). Nothing is opened until the env's first reset.
+
+Design decision: as for the SO-101, the emulated station answers from threads of this process
+sharing the GIL with the control loop, so it gets LeRobot's more forgiving reply allowance
+(50 ms, 2 retries) unless ``bus_timeout_ms`` / ``bus_retries`` are passed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from typing import Any
 
+from lerobot_gym.core.backend import Backend
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError
+from lerobot_gym.hardware.camera_devices import make_camera
+from lerobot_gym.registry import EnvConfig, check_keywords
+from lerobot_gym.robots.factory import observed_cameras, require_camera_devices
 
-#: The serial ports a real ALOHA follower pair needs, by arm (the leaders come with teleop).
-FOLLOWER_PORTS = ("left", "right")
+__all__ = ["BACKENDS", "make_aloha_emulated", "make_aloha_real"]
+
+_EMULATED_BUS_DEFAULTS = {"bus_timeout_ms": 50.0, "bus_retries": 2}
 _PORTS_EXAMPLE = "ports={'left': '/dev/ttyDXL_puppet_left', 'right': '/dev/ttyDXL_puppet_right'}"
-_LATER = (
-    "real ALOHA hardware is not supported yet (it is a later lerobot_gym issue); use "
-    "backend='sim' (the MuJoCo twin) for now"
-)
 
 
-def make_real_backend(robot: RobotSpec, task: Task, *, ports: Any = None, **options: Any) -> Any:
-    """Refuse ``backend="real"`` for the ALOHA, naming the ports it will need."""
-    del task, options
-    if not isinstance(ports, dict) or set(ports) != set(FOLLOWER_PORTS):
+def _hardware_options() -> set[str]:
+    from lerobot_gym.robots.aloha.hardware import AlohaHardwareConfig
+
+    return {f.name for f in dataclasses.fields(AlohaHardwareConfig)} - {"ports"}
+
+
+def make_aloha_real(
+    robot: RobotSpec,
+    task: Task,
+    *,
+    fps: int,
+    image_size: tuple[int, int],
+    config: EnvConfig,
+    ports: Any = None,
+    **options: Any,
+) -> Backend:
+    """Build the ALOHA followers' backend (no I/O until the env's first reset).
+
+    Args:
+        robot: The ALOHA spec.
+        task: The task (unused: real arms have no simulated props).
+        fps: Control rate.
+        image_size: (height, width) of observed images.
+        config: The env's configuration (``cameras`` maps names to devices here).
+        ports: Arm -> serial port of its follower bus, e.g. ``{"left": ..., "right": ...}``.
+        **options: :class:`~lerobot_gym.robots.aloha.hardware.AlohaHardwareConfig` fields.
+
+    Raises:
+        ConfigError: Missing ports, an unknown option, or an observed camera without a device.
+    """
+    del task
+    check_keywords(options, _hardware_options(), "backend='real'")
+    if not isinstance(ports, dict) or set(ports) != {"left", "right"}:
         raise ConfigError(
             f"backend='real' for robot {robot.name!r} needs one serial port per follower arm, "
-            f"e.g. {_PORTS_EXAMPLE} (find them with `lerobot-gym find-port`); and {_LATER}"
+            f"e.g. {_PORTS_EXAMPLE} (find them with `lerobot-gym find-port`)"
         )
-    raise ConfigError(f"ports given, but {_LATER}")
+    from lerobot_gym.robots.aloha.hardware import AlohaHardware, AlohaHardwareConfig
 
-
-def make_emulated_backend(robot: RobotSpec, task: Task, **options: Any) -> Any:
-    """Refuse ``backend="emulated"`` for the ALOHA (its Dynamixel emulator comes with it)."""
-    del task, options
-    raise ConfigError(
-        f"backend='emulated' for robot {robot.name!r}: the emulated ALOHA arrives with its "
-        f"hardware driver; {_LATER}"
+    devices = observed_cameras(robot, config)
+    require_camera_devices(devices)
+    cameras = {name: make_camera(name, dev, image_size, fps) for name, dev in devices.items()}
+    return AlohaHardware(
+        robot,
+        AlohaHardwareConfig(ports=ports, **options),
+        cameras=cameras,
+        fps=fps,
+        image_size=image_size,
     )
 
 
-#: Builders by backend name, for robot type ``aloha``.
-BACKENDS: dict[str, Callable[..., Any]] = {
-    "real": make_real_backend,
-    "emulated": make_emulated_backend,
-}
+def make_aloha_emulated(
+    robot: RobotSpec,
+    task: Task,
+    *,
+    fps: int,
+    image_size: tuple[int, int],
+    config: EnvConfig,
+    faults: Any = None,
+    rng: Any = None,
+    lockstep: bool = False,
+    **options: Any,
+) -> Backend:
+    """Build the ALOHA backend over an emulated station (started at the first reset).
+
+    Args:
+        robot: The ALOHA spec.
+        task: The task: its props are in the station's twin scene.
+        fps: Control rate.
+        image_size: (height, width) of observed images.
+        config: The env's configuration (cameras render the twin unless given a device).
+        faults: :class:`~lerobot_gym.hardware.emulator.BusFaults` of every bus from the start.
+        rng: ``numpy.random.Generator`` for random bus faults.
+        lockstep: Advance the twin one control period per step instead of the wall clock.
+        **options: As for :func:`make_aloha_real`, except ``ports`` and ``calibration_dir``.
+    """
+    check_keywords(options, _hardware_options() - {"calibration_dir"}, "backend='emulated'")
+    from lerobot_gym.robots.aloha.emulated import EmulatedAlohaHardware
+    from lerobot_gym.robots.aloha.hardware import AlohaHardwareConfig
+
+    devices = {
+        name: "twin" if device is None else device
+        for name, device in observed_cameras(robot, config).items()
+    }
+    placeholder = {"left": "emulated", "right": "emulated"}
+    return EmulatedAlohaHardware(
+        robot,
+        AlohaHardwareConfig(ports=placeholder, **{**_EMULATED_BUS_DEFAULTS, **options}),
+        camera_devices=devices,
+        fps=fps,
+        image_size=image_size,
+        faults=faults,
+        rng=rng,
+        task=task,
+        lockstep=lockstep,
+    )
+
+
+#: Robot type ``aloha``'s hardware backends.
+BACKENDS = {"real": make_aloha_real, "emulated": make_aloha_emulated}
