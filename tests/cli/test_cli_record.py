@@ -286,7 +286,11 @@ def test_leader_arm_drives_the_twin(tmp_path, capsys):
     [
         ([], 2, "--policy.type=... or --teleop.type=..."),
         (["--policy.type=scripted", "--teleop.type=so101_leader"], 2, "not both"),
-        (["--teleop.type=gamepad"], 2, "unknown --teleop.type='gamepad'; known: so101_leader"),
+        (
+            ["--teleop.type=joystick"],
+            2,
+            "unknown --teleop.type='joystick'; known: aloha_leaders, so101_leader",
+        ),
         (["--teleop.type=so101_leader"], 2, "--teleop.port is required"),
         (["--teleop.type=so101_leader", "--teleop.baud=9600"], 2, "--teleop.baud is not an"),
         (["--policy.type=scripted", "--teleop.port=/dev/x"], 2, "need --teleop.type"),
