@@ -14,7 +14,8 @@ HOLD = np.zeros(4, dtype=np.float32)
 
 
 def _env(**kwargs) -> EEDeltaAction:
-    env_kwargs = {k: kwargs.pop(k) for k in ("backend", "max_speed_deg_s") if k in kwargs}
+    env_keys = ("backend", "max_speed_deg_s", "lockstep")
+    env_kwargs = {k: kwargs.pop(k) for k in env_keys if k in kwargs}
     base = gym.make(
         "lerobot_gym/SO101-Reach-v0", obs_type="state", disable_env_checker=True, **env_kwargs
     )
@@ -123,7 +124,9 @@ def test_gripper_command_opens_and_closes_by_steps():
 
 
 def test_works_on_the_emulated_arm_with_the_twins_kinematics():
-    env = _env(backend="emulated", max_speed_deg_s=360.0, step_sizes_m=0.02)
+    # lockstep: the emulated arm advances one control period per command, so how far it got
+    # does not depend on how busy the machine is (the bus, calibration and ticks are real).
+    env = _env(backend="emulated", lockstep=True, max_speed_deg_s=360.0, step_sizes_m=0.02)
     try:
         env.reset(seed=0)
         _settle(env, 20)
