@@ -28,9 +28,11 @@ from lerobot_gym.errors import ConfigError
 from lerobot_gym.registry import EnvConfig, get_robot_backend
 
 __all__ = [
+    "emulated_camera_devices",
     "make_emulated_backend",
     "make_real_backend",
     "observed_cameras",
+    "real_cameras",
     "require_camera_devices",
 ]
 
@@ -65,6 +67,29 @@ def require_camera_devices(devices: dict[str, Any]) -> None:
             f"cameras={{{example}}} (device indices or paths; `lerobot-gym find-cameras` "
             "lists them), or obs_type='state'"
         )
+
+
+def real_cameras(
+    robot: RobotSpec, config: EnvConfig, image_size: tuple[int, int], fps: int
+) -> dict[str, Any]:
+    """Camera name -> frame source for every camera a real robot's env observes.
+
+    Raises:
+        ConfigError: An unknown camera, or an observed camera without a device.
+    """
+    from lerobot_gym.hardware.camera_devices import make_camera
+
+    devices = observed_cameras(robot, config)
+    require_camera_devices(devices)
+    return {name: make_camera(name, dev, image_size, fps) for name, dev in devices.items()}
+
+
+def emulated_camera_devices(robot: RobotSpec, config: EnvConfig) -> dict[str, Any]:
+    """Camera name -> device for an emulated robot: the twin's render where none was given."""
+    return {
+        name: "twin" if device is None else device
+        for name, device in observed_cameras(robot, config).items()
+    }
 
 
 def make_real_backend(

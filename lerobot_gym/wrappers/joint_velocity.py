@@ -18,9 +18,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
-from lerobot_gym.errors import ConfigError
+from lerobot_gym.wrappers._agent_pos import extended_agent_pos_space
 
 __all__ = ["JointVelocity", "velocities_in_boundary_units"]
 
@@ -51,22 +50,7 @@ class JointVelocity(
     def __init__(self, env: gym.Env[dict[str, Any], Any]) -> None:
         gym.utils.RecordConstructorArgs.__init__(self)
         gym.ObservationWrapper.__init__(self, env)
-        space = env.observation_space
-        base: Any = env.unwrapped
-        if not isinstance(space, spaces.Dict) or "agent_pos" not in space.spaces:
-            raise ConfigError(
-                "JointVelocity extends obs['agent_pos']; use obs_type='state' or 'pixels_agent_pos'"
-            )
-        if getattr(base, "robot", None) is None:
-            raise ConfigError("JointVelocity needs a lerobot_gym RobotEnv (its robot spec)")
-        pos = space.spaces["agent_pos"]
-        assert isinstance(pos, spaces.Box)
-        n = pos.shape[0]
-        low = np.concatenate([pos.low, np.full(n, -np.inf, np.float32)])
-        high = np.concatenate([pos.high, np.full(n, np.inf, np.float32)])
-        self.observation_space = spaces.Dict(
-            {**space.spaces, "agent_pos": spaces.Box(low, high, dtype=np.float32)}
-        )
+        self.observation_space = extended_agent_pos_space(env, "JointVelocity")
 
     def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
         """Positions followed by the velocities the backend read with them."""

@@ -22,9 +22,9 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
 from lerobot_gym.errors import ConfigError
+from lerobot_gym.wrappers._agent_pos import extended_agent_pos_space
 
 __all__ = ["CURRENT_KEY", "MotorCurrent"]
 
@@ -52,23 +52,8 @@ class MotorCurrent(
     def __init__(self, env: gym.Env[dict[str, Any], Any]) -> None:
         gym.utils.RecordConstructorArgs.__init__(self)
         gym.ObservationWrapper.__init__(self, env)
-        space = env.observation_space
-        base: Any = env.unwrapped
-        if not isinstance(space, spaces.Dict) or "agent_pos" not in space.spaces:
-            raise ConfigError(
-                "MotorCurrent extends obs['agent_pos']; use obs_type='state' or 'pixels_agent_pos'"
-            )
-        robot = getattr(base, "robot", None)
-        if robot is None:
-            raise ConfigError("MotorCurrent needs a lerobot_gym RobotEnv (its robot spec)")
-        self._n = len(robot.joints)
-        pos = space.spaces["agent_pos"]
-        assert isinstance(pos, spaces.Box)
-        low = np.concatenate([pos.low, np.full(self._n, -np.inf, np.float32)])
-        high = np.concatenate([pos.high, np.full(self._n, np.inf, np.float32)])
-        self.observation_space = spaces.Dict(
-            {**space.spaces, "agent_pos": spaces.Box(low, high, dtype=np.float32)}
-        )
+        self.observation_space = extended_agent_pos_space(env, "MotorCurrent")
+        self._n = len(env.unwrapped.robot.joints)  # type: ignore[attr-defined]
 
     def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
         """The state followed by the currents read with it."""

@@ -21,9 +21,8 @@ from lerobot_gym.core.backend import Backend
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError
-from lerobot_gym.hardware.camera_devices import make_camera
 from lerobot_gym.registry import EnvConfig, check_keywords
-from lerobot_gym.robots.factory import observed_cameras, require_camera_devices
+from lerobot_gym.robots.factory import emulated_camera_devices, real_cameras
 
 __all__ = ["BACKENDS", "make_aloha_emulated", "make_aloha_real"]
 
@@ -70,9 +69,7 @@ def make_aloha_real(
         )
     from lerobot_gym.robots.aloha.hardware import AlohaHardware, AlohaHardwareConfig
 
-    devices = observed_cameras(robot, config)
-    require_camera_devices(devices)
-    cameras = {name: make_camera(name, dev, image_size, fps) for name, dev in devices.items()}
+    cameras = real_cameras(robot, config, image_size, fps)
     return AlohaHardware(
         robot,
         AlohaHardwareConfig(ports=ports, **options),
@@ -111,10 +108,7 @@ def make_aloha_emulated(
     from lerobot_gym.robots.aloha.emulated import EmulatedAlohaHardware
     from lerobot_gym.robots.aloha.hardware import AlohaHardwareConfig
 
-    devices = {
-        name: "twin" if device is None else device
-        for name, device in observed_cameras(robot, config).items()
-    }
+    devices = emulated_camera_devices(robot, config)
     placeholder = {"left": "emulated", "right": "emulated"}
     return EmulatedAlohaHardware(
         robot,

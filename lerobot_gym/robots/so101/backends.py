@@ -22,9 +22,8 @@ from lerobot_gym.core.backend import Backend
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError
-from lerobot_gym.hardware.camera_devices import make_camera
 from lerobot_gym.registry import EnvConfig, check_keywords
-from lerobot_gym.robots.factory import observed_cameras, require_camera_devices
+from lerobot_gym.robots.factory import emulated_camera_devices, real_cameras
 
 __all__ = ["BACKENDS", "make_so101_emulated", "make_so101_real"]
 
@@ -74,9 +73,7 @@ def make_so101_real(
         )
     from lerobot_gym.robots.so101.hardware import SO101Hardware, SO101HardwareConfig
 
-    devices = observed_cameras(robot, config)
-    require_camera_devices(devices)
-    cameras = {name: make_camera(name, dev, image_size, fps) for name, dev in devices.items()}
+    cameras = real_cameras(robot, config, image_size, fps)
     return SO101Hardware(
         robot,
         SO101HardwareConfig(port=port, **options),
@@ -123,10 +120,7 @@ def make_so101_emulated(
     from lerobot_gym.robots.so101.emulated import EmulatedSO101Hardware
     from lerobot_gym.robots.so101.hardware import SO101HardwareConfig
 
-    devices = {
-        name: "twin" if device is None else device
-        for name, device in observed_cameras(robot, config).items()
-    }
+    devices = emulated_camera_devices(robot, config)
     return EmulatedSO101Hardware(
         robot,
         SO101HardwareConfig(port="emulated", **{**_EMULATED_BUS_DEFAULTS, **options}),
