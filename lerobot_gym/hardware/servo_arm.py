@@ -103,6 +103,17 @@ class MotionSettings:
     camera_max_age_s: float = 0.5
     disable_torque_on_close: bool = True
 
+    @classmethod
+    def of(cls, config: Any) -> MotionSettings:
+        """The motion settings of a robot's hardware config (any object with these fields)."""
+        return cls(
+            max_speed_deg_s=config.max_speed_deg_s,
+            settle_tolerance_deg=config.settle_tolerance_deg,
+            settle_timeout_s=config.settle_timeout_s,
+            camera_max_age_s=config.camera_max_age_s,
+            disable_torque_on_close=config.disable_torque_on_close,
+        )
+
     def __post_init__(self) -> None:
         if not self.max_speed_deg_s > 0:
             raise ConfigError(f"max_speed_deg_s must be positive, got {self.max_speed_deg_s}")

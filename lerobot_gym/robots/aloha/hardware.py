@@ -128,13 +128,7 @@ class AlohaHardware(ServoArm):
                 f"AlohaHardware drives the ALOHA joints {expected}; robot {robot.name!r} has "
                 f"{list(robot.joint_names)}"
             )
-        motion = MotionSettings(
-            max_speed_deg_s=config.max_speed_deg_s,
-            settle_tolerance_deg=config.settle_tolerance_deg,
-            settle_timeout_s=config.settle_timeout_s,
-            camera_max_age_s=config.camera_max_age_s,
-            disable_torque_on_close=config.disable_torque_on_close,
-        )
+        motion = MotionSettings.of(config)
         super().__init__(robot, motion, cameras=cameras, fps=fps, image_size=image_size)
         self.config = config
 

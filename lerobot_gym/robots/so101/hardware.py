@@ -119,11 +119,7 @@ class SO101HardwareConfig:
     def __post_init__(self) -> None:
         if not self.port:
             raise ConfigError("pass port=..., find it with `lerobot-gym find-port`")
-        MotionSettings(  # checks the motion settings now rather than at construction
-            max_speed_deg_s=self.max_speed_deg_s,
-            settle_tolerance_deg=self.settle_tolerance_deg,
-            settle_timeout_s=self.settle_timeout_s,
-        )
+        MotionSettings.of(self)  # checks the motion settings now rather than at construction
         self.status_watch({})  # checks the status-flag settings now rather than at connect
 
     def status_watch(self, motor_ids: Mapping[str, int]) -> StatusWatch:
@@ -182,13 +178,7 @@ class SO101Hardware(ServoArm):
                 f"SO101Hardware drives the SO-101 joints {list(so101_motors())}; robot "
                 f"{robot.name!r} has {list(robot.joint_names)}"
             )
-        motion = MotionSettings(
-            max_speed_deg_s=config.max_speed_deg_s,
-            settle_tolerance_deg=config.settle_tolerance_deg,
-            settle_timeout_s=config.settle_timeout_s,
-            camera_max_age_s=config.camera_max_age_s,
-            disable_torque_on_close=config.disable_torque_on_close,
-        )
+        motion = MotionSettings.of(config)
         super().__init__(robot, motion, cameras=cameras, fps=fps, image_size=image_size)
         self.config = config
 
