@@ -296,6 +296,8 @@ class Transport:
                 ready, _, _ = select.select([ser.fileno()], [], [], remaining_s)
                 if ready:
                     buf += ser.read(max(1, ser.in_waiting))
+            if not outcome.corrupt:  # what no signature matched (a late reply, a duplicate)
+                self.stats.stale_bytes += len(buf)
         if outcome.ok:
             self.pending = dict.fromkeys(expected, operation)
         else:
