@@ -28,18 +28,18 @@ class Controller:
     def __init__(self, robot: RobotSpec) -> None:
         self.robot = robot
         self.action_space = self._build_space()
+        self._shape = self.action_space.shape
+        # Built once: check() runs every step and needs it only in an error message.
+        self._layout = (
+            f"one value per joint in order {list(robot.joint_names)} (control_mode={self.name!r})"
+        )
 
     def _build_space(self) -> spaces.Box:
         raise NotImplementedError
 
     def check(self, action: Any) -> np.ndarray:
         """Validate an action's shape, type and finiteness; typed error saying what is expected."""
-        return as_float_vector(
-            action,
-            self.action_space.shape,
-            layout=f"one value per joint in order {list(self.robot.joint_names)} "
-            f"(control_mode={self.name!r})",
-        )
+        return as_float_vector(action, self._shape, layout=self._layout)
 
     def targets(self, action: np.ndarray, previous_targets_rad: np.ndarray) -> np.ndarray:
         """Joint targets (SI) for a checked action."""
@@ -75,7 +75,7 @@ class JointPositionController(Controller):
         arr = super().check(action)
         for i, name, low, high in self._strict:
             # A float32 tolerance: the space's bounds are float32 roundings of the limits.
-            if not low - 1e-6 <= arr[i] <= high + 1e-6:
+            if not low - 1e-6 <= float(arr[i]) <= high + 1e-6:
                 raise ActionError(
                     f"action[{i}] ({name}) is {arr[i]:.6g}, outside its range {low:g}..{high:g} "
                     f"({low:g} closed, {high:g} open); clip the policy's output into the action "

@@ -134,7 +134,7 @@ class MujocoBackend:
         if self.servo is not None:
             self.servo.step(scene.model, data, joint_targets_rad, scene.substeps)
             return
-        data.ctrl[scene.ctrl_index] = joint_targets_rad
+        scene.ctrl_view[scene.ctrl_index] = joint_targets_rad
         mujoco.mj_step(scene.model, data, nstep=scene.substeps)
 
     def read(self, cameras: tuple[str, ...] = ()) -> RobotState:
@@ -151,10 +151,10 @@ class MujocoBackend:
                 self._mjcf_cameras[cameras] = mjcf
             views = scene.render_views(mjcf, *self.image_size)
             images = dict(zip(cameras, views, strict=True))
-        q = data.qpos[scene.qpos_index]
+        q = scene.qpos_view[scene.qpos_index]
         return RobotState(
             joint_positions_rad=q.copy() if self.servo is None else self.servo.reading(q),
-            joint_velocities_rad_s=data.qvel[scene.dof_index].copy(),
+            joint_velocities_rad_s=scene.qvel_view[scene.dof_index].copy(),
             images=images,
             timestamp_s=time.monotonic(),
             extras={"sim_time_s": float(data.time)},

@@ -109,6 +109,10 @@ class Scene:
         self.dof_index = _as_slice(self.dof_adr)
         self.ctrl_index = _as_slice(self.actuators)
         self.model, self.data = model, mujoco.MjData(model)
+        # Views of the data's arrays for the per-step reads and writes: `data.qpos` builds a new
+        # numpy view on every access, these stay valid as long as `data` lives.
+        self.qpos_view, self.qvel_view = self.data.qpos, self.data.qvel
+        self.ctrl_view = self.data.ctrl
         self.world = MujocoWorld(model, self.data, lock=self.lock)
         return self
 

@@ -41,14 +41,14 @@ Decisions:
   the scene's geometry, not with pixels); what tiling saves is the per-call read-back, flip,
   context switch and the second, third... GL context and texture upload.
 - The GL context is made current at every :meth:`render` (another renderer may have been current
-  on this thread) and a lock serialises calls from different threads (an emulator's camera
-  thread and the env's).
+  on this thread) and stays current afterwards, as with ``mujoco.Renderer``: EGL refuses to make
+  a context current on a second thread while the first holds it, so a renderer belongs to one
+  thread (make one per thread that renders).
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -123,7 +123,6 @@ class TiledRenderer:
         self._whole = mujoco.MjrRect(0, 0, self.buffer_size[1], self.buffer_size[0])
         self._pixels = np.empty((*self.buffer_size, 3), np.uint8)
         self._lock = lock if lock is not None else nullcontext()
-        self._gl_lock = threading.Lock()
 
         self._scene = mujoco.MjvScene(model, maxgeom=max_geom)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = bool(shadows)
@@ -182,18 +181,17 @@ class TiledRenderer:
         if out is not None and len(out) != len(self.views):
             raise ConfigError(f"render() got {len(out)} out arrays for {len(self.views)} views")
         model, scene, option, catmask = self.model, self._scene, self._option, self._catmask
-        with self._gl_lock:
-            if self._gl is not None:
-                self._gl.make_current()
-            for d, camera, rect in zip(datas, self._cameras, self.rects, strict=True):
-                with self._lock:
-                    mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
-                mujoco.mjr_render(rect, scene, con)
-            mujoco.mjr_readPixels(self._pixels, None, self._whole, con)
-            if out is None:
-                return [tile.copy() for tile in self._tiles]
-            for tile, dst in zip(self._tiles, out, strict=True):
-                np.copyto(dst, tile)
+        if self._gl is not None:
+            self._gl.make_current()
+        for d, camera, rect in zip(datas, self._cameras, self.rects, strict=True):
+            with self._lock:
+                mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
+            mujoco.mjr_render(rect, scene, con)
+        mujoco.mjr_readPixels(self._pixels, None, self._whole, con)
+        if out is None:
+            return [tile.copy() for tile in self._tiles]
+        for tile, dst in zip(self._tiles, out, strict=True):
+            np.copyto(dst, tile)
         return list(out)
 
     def close(self) -> None:
