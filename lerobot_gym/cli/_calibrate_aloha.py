@@ -18,14 +18,12 @@ and the Enter watcher are the SO-101's (:mod:`lerobot_gym.cli.calibrate`).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from lerobot_gym.cli.args import UsageError
 from lerobot_gym.cli.find_port import ask
-from lerobot_gym.errors import CalibrationError
 
 __all__ = ["calibrate_aloha"]
 
@@ -82,28 +80,20 @@ def _use_existing_file(
     bus: Any, kind: str, arm: str, robot_id: str, calibration_dir: str | None
 ) -> bool:
     """Offer the existing file; True if it was written to the servos (nothing more to do)."""
+    from lerobot_gym.cli.calibrate import offer_existing_file
     from lerobot_gym.robots.aloha.calibration import aloha_calibration_path, load_arm_calibration
     from lerobot_gym.robots.aloha.calibration_procedure import write_arm_calibration
 
-    path = aloha_calibration_path(kind, robot_id, arm, calibration_dir)
-    try:
-        calibration = load_arm_calibration(kind, robot_id, arm, calibration_dir)
-    except CalibrationError as exc:
-        print(f"The calibration file cannot be used, so the arm is recalibrated: {exc}")
-        return False
-    answer = ask(
-        f"Press ENTER to use the calibration file of the {arm} {kind} ({path}), or type 'c' "
-        "and press ENTER to recalibrate: "
+    return offer_existing_file(
+        f"the {arm} {kind}",
+        aloha_calibration_path(kind, robot_id, arm, calibration_dir),
+        load=lambda: load_arm_calibration(kind, robot_id, arm, calibration_dir),
+        write=lambda calibration: write_arm_calibration(bus, kind, arm, calibration),
     )
-    if answer.strip().lower() == "c":
-        return False
-    write_arm_calibration(bus, kind, arm, calibration)
-    print(f"Wrote the calibration of the {arm} {kind} from {path} to the servos.")
-    return True
 
 
 def _run_procedure(bus: Any, kind: str, arm: str) -> dict[str, Any]:
-    from lerobot_gym.cli.calibrate import POLL_S, EnterWatcher, LiveTable
+    from lerobot_gym.cli.calibrate import record_until_enter
     from lerobot_gym.robots.aloha.calibration_procedure import (
         ZERO_POSE,
         calibrate_arm,
@@ -117,16 +107,6 @@ def _run_procedure(bus: Any, kind: str, arm: str) -> dict[str, Any]:
         "Move every joint, the gripper too (fully open and closed), one by one through its "
         "entire range of motion.\nRecording positions. Press ENTER to stop..."
     )
-    table = LiveTable(sys.stdout)
-    enter = EnterWatcher().start()
-    try:
-        calibration = calibrate_arm(
-            bus, kind, arm, stop=lambda: enter.pressed.wait(POLL_S), on_update=table.update
-        )
-    except CalibrationError:
-        enter.raise_if_failed()  # a closed stdin, not the operator, ended the recording
-        raise
-    finally:
-        table.finish(echoed_lines=1 if enter.pressed.is_set() and enter.ok else 0)
-    enter.raise_if_failed()
-    return calibration
+    return record_until_enter(
+        lambda stop, on_update: calibrate_arm(bus, kind, arm, stop, on_update)
+    )

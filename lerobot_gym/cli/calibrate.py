@@ -37,10 +37,10 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lerobot_gym.cli.args import CommandParser, Flag, UsageError
 from lerobot_gym.cli.find_port import ask
@@ -100,6 +100,8 @@ _GROUP_TYPES = {
     "robot": (*ARM_TYPES, *ALOHA_TYPES),
     "teleop": ("so101_leader", "so100_leader", "aloha_leader"),
 }
+
+T = TypeVar("T")
 
 POLL_S = 0.02  # the recording loop's wait for Enter: bus reads at up to 50 Hz
 _REDRAW_S = 0.1  # live table refresh period on a terminal
@@ -198,20 +200,61 @@ def _use_existing_file(bus: Any, arm: ArmTarget, path: Path, motors: Mapping[str
     from lerobot_gym.robots.so101.calibration import load_calibration
     from lerobot_gym.robots.so101.calibration_procedure import write_calibration
 
+    return offer_existing_file(
+        repr(arm.arm_id),
+        path,
+        load=lambda: load_calibration(path, motors),
+        write=lambda calibration: write_calibration(bus, calibration),
+    )
+
+
+def offer_existing_file(
+    what: str, path: Path, load: Callable[[], Any], write: Callable[[Any], None]
+) -> bool:
+    """Offer an arm's existing calibration file: Enter writes it to the servos, 'c' declines.
+
+    Args:
+        what: The arm, as the prompts name it.
+        path: The file.
+        load: Reads the file (raises :class:`CalibrationError` if it cannot be used).
+        write: Writes a loaded calibration to the servos.
+
+    Returns:
+        True if the file was written (nothing more to do); False to recalibrate.
+    """
     try:
-        calibration = load_calibration(path, motors)
+        calibration = load()
     except CalibrationError as exc:
         print(f"The calibration file cannot be used, so the arm is recalibrated: {exc}")
         return False
     answer = ask(
-        f"Press ENTER to use the calibration file of {arm.arm_id!r} ({path}), or type 'c' and "
+        f"Press ENTER to use the calibration file of {what} ({path}), or type 'c' and "
         "press ENTER to recalibrate: "
     )
     if answer.strip().lower() == "c":
         return False
-    write_calibration(bus, calibration)
-    print(f"Wrote the calibration of {arm.arm_id!r} from {path} to the servos.")
+    write(calibration)
+    print(f"Wrote the calibration of {what} from {path} to the servos.")
     return True
+
+
+def record_until_enter(record: Callable[[Callable[[], bool], Callable[..., None]], T]) -> T:
+    """Run a range recording under the live table until the operator presses Enter.
+
+    ``record(stop, on_update)`` is the procedure's recording call; a closed stdin is re-raised
+    as the :class:`UsageError` of :func:`ask`, not as the recording's own error.
+    """
+    table = LiveTable(sys.stdout)
+    enter = EnterWatcher().start()
+    try:
+        result = record(lambda: enter.pressed.wait(POLL_S), table.update)
+    except CalibrationError:
+        enter.raise_if_failed()  # a closed stdin, not the operator, ended the recording
+        raise
+    finally:
+        table.finish(echoed_lines=1 if enter.pressed.is_set() and enter.ok else 0)
+    enter.raise_if_failed()
+    return result
 
 
 def calibrate_arm(bus: Any, arm: ArmTarget, path: Path, motors: Mapping[str, Any]) -> Path:
@@ -237,19 +280,9 @@ def calibrate_arm(bus: Any, arm: ArmTarget, path: Path, motors: Mapping[str, Any
         f"Move all joints except {', '.join(repr(n) for n in full_turn)} one by one through "
         "their entire ranges of motion.\nRecording positions. Press ENTER to stop..."
     )
-    table = LiveTable(sys.stdout)
-    enter = EnterWatcher().start()
-    try:
-        range_mins, range_maxes = record_ranges_of_motion(
-            bus, names, stop=lambda: enter.pressed.wait(POLL_S), on_update=table.update
-        )
-    except CalibrationError:
-        enter.raise_if_failed()  # a closed stdin, not the operator, ended the recording
-        raise
-    finally:
-        table.finish(echoed_lines=1 if enter.pressed.is_set() and enter.ok else 0)
-    enter.raise_if_failed()
-
+    range_mins, range_maxes = record_until_enter(
+        lambda stop, on_update: record_ranges_of_motion(bus, names, stop, on_update)
+    )
     calibration = build_calibration(motors, homing_offsets, range_mins, range_maxes)
     write_calibration(bus, calibration)
     return save_calibration(path, calibration, motors)
