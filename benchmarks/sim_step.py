@@ -18,19 +18,33 @@ Prints, as steps/s and as ratios (goal in brackets):
 Every ratio is printed twice: wall clock (the goal's measure) and process CPU time (which
 counts llvmpipe's raster threads too and is what survives a machine loaded by other work; under
 load the wall-clock ratios are the noisier ones). The loops being compared are interleaved and
-the best of several repeats is kept. The load average is printed at the start and the end.
+the best of several short repeats is kept (a load spike spoils a repeat, not the figure). The
+load average is printed at the start and the end.
 
-Findings (2026-12-07, 2-core machine, software GL via llvmpipe, load average 8-13 from other
-agents' jobs: every wall-clock figure is pessimistic):
+Measured (2026-12-07, full run, 2-core machine shared with other agents' jobs, load average
+12.1 at the start and 12.6 at the end, software GL via llvmpipe; CPU-time ratios are the ones to
+trust under that load):
 
-- The per-step Python of the state env was ~23 us (CPU time, physics stubbed out) and is ~18 us
-  after the changes below; a raw PickCube step is ~250-350 us there.
-- One 128x128 view costs ~2.5-3 ms of CPU whatever its size up to 128x128 (32x32 costs about
-  the same): the time goes into llvmpipe's vertex work, mostly the infinite floor plane, which
-  MuJoCo draws as a grid of up to 200x200 quads in every view. Tiling saves what is per call
-  (GL context switch, read-back, flip, a second GL context and texture upload per size) but not
-  the per-view geometry, so four views cost ~4x one; see the module docstring of
-  ``lerobot_gym/sim/tiled.py`` and the report of issue 12.
+    SO101-Reach state env / raw mj_step         wall 0.774  cpu 0.830   goal >= 0.90  not met
+    SO101-PickCube state env / raw mj_step      wall 0.797  cpu 0.807   goal >= 0.90  not met
+    servo env / raw (servo's model)             wall 0.561  cpu 0.625   goal >= 0.60  cpu met
+    1-camera env / raw step-and-render          wall 0.942  cpu 0.955   goal >= 0.90  met
+    Aloha 4 cameras / 1 camera (cost)           wall 2.989  cpu 2.974   goal <= 2.0   not met
+    Aloha 4-camera tiled env / 4 Renderer calls wall 0.909  cpu 0.968   (equal within noise)
+
+What limits them:
+
+- State: the env's own Python is ~15 us per step with the physics stubbed out (was ~23 us), but
+  measured around the real physics it is ~25 us on Reach (a raw step is ~120 us CPU there) and
+  ~40 us on PickCube, whose facts read the contacts (``MjData.contact`` costs ~4 us in the
+  bindings): ~30 small numpy calls of 0.3-0.8 us each, the Python interpreter's caches refilled
+  after every ``mj_step``, the TimeLimit and OrderEnforcing wrappers. 0.90 would need the step
+  path at about half that, i.e. no numpy on 6-element vectors.
+- Cameras: a view's cost is its geometry, not its pixels (32x32 costs ~70 % of 128x128), so
+  four views cost about four times one whether tiled or not; see ``lerobot_gym/sim/tiled.py``.
+  On the SO-101 scene the infinite floor (a grid of up to 200x200 quads) is ~75 % of a view; on
+  the ALOHA scene the tessellated boxes and cylinders are (``visual/quality`` numquads=1,
+  numslices=8, numstacks=4 makes four views 3.3x cheaper, and changes the images).
 
 Profile of the step path (cProfile, 20000 steps of ``RobotEnv.step`` on SO101-Reach, state
 only, ``mj_step`` replaced by a no-op so only lerobot_gym's Python is left; tottime, before the
@@ -68,8 +82,16 @@ its reward ``math.tanh``:
     100000    0.125  {ndarray.astype}
     total 2.58 s (profiled)
 
-With one 128x128 camera the profile is the renderer's: ``mjr_render`` is ~95 % of the step,
-``mjv_updateScene``, ``mjr_readPixels`` and the copy out together < 2 %.
+With one 128x128 camera (SO101-Reach, ``pixels_agent_pos``, 300 steps, cProfile tottime) the
+step is the renderer's:
+
+    ncalls  tottime  function
+       303    0.710  {mujoco mjr_render}        56 %: llvmpipe's vertex work, queued
+       303    0.371  {mujoco mjr_readPixels}    29 %: waits for the rasterisation to finish
+       300    0.063  {mujoco mj_step}            5 %
+       303    0.018  egl make_current            1.4 % (PyOpenGL's EGL call, as mujoco.Renderer)
+       303    0.005  {mujoco mjv_updateScene}    0.4 %
+    total 1.27 s (profiled); lerobot_gym's own Python < 4 %
 
 Usage: ``python benchmarks/sim_step.py [--quick]``.
 """
@@ -178,7 +200,7 @@ def _make(env_id: str, **kwargs: object) -> gym.Env:
 
 
 def _state(quick: bool) -> None:
-    steps, repeats = (2000, 3) if quick else (10000, 5)
+    steps, repeats = (1000, 7) if quick else (2000, 15)
     for env_id in ("lerobot_gym/SO101-Reach-v0", "lerobot_gym/SO101-PickCube-v0"):
         env = _make(env_id, obs_type="state")
         actions = _actions(env, steps)
@@ -194,7 +216,7 @@ def _state(quick: bool) -> None:
 
 
 def _servo(quick: bool) -> None:
-    steps, repeats = (2000, 3) if quick else (10000, 5)
+    steps, repeats = (1000, 5) if quick else (2000, 11)
     env_id = "lerobot_gym/SO101-PickCube-v0"
     ideal = _make(env_id, obs_type="state")
     servo = _make(env_id, obs_type="state", actuator="servo")
@@ -218,7 +240,7 @@ def _servo(quick: bool) -> None:
 
 
 def _camera(quick: bool) -> None:
-    steps, repeats = (200, 3) if quick else (1000, 5)
+    steps, repeats = (100, 5) if quick else (300, 9)
     env = _make(
         "lerobot_gym/SO101-Reach-v0",
         obs_type="pixels_agent_pos",
@@ -245,7 +267,7 @@ def _camera(quick: bool) -> None:
 
 
 def _four_cameras(quick: bool) -> None:
-    steps, repeats = (60, 3) if quick else (300, 5)
+    steps, repeats = (40, 5) if quick else (150, 7)
     env_id = "lerobot_gym/Aloha-TransferCube-v0"
     cameras = ("top", "angle", "left_wrist", "right_wrist")
     kwargs: dict[str, object] = {"obs_type": "pixels", "image_size": (128, 128)}
