@@ -49,7 +49,9 @@ Decisions:
 - The GL context is made current at every :meth:`render` (another renderer may have been current
   on this thread) and stays current afterwards, as with ``mujoco.Renderer``: EGL refuses to make
   a context current on a second thread while the first holds it, so a renderer belongs to one
-  thread (make one per thread that renders).
+  thread: build it on the thread that renders (construction makes it current there), one per
+  thread. Closed from another thread, it leaves its GL names to the context's destruction
+  rather than free them in whichever context that thread has current.
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ from lerobot_gym.sim.rendering import close_at_exit
 # GL renderbuffers are at least this large on every implementation MuJoCo supports
 # (llvmpipe: 16384); a layout past it is refused before GL fails obscurely.
 _MAX_BUFFER_SIDE = 8192
+
+# MjrContexts whose GL context could not be made current when closed (see TiledRenderer.close).
+_UNFREED: list[mujoco.MjrContext] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,14 +207,21 @@ class TiledRenderer:
 
     def close(self) -> None:
         """Free the GL resources (idempotent)."""
-        if self._con is not None:
-            if self._gl is not None:
-                self._gl.make_current()
-            self._con.free()
-            self._con = None
-        if self._gl is not None:
-            self._gl.free()
-            self._gl = None
+        con, gl = self._con, self._gl
+        self._con = self._gl = None
+        if con is not None:
+            try:
+                if gl is not None:
+                    gl.make_current()  # GL names are per context: free ours, not another's
+            except Exception:
+                # Current on another thread (EGL_BAD_ACCESS). Destroying the context below frees
+                # its objects; the MjrContext must not free its names in whatever context is
+                # current here (its destructor would), so it is kept, unfreed, until exit.
+                _UNFREED.append(con)
+            else:
+                con.free()
+        if gl is not None:
+            gl.free()
 
     def __enter__(self) -> TiledRenderer:
         return self

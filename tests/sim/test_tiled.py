@@ -136,3 +136,35 @@ def test_bad_views_and_arguments_are_typed_errors(so101_model):
     renderer.close()  # idempotent
     with pytest.raises(RuntimeError, match="after close"):
         renderer.render(data)
+
+
+def test_close_from_another_thread_leaves_other_renderers_intact(so101_model):
+    """A renderer current on a live thread, closed from this one, must not free GL names in
+    this thread's context (GL names are per context: it would delete another renderer's)."""
+    import threading
+
+    model, _ = so101_model
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    mine = TiledRenderer(model, [View("front", 32, 32)])
+    before = mine.render(data)[0]
+    built, release = threading.Event(), threading.Event()
+    holder: dict[str, TiledRenderer] = {}
+
+    def render_on_a_thread() -> None:
+        holder["other"] = TiledRenderer(model, [View("wrist", 32, 32)])
+        holder["other"].render(data)
+        built.set()
+        release.wait(timeout=60)
+
+    thread = threading.Thread(target=render_on_a_thread)
+    thread.start()
+    try:
+        assert built.wait(timeout=60)
+        mine.render(data)  # this thread's current context is mine
+        holder["other"].close()  # its context is current on the other thread
+    finally:
+        release.set()
+        thread.join()
+    np.testing.assert_array_equal(mine.render(data)[0], before)
+    mine.close()
