@@ -52,6 +52,7 @@ class MujocoBackend:
         render_samples: multisample anti-aliasing samples (0: off, as a camera delivers).
         twin_params: with these, the arm is driven by the servo model (module docstring);
             None: the ideal actuators.
+        render_workers: threads drawing a step's cameras (1: one pass through one buffer).
     """
 
     #: The same seed and actions give the same trajectory.
@@ -69,6 +70,7 @@ class MujocoBackend:
         model_path: str | Path | None = None,
         render_samples: int = 0,
         twin_params: TwinParams | None = None,
+        render_workers: int = 1,
     ) -> None:
         self.robot, self.task = robot, task
         self.fps = int(fps)
@@ -81,6 +83,7 @@ class MujocoBackend:
             shadows=shadows,
             reflections=reflections,
             model_path=model_path,
+            render_workers=render_workers,
         )
         self.scene_path = self.scene.path
         self.servo = None if twin_params is None else ServoModel(twin_params, robot)

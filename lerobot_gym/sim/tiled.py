@@ -45,7 +45,8 @@ Decisions:
   box edge, 28x16 slices) are (4 views: 5.8 ms CPU, 1.8 ms at numquads=1, numslices=8,
   numstacks=4). Tiling saves what is paid per call (GL context switch, read-back and flip, a GL
   context and texture upload per image size), not the per-view geometry, and
-  lighter geometry changes the images, so it is the scene's choice, not the renderer's.
+  lighter geometry changes the images, so it is the scene's choice, not the renderer's. Several
+  cores can share the views: :mod:`lerobot_gym.sim.tiled_threads` (opt-in).
 - The GL context is made current at every :meth:`render` (another renderer may have been current
   on this thread) and stays current afterwards, as with ``mujoco.Renderer``: EGL refuses to make
   a context current on a second thread while the first holds it, so a renderer belongs to one
