@@ -135,9 +135,16 @@ class Scene:
                 self.world.place(name, placement)
             mujoco.mj_forward(model, data)
 
-    def render(self, camera: str, height: int, width: int) -> np.ndarray:
-        """Render an MJCF camera of the present state offscreen (HxWx3 uint8)."""
-        _, data = self.require()
+    def render(
+        self, camera: str, height: int, width: int, data: mujoco.MjData | None = None
+    ) -> np.ndarray:
+        """Render an MJCF camera of the present state offscreen (HxWx3 uint8).
+
+        ``data``: another state of this scene's model to render (a batched env's simulation);
+        default, the scene's own.
+        """
+        _, own = self.require()
+        data = own if data is None else data
         renderer = self._renderer(height, width)
         with self.lock:
             renderer.update_scene(data, camera=camera)
