@@ -36,8 +36,12 @@ How a step runs (and why):
 - ``info`` is batched the Gymnasium way: each key an array over the envs with a boolean
   ``_key`` mask of the envs that report it (``action_applied`` and ``safety_clamped`` only for
   twins that stepped; ``facts`` a dict batched the same way).
-- Cameras: each twin's view is rendered from its ``MjData`` with the template scene's renderer,
-  one render per twin and camera.
+- Cameras: every observed camera of every twin is rendered in one pass by one
+  :class:`~lerobot_gym.sim.tiled.TiledRenderer` (N x C views as tiles of one offscreen buffer,
+  one ``mjv_updateScene`` + ``mjr_render`` per view, one pixel read), written straight into the
+  ``(N, H, W, 3)`` observation arrays. Twin 0's tile sits at the buffer's origin and is
+  bit-identical to the single env's image; other tiles may differ at a few edge pixels by
+  float rounding of the translated viewport (bounded in ``tests/sim/test_tiled.py``).
 - Seeds: ``reset(seed=s)`` seeds twin i with ``s + i``, as ``SyncVectorEnv`` does.
 
 Only the twin with its ideal actuators is batched (``backend="sim"``); the servo model's Python
@@ -78,6 +82,7 @@ from lerobot_gym.core.task import TaskContext
 from lerobot_gym.errors import ConfigError
 from lerobot_gym.sim.backend import MujocoBackend
 from lerobot_gym.sim.batch_world import BatchWorld
+from lerobot_gym.sim.tiled import TiledRenderer, View
 
 _INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
 _POSE_FIELDS = ("xpos", "xquat", "site_xpos", "site_xmat")
@@ -143,6 +148,7 @@ class TwinVectorEnv(gym.vector.VectorEnv):
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self._images: dict[str, np.ndarray] = {}
+        self._renderers: dict[tuple[str, ...], TiledRenderer] = {}
         self._started = False
 
     # -- physics ------------------------------------------------------------------------------
@@ -272,12 +278,14 @@ class TwinVectorEnv(gym.vector.VectorEnv):
             raise gym.error.ResetNeeded("call envs.reset() before envs.render()")
         camera = self.template.render_camera
         assert camera is not None  # RobotEnv requires one with a render_mode
-        if camera in self._images:
-            return tuple(self._images[camera])
-        return tuple(self._render(camera)[i] for i in range(self.num_envs))
+        images = self._images if camera in self._images else self._render((camera,))
+        return tuple(images[camera])
 
     def close_extras(self, **kwargs: Any) -> None:
         """Free the renderers, the scene and the batch."""
+        for renderer in self._renderers.values():
+            renderer.close()
+        self._renderers.clear()
         self.template.close()
         self._batch = None
         self._worlds = []
@@ -365,18 +373,26 @@ class TwinVectorEnv(gym.vector.VectorEnv):
             obs["pixels"] = images
         return obs
 
-    def _render(self, camera: str) -> np.ndarray:
-        """One camera of every twin, ``(N, H, W, 3)`` uint8."""
+    def _render(self, cameras: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Cameras of every twin in one pass: camera -> ``(N, H, W, 3)`` uint8."""
         height, width = self.template.image_size
-        mjcf = self.robot.camera(camera).mjcf_camera
-        out = np.empty((self.num_envs, height, width, 3), dtype=np.uint8)
-        scene = self.backend.scene
-        for i, world in enumerate(self._worlds):
-            out[i] = scene.render(mjcf, height, width, data=world.materialize())
-        return out
+        renderer = self._renderers.get(cameras)
+        if renderer is None:
+            scene = self.backend.scene
+            mjcf = [self.robot.camera(cam).mjcf_camera for cam in cameras]
+            views = [View(m, height, width) for _ in range(self.num_envs) for m in mjcf]
+            renderer = self._renderers[cameras] = TiledRenderer(
+                scene.require()[0], views, shadows=scene.shadows, reflections=scene.reflections
+            )
+        n = self.num_envs
+        images = {cam: np.empty((n, height, width, 3), dtype=np.uint8) for cam in cameras}
+        out = [images[cam][i] for i in range(n) for cam in cameras]  # env-major, as the views
+        datas = [world.materialize() for world in self._worlds for _ in cameras]
+        renderer.render(datas, out=out)
+        return images
 
     def _render_cameras(self) -> dict[str, np.ndarray]:
-        self._images = {cam: self._render(cam) for cam in self._obs_cameras}
+        self._images = self._render(self._obs_cameras) if self._obs_cameras else {}
         return self._images
 
     def _batched_info(
