@@ -162,6 +162,14 @@ class TwinVectorEnv(gym.vector.VectorEnv):
         self._ctrl, self._time = batch.bind("ctrl"), batch.bind("time")
         fields = {name: batch.bind(name) for name in _POSE_FIELDS}
         self._worlds = [BatchWorld(batch, i, fields) for i in range(self.num_envs)]
+        # Looked up once: every step uses them.
+        self._substeps = scene.substeps
+        self._qpos_index, self._dof_index = scene.qpos_index, scene.dof_index
+        self._ctrl_index = scene.ctrl_index
+        index = scene.ctrl_index
+        self._ctrl_cols = (
+            np.arange(index.start, index.stop) if isinstance(index, slice) else np.asarray(index)
+        )
 
     @property
     def batch(self) -> Any:
@@ -240,11 +248,11 @@ class TwinVectorEnv(gym.vector.VectorEnv):
             report = self.safety.apply(self.controller.targets(actions, previous), sel)
             applied = report.applied_rad
             if all_step:
-                self._ctrl[:, self.backend.scene.ctrl_index] = applied
+                self._ctrl[:, self._ctrl_index] = applied
             else:
-                self._ctrl[np.ix_(rows, self._ctrl_columns())] = applied
+                self._ctrl[np.ix_(rows, self._ctrl_cols)] = applied
             ids = None if all_step else rows.astype(np.int32)
-            self._batch.step(ids=ids, nstep=self.backend.substeps)
+            self._batch.step(ids=ids, nstep=self._substeps)
             self._targets[rows] = applied
             self._elapsed[rows] += 1
             low, high = self._action_bounds
@@ -304,12 +312,6 @@ class TwinVectorEnv(gym.vector.VectorEnv):
             )
         return seeds
 
-    def _ctrl_columns(self) -> np.ndarray:
-        index = self.backend.scene.ctrl_index
-        if isinstance(index, slice):
-            return np.arange(index.start, index.stop)
-        return np.asarray(index)
-
     def _reset_rows(self, rows: np.ndarray, options: dict[str, Any] | None) -> None:
         """The single env's reset for each twin of ``rows``, into the batch's state rows."""
         scene = self.backend.scene
@@ -340,8 +342,8 @@ class TwinVectorEnv(gym.vector.VectorEnv):
     def _evaluate_rows(self, rows: np.ndarray) -> None:
         """The task's facts of each twin of ``rows`` (the per-twin Python of a step)."""
         # Copies, as the single env's readings are: the bound rows change at the next step.
-        q = self._qpos[:, self.backend.scene.qpos_index].copy()
-        qd = self._qvel[:, self.backend.scene.dof_index].copy()
+        q = self._qpos[:, self._qpos_index].copy()
+        qd = self._qvel[:, self._dof_index].copy()
         now = time.monotonic()
         evaluate, is_success = self.task.evaluate, self.task.is_success
         for i in rows:
@@ -360,7 +362,7 @@ class TwinVectorEnv(gym.vector.VectorEnv):
         obs: dict[str, Any] = {}
         if self._state_bounds is not None:
             low, high = self._state_bounds
-            q = self._qpos[:, self.backend.scene.qpos_index]
+            q = self._qpos[:, self._qpos_index]
             obs["agent_pos"] = np.minimum(np.maximum(self.robot.to_user(q), low), high).astype(
                 np.float32
             )
@@ -431,27 +433,45 @@ def _batch_dicts(dicts: list[dict[str, Any]], rows: np.ndarray, n: int) -> dict[
     assignment per env and key.
     """
     out: dict[str, Any] = {}
+    first = dicts[0] if dicts else {}
+    if len(rows) == n and all(d.keys() == first.keys() for d in dicts):
+        # Every env, the same keys (a task's facts at every step): no per-env bookkeeping.
+        for key, value in first.items():
+            values = [d[key] for d in dicts]
+            if isinstance(value, dict):
+                out[key] = _batch_dicts(values, rows, n)
+            else:
+                out[key] = _stack(values)
+            out[f"_{key}"] = np.ones(n, dtype=bool)
+        return out
     keys: list[str] = []
     for d in dicts:
         keys.extend(k for k in d if k not in keys)
     for key in keys:
-        present = [(i, d[key]) for i, d in zip(rows, dicts, strict=True) if key in d]
-        mask = np.zeros(n, dtype=bool)
-        mask[[i for i, _ in present]] = True
-        values = [v for _, v in present]
+        have = [j for j, d in enumerate(dicts) if key in d]
+        where = rows[have]
+        values = [dicts[j][key] for j in have]
         if isinstance(values[0], dict):
-            out[key] = _batch_dicts(values, np.array([i for i, _ in present]), n)
+            out[key] = _batch_dicts(values, where, n)
         else:
-            try:
-                stacked = np.asarray(values)
-            except ValueError:  # ragged arrays
-                stacked = np.empty(0, dtype=object)
-            if stacked.dtype == object:
-                stacked = np.empty(len(values), dtype=object)
-                for j, value in enumerate(values):
-                    stacked[j] = value
+            stacked = _stack(values)
             full = np.zeros((n, *stacked.shape[1:]), dtype=stacked.dtype)
-            full[[i for i, _ in present]] = stacked
+            full[where] = stacked
             out[key] = full
+        mask = np.zeros(n, dtype=bool)
+        mask[where] = True
         out[f"_{key}"] = mask
     return out
+
+
+def _stack(values: list[Any]) -> np.ndarray:
+    """Values of the envs as one array (an object array for what does not stack)."""
+    try:
+        stacked = np.asarray(values)
+    except ValueError:  # ragged arrays
+        stacked = np.empty(0, dtype=object)
+    if stacked.dtype == object:
+        stacked = np.empty(len(values), dtype=object)
+        for j, value in enumerate(values):
+            stacked[j] = value
+    return stacked
