@@ -56,8 +56,9 @@ env uses only this surface of its physics: ``state`` (rows of the integration st
 ``mujoco_warp.put_model``/``put_data(nworld=N)``, ``mujoco_warp.step`` captured in a CUDA graph
 for ``nstep`` substeps (a reset mask instead of ``ids``), bound fields as host views of
 ``wp.array`` copies made once per step, and ``get_data`` through ``mujoco_warp.get_data_into``
-for the rare contact query; tasks then evaluate on the host exactly as here. Chosen with
-``make_vec(..., physics="warp")``; see README "Batched vector env".
+for the rare contact query; tasks then evaluate on the host exactly as here. It would be chosen
+with ``make_vec(..., physics="warp")``; not built yet (no GPU to test it on); see the README's
+"Batched vector env".
 """
 
 from __future__ import annotations
