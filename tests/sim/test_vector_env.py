@@ -55,6 +55,11 @@ def _assert_same(a, b, what: str) -> None:
                 "max_relative_target": 2.0,
             },
         ),
+        # ALOHA: two arms, contacts of both grippers, strict gripper ranges, 50 Hz.
+        (
+            "lerobot_gym/Aloha-TransferCube-v0",
+            {"obs_type": "state", "max_episode_steps": 5, "max_relative_target": 0.05},
+        ),
     ],
 )
 def test_same_trajectories_as_sync_vector_env_across_autoresets(env_id, kwargs):
@@ -228,6 +233,23 @@ def test_step_before_reset_and_bad_reset_mask():
             envs.reset(options={"reset_mask": np.zeros(2, bool)})
         with pytest.raises(ConfigError, match="unknown reset option"):
             envs.reset(options={"goal": 1})
+    finally:
+        envs.close()
+
+
+def test_seed_lists_and_twin_data():
+    envs = lerobot_gym.make_vec("SO101-Reach-v0", num_envs=2, obs_type="state")
+    try:
+        by_int, _ = envs.reset(seed=5)
+        by_list, _ = envs.reset(seed=[5, 6])
+        _assert_same(by_int, by_list, "reset(seed=5) and reset(seed=[5, 6])")
+        data = envs.unwrapped.twin_data(1)
+        robot = envs.unwrapped.robot
+        np.testing.assert_allclose(
+            robot.to_user(data.qpos[:6]).astype(np.float32), by_list["agent_pos"][1]
+        )
+        with pytest.raises(ConfigError, match="one seed per env"):
+            envs.reset(seed=[1, 2, 3])
     finally:
         envs.close()
 
