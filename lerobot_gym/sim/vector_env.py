@@ -145,6 +145,7 @@ class TwinVectorEnv(gym.vector.VectorEnv):
         self._ctxs: list[TaskContext | None] = [None] * num_envs
         self._facts: list[dict[str, Any]] = [{} for _ in range(num_envs)]
         self._success = np.zeros(num_envs, dtype=bool)
+        self._env_state = np.zeros((num_envs, self.task.environment_state_dim), dtype=np.float32)
         self._targets = np.zeros((num_envs, len(self.robot.joints)))
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._autoreset = np.zeros(num_envs, dtype=bool)
@@ -263,12 +264,10 @@ class TwinVectorEnv(gym.vector.VectorEnv):
             clamped = report.clamped
             for i in rows:
                 self._worlds[i].invalidate()
-            self._evaluate_rows(rows)
-            task, on_success = self.task, self.template.terminate_on_success
-            for i in rows:
-                facts = self._facts[i]
-                terminated[i] = (self._success[i] and on_success) or bool(task.is_failure(facts))
-                rewards[i] = float(task.reward(facts))
+            failure = self._evaluate_rows(rows, rewards)
+            terminated[rows] = failure[rows] | (
+                self._success[rows] & self.template.terminate_on_success
+            )
             if self.max_episode_steps is not None:
                 truncated[rows] = self._elapsed[rows] >= self.max_episode_steps
         reset_rows = np.flatnonzero(autoreset)
@@ -340,13 +339,20 @@ class TwinVectorEnv(gym.vector.VectorEnv):
         self._autoreset[rows] = False
         self._evaluate_rows(rows)
 
-    def _evaluate_rows(self, rows: np.ndarray) -> None:
-        """The task's facts of each twin of ``rows`` (the per-twin Python of a step)."""
+    def _evaluate_rows(self, rows: np.ndarray, rewards: np.ndarray | None = None) -> np.ndarray:
+        """The task's facts, success and ``environment_state`` of each twin of ``rows``.
+
+        The one per-twin Python loop of a step. With ``rewards``, also each twin's reward
+        (written there) and failure (returned, ``(N,)``).
+        """
         # Copies, as the single env's readings are: the bound rows change at the next step.
         q = self._qpos[:, self._qpos_index].copy()
         qd = self._qvel[:, self._dof_index].copy()
         now = time.monotonic()
-        evaluate, is_success = self.task.evaluate, self.task.is_success
+        task = self.task
+        evaluate, is_success = task.evaluate, task.is_success
+        env_state = task.environment_state if self._has_environment_state else None
+        failure = np.zeros(self.num_envs, dtype=bool)
         for i in rows:
             state = RobotState(
                 joint_positions_rad=q[i],
@@ -358,6 +364,12 @@ class TwinVectorEnv(gym.vector.VectorEnv):
             assert ctx is not None  # every twin is reset before it is evaluated
             self._facts[i] = facts = evaluate(ctx, state)
             self._success[i] = bool(is_success(facts))
+            if env_state is not None:
+                self._env_state[i] = env_state(facts)
+            if rewards is not None:
+                rewards[i] = float(task.reward(facts))
+                failure[i] = bool(task.is_failure(facts))
+        return failure
 
     def _observation(self, images: dict[str, np.ndarray]) -> dict[str, Any]:
         obs: dict[str, Any] = {}
@@ -368,10 +380,7 @@ class TwinVectorEnv(gym.vector.VectorEnv):
                 np.float32
             )
         if self._has_environment_state:
-            env_state = self.task.environment_state
-            obs["environment_state"] = np.stack([env_state(f) for f in self._facts]).astype(
-                np.float32
-            )
+            obs["environment_state"] = self._env_state.copy()
         if self._obs_cameras:
             obs["pixels"] = images
         return obs
