@@ -102,7 +102,7 @@ def _breakdown(envs: gym.vector.VectorEnv, actions: np.ndarray) -> tuple[float, 
     inner = envs.unwrapped
     envs.reset(seed=0)
     physics = _Timer(inner.batch.step)
-    tasks = _Timer(inner._evaluate_rows)
+    tasks = _Timer(inner._evaluate_rows)  # facts, success, reward, failure, environment_state
     inner.batch.step, inner._evaluate_rows = physics, tasks
     t0 = time.perf_counter()
     for action in actions:
