@@ -17,6 +17,12 @@ on one core), and where a batched step's time goes: the physics call (``Batch.st
 per-twin Python of the tasks (facts, reward, success), and the rest (actions, safety,
 observations, info), so a task whose Python dominates shows it.
 
+And the physics alone for the same 16 twins, to show why the env uses ``mujoco.batch``: one
+control step (all substeps) of every twin by a Python loop over 16 ``MjData`` (``mj_step``
+holds the GIL, so threads cannot help it), by ``mujoco.rollout`` on a thread pool (state vectors
+in and out, no per-twin ``MjData`` left for the tasks), and by ``mujoco.batch.Batch``
+(persistent, threaded, what the env runs).
+
 Every figure is a best of interleaved repeats. The machine's load (``os.getloadavg``) is printed
 with the figures: other processes on the cores lower the batched env (which uses every core)
 more than the single-thread anchor, so a loaded machine understates the first ratio.
@@ -83,6 +89,54 @@ def _vector_rate(envs: gym.vector.VectorEnv, actions: np.ndarray) -> float:
     return envs.num_envs * len(actions) / (time.perf_counter() - t0)
 
 
+def _physics_rates(steps: int, cores: int) -> dict[str, float]:
+    """Env steps/s of the physics alone: a loop over MjData, mujoco.rollout, mujoco.batch."""
+    from mujoco import rollout
+    from mujoco.batch import Batch
+
+    env = gym.make(ENV_ID, obs_type="state", disable_env_checker=True)
+    env.reset(seed=0)
+    backend = env.unwrapped.backend
+    model, data, substeps = backend.model, backend.data, backend.substeps
+    datas = [mujoco.MjData(model) for _ in range(N)]
+    for d in datas:
+        mujoco.mj_copyData(d, model, data)
+    rates = {}
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        for d in datas:
+            mujoco.mj_step(model, d, nstep=substeps)
+    rates["python loop over MjData"] = N * steps / (time.perf_counter() - t0)
+
+    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+    state = np.zeros((N, mujoco.mj_stateSize(model, spec)))
+    for i, d in enumerate(datas):
+        mujoco.mj_getState(model, d, state[i], spec)
+    control = np.tile(data.ctrl, (N, substeps, 1))
+    warmstart = np.stack([d.qacc_warmstart for d in datas])
+    thread_datas = [mujoco.MjData(model) for _ in range(cores)]
+    with rollout.Rollout(nthread=cores) as pool:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            states, _ = pool.rollout(
+                model, thread_datas, state, control, initial_warmstart=warmstart
+            )
+            state = states[:, -1]
+        rates[f"mujoco.rollout, {cores} threads"] = N * steps / (time.perf_counter() - t0)
+
+    batch = Batch(model, N, nthread=cores, persistent=True)
+    row = np.zeros(batch.nstate)
+    mujoco.mj_getState(model, data, row, mujoco.mjtState.mjSTATE_INTEGRATION)
+    batch.state[:] = row
+    batch.forward()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        batch.step(nstep=substeps)
+    rates[f"mujoco.batch, {cores} threads"] = N * steps / (time.perf_counter() - t0)
+    env.close()
+    return rates
+
+
 class _Timer:
     """Wraps a callable and adds up the time spent in it."""
 
@@ -140,6 +194,10 @@ def main() -> None:
         one_rates.append(_vector_rate(one_thread, actions))
         async_rates.append(_vector_rate(async_envs, async_actions))
     shares = _breakdown(one_thread, actions)
+    physics: dict[str, float] = {}
+    for _ in range(repeats):
+        for name, value in _physics_rates(batched_steps, cores).items():
+            physics[name] = max(physics.get(name, 0.0), value)
     batched.close()
     one_thread.close()
     async_envs.close()
@@ -179,6 +237,8 @@ def main() -> None:
         f"one-thread batched step time: physics {shares[0]:.1%}, tasks' per-twin Python "
         f"{shares[1]:.1%}, rest (actions, safety, observations, info) {shares[2]:.1%}"
     )
+    for name, value in physics.items():
+        print(f"physics only, N={N}, {name}: {value:9.1f} env steps/s")
     print(f"batched vector env, N={N}, 1x96x96:    {cam_rate:9.1f} env steps/s")
     print(f"AsyncVectorEnv, 2 workers, 1x96x96:    {cam_async_rate:9.1f} env steps/s")
     print(f"ratio batched/AsyncVectorEnv(2), camera: {cam_rate / cam_async_rate:.2f}  (goal >= 3)")
