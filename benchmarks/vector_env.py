@@ -23,6 +23,10 @@ holds the GIL, so threads cannot help it), by ``mujoco.rollout`` on a thread poo
 in and out, no per-twin ``MjData`` left for the tasks), and by ``mujoco.batch.Batch``
 (persistent, threaded, what the env runs).
 
+With the camera, CPU time per env step (``time.process_time``, every thread of the process) of
+the batched env and of one ``gym.make`` env is printed too: unlike wall time it does not depend
+on how many processes share the cores, so it shows what tiling saves per view on a loaded machine.
+
 Every figure is a best of interleaved repeats. The machine's load (``os.getloadavg``) is printed
 with the figures: other processes on the cores lower the batched env (which uses every core)
 more than the single-thread anchor, so a loaded machine understates the first ratio.
@@ -78,6 +82,14 @@ def _raw_rate(actions: np.ndarray) -> float:
     rate = len(ctrls) / (time.perf_counter() - t0)
     env.close()
     return rate
+
+
+def _cpu_per_step(step, actions: np.ndarray, env_steps_per_call: int) -> float:
+    """CPU seconds of this process per env step."""
+    t0 = time.process_time()
+    for action in actions:
+        step(action)
+    return (time.process_time() - t0) / (len(actions) * env_steps_per_call)
 
 
 def _vector_rate(envs: gym.vector.VectorEnv, actions: np.ndarray) -> float:
@@ -213,12 +225,18 @@ def main() -> None:
         **CAMERA,
     )
     cam_async_actions = cam_actions.reshape(-1, 2, cam_actions.shape[-1])
-    cam_rates, cam_async_rates = [], []
+    cam_single = gym.make(ENV_ID, disable_env_checker=True, **CAMERA)
+    cam_single.reset(seed=0)
+    single_actions = cam_actions.reshape(-1, cam_actions.shape[-1])
+    cam_rates, cam_async_rates, cpu_batched, cpu_single = [], [], [], []
     for _ in range(max(2, repeats - 1)):
         cam_rates.append(_vector_rate(cam_batched, cam_actions))
         cam_async_rates.append(_vector_rate(cam_async, cam_async_actions))
+        cpu_batched.append(_cpu_per_step(cam_batched.step, cam_actions, N))
+        cpu_single.append(_cpu_per_step(cam_single.step, single_actions, 1))
     cam_batched.close()
     cam_async.close()
+    cam_single.close()
 
     raw, rate, async_rate = max(raw_rates), max(batched_rates), max(async_rates)
     cam_rate, cam_async_rate = max(cam_rates), max(cam_async_rates)
@@ -242,6 +260,11 @@ def main() -> None:
     print(f"batched vector env, N={N}, 1x96x96:    {cam_rate:9.1f} env steps/s")
     print(f"AsyncVectorEnv, 2 workers, 1x96x96:    {cam_async_rate:9.1f} env steps/s")
     print(f"ratio batched/AsyncVectorEnv(2), camera: {cam_rate / cam_async_rate:.2f}  (goal >= 3)")
+    cpu_b, cpu_s = min(cpu_batched) * 1e3, min(cpu_single) * 1e3
+    print(f"CPU per env step, 1x96x96: batched {cpu_b:.2f} ms, one gym.make env {cpu_s:.2f} ms")
+    print(
+        f"ratio CPU per env step single/batched: {cpu_s / cpu_b:.2f}  (no goal; load-independent)"
+    )
 
 
 if __name__ == "__main__":
