@@ -60,9 +60,10 @@ class Reach(Task):
         else:
             tcp, _ = ctx.arm_kinematics(0).fk(state.joint_positions_rad)
         target = ctx.goal["target_pos"].copy()
-        offset = tcp - target
-        # sqrt(x . x) is what np.linalg.norm computes for a vector, without its dispatch.
-        return {"tcp_pos": tcp, "target_pos": target, "distance_m": math.sqrt(offset.dot(offset))}
+        d = tcp - target
+        # sqrt(d @ d) is what np.linalg.norm computes for a vector, without its dispatch (half
+        # of this method's time; it runs for every env at every step).
+        return {"tcp_pos": tcp, "target_pos": target, "distance_m": math.sqrt(d @ d)}
 
     def dense_reward(self, facts: dict[str, Any]) -> float:
         return 1.0 - math.tanh(10.0 * facts["distance_m"])
