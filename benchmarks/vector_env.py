@@ -9,7 +9,8 @@ SO101-Reach, N = 16 twins, random actions (the same array for every contender):
 - state only, divided by Gymnasium's ``AsyncVectorEnv`` with 2 workers (2 ``gym.make`` envs,
   one process each; env steps/s = 2 x its steps/s) (goal >= 1.3);
 - one 96x96 ``front`` camera per twin, divided by ``AsyncVectorEnv`` with 2 workers with the same
-  camera (goal >= 3).
+  camera (goal >= 3); also with ``render_workers=2`` (the N views drawn on two threads, each
+  with its own GL context: a second core for rendering, which the default leaves idle).
 
 Also printed, because a loaded machine starves the threaded env first: the batched env with one
 physics thread divided by the raw loop (what lerobot_gym adds around the physics, per env step,
@@ -31,7 +32,8 @@ Every figure is a best of interleaved repeats. The machine's load (``os.getloada
 with the figures: other processes on the cores lower the batched env (which uses every core)
 more than the single-thread anchor, so a loaded machine understates the first ratio.
 
-Usage: ``python benchmarks/vector_env.py [--quick]`` (quick runs in about a minute).
+Usage: ``python benchmarks/vector_env.py [--quick] [--camera-only]`` (quick runs in about a
+minute; ``--camera-only`` skips the state-only and physics-only figures).
 """
 
 from __future__ import annotations
@@ -178,15 +180,8 @@ def _breakdown(envs: gym.vector.VectorEnv, actions: np.ndarray) -> tuple[float, 
     return physics.total / total, tasks.total / total, 1 - (physics.total + tasks.total) / total
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short run (about a minute)")
-    args = parser.parse_args()
-    repeats = 3 if args.quick else 5
-    batched_steps = 150 if args.quick else 600
-    cam_steps = 40 if args.quick else 200
-    cores = _cores()
-
+def _state_figures(repeats: int, batched_steps: int, cores: int) -> None:
+    """The state-only figures: against the physics limit and AsyncVectorEnv, and physics alone."""
     batched = lerobot_gym.make_vec(ENV_ID, num_envs=N, obs_type="state")
     one_thread = lerobot_gym.make_vec(ENV_ID, num_envs=N, obs_type="state", nthread=1)
     actions = _actions(batched.action_space, batched_steps)
@@ -214,35 +209,8 @@ def main() -> None:
     one_thread.close()
     async_envs.close()
 
-    cam_batched = lerobot_gym.make_vec(ENV_ID, num_envs=N, **CAMERA)
-    cam_actions = _actions(cam_batched.action_space, cam_steps)
-    cam_async = gym.make_vec(
-        ENV_ID,
-        num_envs=2,
-        vectorization_mode="async",
-        vector_kwargs={"context": "spawn"},
-        disable_env_checker=True,
-        **CAMERA,
-    )
-    cam_async_actions = cam_actions.reshape(-1, 2, cam_actions.shape[-1])
-    cam_single = gym.make(ENV_ID, disable_env_checker=True, **CAMERA)
-    cam_single.reset(seed=0)
-    single_actions = cam_actions.reshape(-1, cam_actions.shape[-1])
-    cam_rates, cam_async_rates, cpu_batched, cpu_single = [], [], [], []
-    for _ in range(max(2, repeats - 1)):
-        cam_rates.append(_vector_rate(cam_batched, cam_actions))
-        cam_async_rates.append(_vector_rate(cam_async, cam_async_actions))
-        cpu_batched.append(_cpu_per_step(cam_batched.step, cam_actions, N))
-        cpu_single.append(_cpu_per_step(cam_single.step, single_actions, 1))
-    cam_batched.close()
-    cam_async.close()
-    cam_single.close()
-
     raw, rate, async_rate = max(raw_rates), max(batched_rates), max(async_rates)
-    cam_rate, cam_async_rate = max(cam_rates), max(cam_async_rates)
     limit = cores * raw
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"load average (1, 5, 15 min): {load}; cores available: {cores}")
     print(f"raw mj_step loop, one thread:          {raw:9.1f} steps/s")
     print(f"physics limit ({cores} x raw):              {limit:9.1f} steps/s")
     print(f"batched vector env, N={N}, state:      {rate:9.1f} env steps/s")
@@ -257,11 +225,67 @@ def main() -> None:
     )
     for name, value in physics.items():
         print(f"physics only, N={N}, {name}: {value:9.1f} env steps/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short run (about a minute)")
+    parser.add_argument("--camera-only", action="store_true", help="only the camera figures")
+    args = parser.parse_args()
+    repeats = 3 if args.quick else 5
+    batched_steps = 150 if args.quick else 600
+    cam_steps = 40 if args.quick else 200
+    cores = _cores()
+
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average (1, 5, 15 min): {load}; cores available: {cores}")
+    if not args.camera_only:
+        _state_figures(repeats, batched_steps, cores)
+    cam_batched = lerobot_gym.make_vec(ENV_ID, num_envs=N, **CAMERA)
+    cam_actions = _actions(cam_batched.action_space, cam_steps)
+    cam_async = gym.make_vec(
+        ENV_ID,
+        num_envs=2,
+        vectorization_mode="async",
+        vector_kwargs={"context": "spawn"},
+        disable_env_checker=True,
+        **CAMERA,
+    )
+    cam_async_actions = cam_actions.reshape(-1, 2, cam_actions.shape[-1])
+    cam_single = gym.make(ENV_ID, disable_env_checker=True, **CAMERA)
+    cam_single.reset(seed=0)
+    single_actions = cam_actions.reshape(-1, cam_actions.shape[-1])
+    cam_threads = lerobot_gym.make_vec(ENV_ID, num_envs=N, render_workers=2, **CAMERA)
+    cam_rates, cam_async_rates, cpu_batched, cpu_single = [], [], [], []
+    thread_rates, cpu_threads = [], []
+    for _ in range(max(2, repeats - 1)):
+        cam_rates.append(_vector_rate(cam_batched, cam_actions))
+        cam_async_rates.append(_vector_rate(cam_async, cam_async_actions))
+        thread_rates.append(_vector_rate(cam_threads, cam_actions))
+        cpu_batched.append(_cpu_per_step(cam_batched.step, cam_actions, N))
+        cpu_threads.append(_cpu_per_step(cam_threads.step, cam_actions, N))
+        cpu_single.append(_cpu_per_step(cam_single.step, single_actions, 1))
+    cam_batched.close()
+    cam_threads.close()
+    cam_async.close()
+    cam_single.close()
+
+    cam_rate, cam_async_rate = max(cam_rates), max(cam_async_rates)
     print(f"batched vector env, N={N}, 1x96x96:    {cam_rate:9.1f} env steps/s")
     print(f"AsyncVectorEnv, 2 workers, 1x96x96:    {cam_async_rate:9.1f} env steps/s")
     print(f"ratio batched/AsyncVectorEnv(2), camera: {cam_rate / cam_async_rate:.2f}  (goal >= 3)")
+    thread_rate = max(thread_rates)
+    print(f"same, render_workers=2, 1x96x96:       {thread_rate:9.1f} env steps/s")
+    print(
+        f"ratio batched render_workers=2/AsyncVectorEnv(2), camera: "
+        f"{thread_rate / cam_async_rate:.2f}  (goal >= 3)"
+    )
     cpu_b, cpu_s = min(cpu_batched) * 1e3, min(cpu_single) * 1e3
-    print(f"CPU per env step, 1x96x96: batched {cpu_b:.2f} ms, one gym.make env {cpu_s:.2f} ms")
+    cpu_t = min(cpu_threads) * 1e3
+    print(
+        f"CPU per env step, 1x96x96: batched {cpu_b:.2f} ms, render_workers=2 {cpu_t:.2f} ms, "
+        f"one gym.make env {cpu_s:.2f} ms"
+    )
     print(
         f"ratio CPU per env step single/batched: {cpu_s / cpu_b:.2f}  (no goal; load-independent)"
     )

@@ -42,6 +42,11 @@ How a step runs (and why):
   ``(N, H, W, 3)`` observation arrays. Twin 0's tile sits at the buffer's origin and is
   bit-identical to the single env's image; other tiles may differ at a few edge pixels by
   float rounding of the translated viewport (bounded in ``tests/sim/test_tiled.py``).
+  With ``render_workers=W`` (the single env's sim option) the N x C views are split into W
+  contiguous env-major shares drawn on W threads by a
+  :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer` (each its own GL context;
+  MuJoCo releases the GIL while drawing), so rendering uses W cores; the first view of each
+  share sits at its buffer's origin and is bit-identical to the single env's image.
 - Seeds: ``reset(seed=s)`` seeds twin i with ``s + i``, as ``SyncVectorEnv`` does.
 
 Only the twin with its ideal actuators is batched (``backend="sim"``); the servo model's Python
@@ -84,6 +89,7 @@ from lerobot_gym.errors import ConfigError
 from lerobot_gym.sim.backend import MujocoBackend
 from lerobot_gym.sim.batch_world import BatchWorld
 from lerobot_gym.sim.tiled import TiledRenderer, View
+from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer
 
 _INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
 _POSE_FIELDS = ("xpos", "xquat", "site_xpos", "site_xmat")
@@ -150,7 +156,7 @@ class TwinVectorEnv(gym.vector.VectorEnv):
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self._images: dict[str, np.ndarray] = {}
-        self._renderers: dict[tuple[str, ...], TiledRenderer] = {}
+        self._renderers: dict[tuple[str, ...], TiledRenderer | ThreadedTiledRenderer] = {}
         self._started = False
 
     # -- physics ------------------------------------------------------------------------------
@@ -393,9 +399,20 @@ class TwinVectorEnv(gym.vector.VectorEnv):
             scene = self.backend.scene
             mjcf = [self.robot.camera(cam).mjcf_camera for cam in cameras]
             views = [View(m, height, width) for _ in range(self.num_envs) for m in mjcf]
-            renderer = self._renderers[cameras] = TiledRenderer(
-                scene.require()[0], views, shadows=scene.shadows, reflections=scene.reflections
-            )
+            model = scene.require()[0]
+            if scene.render_workers > 1 and len(views) > 1:
+                renderer = ThreadedTiledRenderer(
+                    model,
+                    views,
+                    workers=scene.render_workers,
+                    shadows=scene.shadows,
+                    reflections=scene.reflections,
+                )
+            else:
+                renderer = TiledRenderer(
+                    model, views, shadows=scene.shadows, reflections=scene.reflections
+                )
+            self._renderers[cameras] = renderer
         n = self.num_envs
         images = {cam: np.empty((n, height, width, 3), dtype=np.uint8) for cam in cameras}
         out = [images[cam][i] for i in range(n) for cam in cameras]  # env-major, as the views

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import data_equivalence
@@ -12,6 +13,7 @@ from gymnasium.vector.utils import batch_space
 import lerobot_gym
 from lerobot_gym.errors import ActionError, ConfigError
 from lerobot_gym.registry import ENV_IDS, registered_env_ids
+from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer
 from lerobot_gym.sim.vector_env import TwinVectorEnv
 
 N = 3
@@ -172,6 +174,55 @@ def test_pixels_match_single_envs():
     finally:
         batched.close()
         sync.close()
+
+
+def test_render_workers_split_the_views_over_threads(monkeypatch):
+    """``render_workers=2``: the N x C views drawn on two threads, the images those of the
+    single-worker batched env within the tiled bound; each worker's first view sits at its own
+    buffer's origin, so it is bit-identical to the single env's image."""
+    reads = []
+    real_read = mujoco.mjr_readPixels
+    monkeypatch.setattr(mujoco, "mjr_readPixels", lambda *a: (reads.append(1), real_read(*a))[1])
+    env_id = "lerobot_gym/SO101-PickCube-v0"
+    cams = ("front", "wrist")
+    kwargs = {"obs_type": "pixels", "image_size": (32, 40), "cameras": cams}
+    threaded = gym.make_vec(
+        env_id, num_envs=N, vectorization_mode="vector_entry_point", render_workers=2, **kwargs
+    )
+    batched, sync = _pair(env_id, **kwargs)
+    share = -(-N * len(cams) // 2)  # the views of each worker, env-major
+    firsts = [divmod(k, len(cams)) for k in range(0, N * len(cams), share)]
+    assert firsts == [(0, 0), (1, 1)]  # twin 0's front, twin 1's wrist
+    try:
+        steps = [tuple(e.reset(seed=0)[0] for e in (threaded, batched, sync))]
+        for action in _actions(batched.action_space, 3):
+            steps.append(tuple(e.step(action)[0] for e in (threaded, batched, sync)))
+        assert isinstance(threaded.unwrapped._renderers[cams], ThreadedTiledRenderer)
+        reads.clear()
+        last = threaded.step(action)[0]
+        assert len(reads) == 2, "one read-back per worker"
+        model = threaded.unwrapped.backend.model
+        for i, c in firsts:  # each worker's first view: mujoco.Renderer's pixels exactly
+            mjcf = threaded.unwrapped.robot.camera(cams[c]).mjcf_camera
+            with mujoco.Renderer(model, 32, 40) as reference:
+                reference.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False  # as the env
+                reference.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+                reference.update_scene(threaded.unwrapped.twin_data(i), camera=mjcf)
+                want = reference.render()
+            np.testing.assert_array_equal(last["pixels"][cams[c]][i], want, f"{i} {cams[c]}")
+        for t, (ours, one, single) in enumerate(steps):
+            for cam in cams:
+                got, want = ours["pixels"][cam], one["pixels"][cam]
+                for i in range(N):
+                    diff = np.abs(got[i].astype(int) - want[i].astype(int))
+                    differing = np.count_nonzero(diff.max(-1)) / diff[..., 0].size
+                    assert differing <= MAX_DIFFERING_FRACTION, (t, cam, i, differing)
+                    assert diff.mean() <= MAX_MEAN_ABS_DIFF, (t, cam, i)
+                if cam == "front":  # twin 0's front: at the origin of both buffers
+                    np.testing.assert_array_equal(got[0], single["pixels"][cam][0], f"step {t}")
+    finally:
+        for e in (threaded, batched, sync):
+            e.close()
 
 
 @pytest.mark.parametrize("env_id", registered_env_ids())
