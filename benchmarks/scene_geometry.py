@@ -1,0 +1,178 @@
+"""What a scene's visual geometry costs a view, and what lighter geometry does to its images.
+
+With software GL a view's cost is its geometry, not its pixels (``lerobot_gym/sim/tiled.py``).
+This measures, per camera, the CPU time of one view (one ``mjv_updateScene`` + ``mjr_render`` +
+read-back, a one-view :class:`~lerobot_gym.sim.tiled.TiledRenderer`, best of interleaved
+repeats; CPU time of this single-threaded process, so it depends less on the machine's load
+than wall time) and how far the images move from today's (fraction of pixels that differ, mean
+absolute difference in levels, worst over cameras and states), for variants of the assets'
+visual-only properties:
+
+- SO-101: the ``floor`` plane (``size="0 0 0.05"``: infinite, drawn out to the far clip, its
+  grid spacing 0.05 m) with a larger grid spacing, and as a finite plane of half-size S.
+  MuJoCo planes are infinite for collision whatever their size (MuJoCo's XML reference,
+  ``geom/size``), so these change only the drawing.
+- ALOHA: ``visual/quality`` ``numslices``/``numstacks``/``numquads`` (the tessellation of its
+  primitive geoms, read when the GL context is made); ALOHA has no floor, and its table is a box
+  (tessellated with ``numquads``).
+
+The images' bound is the tiled renderer's (tests/sim/test_tiled.py): at most 2 % of pixels
+differ and the mean absolute difference stays under 0.5 levels. A variant within it for every
+camera could be made an asset's default; one outside it trades images for speed.
+
+Usage: ``python benchmarks/scene_geometry.py [--quick]`` (quick: 128x128 only, about 2 min).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+import lerobot_gym  # noqa: F401
+from lerobot_gym.sim.tiled import TiledRenderer, View
+
+MAX_DIFFERING_FRACTION = 0.02
+MAX_MEAN_ABS_DIFF = 0.5
+
+Variant = Callable[[mujoco.MjModel], None]
+
+
+def _floor(size: tuple[float, float, float]) -> Variant:
+    def apply(model: mujoco.MjModel) -> None:
+        model.geom_size[model.geom("floor").id] = size
+
+    return apply
+
+
+def _quality(slices: int, stacks: int, quads: int) -> Variant:
+    def apply(model: mujoco.MjModel) -> None:
+        q = model.vis.quality
+        q.numslices, q.numstacks, q.numquads = slices, stacks, quads
+
+    return apply
+
+
+SO101_VARIANTS: dict[str, Variant] = {
+    "floor infinite, grid 0.05 (today)": _floor((0, 0, 0.05)),
+    "floor infinite, grid 0.01": _floor((0, 0, 0.01)),
+    "floor infinite, grid 1.0": _floor((0, 0, 1.0)),
+    "floor 25 m half-size, grid 0.05": _floor((25, 25, 0.05)),
+    "floor 25 m half-size, grid 0.25": _floor((25, 25, 0.25)),
+    "floor 25 m half-size, grid 0.5": _floor((25, 25, 0.5)),
+    "floor 25 m half-size, grid 1.0": _floor((25, 25, 1.0)),
+    "floor 10 m half-size, grid 0.5": _floor((10, 10, 0.5)),
+    "floor 5 m half-size, grid 0.5": _floor((5, 5, 0.5)),
+}
+ALOHA_VARIANTS: dict[str, Variant] = {
+    "quality 28/16/4 (today)": _quality(28, 16, 4),
+    "quality 28/8/4": _quality(28, 8, 4),
+    "quality 16/8/4": _quality(16, 8, 4),
+    "quality 28/16/2": _quality(28, 16, 2),
+    "quality 28/16/1": _quality(28, 16, 1),
+    "quality 16/8/1": _quality(16, 8, 1),
+    "quality 8/4/1": _quality(8, 4, 1),
+}
+
+
+def _states(env_id: str, count: int) -> tuple[mujoco.MjModel, list[mujoco.MjData], tuple]:
+    """The id's model and ``count`` states (a reset and a few random steps each)."""
+    env = gym.make(env_id, obs_type="state", disable_env_checker=True)
+    datas = []
+    for seed in range(count):
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+        for _ in range(5):
+            env.step(env.action_space.sample())
+        backend = env.unwrapped.backend
+        d = mujoco.MjData(backend.model)
+        mujoco.mj_copyData(d, backend.model, backend.data)
+        datas.append(d)
+    robot = env.unwrapped.robot
+    cams = tuple(robot.camera(c).mjcf_camera for c in robot.camera_names)
+    model = backend.model
+    env.close()
+    return model, datas, cams
+
+
+def _render(model, datas, cam, size) -> tuple[list[np.ndarray], float]:
+    """Each state's image from ``cam`` and the CPU seconds of one view (best of the states)."""
+    with TiledRenderer(model, [View(cam, *size)]) as renderer:
+        images, best = [], float("inf")
+        for d in datas:
+            renderer.render(d)  # warm
+            t0 = time.process_time()
+            images.append(renderer.render(d)[0])
+            best = min(best, time.process_time() - t0)
+    return images, best
+
+
+def _measure(env_id: str, variants: dict[str, Variant], states: int, repeats: int, size) -> None:
+    model, datas, cams = _states(env_id, states)
+    saved = {
+        "geom_size": model.geom_size.copy(),
+        "quality": tuple(
+            getattr(model.vis.quality, k) for k in ("numslices", "numstacks", "numquads")
+        ),
+    }
+
+    def restore() -> None:
+        model.geom_size[:] = saved["geom_size"]
+        q = model.vis.quality
+        q.numslices, q.numstacks, q.numquads = saved["quality"]
+
+    today = {cam: _render(model, datas, cam, size)[0] for cam in cams}
+    times: dict[str, dict[str, float]] = {name: {} for name in variants}
+    diffs: dict[str, dict[str, tuple[float, float]]] = {name: {} for name in variants}
+    for _ in range(repeats):  # interleaved: load spikes hit every variant alike
+        for name, apply in variants.items():
+            apply(model)
+            for cam in cams:
+                images, cpu = _render(model, datas, cam, size)
+                times[name][cam] = min(times[name].get(cam, float("inf")), cpu)
+                worst = (0.0, 0.0)
+                for got, want in zip(images, today[cam], strict=True):
+                    diff = np.abs(got.astype(np.int16) - want.astype(np.int16))
+                    frac, mean = float((diff.max(-1) > 0).mean()), float(diff.mean())
+                    worst = (max(worst[0], frac), max(worst[1], mean))
+                diffs[name][cam] = worst
+            restore()
+    print(
+        f"\n{env_id}, {size[0]}x{size[1]}, {len(datas)} states; per view: CPU ms, "
+        "pixels differing, mean abs diff (worst state)"
+    )
+    base = next(iter(variants))
+    for name in variants:
+        cells = []
+        for cam in cams:
+            frac, mean = diffs[name][cam]
+            cells.append(f"{cam} {times[name][cam] * 1e3:5.2f} ms {frac:6.2%} {mean:5.2f}")
+        total = sum(times[name].values()) / sum(times[base].values())
+        ok = all(
+            f <= MAX_DIFFERING_FRACTION and m <= MAX_MEAN_ABS_DIFF for f, m in diffs[name].values()
+        )
+        print(f"  {name:34s} x{total:4.2f}  {'within' if ok else 'OUTSIDE'}  " + " | ".join(cells))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="128x128 only, fewer states")
+    args = parser.parse_args()
+    states, repeats = (2, 2) if args.quick else (4, 4)
+    sizes = ((128, 128),) if args.quick else ((128, 128), (480, 640))
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average (1, 5, 15 min): {load}")
+    for size in sizes:
+        _measure("lerobot_gym/SO101-PickCube-v0", SO101_VARIANTS, states, repeats, size)
+        _measure("lerobot_gym/Aloha-TransferCube-v0", ALOHA_VARIANTS, states, repeats, size)
+
+
+if __name__ == "__main__":
+    main()
