@@ -20,6 +20,44 @@ The images' bound is the tiled renderer's (tests/sim/test_tiled.py): at most 2 %
 differ and the mean absolute difference stays under 0.5 levels. A variant within it for every
 camera could be made an asset's default; one outside it trades images for speed.
 
+Measured (2026-12-07, full run, 2-core machine shared with other agents' jobs, load average
+8.9-10.7, llvmpipe; 4 states; CPU ms per view, worst % of pixels differing / mean abs diff):
+
+    SO101-PickCube, floor                128x128 front / wrist          480x640 front / wrist
+    infinite, grid 0.05 (the asset)      2.88 / 2.55                    10.27 / 9.98
+    infinite, grid 0.01 or 1.0           same time, identical images    same
+    25 m half-size, grid 0.05            x1.00; wrist 3.46 % / 0.10     x1.01; wrist 4.39 % / 0.07
+    25 m half-size, grid 0.5             x0.39; front 0.02 % / 0.00,    x0.77; front 0.07 %,
+                                         wrist 3.47 % / 0.10            wrist 4.39 % / 0.07
+    25 m half-size, grid 1.0             x0.34; same images as 0.5      x0.75
+    10 m half-size, grid 0.5             x0.37; front 21 % / 0.61       x0.73; 16-18 %
+    5 m half-size, grid 0.5              x0.34; wrist 9.4 % / 0.49      x0.73; wrist 12 % / 0.84
+
+    Aloha-TransferCube, quality          128x128 (4 views, CPU)         480x640
+    28/16/4 (MuJoCo's; before)           4.31 ms                        10.73 ms
+    28/8/4                               x0.93, <= 0.02 % / 0.00        x0.90, <= 0.01 %
+    16/8/4 (scene.xml now)               x0.84, <= 0.25 % / 0.08        x0.90, <= 0.27 % / 0.11
+    28/16/2                              x0.62, wrist 2.61 % / 0.04     x0.71, wrist 3.40 % / 0.06
+    28/16/1                              x0.51, wrist 11.9 % / 0.15     x0.65, wrist 10.1 % / 0.19
+    8/4/1                                x0.33, wrist 11.9 % / 0.33     x0.50, wrist 10.1 % / 0.56
+
+What it shows:
+
+- The infinite floor's grid spacing is not used: MuJoCo draws an infinite plane the same
+  whatever its third size (same images, same time), and at the cost of a finite plane of the far
+  clip's half-size (25 m here: ``statistic/extent`` 0.5 x ``map/zfar`` 50) with a fine grid,
+  whose checker lines up with it. A finite plane of that half-size with a coarser grid cuts a
+  view to 0.34-0.39 of its CPU at 128x128 (0.75 at 480x640, where pixels weigh more); the front
+  camera stays within the bound (<= 0.07 %), but the wrist camera, which sees the floor's far
+  grid at a grazing angle, differs along one grid diagonal (1-4 levels, 3.5-4.4 % of pixels:
+  past the 2 % bound), so the SO-101 asset keeps its infinite floor; the trade is the
+  coordinator's. Other half-sizes also shift the floor's checker pattern (21 % at 10 m) or leave
+  the far floor undrawn (wrist, 5 m).
+- ALOHA: ``numquads`` (a box face's subdivision) is most of the cost; fewer quads change the
+  shading across the boxes' faces, past the bound at 2 and 1. Fewer slices and stacks
+  (cylinders) stay well within it: the scene now uses 16/8/4 (tests/sim/test_scene_visuals.py
+  checks every camera of every ALOHA id).
+
 Usage: ``python benchmarks/scene_geometry.py [--quick]`` (quick: 128x128 only, about 2 min).
 """
 

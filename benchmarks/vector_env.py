@@ -32,6 +32,28 @@ Every figure is a best of interleaved repeats. The machine's load (``os.getloada
 with the figures: other processes on the cores lower the batched env (which uses every core)
 more than the single-thread anchor, so a loaded machine understates the first ratio.
 
+Measured (2026-12-07, ``--quick``, 2-core machine shared with other agents' jobs, load average
+8.6-9.5, llvmpipe; a quiet machine will show higher wall-clock figures for the threaded
+contenders):
+
+    raw mj_step loop 4538 steps/s; physics limit (2 x raw) 9076
+    state: batched 3190 env steps/s = 0.35 of the limit (goal 0.85); AsyncVectorEnv(2) 1428:
+           ratio 2.23 (goal 1.3); one physics thread 4164 = 0.92 of raw; its step: physics
+           86 %, tasks' per-twin Python 8.5 %, rest 6 %
+    physics only, N=16: Python loop 5705, mujoco.rollout (2 threads) 5173, mujoco.batch 5704
+    1x96x96: batched 168.5 env steps/s, AsyncVectorEnv(2) 229.2: ratio 0.74 (goal 3);
+             render_workers=2 133.1: ratio 0.58
+    CPU per env step, 1x96x96: batched 2.86 ms, render_workers=2 2.97 ms, gym.make env 2.94 ms
+
+An earlier ``--camera-only`` run (load 11-14) gave 0.47 (batched) and 0.36 (render_workers=2).
+What limits the camera figure: an env step's CPU is its view, and a view costs the same in the
+batched env as in a ``gym.make`` env (2.9 ms here, the geometry, mostly the SO-101's floor;
+``benchmarks/scene_geometry.py``). Both sides use the same 2 cores, so the batched env can at
+best match ``AsyncVectorEnv(2)`` in wall time; render_workers=2 moves the drawing onto a
+second core (same CPU per step), which helps only where a core is idle, not on this loaded
+machine. 3x needs views that cost a third as much (a GPU renderer, or lighter scene geometry,
+which changes the images: see scene_geometry.py), not a different way to batch them.
+
 Usage: ``python benchmarks/vector_env.py [--quick] [--camera-only]`` (quick runs in about a
 minute; ``--camera-only`` skips the state-only and physics-only figures).
 """

@@ -40,10 +40,13 @@ Decisions:
 - Cost: each view pays its own ``mjv_updateScene`` and ``mjr_render``, and with software GL a
   view's cost is its geometry, not its pixels (a 32x32 view costs ~70 % of a 128x128 one):
   llvmpipe transforms and clips every vertex of every geom for every view. On the SO-101 scene
-  the infinite floor plane, which MuJoCo draws as a grid of up to 200x200 quads, is ~75 % of a
-  view; on the ALOHA scene the boxes and cylinders tessellated at ``visual/quality`` (4 quads a
-  box edge, 28x16 slices) are (4 views: 5.8 ms CPU, 1.8 ms at numquads=1, numslices=8,
-  numstacks=4). Tiling saves what is paid per call (GL context switch, read-back and flip, a GL
+  the infinite floor plane, which MuJoCo draws as a fine grid out to the far clip whatever its
+  grid spacing, is ~60-75 % of a view; on the ALOHA scene the boxes and cylinders tessellated at
+  ``visual/quality`` are, the boxes' ``numquads`` most. ``benchmarks/scene_geometry.py``
+  measures lighter variants: the ALOHA scene now uses 16 slices x 8 stacks (~10-16 % cheaper,
+  images within the bound below); a finite, coarse SO-101 floor or ``numquads`` < 4 would cut a
+  view by 30-65 % but move more pixels than the bound allows, so the assets keep them. Tiling
+  saves what is paid per call (GL context switch, read-back and flip, a GL
   context and texture upload per image size), not the per-view geometry, and
   lighter geometry changes the images, so it is the scene's choice, not the renderer's. Several
   cores can share the views: :mod:`lerobot_gym.sim.tiled_threads` (opt-in).
