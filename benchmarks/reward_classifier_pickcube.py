@@ -4,9 +4,9 @@ Records PickCube episodes on the MuJoCo twin with ``RecordEpisodes`` (the same r
 real-arm session uses), in three kinds, in turn: the scripted grasp-and-lift (success from about
 step 78 on), a miss (the same motion with the jaws held open: the cube stays on the table) and a
 drop (the grasp, then the jaws open at step 95: success, then failure). ``next.success`` is the
-twin's ground truth (cube >= 5 cm up and held by both pads). Then ``lerobot-gym
-train-reward-classifier``'s training (:func:`~lerobot_gym.policies.reward_training.train_reward_classifier`)
-fits the classifier on 80 % of the episodes and evaluates it on the other 20 %.
+twin's ground truth (cube >= 5 cm up and held by both pads). Then the training of
+``lerobot-gym train-reward-classifier`` (``reward_training.train_reward_classifier``) fits the
+classifier on 80 % of the episodes and evaluates it on the other 20 %.
 
 Prints, last:
 - held-out accuracy, precision and recall against the twin's ground truth (goal: accuracy
