@@ -16,7 +16,8 @@ RL, and a rehearsal on the emulated arm: the same file gives the same stack on t
 7. ``HumanIntervention`` with the teleop device, when one is given; a joint-space device
    (a leader arm) in an end-effector stack intervenes through
    :meth:`EEDeltaAction.delta_towards`;
-8. ``HumanLabels`` (reads the events ``HumanIntervention`` put in ``info``; with a teleop only);
+8. ``HumanLabels`` (reads the events ``HumanIntervention`` put in ``info``; with a teleop only;
+   with ``reward.source="human"`` the operator's label is the only success and reward);
 9. ``TimeLimit`` (``episode_time_s``).
 
 Decisions:
@@ -160,6 +161,7 @@ def make_hil_env(
             env,
             terminate_on_success=reward.terminate_on_success,
             success_reward=reward.success_reward,
+            labels_only=reward.source == "human",
         )
     if cfg.episode_time_s is not None:
         env = gym.wrappers.TimeLimit(env, max_episode_steps=max(1, round(cfg.episode_time_s * fps)))

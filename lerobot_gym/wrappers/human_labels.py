@@ -22,6 +22,10 @@ Decisions:
   facts cannot on hardware), and a success step's reward is ``success_reward``; other steps
   keep the env's reward (0 on hardware, the task's on the twin).
 * ``truncated`` is never folded into ``terminated``: stopping the session truncates.
+* ``labels_only=True`` makes the operator the only judge: every other step reports
+  ``is_success`` False and reward 0, so demonstrations labelled on the twin carry the same
+  sparse reward as those labelled on the arm (the twin's dense reward and its own success flag
+  do not leak into them).
 * Reading the device here *and* in ``HumanIntervention`` would consume one-shot presses twice,
   so pass ``teleop`` only when there is no ``HumanIntervention`` in the stack.
 """
@@ -47,6 +51,7 @@ class HumanLabels(gym.Wrapper[ObsType, ActType, ObsType, ActType], gym.utils.Rec
         teleop: a connected device to read events from; None: read them from ``info``.
         terminate_on_success: end the episode when the operator labels it a success.
         success_reward: the reward of the step labelled a success.
+        labels_only: reward 0 and ``is_success`` False except on a step labelled a success.
 
     Example:
         >>> import gymnasium as gym
@@ -73,18 +78,21 @@ class HumanLabels(gym.Wrapper[ObsType, ActType, ObsType, ActType], gym.utils.Rec
         *,
         terminate_on_success: bool = True,
         success_reward: float = 1.0,
+        labels_only: bool = False,
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(
             self,
             teleop=teleop,
             terminate_on_success=terminate_on_success,
             success_reward=success_reward,
+            labels_only=labels_only,
             _disable_deepcopy=True,  # a device holds threads, ports and locks
         )
         gym.Wrapper.__init__(self, env)
         self.teleop = teleop
         self.terminate_on_success = bool(terminate_on_success)
         self.success_reward = float(success_reward)
+        self.labels_only = bool(labels_only)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -105,6 +113,9 @@ class HumanLabels(gym.Wrapper[ObsType, ActType, ObsType, ActType], gym.utils.Rec
             events = info_keys.check_events(
                 {k: info.get(k, False) for k in info_keys.EVENT_KEYS}, "info"
             )
+        if self.labels_only:
+            reward = 0.0
+            info[info_keys.IS_SUCCESS] = False
         if events[info_keys.SUCCESS]:
             info[info_keys.IS_SUCCESS] = True
             reward = self.success_reward

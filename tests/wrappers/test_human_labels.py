@@ -61,6 +61,17 @@ def test_success_without_termination_when_asked():
     assert len(steps) == 4 and steps[1][0] == 5.0 and steps[1][3]["is_success"]
 
 
+def test_labels_only_leaves_the_operator_as_the_only_judge():
+    """The twin's dense reward and its own success flag are replaced unless labelled."""
+    human = ScriptedHuman(lambda s: np.zeros(6), lambda s: False, presses={3: "success"})
+    human.connect()
+    plain = _run(HumanLabels(_env(), None), 3)
+    assert all(s[0] > 0.0 for s in plain)  # Reach's dense reward, without labels_only
+    steps = _run(HumanLabels(_env(), human, labels_only=True), 10)
+    assert [s[0] for s in steps] == [0.0, 0.0, 0.0, 1.0]
+    assert [s[3]["is_success"] for s in steps] == [False, False, False, True]
+
+
 def test_labels_from_the_keyboard_through_intervention_into_the_dataset(tmp_path):
     # The keyboard is the device of HumanIntervention; HumanLabels reads the events it copied.
     keyboard = TerminalKeyboard(fd=None)
