@@ -34,7 +34,7 @@ import numpy as np
 from lerobot_gym.cli._record_loop import ActionSource
 from lerobot_gym.cli.args import UsageError
 
-__all__ = ["HIL_TELEOP_TYPES", "HilPlan", "HoldSource", "NoKeys", "plan_hil"]
+__all__ = ["HIL_TELEOP_TYPES", "HilPlan", "HoldSource", "NoKeys", "make_hil_teleop", "plan_hil"]
 
 #: --teleop.type values of a config recording.
 HIL_TELEOP_TYPES = ("keyboard", "gamepad", "so101_leader")
@@ -91,33 +91,7 @@ class HilPlan:
 
     def make_teleop(self, keyboard: Any) -> Any:
         """The device, unconnected (``keyboard``: the terminal keyboard of the session)."""
-        options = dict(self.teleop_options)
-        if self.teleop_type == "keyboard":
-            if options:
-                raise UsageError("--teleop.type=keyboard takes no --teleop.* options")
-            return keyboard
-        if self.teleop_type == "so101_leader":
-            from lerobot_gym.robots.so101.leader import SO101Leader
-
-            known = ("port", "id", "calibration_dir", "intervention_threshold_deg")
-            unknown = sorted(set(options) - set(known))
-            if unknown:
-                raise UsageError(
-                    f"--teleop.{unknown[0]} is not an so101_leader option; options: "
-                    + ", ".join(f"--teleop.{k}" for k in known)
-                )
-            if not options.get("port"):
-                raise UsageError("--teleop.port is required (the leader arm's serial port)")
-            return SO101Leader(
-                options["port"],
-                leader_id=options.get("id") or "leader",
-                calibration_dir=options.get("calibration_dir"),
-                intervention_threshold_deg=options.get("intervention_threshold_deg"),
-                events=keyboard.events,
-            )
-        from lerobot_gym.teleop.factory import make_teleop
-
-        return make_teleop(self.teleop_type, **options)
+        return make_hil_teleop(self.teleop_type, self.teleop_options, keyboard)
 
     def make_env(self, teleop: Any) -> Any:
         """The HIL-SERL stack with ``teleop`` inside it."""
@@ -136,6 +110,48 @@ class HilPlan:
 
         options = {k: v for k, v in (cfg.get("policy") or {}).items() if k != "type"}
         return PolicySource(make_policy(self.policy_type, env, seed=seed, **options))
+
+
+def make_hil_teleop(teleop_type: str, options: dict[str, Any], keyboard: Any) -> Any:
+    """An unconnected device of :data:`HIL_TELEOP_TYPES` from its ``--teleop.*`` options.
+
+    ``keyboard`` (the session's terminal keyboard) is the device for ``keyboard`` and the
+    source of a leader arm's events (space: intervene, right arrow: success, Esc: stop).
+
+    Raises:
+        UsageError: an unknown type or option, or a leader arm without ``--teleop.port``.
+    """
+    options = dict(options)
+    if teleop_type not in HIL_TELEOP_TYPES:
+        raise UsageError(
+            f"unknown --teleop.type={teleop_type!r}; known: " + ", ".join(HIL_TELEOP_TYPES)
+        )
+    if teleop_type == "keyboard":
+        if options:
+            raise UsageError("--teleop.type=keyboard takes no --teleop.* options")
+        return keyboard
+    if teleop_type == "so101_leader":
+        from lerobot_gym.robots.so101.leader import SO101Leader
+
+        known = ("port", "id", "calibration_dir", "intervention_threshold_deg")
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise UsageError(
+                f"--teleop.{unknown[0]} is not an so101_leader option; options: "
+                + ", ".join(f"--teleop.{k}" for k in known)
+            )
+        if not options.get("port"):
+            raise UsageError("--teleop.port is required (the leader arm's serial port)")
+        return SO101Leader(
+            options["port"],
+            leader_id=options.get("id") or "leader",
+            calibration_dir=options.get("calibration_dir"),
+            intervention_threshold_deg=options.get("intervention_threshold_deg"),
+            events=keyboard.events,
+        )
+    from lerobot_gym.teleop.factory import make_teleop
+
+    return make_teleop(teleop_type, **options)
 
 
 def plan_hil(cfg: dict[str, Any], env_args: dict[str, Any]) -> HilPlan | None:

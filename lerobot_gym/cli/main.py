@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "calibrate": "lerobot_gym.cli.calibrate:run",
     "sysid": "lerobot_gym.cli.sysid:run",
     "find-port": "lerobot_gym.cli.find_port:run",
+    "find-joint-limits": "lerobot_gym.cli.find_joint_limits:run",
     "find-cameras": "lerobot_gym.cli.find_cameras:run",
 }
 

@@ -182,11 +182,13 @@ def _clip_joints(
         )
     space = env.action_space
     assert isinstance(space, gym.spaces.Box)
-    if (low < space.low - 1e-3).any() or (high > space.high + 1e-3).any():
+    # Measured at a joint's limit and widened a little (hil/limits.py): clip that overshoot.
+    if (low < space.low - 1.0).any() or (high > space.high + 1.0).any():
         raise ConfigError(
             f"{source}: joint_bounds {low.tolist()}..{high.tolist()} reach outside the joint "
             f"limits {space.low.tolist()}..{space.high.tolist()}; re-run find-joint-limits"
         )
+    low, high = np.maximum(low, space.low), np.minimum(high, space.high)
     return gym.wrappers.TransformAction(
         env, lambda a: np.clip(a, low, high).astype(np.float32), space
     )
