@@ -50,6 +50,7 @@ COMMANDS: dict[str, str] = {
     "sysid": "lerobot_gym.cli.sysid:run",
     "find-port": "lerobot_gym.cli.find_port:run",
     "find-joint-limits": "lerobot_gym.cli.find_joint_limits:run",
+    "select-roi": "lerobot_gym.cli.select_roi:run",
     "find-cameras": "lerobot_gym.cli.find_cameras:run",
 }
 
