@@ -89,3 +89,36 @@ def test_cli_needs_a_device(capsys) -> None:
     assert "--teleop.type is required" in capsys.readouterr().err
     assert main(["find-joint-limits", "--teleop.type=mouse"]) == 2
     assert "unknown --teleop.type='mouse'" in capsys.readouterr().err
+
+
+def test_an_emulated_leader_drives_the_emulated_arm_through_its_range(tmp_path: Path) -> None:
+    """--teleop.type=so101_leader on an emulated bus, the follower the emulated arm."""
+    from lerobot_gym.cli import find_joint_limits as cmd
+    from lerobot_gym.robots.so101.emulated import EmulatedSO101
+    from lerobot_gym.robots.so101.spec import SO101
+    from lerobot_gym.teleop.keyboard import TerminalKeyboard
+
+    hand_deg = np.array([25.0, -40.0, 40.0, 20.0, -30.0])
+    hand_rad = np.append(np.deg2rad(hand_deg), 0.8)
+    with EmulatedSO101("leader", plant="first_order") as arm:
+        arm.emulator.set_actual_positions_rad(hand_rad)
+        cfg = cmd.PARSER.parse(
+            [
+                "--env.backend=emulated",
+                "--env.max_speed_deg_s=360",
+                "--teleop.type=so101_leader",
+                f"--teleop.port={arm.port}",
+                f"--teleop.calibration_dir={arm.calibration_dir}",
+                "--duration_s=1.5",
+                "--seed=0",
+                f"--config={tmp_path / 'hil.json'}",
+            ]
+        )
+        limits = cmd.find_joint_limits(cfg, keyboard=TerminalKeyboard(fd=None))
+    hand_user = SO101.to_user(hand_rad)
+    # The follower went from its start pose to the hand's: each joint's range spans both ends.
+    for j in range(5):
+        assert limits.joint_low[j] - 1.5 <= hand_user[j] <= limits.joint_high[j] + 1.5, j
+    assert limits.joint_high[0] - limits.joint_low[0] > 15.0
+    data = json.loads((tmp_path / "hil.json").read_text())
+    assert data["joint_bounds"]["high"][0] >= hand_user[0] - 1.5
