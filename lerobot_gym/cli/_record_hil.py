@@ -93,6 +93,24 @@ class HilPlan:
         """The device, unconnected (``keyboard``: the terminal keyboard of the session)."""
         return make_hil_teleop(self.teleop_type, self.teleop_options, keyboard)
 
+    def open(self, keyboard: Any, teleop: Any | None = None) -> tuple[Any, Any]:
+        """``(env, device)``: the stack with the device inside, the device connected.
+
+        ``teleop``: the caller's device instead of ``--teleop.type``'s (the caller keeps it:
+        the returned device, which the caller of this method disconnects, is then None).
+        """
+        device = teleop if teleop is not None else self.make_teleop(keyboard)
+        connected_here = not device.is_connected
+        if connected_here:
+            device.connect()
+        try:
+            env = self.make_env(device)
+        except BaseException:
+            if connected_here:
+                device.disconnect()
+            raise
+        return env, device if connected_here else None
+
     def make_env(self, teleop: Any) -> Any:
         """The HIL-SERL stack with ``teleop`` inside it."""
         from lerobot_gym.hil import make_hil_env

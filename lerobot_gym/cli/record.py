@@ -352,23 +352,12 @@ def record(
     keyboard = keyboard if keyboard is not None else TerminalKeyboard(fd=None)
     root_existed = root.exists()
     creates_dataset = not root_existed or not any(root.iterdir())
-    device: Any = None  # the teleop device inside a --env.config stack
+    device: Any = None  # the teleop device this call connected inside a --env.config stack
     if hil is None:
         env = gym.make(env_id, **kwargs)
     else:
-        device = teleop if teleop is not None else hil.make_teleop(keyboard)
+        env, device = hil.open(keyboard, teleop)
         keyboard = NoKeys()  # events come through the stack, read once (cli/_record_hil.py)
-        connected_here = not device.is_connected
-        if connected_here:
-            device.connect()
-        try:
-            env = hil.make_env(device)
-        except BaseException:
-            if connected_here:
-                device.disconnect()
-            raise
-        if not connected_here:
-            device = None  # the caller's device: the caller disconnects it
     recorder: Any = None
     source: ActionSource | None = None
     try:
