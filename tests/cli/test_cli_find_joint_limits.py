@@ -122,3 +122,52 @@ def test_an_emulated_leader_drives_the_emulated_arm_through_its_range(tmp_path: 
     assert limits.joint_high[0] - limits.joint_low[0] > 15.0
     data = json.loads((tmp_path / "hil.json").read_text())
     assert data["joint_bounds"]["high"][0] >= hand_user[0] - 1.5
+
+
+def test_keyboard_jogs_typed_into_a_real_pty_move_the_tool(tmp_path: Path) -> None:
+    """The CLI on a pseudo-terminal: 'i' jogs forward, 'n' ends; the box grows along x."""
+    import os
+    import select
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "hil.json"
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lerobot_gym.cli.main",
+            "find-joint-limits",
+            "--teleop.type=keyboard",
+            "--duration_s=30",
+            "--seed=0",
+            f"--config={config}",
+        ],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
+    os.close(slave)
+    out = b""
+    try:
+        # Presses before the session's reset are dropped (by design), so keep jogging for a
+        # while; the loop reads one step of jog per press.
+        deadline = time.monotonic() + 120
+        while b"move the arm" not in out:
+            assert time.monotonic() < deadline, out[-300:]
+            if select.select([master], [], [], 1.0)[0]:
+                out += os.read(master, 4096)
+        for _ in range(60):
+            os.write(master, b"i")
+            time.sleep(0.1)
+        os.write(master, b"n")
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    ee = json.loads(config.read_text())["ee_control"]["bounds"]
+    assert ee["high"][0] - ee["low"][0] > 0.02  # at least two 1 cm jogs forward landed
