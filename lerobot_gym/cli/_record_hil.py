@@ -19,7 +19,9 @@ Design decisions:
   ``RecordEpisodes``.
 * The terminal keyboard is the device for ``--teleop.type=keyboard``, and the source of the
   leader arm's events (space: intervene, right arrow: success ...) for
-  ``--teleop.type=so101_leader``; a gamepad has its own buttons.
+  ``--teleop.type=so101_leader``; a gamepad has its own buttons. With
+  ``--teleop.intervention_threshold_deg`` a leader held further than that from the follower's
+  present pose intervenes (:class:`FollowerPose`).
 * ``--dataset.episode_time_s`` and the file's ``episode_time_s`` both limit an episode; the
   shorter ends it.
 """
@@ -34,7 +36,15 @@ import numpy as np
 from lerobot_gym.cli._record_loop import ActionSource
 from lerobot_gym.cli.args import UsageError
 
-__all__ = ["HIL_TELEOP_TYPES", "HilPlan", "HoldSource", "NoKeys", "make_hil_teleop", "plan_hil"]
+__all__ = [
+    "HIL_TELEOP_TYPES",
+    "FollowerPose",
+    "HilPlan",
+    "HoldSource",
+    "NoKeys",
+    "make_hil_teleop",
+    "plan_hil",
+]
 
 #: --teleop.type values of a config recording.
 HIL_TELEOP_TYPES = ("keyboard", "gamepad", "so101_leader")
@@ -89,9 +99,9 @@ class HilPlan:
         merged.pop("id", None)
         return merged
 
-    def make_teleop(self, keyboard: Any) -> Any:
+    def make_teleop(self, keyboard: Any, follower: Any = None) -> Any:
         """The device, unconnected (``keyboard``: the terminal keyboard of the session)."""
-        return make_hil_teleop(self.teleop_type, self.teleop_options, keyboard)
+        return make_hil_teleop(self.teleop_type, self.teleop_options, keyboard, follower)
 
     def open(self, keyboard: Any, teleop: Any | None = None) -> tuple[Any, Any]:
         """``(env, device)``: the stack with the device inside, the device connected.
@@ -99,12 +109,13 @@ class HilPlan:
         ``teleop``: the caller's device instead of ``--teleop.type``'s (the caller keeps it:
         the returned device, which the caller of this method disconnects, is then None).
         """
-        device = teleop if teleop is not None else self.make_teleop(keyboard)
+        follower = FollowerPose()
+        device = teleop if teleop is not None else self.make_teleop(keyboard, follower)
         connected_here = not device.is_connected
         if connected_here:
             device.connect()
         try:
-            env = self.make_env(device)
+            env = follower.env = self.make_env(device)
         except BaseException:
             if connected_here:
                 device.disconnect()
@@ -130,11 +141,28 @@ class HilPlan:
         return PolicySource(make_policy(self.policy_type, env, seed=seed, **options))
 
 
-def make_hil_teleop(teleop_type: str, options: dict[str, Any], keyboard: Any) -> Any:
+class FollowerPose:
+    """The follower's present joints (boundary units), for a leader's motion-triggered
+    intervention; the env is set once the stack that holds the leader is built."""
+
+    def __init__(self) -> None:
+        self.env: Any = None
+
+    def __call__(self) -> np.ndarray:
+        """The joints last read from the follower."""
+        base = self.env.unwrapped
+        return np.asarray(base.robot.to_user(base.last_state.joint_positions_rad), np.float64)
+
+
+def make_hil_teleop(
+    teleop_type: str, options: dict[str, Any], keyboard: Any, follower: Any = None
+) -> Any:
     """An unconnected device of :data:`HIL_TELEOP_TYPES` from its ``--teleop.*`` options.
 
     ``keyboard`` (the session's terminal keyboard) is the device for ``keyboard`` and the
     source of a leader arm's events (space: intervene, right arrow: success, Esc: stop).
+    ``follower`` (a :class:`FollowerPose`) is what ``--teleop.intervention_threshold_deg``
+    measures a leader's distance from (LeRobot's "leader moved away from the follower").
 
     Raises:
         UsageError: an unknown type or option, or a leader arm without ``--teleop.port``.
@@ -166,6 +194,7 @@ def make_hil_teleop(teleop_type: str, options: dict[str, Any], keyboard: Any) ->
             calibration_dir=options.get("calibration_dir"),
             intervention_threshold_deg=options.get("intervention_threshold_deg"),
             events=keyboard.events,
+            follower=follower,
         )
     from lerobot_gym.teleop.factory import make_teleop
 

@@ -112,3 +112,35 @@ def test_a_missing_or_invalid_config_names_it(tmp_path, capsys) -> None:
     bad = _config(tmp_path, reward={"source": "oracle"})
     assert main(["record", *_args(tmp_path, f"--env.config={bad}", "--teleop.type=keyboard")]) == 1
     assert "reward.source must be one of" in capsys.readouterr().err
+
+
+def test_an_emulated_leader_intervenes_on_the_emulated_arm_through_the_cli(tmp_path, capsys):
+    """The rehearsal rig from the command line: the leader, held away from the follower past
+    --teleop.intervention_threshold_deg, takes over; its frames are marked in the dataset."""
+    from lerobot_gym.robots.so101.emulated import EmulatedSO101
+
+    config = _config(
+        tmp_path,
+        env={"id": "SO101-v0", "backend": "emulated", "obs_type": "state"},
+        image=None,
+    )
+    hand_rad = np.append(np.deg2rad([25.0, -40.0, 40.0, 20.0, -30.0]), 0.8)
+    with EmulatedSO101("leader", plant="first_order") as arm:
+        arm.emulator.set_actual_positions_rad(hand_rad)
+        argv = _args(
+            tmp_path,
+            f"--env.config={config}",
+            "--env.max_speed_deg_s=360",
+            "--teleop.type=so101_leader",
+            f"--teleop.port={arm.port}",
+            f"--teleop.calibration_dir={arm.calibration_dir}",
+            "--teleop.intervention_threshold_deg=10",
+            "--dataset.num_episodes=1",
+            "--dataset.reset_time_s=0",
+        )
+        assert main(["record", *argv]) == 0, capsys.readouterr().err
+    ds = LeRobotDataset(tmp_path / "ds", format="numpy")
+    flags = _column(ds, "complementary_info.is_intervention")
+    assert len(flags) == 15 and flags.all()  # the hand was far from the follower throughout
+    actions = np.stack([np.asarray(ds[i]["action"]) for i in range(len(ds))])
+    assert np.abs(actions[:, :3]).max() > 0.5  # the operator's moves, as end-effector deltas
