@@ -22,6 +22,11 @@ Decisions:
   facts cannot on hardware), and a success step's reward is ``success_reward``; other steps
   keep the env's reward (0 on hardware, the task's on the twin).
 * ``truncated`` is never folded into ``terminated``: stopping the session truncates.
+* With ``terminate_on_success=False`` a success label holds for the rest of the episode
+  (each later step reports ``is_success`` and ``success_reward``) until a failure label ends
+  it: the operator says "it is done" once, and the frames that follow (the cube held up) are
+  the success examples a reward classifier learns from (LeRobot records classifier data the
+  same way, with ``terminate_on_success: false``).
 * ``labels_only=True`` makes the operator the only judge: every other step reports
   ``is_success`` False and reward 0, so demonstrations labelled on the twin carry the same
   sparse reward as those labelled on the arm (the twin's dense reward and its own success flag
@@ -93,6 +98,7 @@ class HumanLabels(gym.Wrapper[ObsType, ActType, ObsType, ActType], gym.utils.Rec
         self.terminate_on_success = bool(terminate_on_success)
         self.success_reward = float(success_reward)
         self.labels_only = bool(labels_only)
+        self._success_held = False  # a success label holding (terminate_on_success=False)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -101,6 +107,7 @@ class HumanLabels(gym.Wrapper[ObsType, ActType, ObsType, ActType], gym.utils.Rec
         obs, info = self.env.reset(seed=seed, options=options)
         if self.teleop is not None:
             self.teleop.reset()
+        self._success_held = False
         return obs, info
 
     def step(self, action: ActType) -> tuple[ObsType, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -116,12 +123,14 @@ class HumanLabels(gym.Wrapper[ObsType, ActType, ObsType, ActType], gym.utils.Rec
         if self.labels_only:
             reward = 0.0
             info[info_keys.IS_SUCCESS] = False
-        if events[info_keys.SUCCESS]:
+        if events[info_keys.SUCCESS] or self._success_held:
             info[info_keys.IS_SUCCESS] = True
             reward = self.success_reward
             terminated = terminated or self.terminate_on_success
+            self._success_held = not self.terminate_on_success
         if events[info_keys.FAILURE]:
             info[info_keys.IS_SUCCESS] = False
+            self._success_held = False
             terminated = True
         if events[info_keys.RERECORD_EPISODE]:
             terminated = True
