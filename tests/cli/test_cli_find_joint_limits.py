@@ -106,6 +106,7 @@ def test_an_emulated_leader_drives_the_emulated_arm_through_its_range(tmp_path: 
             [
                 "--env.backend=emulated",
                 "--env.max_speed_deg_s=360",
+                "--env.lockstep=true",
                 "--teleop.type=so101_leader",
                 f"--teleop.port={arm.port}",
                 f"--teleop.calibration_dir={arm.calibration_dir}",

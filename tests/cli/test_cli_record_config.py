@@ -131,6 +131,7 @@ def test_an_emulated_leader_intervenes_on_the_emulated_arm_through_the_cli(tmp_p
             tmp_path,
             f"--env.config={config}",
             "--env.max_speed_deg_s=360",
+            "--env.lockstep=true",
             "--teleop.type=so101_leader",
             f"--teleop.port={arm.port}",
             f"--teleop.calibration_dir={arm.calibration_dir}",

@@ -162,6 +162,8 @@ def test_the_rehearsal_rig_emulated_arm_with_an_emulated_leader(tmp_path: Path) 
             "backend": "emulated",
             "image_size": [48, 64],
             "max_speed_deg_s": 360.0,
+            # One control period per step: how far the arm got does not depend on the load.
+            "lockstep": True,
         },
     }
     keyboard = TerminalKeyboard(fd=None)
