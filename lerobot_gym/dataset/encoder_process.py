@@ -51,6 +51,7 @@ import atexit
 import math
 import mmap
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -134,6 +135,7 @@ class _EncoderHost:
         self._conn: Connection | None = None
         self._broken = False  # the socket failed: the process is dead or dying
         self._ready = False
+        self._poller: Any = None
 
     # -- process lifetime ------------------------------------------------------------------
 
@@ -191,6 +193,10 @@ class _EncoderHost:
             child_sock.close()
         self._sock = parent_sock
         self._conn = Connection(os.dup(parent_sock.fileno()))
+        # One poll object for the process's life: Connection.poll builds a selector per call,
+        # ~0.1 ms that add_frame would pay per camera.
+        self._poller = select.poll()
+        self._poller.register(self._conn.fileno(), select.POLLIN)
         self._broken = self._ready = False
         self.generation += 1
         deadline = time.monotonic() + _START_TIMEOUT_S
@@ -305,10 +311,10 @@ class _EncoderHost:
             if conn is None or self._broken:
                 return
             try:
-                ready = conn.poll(timeout_s)
+                ready = self._poller.poll(max(0, round(timeout_s * 1000)))
                 while ready:
                     self._dispatch(conn.recv())
-                    ready = conn.poll(0)
+                    ready = self._poller.poll(0)
             except (EOFError, OSError):
                 self._broken = True
 
