@@ -163,17 +163,16 @@ class _EncoderHost:
                 self._send_stream(st)
             return True
 
-    def crashed_error(self) -> EncoderCrashedError:
+    def _how_it_ended(self) -> str:
         code = None if self._proc is None else self._proc.poll()
-        how = (
-            "lost its connection"
-            if code is None
-            else f"was killed by signal {-code}"
-            if code < 0
-            else f"exited with code {code}"
-        )
+        if code is None:
+            return "lost its connection"
+        return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+
+    def crashed_error(self) -> EncoderCrashedError:
         return EncoderCrashedError(
-            f"the video encoder process (pid {self.pid}) {how} during the episode, whose video "
+            f"the video encoder process (pid {self.pid}) {self._how_it_ended()} during the "
+            "episode, whose video "
             "is lost: discard the episode with clear_episode() (`lerobot-gym record` does) and "
             "record it again; the next episode starts a new encoder process"
         )
@@ -202,11 +201,17 @@ class _EncoderHost:
         deadline = time.monotonic() + _START_TIMEOUT_S
         while not self._ready:
             if not self.alive() or time.monotonic() > deadline:
-                err = self.crashed_error()
+                how = (
+                    f"was not ready within {_START_TIMEOUT_S:.0f} s"
+                    if self.alive()
+                    else self._how_it_ended()
+                )
+                pid = self.pid
                 self._disconnect()
                 raise EncoderCrashedError(
-                    f"the video encoder process did not start ({err}); its error is printed "
-                    "above. Check that PyAV imports in this environment: python -c 'import av'"
+                    f"the video encoder process (pid {pid}) {how} while starting; its error, if "
+                    f"any, is printed above. Check that PyAV imports: {sys.executable} -c "
+                    "'import av'"
                 )
             self.pump(_POLL_S)
 
@@ -501,6 +506,10 @@ class ProcessVideoEncoder:
                 pass
         if self._path is not None:  # what a dead encoder process left
             self._path.unlink(missing_ok=True)
+        try:  # start the next process now, between episodes, not in the next one's first frame
+            self._host.ensure_running()
+        except EncoderCrashedError:
+            pass  # start_episode tries again and raises
 
     def close(self) -> None:
         """Close the stream (an unfinished episode is discarded); the process stays for others."""
