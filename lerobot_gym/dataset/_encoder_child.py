@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from lerobot_gym.dataset import _heap
 from lerobot_gym.dataset.video import EncodedEpisode, EpisodeVideoEncoder
 
 ENCODER_NICE = 10
@@ -44,6 +45,9 @@ class _ChildStream:
         def report(seq: int, result: EncodedEpisode | BaseException) -> None:
             payload = result if isinstance(result, EncodedEpisode) else _describe(result)
             send(("result", self.sid, seq, payload))
+            # The episode's encoder has closed: its freed arenas go back to the OS (see
+            # _heap), or this long-lived process grows every episode.
+            _heap.release_free_heap()
 
         self.encoder = EpisodeVideoEncoder(
             key,
