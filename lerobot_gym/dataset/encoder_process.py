@@ -172,9 +172,9 @@ class _EncoderHost:
     def crashed_error(self) -> EncoderCrashedError:
         return EncoderCrashedError(
             f"the video encoder process (pid {self.pid}) {self._how_it_ended()} during the "
-            "episode, whose video "
-            "is lost: discard the episode with clear_episode() (`lerobot-gym record` does) and "
-            "record it again; the next episode starts a new encoder process"
+            "episode, whose video is lost: discard the episode with clear_episode() and record "
+            "it again, the next episode starts a new encoder process (`lerobot-gym record` "
+            "keeps the saved episodes: continue with --resume=true)"
         )
 
     def _start(self) -> None:

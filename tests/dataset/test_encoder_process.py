@@ -109,6 +109,21 @@ def test_killed_encoder_is_a_typed_error_and_the_next_episode_records(tmp_path: 
     assert _decode(meta.video_path(1, "observation.images.a")).shape == (7, H, W, 3)
 
 
+def test_an_encoder_dying_between_episodes_costs_nothing(tmp_path: Path) -> None:
+    with LeRobotDatasetWriter.create(
+        tmp_path / "ds", repo_id="t/x", fps=10, features=FEATURES, vcodec="h264", fsync=False
+    ) as w:
+        _record(w, _noise(4, seed=1))
+        assert w.save_episode() == 0
+        first = encoder_host().pid
+        _kill_encoder()  # no episode in progress: nothing is lost
+        _record(w, _noise(3, seed=2))
+        assert w.save_episode() == 1
+        assert encoder_host().pid != first
+    assert validate(w.root) == []
+    assert DatasetMeta.load(w.root).num_frames == 7
+
+
 def test_save_right_after_the_encoder_dies_raises_instead_of_hanging(tmp_path: Path) -> None:
     with LeRobotDatasetWriter.create(
         tmp_path / "ds", repo_id="t/x", fps=10, features=FEATURES, vcodec="h264", fsync=False
