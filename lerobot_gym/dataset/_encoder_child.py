@@ -25,8 +25,8 @@ import numpy as np
 from lerobot_gym.dataset import _heap
 from lerobot_gym.dataset.video import EncodedEpisode, EpisodeVideoEncoder
 
-ENCODER_NICE = 10
-"""How much the encoder process lowers its priority (``os.nice``)."""
+ENCODER_NICE = int(os.environ.get("LEROBOT_GYM_ENCODER_NICE", "10"))
+"""The encoder process's ``nice`` value (at least); ``LEROBOT_GYM_ENCODER_NICE`` overrides."""
 
 _PARENT_CHECK_S = 0.5
 
@@ -82,19 +82,24 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _lower_priority() -> None:
+def lower_priority(pid: int = 0) -> None:
+    """Run process ``pid`` (0: this one) at ``nice`` >= ENCODER_NICE under ``SCHED_BATCH``.
+
+    Set on the main thread, before other threads exist, so that every thread inherits it.
+    """
     try:
-        os.nice(ENCODER_NICE)
+        nice = os.getpriority(os.PRIO_PROCESS, pid)
+        os.setpriority(os.PRIO_PROCESS, pid, max(nice, ENCODER_NICE))
         if hasattr(os, "SCHED_BATCH"):
-            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+            os.sched_setscheduler(pid, os.SCHED_BATCH, os.sched_param(0))
     except OSError:
-        pass  # not permitted here: encode at normal priority
+        pass  # not permitted here (or the process is gone): encode at normal priority
 
 
 def serve(fd: int, parent_pid: int) -> None:
     """The encoder process's main loop: commands in from the parent, results out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _lower_priority()
+    lower_priority()  # the parent did, unless it could not
     sock = socket.socket(fileno=fd)
     conn = Connection(os.dup(fd))
     send_lock = threading.Lock()

@@ -27,8 +27,9 @@ Design decisions:
   reused most recently freed first, so an encoder that keeps up touches a few slots (a few MB)
   rather than the whole ring. With no slot free, ``put`` waits, never drops a frame.
 * **Lower priority.** The process runs at ``nice`` +10 under ``SCHED_BATCH`` (threads inherit
-  both): on a busy machine the control loop, which sleeps most of its period, gets the CPU
-  as soon as it wakes, and the encoders use what it leaves.
+  both), from its start-up on: on a busy machine the control loop, which sleeps most of its
+  period, gets the CPU as soon as it wakes, and the encoders use what it leaves. Nothing
+  waits for the process to be ready; what the parent sends waits in the socket and the ring.
 * **Dies with its parent.** The socket's other end is held by the parent only: end of file,
   or a changed ``getppid()`` (checked before each command and twice a second, for a parent
   that forked children which still hold the socket) means the parent died. The process then
@@ -65,10 +66,10 @@ from typing import Any
 import numpy as np
 
 import lerobot_gym
+from lerobot_gym.dataset._encoder_child import lower_priority
 from lerobot_gym.dataset.video import EncodedEpisode, VideoEncoding
 from lerobot_gym.errors import DatasetError, EncoderCrashedError
 
-_START_TIMEOUT_S = 120.0  # a fresh interpreter importing PyAV, on an overloaded machine
 _CLOSE_TIMEOUT_S = 60.0
 _POLL_S = 0.1  # longest wait on the socket before checking that the process lives
 # Not ``-m`` a module: the package imports the dataset modules first, and runpy would run a
@@ -170,6 +171,13 @@ class _EncoderHost:
         return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
 
     def crashed_error(self) -> EncoderCrashedError:
+        self.pump(0.0)  # a dead process's last messages are still readable: was it ready?
+        if not self._ready:
+            return EncoderCrashedError(
+                f"the video encoder process (pid {self.pid}) {self._how_it_ended()} while "
+                "starting, so the episode in progress has no video; its error is printed above. "
+                f"Check that PyAV imports: {sys.executable} -c 'import av'"
+            )
         return EncoderCrashedError(
             f"the video encoder process (pid {self.pid}) {self._how_it_ended()} during the "
             "episode, whose video is lost: discard the episode with clear_episode() and record "
@@ -198,22 +206,9 @@ class _EncoderHost:
         self._poller.register(self._conn.fileno(), select.POLLIN)
         self._broken = self._ready = False
         self.generation += 1
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not self._ready:
-            if not self.alive() or time.monotonic() > deadline:
-                how = (
-                    f"was not ready within {_START_TIMEOUT_S:.0f} s"
-                    if self.alive()
-                    else self._how_it_ended()
-                )
-                pid = self.pid
-                self._disconnect()
-                raise EncoderCrashedError(
-                    f"the video encoder process (pid {pid}) {how} while starting; its error, if "
-                    f"any, is printed above. Check that PyAV imports: {sys.executable} -c "
-                    "'import av'"
-                )
-            self.pump(_POLL_S)
+        # Its start-up (a second or two of imports) runs at the encoders' priority too; and
+        # nobody waits for it: commands and frames wait in the socket and the ring meanwhile.
+        lower_priority(self._proc.pid)
 
     def _disconnect(self) -> None:
         for closable in (self._conn, self._sock):
@@ -313,7 +308,7 @@ class _EncoderHost:
         """Take in what the process reported, waiting up to ``timeout_s`` for a first message."""
         with self._lock:
             conn = self._conn
-            if conn is None or self._broken:
+            if conn is None:
                 return
             try:
                 ready = self._poller.poll(max(0, round(timeout_s * 1000)))
@@ -388,9 +383,6 @@ class ProcessVideoEncoder:
         shape: ``(height, width, 3)`` of every frame.
         queue_size: frames that may wait for the encoder (ring slots) before ``put`` blocks.
         fsync: fsync each finished file before reporting it.
-
-    Raises:
-        EncoderCrashedError: the encoder process could not be started.
     """
 
     def __init__(

@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from lerobot_gym.dataset import DatasetMeta, LeRobotDatasetWriter, validate
+from lerobot_gym.dataset import DatasetMeta, LeRobotDatasetWriter, encoder_process, validate
 from lerobot_gym.dataset.encoder_process import ProcessVideoEncoder, encoder_host
 from lerobot_gym.dataset.video import EpisodeVideoEncoder, VideoEncoding
 from lerobot_gym.errors import EncoderCrashedError
@@ -122,6 +122,25 @@ def test_an_encoder_dying_between_episodes_costs_nothing(tmp_path: Path) -> None
         assert encoder_host().pid != first
     assert validate(w.root) == []
     assert DatasetMeta.load(w.root).num_frames == 7
+
+
+def test_an_encoder_that_fails_to_start_is_a_typed_error(tmp_path: Path, monkeypatch) -> None:
+    if encoder_host().alive():
+        _kill_encoder()  # the next writer starts a new process: make that one fail
+    monkeypatch.setattr(encoder_process, "_CHILD_MAIN", "import sys; sys.exit(3)")
+    with LeRobotDatasetWriter.create(
+        tmp_path / "ds", repo_id="t/x", fps=10, features=FEATURES, vcodec="h264", fsync=False
+    ) as w:
+        _record(w, _noise(1))  # the episode starts in a process that will not start
+        proc = encoder_host()._proc
+        assert proc is not None
+        proc.wait(timeout=WAIT_S)
+        with pytest.raises(EncoderCrashedError, match="exited with code 3 while starting"):
+            _record(w, _noise(1))
+        monkeypatch.undo()
+        w.clear_episode()  # starts a working process
+        _record(w, _noise(3))
+        assert w.save_episode() == 0
 
 
 def test_save_right_after_the_encoder_dies_raises_instead_of_hanging(tmp_path: Path) -> None:
