@@ -7,10 +7,11 @@ Decisions:
   moves, so every backend that simulates sees the same scene.
 - One ``command()`` advances exactly one control period, ``1 / fps`` seconds, in a single
   ``mj_step(nstep=substeps)`` call (the scene fits its timestep to ``fps``).
-- Only the requested cameras are rendered, at the requested size, into an offscreen buffer of
-  exactly that size, with shadows, reflections and multisampling off by default (software
-  rendering spends most of its time on them: 128x128 took 24 ms with a 1280x720 4x-MSAA buffer,
-  10 ms without, on a loaded 2-core machine); all can be turned back on.
+- Only the requested cameras are rendered, at the requested size, all of a step's cameras in one
+  pass (:class:`~lerobot_gym.sim.tiled.TiledRenderer`: one buffer holding them as tiles), with
+  shadows, reflections and multisampling off by default (software rendering spends most of its
+  time on them: 128x128 took 24 ms with a 1280x720 4x-MSAA buffer, 10 ms without, on a loaded
+  2-core machine); all can be turned back on.
 - ``actuator="servo"`` drives the arm through :class:`~lerobot_gym.sim.servo.ServoModel` (the
   STS3215 position loop, delay and quantisation, from the robot's twin parameters); the default
   ``"ideal"`` keeps the stiff actuators of the twin's MJCF.
@@ -51,6 +52,7 @@ class MujocoBackend:
         render_samples: multisample anti-aliasing samples (0: off, as a camera delivers).
         twin_params: with these, the arm is driven by the servo model (module docstring);
             None: the ideal actuators.
+        render_workers: threads drawing a step's cameras (1: one pass through one buffer).
     """
 
     #: The same seed and actions give the same trajectory.
@@ -68,6 +70,7 @@ class MujocoBackend:
         model_path: str | Path | None = None,
         render_samples: int = 0,
         twin_params: TwinParams | None = None,
+        render_workers: int = 1,
     ) -> None:
         self.robot, self.task = robot, task
         self.fps = int(fps)
@@ -80,9 +83,11 @@ class MujocoBackend:
             shadows=shadows,
             reflections=reflections,
             model_path=model_path,
+            render_workers=render_workers,
         )
         self.scene_path = self.scene.path
         self.servo = None if twin_params is None else ServoModel(twin_params, robot)
+        self._mjcf_cameras: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     @property
     def model(self) -> mujoco.MjModel | None:
@@ -132,7 +137,7 @@ class MujocoBackend:
         if self.servo is not None:
             self.servo.step(scene.model, data, joint_targets_rad, scene.substeps)
             return
-        data.ctrl[scene.ctrl_index] = joint_targets_rad
+        scene.ctrl_view[scene.ctrl_index] = joint_targets_rad
         mujoco.mj_step(scene.model, data, nstep=scene.substeps)
 
     def read(self, cameras: tuple[str, ...] = ()) -> RobotState:
@@ -141,11 +146,18 @@ class MujocoBackend:
         data = scene.data
         if data is None:
             raise NotConnectedError("the simulation is not built yet; call env.reset() first")
-        images = {name: self.render(name, *self.image_size) for name in cameras}
-        q = data.qpos[scene.qpos_index]
+        images = {}
+        if cameras:
+            mjcf = self._mjcf_cameras.get(cameras)
+            if mjcf is None:
+                mjcf = tuple(self.robot.camera(name).mjcf_camera for name in cameras)
+                self._mjcf_cameras[cameras] = mjcf
+            views = scene.render_views(mjcf, *self.image_size)
+            images = dict(zip(cameras, views, strict=True))
+        q = scene.qpos_view[scene.qpos_index]
         return RobotState(
             joint_positions_rad=q.copy() if self.servo is None else self.servo.reading(q),
-            joint_velocities_rad_s=data.qvel[scene.dof_index].copy(),
+            joint_velocities_rad_s=scene.qvel_view[scene.dof_index].copy(),
             images=images,
             timestamp_s=time.monotonic(),
             extras={"sim_time_s": float(data.time)},

@@ -8,8 +8,10 @@ Decisions:
 
 - Assembled with ``mujoco.MjSpec``: the robot's ``scene.xml`` (or a user's ``model_path``, e.g.
   a model with the official meshes) plus ``task.build_scene``, compiled once by :meth:`build`.
-- The offscreen buffer is sized to the images rendered, with multisampling only when asked:
-  software GL pays for every pixel and every sample on every render.
+- Rendering goes through :class:`~lerobot_gym.sim.tiled.TiledRenderer`: every camera of one
+  request (a step's observed cameras) is drawn into one offscreen buffer sized to hold them as
+  tiles and read back at once; one renderer is kept per (cameras, size) asked for. Multisampling
+  only when asked: software GL pays for every pixel and every sample on every render.
 - ``build(fps)`` shortens the model's timestep so that whole substeps add up to exactly one
   control period (30 fps: 16 x 1/480 s as written; 50 fps: 10 x 1/500 s); the sim's clock and
   the env's fps never drift apart, and an emulator advancing the plant by ``1/fps`` steps the
@@ -32,7 +34,8 @@ import numpy as np
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError, NotConnectedError
-from lerobot_gym.sim.rendering import make_renderer
+from lerobot_gym.sim.tiled import TiledRenderer, View
+from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer
 from lerobot_gym.sim.world import MujocoWorld
 
 
@@ -42,11 +45,14 @@ class Scene:
     Args:
         robot: the robot; its ``scene_xml`` is loaded unless ``model_path`` is given.
         task: the task whose props are added (``task.build_scene``).
-        image_size: (height, width) of the largest image rendered (sizes the offscreen buffer).
+        image_size: (height, width) of the images rendered: the model's own offscreen buffer
+            (for a plain ``mujoco.Renderer``); the scene's tiled renderers size their own.
         render_samples: multisample anti-aliasing samples (0: off, as a camera delivers).
         shadows: render shadows.
         reflections: render reflections.
         model_path: an alternative scene file with the same joint, actuator and camera names.
+        render_workers: threads drawing the cameras of one request (1: one pass through one
+            buffer; more: :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer`).
     """
 
     def __init__(
@@ -59,8 +65,10 @@ class Scene:
         shadows: bool = False,
         reflections: bool = False,
         model_path: str | Path | None = None,
+        render_workers: int = 1,
     ) -> None:
         self.robot, self.task = robot, task
+        self.render_workers = int(render_workers)
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.render_samples = int(render_samples)
         self.shadows, self.reflections = bool(shadows), bool(reflections)
@@ -73,7 +81,9 @@ class Scene:
         self.data: mujoco.MjData | None = None
         self.world: MujocoWorld | None = None
         self.substeps = 1
-        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._renderers: dict[
+            tuple[tuple[str, ...], int, int], TiledRenderer | ThreadedTiledRenderer
+        ] = {}
 
     @property
     def is_built(self) -> bool:
@@ -106,6 +116,10 @@ class Scene:
         self.dof_index = _as_slice(self.dof_adr)
         self.ctrl_index = _as_slice(self.actuators)
         self.model, self.data = model, mujoco.MjData(model)
+        # Views of the data's arrays for the per-step reads and writes: `data.qpos` builds a new
+        # numpy view on every access, these stay valid as long as `data` lives.
+        self.qpos_view, self.qvel_view = self.data.qpos, self.data.qvel
+        self.ctrl_view = self.data.ctrl
         self.world = MujocoWorld(model, self.data, lock=self.lock)
         return self
 
@@ -137,13 +151,12 @@ class Scene:
 
     def render(self, camera: str, height: int, width: int) -> np.ndarray:
         """Render an MJCF camera of the present state offscreen (HxWx3 uint8)."""
+        return self.render_views((camera,), height, width)[0]
+
+    def render_views(self, cameras: tuple[str, ...], height: int, width: int) -> list[np.ndarray]:
+        """Render MJCF cameras of the present state in one pass, one HxWx3 uint8 image each."""
         _, data = self.require()
-        renderer = self._renderer(height, width)
-        with self.lock:
-            renderer.update_scene(data, camera=camera)
-        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self.shadows
-        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = self.reflections
-        return renderer.render()
+        return self._renderer(cameras, height, width).render(data)
 
     def render_pose(self, camera: str, height: int, width: int, q_rad: np.ndarray) -> np.ndarray:
         """Render with the robot posed at ``q_rad`` (the props where they are).
@@ -164,18 +177,29 @@ class Scene:
         self._renderers.clear()
         self.model = self.data = self.world = None
 
-    def _renderer(self, height: int, width: int) -> mujoco.Renderer:
-        key = (int(height), int(width))
-        if key not in self._renderers:
+    def _renderer(
+        self, cameras: tuple[str, ...], height: int, width: int
+    ) -> TiledRenderer | ThreadedTiledRenderer:
+        key = (cameras, int(height), int(width))
+        renderer = self._renderers.get(key)
+        if renderer is None:
             model, _ = self.require()
-            if height > model.vis.global_.offheight or width > model.vis.global_.offwidth:
-                raise ConfigError(
-                    f"render size {key} exceeds the offscreen buffer "
-                    f"({model.vis.global_.offheight}, {model.vis.global_.offwidth}); "
-                    "pass image_size= at gym.make"
+            views = [View(camera, key[1], key[2]) for camera in cameras]
+            if self.render_workers > 1 and len(views) > 1:
+                renderer = ThreadedTiledRenderer(
+                    model,
+                    views,
+                    workers=self.render_workers,
+                    shadows=self.shadows,
+                    reflections=self.reflections,
+                    lock=self.lock,
                 )
-            self._renderers[key] = make_renderer(model, key[0], key[1])
-        return self._renderers[key]
+            else:
+                renderer = TiledRenderer(
+                    model, views, shadows=self.shadows, reflections=self.reflections, lock=self.lock
+                )
+            self._renderers[key] = renderer
+        return renderer
 
 
 def _follow_joint_couplings(model: mujoco.MjModel, data: mujoco.MjData) -> None:
