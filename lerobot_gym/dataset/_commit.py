@@ -248,7 +248,9 @@ class EpisodeFiles:
         """
         if rows == 0:
             return None
-        previous = read_parquet(path)
+        # In this thread: pyarrow's reader threads would spread its buffers, which grow every
+        # episode, over malloc arenas that keep their pages.
+        previous = read_parquet(path, use_threads=False, pre_buffer=False)
         if previous.num_rows != rows:
             raise DatasetCorruptError(
                 f"{path} holds {previous.num_rows} rows, but {rows} were written to it: "

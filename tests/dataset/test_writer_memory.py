@@ -12,6 +12,9 @@ encoder threads), so every byte that stays allocated after a save is the writer'
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -60,3 +63,11 @@ def test_writer_memory_does_not_grow_with_episodes(tmp_path: Path) -> None:
     assert meta.num_frames == (WARMUP + MEASURED) * FRAMES
     ds = LeRobotDataset(tmp_path / "ds", format="numpy")
     assert [int(ds[k]["index"]) for k in (0, len(ds) - 1)] == [0, len(ds) - 1]
+
+
+def test_importing_lerobot_gym_makes_pyarrow_allocate_from_malloc() -> None:
+    # mimalloc (pyarrow's default) kept the pages of each save's ever larger buffers resident.
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    code = "import lerobot_gym, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "system", out.stderr
