@@ -40,6 +40,12 @@ pass cost 2.5-3x one, and with two render threads the wall-clock cost fell to 1.
 run measured (the CPU cost does not fall: the same work on two cores; on a loaded machine two
 threads also win a bigger share of it, so that figure needs the quiet re-run).
 
+A ``--quick`` run after the ALOHA scene's lighter tessellation (``visual/quality`` 16/8/4;
+2026-12-07, load average 6.2-9.7): state Reach wall 0.807 cpu 0.847, PickCube 0.842 / 0.818;
+servo 0.607 / 0.647; 1-camera 0.880 / 0.956; Aloha 4 / 1 cameras 2.918 / 3.016 (4 cameras
+156.8 steps/s wall, 211.7 cpu), render_workers=2 2.881 / 3.070 (no idle core at that load).
+The tessellation makes every view cheaper, so it leaves the 4 / 1 ratio where it was.
+
 What limits them:
 
 - State: the env's own Python is ~15 us per step with the physics stubbed out (was ~23 us), but
