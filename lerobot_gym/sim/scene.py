@@ -35,7 +35,7 @@ from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError, NotConnectedError
 from lerobot_gym.sim.tiled import TiledRenderer, View
-from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer
+from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer, tiled_renderer
 from lerobot_gym.sim.world import MujocoWorld
 
 
@@ -185,20 +185,14 @@ class Scene:
         if renderer is None:
             model, _ = self.require()
             views = [View(camera, key[1], key[2]) for camera in cameras]
-            if self.render_workers > 1 and len(views) > 1:
-                renderer = ThreadedTiledRenderer(
-                    model,
-                    views,
-                    workers=self.render_workers,
-                    shadows=self.shadows,
-                    reflections=self.reflections,
-                    lock=self.lock,
-                )
-            else:
-                renderer = TiledRenderer(
-                    model, views, shadows=self.shadows, reflections=self.reflections, lock=self.lock
-                )
-            self._renderers[key] = renderer
+            renderer = self._renderers[key] = tiled_renderer(
+                model,
+                views,
+                workers=self.render_workers,
+                shadows=self.shadows,
+                reflections=self.reflections,
+                lock=self.lock,
+            )
         return renderer
 
 

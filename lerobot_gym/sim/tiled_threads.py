@@ -6,7 +6,9 @@ other on one core. MuJoCo's bindings release the GIL inside ``mjr_render`` and
 ``mjr_readPixels`` (measured: a Python thread kept running while another rendered), so views
 drawn on several threads, each with its own GL context, use several cores.
 
-:class:`ThreadedTiledRenderer` has :class:`~lerobot_gym.sim.tiled.TiledRenderer`'s interface.
+:class:`ThreadedTiledRenderer` has :class:`~lerobot_gym.sim.tiled.TiledRenderer`'s interface;
+:func:`tiled_renderer` picks one or the other for a ``render_workers`` setting (the scene's
+cameras and the batched vector env's both go through it).
 Decisions:
 
 - ``workers`` threads, each owning one ``TiledRenderer`` over a contiguous share of the views,
@@ -172,3 +174,22 @@ class ThreadedTiledRenderer:
 
     def __del__(self) -> None:
         self.close()
+
+
+def tiled_renderer(
+    model: mujoco.MjModel,
+    views: Sequence[View],
+    *,
+    workers: int = 1,
+    shadows: bool = False,
+    reflections: bool = False,
+    lock: AbstractContextManager | None = None,
+) -> TiledRenderer | ThreadedTiledRenderer:
+    """The renderer for ``render_workers=workers``: views on that many threads, or one pass.
+
+    One :class:`TiledRenderer` unless ``workers`` > 1 and there are several views to share.
+    """
+    kwargs: dict[str, Any] = {"shadows": shadows, "reflections": reflections, "lock": lock}
+    if workers > 1 and len(views) > 1:
+        return ThreadedTiledRenderer(model, views, workers=workers, **kwargs)
+    return TiledRenderer(model, views, **kwargs)

@@ -89,7 +89,7 @@ from lerobot_gym.errors import ConfigError
 from lerobot_gym.sim.backend import MujocoBackend
 from lerobot_gym.sim.batch_world import BatchWorld
 from lerobot_gym.sim.tiled import TiledRenderer, View
-from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer
+from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer, tiled_renderer
 
 _INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
 _POSE_FIELDS = ("xpos", "xquat", "site_xpos", "site_xmat")
@@ -399,20 +399,13 @@ class TwinVectorEnv(gym.vector.VectorEnv):
             scene = self.backend.scene
             mjcf = [self.robot.camera(cam).mjcf_camera for cam in cameras]
             views = [View(m, height, width) for _ in range(self.num_envs) for m in mjcf]
-            model = scene.require()[0]
-            if scene.render_workers > 1 and len(views) > 1:
-                renderer = ThreadedTiledRenderer(
-                    model,
-                    views,
-                    workers=scene.render_workers,
-                    shadows=scene.shadows,
-                    reflections=scene.reflections,
-                )
-            else:
-                renderer = TiledRenderer(
-                    model, views, shadows=scene.shadows, reflections=scene.reflections
-                )
-            self._renderers[cameras] = renderer
+            renderer = self._renderers[cameras] = tiled_renderer(
+                scene.require()[0],
+                views,
+                workers=scene.render_workers,
+                shadows=scene.shadows,
+                reflections=scene.reflections,
+            )
         n = self.num_envs
         images = {cam: np.empty((n, height, width, 3), dtype=np.uint8) for cam in cameras}
         out = [images[cam][i] for i in range(n) for cam in cameras]  # env-major, as the views
