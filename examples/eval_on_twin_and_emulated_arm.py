@@ -5,7 +5,8 @@ bus emulator whose motors are the twin: a policy that does well here meets the r
 units, rates and clamps, and ``backend="real", port="/dev/ttyACM0"`` is the next step.
 
     python examples/sac_reach.py --output_dir outputs/sac_reach        # a Reach policy first
-    python examples/eval_on_twin_and_emulated_arm.py --policy_path outputs/sac_reach
+    python examples/eval_on_twin_and_emulated_arm.py --policy_path outputs/sac_reach \
+        --control_mode joint_delta
 
 Any checkpoint works (ours, LeRobot's, SB3's) whose inputs the env gives; the object pose of
 PickCube's ``obs_type="state"`` exists only in simulation, so use camera policies there.
@@ -27,12 +28,12 @@ EMULATED = {"backend": "emulated", "lockstep": True, "bus_timeout_ms": 500.0}
 BACKENDS = {"twin": {"backend": "sim"}, "emulated arm": EMULATED}
 
 
-def main(policy_path: str, env_id: str, obs_type: str, episodes: int, output_dir: str) -> None:
+def main(policy_path: str, env_id: str, env_kwargs: dict, episodes: int, output_dir: str) -> None:
     policy = load_policy(policy_path)
     results = {}
     for name, options in BACKENDS.items():
         results[name] = evaluate_policy(
-            lambda options=options: gym.make(env_id, obs_type=obs_type, **options),
+            lambda options=options: gym.make(env_id, **env_kwargs, **options),
             lambda env: policy.spawn(),
             n_episodes=episodes,
             seed=2_000,  # the same episodes on both
@@ -51,7 +52,9 @@ if __name__ == "__main__":
     parser.add_argument("--policy_path", required=True)
     parser.add_argument("--env_id", default="lerobot_gym/SO101-Reach-v0")
     parser.add_argument("--obs_type", default="state")
+    parser.add_argument("--control_mode", default="joint_pos", help="the policy's action kind")
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--output_dir", default="outputs/twin_vs_emulated")
     args = parser.parse_args()
-    main(args.policy_path, args.env_id, args.obs_type, args.episodes, args.output_dir)
+    env_kwargs = {"obs_type": args.obs_type, "control_mode": args.control_mode}
+    main(args.policy_path, args.env_id, env_kwargs, args.episodes, args.output_dir)
