@@ -34,6 +34,13 @@ def _choose_headless_gl() -> None:
 
 _choose_headless_gl()
 
+# pyarrow allocates from malloc, not its bundled mimalloc, unless the user chose (pyarrow reads
+# this when it is first imported). A recording session rewrites the current data and episodes
+# parquet files at every save, with buffers a little larger each episode; mimalloc kept the
+# freed pages of those resident (issue 13, benchmarks/soak.py: RSS +1.7 MB an episode), malloc
+# returns them (+0.4 MB), see lerobot_gym/dataset/_heap.py.
+_os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
 from lerobot_gym.registry import (  # noqa: E402
     ENV_IDS,
     get_robot,

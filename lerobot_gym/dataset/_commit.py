@@ -1,9 +1,8 @@
 """Saving one episode: collecting its videos, and committing its files undoably.
 
 :func:`finish_videos` collects every camera's encoded video of the episode. :class:`EpisodeFiles`
-owns the files that grow episode by episode: the current data and
-episodes parquet files (and their tables, kept in memory to rewrite them whole), the next video
-file of each camera, ``meta/tasks.parquet``, and the undo log of a save that failed.
+owns the files that grow episode by episode: the current data and episodes parquet files, the
+next video file of each camera, ``meta/tasks.parquet``, and the undo log of a save that failed.
 :class:`~lerobot_gym.dataset.writer.LeRobotDatasetWriter` builds an episode's rows and videos
 and hands them to :meth:`EpisodeFiles.commit`; it owns the counters, stats and ``info.json``.
 
@@ -28,6 +27,13 @@ Design decisions:
   made LeRobot's save slow; ``video_files_size_in_mb`` is recorded in ``info.json`` for LeRobot
   but never reached. LeRobot reads both layouts the same way, through the per-episode
   chunk/file indices. Like LeRobot's resume, a resumed dataset starts new files.
+* **Memory does not grow with the session.** The current files' rows are read back from disk
+  at each save, not kept: held as in-memory tables (one more chunk per column per episode),
+  the episodes file alone, which is never rotated within hours, grew the recorder by ~0.1 MB
+  an episode (issue 13: ``benchmarks/soak.py``, ``tests/dataset/test_writer_memory.py``). The
+  read costs less than the rewrite that follows it; what stays between saves is the row counts.
+  Not a ``pq.ParquetWriter`` kept open on the file: its footer is written only on close, so a
+  crash would lose every episode of the open file, not just the one in progress.
 """
 
 from __future__ import annotations
@@ -43,14 +49,14 @@ import pyarrow as pa
 from lerobot_gym.dataset import layout
 from lerobot_gym.dataset.meta import read_parquet
 from lerobot_gym.dataset.recovery import max_chunk_file
-from lerobot_gym.dataset.video import EncodedEpisode, EpisodeVideoEncoder
-from lerobot_gym.errors import DatasetCorruptError, DatasetError
+from lerobot_gym.dataset.video import EncodedEpisode, FrameEncoder
+from lerobot_gym.errors import DatasetCorruptError, DatasetError, EncoderCrashedError
 
 _Undo = Callable[[], object]
 
 
 def finish_videos(
-    encoders: Mapping[str, EpisodeVideoEncoder], num_frames: int
+    encoders: Mapping[str, FrameEncoder], num_frames: int
 ) -> dict[str, EncodedEpisode]:
     """Every camera's encoded video of the episode, all cameras flushed in parallel.
 
@@ -62,7 +68,8 @@ def finish_videos(
         The staged video of each camera.
 
     Raises:
-        DatasetError: a camera failed or encoded a wrong number of frames. The staged videos
+        DatasetError: a camera failed or encoded a wrong number of frames
+            (:class:`EncoderCrashedError` if the encoder process died). The staged videos
             are deleted then (and on Ctrl-C): the episode cannot be saved, record it again.
     """
     for enc in encoders.values():
@@ -86,7 +93,8 @@ def finish_videos(
                 res.path.unlink(missing_ok=True)
     if failures:
         why = "; ".join(f"{key!r}: {exc.__cause__ or exc}" for key, exc in failures)
-        raise DatasetError(
+        crashed = any(isinstance(exc, EncoderCrashedError) for _, exc in failures)
+        raise (EncoderCrashedError if crashed else DatasetError)(
             f"video encoding failed ({why}); the episode was discarded: record it again"
         ) from failures[0][1]
     return encoded
@@ -130,8 +138,9 @@ class EpisodeFiles:
             k: after(list((root / "videos" / k).glob("*/*.mp4")))
             for k in layout.video_keys(info["features"])
         }
-        self._data_table: pa.Table | None = None
-        self._meta_table: pa.Table | None = None
+        # Rows this object wrote to the current data and episodes files (0: start a new file).
+        self._data_rows = 0
+        self._meta_rows = 0
         # File changes of a failed save that could not be undone yet, oldest first.
         self._undo: list[_Undo] = []
 
@@ -168,7 +177,7 @@ class EpisodeFiles:
         """
         undo: list[_Undo] = []
         try:
-            data_cf, data_table = self._write_data(table, undo)
+            data_cf, data_rows = self._write_data(table, undo)
             row["data/chunk_index"], row["data/file_index"] = data_cf
             video_cf = dict(self._video_cf)
             finals: dict[str, Path] = {}
@@ -190,13 +199,13 @@ class EpisodeFiles:
                 row[f"videos/{key}/to_timestamp"] = table.num_rows / self._fps
             if len(tasks) > len(known_tasks):
                 self._write_tasks(tasks, known_tasks, undo)
-            meta_cf, meta_table, late = self._write_episode_row(row)  # the commit point
+            meta_cf, meta_rows, late = self._write_episode_row(row)  # the commit point
         except BaseException:
             self._undo = undo
             self.run_undo(strict=False)  # the original error is the one to report
             raise
-        self._data_cf, self._data_table = data_cf, data_table
-        self._meta_cf, self._meta_table = meta_cf, meta_table
+        self._data_cf, self._data_rows = data_cf, data_rows
+        self._meta_cf, self._meta_rows = meta_cf, meta_rows
         self._video_cf = video_cf
         return finals, late
 
@@ -222,21 +231,44 @@ class EpisodeFiles:
 
     # -- file steps ------------------------------------------------------------------------
 
-    def _rotate_if_full(self, table: pa.Table | None, path: Path, new_rows: int) -> bool:
+    def _rotate_if_full(self, rows: int, path: Path, new_rows: int) -> bool:
         """Whether adding ``new_rows`` rows to the file at ``path`` would pass the size limit."""
-        if table is None or not path.exists() or table.num_rows == 0:
+        if rows == 0 or not path.exists():
             return False
         size_mb = path.stat().st_size / 2**20
-        per_row = size_mb / table.num_rows
+        per_row = size_mb / rows
         return size_mb + per_row * new_rows >= float(self._info["data_files_size_in_mb"])
 
-    def _write_data(self, table: pa.Table, undo: list[_Undo]) -> tuple[tuple[int, int], pa.Table]:
+    def _previous(self, path: Path, rows: int, schema: pa.Schema) -> pa.Table | None:
+        """The rows this object wrote to ``path``, read back (None when it starts a new file).
+
+        Raises:
+            DatasetCorruptError: the file is missing, unreadable or holds other rows than
+                were written to it: something else changed it during the recording.
+        """
+        if rows == 0:
+            return None
+        # In this thread: pyarrow's reader threads would spread its buffers, which grow every
+        # episode, over malloc arenas that keep their pages.
+        previous = read_parquet(path, use_threads=False, pre_buffer=False)
+        if previous.num_rows != rows:
+            raise DatasetCorruptError(
+                f"{path} holds {previous.num_rows} rows, but {rows} were written to it: "
+                "another program changed it during the recording. close() the writer (stop "
+                "recording) and run `lerobot-gym dataset validate`",
+                path=str(path),
+            )
+        # Parquet names list items "element": same types, but concat wants equal schemas.
+        return previous.cast(schema)
+
+    def _write_data(self, table: pa.Table, undo: list[_Undo]) -> tuple[tuple[int, int], int]:
         """Add the episode's rows to the current data file (or a new one); no state changes."""
-        cf, previous = self._data_cf, self._data_table
+        cf, rows = self._data_cf, self._data_rows
         path = self._data_path(cf)
-        if self._rotate_if_full(previous, path, table.num_rows):
-            cf, previous = layout.next_chunk_file(*cf, self._chunks_size), None
+        if self._rotate_if_full(rows, path, table.num_rows):
+            cf, rows = layout.next_chunk_file(*cf, self._chunks_size), 0
             path = self._data_path(cf)
+        previous = self._previous(path, rows, table.schema)
         combined = table if previous is None else pa.concat_tables([previous, table])
         if previous is None:
             undo.append(functools.partial(self._unlink, path))
@@ -245,7 +277,7 @@ class EpisodeFiles:
                 functools.partial(layout.atomic_write_parquet, path, previous, fsync=self._fsync)
             )
         layout.atomic_write_parquet(path, combined, fsync=self._fsync)
-        return cf, combined
+        return cf, combined.num_rows
 
     def _write_tasks(self, tasks: list[str], known: list[str], undo: list[_Undo]) -> None:
         path = self.root / layout.TASKS_PATH
@@ -260,27 +292,28 @@ class EpisodeFiles:
 
     def _write_episode_row(
         self, row: dict[str, Any]
-    ) -> tuple[tuple[int, int], pa.Table, BaseException | None]:
-        """Append the commit record; returns its file, table, and an error raised after it.
+    ) -> tuple[tuple[int, int], int, BaseException | None]:
+        """Append the commit record; returns its file, its rows, and an error raised after it.
 
         The error is not None when the file was replaced but a later step of the atomic write
         (the directory fsync) raised: the episode is then committed all the same.
         """
-        cf, previous = self._meta_cf, self._meta_table
+        cf, rows = self._meta_cf, self._meta_rows
         path = self._meta_path(cf)
-        if self._rotate_if_full(previous, path, 1):
-            cf, previous = layout.next_chunk_file(*cf, self._chunks_size), None
+        if self._rotate_if_full(rows, path, 1):
+            cf, rows = layout.next_chunk_file(*cf, self._chunks_size), 0
             path = self._meta_path(cf)
         row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = cf
         new = pa.Table.from_pylist([row], schema=self._episodes_schema)
+        previous = self._previous(path, rows, self._episodes_schema)
         combined = new if previous is None else pa.concat_tables([previous, new])
         try:
             layout.atomic_write_parquet(path, combined, fsync=self._fsync)
         except BaseException as exc:
             if not _ends_with_episode(path, row["episode_index"], combined.num_rows):
                 raise
-            return cf, combined, exc
-        return cf, combined, None
+            return cf, combined.num_rows, exc
+        return cf, combined.num_rows, None
 
     def _unplace_video(self, final: Path, staged: Path) -> None:
         """Undo a video move: back to staging for a retry, or delete if the episode is gone."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from typing import Any, cast
 
 
 @functools.cache
@@ -40,6 +41,44 @@ def malloc_trim() -> Callable[[int], int] | None:
     function.argtypes = [ctypes.c_size_t]
     function.restype = ctypes.c_int
     return function
+
+
+@functools.cache
+def _mallinfo2() -> Callable[[], Any] | None:
+    """glibc's ``mallinfo2`` (glibc 2.33+), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
+        return None
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in (
+                "arena", "ordblks", "smblks", "hblks", "hblkhd",
+                "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+            )
+        ]  # fmt: skip
+
+    function.restype = MallInfo2
+    return cast(Callable[[], Any], function)
+
+
+def malloc_in_use() -> int | None:
+    """Bytes malloc has handed out and not had back, over every arena (glibc); None elsewhere.
+
+    What a leak grows; memory freed but kept resident shows in the RSS only. For tests and
+    ``benchmarks/soak.py``.
+    """
+    function = _mallinfo2()
+    if function is None:
+        return None
+    info = function()
+    return int(info.uordblks + info.hblkhd)
 
 
 def release_free_heap() -> bool:

@@ -16,7 +16,7 @@ import pytest
 
 from lerobot_gym.dataset import DatasetMeta, LeRobotDatasetWriter, layout, validate
 from lerobot_gym.dataset.video import EpisodeVideoEncoder, VideoEncoding
-from lerobot_gym.errors import DatasetError
+from lerobot_gym.errors import DatasetCorruptError, DatasetError
 
 STATE = {"observation.state": {"dtype": "float32", "shape": [2], "names": None}}
 CAM = {"dtype": "video", "shape": [32, 32, 3], "names": ["height", "width", "channels"]}
@@ -110,6 +110,24 @@ def test_discarding_a_failed_episode_then_recording(writer, monkeypatch) -> None
     assert _data_column(writer.root, "episode_index") == [0] * 5 + [1] * 5
     state = pq.read_table(writer.root / "data/chunk-000/file-000.parquet")["observation.state"]
     assert [v[0] for v in state.to_pylist()] == [0.0] * 5 + [2.0] * 5
+
+
+def test_a_data_file_changed_by_another_program_is_refused_not_overwritten(writer) -> None:
+    # The writer reads the current data file back at each save instead of keeping its rows in
+    # memory (issue 13); a file that lost rows meanwhile must not be silently rewritten over.
+    _record(writer, 0)
+    writer.save_episode()
+    _record(writer, 1)
+    writer.save_episode()
+    path = writer.root / "data/chunk-000/file-000.parquet"
+    pq.write_table(pq.read_table(path).slice(0, 5), path)  # another program drops episode 1
+    _record(writer, 2)
+    with pytest.raises(DatasetCorruptError, match="holds 5 rows, but 10 were written"):
+        writer.save_episode()
+    assert pq.read_table(path).num_rows == 5  # left as found, for the user to look at
+    assert writer.num_episodes == 2 and writer.episode_buffer_size == 5
+    assert DatasetMeta.load(writer.root).num_episodes == 2
+    writer.clear_episode()
 
 
 def test_failure_after_rotation_leaves_no_orphan_file(tmp_path: Path, monkeypatch) -> None:
@@ -222,19 +240,21 @@ def test_one_camera_failing_discards_the_episode_and_no_stale_result(tmp_path: P
     with LeRobotDatasetWriter.create(
         tmp_path / "ds", repo_id="t/x", fps=10, features=CAMS, vcodec="h264", fsync=False
     ) as w:
+        # The encoder runs in another process: make its first MP4 impossible to open there.
         enc = w._encoders["observation.images.a"]
-        real_open = enc._open
-        opened: list[int] = []
+        real_start = enc.start_episode
+        started: list[Path] = []
 
-        def flaky_open(height: int, width: int) -> Any:
-            opened.append(1)
-            if len(opened) == 1:
-                raise RuntimeError("encoder init failed")
-            return real_open(height, width)
+        def start_into_a_directory(path: Path) -> None:
+            if not started:
+                path = path.with_name("a-directory.mp4")
+                path.mkdir(parents=True)
+            started.append(path)
+            real_start(path)
 
-        enc._open = flaky_open  # type: ignore[method-assign]
+        enc.start_episode = start_into_a_directory  # type: ignore[method-assign]
         _record(w, 10, n=8)
-        with pytest.raises(DatasetError, match=r"observation\.images\.a.*encoder init failed"):
+        with pytest.raises(DatasetError, match=r"observation\.images\.a.*Is a directory"):
             w.save_episode()
         assert w.episode_buffer_size == 0  # discarded: its video is lost
         _record(w, 200, n=8)
