@@ -35,10 +35,11 @@ shared 2-core machine (load 9-13):
 * this configuration: 0 / 30 / 25 / 20 / 40 / 35 %, then 35 / 55 / 30 / 40 / 40 / 60 % at
   17.5k-30k; 30k steps in 2013 s at load 10-14. The final policy over 50 fresh episodes
   (``lerobot-gym eval --eval.batch_size=5``): 26/50 = 52 % (95 % Wilson 38.5-65.2 %). The 90 %
-  goal is not met. What is left: the agent sees joint angles and the target but not where its
-  gripper is, so its critic must learn forward kinematics to 2 cm from a few thousand goals;
-  observing the gripper position (as FetchReach does, and LeRobot's HIL-SERL processor's
-  end-effector pose) or hindsight relabelling are the next things to try.
+  goal is not met. Returns level off near 78 of 100 (the arm ends 2-3 cm from the target:
+  precision, not direction, is what is missing). Appending the gripper position to the
+  observation (as FetchReach does; a throw-away wrapper, not in the package) gave 5 / 10 / 20 /
+  30 / 20 / 40 % at 2.5k-15k: no better. Untried: hindsight relabelling, a reward sharper
+  inside 3 cm, more gradient steps per env step.
 
 Usage: ``python benchmarks/sac_reach.py [--quick] [--output_dir DIR] [--policy.device cpu]``
 (``--quick``: 1.2k steps, a smoke run under 2 minutes; the goal is not expected there).
