@@ -4,7 +4,8 @@
 
 The same run from the shell: ``lerobot-gym train --policy.type=sac --env.id=SO101-Reach-v0
 --env.obs_type=state --env.control_mode=joint_delta --train.max_episode_steps=40
---policy.normalize_obs=true --policy.gamma=0.9 --policy.ent_coef=auto_0.1``.
+--policy.normalize_obs=true --policy.gamma=0.9 --policy.ent_coef=auto_0.1
+--policy.gradient_steps=2``.
 """
 
 import argparse
@@ -33,6 +34,7 @@ def main(steps: int, episodes: int, output_dir: str) -> None:
         vec,
         gamma=0.9,
         ent_coef="auto_0.1",  # SB3's 1.0 outweighs a reward below 1 per step for a long time
+        gradient_steps=2,
         learning_rate=1e-3,
         batch_size=128,
         learning_starts=min(1000, steps // 2),
