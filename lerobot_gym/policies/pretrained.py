@@ -27,6 +27,7 @@ Design decisions:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
@@ -118,18 +119,37 @@ class TorchPolicy:
         """Forget the episode (action queue, observation history, ensemble)."""
         raise NotImplementedError
 
-    @torch.no_grad()
     def select_action(self, obs: Mapping[str, Any]) -> np.ndarray:
         """The action for the env's observation, float32 in the env's units."""
-        self.network.eval()
+        with torch.inference_mode():
+            batch = self.prepare_observation(obs)
+            action = self.normalizer.unnormalize_action(self._select_normalized(batch))
+            return action[0].to("cpu", torch.float32).numpy()
+
+    def prepare_observation(self, obs: Mapping[str, Any]) -> dict[str, Tensor]:
+        """The env's observation as a normalised batch of one, the network in eval mode.
+
+        ``network.eval()`` walks every submodule (0.2 ms of CPU for a compact ACT, as much as
+        popping a queued action), so it runs only when training left the network in train mode.
+        """
+        if self.network.training:
+            self.network.eval()
         batch = observation_to_batch(obs, self.config.input_features, self.device)
-        batch = self.normalizer.normalize_batch(batch, targets=False)
-        action = self.normalizer.unnormalize_action(self._select_normalized(batch))
-        return action[0].detach().to("cpu", torch.float32).numpy()
+        return self.normalizer.normalize_batch(batch, targets=False)
 
     def __call__(self, obs: Mapping[str, Any]) -> np.ndarray:
         """Same as :meth:`select_action` (the evaluator's Policy protocol)."""
         return self.select_action(obs)
+
+    def spawn(self) -> TorchPolicy:
+        """A policy sharing this one's network and statistics, with its own episode state.
+
+        What a vectorised evaluation gives each env: one network in memory, one action queue
+        (or observation history, or ensemble) per episode.
+        """
+        twin = copy.copy(self)
+        twin.reset()
+        return twin
 
     def compute_loss(self, batch: Mapping[str, Any]) -> tuple[Tensor, dict[str, float]]:
         """Training loss of a dataset batch (LeRobot keys, not yet normalised)."""

@@ -35,6 +35,13 @@ def test_train_then_resume_then_eval_the_checkpoint(state_dataset, tmp_path, cap
     info = json.loads((tmp_path / "eval" / "eval_info.json").read_text())
     assert info["config"]["policy"]["type"] == "act"
     assert info["per_episode"][0]["steps"] == 5
+    # Two envs at once: the checkpoint loads once, both envs' policies share its network.
+    vector = [a.replace("--eval.n_episodes=1", "--eval.n_episodes=3") for a in args[:-1]]
+    assert main([*vector, "--eval.batch_size=2", f"--output_dir={tmp_path / 'vec'}"]) == 0
+    info = json.loads((tmp_path / "vec" / "eval_info.json").read_text())
+    assert info["config"]["batch_size"] == 2
+    assert [ep["seed"] for ep in info["per_episode"]] == [1000, 1001, 1002]
+    assert (tmp_path / "vec" / "eval_report.png").is_file()
     # The state-only checkpoint on an env with cameras and no environment_state: typed error.
     bad = [a.replace("--env.obs_type=state", "--env.obs_type=pixels_agent_pos") for a in args]
     assert main(bad) == 1
