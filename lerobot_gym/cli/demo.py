@@ -106,7 +106,12 @@ def rollout_scripted(run: DemoRun) -> None:
         {
             "env": {"id": run.env_id, **run.env_kwargs},
             "policy": {"type": "scripted"},
-            "eval": {"n_episodes": run.n_episodes, "n_videos": run.n_episodes, "max_steps": None},
+            "eval": {
+                "n_episodes": run.n_episodes,
+                "n_videos": run.n_episodes,
+                "max_steps": None,
+                "batch_size": 1,
+            },
             "seed": run.seed,
             "output_dir": str(run.output_dir),
         }
@@ -188,7 +193,7 @@ def film_aloha_transfer_cube(run: DemoRun) -> None:
         {
             "env": {**ALOHA_ENV, "image_size": image_size},
             "policy": {"type": "scripted"},
-            "eval": {"n_episodes": 1, "n_videos": 1, "max_steps": None},
+            "eval": {"n_episodes": 1, "n_videos": 1, "max_steps": None, "batch_size": 1},
             "seed": run.seed,
             "output_dir": str(out),
         }
