@@ -9,6 +9,7 @@ from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError
 from lerobot_gym.registry import EnvConfig, check_keywords
 from lerobot_gym.sim.backend import MujocoBackend
+from lerobot_gym.sim.knobs import resolve_knobs
 from lerobot_gym.sim.twin_params import resolve_twin_params
 
 #: ``actuator=`` choices: the MJCF's stiff actuators, or the servo model.
@@ -33,8 +34,10 @@ def make_sim_backend(
     - ``twin_params``: a parameter file path or :class:`~lerobot_gym.sim.twin_params.TwinParams`
       (default with ``actuator="servo"``: the robot's own file); giving it implies
       ``actuator="servo"``.
+    - ``knobs``: latency, reading noise and domain randomisation, a
+      :class:`~lerobot_gym.sim.knobs.TwinKnobs` or a mapping of its fields (default: off).
     """
-    check_keywords(options, {"actuator", "twin_params"}, "backend='sim'")
+    check_keywords(options, {"actuator", "twin_params", "knobs"}, "backend='sim'")
     actuator = options.get("actuator")
     twin_params = options.get("twin_params")
     if actuator is None:
@@ -57,4 +60,5 @@ def make_sim_backend(
         model_path=config.model_path,
         render_samples=config.render_samples,
         twin_params=params,
+        knobs=resolve_knobs(options.get("knobs")),
     )

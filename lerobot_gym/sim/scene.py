@@ -17,6 +17,9 @@ Decisions:
 - :attr:`lock` guards ``data`` where two threads can meet: an emulator steps the plant from its
   own thread while the env reads facts and renders. The world's queries and :meth:`render`
   take it; the backend's own per-step calls run on one thread and do not.
+- Domain randomisation (``knobs=``, :mod:`lerobot_gym.sim.knobs`) lives here, not in a backend,
+  so the emulators' twin gets it too: :meth:`randomize` restores the nominal model and redraws
+  (:mod:`lerobot_gym.sim.randomize`); :meth:`place` lifts a resized object onto the table.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import numpy as np
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError, NotConnectedError
+from lerobot_gym.sim.knobs import TwinKnobs
+from lerobot_gym.sim.randomize import SceneRandomizer
 from lerobot_gym.sim.rendering import make_renderer
 from lerobot_gym.sim.world import MujocoWorld
 
@@ -47,6 +52,7 @@ class Scene:
         shadows: render shadows.
         reflections: render reflections.
         model_path: an alternative scene file with the same joint, actuator and camera names.
+        knobs: domain randomisation (its scene-side knobs), drawn by :meth:`randomize`.
     """
 
     def __init__(
@@ -59,6 +65,7 @@ class Scene:
         shadows: bool = False,
         reflections: bool = False,
         model_path: str | Path | None = None,
+        knobs: TwinKnobs | None = None,
     ) -> None:
         self.robot, self.task = robot, task
         self.image_size = (int(image_size[0]), int(image_size[1]))
@@ -74,6 +81,11 @@ class Scene:
         self.world: MujocoWorld | None = None
         self.substeps = 1
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self.randomizer = (
+            SceneRandomizer(knobs) if knobs is not None and knobs.scene_knobs_on else None
+        )
+        #: What the last :meth:`randomize` drew, knob -> values (empty without knobs).
+        self.variation: dict[str, Any] = {}
 
     @property
     def is_built(self) -> bool:
@@ -84,6 +96,8 @@ class Scene:
         """Compile the scene with the task's props; with ``fps``, fit the timestep to it."""
         spec = mujoco.MjSpec.from_file(str(self.path))
         self.task.build_scene(spec, self.robot)
+        if self.randomizer is not None:
+            self.randomizer.prepare_spec(spec)
         spec.visual.global_.offheight = self.image_size[0]
         spec.visual.global_.offwidth = self.image_size[1]
         spec.visual.quality.offsamples = self.render_samples
@@ -107,7 +121,33 @@ class Scene:
         self.ctrl_index = _as_slice(self.actuators)
         self.model, self.data = model, mujoco.MjData(model)
         self.world = MujocoWorld(model, self.data, lock=self.lock)
+        self.record_nominal()
         return self
+
+    def record_nominal(self) -> None:
+        """Take the model as it is now as the nominal one randomisation restores.
+
+        :meth:`build` calls it; call it again after changing the model for good (the servo
+        model sets the actuators' gains after compiling).
+        """
+        if self.randomizer is not None and self.model is not None:
+            with self.lock:
+                self.randomizer.record_nominal(self.model)
+
+    def randomize(self, streams: dict[str, np.random.Generator]) -> dict[str, Any]:
+        """Restore the nominal model and draw the scene knobs anew (before :meth:`reset`).
+
+        ``streams`` are the knobs' generators (:func:`lerobot_gym.sim.knobs.knob_streams`).
+        """
+        model, data = self.require()
+        if self.randomizer is None:
+            return {}
+        with self.lock:
+            self.variation = self.randomizer.apply(
+                model, data, streams, dof_adr=self.dof_adr, actuators=self.actuators
+            )
+            self.randomizer.upload_textures(model, self._renderers.values())
+        return self.variation
 
     def require(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
         """The compiled model and its data; a typed error before :meth:`build`."""
@@ -132,6 +172,10 @@ class Scene:
         assert self.world is not None  # built with the model
         with self.lock:
             for name, placement in (world_init or {}).items():
+                lift = self.randomizer.lift_m(name) if self.randomizer is not None else 0.0
+                if lift:
+                    pos, quat = placement
+                    placement = (np.asarray(pos, dtype=np.float64) + np.array([0, 0, lift]), quat)
                 self.world.place(name, placement)
             mujoco.mj_forward(model, data)
 
