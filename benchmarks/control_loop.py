@@ -16,8 +16,11 @@ the two followers and reads all four arms (the followers through the env, the tw
 bimanual teleoperation does). Prints the same period and jitter lines against 20 ms, and the
 per-bus ``sync_read("Present_Position")`` round trip (9 servos, shadows never read).
 
-Usage: ``python benchmarks/control_loop.py [--quick] [--robot=so101|aloha]`` (quick runs in
-well under 30 s).
+The ALOHA station runs in a process of its own by default (``--station=inline``: in the loop's
+process, ``backend="emulated"``); see ``_control_loop_aloha.py``.
+
+Usage: ``python benchmarks/control_loop.py [--quick] [--robot=so101|aloha]
+[--station=process|inline]`` (quick runs in well under 30 s).
 """
 
 from __future__ import annotations
@@ -78,11 +81,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (< 30 s)")
     parser.add_argument("--robot", choices=("so101", "aloha"), default="so101")
+    parser.add_argument(
+        "--station",
+        choices=("process", "inline"),
+        default="process",
+        help="aloha: the emulated station in its own process (as real arms are) or in the loop's",
+    )
     args = parser.parse_args()
     if args.robot == "aloha":
         from _control_loop_aloha import run_aloha
 
-        run_aloha(args.quick, _camera)
+        run_aloha(args.quick, _camera, args.station)
         return
     steps = 240 if args.quick else 1800  # 8 s or 60 s at 30 Hz
     reads = 500 if args.quick else 3000

@@ -37,10 +37,10 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lerobot_gym.cli.args import CommandParser, Flag, UsageError
 from lerobot_gym.cli.find_port import ask
@@ -57,12 +57,22 @@ PARSER = CommandParser(
         range (Enter), and the result is written to the servos and saved.
     """,
     flags=(
-        Flag("robot.type", None, "so101_follower or so101_leader", str, True),
+        Flag(
+            "robot.type",
+            None,
+            "so101_follower, so101_leader, aloha_follower or aloha_leader",
+            str,
+            True,
+        ),
         Flag("robot.port", None, "serial port of the arm (see `lerobot-gym find-port`)", str, True),
+        Flag("robot.left_port", None, "ALOHA: serial port of the left arm", str, True),
+        Flag("robot.right_port", None, "ALOHA: serial port of the right arm", str, True),
         Flag("robot.id", None, "the arm's name, its calibration file's stem", str, True),
         Flag("robot.calibration_dir", None, "folder of <id>.json (default: LeRobot's)", str, True),
-        Flag("teleop.type", None, "so101_leader", str, True),
+        Flag("teleop.type", None, "so101_leader or aloha_leader", str, True),
         Flag("teleop.port", None, "serial port of the leader arm", str, True),
+        Flag("teleop.left_port", None, "ALOHA: serial port of the left leader", str, True),
+        Flag("teleop.right_port", None, "ALOHA: serial port of the right leader", str, True),
         Flag("teleop.id", None, "the leader's name, its calibration file's stem", str, True),
         Flag("teleop.calibration_dir", None, "folder of <id>.json (default: LeRobot's)", str, True),
     ),
@@ -71,6 +81,9 @@ PARSER = CommandParser(
         "--robot.id=my_follower",
         "lerobot-gym calibrate --teleop.type=so101_leader --teleop.port=/dev/ttyACM1 "
         "--teleop.id=my_leader",
+        "lerobot-gym calibrate --robot.type=aloha_follower "
+        "--robot.left_port=/dev/ttyDXL_puppet_left --robot.right_port=/dev/ttyDXL_puppet_right "
+        "--robot.id=aloha",
     ),
 )
 
@@ -81,9 +94,16 @@ ARM_TYPES = {
     "so101_leader": "leader",
     "so100_leader": "leader",
 }
-_GROUP_TYPES = {"robot": tuple(ARM_TYPES), "teleop": ("so101_leader", "so100_leader")}
+#: ALOHA arm types -> kind (each names a pair of arms, one port per arm).
+ALOHA_TYPES = {"aloha_follower": "follower", "aloha_leader": "leader"}
+_GROUP_TYPES = {
+    "robot": (*ARM_TYPES, *ALOHA_TYPES),
+    "teleop": ("so101_leader", "so100_leader", "aloha_leader"),
+}
 
-_POLL_S = 0.02  # the recording loop's wait for Enter: bus reads at up to 50 Hz
+T = TypeVar("T")
+
+POLL_S = 0.02  # the recording loop's wait for Enter: bus reads at up to 50 Hz
 _REDRAW_S = 0.1  # live table refresh period on a terminal
 
 
@@ -106,11 +126,11 @@ class ArmTarget:
     flag: str
 
 
-def arm_from_flags(cfg: Mapping[str, Any]) -> ArmTarget:
-    """The one arm given with ``--robot.*`` or ``--teleop.*``.
+def _given_group(cfg: Mapping[str, Any]) -> str:
+    """``"robot"`` or ``"teleop"``: the one flag group given, with a known type.
 
     Raises:
-        UsageError: neither or both groups given, an unknown type, or no port.
+        UsageError: neither or both groups given, or an unknown type.
     """
     given = [g for g in ("robot", "teleop") if any(v is not None for v in cfg[g].values())]
     if len(given) != 1:
@@ -120,12 +140,25 @@ def arm_from_flags(cfg: Mapping[str, Any]) -> ArmTarget:
             f"--teleop.port/--teleop.id ({what} given)"
         )
     group = given[0]
-    args = cfg[group]
-    arm_type = args["type"]
+    arm_type = cfg[group]["type"]
     if arm_type not in _GROUP_TYPES[group]:
         raise UsageError(
             f"--{group}.type must be one of {', '.join(_GROUP_TYPES[group])}, got {arm_type!r}"
         )
+    return group
+
+
+def arm_from_flags(cfg: Mapping[str, Any]) -> ArmTarget:
+    """The one arm given with ``--robot.*`` or ``--teleop.*``.
+
+    Raises:
+        UsageError: neither or both groups given, an unknown type, or no port.
+    """
+    group = _given_group(cfg)
+    args = cfg[group]
+    arm_type = args["type"]
+    if arm_type not in ARM_TYPES:
+        raise UsageError(f"--{group}.type={arm_type} is calibrated per arm pair, not here")
     if not args["port"]:
         raise UsageError(f"--{group}.port is required; find it with `lerobot-gym find-port`")
     kind = ARM_TYPES[arm_type]
@@ -138,7 +171,13 @@ def run(argv: list[str]) -> int:
     from lerobot_gym.robots.so101.calibration import calibration_path
     from lerobot_gym.robots.so101.motors import so101_motors
 
-    arm = arm_from_flags(PARSER.parse(argv))
+    cfg = PARSER.parse(argv)
+    group = _given_group(cfg)
+    if cfg[group]["type"] in ALOHA_TYPES:
+        from lerobot_gym.cli._calibrate_aloha import calibrate_aloha
+
+        return calibrate_aloha(cfg[group], group, ALOHA_TYPES[cfg[group]["type"]])
+    arm = arm_from_flags(cfg)
     path = calibration_path(arm.kind, arm.arm_id, arm.calibration_dir)
     # Saved where LeRobot looks today, even when the file read was in the pre-2026 folder.
     save_path = calibration_path(arm.kind, arm.arm_id, arm.calibration_dir, for_write=True)
@@ -161,20 +200,61 @@ def _use_existing_file(bus: Any, arm: ArmTarget, path: Path, motors: Mapping[str
     from lerobot_gym.robots.so101.calibration import load_calibration
     from lerobot_gym.robots.so101.calibration_procedure import write_calibration
 
+    return offer_existing_file(
+        repr(arm.arm_id),
+        path,
+        load=lambda: load_calibration(path, motors),
+        write=lambda calibration: write_calibration(bus, calibration),
+    )
+
+
+def offer_existing_file(
+    what: str, path: Path, load: Callable[[], Any], write: Callable[[Any], None]
+) -> bool:
+    """Offer an arm's existing calibration file: Enter writes it to the servos, 'c' declines.
+
+    Args:
+        what: The arm, as the prompts name it.
+        path: The file.
+        load: Reads the file (raises :class:`CalibrationError` if it cannot be used).
+        write: Writes a loaded calibration to the servos.
+
+    Returns:
+        True if the file was written (nothing more to do); False to recalibrate.
+    """
     try:
-        calibration = load_calibration(path, motors)
+        calibration = load()
     except CalibrationError as exc:
         print(f"The calibration file cannot be used, so the arm is recalibrated: {exc}")
         return False
     answer = ask(
-        f"Press ENTER to use the calibration file of {arm.arm_id!r} ({path}), or type 'c' and "
+        f"Press ENTER to use the calibration file of {what} ({path}), or type 'c' and "
         "press ENTER to recalibrate: "
     )
     if answer.strip().lower() == "c":
         return False
-    write_calibration(bus, calibration)
-    print(f"Wrote the calibration of {arm.arm_id!r} from {path} to the servos.")
+    write(calibration)
+    print(f"Wrote the calibration of {what} from {path} to the servos.")
     return True
+
+
+def record_until_enter(record: Callable[[Callable[[], bool], Callable[..., None]], T]) -> T:
+    """Run a range recording under the live table until the operator presses Enter.
+
+    ``record(stop, on_update)`` is the procedure's recording call; a closed stdin is re-raised
+    as the :class:`UsageError` of :func:`ask`, not as the recording's own error.
+    """
+    table = LiveTable(sys.stdout)
+    enter = EnterWatcher().start()
+    try:
+        result = record(lambda: enter.pressed.wait(POLL_S), table.update)
+    except CalibrationError:
+        enter.raise_if_failed()  # a closed stdin, not the operator, ended the recording
+        raise
+    finally:
+        table.finish(echoed_lines=1 if enter.pressed.is_set() and enter.ok else 0)
+    enter.raise_if_failed()
+    return result
 
 
 def calibrate_arm(bus: Any, arm: ArmTarget, path: Path, motors: Mapping[str, Any]) -> Path:
@@ -200,19 +280,9 @@ def calibrate_arm(bus: Any, arm: ArmTarget, path: Path, motors: Mapping[str, Any
         f"Move all joints except {', '.join(repr(n) for n in full_turn)} one by one through "
         "their entire ranges of motion.\nRecording positions. Press ENTER to stop..."
     )
-    table = LiveTable(sys.stdout)
-    enter = _EnterWatcher().start()
-    try:
-        range_mins, range_maxes = record_ranges_of_motion(
-            bus, names, stop=lambda: enter.pressed.wait(_POLL_S), on_update=table.update
-        )
-    except CalibrationError:
-        enter.raise_if_failed()  # a closed stdin, not the operator, ended the recording
-        raise
-    finally:
-        table.finish(echoed_lines=1 if enter.pressed.is_set() and enter.ok else 0)
-    enter.raise_if_failed()
-
+    range_mins, range_maxes = record_until_enter(
+        lambda stop, on_update: record_ranges_of_motion(bus, names, stop, on_update)
+    )
     calibration = build_calibration(motors, homing_offsets, range_mins, range_maxes)
     write_calibration(bus, calibration)
     return save_calibration(path, calibration, motors)
@@ -288,14 +358,14 @@ class LiveTable:
         self._drawn_lines = len(lines)
 
 
-class _EnterWatcher:
+class EnterWatcher:
     """Waits for one Enter on a daemon thread; ``pressed`` is set when it comes (or stdin ends)."""
 
     def __init__(self) -> None:
         self.pressed = threading.Event()
         self._error: BaseException | None = None
 
-    def start(self) -> _EnterWatcher:
+    def start(self) -> EnterWatcher:
         threading.Thread(target=self._wait, name="calibrate-enter", daemon=True).start()
         return self
 

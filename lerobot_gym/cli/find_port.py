@@ -19,11 +19,18 @@ Design decisions:
   (:func:`~lerobot_gym.hardware.ports.find_port` accepts a port that appears).
 * Pseudo-terminals are ignored unless ``--include_pty`` (every shell owns one; emulated buses
   live there).
+* ``--robot.type=aloha`` finds the ALOHA's four U2D2 adapters in one run: each is unplugged in
+  turn and *left* unplugged until all four are found, so a replugged adapter cannot take another
+  one's device name mid-run. The four ports are printed as the flags that name them, with a
+  ``/dev/serial/by-id`` path when the system has one (a USB adapter's device number can change
+  between boots; the by-id name, or a udev rule as the ALOHA's own set-up uses, does not).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from lerobot_gym.cli.args import CommandParser, Flag, UsageError
 from lerobot_gym.errors import PortNotFoundError
@@ -46,9 +53,29 @@ PARSER = CommandParser(
             True,
         ),
         Flag("include_pty", False, "also list pseudo-terminals (/dev/pts/N, emulated buses)", bool),
+        Flag(
+            "robot.type",
+            None,
+            "aloha: find the four adapters of an ALOHA station, one unplug each (null: one arm)",
+            str,
+            True,
+        ),
     ),
-    examples=("lerobot-gym find-port", "lerobot-gym find-port --timeout_s=20"),
+    examples=(
+        "lerobot-gym find-port",
+        "lerobot-gym find-port --timeout_s=20",
+        "lerobot-gym find-port --robot.type=aloha",
+    ),
 )
+
+#: The ALOHA's adapters in the order they are unplugged: (what to unplug, the flag it sets).
+ALOHA_ADAPTERS = (
+    ("the left follower (puppet)", "--robot.left_port"),
+    ("the right follower (puppet)", "--robot.right_port"),
+    ("the left leader (master)", "--teleop.left_port"),
+    ("the right leader (master)", "--teleop.right_port"),
+)
+_BY_ID = "/dev/serial/by-id"
 
 # After Enter, how long the port listing may take to change (device node removal).
 _SETTLE_S = 1.0
@@ -86,9 +113,16 @@ def run(argv: list[str]) -> int:
     timeout_s, include_pty = cfg["timeout_s"], cfg["include_pty"]
     if timeout_s is not None and not timeout_s > 0:
         raise UsageError(f"--timeout_s must be positive, got {timeout_s}")
+    if cfg["robot"]["type"] not in (None, "aloha"):
+        raise UsageError(
+            f"--robot.type must be aloha (or absent, for one arm), got {cfg['robot']['type']!r}"
+        )
 
     def listing() -> list[str]:
         return ports.list_serial_ports(include_pty=include_pty)
+
+    if cfg["robot"]["type"] == "aloha":
+        return _find_aloha_ports(listing, timeout_s)
 
     print("Finding the serial port of your arm's controller board.")
     before = listing()
@@ -98,18 +132,74 @@ def run(argv: list[str]) -> int:
         action = "No serial port is present: plug in the arm's USB cable"
     if timeout_s is None:
         ask(f"{action} and press Enter when done.")
-        try:
-            port = ports.wait_for_port_change(
-                before, timeout_s=_SETTLE_S, poll_interval_s=_SETTLE_POLL_S, list_ports=listing
-            )
-        except PortNotFoundError:
-            port = ports.find_port(before, listing())  # raises, with the full explanation
     else:
         print(f"{action}; waiting up to {timeout_s:g} s ...", flush=True)
-        port = ports.wait_for_port_change(before, timeout_s=timeout_s, list_ports=listing)
+    port = _unplugged_port(listing, before, timeout_s)
     unplugged = port in before
     print(f"The port of this arm is {port}")
     if unplugged:
         print("Reconnect the USB cable.")
     print(f"Use it as --robot.port={port} (a follower arm) or --teleop.port={port} (a leader arm).")
     return 0
+
+
+def _unplugged_port(
+    listing: Callable[[], list[str]], before: list[str], timeout_s: float | None
+) -> str:
+    """The port that leaves ``before`` after the operator's Enter (or within ``timeout_s``)."""
+    if timeout_s is not None:
+        return ports.wait_for_port_change(before, timeout_s=timeout_s, list_ports=listing)
+    try:
+        return ports.wait_for_port_change(
+            before, timeout_s=_SETTLE_S, poll_interval_s=_SETTLE_POLL_S, list_ports=listing
+        )
+    except PortNotFoundError:
+        return ports.find_port(before, listing())  # raises, with the full explanation
+
+
+def _find_aloha_ports(listing: Callable[[], list[str]], timeout_s: float | None) -> int:
+    """Unplug the four adapters one by one; print the flags naming each (module docstring)."""
+    before = listing()
+    print("Finding the serial ports of the ALOHA's four U2D2 adapters.")
+    print(f"Ports now: {', '.join(before) if before else 'none'}")
+    if len(before) < len(ALOHA_ADAPTERS):
+        raise PortNotFoundError(
+            f"{len(before)} serial port(s) present, the ALOHA has {len(ALOHA_ADAPTERS)} adapters: "
+            "plug in all four U2D2 USB cables (arms powered) and run this again"
+        )
+    found: list[tuple[str, str]] = []
+    for what, flag in ALOHA_ADAPTERS:
+        action = f"Unplug the USB cable of {what}'s adapter and leave it unplugged"
+        if timeout_s is None:
+            ask(f"{action}; press Enter when done.")
+        else:
+            print(f"{action}; waiting up to {timeout_s:g} s ...", flush=True)
+        port = _unplugged_port(listing, before, timeout_s)
+        if port not in before:
+            raise PortNotFoundError(
+                f"a new port {port} appeared while looking for {what}'s adapter; plug in all "
+                "four adapters and run this again"
+            )
+        print(f"{what}: {port}")
+        found.append((flag, port))
+        before = [p for p in before if p != port]
+    print("Reconnect all four USB cables.")
+    aliases = _by_id_aliases()
+    print("Use:")
+    for flag, port in found:
+        alias = aliases.get(port)
+        print(f"  {flag}={alias or port}" + (f"   (now {port})" if alias else ""))
+    if not aliases:
+        print(
+            f"(No {_BY_ID} names here: device numbers may change after a reboot or replug; "
+            "the ALOHA's udev rules pin them by serial number.)"
+        )
+    return 0
+
+
+def _by_id_aliases() -> dict[str, str]:
+    """Device path -> its stable ``/dev/serial/by-id`` name, where the system provides one."""
+    folder = Path(_BY_ID)
+    if not folder.is_dir():
+        return {}
+    return {str(link.resolve()): str(link) for link in sorted(folder.iterdir())}

@@ -1,16 +1,20 @@
-"""Drive a follower from an SO-101 leader arm: the real arm, an emulated one, or the twin.
+"""Drive a follower from leader arms (SO-101, ALOHA): the real arms, emulated ones, or the twin.
 
 ``lerobot-gym teleoperate --robot.type=so101_follower --robot.port=PORT --robot.id=NAME
 --teleop.type=so101_leader --teleop.port=PORT --teleop.id=NAME`` is LeRobot's
 ``lerobot-teleoperate`` for the SO-101. The follower is always a Gymnasium env:
 
-* ``--robot.*`` is the real arm, ``gym.make("lerobot_gym/SO101-v0", backend="real", port=...)``;
+* ``--robot.*`` is the real arm, ``gym.make("lerobot_gym/SO101-v0", backend="real", port=...)``
+  (with ``--robot.type=aloha_follower --robot.left_port=... --robot.right_port=...``, the ALOHA's
+  two ViperX followers, ``lerobot_gym/Aloha-v0`` with ``ports={...}``);
 * ``--env.id=ID`` (without ``--robot.*``) is that env as it is registered, so the leader drives
   the MuJoCo twin, or with ``--env.backend=emulated`` the real driver over an emulated bus; other
   ``--env.<keyword>`` flags go to ``gym.make`` as for every command.
 
 Each control period the leader is read (:class:`~lerobot_gym.robots.so101.leader.SO101Leader`:
-degrees, gripper 0..100, the env's action units) and its reading is the env's action. The loop
+degrees, gripper 0..100; :class:`~lerobot_gym.robots.aloha.leader.AlohaLeaders`: radians, grippers
+0..1 through the ALOHA's leader-to-follower mapping; each the env's action units) and its reading
+is the env's action. The loop
 is paced by :class:`~lerobot_gym.wrappers.control_rate.ControlRate` at ``--fps``; with
 ``--display_data=true`` every step is logged to Rerun by
 :class:`~lerobot_gym.wrappers.rerun_viz.RerunViz`. A live line shows the follower's joints, the
@@ -54,7 +58,8 @@ if TYPE_CHECKING:
 PARSER = CommandParser(
     prog="lerobot-gym teleoperate",
     description="""
-        Read an SO-101 leader arm every control period and send its pose to a follower: the
+        Read a leader arm (an SO-101, or the ALOHA's two WidowX leaders with
+        --teleop.type=aloha_leaders) every control period and send its pose to a follower: the
         real arm (--robot.type=so101_follower --robot.port=...), or an env given with
         --env.id (the MuJoCo twin; --env.backend=emulated for the real driver over an
         emulated bus). The follower first moves to the leader's pose at bounded speed. Runs at
@@ -66,11 +71,17 @@ PARSER = CommandParser(
     """,
     flags=(
         Flag(
-            "robot.type", None, "so101_follower (the real arm; implied by --robot.port)", str, True
+            "robot.type",
+            None,
+            "so101_follower (implied by --robot.port) or aloha_follower (the real arms)",
+            str,
+            True,
         ),
         Flag(
             "robot.port", None, "serial port of the follower (`lerobot-gym find-port`)", str, True
         ),
+        Flag("robot.left_port", None, "ALOHA: serial port of the left follower", str, True),
+        Flag("robot.right_port", None, "ALOHA: serial port of the right follower", str, True),
         Flag("robot.id", None, "the follower's id, its calibration file's stem", str, True),
         Flag("robot.calibration_dir", None, "folder of <id>.json (default: LeRobot's)", str, True),
         Flag("robot.cameras", None, "camera name -> device, e.g. {front: 0} (default: none)"),
@@ -81,8 +92,10 @@ PARSER = CommandParser(
             float,
             True,
         ),
-        Flag("teleop.type", "so101_leader", "so101_leader", str),
+        Flag("teleop.type", "so101_leader", "so101_leader or aloha_leaders", str),
         Flag("teleop.port", None, "serial port of the leader arm (required)", str, True),
+        Flag("teleop.left_port", None, "ALOHA: serial port of the left leader", str, True),
+        Flag("teleop.right_port", None, "ALOHA: serial port of the right leader", str, True),
         Flag("teleop.id", None, "the leader's id, its calibration file's stem", str, True),
         Flag("teleop.calibration_dir", None, "folder of <id>.json (default: LeRobot's)", str, True),
         Flag("fps", 30, "control rate, Hz", int),
@@ -99,11 +112,23 @@ PARSER = CommandParser(
         "--teleop.id=blue --display_data=true",
         "lerobot-gym teleoperate --env.id=SO101-v0 --env.backend=emulated "
         "--teleop.port=/dev/ttyACM1 --duration_s=60",
+        "lerobot-gym teleoperate --robot.type=aloha_follower "
+        "--robot.left_port=/dev/ttyDXL_puppet_left --robot.right_port=/dev/ttyDXL_puppet_right "
+        "--teleop.type=aloha_leaders "
+        "--teleop.left_port=/dev/ttyDXL_master_left --teleop.right_port=/dev/ttyDXL_master_right",
     ),
 )
 
 DEFAULT_ENV_ID = "lerobot_gym/SO101-v0"
-_LEADER_TYPES = ("so101_leader", "so100_leader")
+ALOHA_ENV_ID = "lerobot_gym/Aloha-v0"
+_LEADER_TYPES = ("so101_leader", "so100_leader", "aloha_leaders")
+_FOLLOWER_TYPES = ("so101_follower", "aloha_follower")
+_UNIT_LABELS = {
+    "deg": "degrees",
+    "percent": "gripper 0..100",
+    "rad": "radians",
+    "fraction": "gripper 0..1",
+}
 _REDRAW_S = 0.1  # live line refresh on a terminal
 _LOG_EVERY_S = 1.0  # live line period when stdout is not a terminal
 
@@ -119,7 +144,7 @@ class TeleopReport:
         elapsed_s: Wall-clock time from the first reset's end to the last step.
         periods_s: Each step's wall-clock period (``info["control_period_s"]``).
         late_steps: Steps that returned after their deadline.
-        leader: The last leader reading sent (degrees, gripper 0..100).
+        leader: The last leader reading sent (the env's action units).
         follower: The follower's last observed joints, same units (None without ``agent_pos``).
         stopped_by: ``"duration"``, ``"ctrl-c"`` or ``"terminate_episode"``.
     """
@@ -166,16 +191,24 @@ def follower_env_config(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     robot = cfg["robot"]
     kwargs: dict[str, Any] = {}
     if any(value is not None for value in robot.values()):
-        if robot["type"] not in (None, "so101_follower"):  # the only one with hardware support
-            raise UsageError(f"--robot.type must be so101_follower, got {robot['type']!r}")
-        if not robot["port"]:
-            raise UsageError("--robot.port is required; find it with `lerobot-gym find-port`")
+        if robot["type"] not in (None, *_FOLLOWER_TYPES):
+            raise UsageError(
+                f"--robot.type must be one of {', '.join(_FOLLOWER_TYPES)}, got {robot['type']!r}"
+            )
         if env_args.get("backend", "real") != "real":
             raise UsageError(
                 f"--robot.* is the real arm, but --env.backend={env_args['backend']}; drop one"
             )
-        env_args.setdefault("id", DEFAULT_ENV_ID)
-        kwargs = {"backend": "real", "port": robot["port"], "robot_id": robot["id"] or "follower"}
+        if robot["type"] == "aloha_follower":
+            env_args.setdefault("id", ALOHA_ENV_ID)
+            kwargs = {"backend": "real", "ports": _pair_ports(robot, "robot")}
+            kwargs["robot_id"] = robot["id"] or "aloha"
+        elif not robot["port"]:
+            raise UsageError("--robot.port is required; find it with `lerobot-gym find-port`")
+        else:
+            env_args.setdefault("id", DEFAULT_ENV_ID)
+            kwargs = {"backend": "real", "port": robot["port"]}
+            kwargs["robot_id"] = robot["id"] or "follower"
         if robot["calibration_dir"] is not None:
             kwargs["calibration_dir"] = robot["calibration_dir"]
         if robot["cameras"] is not None:
@@ -200,8 +233,24 @@ def follower_env_config(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return env_id, kwargs
 
 
+def _pair_ports(args: Mapping[str, Any], group: str) -> dict[str, str]:
+    """``{"left": ..., "right": ...}`` from ``--<group>.left_port`` and ``--<group>.right_port``.
+
+    Raises:
+        UsageError: A port is missing, or ``--<group>.port`` was given instead.
+    """
+    missing = [f"--{group}.{arm}_port" for arm in ("left", "right") if not args.get(f"{arm}_port")]
+    if missing or args.get("port"):
+        raise UsageError(
+            f"an ALOHA pair has one port per arm: give --{group}.left_port and "
+            f"--{group}.right_port (missing: {', '.join(missing) or 'none'}; "
+            "`lerobot-gym find-port` lists them)"
+        )
+    return {"left": args["left_port"], "right": args["right_port"]}
+
+
 def make_leader(cfg: Mapping[str, Any]) -> Any:
-    """The leader arm from ``--teleop.*`` (not connected).
+    """The leader arm(s) from ``--teleop.*`` (not connected).
 
     Raises:
         UsageError: an unsupported teleop type or no port.
@@ -212,6 +261,14 @@ def make_leader(cfg: Mapping[str, Any]) -> Any:
     if teleop["type"] not in _LEADER_TYPES:
         raise UsageError(
             f"--teleop.type must be one of {', '.join(_LEADER_TYPES)}, got {teleop['type']!r}"
+        )
+    if teleop["type"] == "aloha_leaders":
+        from lerobot_gym.robots.aloha.leader import AlohaLeaders
+
+        return AlohaLeaders(
+            _pair_ports(teleop, "teleop"),
+            robot_id=teleop["id"] or "aloha",
+            calibration_dir=teleop["calibration_dir"],
         )
     if not teleop["port"]:
         raise UsageError(
@@ -250,12 +307,13 @@ def teleoperate(cfg: Mapping[str, Any]) -> TeleopReport:
         if cfg["display_data"]:
             env = _with_rerun(env, cfg)
         env = ControlRate(env, fps=fps)
-        joint_names = cast("RobotEnv", env.unwrapped).robot.joint_names
+        robot = cast("RobotEnv", env.unwrapped).robot
+        units = dict.fromkeys(_UNIT_LABELS[j.unit] for j in robot.joints)
         print(f"Moving the follower ({env_id}) to the leader's pose ...", flush=True)
         obs, _ = env.reset(options={"joint_positions": leader.get_action()})
         report.episodes = 1
         print(f"Teleoperating at {fps} Hz; Ctrl-C to stop.")
-        print(f"joints (degrees, gripper 0..100): {', '.join(joint_names)}")
+        print(f"joints ({', '.join(units)}): {', '.join(robot.joint_names)}")
         status = _LiveLine(sys.stdout)
         start = time.perf_counter()
         try:

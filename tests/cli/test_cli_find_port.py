@@ -102,3 +102,56 @@ def test_closed_stdin_and_bad_flags_are_usage_errors(monkeypatch, capsys):
 def test_ask_returns_the_line(monkeypatch, answer):
     monkeypatch.setattr("sys.stdin", io.StringIO(answer))
     assert find_port.ask("? ") == answer.rstrip("\n")
+
+
+def test_aloha_finds_its_four_adapters_one_unplug_each(monkeypatch, capsys, tmp_path):
+    four = ["/dev/ttyUSB0", "/dev/ttyUSB1", "/dev/ttyUSB2", "/dev/ttyUSB3"]
+    # Unplugged in the order left/right follower, left/right leader; each stays unplugged.
+    _listings(
+        monkeypatch,
+        four,
+        ["/dev/ttyUSB0", "/dev/ttyUSB1", "/dev/ttyUSB3"],
+        ["/dev/ttyUSB1", "/dev/ttyUSB3"],
+        ["/dev/ttyUSB1"],
+        [],
+    )
+    monkeypatch.setattr(find_port, "_BY_ID", str(tmp_path / "by-id"))  # none on this system
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n\n\n\n"))
+    assert main(["find-port", "--robot.type=aloha"]) == 0
+    out = capsys.readouterr().out
+    for flag, port in [
+        ("--robot.left_port", "/dev/ttyUSB2"),
+        ("--robot.right_port", "/dev/ttyUSB0"),
+        ("--teleop.left_port", "/dev/ttyUSB3"),
+        ("--teleop.right_port", "/dev/ttyUSB1"),
+    ]:
+        assert f"  {flag}={port}\n" in out
+    assert "Reconnect all four USB cables." in out and "udev" in out
+
+
+def test_aloha_prefers_the_stable_by_id_names(monkeypatch, capsys, tmp_path):
+    by_id = tmp_path / "by-id"
+    by_id.mkdir()
+    devices = [tmp_path / f"ttyUSB{i}" for i in range(4)]
+    for i, dev in enumerate(devices):
+        dev.touch()
+        (by_id / f"usb-FTDI_USB__-__Serial_Converter_FT{i}-if00-port0").symlink_to(dev)
+    four = [str(d) for d in devices]
+    _listings(monkeypatch, four, four[1:], four[2:], four[3:], [])
+    monkeypatch.setattr(find_port, "_BY_ID", str(by_id))
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n\n\n\n"))
+    assert main(["find-port", "--robot.type=aloha"]) == 0
+    out = capsys.readouterr().out
+    assert f"--robot.left_port={by_id}/usb-FTDI_USB__-__Serial_Converter_FT0-if00-port0" in out
+    assert f"(now {devices[0]})" in out and "udev" not in out
+
+
+def test_aloha_with_fewer_than_four_ports_says_to_plug_them_in(monkeypatch, capsys):
+    _listings(monkeypatch, ["/dev/ttyUSB0", "/dev/ttyUSB1"])
+    assert main(["find-port", "--robot.type=aloha"]) != 0
+    assert "plug in all four U2D2 USB cables" in capsys.readouterr().err
+
+
+def test_an_unknown_robot_type_is_a_usage_error(capsys):
+    assert main(["find-port", "--robot.type=koch"]) == 2
+    assert "--robot.type must be aloha" in capsys.readouterr().err

