@@ -4,6 +4,9 @@
 ``pretrained_model`` folder; its ``config.json`` names the type), checked against the env's
 spaces before the first episode; ``--policy.device`` picks the torch device.
 
+``--env.backend=sim,emulated`` (two or more backends) evaluates the same policy with the same
+seeds on each and writes one side-by-side report (:mod:`lerobot_gym.cli.eval_side_by_side`).
+
 ``lerobot-gym eval --env.id=ID --policy.type=scripted --eval.n_episodes=N --seed=S
 --output_dir=DIR`` runs ``N`` episodes seeded ``S, S+1, ...`` with
 :func:`lerobot_gym.policies.evaluate_policy`, prints the success rate, and writes
@@ -58,6 +61,8 @@ PARSER = CommandParser(
         "--policy.type=random --eval.n_videos=0",
         "lerobot-gym eval --env.id=SO101-PickCube-v0 --env.obs_type=state "
         "--policy.path=outputs/train/act/checkpoints/last/pretrained_model --eval.n_episodes=20",
+        "lerobot-gym eval --env.id=SO101-Reach-v0 --env.obs_type=state "
+        "--env.backend=sim,emulated --env.emulated.lockstep=true --eval.n_episodes=20",
     ),
 )
 
@@ -65,6 +70,11 @@ PARSER = CommandParser(
 def run(argv: list[str]) -> int:
     """Parse the flags, evaluate, print the success rate, write eval_info.json and videos."""
     cfg = PARSER.parse(argv)
+    from lerobot_gym.cli import eval_side_by_side
+
+    backends = eval_side_by_side.backend_list(cfg.get("env", {}).get("backend"))
+    if backends is not None:
+        return eval_side_by_side.run(cfg, backends)
     report = evaluate(cfg)
     _print_report(report)
     return 0

@@ -204,11 +204,7 @@ class SceneRandomizer:
             return
         tex = model.texture(TABLE_TEXTURE).id
         for renderer in renderers:
-            # mujoco.Renderer keeps its contexts private; this is how MuJoCo's own viewer
-            # re-uploads a texture (mjr_uploadTexture on the current context).
-            if renderer._gl_context is not None:
-                renderer._gl_context.make_current()
-            mujoco.mjr_uploadTexture(model, renderer._mjr_context, tex)
+            _upload_texture(renderer, model, tex)
 
     # -- helpers ----------------------------------------------------------------------------
     def _resize_objects(
@@ -260,6 +256,33 @@ class SceneRandomizer:
         adr, size = int(model.tex_adr[tex.id]), height * width * 3
         model.tex_data[adr : adr + size] = np.round(255 * image).astype(np.uint8).reshape(-1)
         return {"pattern": ["checker", "stripes", "blotches"][pattern], "cells": cells}
+
+
+def _upload_texture(renderer: Any, model: mujoco.MjModel, tex: int) -> None:
+    """Upload texture ``tex`` into one renderer's GL context.
+
+    A renderer may offer ``upload_texture(model, tex)``; otherwise its contexts are private
+    attributes: ``mujoco.Renderer`` (``_gl_context``, ``_mjr_context``) or the tiled renderer
+    (``_gl``, ``_con``). Either way this is what MuJoCo's own viewer does: make the context
+    current, then ``mjr_uploadTexture``.
+    """
+    upload = getattr(renderer, "upload_texture", None)
+    if callable(upload):
+        upload(model, tex)
+        return
+    for gl_name, con_name in (("_gl_context", "_mjr_context"), ("_gl", "_con")):
+        if hasattr(renderer, con_name):
+            gl, con = getattr(renderer, gl_name, None), getattr(renderer, con_name)
+            if con is None:
+                return  # closed
+            if gl is not None:
+                gl.make_current()
+            mujoco.mjr_uploadTexture(model, con, tex)
+            return
+    raise KnobError(
+        f"knob table_texture cannot reach the GL context of a {type(renderer).__name__}; "
+        "give it an upload_texture(model, texture_id) method"
+    )
 
 
 def _object_bodies(model: mujoco.MjModel) -> np.ndarray:

@@ -376,3 +376,46 @@ def test_the_emulated_arms_twin_gets_the_same_randomisation():
 def test_the_emulated_arm_refuses_simulated_action_latency():
     with pytest.raises(KnobError, match="backend='sim' only"):
         gym.make(ENV_ID, backend="emulated", knobs=TwinKnobs(action_latency_ms=(10.0, 20.0)))
+
+
+PIXELS = {"obs_type": "pixels_agent_pos", "image_size": (48, 64), "cameras": ("front",)}
+
+
+def test_the_table_texture_reaches_a_live_renderer_each_episode():
+    env, nominal = _env(TwinKnobs(table_texture=True), **PIXELS), _env(**PIXELS)
+    try:
+        first = env.reset(seed=1)[0]["pixels"]["front"].copy()
+        second = env.reset(seed=2)[0]["pixels"]["front"].copy()
+        again = env.reset(seed=1)[0]["pixels"]["front"]
+        plain = nominal.reset(seed=1)[0]["pixels"]["front"]
+        table = (slice(38, 48), slice(0, 12))  # the front view's lower left corner: table only
+        assert np.array_equal(plain[table], nominal.reset(seed=2)[0]["pixels"]["front"][table])
+        assert not np.array_equal(first[table], second[table])  # redrawn and uploaded
+        np.testing.assert_array_equal(first, again)  # same seed, same texture, same image
+        assert not np.array_equal(first[table], plain[table])
+    finally:
+        env.close()
+        nominal.close()
+
+
+@pytest.mark.parametrize(
+    ("knob", "visible"),
+    [
+        ("light_scale", True),
+        ("camera_pos_jitter_m", True),
+        ("object_color_jitter", True),
+        ("mass_scale", False),
+        ("friction_scale", False),
+        ("damping_scale", False),
+        ("actuator_gain_scale", False),
+    ],
+)
+def test_only_visual_knobs_change_the_first_image(knob, visible):
+    env, nominal = _env(TwinKnobs(**{knob: SCENE_SETTINGS[knob]}), **PIXELS), _env(**PIXELS)
+    try:
+        image = env.reset(seed=4)[0]["pixels"]["front"]
+        plain = nominal.reset(seed=4)[0]["pixels"]["front"]
+        assert (not np.array_equal(image, plain)) == visible
+    finally:
+        env.close()
+        nominal.close()
