@@ -17,6 +17,15 @@ and what was evaluated) and ``DIR/videos/eval_episode_<i>.mp4`` for the first
 Videos need ``render_mode="rgb_array"``, which this command passes unless ``--env.render_mode``
 is given (``--env.render_mode=null`` turns filming off). Episodes that are not filmed are not
 rendered, so ``--eval.n_videos=0`` is the fastest evaluation.
+
+``--eval.batch_size=N`` (LeRobot's flag) runs N envs at once in a Gymnasium ``SyncVectorEnv``
+(:mod:`lerobot_gym.policies.eval_vector`), each with its own policy instance; learned policies
+share one loaded network between them (``spawn``). A real arm is one env, so
+``--env.backend=real`` takes ``--eval.batch_size=1``.
+
+The success rate is printed and saved with its 95 % Wilson interval (``success_rate_ci95``),
+and ``DIR/eval_report.png`` draws it with the running success rate, returns and episode
+lengths (:mod:`lerobot_gym.policies.eval_report`).
 """
 
 from __future__ import annotations
@@ -48,6 +57,12 @@ PARSER = CommandParser(
             str,
         ),
         Flag("eval.n_episodes", 10, "episodes to run", int),
+        Flag(
+            "eval.batch_size",
+            1,
+            "envs run at once in a SyncVectorEnv (1: one env, episodes one after another)",
+            int,
+        ),
         Flag("eval.n_videos", 2, "film at most this many episodes (0: none)", int),
         Flag("eval.max_steps", None, "cap on steps per episode (null: the id's limit)", int, True),
         Flag("seed", 1000, "seed of the first episode; episode i uses seed + i", int),
@@ -59,6 +74,8 @@ PARSER = CommandParser(
         "--eval.n_episodes=10 --seed=0 --output_dir=outputs/eval/reach",
         "lerobot-gym eval --env.id=SO101-PickCube-v0 --env.image_size=[240,320] "
         "--policy.type=random --eval.n_videos=0",
+        "lerobot-gym eval --env.id=SO101-Reach-v0 --env.obs_type=state --eval.n_episodes=50 "
+        "--eval.batch_size=5 --eval.n_videos=0",
         "lerobot-gym eval --env.id=SO101-PickCube-v0 --env.obs_type=state "
         "--policy.path=outputs/train/act/checkpoints/last/pretrained_model --eval.n_episodes=20",
         "lerobot-gym eval --env.id=SO101-Reach-v0 --env.obs_type=state "
@@ -98,8 +115,24 @@ def evaluate(cfg: dict[str, Any]) -> dict[str, Any]:
     seed = cfg["seed"]
     output_dir = Path(cfg["output_dir"] or common.default_output_dir("eval", env_id))
 
+    batch_size = int(eval_cfg["batch_size"])
+    if batch_size < 1:
+        raise UsageError(f"--eval.batch_size must be at least 1, got {batch_size}")
+    if batch_size > 1 and kwargs.get("backend") == "real":
+        raise UsageError(
+            f"--eval.batch_size={batch_size} with --env.backend=real: one arm runs one episode "
+            "at a time; use --eval.batch_size=1"
+        )
+    first: list[Any] = []
+
     def policy_factory(env):
-        return make_policy(policy_type, env, seed=seed, **policy_args)
+        # One policy per env; a learned policy loads its checkpoint once and the other envs'
+        # policies share that network (spawn), each with its own episode state.
+        if first and hasattr(first[0], "spawn"):
+            return first[0].spawn()
+        policy = make_policy(policy_type, env, seed=seed, **policy_args)
+        first.append(policy)
+        return policy
 
     progress = _ProgressBar(eval_cfg["n_episodes"], desc=f"eval {env_id}")
     try:
@@ -112,6 +145,7 @@ def evaluate(cfg: dict[str, Any]) -> dict[str, Any]:
             max_videos=eval_cfg["n_videos"],
             max_steps=eval_cfg["max_steps"],
             progress=progress,
+            batch_size=batch_size,
         )
     finally:
         progress.close()  # before any error message, so it does not share the bar's line
@@ -121,9 +155,23 @@ def evaluate(cfg: dict[str, Any]) -> dict[str, Any]:
         "policy": {"type": policy_type, **policy_args},
         "seed": seed,
         "n_episodes": eval_cfg["n_episodes"],
+        "batch_size": batch_size,
     }
     path = common.write_json(output_dir / "eval_info.json", info)
-    return {"eval_info": info, "eval_info_path": path, "result": result}
+    report = _write_report(result, output_dir, f"{env_id} - {policy_type}")
+    return {"eval_info": info, "eval_info_path": path, "result": result, "report_path": report}
+
+
+def _write_report(result: Any, output_dir: Path, title: str) -> Path | None:
+    """``eval_report.png``, or None (with a note on stderr) when matplotlib is missing."""
+    from lerobot_gym.errors import MissingExtraError
+    from lerobot_gym.policies.eval_report import REPORT_NAME, write_eval_report
+
+    try:
+        return write_eval_report(result, output_dir / REPORT_NAME, title=title)
+    except MissingExtraError as exc:
+        print(f"note: no {REPORT_NAME}: {exc}", file=sys.stderr)
+        return None
 
 
 def _policy_type(given: str | None, path: Any) -> str:
@@ -166,10 +214,12 @@ class _ProgressBar:
 
 def _print_report(report: dict[str, Any]) -> None:
     result = report["result"]
-    successes = sum(ep.success for ep in result.episodes)
+    lo, hi = result.success_ci95
     print(
-        f"success rate: {100 * result.success_rate:.1f}% ({successes}/{result.n_episodes} "
-        f"episodes), avg sum reward {result.avg_sum_reward:.3f}, "
+        f"success rate: {100 * result.success_rate:.1f}% "
+        f"({result.n_successes}/{result.n_episodes} episodes; 95% Wilson interval "
+        f"{100 * lo:.1f}-{100 * hi:.1f}%), avg sum reward {result.avg_sum_reward:.3f}, "
+        f"avg length {result.avg_steps:.1f} steps, "
         f"{result.elapsed_s / result.n_episodes:.1f} s/episode"
     )
     for ep in result.episodes:
@@ -179,5 +229,7 @@ def _print_report(report: dict[str, Any]) -> None:
             f"sum reward {ep.sum_reward:.3f}"
         )
     print(f"wrote {report['eval_info_path']}")
+    if report["report_path"] is not None:
+        print(f"wrote {report['report_path']}")
     for path in result.video_paths:
         print(f"wrote {path}")

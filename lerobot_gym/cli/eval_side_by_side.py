@@ -40,6 +40,11 @@ def evaluate(cfg: dict[str, Any], backends: list[str]) -> dict[str, Any]:
     from lerobot_gym.policies import make_policy
     from lerobot_gym.policies.side_by_side import evaluate_side_by_side, write_plots
 
+    if cfg["eval"].get("batch_size", 1) != 1:
+        raise UsageError(
+            "--eval.batch_size runs one backend's episodes in parallel; drop it with "
+            f"--env.backend={','.join(backends)} (each backend runs its episodes in turn)"
+        )
     env_args = dict(cfg.get("env", {}))
     env_id = common.resolve_env_id(env_args.pop("id", None))
     env_args.pop("backend", None)

@@ -16,7 +16,12 @@ from lerobot_gym.policies.base import (
 )
 from lerobot_gym.policies.checkpoint import load_policy
 from lerobot_gym.policies.config import ACTConfig, DiffusionConfig, PolicyFeature
-from lerobot_gym.policies.evaluate import EpisodeResult, EvalResult, evaluate_policy
+from lerobot_gym.policies.evaluate import (
+    EpisodeResult,
+    EvalResult,
+    evaluate_policy,
+    wilson_interval,
+)
 
 __all__ = [
     "POLICY_TYPES",
@@ -33,4 +38,5 @@ __all__ = [
     "load_policy",
     "make_policy",
     "register_policy",
+    "wilson_interval",
 ]

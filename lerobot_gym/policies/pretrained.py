@@ -27,6 +27,7 @@ Design decisions:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
@@ -130,6 +131,16 @@ class TorchPolicy:
     def __call__(self, obs: Mapping[str, Any]) -> np.ndarray:
         """Same as :meth:`select_action` (the evaluator's Policy protocol)."""
         return self.select_action(obs)
+
+    def spawn(self) -> TorchPolicy:
+        """A policy sharing this one's network and statistics, with its own episode state.
+
+        What a vectorised evaluation gives each env: one network in memory, one action queue
+        (or observation history, or ensemble) per episode.
+        """
+        twin = copy.copy(self)
+        twin.reset()
+        return twin
 
     def compute_loss(self, batch: Mapping[str, Any]) -> tuple[Tensor, dict[str, float]]:
         """Training loss of a dataset batch (LeRobot keys, not yet normalised)."""

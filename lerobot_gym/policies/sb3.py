@@ -240,6 +240,10 @@ class SB3Policy:
     def reset(self, obs: Any = None, info: Any = None) -> None:
         """Start an episode (SB3's feed-forward policies keep no state)."""
 
+    def spawn(self) -> SB3Policy:
+        """The policy for another env of a vectorised evaluation: itself (it keeps no state)."""
+        return self
+
     def select_action(self, observation: Mapping[str, Any]) -> np.ndarray:
         """The action, in the env's action space, for the env's own observation dict."""
         sb3_obs = to_sb3_observation(observation, flatten_state=self.flatten_state)

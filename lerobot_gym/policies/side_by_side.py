@@ -6,7 +6,8 @@ a policy built for that backend's env, and reports
 
 - success (``info["is_success"]`` at the final step, as :mod:`lerobot_gym.policies.evaluate`)
   and returns (sum of rewards) on each, with 95 % intervals: Wilson score for a success rate,
-  normal for a mean return;
+  normal for a mean return (:func:`~lerobot_gym.policies.evaluate.wilson_interval` is shared
+  with the single-backend evaluation);
 - per-joint tracking error on each: ``mean |state[t + lag] - target[t]|`` at each joint's best
   lag (frames), the definition ``lerobot-gym sysid`` uses
   (:func:`lerobot_gym.sim.sysid.tracking_error`), where ``target`` is the action after safety
@@ -26,7 +27,7 @@ Decisions:
 - Only the ``agent_pos`` observation and ``info`` are read, so any obs_type that has
   ``agent_pos`` works on every backend; an env without it reports no tracking error.
 - The report is JSON-safe (:meth:`SideBySideResult.to_dict`); the plots are drawn by
-  :func:`write_plots` with matplotlib's Agg backend (the ``viz`` extra), imported only there.
+  :func:`write_plots` with matplotlib's Agg backend (the ``policies`` extra), imported only there.
 """
 
 from __future__ import annotations
@@ -44,29 +45,18 @@ import numpy as np
 from lerobot_gym.core import info as info_keys
 from lerobot_gym.errors import ConfigError, MissingExtraError
 from lerobot_gym.policies.base import Policy
+from lerobot_gym.policies.evaluate import wilson_interval
 
 __all__ = [
     "BackendResult",
     "SideBySideResult",
     "evaluate_side_by_side",
     "newcombe_interval",
-    "wilson_interval",
     "write_plots",
 ]
 
 #: z of a two-sided 95 % interval.
 Z95 = 1.959963984540054
-
-
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a success rate (``(nan, nan)`` without trials)."""
-    if n <= 0:
-        return (math.nan, math.nan)
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def newcombe_interval(
@@ -340,7 +330,7 @@ def write_plots(result: SideBySideResult, directory: str | Path) -> list[Path]:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise MissingExtraError("matplotlib", "viz", "the side-by-side plots") from None
+        raise MissingExtraError("matplotlib", "policies", "the side-by-side plots") from None
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     names = [b.backend for b in result.backends]

@@ -37,7 +37,7 @@ def test_eval_scripted_reach_writes_results_and_one_video(tmp_path, capsys):
     )
     stdout = capsys.readouterr().out
     assert code == 0
-    assert "success rate: 100.0% (2/2 episodes)" in stdout
+    assert "success rate: 100.0% (2/2 episodes; 95% Wilson interval 34.2-100.0%)" in stdout
 
     info = json.loads((out / "eval_info.json").read_text())
     assert info["success_rate"] == 1.0
@@ -110,6 +110,27 @@ def test_env_keywords_reach_gym_make(tmp_path, capsys):
     assert kwargs == {"obs_type": "pixels_agent_pos", "cameras": ["front"], "image_size": [24, 32]}
 
 
+def test_vectorised_eval_wilson_interval_and_report(tmp_path, capsys):
+    def run(out, batch_size):
+        argv = ["eval", REACH, "--env.obs_type=state", "--policy.type=scripted",
+                "--eval.n_episodes=3", "--eval.n_videos=0", "--seed=40",
+                f"--eval.batch_size={batch_size}", f"--output_dir={out}"]  # fmt: skip
+        assert main(argv) == 0, capsys.readouterr().err
+        return json.loads((out / "eval_info.json").read_text())
+
+    one, three = run(tmp_path / "one", 1), run(tmp_path / "three", 3)
+    stdout = capsys.readouterr().out
+    assert "95% Wilson interval 43.9-100.0%" in stdout
+    assert three["config"]["batch_size"] == 3
+    keys = ("episode_ix", "seed", "success", "sum_reward", "steps")
+    assert [[ep[k] for k in keys] for ep in three["per_episode"]] == [
+        [ep[k] for k in keys] for ep in one["per_episode"]
+    ]
+    assert three["success_rate_ci95"] == pytest.approx([0.43850, 1.0], abs=1e-4)
+    report = tmp_path / "three" / "eval_report.png"
+    assert report.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"wrote {report}" in stdout
+
+
 @pytest.mark.parametrize(
     ("flags", "code", "message"),
     [
@@ -119,6 +140,12 @@ def test_env_keywords_reach_gym_make(tmp_path, capsys):
         ([REACH, "--policy.type=act"], 1, "needs a checkpoint: pass --policy.path=DIR"),
         ([REACH, "--policy.type=ppo"], 1, "unknown policy type 'ppo'; available types"),
         ([REACH, "--eval.n_episodes=0"], 1, "n_episodes must be at least 1"),
+        ([REACH, "--eval.batch_size=0"], 2, "--eval.batch_size must be at least 1"),
+        (
+            [REACH, "--env.backend=real", "--eval.batch_size=2"],
+            2,
+            "one arm runs one episode at a time; use --eval.batch_size=1",
+        ),
         ([REACH, "--eval.n_episodes=two"], 2, "--eval.n_episodes: expected an integer"),
         ([REACH, "--eval.bogus=1"], 2, "unknown flag --eval.bogus"),
         (["--policy.type=scripted"], 2, "--env.id is required; registered ids:"),

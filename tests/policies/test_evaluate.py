@@ -117,7 +117,13 @@ def test_to_dict_is_lerobot_eval_info_layout_and_strict_json():
     info = evaluate_policy(make, RecordingPolicy, n_episodes=3, seed=0).to_dict()
     text = json.dumps(info, allow_nan=False)
     assert json.loads(text)["success_rate"] == pytest.approx(1 / 3)
-    assert set(info) == {"success_rate", "per_episode", "aggregated", "video_paths"}
+    assert set(info) == {
+        "success_rate",
+        "success_rate_ci95",
+        "per_episode",
+        "aggregated",
+        "video_paths",
+    }
     assert {"episode_ix", "seed", "success", "sum_reward", "max_reward"} <= set(
         info["per_episode"][0]
     )
@@ -218,3 +224,107 @@ def test_register_policy_imports_lazily(monkeypatch, tmp_path):
     register_policy("zero", "toy_policy_mod:Zero")
     policy = make_policy("zero", ToyEnv(), scale=3.0)
     assert policy.scale == 3.0 and isinstance(policy, Policy)
+
+
+# -- vectorised evaluation (SyncVectorEnv) and the Wilson interval ------------------------------
+
+
+def _fields(result):
+    return [
+        (ep.episode_ix, ep.seed, ep.success, ep.sum_reward, ep.max_reward, ep.steps, ep.terminated)
+        for ep in result.episodes
+    ]
+
+
+@pytest.mark.parametrize("batch_size", [2, 3, 16])
+def test_vectorised_matches_sequential_episode_for_episode(batch_size):
+    make, _ = _toy()
+    sequential = evaluate_policy(make, RecordingPolicy, n_episodes=7, seed=4)
+    make, envs = _toy()
+    policies, seen = [], []
+
+    def factory(env):
+        policies.append(RecordingPolicy(env))
+        return policies[-1]
+
+    vector = evaluate_policy(
+        make, factory, n_episodes=7, seed=4, batch_size=batch_size, progress=seen.append
+    )
+    assert _fields(vector) == _fields(sequential)
+    n_envs = min(batch_size, 7)
+    assert len(envs) == n_envs and len(policies) == n_envs and all(env.closed for env in envs)
+    # Rolling assignment: every episode was started on some env, each with its own policy.
+    assert sum(len(p.resets) for p in policies) == 7  # idle envs' resets reach no policy
+    assert sorted(ep.episode_ix for ep in seen) == list(range(7))
+    # Each env got the seeds of the episodes it ran: together, every seed once.
+    assert sorted(ep.seed for ep in vector.episodes) == list(range(4, 11))
+
+
+def test_vectorised_max_steps_and_videos(tmp_path):
+    make, _ = _toy(render_mode="rgb_array", horizon=None)
+    result = evaluate_policy(
+        make,
+        RecordingPolicy,
+        n_episodes=5,
+        seed=1,
+        max_steps=3,
+        batch_size=2,
+        video_dir=tmp_path,
+        max_videos=3,
+    )
+    assert [ep.steps for ep in result.episodes] == [3, 3, 3, 3, 3]
+    assert not any(ep.terminated for ep in result.episodes)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"eval_episode_{i}.mp4" for i in range(3)]
+    with av.open(result.video_paths[2]) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 3 + 1
+    with pytest.raises(ConfigError, match="no time limit"):
+        evaluate_policy(make, RecordingPolicy, n_episodes=3, seed=1, batch_size=2)
+    with pytest.raises(ConfigError, match="batch_size must be at least 1"):
+        evaluate_policy(make, RecordingPolicy, n_episodes=3, seed=1, batch_size=0)
+
+
+def test_vectorised_failure_closes_every_env_and_removes_partial_videos(tmp_path):
+    make, envs = _toy(render_mode="rgb_array")
+
+    class Failing(RecordingPolicy):
+        def __call__(self, obs):
+            if self.calls == 2:
+                raise RuntimeError("policy crashed")
+            return super().__call__(obs)
+
+    with pytest.raises(RuntimeError, match="policy crashed"):
+        evaluate_policy(make, Failing, n_episodes=4, seed=0, video_dir=tmp_path, batch_size=2)
+    assert len(envs) == 2 and all(env.closed for env in envs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_vectorised_scripted_reach_equals_sequential():
+    def make():
+        return gym.make("lerobot_gym/SO101-Reach-v0", obs_type="state")
+
+    def factory(env):
+        return make_policy("scripted", env)
+
+    sequential = evaluate_policy(make, factory, n_episodes=3, seed=20)
+    vector = evaluate_policy(make, factory, n_episodes=3, seed=20, batch_size=2)
+    assert _fields(vector) == _fields(sequential)
+    assert vector.success_rate == 1.0
+
+
+def test_wilson_interval_and_eval_info_fields():
+    from lerobot_gym.policies import wilson_interval
+
+    assert wilson_interval(8, 10) == pytest.approx((0.49016, 0.94332), abs=1e-5)
+    assert wilson_interval(0, 20) == pytest.approx((0.0, 0.16113), abs=1e-5)
+    assert wilson_interval(20, 20) == pytest.approx((0.83887, 1.0), abs=1e-5)
+    lo, hi = wilson_interval(45, 50)
+    assert lo < 0.9 < hi and hi - lo < 0.2
+    with pytest.raises(ConfigError, match=r"within 0\.\.10"):
+        wilson_interval(11, 10)
+
+    make, _ = _toy()
+    result = evaluate_policy(make, RecordingPolicy, n_episodes=5, seed=9)  # 2 of 5 succeed
+    info = result.to_dict()
+    assert info["success_rate_ci95"] == pytest.approx(list(wilson_interval(2, 5)))
+    assert info["aggregated"]["n_successes"] == 2
+    assert info["aggregated"]["avg_steps"] == pytest.approx((4 + 6 + 6 + 4 + 6) / 5)

@@ -15,12 +15,8 @@ import lerobot_gym  # noqa: F401  (registers the ids)
 from lerobot_gym.cli.main import main
 from lerobot_gym.errors import ConfigError
 from lerobot_gym.policies import make_policy
-from lerobot_gym.policies.side_by_side import (
-    evaluate_side_by_side,
-    newcombe_interval,
-    wilson_interval,
-    write_plots,
-)
+from lerobot_gym.policies.evaluate import wilson_interval
+from lerobot_gym.policies.side_by_side import evaluate_side_by_side, newcombe_interval, write_plots
 
 REACH = "lerobot_gym/SO101-Reach-v0"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -173,3 +169,9 @@ def test_three_backends_and_one_step_episodes_report_and_plot(tmp_path):
     assert report["gaps"][1]["success_rate_difference"] == pytest.approx(-0.5)
     assert report["backends"]["real"]["tracking_lag_frames"] == {"a": 0, "b": 0}
     assert all(p.read_bytes().startswith(PNG) for p in write_plots(result, tmp_path))
+
+
+def test_cli_side_by_side_refuses_a_batch_size(capsys):
+    code = main(["eval", f"--env.id={REACH}", "--env.backend=sim,emulated", "--eval.batch_size=4"])
+    assert code == 2
+    assert "--eval.batch_size" in capsys.readouterr().err
