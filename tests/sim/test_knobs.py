@@ -419,3 +419,49 @@ def test_only_visual_knobs_change_the_first_image(knob, visible):
     finally:
         env.close()
         nominal.close()
+
+
+def test_latency_draws_are_seeded_and_leave_the_model_alone():
+    knobs = TwinKnobs(observation_latency_frames=(0, 5), action_latency_ms=(0.0, 150.0))
+    first, second, nominal = _env(knobs), _env(knobs), _env()
+    try:
+        obs0, _ = nominal.reset(seed=0)
+        draws = []
+        for seed in range(6):
+            first.reset(seed=seed)
+            second.reset(seed=seed)
+            draws.append(first.unwrapped.backend.variation)
+            assert second.unwrapped.backend.variation == draws[-1]  # same seed, same latency
+            frames = draws[-1]["observation_latency_frames"]
+            assert 0 <= frames <= 5 and 0.0 <= draws[-1]["action_latency_ms"] <= 150.0
+        assert len({d["observation_latency_frames"] for d in draws}) > 1
+        assert len({d["action_latency_ms"] for d in draws}) > 1
+        for field in WATCHED:  # latency is not in the model
+            np.testing.assert_array_equal(
+                getattr(_model(first), field), getattr(_model(nominal), field)
+            )
+        first.reset(seed=0)
+        np.testing.assert_array_equal(first.reset(seed=0)[0]["agent_pos"], obs0["agent_pos"])
+    finally:
+        for env in (first, second, nominal):
+            env.close()
+
+
+def test_the_emulated_arm_reads_late_and_noisy():
+    knobs = TwinKnobs(joint_noise_std_rad=0.02, observation_latency_frames=(2, 2))
+    pixels = {"obs_type": "pixels_agent_pos", "image_size": (48, 64), "cameras": ("front",)}
+    env = gym.make(
+        "lerobot_gym/SO101-Reach-v0", backend="emulated", lockstep=True, knobs=knobs, **pixels
+    )
+    try:
+        readings = [env.reset(seed=3)[0]["agent_pos"]]
+        hold = readings[0].copy()
+        for _ in range(30):
+            readings.append(env.step(hold)[0]["agent_pos"])
+        spread_deg = np.std(np.array(readings)[:, :5], axis=0)
+        # The arm holds still: what moves is the noise (1.15 deg), far above the bus's tick
+        # (0.088 deg) and the hold's own settling.
+        assert np.all(spread_deg > 0.5) and np.all(spread_deg < 2.5)
+        assert env.unwrapped.backend.variation == {"observation_latency_frames": 2}
+    finally:
+        env.close()
