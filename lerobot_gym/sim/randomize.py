@@ -19,7 +19,8 @@ Decisions:
   (for an object placed upright or turned about the vertical, as the tasks place them). Its mass
   stays (``mass_scale`` is its own knob).
 - After masses change, ``mj_setConst`` recomputes the model's derived constants (inverse
-  weights used by the constraint solver), as recompiling would.
+  weights used by the constraint solver), as recompiling would, in a scratch ``MjData``: it
+  poses the data it is given at ``qpos0``.
 - A new texture is uploaded to every live renderer; renderers made later upload it themselves.
 """
 
@@ -67,6 +68,8 @@ class SceneRandomizer:
         self._nominal: dict[str, np.ndarray] = {}
         self._lift_m: dict[str, float] = {}
         self._table_rgb = np.array([0.7, 0.6, 0.45])
+        self._scratch: mujoco.MjData | None = None
+        self._headlight: tuple[np.ndarray, ...] = ()
 
     # -- before compiling -------------------------------------------------------------------
     def prepare_spec(self, spec: mujoco.MjSpec) -> None:
@@ -104,6 +107,9 @@ class SceneRandomizer:
         self._nominal = {
             field: getattr(model, field).copy() for knob in self.on for field in KNOB_FIELDS[knob]
         }
+        # mj_setConst computes at qpos0 in the data it is given: never the live one (an emulated
+        # arm would jump to its zero pose).
+        self._scratch = mujoco.MjData(model) if "mass_scale" in self.on else None
         light = model.vis.headlight
         self._headlight = tuple(np.array(v) for v in (light.diffuse, light.ambient, light.specular))
 
@@ -120,7 +126,6 @@ class SceneRandomizer:
     def apply(
         self,
         model: mujoco.MjModel,
-        data: mujoco.MjData,
         streams: dict[str, np.random.Generator],
         *,
         dof_adr: np.ndarray,
@@ -190,8 +195,8 @@ class SceneRandomizer:
             drawn["camera_rot_jitter_deg"] = _turn_cameras(
                 model, streams["camera_rot_jitter_deg"], k.camera_rot_jitter_deg
             )
-        if "mass_scale" in self.on:
-            mujoco.mj_setConst(model, data)
+        if self._scratch is not None:
+            mujoco.mj_setConst(model, self._scratch)
         return drawn
 
     def lift_m(self, body: str) -> float:

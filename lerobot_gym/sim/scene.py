@@ -139,12 +139,12 @@ class Scene:
 
         ``streams`` are the knobs' generators (:func:`lerobot_gym.sim.knobs.knob_streams`).
         """
-        model, data = self.require()
+        model, _ = self.require()
         if self.randomizer is None:
             return {}
         with self.lock:
             self.variation = self.randomizer.apply(
-                model, data, streams, dof_adr=self.dof_adr, actuators=self.actuators
+                model, streams, dof_adr=self.dof_adr, actuators=self.actuators
             )
             self.randomizer.upload_textures(model, self._renderers.values())
         return self.variation

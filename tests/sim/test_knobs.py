@@ -465,3 +465,22 @@ def test_the_emulated_arm_reads_late_and_noisy():
         assert env.unwrapped.backend.variation == {"observation_latency_frames": 2}
     finally:
         env.close()
+
+
+def test_randomizing_never_moves_the_live_arm():
+    """The emulators' twin randomises while the arm stands where it is (no reset teleport)."""
+    from lerobot_gym.robots.so101.spec import SO101
+    from lerobot_gym.sim.knobs import knob_streams
+    from lerobot_gym.sim.scene import Scene
+    from lerobot_gym.tasks.pick_cube import PickCube
+
+    knobs = TwinKnobs(**{k: v for k, v in SCENE_SETTINGS.items() if k != "table_texture"})
+    scene = Scene(SO101, PickCube(), image_size=(48, 64), knobs=knobs).build(30)
+    try:
+        scene.reset(SO101.home_rad, None)
+        qpos, qvel = scene.data.qpos.copy(), scene.data.qvel.copy()
+        scene.randomize(knob_streams(np.random.default_rng(0)))
+        np.testing.assert_array_equal(scene.data.qpos, qpos)
+        np.testing.assert_array_equal(scene.data.qvel, qvel)
+    finally:
+        scene.close()
