@@ -96,6 +96,7 @@ def test_cli_eval_on_two_backends_writes_one_report(tmp_path, capsys):
             "--env.obs_type=state",
             "--env.backend=sim,emulated",
             "--env.emulated.lockstep=true",
+            '--env.emulated.knobs={"observation_latency_frames":[2,2]}',
             "--policy.type=scripted",
             "--eval.n_episodes=2",
             "--eval.max_steps=40",
@@ -110,6 +111,8 @@ def test_cli_eval_on_two_backends_writes_one_report(tmp_path, capsys):
     assert report["config"]["env"]["backends"] == ["sim", "emulated"]
     assert report["config"]["env"]["kwargs"]["emulated"]["lockstep"] is True
     assert "lockstep" not in report["config"]["env"]["kwargs"]["sim"]
+    lags = {b: report["backends"][b]["tracking_lag_frames"] for b in ("sim", "emulated")}
+    assert lags["emulated"]["shoulder_lift"] == lags["sim"]["shoulder_lift"] + 2
     for backend in ("sim", "emulated"):
         assert [ep["steps"] for ep in report["backends"][backend]["per_episode"]] == [40, 40]
         assert f"{backend}: success" in stdout
