@@ -26,7 +26,8 @@ import mujoco
 import numpy as np
 
 from lerobot_gym.core.backend import RobotState
-from lerobot_gym.sim.knobs import TwinKnobs
+from lerobot_gym.errors import KnobError
+from lerobot_gym.sim.knobs import TwinKnobs, resolve_knobs
 
 
 class SignalKnobs:
@@ -123,3 +124,21 @@ class CommandDelay:
                 n = min(n, max(1, self._pending[0][0] - self._clock))
             mujoco.mj_step(model, data, nstep=n)
             self._clock += n
+
+
+def knobs_for_emulated_arm(value: Any) -> tuple[TwinKnobs | None, SignalKnobs | None]:
+    """``knobs=`` for an emulated arm: the knobs (None when off) and its latency and noise.
+
+    Raises:
+        KnobError: ``action_latency_ms`` is on: an emulated arm's commands take the time its
+            emulated bus takes, so this knob is the twin's (``backend="sim"``) only.
+    """
+    knobs = resolve_knobs(value)
+    if knobs is None or not knobs.any:
+        return None, None
+    if "action_latency_ms" in knobs.enabled():
+        raise KnobError(
+            "knob action_latency_ms is simulated on backend='sim' only: an emulated arm's "
+            "commands take the time its (emulated) servo bus takes; drop the knob here"
+        )
+    return knobs, SignalKnobs(knobs)

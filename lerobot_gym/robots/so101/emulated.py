@@ -356,7 +356,9 @@ class EmulatedSO101Hardware(SO101Hardware):
         knobs: Any = None,
     ) -> None:
         super().__init__(robot, config, fps=fps, image_size=image_size)
-        self.knobs, self.signals = _emulated_knobs(knobs)
+        from lerobot_gym.sim.latency import knobs_for_emulated_arm
+
+        self.knobs, self.signals = knobs_for_emulated_arm(knobs)
         #: What the last :meth:`randomize` drew, knob -> values.
         self.variation: dict[str, Any] = {}
         self.camera_devices = dict(camera_devices or {})
@@ -479,22 +481,3 @@ class EmulatedSO101Hardware(SO101Hardware):
         if self.scene is not None:
             self.scene.close()
             self.scene = None
-
-
-def _emulated_knobs(value: Any) -> tuple[Any, Any]:
-    """``knobs=`` for an emulated arm: (TwinKnobs or None, SignalKnobs or None)."""
-    if value is None:
-        return None, None
-    from lerobot_gym.errors import KnobError
-    from lerobot_gym.sim.knobs import resolve_knobs
-    from lerobot_gym.sim.latency import SignalKnobs
-
-    knobs = resolve_knobs(value)
-    if knobs is None or not knobs.any:
-        return None, None
-    if "action_latency_ms" in knobs.enabled():
-        raise KnobError(
-            "knob action_latency_ms is simulated on backend='sim' only: an emulated arm's "
-            "commands take the time its (emulated) servo bus takes; drop the knob here"
-        )
-    return knobs, SignalKnobs(knobs)
