@@ -484,3 +484,18 @@ def test_randomizing_never_moves_the_live_arm():
         np.testing.assert_array_equal(scene.data.qvel, qvel)
     finally:
         scene.close()
+
+
+def test_actuator_gains_scale_the_servo_models_gains():
+    env = _env(TwinKnobs(actuator_gain_scale=(2.0, 2.0)), actuator="servo")
+    try:
+        env.reset(seed=0)
+        backend = env.unwrapped.backend
+        act = backend.scene.actuators
+        np.testing.assert_allclose(_model(env).actuator_gainprm[act, 0], 2 * backend.servo.kp)
+        np.testing.assert_allclose(_model(env).actuator_biasprm[act, 2], -2 * backend.servo.kd)
+        np.testing.assert_array_equal(
+            _model(env).actuator_forcerange[act, 1], backend.servo.torque_limit
+        )
+    finally:
+        env.close()
