@@ -72,3 +72,28 @@ def test_bad_flags_name_the_flag(tmp_path, capsys):
     argv = ["train", *ENV, "--policy.type=sac", f"--output_dir={out}", "--resume=true"]
     assert main(argv) == 2
     assert "no checkpoint to resume from" in capsys.readouterr().err
+
+
+def test_train_max_episode_steps_shortens_training_episodes_only(tmp_path, monkeypatch):
+    import pickle
+
+    import lerobot_gym.policies as policies_module
+
+    eval_steps = []
+    real_evaluate = policies_module.evaluate_policy
+
+    def spy(*args, **kwargs):
+        result = real_evaluate(*args, **kwargs)
+        eval_steps.extend(ep.steps for ep in result.episodes)
+        return result
+
+    monkeypatch.setattr(policies_module, "evaluate_policy", spy)
+    out = tmp_path / "run"
+    argv = ["train", *ENV, *TINY, "--steps=30", "--train.max_episode_steps=5",
+            f"--output_dir={out}"]  # fmt: skip
+    assert main(argv) == 0
+    with (out / "checkpoints" / "000000030" / "replay_buffer.pkl").open("rb") as f:
+        buffer = pickle.load(f)
+    assert int(buffer.timeouts[:30].sum()) == 6  # 30 training steps in 5-step episodes
+    assert eval_steps and set(eval_steps) == {20}  # evaluation kept --env.max_episode_steps
+    assert main([*argv[:-1], "--train.max_episode_steps=0", f"--output_dir={tmp_path / 'b'}"]) == 2
