@@ -111,6 +111,22 @@ class TwinKnobs:
     """The twin's latency, noise and domain randomisation (module docstring: units, meaning).
 
     Ranges are ``(low, high)``, drawn uniformly per episode; ``(1.0, 1.0)`` (or ``(0, 0)``) is off.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> import lerobot_gym
+        >>> knobs = TwinKnobs(mass_scale=(0.8, 1.2), observation_latency_frames=(1, 2))
+        >>> knobs.enabled()
+        ('observation_latency_frames', 'mass_scale')
+        >>> env = gym.make("lerobot_gym/SO101-PickCube-v0", obs_type="state", knobs=knobs)
+        >>> _ = env.reset(seed=0)
+        >>> drawn = env.unwrapped.backend.variation
+        >>> 0.8 <= drawn["mass_scale"]["cube"] <= 1.2, drawn["observation_latency_frames"]
+        (True, 1)
+        >>> env.close()
+        >>> TwinKnobs(mass_scale=(0.0, 1.0))
+        Traceback (most recent call last):
+        lerobot_gym.errors.KnobError: knob mass_scale (unit: factor; valid values 0.1 to 10): ...
     """
 
     observation_latency_frames: tuple[int, int] = (0, 0)

@@ -499,3 +499,12 @@ def test_actuator_gains_scale_the_servo_models_gains():
         )
     finally:
         env.close()
+
+
+def test_the_knobs_example_runs():
+    import doctest
+
+    from lerobot_gym.sim import knobs as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, raise_on_error=False)
+    assert result.attempted >= 8 and result.failed == 0
