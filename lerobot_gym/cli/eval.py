@@ -47,6 +47,11 @@ PARSER = CommandParser(
 
         Videos need render_mode=rgb_array, passed unless --env.render_mode is given
         (--env.render_mode=null turns filming off). Unfilmed episodes are not rendered.
+
+        Side by side: --env.backend=sim,emulated (two or more of sim, emulated, real) runs the
+        same policy and seeds on each backend (--env.<backend>.<keyword> goes to that backend
+        only) and writes OUTPUT_DIR/side_by_side.json (success and returns with intervals,
+        per-joint tracking error, the gap to the first backend) and PNG plots; no videos.
     """,
     flags=(
         Flag(
