@@ -84,7 +84,8 @@ PARSER = CommandParser(
         "lerobot-gym eval --env.id=SO101-PickCube-v0 --env.obs_type=state "
         "--policy.path=outputs/train/act/checkpoints/last/pretrained_model --eval.n_episodes=20",
         "lerobot-gym eval --env.id=SO101-Reach-v0 --env.obs_type=state "
-        "--env.backend=sim,emulated --env.emulated.lockstep=true --eval.n_episodes=20",
+        "--env.backend=sim,emulated --env.emulated.lockstep=true "
+        "--env.emulated.bus_timeout_ms=500 --eval.n_episodes=20",
     ),
 )
 

@@ -359,7 +359,9 @@ def test_the_emulated_arms_twin_gets_the_same_randomisation():
     knobs = TwinKnobs(mass_scale=(0.5, 1.5), object_color_jitter=0.3, light_scale=(0.5, 1.5))
     pixels = {"obs_type": "pixels_agent_pos", "image_size": (96, 128), "cameras": ("front",)}
     sim = gym.make(ENV_ID, knobs=knobs, **pixels)
-    emulated = gym.make(ENV_ID, backend="emulated", lockstep=True, knobs=knobs, **pixels)
+    emulated = gym.make(
+        ENV_ID, backend="emulated", lockstep=True, bus_timeout_ms=500.0, knobs=knobs, **pixels
+    )
     try:
         emulated.reset(seed=21)
         sim.reset(seed=21)
@@ -451,7 +453,12 @@ def test_the_emulated_arm_reads_late_and_noisy():
     knobs = TwinKnobs(joint_noise_std_rad=0.02, observation_latency_frames=(2, 2))
     pixels = {"obs_type": "pixels_agent_pos", "image_size": (48, 64), "cameras": ("front",)}
     env = gym.make(
-        "lerobot_gym/SO101-Reach-v0", backend="emulated", lockstep=True, knobs=knobs, **pixels
+        "lerobot_gym/SO101-Reach-v0",
+        backend="emulated",
+        lockstep=True,
+        bus_timeout_ms=500.0,
+        knobs=knobs,
+        **pixels,
     )
     try:
         readings = [env.reset(seed=3)[0]["agent_pos"]]
