@@ -339,8 +339,9 @@ def write_plots(result: SideBySideResult, directory: str | Path) -> list[Path]:
     fig, (ax_s, ax_r, ax_g) = plt.subplots(1, 3, figsize=(14, 4))
     rates = [b.success_rate for b in result.backends]
     bounds = [wilson_interval(b.successes, len(b.episodes)) for b in result.backends]
-    below = [r - lo for r, (lo, _) in zip(rates, bounds, strict=True)]
-    above = [hi - r for r, (_, hi) in zip(rates, bounds, strict=True)]
+    # Clipped at 0: at 10/10 the Wilson bound is 1 - 1e-16, a float step below the rate.
+    below = [max(0.0, r - lo) for r, (lo, _) in zip(rates, bounds, strict=True)]
+    above = [max(0.0, hi - r) for r, (_, hi) in zip(rates, bounds, strict=True)]
     ax_s.bar(names, rates, yerr=[below, above], color=colours, capsize=6)
     ax_s.set_ylim(0, 1.05)
     ax_s.set_ylabel("success rate (95 % Wilson interval)")
@@ -355,7 +356,12 @@ def write_plots(result: SideBySideResult, directory: str | Path) -> list[Path]:
         d = gap["success_rate_difference"]
         low, high = gap["success_rate_difference_interval"]
         ax_g.errorbar(
-            [i], [d], yerr=[[d - low], [high - d]], fmt="o", capsize=6, color=colours[i + 1]
+            [i],
+            [d],
+            yerr=[[max(0.0, d - low)], [max(0.0, high - d)]],
+            fmt="o",
+            capsize=6,
+            color=colours[i + 1],
         )
     ax_g.axhline(0.0, color="grey", linewidth=0.8)
     ax_g.set_xticks(range(len(gaps)), [f"{g['backend']} - {g['reference']}" for g in gaps])

@@ -182,3 +182,14 @@ def test_cli_side_by_side_refuses_a_batch_size(capsys):
     code = main(["eval", f"--env.id={REACH}", "--env.backend=sim,emulated", "--eval.batch_size=4"])
     assert code == 2
     assert "--eval.batch_size" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("n", [10, 20, 29])
+def test_plots_of_all_successes(tmp_path, n):
+    # The Wilson bound at n/n lands a float step below 1 for some n: no negative error bar.
+    from lerobot_gym.policies.side_by_side import SideBySideResult
+
+    result = SideBySideResult(
+        "x", 0, (_synthetic("sim", [1] * n, 2), _synthetic("emulated", [1] * n, 2))
+    )
+    assert all(p.read_bytes().startswith(PNG) for p in write_plots(result, tmp_path))
