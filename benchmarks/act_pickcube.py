@@ -33,7 +33,7 @@ import gymnasium as gym
 import torch
 
 import lerobot_gym  # noqa: F401
-from lerobot_gym.policies import evaluate_policy, load_policy, make_policy
+from lerobot_gym.policies import evaluate_policy, load_policy, make_policy, wilson_interval
 from lerobot_gym.policies.training import TrainConfig, train
 from lerobot_gym.wrappers import RecordEpisodes
 
@@ -59,15 +59,6 @@ DIFFUSION_OPTIONS = {
     "optimizer_lr": 3e-4,
     "scheduler_warmup_steps": 50,
 }
-
-
-def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return math.nan, math.nan
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def record(root: Path, episodes: int, max_steps: int | None) -> float:
@@ -159,7 +150,7 @@ def main() -> None:
         )
         print(f"anchor: scripted success {anchor}/{n_eval} = {anchor / n_eval:.2f}")
         for kind, ok, n, train_s, sps, s_step, curve in rows:
-            lo, hi = wilson(ok, n)
+            lo, hi = wilson_interval(ok, n)
             ratio = (ok / n) / (anchor / n_eval) if anchor else math.nan
             print(
                 f"{kind}: success {ok}/{n} = {ok / n:.2f} (95% CI {lo:.2f}-{hi:.2f}), "

@@ -307,6 +307,50 @@ def make_env(*, robot: str | RobotSpec, task: str, **kwargs: Any) -> gym.Env:
     )
 
 
+def make_vec_env(
+    num_envs: int = 1,
+    *,
+    robot: str | RobotSpec,
+    task: str,
+    max_episode_steps: int | None = None,
+    nthread: int | None = None,
+    **kwargs: Any,
+) -> gym.vector.VectorEnv:
+    """Every id's ``vector_entry_point``: N batched twins (``sim/vector_env.TwinVectorEnv``).
+
+    Takes the keywords of :func:`make_env`, plus ``max_episode_steps`` (``gym.make_vec`` passes
+    the id's) and ``nthread`` (physics threads; default, the CPUs this process may use).
+    """
+    from lerobot_gym.core.env import RobotEnv
+    from lerobot_gym.sim.vector_env import TwinVectorEnv
+
+    template = make_env(robot=robot, task=task, **kwargs)  # no I/O: the twin builds at reset
+    assert isinstance(template, RobotEnv)
+    return TwinVectorEnv(template, num_envs, max_episode_steps=max_episode_steps, nthread=nthread)
+
+
+def make_vec(env_id: str, num_envs: int = 1, **kwargs: Any) -> gym.vector.VectorEnv:
+    """N twins of an id, batched in one process (the namespace may be left out).
+
+    ``gym.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point", **kwargs)`` with the
+    id resolved as :func:`make` resolves it; keywords as ``gym.make``'s, plus ``nthread``.
+
+    Example:
+        >>> import lerobot_gym
+        >>> envs = lerobot_gym.make_vec("SO101-Reach-v0", num_envs=2, obs_type="state")
+        >>> obs, info = envs.reset(seed=0)
+        >>> obs["agent_pos"].shape
+        (2, 6)
+        >>> envs.close()
+    """
+    return gym.make_vec(
+        resolve_env_id(env_id),
+        num_envs=num_envs,
+        vectorization_mode="vector_entry_point",
+        **kwargs,
+    )
+
+
 def _twin_kinematics(robot: RobotSpec, arm: Any) -> Any:
     """The twin's kinematics of one arm, imported on first use (mujoco loads lazily)."""
     from lerobot_gym.sim.kinematics import kinematics_for
@@ -355,16 +399,22 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# Every id's batched vector env (``gym.make_vec(id, num_envs=N)``, lerobot_gym.sim.vector_env).
+VECTOR_ENTRY_POINT = "lerobot_gym.registry:make_vec_env"
+
+
 def register_env(
     env_id: str, robot: str, task: str, max_episode_steps: int, **defaults: Any
 ) -> None:
     """Register a Gymnasium id for a (robot, task) pair, e.g. one provided by plugins.
 
     ``defaults`` are further ``gym.make`` keywords the id applies unless the caller gives them.
+    ``gym.make_vec(env_id, num_envs=N)`` builds the batched twins (:func:`make_vec_env`).
     """
     gym.register(
         id=env_id,
         entry_point="lerobot_gym.registry:make_env",
+        vector_entry_point=VECTOR_ENTRY_POINT,
         kwargs={"robot": robot, "task": task, **defaults},
         max_episode_steps=max_episode_steps,
     )
@@ -380,6 +430,7 @@ def register_all() -> None:
         gym.register(
             id=generic,
             entry_point="lerobot_gym.registry:make_env",
+            vector_entry_point=VECTOR_ENTRY_POINT,
             kwargs={"robot": "so101", "task": "free"},
             max_episode_steps=300,
         )

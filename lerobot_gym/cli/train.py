@@ -9,7 +9,8 @@ policy is evaluated on the env every K steps (success rate into the logs).
 
 Writes ``OUT/checkpoints/<step>/pretrained_model`` (loadable here with ``--policy.path`` and by
 LeRobot 0.4.4), ``OUT/train_log.csv``, ``OUT/loss.png`` and, when tensorboard is installed,
-``OUT/tensorboard/``.
+``OUT/tensorboard/``. ``--wandb.enable=true`` (LeRobot's flag; ``--wandb.project``,
+``--wandb.entity``, ``--wandb.mode=offline``) logs the same metrics to Weights & Biases.
 """
 
 from __future__ import annotations
@@ -49,6 +50,16 @@ PARSER = CommandParser(
         Flag("seed", 1000, "seed of torch, numpy and the sampler", int),
         Flag("resume", False, "continue the run in --output_dir from its last checkpoint", bool),
         Flag("num_threads", None, "torch CPU threads (default: torch's choice)", int, True),
+        Flag("wandb.enable", False, "also log to Weights & Biases (the wandb extra)", bool),
+        Flag("wandb.project", "lerobot_gym", "W&B project", str),
+        Flag("wandb.entity", None, "W&B team or user (default: yours)", str, True),
+        Flag(
+            "wandb.mode",
+            None,
+            "online, offline (no network; `wandb sync` later) or disabled; default: WANDB_MODE",
+            str,
+            True,
+        ),
     ),
     open_groups={
         "policy": "config fields of the policy by LeRobot's names (chunk_size, dim_model ...)",
@@ -128,7 +139,29 @@ def build_config(cfg: dict[str, Any]) -> Any:
         resume=cfg["resume"],
         episodes=[int(e) for e in episodes] if isinstance(episodes, list) else None,
         eval_freq=cfg["eval_freq"],
+        wandb=_wandb_settings(cfg, policy_type, dataset["root"]),
     )
+
+
+def _wandb_settings(cfg: dict[str, Any], policy_type: str, dataset_root: str) -> Any:
+    """W&B settings when ``--wandb.enable=true`` (the run's flags as its config), else None."""
+    wandb = cfg.get("wandb", {})
+    if not wandb.get("enable"):
+        return None
+    from lerobot_gym.errors import ConfigError
+    from lerobot_gym.policies.train_log import WandbSettings
+
+    config = {
+        "policy": {**cfg.get("policy", {}), "type": policy_type},
+        "dataset": {"root": str(dataset_root)},
+        **{k: cfg[k] for k in ("steps", "batch_size", "seed", "save_freq", "log_freq")},
+    }
+    try:
+        return WandbSettings(
+            project=wandb["project"], entity=wandb["entity"], mode=wandb["mode"], config=config
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _previous_run(output_dir: Path) -> dict[str, Any]:

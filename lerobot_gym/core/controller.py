@@ -41,8 +41,26 @@ class Controller:
             f"(control_mode={self.name!r})",
         )
 
+    def check_batch(self, actions: Any, num_envs: int) -> np.ndarray:
+        """:meth:`check` for a ``(num_envs, *action_shape)`` batch (the batched vector env).
+
+        The same rules as :meth:`check`, applied to every row; an error names the env.
+        """
+        arr = as_float_vector(
+            actions,
+            (num_envs, *self.action_space.shape),
+            what="actions",
+            layout=f"one row per env, one value per joint in order {list(self.robot.joint_names)} "
+            f"(control_mode={self.name!r})",
+        )
+        self._check_values(arr)
+        return arr
+
+    def _check_values(self, actions: np.ndarray) -> None:
+        """Rules beyond shape and finiteness, on one action or a batch (rows); none here."""
+
     def targets(self, action: np.ndarray, previous_targets_rad: np.ndarray) -> np.ndarray:
-        """Joint targets (SI) for a checked action."""
+        """Joint targets (SI) for a checked action (or a batch of them, one per row)."""
         raise NotImplementedError
 
     def action_for_targets(
@@ -73,15 +91,22 @@ class JointPositionController(Controller):
 
     def check(self, action: Any) -> np.ndarray:
         arr = super().check(action)
+        self._check_values(arr)
+        return arr
+
+    def _check_values(self, actions: np.ndarray) -> None:
         for i, name, low, high in self._strict:
+            values = actions[..., i]
             # A float32 tolerance: the space's bounds are float32 roundings of the limits.
-            if not low - 1e-6 <= arr[i] <= high + 1e-6:
+            bad = np.flatnonzero(~((low - 1e-6 <= values) & (values <= high + 1e-6)))
+            if bad.size:
+                where = f"action[{i}]" if actions.ndim == 1 else f"actions[{bad[0]}, {i}]"
+                value = float(values.reshape(-1)[bad[0]])
                 raise ActionError(
-                    f"action[{i}] ({name}) is {arr[i]:.6g}, outside its range {low:g}..{high:g} "
+                    f"{where} ({name}) is {value:.6g}, outside its range {low:g}..{high:g} "
                     f"({low:g} closed, {high:g} open); clip the policy's output into the action "
                     "space, e.g. wrap the env in gymnasium.wrappers.ClipAction"
                 )
-        return arr
 
     def targets(self, action: np.ndarray, previous_targets_rad: np.ndarray) -> np.ndarray:
         return self.robot.from_user(action)

@@ -39,12 +39,47 @@ from lerobot_gym.core.controller import Controller
 from lerobot_gym.core.kinematics import Kinematics, KinematicsFactory
 from lerobot_gym.core.safety import SafetyFilter, as_float_vector
 from lerobot_gym.core.spec import ArmSpec, RobotSpec, check_image_size
-from lerobot_gym.core.task import Task, TaskContext
+from lerobot_gym.core.task import ResetSample, Task, TaskContext
 from lerobot_gym.errors import ConfigError
 
 OBS_TYPES = ("state", "pixels", "pixels_agent_pos")
 RESET_OPTIONS = frozenset({"joint_positions"})
 _STATE_MARGIN = 0.05
+
+
+def check_reset_options(options: dict[str, Any] | None) -> None:
+    """Refuse reset options no env accepts (typed error listing those it does)."""
+    unknown = sorted(set(options or {}) - RESET_OPTIONS)
+    if unknown:
+        raise ConfigError(f"unknown reset option(s) {unknown}; accepted: {sorted(RESET_OPTIONS)}")
+
+
+def draw_reset_sample(
+    robot: RobotSpec,
+    task: Task,
+    np_random: np.random.Generator,
+    options: dict[str, Any] | None = None,
+) -> ResetSample:
+    """The task's initial condition, with ``options["joint_positions"]`` as the start pose.
+
+    Shared by :class:`RobotEnv` and the batched vector env, so both draw the same episodes
+    from the same generator.
+    """
+    sample = task.sample_reset(robot, np_random)
+    if options and "joint_positions" in options:
+        # Absolute positions whatever the control mode, so not the controller's check.
+        start = as_float_vector(
+            options["joint_positions"],
+            (len(robot.joints),),
+            what="reset option 'joint_positions'",
+            layout="one value per joint in boundary units: "
+            + ", ".join(f"{j.name} [{j.unit}]" for j in robot.joints),
+            error=ConfigError,
+        )
+        sample.joint_positions_rad = np.clip(
+            robot.from_user(start), robot.lower_rad, robot.upper_rad
+        )
+    return sample
 
 
 class RobotEnv(gym.Env[dict, np.ndarray]):
@@ -182,27 +217,10 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         replaying a recorded episode needs.
         """
         super().reset(seed=seed)
-        unknown = sorted(set(options or {}) - RESET_OPTIONS)
-        if unknown:
-            raise ConfigError(
-                f"unknown reset option(s) {unknown}; accepted: {sorted(RESET_OPTIONS)}"
-            )
+        check_reset_options(options)
         if not self.backend.is_connected:
             self.backend.connect()
-        sample = self.task.sample_reset(self.robot, self.np_random)
-        if options and "joint_positions" in options:
-            # Absolute positions whatever the control mode, so not the controller's check.
-            start = as_float_vector(
-                options["joint_positions"],
-                (len(self.robot.joints),),
-                what="reset option 'joint_positions'",
-                layout="one value per joint in boundary units: "
-                + ", ".join(f"{j.name} [{j.unit}]" for j in self.robot.joints),
-                error=ConfigError,
-            )
-            sample.joint_positions_rad = np.clip(
-                self.robot.from_user(start), self.robot.lower_rad, self.robot.upper_rad
-            )
+        sample = draw_reset_sample(self.robot, self.task, self.np_random, options)
         try:
             if isinstance(self.backend, Randomized):  # after the task's draw: it stays the same
                 self.backend.randomize(self.np_random)

@@ -125,25 +125,40 @@ class SafetyFilter:
         self._rate_limited = bool(np.isfinite(self.max_step_rad).any())
         self._previous: np.ndarray | None = None
 
-    def reset(self, current_rad: np.ndarray) -> None:
-        """Start a new episode from the arm's present targets (clamped into the limits)."""
-        self._previous = np.clip(
-            np.asarray(current_rad, np.float64), self.lower_rad, self.upper_rad
-        )
+    def reset(self, current_rad: np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Start a new episode from the arm's present targets (clamped into the limits).
 
-    def apply(self, targets_rad: np.ndarray) -> SafetyReport:
-        """Return the safe version of ``targets_rad``; raises ActionError for NaN/inf."""
+        A batch of arms (the batched vector env) is a ``(n, joints)`` array; ``rows`` then
+        restarts only those arms, the others keep their previous targets.
+        """
+        current = np.clip(np.asarray(current_rad, np.float64), self.lower_rad, self.upper_rad)
+        if rows is None or self._previous is None:
+            self._previous = current
+        else:
+            self._previous[rows] = current
+
+    def apply(self, targets_rad: np.ndarray, rows: np.ndarray | None = None) -> SafetyReport:
+        """Return the safe version of ``targets_rad``; raises ActionError for NaN/inf.
+
+        For a batch of arms (``(n, joints)`` targets), ``rows`` says which arms of the batch
+        the targets are for; the others keep their previous targets.
+        """
         targets = np.asarray(targets_rad, dtype=np.float64)
         require_finite(targets)
         # np.minimum/np.maximum: np.clip costs several times more on 6-element arrays.
         safe = np.minimum(np.maximum(targets, self.lower_rad), self.upper_rad)
-        if self._rate_limited and self._previous is not None:
+        previous = self._previous
+        if previous is not None and rows is not None:
+            previous = previous[rows]
+        if self._rate_limited and previous is not None:
             # The previous target is inside the limits, so the step box keeps safe inside them.
             safe = np.minimum(
-                np.maximum(safe, self._previous - self.max_step_rad),
-                self._previous + self.max_step_rad,
+                np.maximum(safe, previous - self.max_step_rad), previous + self.max_step_rad
             )
-        self._previous = safe
+        if rows is None or self._previous is None:
+            self._previous = safe
+        else:
+            self._previous[rows] = safe
         # A tolerance, not !=: the float32 action bounds round past the float64 limits, and an
         # action at its space's bound is not a clamp worth reporting.
         return SafetyReport(applied_rad=safe, clamped=np.abs(safe - targets) > 1e-6)

@@ -67,21 +67,35 @@ class ACTPolicy(TorchPolicy):
             self.ensembler = TemporalEnsembler(
                 self.config.temporal_ensemble_coeff, self.config.chunk_size
             )
-        self._queue: deque[Tensor] = deque(maxlen=self.config.n_action_steps)
+        self._queue: deque[np.ndarray] = deque(maxlen=self.config.n_action_steps)
 
-    @torch.no_grad()
+    def select_action(self, obs: dict[str, Any]) -> np.ndarray:  # type: ignore[override]
+        """The next action: a queued one, or the first of a freshly predicted chunk.
+
+        With chunking the queue holds actions already unnormalised and on the CPU, so the steps
+        between two chunks neither read the observation nor touch torch (LeRobot preprocesses
+        every observation and unnormalises every action; elementwise, so the actions are the
+        same). Temporal ensembling predicts a chunk every step, as LeRobot does.
+        """
+        if self.config.temporal_ensemble_coeff is not None:
+            return super().select_action(obs)
+        if not self._queue:
+            with torch.inference_mode():
+                chunk = self.predict_action_chunk(self.prepare_observation(obs))
+                chunk = self.normalizer.unnormalize_action(chunk[:, : self.config.n_action_steps])
+                self._queue.extend(chunk[0].to("cpu", torch.float32).numpy())
+        return self._queue.popleft().copy()
+
+    @torch.inference_mode()
     def predict_action_chunk(self, batch: dict[str, Tensor]) -> Tensor:
         """A normalised chunk ``(B, chunk_size, A)`` from a normalised batch."""
-        self.network.eval()
+        if self.network.training:
+            self.network.eval()
         return self.network.predict_action_chunk(batch)  # type: ignore[operator]
 
     def _select_normalized(self, batch: dict[str, Tensor]) -> Tensor:
-        if self.config.temporal_ensemble_coeff is not None:
-            return self.ensembler.update(self.predict_action_chunk(batch))
-        if not self._queue:
-            actions = self.predict_action_chunk(batch)[:, : self.config.n_action_steps]
-            self._queue.extend(actions.transpose(0, 1))
-        return self._queue.popleft()
+        # Reached with temporal ensembling only (select_action serves chunking itself).
+        return self.ensembler.update(self.predict_action_chunk(batch))
 
     def _loss(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         return self.network(batch)

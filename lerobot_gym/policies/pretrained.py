@@ -119,14 +119,23 @@ class TorchPolicy:
         """Forget the episode (action queue, observation history, ensemble)."""
         raise NotImplementedError
 
-    @torch.no_grad()
     def select_action(self, obs: Mapping[str, Any]) -> np.ndarray:
         """The action for the env's observation, float32 in the env's units."""
-        self.network.eval()
+        with torch.inference_mode():
+            batch = self.prepare_observation(obs)
+            action = self.normalizer.unnormalize_action(self._select_normalized(batch))
+            return action[0].to("cpu", torch.float32).numpy()
+
+    def prepare_observation(self, obs: Mapping[str, Any]) -> dict[str, Tensor]:
+        """The env's observation as a normalised batch of one, the network in eval mode.
+
+        ``network.eval()`` walks every submodule (0.2 ms of CPU for a compact ACT, as much as
+        popping a queued action), so it runs only when training left the network in train mode.
+        """
+        if self.network.training:
+            self.network.eval()
         batch = observation_to_batch(obs, self.config.input_features, self.device)
-        batch = self.normalizer.normalize_batch(batch, targets=False)
-        action = self.normalizer.unnormalize_action(self._select_normalized(batch))
-        return action[0].detach().to("cpu", torch.float32).numpy()
+        return self.normalizer.normalize_batch(batch, targets=False)
 
     def __call__(self, obs: Mapping[str, Any]) -> np.ndarray:
         """Same as :meth:`select_action` (the evaluator's Policy protocol)."""

@@ -8,27 +8,63 @@ Design decisions:
   it is not a dependency.
 * ``loss.png`` is drawn with numpy and written with the project's PNG encoder (no matplotlib
   here): the loss on a log scale, one panel per metric, without text.
+* Weights & Biases only when asked for (:class:`WandbSettings`, ``--wandb.enable=true``), never
+  because it happens to be installed: it is the ``wandb`` extra, and asking without it is a
+  :class:`~lerobot_gym.errors.MissingExtraError`. The run's id is kept in ``wandb_run_id`` in
+  the output folder so a resumed training continues the same W&B run. ``mode="offline"``
+  writes the run under ``<output_dir>/wandb`` with no network (``wandb sync`` uploads it later).
 """
 
 from __future__ import annotations
 
 import csv
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["TrainLog", "plot_curves"]
+from lerobot_gym.errors import ConfigError, MissingExtraError
+
+__all__ = ["TrainLog", "WandbSettings", "plot_curves"]
 
 CSV_NAME = "train_log.csv"
 PLOT_NAME = "loss.png"
+WANDB_ID_NAME = "wandb_run_id"
+WANDB_MODES = ("online", "offline", "disabled")
+
+
+@dataclass(frozen=True)
+class WandbSettings:
+    """Where a training run reports to Weights & Biases (LeRobot's ``--wandb.*`` flags).
+
+    Attributes:
+        project: the W&B project.
+        entity: the W&B team or user (None: the logged-in default).
+        mode: ``"online"``, ``"offline"`` (no network; ``wandb sync`` later) or ``"disabled"``;
+            None leaves it to ``WANDB_MODE`` and wandb's settings.
+        config: the run's configuration, shown beside its curves.
+    """
+
+    project: str = "lerobot_gym"
+    entity: str | None = None
+    mode: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mode is not None and self.mode not in WANDB_MODES:
+            raise ConfigError(
+                f"--wandb.mode={self.mode} is not a W&B mode; use one of {list(WANDB_MODES)}"
+            )
 
 
 class TrainLog:
     """Append metrics per step to CSV (and TensorBoard); draw ``loss.png`` on demand."""
 
-    def __init__(self, output_dir: str | Path, *, resume: bool = False) -> None:
+    def __init__(
+        self, output_dir: str | Path, *, resume: bool = False, wandb: WandbSettings | None = None
+    ) -> None:
         self.dir = Path(output_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rows: list[dict[str, Any]] = []
@@ -46,6 +82,26 @@ class TrainLog:
             self._tb = SummaryWriter(log_dir=str(self.dir / "tensorboard"))
         except ImportError:
             self._tb = None
+        self._wandb: Any = None if wandb is None else self._start_wandb(wandb, resume)
+
+    def _start_wandb(self, settings: WandbSettings, resume: bool) -> Any:
+        try:
+            import wandb
+        except ImportError as exc:
+            raise MissingExtraError("wandb", "wandb", "--wandb.enable=true") from exc
+        id_path = self.dir / WANDB_ID_NAME
+        run_id = id_path.read_text().strip() if resume and id_path.is_file() else None
+        run = wandb.init(
+            project=settings.project,
+            entity=settings.entity,
+            mode=settings.mode,
+            dir=str(self.dir),
+            config=settings.config,
+            id=run_id,
+            resume="allow" if run_id else None,
+        )
+        id_path.write_text(f"{run.id}\n")
+        return run
 
     @property
     def tensorboard(self) -> bool:
@@ -56,9 +112,12 @@ class TrainLog:
         """Record metrics at ``step``."""
         self.rows.append({"step": float(step), **metrics})
         self._flush_csv()
+        named = {key if "/" in key else f"train/{key}": value for key, value in metrics.items()}
         if self._tb is not None:
-            for key, value in metrics.items():
-                self._tb.add_scalar(key if "/" in key else f"train/{key}", value, step)
+            for key, value in named.items():
+                self._tb.add_scalar(key, value, step)
+        if self._wandb is not None:
+            self._wandb.log(named, step=step)
 
     def plot(self) -> Path | None:
         """Write ``loss.png`` from the rows so far (None while there is nothing to draw)."""
@@ -76,9 +135,12 @@ class TrainLog:
         return path
 
     def close(self) -> None:
-        """Flush TensorBoard."""
+        """Flush TensorBoard and finish the W&B run."""
         if self._tb is not None:
             self._tb.close()
+        if self._wandb is not None:
+            self._wandb.finish()
+            self._wandb = None
 
     def _flush_csv(self) -> None:
         columns = ["step", *sorted({k for r in self.rows for k in r} - {"step"})]

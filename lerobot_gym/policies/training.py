@@ -48,7 +48,7 @@ from lerobot_gym.policies.config import (
     dataset_to_policy_features,
 )
 from lerobot_gym.policies.pretrained import TorchPolicy, resolve_device
-from lerobot_gym.policies.train_log import TrainLog
+from lerobot_gym.policies.train_log import TrainLog, WandbSettings
 
 __all__ = ["TrainConfig", "TrainProgress", "make_config_for_dataset", "train"]
 
@@ -74,6 +74,7 @@ class TrainConfig:
         resume: continue the run in ``output_dir``.
         episodes: train on these episodes only (default all).
         eval_freq: call ``evaluate`` every this many steps (0: never).
+        wandb: also log to Weights & Biases (None: do not).
     """
 
     policy_type: str
@@ -89,6 +90,7 @@ class TrainConfig:
     resume: bool = False
     episodes: list[int] | None = None
     eval_freq: int = 0
+    wandb: WandbSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def train(
     start = 0
     if cfg.resume:
         start = _load_training_state(last, policy, optimizer, scheduler)
-    log = TrainLog(out, resume=cfg.resume)
+    log = TrainLog(out, resume=cfg.resume, wandb=cfg.wandb)
     batches = _batches(dataset, config, cfg.batch_size, cfg.seed + start)
     sums: dict[str, float] = {}
     n_sum, t0 = 0, time.perf_counter()

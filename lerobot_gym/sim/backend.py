@@ -7,10 +7,11 @@ Decisions:
   moves, so every backend that simulates sees the same scene.
 - One ``command()`` advances exactly one control period, ``1 / fps`` seconds, in a single
   ``mj_step(nstep=substeps)`` call (the scene fits its timestep to ``fps``).
-- Only the requested cameras are rendered, at the requested size, into an offscreen buffer of
-  exactly that size, with shadows, reflections and multisampling off by default (software
-  rendering spends most of its time on them: 128x128 took 24 ms with a 1280x720 4x-MSAA buffer,
-  10 ms without, on a loaded 2-core machine); all can be turned back on.
+- Only the requested cameras are rendered, at the requested size, all of a step's cameras in one
+  pass (:class:`~lerobot_gym.sim.tiled.TiledRenderer`: one buffer holding them as tiles), with
+  shadows, reflections and multisampling off by default (software rendering spends most of its
+  time on them: 128x128 took 24 ms with a 1280x720 4x-MSAA buffer, 10 ms without, on a loaded
+  2-core machine); all can be turned back on.
 - ``actuator="servo"`` drives the arm through :class:`~lerobot_gym.sim.servo.ServoModel` (the
   STS3215 position loop, delay and quantisation, from the robot's twin parameters); the default
   ``"ideal"`` keeps the stiff actuators of the twin's MJCF.
@@ -97,6 +98,7 @@ class MujocoBackend:
         self.variation: dict[str, Any] = {}
         self.scene_path = self.scene.path
         self.servo = None if twin_params is None else ServoModel(twin_params, robot)
+        self._mjcf_cameras: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     @property
     def model(self) -> mujoco.MjModel | None:
@@ -178,7 +180,14 @@ class MujocoBackend:
         data = scene.data
         if data is None:
             raise NotConnectedError("the simulation is not built yet; call env.reset() first")
-        images = {name: self.render(name, *self.image_size) for name in cameras}
+        images = {}
+        if cameras:
+            mjcf = self._mjcf_cameras.get(cameras)
+            if mjcf is None:
+                mjcf = tuple(self.robot.camera(name).mjcf_camera for name in cameras)
+                self._mjcf_cameras[cameras] = mjcf
+            views = scene.render_views(mjcf, *self.image_size)
+            images = dict(zip(cameras, views, strict=True))
         q = data.qpos[scene.qpos_index]
         state = RobotState(
             joint_positions_rad=q.copy() if self.servo is None else self.servo.reading(q),

@@ -8,8 +8,10 @@ Decisions:
 
 - Assembled with ``mujoco.MjSpec``: the robot's ``scene.xml`` (or a user's ``model_path``, e.g.
   a model with the official meshes) plus ``task.build_scene``, compiled once by :meth:`build`.
-- The offscreen buffer is sized to the images rendered, with multisampling only when asked:
-  software GL pays for every pixel and every sample on every render.
+- Rendering goes through :class:`~lerobot_gym.sim.tiled.TiledRenderer`: every camera of one
+  request (a step's observed cameras) is drawn into one offscreen buffer sized to hold them as
+  tiles and read back at once; one renderer is kept per (cameras, size) asked for. Multisampling
+  only when asked: software GL pays for every pixel and every sample on every render.
 - ``build(fps)`` shortens the model's timestep so that whole substeps add up to exactly one
   control period (30 fps: 16 x 1/480 s as written; 50 fps: 10 x 1/500 s); the sim's clock and
   the env's fps never drift apart, and an emulator advancing the plant by ``1/fps`` steps the
@@ -37,7 +39,7 @@ from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError, NotConnectedError
 from lerobot_gym.sim.knobs import TwinKnobs
 from lerobot_gym.sim.randomize import SceneRandomizer
-from lerobot_gym.sim.rendering import make_renderer
+from lerobot_gym.sim.tiled import TiledRenderer, View
 from lerobot_gym.sim.world import MujocoWorld
 
 
@@ -47,7 +49,8 @@ class Scene:
     Args:
         robot: the robot; its ``scene_xml`` is loaded unless ``model_path`` is given.
         task: the task whose props are added (``task.build_scene``).
-        image_size: (height, width) of the largest image rendered (sizes the offscreen buffer).
+        image_size: (height, width) of the images rendered: the model's own offscreen buffer
+            (for a plain ``mujoco.Renderer``); the scene's tiled renderers size their own.
         render_samples: multisample anti-aliasing samples (0: off, as a camera delivers).
         shadows: render shadows.
         reflections: render reflections.
@@ -80,7 +83,7 @@ class Scene:
         self.data: mujoco.MjData | None = None
         self.world: MujocoWorld | None = None
         self.substeps = 1
-        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._renderers: dict[tuple[tuple[str, ...], int, int], TiledRenderer] = {}
         self.randomizer = (
             SceneRandomizer(knobs) if knobs is not None and knobs.scene_knobs_on else None
         )
@@ -181,13 +184,12 @@ class Scene:
 
     def render(self, camera: str, height: int, width: int) -> np.ndarray:
         """Render an MJCF camera of the present state offscreen (HxWx3 uint8)."""
+        return self.render_views((camera,), height, width)[0]
+
+    def render_views(self, cameras: tuple[str, ...], height: int, width: int) -> list[np.ndarray]:
+        """Render MJCF cameras of the present state in one pass, one HxWx3 uint8 image each."""
         _, data = self.require()
-        renderer = self._renderer(height, width)
-        with self.lock:
-            renderer.update_scene(data, camera=camera)
-        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self.shadows
-        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = self.reflections
-        return renderer.render()
+        return self._renderer(cameras, height, width).render(data)
 
     def render_pose(self, camera: str, height: int, width: int, q_rad: np.ndarray) -> np.ndarray:
         """Render with the robot posed at ``q_rad`` (the props where they are).
@@ -208,18 +210,19 @@ class Scene:
         self._renderers.clear()
         self.model = self.data = self.world = None
 
-    def _renderer(self, height: int, width: int) -> mujoco.Renderer:
-        key = (int(height), int(width))
-        if key not in self._renderers:
+    def _renderer(self, cameras: tuple[str, ...], height: int, width: int) -> TiledRenderer:
+        key = (cameras, int(height), int(width))
+        renderer = self._renderers.get(key)
+        if renderer is None:
             model, _ = self.require()
-            if height > model.vis.global_.offheight or width > model.vis.global_.offwidth:
-                raise ConfigError(
-                    f"render size {key} exceeds the offscreen buffer "
-                    f"({model.vis.global_.offheight}, {model.vis.global_.offwidth}); "
-                    "pass image_size= at gym.make"
-                )
-            self._renderers[key] = make_renderer(model, key[0], key[1])
-        return self._renderers[key]
+            renderer = self._renderers[key] = TiledRenderer(
+                model,
+                [View(camera, key[1], key[2]) for camera in cameras],
+                shadows=self.shadows,
+                reflections=self.reflections,
+                lock=self.lock,
+            )
+        return renderer
 
 
 def _follow_joint_couplings(model: mujoco.MjModel, data: mujoco.MjData) -> None:

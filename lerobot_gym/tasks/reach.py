@@ -11,6 +11,7 @@ Success: ``d < 2 cm``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import mujoco
@@ -59,11 +60,10 @@ class Reach(Task):
         else:
             tcp, _ = ctx.arm_kinematics(0).fk(state.joint_positions_rad)
         target = ctx.goal["target_pos"].copy()
-        return {
-            "tcp_pos": tcp,
-            "target_pos": target,
-            "distance_m": float(np.linalg.norm(tcp - target)),
-        }
+        d = tcp - target
+        # sqrt(d @ d) is what np.linalg.norm computes for a vector, without its dispatch (half
+        # of this method's time; it runs for every env at every step).
+        return {"tcp_pos": tcp, "target_pos": target, "distance_m": math.sqrt(d @ d)}
 
     def dense_reward(self, facts: dict[str, Any]) -> float:
         return float(1.0 - np.tanh(10.0 * facts["distance_m"]))

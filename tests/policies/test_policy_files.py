@@ -122,6 +122,40 @@ def test_temporal_ensembling_averages_overlapping_chunks():
     np.testing.assert_allclose(second, expected[0].numpy(), rtol=1e-5, atol=1e-5)
 
 
+def test_chunked_act_runs_the_network_once_per_chunk_and_pops_unnormalised_actions():
+    policy = _act(n_action_steps=4, chunk_size=5)
+    calls = []
+    predict = policy.network.predict_action_chunk
+    policy.network.predict_action_chunk = lambda batch: calls.append(1) or predict(batch)
+    rng = np.random.default_rng(5)
+    obs = [_obs(rng) for _ in range(8)]
+    from lerobot_gym.policies.pretrained import observation_to_batch
+
+    batches = [
+        policy.normalizer.normalize_batch(
+            observation_to_batch(o, policy.config.input_features, torch.device("cpu")),
+            targets=False,
+        )
+        for o in (obs[0], obs[4])
+    ]
+    expected = [policy.normalizer.unnormalize_action(policy.predict_action_chunk(b))[0, :4]
+                for b in batches]  # fmt: skip
+    calls.clear()
+    policy.network.train()  # as training leaves it: select_action must switch to eval itself
+    actions = [policy.select_action(o) for o in obs]
+    assert len(calls) == 2  # one chunk per 4 steps
+    assert not policy.network.training
+    np.testing.assert_allclose(np.stack(actions), torch.cat(expected).numpy(), atol=1e-6)
+    # The steps between chunks do not read the observation: a bad one passes until a chunk.
+    policy.reset()
+    policy.select_action(obs[0])
+    assert policy.select_action({}).shape == (6,)
+    assert all(a.dtype == np.float32 for a in actions)
+    actions[0][:] = 1e9  # a returned action is the caller's own copy
+    policy.reset()
+    assert np.abs(policy.select_action(obs[0])).max() < 1e8
+
+
 def test_normalizer_formulas_per_feature_type():
     inputs, outputs = features()
     stats = random_stats(inputs, outputs)

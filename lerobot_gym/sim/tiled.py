@@ -1,0 +1,236 @@
+"""Several camera views of one model rendered into one offscreen buffer, as tiles.
+
+:class:`TiledRenderer` owns one GL context, one ``MjrContext`` (one offscreen framebuffer) and one
+``MjvScene``. A call to :meth:`TiledRenderer.render` does, for each view, one
+``mjv_updateScene`` (that view's ``MjData`` seen from that view's camera) and one ``mjr_render``
+into the view's viewport of the shared buffer; then one ``mjr_readPixels`` of the whole buffer,
+and one copy per view out of it (flipped upright as it is copied). Views may come from one
+``MjData`` (the cameras of one env) or from many (one per env of a vector env), as long as they
+share the ``MjModel``.
+
+Use in one env (the MuJoCo backend does this)::
+
+    renderer = TiledRenderer(model, [View("front", 128, 128), View("wrist", 128, 128)])
+    front, wrist = renderer.render(data)          # one MjData for every view
+
+Use for N envs with cameras C (one model, N ``MjData``), writing straight into batch arrays::
+
+    views = [View(cam, h, w) for _ in range(n_envs) for cam in cams]     # env-major order
+    renderer = TiledRenderer(model, views)
+    batch = {cam: np.empty((n_envs, h, w, 3), np.uint8) for cam in cams}
+    out = [batch[cam][i] for i in range(n_envs) for cam in cams]          # views of the batch
+    renderer.render([d for d in datas for _ in cams], out=out)           # fills `batch`
+
+Decisions:
+
+- Views are fixed at construction, so the tile layout, the viewports and the read-back buffer
+  are computed once; :meth:`render` allocates only the returned arrays (none with ``out=``).
+- Layout: a near-square grid of equal cells (each the largest view's size), so the buffer stays
+  well inside GL's renderbuffer limit for dozens of views; a view is drawn in the lower-left of
+  its cell.
+- The offscreen buffer is sized by raising ``model.vis.global_.offwidth/offheight`` just while
+  the ``MjrContext`` is made (MuJoCo sizes the buffer from them at that moment) and restoring
+  them after: the model the caller shares is left as it was.
+- Shadows and reflections are scene flags, set once (off by default, as the backend renders):
+  ``mjv_updateScene`` does not touch them.
+- Pixels: one view at the buffer's origin is bit-identical to ``mujoco.Renderer`` of the same
+  size. A view at another offset goes through the same rasteriser with its viewport translated,
+  which in float32 can move an edge by a sub-pixel rounding step: a few edge pixels may differ
+  (tests/sim/test_tiled.py measures and bounds it).
+- Cost: each view pays its own ``mjv_updateScene`` and ``mjr_render`` (vertex work scales with
+  the scene's geometry, not with pixels); what tiling saves is the per-call read-back, flip,
+  context switch and the second, third... GL context and texture upload.
+- The GL context is made current at every :meth:`render` (another renderer may have been current
+  on this thread) and a lock serialises calls from different threads (an emulator's camera
+  thread and the env's).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from lerobot_gym.errors import ConfigError
+from lerobot_gym.sim.rendering import close_at_exit
+
+# GL renderbuffers are at least this large on every implementation MuJoCo supports
+# (llvmpipe: 16384); a layout past it is refused before GL fails obscurely.
+_MAX_BUFFER_SIDE = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """One image to render: an MJCF camera (name or id; -1 is the free camera) at a size."""
+
+    camera: str | int
+    height: int
+    width: int
+
+
+class TiledRenderer:
+    """Render several views of one model into one offscreen buffer (see the module docstring).
+
+    Args:
+        model: the compiled model every rendered ``MjData`` belongs to.
+        views: the views, in the order :meth:`render` takes data and returns images.
+        shadows: render shadows.
+        reflections: render reflections.
+        lock: held while each view's scene is read from its ``MjData`` (not while drawing), for
+            data another thread steps.
+        max_geom: capacity of the scene (geoms per view).
+    """
+
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        views: Sequence[View],
+        *,
+        shadows: bool = False,
+        reflections: bool = False,
+        lock: AbstractContextManager | None = None,
+        max_geom: int = 10000,
+    ) -> None:
+        self._gl = None
+        self._con: mujoco.MjrContext | None = None
+        if not views:
+            raise ConfigError("TiledRenderer needs at least one View")
+        self.model = model
+        self.views = tuple(views)
+        self._cameras = [_camera(model, v.camera) for v in self.views]
+        cell_h = max(v.height for v in self.views)
+        cell_w = max(v.width for v in self.views)
+        if min(min(v.height, v.width) for v in self.views) < 1:
+            raise ConfigError(f"every view needs a positive height and width; got {views}")
+        cols = math.ceil(math.sqrt(len(self.views)))
+        rows = math.ceil(len(self.views) / cols)
+        self.buffer_size = (rows * cell_h, cols * cell_w)  # (height, width)
+        if max(self.buffer_size) > _MAX_BUFFER_SIDE:
+            raise ConfigError(
+                f"{len(self.views)} views of {cell_h}x{cell_w} need a {self.buffer_size} buffer, "
+                f"over {_MAX_BUFFER_SIDE} pixels a side; render fewer views per renderer"
+            )
+        #: Each view's viewport in the buffer (GL coordinates: origin at the bottom left).
+        self.rects = [
+            mujoco.MjrRect((i % cols) * cell_w, (i // cols) * cell_h, v.width, v.height)
+            for i, v in enumerate(self.views)
+        ]
+        self._whole = mujoco.MjrRect(0, 0, self.buffer_size[1], self.buffer_size[0])
+        self._pixels = np.empty((*self.buffer_size, 3), np.uint8)
+        self._lock = lock if lock is not None else nullcontext()
+        self._gl_lock = threading.Lock()
+
+        self._scene = mujoco.MjvScene(model, maxgeom=max_geom)
+        self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = bool(shadows)
+        self._scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = bool(reflections)
+        self._option = mujoco.MjvOption()
+        self._catmask = mujoco.mjtCatBit.mjCAT_ALL.value
+
+        height, width = self.buffer_size
+        from mujoco import gl_context  # imported here: it reads MUJOCO_GL, set by lerobot_gym
+
+        glcontext_cls = getattr(gl_context, "GLContext", None)
+        self._gl = glcontext_cls(width, height) if glcontext_cls is not None else None
+        if self._gl is not None:
+            self._gl.make_current()
+        visual = model.vis.global_
+        saved = (visual.offwidth, visual.offheight)
+        visual.offwidth, visual.offheight = max(saved[0], width), max(saved[1], height)
+        try:
+            self._con = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_150.value)
+        finally:
+            visual.offwidth, visual.offheight = saved
+        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, self._con)
+        # Upright tiles as views of the read-back buffer: a copy out of one is the only copy.
+        # GL reads rows bottom-up; without a GL context of ours (a renderer that draws
+        # top-down) there is nothing to flip, as in mujoco.Renderer.
+        flip = slice(None, None, -1 if self._gl is not None else 1)
+        self._tiles = [
+            self._pixels[r.bottom : r.bottom + r.height, r.left : r.left + r.width][flip]
+            for r in self.rects
+        ]
+        if self._con.offWidth < width or self._con.offHeight < height:
+            got = (self._con.offHeight, self._con.offWidth)
+            self.close()
+            raise ConfigError(f"GL made a {got} offscreen buffer, {self.buffer_size} was needed")
+        close_at_exit(self)
+
+    def render(
+        self,
+        data: mujoco.MjData | Sequence[mujoco.MjData],
+        *,
+        out: Sequence[np.ndarray] | None = None,
+    ) -> list[np.ndarray]:
+        """Render every view; one image (HxWx3 uint8) per view, in the views' order.
+
+        Args:
+            data: one ``MjData`` for all views, or one per view.
+            out: arrays to write the images into (one per view, each HxWx3 uint8, e.g. slices
+                of a batch); they are returned. None: new arrays.
+        """
+        con = self._con
+        if con is None:
+            raise RuntimeError("TiledRenderer.render() after close()")
+        datas = [data] * len(self.views) if isinstance(data, mujoco.MjData) else data
+        if len(datas) != len(self.views):
+            raise ConfigError(f"render() got {len(datas)} MjData for {len(self.views)} views")
+        if out is not None and len(out) != len(self.views):
+            raise ConfigError(f"render() got {len(out)} out arrays for {len(self.views)} views")
+        model, scene, option, catmask = self.model, self._scene, self._option, self._catmask
+        with self._gl_lock:
+            if self._gl is not None:
+                self._gl.make_current()
+            for d, camera, rect in zip(datas, self._cameras, self.rects, strict=True):
+                with self._lock:
+                    mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
+                mujoco.mjr_render(rect, scene, con)
+            mujoco.mjr_readPixels(self._pixels, None, self._whole, con)
+            if out is None:
+                return [tile.copy() for tile in self._tiles]
+            for tile, dst in zip(self._tiles, out, strict=True):
+                np.copyto(dst, tile)
+        return list(out)
+
+    def close(self) -> None:
+        """Free the GL resources (idempotent)."""
+        if self._con is not None:
+            if self._gl is not None:
+                self._gl.make_current()
+            self._con.free()
+            self._con = None
+        if self._gl is not None:
+            self._gl.free()
+            self._gl = None
+
+    def __enter__(self) -> TiledRenderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _camera(model: mujoco.MjModel, camera: str | int) -> mujoco.MjvCamera:
+    cam_id = camera
+    if isinstance(camera, str):
+        cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+        if cam_id < 0:
+            names = [model.camera(i).name for i in range(model.ncam)]
+            raise ConfigError(f"camera {camera!r} is not in the model; its cameras: {names}")
+    if not -1 <= int(cam_id) < model.ncam:
+        raise ConfigError(f"camera id {cam_id} is out of range [-1, {model.ncam})")
+    mjv_camera = mujoco.MjvCamera()
+    if cam_id == -1:
+        mjv_camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+        mujoco.mjv_defaultFreeCamera(model, mjv_camera)
+    else:
+        mjv_camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
+        mjv_camera.fixedcamid = int(cam_id)
+    return mjv_camera

@@ -1,0 +1,487 @@
+"""The batched vector env: N MuJoCo twins stepped in one call, in one process.
+
+``lerobot_gym.make_vec(id, num_envs=N)`` and ``gym.make_vec(id, num_envs=N,
+vectorization_mode="vector_entry_point")`` build a :class:`TwinVectorEnv`: a Gymnasium 1.x
+``VectorEnv`` whose N sub-envs are the same twin as ``gym.make(id)`` (same spaces, safety,
+rewards, termination and truncation, same episodes from the same seeds), whose physics runs in
+C on a thread pool.
+
+How a step runs (and why):
+
+- Physics: one ``mujoco.batch.Batch`` (``persistent=True``: one ``MjData`` per twin) holds the
+  N simulations; ``Batch.step(ids, nstep=substeps)`` advances the stepping twins by one control
+  period on ``nthread`` threads without the GIL. mujoco.batch documents its results as
+  bit-identical to a loop over one ``MjData`` per simulation, so a twin here follows the single
+  env's trajectory exactly (tested). Measured on SO101-Reach (16 substeps/step): ``mj_step`` in
+  Python threads does not release the GIL (2 threads = 1 thread), and ``mujoco.rollout`` takes
+  and returns state vectors, leaving no per-twin ``MjData`` for the tasks' facts (site poses,
+  contacts) without a copy per twin and substep; the batch keeps both.
+- Actions, safety and observations are arrays over the batch: the controller checks all rows
+  at once (:meth:`~lerobot_gym.core.controller.Controller.check_batch`), one
+  :class:`~lerobot_gym.core.safety.SafetyFilter` clamps a ``(N, joints)`` array (per-row
+  rate limits), unit conversions and the ``agent_pos`` clip are the single env's on ``(N, ...)``.
+- Tasks are the single env's, unchanged: each twin has its
+  :class:`~lerobot_gym.core.task.TaskContext` whose world is a
+  :class:`~lerobot_gym.sim.batch_world.BatchWorld` (poses are rows of the batch's bound fields;
+  contacts copy that twin's ``MjData`` out on demand). This is the one per-twin Python loop:
+  ``task.evaluate``, ``reward``, ``is_success``, ``is_failure``, ``environment_state``
+  (``benchmarks/vector_env.py`` prints its share of a step).
+- Resets reuse the single env's code: :func:`~lerobot_gym.core.env.draw_reset_sample` with the
+  twin's own generator, then :meth:`Scene.reset <lerobot_gym.sim.scene.Scene.reset>` on the
+  template scene's ``MjData``, whose integration state is copied into the twin's batch row.
+- Autoreset is Gymnasium's default, next-step (``metadata["autoreset_mode"]``): the step after
+  a twin terminates or truncates resets it, ignores its action, and returns its first
+  observation with reward 0, ``terminated=truncated=False`` and the reset's info. Episodes are
+  truncated at ``max_episode_steps`` (the id's, as ``TimeLimit`` does for ``gym.make``).
+- ``info`` is batched the Gymnasium way: each key an array over the envs with a boolean
+  ``_key`` mask of the envs that report it (``action_applied`` and ``safety_clamped`` only for
+  twins that stepped; ``facts`` a dict batched the same way).
+- Cameras: every observed camera of every twin is rendered in one pass by one
+  :class:`~lerobot_gym.sim.tiled.TiledRenderer` (N x C views as tiles of one offscreen buffer,
+  one ``mjv_updateScene`` + ``mjr_render`` per view, one pixel read), written straight into the
+  ``(N, H, W, 3)`` observation arrays. Twin 0's tile sits at the buffer's origin and is
+  bit-identical to the single env's image; other tiles may differ at a few edge pixels by
+  float rounding of the translated viewport (bounded in ``tests/sim/test_tiled.py``).
+- Seeds: ``reset(seed=s)`` seeds twin i with ``s + i``, as ``SyncVectorEnv`` does.
+
+Only the twin with its ideal actuators is batched (``backend="sim"``); the servo model's Python
+position loop per substep and hardware backends raise a :class:`~lerobot_gym.errors.ConfigError`
+naming ``vectorization_mode="sync"``.
+
+GPU (designed here, not built): a ``MuJoCo Warp`` physics with the same interface. The vector
+env uses only this surface of its physics: ``state`` (rows of the integration state), ``bind``
+(live ``(N, ...)`` arrays of ``qpos``, ``qvel``, ``ctrl``, ``time``, ``xpos``, ``xquat``,
+``site_xpos``, ``site_xmat``), ``step(ids, nstep)``, ``forward(ids)`` and ``get_data(i, data)``
+(one twin's ``MjData``, for contacts and rendering). A ``WarpPhysics`` would implement it with
+``mujoco_warp.put_model``/``put_data(nworld=N)``, ``mujoco_warp.step`` captured in a CUDA graph
+for ``nstep`` substeps (a reset mask instead of ``ids``), bound fields as host views of
+``wp.array`` copies made once per step, and ``get_data`` through ``mujoco_warp.get_data_into``
+for the rare contact query; tasks then evaluate on the host exactly as here. It would be chosen
+with ``make_vec(..., physics="warp")``; not built yet (no GPU to test it on); see the README's
+"Batched vector env".
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+from mujoco.batch import Batch
+
+from lerobot_gym.core import info as info_keys
+from lerobot_gym.core.backend import RobotState
+from lerobot_gym.core.env import RobotEnv, check_reset_options, draw_reset_sample
+from lerobot_gym.core.safety import SafetyFilter
+from lerobot_gym.core.task import TaskContext
+from lerobot_gym.errors import ConfigError
+from lerobot_gym.sim.backend import MujocoBackend
+from lerobot_gym.sim.batch_world import BatchWorld
+from lerobot_gym.sim.tiled import TiledRenderer, View
+
+_INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
+_POSE_FIELDS = ("xpos", "xquat", "site_xpos", "site_xmat")
+
+
+class TwinVectorEnv(gym.vector.VectorEnv):
+    """N twins of one env, stepped in one call (see the module docstring).
+
+    Args:
+        template: an unconnected single env (``make_env(...)``), whose spaces, controller,
+            safety settings, task and scene every twin shares.
+        num_envs: number of twins.
+        max_episode_steps: truncate episodes after this many steps (None: never).
+        nthread: physics threads (default: the CPUs this process may use).
+    """
+
+    def __init__(
+        self,
+        template: RobotEnv,
+        num_envs: int,
+        *,
+        max_episode_steps: int | None = None,
+        nthread: int | None = None,
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ConfigError(f"num_envs must be a whole number >= 1, got {num_envs!r}")
+        backend = template.backend
+        if not isinstance(backend, MujocoBackend) or backend.servo is not None:
+            raise ConfigError(
+                "the batched vector env steps the MuJoCo twin with its ideal actuators "
+                "(backend='sim', actuator='ideal'); for other backends or actuator='servo' use "
+                "gym.make_vec(id, num_envs=N, vectorization_mode='sync', ...)"
+            )
+        if nthread is None:
+            nthread = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+        self.template, self.backend = template, backend
+        self.robot, self.task, self.controller = template.robot, template.task, template.controller
+        self.num_envs = num_envs
+        self.nthread = int(nthread)
+        self.max_episode_steps = max_episode_steps
+        self.single_observation_space = template.observation_space
+        self.single_action_space = template.action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.render_mode = template.render_mode
+        self.metadata = {
+            **template.metadata,
+            "autoreset_mode": AutoresetMode.NEXT_STEP,
+        }
+        safety = template.safety
+        self.safety = SafetyFilter(safety.lower_rad, safety.upper_rad, safety.max_step_rad)
+        self._action_bounds = template._action_bounds
+        self._state_bounds = template._state_bounds
+        self._has_environment_state = template._has_environment_state
+        self._obs_cameras = template._obs_cameras
+        self._rngs: list[np.random.Generator | None] = [None] * num_envs
+        self._batch: Any = None
+        self._worlds: list[BatchWorld] = []
+        self._ctxs: list[TaskContext | None] = [None] * num_envs
+        self._facts: list[dict[str, Any]] = [{} for _ in range(num_envs)]
+        self._success = np.zeros(num_envs, dtype=bool)
+        self._env_state = np.zeros((num_envs, self.task.environment_state_dim), dtype=np.float32)
+        self._targets = np.zeros((num_envs, len(self.robot.joints)))
+        self._elapsed = np.zeros(num_envs, dtype=np.int64)
+        self._autoreset = np.zeros(num_envs, dtype=bool)
+        self._images: dict[str, np.ndarray] = {}
+        self._renderers: dict[tuple[str, ...], TiledRenderer] = {}
+        self._started = False
+
+    # -- physics ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        """Compile the scene once and lay out the batch (the first reset, like ``connect``)."""
+        self.backend.connect()
+        scene = self.backend.scene
+        model, _ = scene.require()
+        self._batch = batch = Batch(model, self.num_envs, nthread=self.nthread, persistent=True)
+        self._qpos, self._qvel = batch.bind("qpos"), batch.bind("qvel")
+        self._ctrl, self._time = batch.bind("ctrl"), batch.bind("time")
+        fields = {name: batch.bind(name) for name in _POSE_FIELDS}
+        self._worlds = [BatchWorld(batch, i, fields) for i in range(self.num_envs)]
+        # Looked up once: every step uses them.
+        self._substeps = scene.substeps
+        self._qpos_index, self._dof_index = scene.qpos_index, scene.dof_index
+        self._ctrl_index = scene.ctrl_index
+        index = scene.ctrl_index
+        self._ctrl_cols = (
+            np.arange(index.start, index.stop) if isinstance(index, slice) else np.asarray(index)
+        )
+
+    @property
+    def batch(self) -> Any:
+        """The ``mujoco.batch.Batch`` of the twins (None before the first reset)."""
+        return self._batch
+
+    def twin_data(self, index: int) -> mujoco.MjData:
+        """Twin ``index``'s whole ``MjData`` as of its last step (a copy kept by its world)."""
+        if self._batch is None:
+            raise gym.error.ResetNeeded("call envs.reset() before envs.twin_data()")
+        return self._worlds[index].materialize()
+
+    # -- gymnasium API --------------------------------------------------------------------------
+    def reset(
+        self,
+        *,
+        seed: int | list[int | None] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Reset every twin (or those of ``options["reset_mask"]``); seeds as ``SyncVectorEnv``.
+
+        ``options={"joint_positions": [...]}`` sets every reset twin's start pose, as for the
+        single env.
+        """
+        seeds = self._seeds(seed)
+        if isinstance(seed, int):
+            super().reset(seed=seed)
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        check_reset_options(options)
+        if mask is None:
+            rows = np.arange(self.num_envs)
+        else:
+            if not (isinstance(mask, np.ndarray) and mask.dtype == np.bool_):
+                raise ConfigError("options['reset_mask'] must be a numpy bool array")
+            if mask.shape != (self.num_envs,) or not mask.any():
+                raise ConfigError(
+                    f"options['reset_mask'] must have shape ({self.num_envs},) and at least "
+                    f"one True value; got shape {mask.shape}"
+                )
+            if not self._started:
+                raise gym.error.ResetNeeded("reset every env once before a masked reset")
+            rows = np.flatnonzero(mask)
+        if self._batch is None:
+            self._build()
+        for i in rows:
+            if seeds[i] is not None or self._rngs[i] is None:
+                self._rngs[i], _ = seeding.np_random(seeds[i])
+        self._reset_rows(rows, options)
+        self._started = True
+        images = self._render_cameras()
+        infos = self._batched_info(rows, stepped=None)
+        return self._observation(images), infos
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step every twin; twins that ended at the last step are reset instead (next-step)."""
+        if not self._started:
+            raise gym.error.ResetNeeded("call envs.reset() before envs.step()")
+        n = self.num_envs
+        autoreset = self._autoreset
+        stepping = ~autoreset
+        rows = np.flatnonzero(stepping)
+        all_step = len(rows) == n
+        rewards = np.zeros(n)
+        terminated = np.zeros(n, dtype=bool)
+        truncated = np.zeros(n, dtype=bool)
+        applied_actions = None
+        clamped = None
+        if len(rows):
+            # The actions of resetting twins are ignored, as SyncVectorEnv ignores them.
+            actions = self.controller.check_batch(actions, n)[rows]
+            sel = None if all_step else rows
+            previous = self._targets[rows]
+            report = self.safety.apply(self.controller.targets(actions, previous), sel)
+            applied = report.applied_rad
+            if all_step:
+                self._ctrl[:, self._ctrl_index] = applied
+            else:
+                self._ctrl[np.ix_(rows, self._ctrl_cols)] = applied
+            ids = None if all_step else rows.astype(np.int32)
+            self._batch.step(ids=ids, nstep=self._substeps)
+            self._targets[rows] = applied
+            self._elapsed[rows] += 1
+            low, high = self._action_bounds
+            applied_actions = np.minimum(
+                np.maximum(self.controller.action_for_targets(applied, previous), low), high
+            )
+            clamped = report.clamped
+            for i in rows:
+                self._worlds[i].invalidate()
+            failure = self._evaluate_rows(rows, rewards)
+            terminated[rows] = failure[rows] | (
+                self._success[rows] & self.template.terminate_on_success
+            )
+            if self.max_episode_steps is not None:
+                truncated[rows] = self._elapsed[rows] >= self.max_episode_steps
+        reset_rows = np.flatnonzero(autoreset)
+        if len(reset_rows):
+            self._reset_rows(reset_rows, None)
+        self._autoreset = terminated | truncated
+        images = self._render_cameras()
+        infos = self._batched_info(np.arange(n), stepped=(rows, applied_actions, clamped))
+        return self._observation(images), rewards, terminated, truncated, infos
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """Each twin's ``render_camera`` image (``render_mode="rgb_array"``)."""
+        if self.render_mode is None:
+            return None
+        if self._batch is None:
+            raise gym.error.ResetNeeded("call envs.reset() before envs.render()")
+        camera = self.template.render_camera
+        assert camera is not None  # RobotEnv requires one with a render_mode
+        images = self._images if camera in self._images else self._render((camera,))
+        return tuple(images[camera])
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Free the renderers, the scene and the batch."""
+        for renderer in self._renderers.values():
+            renderer.close()
+        self._renderers.clear()
+        self.template.close()
+        self._batch = None
+        self._worlds = []
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _seeds(self, seed: int | list[int | None] | None) -> list[int | None]:
+        if seed is None:
+            return [None] * self.num_envs
+        if isinstance(seed, int):
+            return [seed + i for i in range(self.num_envs)]
+        seeds = list(seed)
+        if len(seeds) != self.num_envs:
+            raise ConfigError(
+                f"seed must be an int, None or one seed per env ({self.num_envs}); got "
+                f"{len(seeds)} seeds"
+            )
+        return seeds
+
+    def _reset_rows(self, rows: np.ndarray, options: dict[str, Any] | None) -> None:
+        """The single env's reset for each twin of ``rows``, into the batch's state rows."""
+        scene = self.backend.scene
+        model, data = scene.require()
+        state = self._batch.state
+        starts = np.empty((len(rows), len(self.robot.joints)))
+        for k, i in enumerate(rows):
+            rng = self._rngs[i]
+            assert rng is not None  # seeded by reset() before any twin is reset
+            sample = draw_reset_sample(self.robot, self.task, rng, options)
+            scene.reset(sample.joint_positions_rad, sample.world_init)
+            mujoco.mj_getState(model, data, state[i], _INTEGRATION)
+            starts[k] = sample.joint_positions_rad
+            self._ctxs[i] = TaskContext(
+                robot=self.robot,
+                kinematics=self.template.arm_kinematics,
+                world=self._worlds[i],
+                goal=sample.goal,
+            )
+            self._worlds[i].invalidate()
+        self._batch.forward(ids=rows.astype(np.int32))
+        self._targets[rows] = starts
+        self.safety.reset(starts, rows)
+        self._elapsed[rows] = 0
+        self._autoreset[rows] = False
+        self._evaluate_rows(rows)
+
+    def _evaluate_rows(self, rows: np.ndarray, rewards: np.ndarray | None = None) -> np.ndarray:
+        """The task's facts, success and ``environment_state`` of each twin of ``rows``.
+
+        The one per-twin Python loop of a step. With ``rewards``, also each twin's reward
+        (written there) and failure (returned, ``(N,)``).
+        """
+        # Copies, as the single env's readings are: the bound rows change at the next step.
+        q = self._qpos[:, self._qpos_index].copy()
+        qd = self._qvel[:, self._dof_index].copy()
+        now = time.monotonic()
+        task = self.task
+        evaluate, is_success = task.evaluate, task.is_success
+        env_state = task.environment_state if self._has_environment_state else None
+        failure = np.zeros(self.num_envs, dtype=bool)
+        for i in rows:
+            state = RobotState(
+                joint_positions_rad=q[i],
+                joint_velocities_rad_s=qd[i],
+                timestamp_s=now,
+                extras={"sim_time_s": float(self._time[i])},
+            )
+            ctx = self._ctxs[i]
+            assert ctx is not None  # every twin is reset before it is evaluated
+            self._facts[i] = facts = evaluate(ctx, state)
+            self._success[i] = bool(is_success(facts))
+            if env_state is not None:
+                self._env_state[i] = env_state(facts)
+            if rewards is not None:
+                rewards[i] = float(task.reward(facts))
+                failure[i] = bool(task.is_failure(facts))
+        return failure
+
+    def _observation(self, images: dict[str, np.ndarray]) -> dict[str, Any]:
+        obs: dict[str, Any] = {}
+        if self._state_bounds is not None:
+            low, high = self._state_bounds
+            q = self._qpos[:, self._qpos_index]
+            obs["agent_pos"] = np.minimum(np.maximum(self.robot.to_user(q), low), high).astype(
+                np.float32
+            )
+        if self._has_environment_state:
+            obs["environment_state"] = self._env_state.copy()
+        if self._obs_cameras:
+            obs["pixels"] = images
+        return obs
+
+    def _render(self, cameras: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Cameras of every twin in one pass: camera -> ``(N, H, W, 3)`` uint8."""
+        height, width = self.template.image_size
+        renderer = self._renderers.get(cameras)
+        if renderer is None:
+            scene = self.backend.scene
+            mjcf = [self.robot.camera(cam).mjcf_camera for cam in cameras]
+            views = [View(m, height, width) for _ in range(self.num_envs) for m in mjcf]
+            renderer = self._renderers[cameras] = TiledRenderer(
+                scene.require()[0], views, shadows=scene.shadows, reflections=scene.reflections
+            )
+        n = self.num_envs
+        images = {cam: np.empty((n, height, width, 3), dtype=np.uint8) for cam in cameras}
+        out = [images[cam][i] for i in range(n) for cam in cameras]  # env-major, as the views
+        datas = [world.materialize() for world in self._worlds for _ in cameras]
+        renderer.render(datas, out=out)
+        return images
+
+    def _render_cameras(self) -> dict[str, np.ndarray]:
+        self._images = self._render(self._obs_cameras) if self._obs_cameras else {}
+        return self._images
+
+    def _batched_info(
+        self,
+        rows: np.ndarray,
+        stepped: tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None,
+    ) -> dict[str, Any]:
+        """Gymnasium's batched info: the reset info for reset twins, the step info otherwise."""
+        n = self.num_envs
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+        success = np.where(mask, self._success, False)
+        info: dict[str, Any] = {info_keys.IS_SUCCESS: success, f"_{info_keys.IS_SUCCESS}": mask}
+        if stepped is not None:
+            step_rows, applied, clamped = stepped
+            step_mask = np.zeros(n, dtype=bool)
+            step_mask[step_rows] = True
+            if applied is not None and clamped is not None:
+                full = np.zeros((n, *applied.shape[1:]), dtype=applied.dtype)
+                full[step_rows] = applied
+                info[info_keys.ACTION_APPLIED] = full
+                info[f"_{info_keys.ACTION_APPLIED}"] = step_mask
+                full_clamped = np.zeros((n, *clamped.shape[1:]), dtype=bool)
+                full_clamped[step_rows] = clamped
+                info[info_keys.SAFETY_CLAMPED] = full_clamped
+                info[f"_{info_keys.SAFETY_CLAMPED}"] = step_mask.copy()
+        info[info_keys.FACTS] = _batch_dicts([self._facts[i] for i in rows], rows, n)
+        info[f"_{info_keys.FACTS}"] = mask.copy()
+        return info
+
+
+def _batch_dicts(dicts: list[dict[str, Any]], rows: np.ndarray, n: int) -> dict[str, Any]:
+    """Some envs' dicts as one dict of ``(n, ...)`` arrays with ``_key`` masks.
+
+    Gymnasium's ``VectorEnv._add_info`` layout, built one array per key rather than one
+    assignment per env and key.
+    """
+    out: dict[str, Any] = {}
+    first = dicts[0] if dicts else {}
+    if len(rows) == n and all(d.keys() == first.keys() for d in dicts):
+        # Every env, the same keys (a task's facts at every step): no per-env bookkeeping.
+        for key, value in first.items():
+            values = [d[key] for d in dicts]
+            if isinstance(value, dict):
+                out[key] = _batch_dicts(values, rows, n)
+            else:
+                out[key] = _stack(values)
+            out[f"_{key}"] = np.ones(n, dtype=bool)
+        return out
+    keys: list[str] = []
+    for d in dicts:
+        keys.extend(k for k in d if k not in keys)
+    for key in keys:
+        have = [j for j, d in enumerate(dicts) if key in d]
+        where = rows[have]
+        values = [dicts[j][key] for j in have]
+        if isinstance(values[0], dict):
+            out[key] = _batch_dicts(values, where, n)
+        else:
+            stacked = _stack(values)
+            full = np.zeros((n, *stacked.shape[1:]), dtype=stacked.dtype)
+            full[where] = stacked
+            out[key] = full
+        mask = np.zeros(n, dtype=bool)
+        mask[where] = True
+        out[f"_{key}"] = mask
+    return out
+
+
+def _stack(values: list[Any]) -> np.ndarray:
+    """Values of the envs as one array (an object array for what does not stack)."""
+    try:
+        stacked = np.asarray(values)
+    except ValueError:  # ragged arrays
+        stacked = np.empty(0, dtype=object)
+    if stacked.dtype == object:
+        stacked = np.empty(len(values), dtype=object)
+        for j, value in enumerate(values):
+            stacked[j] = value
+    return stacked
