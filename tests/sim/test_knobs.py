@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import lerobot_gym  # noqa: F401  (registers the ids)
+import lerobot_gym
 from lerobot_gym.errors import ConfigError, KnobError
 from lerobot_gym.sim.knobs import VALID_RANGES, TwinKnobs
 from lerobot_gym.sim.randomize import KNOB_FIELDS, TABLE_TEXTURE
@@ -515,3 +515,23 @@ def test_the_knobs_example_runs():
 
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, raise_on_error=False)
     assert result.attempted >= 8 and result.failed == 0
+
+
+def test_knobs_need_the_sync_vector_env():
+    with pytest.raises(ConfigError, match="vectorization_mode='sync'"):
+        lerobot_gym.make_vec(
+            "SO101-Reach-v0", num_envs=2, obs_type="state", knobs=TwinKnobs(mass_scale=(0.9, 1.1))
+        )
+    envs = gym.make_vec(
+        "lerobot_gym/SO101-Reach-v0",
+        num_envs=2,
+        vectorization_mode="sync",
+        obs_type="state",
+        knobs=TwinKnobs(mass_scale=(0.5, 1.5)),
+    )
+    try:
+        envs.reset(seed=0)
+        masses = [e.unwrapped.backend.scene.model.body_mass for e in envs.envs]
+        assert not np.array_equal(masses[0], masses[1])  # seeds 0 and 1: two draws
+    finally:
+        envs.close()
