@@ -9,6 +9,7 @@ Hierarchy::
     LeRobotGymError
     ├── ConfigError (ValueError)            bad keyword, obs_type, camera, size ...
     │   ├── TwinParamsError                a twin parameter file: bad, out of range, other robot
+    │   ├── KnobError                      a twin knob (latency, noise, randomisation) out of range
     │   ├── UnknownEnvIdError (gymnasium.error.UnregisteredEnv)
     │   ├── UnknownRobotError (KeyError)
     │   ├── UnknownTaskError (KeyError)
@@ -53,6 +54,10 @@ class ConfigError(LeRobotGymError, ValueError):
 
 class TwinParamsError(ConfigError):
     """A twin parameter file is missing, malformed, out of range, or for another robot."""
+
+
+class KnobError(ConfigError):
+    """A twin knob (latency, noise, domain randomisation) is unknown, mistyped or out of range."""
 
 
 class UnknownEnvIdError(ConfigError, gymnasium.error.UnregisteredEnv):

@@ -4,6 +4,9 @@
 ``pretrained_model`` folder; its ``config.json`` names the type), checked against the env's
 spaces before the first episode; ``--policy.device`` picks the torch device.
 
+``--env.backend=sim,emulated`` (two or more backends) evaluates the same policy with the same
+seeds on each and writes one side-by-side report (:mod:`lerobot_gym.cli.eval_side_by_side`).
+
 ``lerobot-gym eval --env.id=ID --policy.type=scripted --eval.n_episodes=N --seed=S
 --output_dir=DIR`` runs ``N`` episodes seeded ``S, S+1, ...`` with
 :func:`lerobot_gym.policies.evaluate_policy`, prints the success rate, and writes
@@ -44,6 +47,11 @@ PARSER = CommandParser(
 
         Videos need render_mode=rgb_array, passed unless --env.render_mode is given
         (--env.render_mode=null turns filming off). Unfilmed episodes are not rendered.
+
+        Side by side: --env.backend=sim,emulated (two or more of sim, emulated, real) runs the
+        same policy and seeds on each backend (--env.<backend>.<keyword> goes to that backend
+        only) and writes OUTPUT_DIR/side_by_side.json (success and returns with intervals,
+        per-joint tracking error, the gap to the first backend) and PNG plots; no videos.
     """,
     flags=(
         Flag(
@@ -75,6 +83,9 @@ PARSER = CommandParser(
         "--eval.batch_size=5 --eval.n_videos=0",
         "lerobot-gym eval --env.id=SO101-PickCube-v0 --env.obs_type=state "
         "--policy.path=outputs/train/act/checkpoints/last/pretrained_model --eval.n_episodes=20",
+        "lerobot-gym eval --env.id=SO101-Reach-v0 --env.obs_type=state "
+        "--env.backend=sim,emulated --env.emulated.lockstep=true "
+        "--env.emulated.bus_timeout_ms=500 --eval.n_episodes=20",
     ),
 )
 
@@ -82,6 +93,11 @@ PARSER = CommandParser(
 def run(argv: list[str]) -> int:
     """Parse the flags, evaluate, print the success rate, write eval_info.json and videos."""
     cfg = PARSER.parse(argv)
+    from lerobot_gym.cli import eval_side_by_side
+
+    backends = eval_side_by_side.backend_list(cfg.get("env", {}).get("backend"))
+    if backends is not None:
+        return eval_side_by_side.run(cfg, backends)
     report = evaluate(cfg)
     _print_report(report)
     return 0

@@ -13,6 +13,10 @@ arm over its servo bus and the emulated arm all offer the same five calls, in SI
 - ``close()``: let go (hardware disables torque unless told otherwise).
 - ``fail_safe()``: called when ``reset``/``command``/``read`` raised; hardware disables torque.
 
+Backends of a twin may also offer ``randomize(rng)`` (:class:`Randomized`): the env calls it
+with its ``np_random`` after drawing the task's reset sample and before ``reset``, so latency,
+noise and domain randomisation are seeded like everything else.
+
 ``world`` gives tasks access to privileged scene state; it is ``None`` on hardware, where reward
 comes from a wrapper (human labels, a reward classifier).
 """
@@ -89,4 +93,13 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Let go of the robot."""
+        ...
+
+
+@runtime_checkable
+class Randomized(Protocol):
+    """A backend whose twin draws latency, noise or randomisation per episode."""
+
+    def randomize(self, rng: np.random.Generator) -> None:
+        """Draw this episode's variation from the env's generator (before ``reset``)."""
         ...

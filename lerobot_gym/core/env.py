@@ -34,7 +34,7 @@ from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec
 
 from lerobot_gym.core import info as info_keys
-from lerobot_gym.core.backend import Backend, RobotState
+from lerobot_gym.core.backend import Backend, Randomized, RobotState
 from lerobot_gym.core.controller import Controller
 from lerobot_gym.core.kinematics import Kinematics, KinematicsFactory
 from lerobot_gym.core.safety import SafetyFilter, as_float_vector
@@ -222,6 +222,8 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             self.backend.connect()
         sample = draw_reset_sample(self.robot, self.task, self.np_random, options)
         try:
+            if isinstance(self.backend, Randomized):  # after the task's draw: it stays the same
+                self.backend.randomize(self.np_random)
             # On hardware the reset is a bounded-speed move of seconds: an error or Ctrl-C
             # during it must leave the arm as safe as one during a step.
             self.backend.reset(sample.joint_positions_rad, sample.world_init)

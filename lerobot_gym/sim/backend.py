@@ -15,6 +15,10 @@ Decisions:
 - ``actuator="servo"`` drives the arm through :class:`~lerobot_gym.sim.servo.ServoModel` (the
   STS3215 position loop, delay and quantisation, from the robot's twin parameters); the default
   ``"ideal"`` keeps the stiff actuators of the twin's MJCF.
+- ``knobs=`` (:mod:`lerobot_gym.sim.knobs`) add latency, reading noise and domain
+  randomisation, drawn in :meth:`MujocoBackend.randomize` from the env's ``np_random`` before
+  every reset: the scene-side knobs act on the :class:`~lerobot_gym.sim.scene.Scene`, latency
+  and noise here (:mod:`lerobot_gym.sim.latency`). Without knobs every path is as before.
 - Rendering is offscreen. ``lerobot_gym`` sets ``MUJOCO_GL=egl`` before mujoco is imported
   when the user has not chosen a GL backend and there is no display.
 """
@@ -32,6 +36,8 @@ from lerobot_gym.core.backend import RobotState
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task
 from lerobot_gym.errors import NotConnectedError
+from lerobot_gym.sim.knobs import TwinKnobs, knob_streams
+from lerobot_gym.sim.latency import CommandDelay, SignalKnobs
 from lerobot_gym.sim.scene import Scene
 from lerobot_gym.sim.servo import ServoModel
 from lerobot_gym.sim.twin_params import TwinParams
@@ -53,6 +59,7 @@ class MujocoBackend:
         twin_params: with these, the arm is driven by the servo model (module docstring);
             None: the ideal actuators.
         render_workers: threads drawing a step's cameras (1: one pass through one buffer).
+        knobs: latency, noise and domain randomisation (None: off).
     """
 
     #: The same seed and actions give the same trajectory.
@@ -71,6 +78,7 @@ class MujocoBackend:
         render_samples: int = 0,
         twin_params: TwinParams | None = None,
         render_workers: int = 1,
+        knobs: TwinKnobs | None = None,
     ) -> None:
         self.robot, self.task = robot, task
         self.fps = int(fps)
@@ -84,7 +92,13 @@ class MujocoBackend:
             reflections=reflections,
             model_path=model_path,
             render_workers=render_workers,
+            knobs=knobs,
         )
+        self.knobs = knobs if knobs is not None and knobs.any else None
+        self.signals = SignalKnobs(self.knobs) if self.knobs is not None else None
+        self._command_delay = CommandDelay()
+        #: What the last :meth:`randomize` drew, knob -> values.
+        self.variation: dict[str, Any] = {}
         self.scene_path = self.scene.path
         self.servo = None if twin_params is None else ServoModel(twin_params, robot)
         self._mjcf_cameras: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -118,6 +132,23 @@ class MujocoBackend:
         self.scene.build(self.fps)
         if self.servo is not None:
             self.servo.attach(self.scene.model, self.scene.actuators, self.scene.qpos_adr)
+            self.scene.record_nominal()  # the servo's gains are the nominal ones
+
+    def randomize(self, rng: np.random.Generator) -> None:
+        """Draw this episode's knobs from the env's ``np_random`` (called before ``reset``).
+
+        Without knobs nothing is drawn and ``rng`` is left as it was.
+        """
+        if self.knobs is None or self.signals is None:
+            return
+        model, _ = self.scene.require()
+        streams = knob_streams(rng)
+        drawn = self.scene.randomize(streams)
+        drawn = {**drawn, **self.signals.draw(streams, float(model.opt.timestep))}
+        self._command_delay.delay_substeps = self.signals.action_delay_substeps
+        if self.servo is not None:
+            self.servo.extra_delay_substeps = self.signals.action_delay_substeps
+        self.variation = drawn
 
     def reset(
         self, joint_positions_rad: np.ndarray, world_init: dict[str, Any] | None = None
@@ -126,6 +157,7 @@ class MujocoBackend:
         if self.servo is not None:  # the pose is a reading: the twin's joints sit offset
             joint_positions_rad = self.servo.to_twin(joint_positions_rad)
             self.servo.reset(joint_positions_rad)
+        self._command_delay.reset()
         self.scene.reset(joint_positions_rad, world_init)
 
     def command(self, joint_targets_rad: np.ndarray) -> None:
@@ -136,6 +168,11 @@ class MujocoBackend:
             raise NotConnectedError("the simulation is not built yet; call env.reset() first")
         if self.servo is not None:
             self.servo.step(scene.model, data, joint_targets_rad, scene.substeps)
+            return
+        if self._command_delay.delay_substeps:
+            self._command_delay.step(
+                scene.model, data, scene.ctrl_index, joint_targets_rad, scene.substeps
+            )
             return
         scene.ctrl_view[scene.ctrl_index] = joint_targets_rad
         mujoco.mj_step(scene.model, data, nstep=scene.substeps)
@@ -155,13 +192,14 @@ class MujocoBackend:
             views = scene.render_views(mjcf, *self.image_size)
             images = dict(zip(cameras, views, strict=True))
         q = scene.qpos_view[scene.qpos_index]
-        return RobotState(
+        state = RobotState(
             joint_positions_rad=q.copy() if self.servo is None else self.servo.reading(q),
             joint_velocities_rad_s=scene.qvel_view[scene.dof_index].copy(),
             images=images,
             timestamp_s=time.monotonic(),
             extras={"sim_time_s": float(data.time)},
         )
+        return state if self.signals is None else self.signals.observe(state)
 
     def render(self, camera: str, height: int, width: int) -> np.ndarray:
         """Render one camera offscreen (HxWx3 uint8)."""

@@ -9,6 +9,7 @@ from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError
 from lerobot_gym.registry import EnvConfig, check_keywords
 from lerobot_gym.sim.backend import MujocoBackend
+from lerobot_gym.sim.knobs import resolve_knobs
 from lerobot_gym.sim.twin_params import resolve_twin_params
 
 #: ``actuator=`` choices: the MJCF's stiff actuators, or the servo model.
@@ -36,8 +37,10 @@ def make_sim_backend(
     - ``render_workers``: threads that draw a step's cameras (default 1: every camera in one
       pass through one offscreen buffer); more spread several cameras over that many cores
       (:mod:`lerobot_gym.sim.tiled_threads`).
+    - ``knobs``: latency, reading noise and domain randomisation, a
+      :class:`~lerobot_gym.sim.knobs.TwinKnobs` or a mapping of its fields (default: off).
     """
-    check_keywords(options, {"actuator", "twin_params", "render_workers"}, "backend='sim'")
+    check_keywords(options, {"actuator", "twin_params", "render_workers", "knobs"}, "backend='sim'")
     render_workers = options.get("render_workers", 1)
     if type(render_workers) is not int or render_workers < 1:
         raise ConfigError(f"render_workers must be a whole number >= 1, got {render_workers!r}")
@@ -64,4 +67,5 @@ def make_sim_backend(
         render_samples=config.render_samples,
         twin_params=params,
         render_workers=render_workers,
+        knobs=resolve_knobs(options.get("knobs")),
     )

@@ -19,6 +19,9 @@ Decisions:
 - :attr:`lock` guards ``data`` where two threads can meet: an emulator steps the plant from its
   own thread while the env reads facts and renders. The world's queries and :meth:`render`
   take it; the backend's own per-step calls run on one thread and do not.
+- Domain randomisation (``knobs=``, :mod:`lerobot_gym.sim.knobs`) lives here, not in a backend,
+  so the emulators' twin gets it too: :meth:`randomize` restores the nominal model and redraws
+  (:mod:`lerobot_gym.sim.randomize`); :meth:`place` lifts a resized object onto the table.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ import numpy as np
 from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError, NotConnectedError
+from lerobot_gym.sim.knobs import TwinKnobs
+from lerobot_gym.sim.randomize import SceneRandomizer
 from lerobot_gym.sim.tiled import TiledRenderer, View
 from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer, tiled_renderer
 from lerobot_gym.sim.world import MujocoWorld
@@ -53,6 +58,7 @@ class Scene:
         model_path: an alternative scene file with the same joint, actuator and camera names.
         render_workers: threads drawing the cameras of one request (1: one pass through one
             buffer; more: :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer`).
+        knobs: domain randomisation (its scene-side knobs), drawn by :meth:`randomize`.
     """
 
     def __init__(
@@ -66,6 +72,7 @@ class Scene:
         reflections: bool = False,
         model_path: str | Path | None = None,
         render_workers: int = 1,
+        knobs: TwinKnobs | None = None,
     ) -> None:
         self.robot, self.task = robot, task
         self.render_workers = int(render_workers)
@@ -84,6 +91,11 @@ class Scene:
         self._renderers: dict[
             tuple[tuple[str, ...], int, int], TiledRenderer | ThreadedTiledRenderer
         ] = {}
+        self.randomizer = (
+            SceneRandomizer(knobs) if knobs is not None and knobs.scene_knobs_on else None
+        )
+        #: What the last :meth:`randomize` drew, knob -> values (empty without knobs).
+        self.variation: dict[str, Any] = {}
 
     @property
     def is_built(self) -> bool:
@@ -94,6 +106,8 @@ class Scene:
         """Compile the scene with the task's props; with ``fps``, fit the timestep to it."""
         spec = mujoco.MjSpec.from_file(str(self.path))
         self.task.build_scene(spec, self.robot)
+        if self.randomizer is not None:
+            self.randomizer.prepare_spec(spec)
         spec.visual.global_.offheight = self.image_size[0]
         spec.visual.global_.offwidth = self.image_size[1]
         spec.visual.quality.offsamples = self.render_samples
@@ -121,7 +135,33 @@ class Scene:
         self.qpos_view, self.qvel_view = self.data.qpos, self.data.qvel
         self.ctrl_view = self.data.ctrl
         self.world = MujocoWorld(model, self.data, lock=self.lock)
+        self.record_nominal()
         return self
+
+    def record_nominal(self) -> None:
+        """Take the model as it is now as the nominal one randomisation restores.
+
+        :meth:`build` calls it; call it again after changing the model for good (the servo
+        model sets the actuators' gains after compiling).
+        """
+        if self.randomizer is not None and self.model is not None:
+            with self.lock:
+                self.randomizer.record_nominal(self.model)
+
+    def randomize(self, streams: dict[str, np.random.Generator]) -> dict[str, Any]:
+        """Restore the nominal model and draw the scene knobs anew (before :meth:`reset`).
+
+        ``streams`` are the knobs' generators (:func:`lerobot_gym.sim.knobs.knob_streams`).
+        """
+        model, _ = self.require()
+        if self.randomizer is None:
+            return {}
+        with self.lock:
+            self.variation = self.randomizer.apply(
+                model, streams, dof_adr=self.dof_adr, actuators=self.actuators
+            )
+            self.randomizer.upload_textures(model, self._renderers.values())
+        return self.variation
 
     def require(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
         """The compiled model and its data; a typed error before :meth:`build`."""
@@ -146,6 +186,10 @@ class Scene:
         assert self.world is not None  # built with the model
         with self.lock:
             for name, placement in (world_init or {}).items():
+                lift = self.randomizer.lift_m(name) if self.randomizer is not None else 0.0
+                if lift:
+                    pos, quat = placement
+                    placement = (np.asarray(pos, dtype=np.float64) + np.array([0, 0, lift]), quat)
                 self.world.place(name, placement)
             mujoco.mj_forward(model, data)
 

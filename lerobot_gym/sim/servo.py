@@ -58,6 +58,9 @@ class ServoModel:
         self.set_params(params)
         self._base_body = -1
         self._base_z0 = 0.0
+        #: Further goal delay in physics steps (the ``action_latency_ms`` knob), on top of
+        #: ``delay_s``.
+        self.extra_delay_substeps = 0
 
     def set_params(self, params: TwinParams) -> None:
         """Use other parameters from the next command on (system identification does)."""
@@ -116,7 +119,8 @@ class ServoModel:
         goal = np.asarray(goal_reading, dtype=np.float64) - self.zero_offset
         if self.tick:
             goal = np.round(goal / self.tick) * self.tick
-        self._pending.append((self._clock + self._delay_substeps, goal.tolist()))
+        delay = self._delay_substeps + self.extra_delay_substeps
+        self._pending.append((self._clock + delay, goal.tolist()))
         chunk = max(1, substeps // self.params.profile_updates_per_step)
         end = self._clock + substeps
         while self._clock < end:

@@ -49,9 +49,9 @@ How a step runs (and why):
   share sits at its buffer's origin and is bit-identical to the single env's image.
 - Seeds: ``reset(seed=s)`` seeds twin i with ``s + i``, as ``SyncVectorEnv`` does.
 
-Only the twin with its ideal actuators is batched (``backend="sim"``); the servo model's Python
-position loop per substep and hardware backends raise a :class:`~lerobot_gym.errors.ConfigError`
-naming ``vectorization_mode="sync"``.
+Only the twin with its ideal actuators and no knobs is batched (``backend="sim"``); the servo
+model's Python position loop per substep, knobs (one model serves every twin) and hardware
+backends raise a :class:`~lerobot_gym.errors.ConfigError` naming ``vectorization_mode="sync"``.
 
 GPU (designed here, not built): a ``MuJoCo Warp`` physics with the same interface. The vector
 env uses only this surface of its physics: ``state`` (rows of the integration state), ``bind``
@@ -117,6 +117,14 @@ class TwinVectorEnv(gym.vector.VectorEnv):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ConfigError(f"num_envs must be a whole number >= 1, got {num_envs!r}")
         backend = template.backend
+        if isinstance(backend, MujocoBackend) and backend.knobs is not None:
+            # One model serves every twin of the batch: per-twin randomisation, latency and
+            # noise live in the single env's backend, which the batch does not step.
+            raise ConfigError(
+                "the batched vector env shares one model between its twins, so knobs= "
+                "(latency, noise, randomisation) need gym.make_vec(id, num_envs=N, "
+                "vectorization_mode='sync', knobs=...)"
+            )
         if not isinstance(backend, MujocoBackend) or backend.servo is not None:
             raise ConfigError(
                 "the batched vector env steps the MuJoCo twin with its ideal actuators "

@@ -94,6 +94,7 @@ def make_so101_emulated(
     plant: Any = "mujoco",
     rng: Any = None,
     lockstep: bool = False,
+    knobs: Any = None,
     **options: Any,
 ) -> Backend:
     """Build the SO-101 backend over an emulated servo bus (started at the first reset).
@@ -109,6 +110,7 @@ def make_so101_emulated(
         rng: ``numpy.random.Generator`` for random bus faults (seeded with 0 by default).
         lockstep: Advance the emulated arm one control period per step instead of with the
             wall clock (same actions, same trajectory as the twin, up to tick quantisation).
+        knobs: The twin's knobs (:mod:`lerobot_gym.sim.knobs`), in the emulated arm's scene.
         **options: As for :func:`make_so101_real`, except ``port`` and ``calibration_dir``
             (the emulator provides both).
     """
@@ -132,6 +134,7 @@ def make_so101_emulated(
         rng=rng,
         task=task,
         lockstep=lockstep,
+        knobs=knobs,
     )
 
 

@@ -335,6 +335,9 @@ class EmulatedSO101Hardware(SO101Hardware):
         task: The task whose props the scene holds (none: the robot alone).
         lockstep: Advance the plant one control period per ``command()`` instead of with the
             wall clock (see the module docstring).
+        knobs: The twin's knobs (:class:`~lerobot_gym.sim.knobs.TwinKnobs`): the scene-side
+            ones act on the shared scene (MuJoCo plant), observation latency and reading noise
+            on what :meth:`read` returns; ``action_latency_ms`` is the bus's own here.
     """
 
     def __init__(
@@ -350,8 +353,14 @@ class EmulatedSO101Hardware(SO101Hardware):
         rng: np.random.Generator | None = None,
         task: Task | None = None,
         lockstep: bool = False,
+        knobs: Any = None,
     ) -> None:
         super().__init__(robot, config, fps=fps, image_size=image_size)
+        from lerobot_gym.sim.latency import knobs_for_emulated_arm
+
+        self.knobs, self.signals = knobs_for_emulated_arm(knobs)
+        #: What the last :meth:`randomize` drew, knob -> values.
+        self.variation: dict[str, Any] = {}
         self.camera_devices = dict(camera_devices or {})
         self.task = task if task is not None else Task()
         self.lockstep = bool(lockstep)
@@ -383,7 +392,8 @@ class EmulatedSO101Hardware(SO101Hardware):
         """The task's scene; with the MuJoCo plant, also the plant the emulator drives."""
         from lerobot_gym.sim.scene import Scene
 
-        scene = Scene(self.robot, self.task, image_size=self.image_size).build(self.fps)
+        scene = Scene(self.robot, self.task, image_size=self.image_size, knobs=self.knobs)
+        scene.build(self.fps)
         # Props start where a reset would put them, never inside the robot at the origin.
         rest = self.task.sample_reset(self.robot, np.random.default_rng(0))
         scene.place(rest.world_init)
@@ -428,6 +438,21 @@ class EmulatedSO101Hardware(SO101Hardware):
         except BaseException:
             self._stop()
             raise
+
+    def randomize(self, rng: np.random.Generator) -> None:
+        """Draw this episode's knobs from the env's ``np_random`` (before ``reset``)."""
+        if self.knobs is None or self.signals is None or self.scene is None:
+            return
+        from lerobot_gym.sim.knobs import knob_streams
+
+        streams = knob_streams(rng)
+        drawn = self.scene.randomize(streams)
+        self.variation = {**drawn, **self.signals.draw(streams, 1.0 / self.fps)}
+
+    def read(self, cameras: tuple[str, ...] = ()) -> Any:
+        """The arm's state over the bus, late and noisy as the knobs say."""
+        state = super().read(cameras)
+        return state if self.signals is None else self.signals.observe(state)
 
     def reset(self, joint_positions_rad: np.ndarray, world_init: Any | None = None) -> None:
         """Move the arm as on hardware, then place the task's props in the scene."""
