@@ -70,10 +70,11 @@ import gymnasium as gym
 import numpy as np
 
 import lerobot_gym  # noqa: F401  (registers the ids)
-from lerobot_gym.dataset import DatasetMeta
+from lerobot_gym.dataset import DatasetMeta, LeRobotDatasetWriter
 from lerobot_gym.dataset.video import video_frame_count
 from lerobot_gym.tasks.scripted import make_scripted_policy
 from lerobot_gym.wrappers import RecordEpisodes
+from lerobot_gym.wrappers.lerobot_keys import lerobot_features
 
 ENV_ID = "lerobot_gym/SO101-PickCube-v0"
 IMAGE_SIZE = (240, 320)
@@ -139,6 +140,27 @@ def rss_mb() -> float:
         return psutil.Process().memory_info().rss / 1e6
 
 
+def rss_parts() -> str:
+    """Resident memory by kind (anonymous, file-backed, shared), from /proc; "" elsewhere."""
+    try:
+        with open("/proc/self/status") as handle:
+            lines = [
+                ln.split() for ln in handle if ln.startswith(("RssAnon", "RssFile", "RssShmem"))
+            ]
+    except OSError:
+        return ""
+    return ", ".join(f"{ln[0].rstrip(':')[3:]} {int(ln[1]) / 1e3:.1f}" for ln in lines)
+
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
+
+
+def set_mmap_threshold(nbytes: int) -> None:
+    """Fix glibc's mmap threshold (this process only; disables its dynamic adjustment)."""
+    if not ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, nbytes):
+        raise SystemExit(f"mallopt(M_MMAP_THRESHOLD, {nbytes}) failed")
+
+
 def dropped_frames(root: Path, steps: int) -> tuple[int, dict[str, int]]:
     """(steps - parquet rows, per camera steps - MP4 frames) of the dataset at ``root``."""
     meta = DatasetMeta.load(root)
@@ -149,9 +171,18 @@ def dropped_frames(root: Path, steps: int) -> tuple[int, dict[str, int]]:
     return steps - meta.num_frames, per_camera
 
 
-def run(episodes: int, root: Path, trace: bool) -> None:
+def run(episodes: int, root: Path, trace: bool, rewrite_limit_mb: float | None) -> None:
     env = gym.make(ENV_ID, obs_type="pixels_agent_pos", cameras=CAMERAS, image_size=IMAGE_SIZE)
-    rec = RecordEpisodes(env, root, repo_id="bench/soak")
+    writer = None
+    if rewrite_limit_mb is not None:  # otherwise RecordEpisodes opens it, with the default
+        writer = LeRobotDatasetWriter.create(
+            root,
+            repo_id="bench/soak",
+            fps=env.metadata["render_fps"],
+            features=lerobot_features(env),
+            rewrite_limit_mb=rewrite_limit_mb or None,
+        )
+    rec = RecordEpisodes(env, root, repo_id="bench/soak", writer=writer)
     policy = make_scripted_policy(rec)
     start_rss, start = rss_mb(), time.perf_counter()
     print(f"RSS before the first episode: {start_rss:.1f} MB")
@@ -182,6 +213,16 @@ def run(episodes: int, root: Path, trace: bool) -> None:
         if trace and episode + 1 == WARMUP_EPISODES:
             snapshot = tracemalloc.take_snapshot()
     rec.close()
+    if writer is not None:
+        writer.close()
+    print(f"resident at the end (MB): {rss_parts()}")
+    data_files = sorted((root / "data").glob("*/*.parquet"))
+    episodes_files = sorted((root / "meta" / "episodes").glob("*/*.parquet"))
+    largest = [max(p.stat().st_size for p in files) / 1e6 for files in (data_files, episodes_files)]
+    print(
+        f"files: {len(data_files)} data (largest {largest[0]:.2f} MB), {len(episodes_files)} "
+        f"episodes (largest {largest[1]:.2f} MB)"
+    )
     if trace and snapshot is not None:
         stats = tracemalloc.take_snapshot().compare_to(snapshot, "lineno")
         print(f"tracemalloc: largest growth of Python allocations, episode {WARMUP_EPISODES}..end")
@@ -223,19 +264,36 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=None, help="episodes (default 60)")
     parser.add_argument("--tracemalloc", action="store_true", help="diff Python allocations")
     parser.add_argument("--keep", type=Path, default=None, help="record here and keep it")
+    parser.add_argument(
+        "--rewrite-limit-mb",
+        type=float,
+        default=None,
+        help="the writer's rewrite_limit_mb (default: the writer's default; 0: none, rotate at "
+        "data_files_size_in_mb only, as before)",
+    )
+    parser.add_argument(
+        "--mmap-threshold",
+        type=int,
+        default=None,
+        help="fix glibc's mmap threshold to this many bytes first (mallopt; this process only)",
+    )
     args = parser.parse_args()
+    if args.mmap_threshold is not None:
+        set_mmap_threshold(args.mmap_threshold)
     episodes = args.episodes or (20 if args.quick else 60)
     print(
         f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
         f"MUJOCO_GL={os.environ['MUJOCO_GL']}; {episodes} episodes of {ENV_ID}, cameras "
-        f"{' + '.join(CAMERAS)} at {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}"
+        f"{' + '.join(CAMERAS)} at {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}; rewrite_limit_mb "
+        f"{'default' if args.rewrite_limit_mb is None else args.rewrite_limit_mb or None}; "
+        f"mmap threshold {args.mmap_threshold or 'glibc dynamic'}"
     )
     if args.tracemalloc:
         tracemalloc.start(10)
     tmp = Path(tempfile.mkdtemp(prefix="soak_"))
     root = args.keep if args.keep is not None else tmp / "soak"
     try:
-        run(episodes, root, args.tracemalloc)
+        run(episodes, root, args.tracemalloc, args.rewrite_limit_mb)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
