@@ -47,9 +47,11 @@ Design decisions:
   the save then rewrites only that episode.
 * **Memory does not grow with the session.** The current files' rows are read back from disk
   at each save, not kept: held as in-memory tables (one more chunk per column per episode),
-  the episodes file alone, which is never rotated within hours, grew the recorder by ~0.1 MB
-  an episode (issue 13: ``benchmarks/soak.py``, ``tests/dataset/test_writer_memory.py``). The
-  read costs less than the rewrite that follows it; what stays between saves is the row counts.
+  the episodes file alone, which LeRobot's rule never rotates within hours, grew the recorder
+  by ~0.1 MB an episode (issue 13: ``benchmarks/soak.py``, ``tests/dataset/test_writer_memory.py``).
+  The read costs less than the rewrite that follows it, and both are bounded by
+  ``rewrite_limit_mb`` (``tests/dataset/test_dataset_many_files.py`` counts the rows and bytes
+  each save reads and writes); what stays between saves is the row counts.
   Not a ``pq.ParquetWriter`` kept open on the file: its footer is written only on close, so a
   crash would lose every episode of the open file, not just the one in progress.
 """
