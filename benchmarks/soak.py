@@ -249,6 +249,14 @@ def run(episodes: int, root: Path, trace: bool, rewrite_limit_mb: float | None) 
         f"{t1 - t0:.1f} min ({m0:.1f} -> {m1:.1f} MB); trend {rss_slope:+.3f} MB per episode "
         f"(malloc in use {in_use_slope:+.3f}); since start {m1 - start_rss:+.1f} MB"
     )
+    # The allocators' arenas settle over tens of episodes: the trend of the second half shows
+    # whether growth continues once they have (printed beside, not instead of, the full trend).
+    half = max(WARMUP_EPISODES, len(samples) // 2)
+    late_slope = per_episode_slope([(e, m) for e, _, m in samples[half - 1 :]])
+    print(
+        f"trend after episode {half} (second half): {late_slope:+.3f} MB per episode, "
+        f"x {EPISODES_PER_HOUR} = {max(late_slope, 0.0) * EPISODES_PER_HOUR:+.1f} MB"
+    )
     hour = max(rss_slope, 0.0) * EPISODES_PER_HOUR
     print(
         f"projected one-hour growth ({EPISODES_PER_HOUR} episodes x trend): {hour:+.1f} MB; "
