@@ -1,17 +1,107 @@
-"""Env step throughput on the SO-101 twin, against a raw mj_step loop measured in the same run.
+"""Env step throughput on the twins, each figure a ratio against an anchor measured in this run.
 
-Prints:
-- SO101-PickCube state-obs env steps/s divided by a raw ``mj_step`` loop on the same compiled
-  model with the same substeps (goal >= 0.80): the cost of everything lerobot_gym adds.
-- the same env with the servo model on (``actuator="servo"``: STS3215 loop, delay, ticks)
-  divided by a raw ``mj_step`` loop on the servo env's own model (its gains and torque limits
-  set, the targets written straight to ``ctrl``): what the profile, delay, deadband and
-  quantisation cost on top of the physics (goal >= 0.60). The servo model's softer actuators
-  also change the physics itself (the arm meets the table and the cube differently under
-  random targets), which the ratio against the ideal raw loop shows too.
-- steps/s with one 128x128 camera (goal >= 500).
+Prints, as steps/s and as ratios (goal in brackets):
 
-Usage: ``python benchmarks/sim_step.py [--quick]`` (quick runs in well under 30 s).
+1. State-only env / a raw ``mj_step`` loop on the same compiled model with the same substeps,
+   targets and episode starts (>= 0.90): what lerobot_gym adds per step. SO101-Reach and
+   SO101-PickCube.
+2. The servo model (``actuator="servo"``) / a raw loop on the servo env's own model (>= 0.60);
+   the servo's softer actuators also change the physics, which the ratio against the ideal raw
+   loop shows.
+3. SO101-Reach with one 128x128 camera / a raw step-and-render loop on the same model: the same
+   ``mj_step`` plus ``mujoco.Renderer.update_scene`` and ``render`` of that camera at 128x128,
+   shadows and reflections off, as the env renders (>= 0.90).
+4. Aloha-TransferCube (the robot with four cameras), 128x128: a step observing all four cameras
+   costs <= 2x a step observing one; also with ``render_workers=2`` (opt-in: the cameras drawn
+   on two threads, ``lerobot_gym/sim/tiled_threads.py``), which only a machine with a free core
+   can show. Printed next to them, for reference, the four cameras rendered the pre-tiling way
+   (one ``mujoco.Renderer`` call each).
+
+Every ratio is printed twice: wall clock (the goal's measure) and process CPU time (which
+counts llvmpipe's raster threads too and is what survives a machine loaded by other work; under
+load the wall-clock ratios are the noisier ones). The loops being compared are interleaved and
+the best of several short repeats is kept (a load spike spoils a repeat, not the figure). The
+load average is printed at the start and the end.
+
+Measured (2026-12-07, two full runs, 2-core machine shared with other agents' jobs, load
+average 9.8-13.5, software GL via llvmpipe). CPU-time ratios are the ones to trust under that
+load; the wall-clock ones moved by up to +-0.3 between runs (run 2 shown, run 1 in brackets):
+
+    SO101-Reach state env / raw mj_step      wall 0.716 (0.774)  cpu 0.824 (0.830)  goal >= 0.90
+    SO101-PickCube state env / raw mj_step   wall 0.805 (0.797)  cpu 0.803 (0.807)  goal >= 0.90
+    servo env / raw (servo's model)          wall 0.444 (0.561)  cpu 0.610 (0.625)  goal >= 0.60
+    1-camera env / raw step-and-render       wall 1.268 (0.942)  cpu 0.959 (0.955)  goal >= 0.90
+    Aloha 4 cameras / 1 camera (cost)        wall 2.740 (2.989)  cpu 2.513 (2.974)  goal <= 2.0
+      same, render_workers=2 (opt-in)        wall 1.356 (  -  )  cpu 2.458 (  -  )  goal <= 2.0
+    4-camera tiled env / 4 Renderer calls    wall 0.868 (0.909)  cpu 0.979 (0.968)  (info)
+
+So: the state ratios miss 0.90 (CPU 0.80-0.83), the 1-camera ratio meets it, four cameras in one
+pass cost 2.5-3x one, and with two render threads the wall-clock cost fell to 1.36x in the one
+run measured (the CPU cost does not fall: the same work on two cores; on a loaded machine two
+threads also win a bigger share of it, so that figure needs the quiet re-run).
+
+What limits them:
+
+- State: the env's own Python is ~15 us per step with the physics stubbed out (was ~23 us), but
+  measured around the real physics it is ~25 us on Reach (a raw step is ~120 us CPU there) and
+  ~40 us on PickCube, whose facts read the contacts (``MjData.contact`` costs ~4 us in the
+  bindings): ~30 small numpy calls of 0.3-0.8 us each, the Python interpreter's caches refilled
+  after every ``mj_step``, the TimeLimit and OrderEnforcing wrappers. 0.90 would need the step
+  path at about half that, i.e. no numpy on 6-element vectors.
+- Cameras: a view's cost is its geometry, not its pixels (32x32 costs ~70 % of 128x128), so
+  four views cost about four times one whether tiled or not; see ``lerobot_gym/sim/tiled.py``.
+  On the SO-101 scene the infinite floor (a grid of up to 200x200 quads) is ~75 % of a view; on
+  the ALOHA scene the tessellated boxes and cylinders are (``visual/quality`` numquads=1,
+  numslices=8, numstacks=4 makes four views 3.3x cheaper, and changes the images).
+
+Profile of the step path (cProfile, 20000 steps of ``RobotEnv.step`` on SO101-Reach, state
+only, ``mj_step`` replaced by a no-op so only lerobot_gym's Python is left; tottime, before the
+changes of issue 12):
+
+    ncalls  tottime  function
+     20000    0.585  core/env.py:step
+    120000    0.483  {numpy.asarray}            six conversions per step
+     20000    0.425  core/safety.py:apply
+     40000    0.425  {ufunc.reduce}             isfinite(...).all() twice per step
+     20000    0.344  core/env.py:_observation
+     40000    0.320  core/spec.py:to_user
+     20000    0.202  core/controller.py:check  (+0.229 spec.joint_names: the error message's
+                                                 layout string was formatted on every step)
+     20000    0.167  tasks/reach.py:dense_reward (np.tanh on a Python float)
+     20000    0.136  numpy linalg.norm          (dispatch around sqrt(x . x))
+    total 5.53 s (profiled)
+
+After: the layout string is built once; one reduction (``np.add.reduce``, exact check only if
+it is not finite) replaces ``isfinite().all()``; conversions are skipped for arrays that are
+already float64; the safety clamp, ``action_applied`` and ``agent_pos`` clamp in place; the
+backend, world and scene keep views of ``MjData``'s arrays (each ``data.qpos`` access builds a
+new view); Reach's distance is ``math.sqrt(d.dot(d))`` (what ``np.linalg.norm`` computes) and
+its reward ``math.tanh``:
+
+    ncalls  tottime  function
+     20000    0.434  core/env.py:step
+     20000    0.257  core/safety.py:apply
+     20000    0.214  core/env.py:_observation
+     40000    0.206  core/spec.py:to_user
+     20000    0.164  core/safety.py:as_float_vector
+     20000    0.147  sim/backend.py:read
+     40000    0.137  {ufunc.reduce}
+     20000    0.135  sim/world.py:site_pos
+    100000    0.125  {ndarray.astype}
+    total 2.58 s (profiled)
+
+With one 128x128 camera (SO101-Reach, ``pixels_agent_pos``, 300 steps, cProfile tottime) the
+step is the renderer's:
+
+    ncalls  tottime  function
+       303    0.710  {mujoco mjr_render}        56 %: llvmpipe's vertex work, queued
+       303    0.371  {mujoco mjr_readPixels}    29 %: waits for the rasterisation to finish
+       300    0.063  {mujoco mj_step}            5 %
+       303    0.018  egl make_current            1.4 % (PyOpenGL's EGL call, as mujoco.Renderer)
+       303    0.005  {mujoco mjv_updateScene}    0.4 %
+    total 1.27 s (profiled); lerobot_gym's own Python < 4 %
+
+Usage: ``python benchmarks/sim_step.py [--quick]``.
 """
 
 from __future__ import annotations
@@ -19,6 +109,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -28,6 +119,8 @@ import numpy as np
 
 import lerobot_gym  # noqa: F401
 
+Timed = tuple[float, float]  # (wall seconds, CPU seconds) for one loop
+
 
 def _actions(env: gym.Env, steps: int) -> np.ndarray:
     rng = np.random.default_rng(0)
@@ -35,86 +128,220 @@ def _actions(env: gym.Env, steps: int) -> np.ndarray:
     return rng.uniform(low, high, size=(steps, *low.shape)).astype(np.float32)
 
 
-def _env_rate(env: gym.Env, actions: np.ndarray) -> float:
-    env.reset(seed=0)
-    t0 = time.perf_counter()
-    for action in actions:
-        _, _, terminated, truncated, _ = env.step(action)
-        if terminated or truncated:
-            env.reset()
-    return len(actions) / (time.perf_counter() - t0)
+def _timed(loop: Callable[[], None]) -> Timed:
+    wall, cpu = time.perf_counter(), time.process_time()
+    loop()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _raw_rate(env: gym.Env, actions: np.ndarray) -> float:
-    """The same episodes in plain MuJoCo: the same joint targets (converted once, up front) and
-    the same episode starts (the env's own reset, on the time limit's schedule)."""
+def _env_loop(env: gym.Env, actions: np.ndarray) -> Callable[[], Timed]:
+    def run() -> Timed:
+        env.reset(seed=0)
+
+        def loop() -> None:
+            for action in actions:
+                _, _, terminated, truncated, _ = env.step(action)
+                if terminated or truncated:
+                    env.reset()
+
+        return _timed(loop)
+
+    return run
+
+
+def _raw_loop(
+    env: gym.Env, actions: np.ndarray, renderer: mujoco.Renderer | None = None, camera: str = ""
+) -> Callable[[], Timed]:
+    """The same episodes in plain MuJoCo: the same joint targets (converted once, up front), the
+    same episode starts (the env's own reset, on the time limit's schedule) and, with a
+    renderer, the camera rendered after every step."""
     robot_env = env.unwrapped
-    backend = robot_env.backend
-    model, data, substeps = backend.model, backend.data, backend.substeps
     robot = robot_env.robot
     ctrls = np.clip(robot.from_user(actions), robot.lower_rad, robot.upper_rad)
-    arm = slice(0, ctrls.shape[1])
     horizon = env.spec.max_episode_steps
+
+    def run() -> Timed:
+        env.reset(seed=0)
+        backend = robot_env.backend
+        model, data, substeps = backend.model, backend.data, backend.substeps
+        arm = backend.scene.ctrl_index
+
+        def loop() -> None:
+            for i, ctrl in enumerate(ctrls):
+                data.ctrl[arm] = ctrl
+                mujoco.mj_step(model, data, nstep=substeps)
+                if renderer is not None:
+                    renderer.update_scene(data, camera=camera)
+                    renderer.render()
+                if i % horizon == horizon - 1:
+                    env.reset()
+
+        return _timed(loop)
+
+    return run
+
+
+def _best(loops: dict[str, Callable[[], Timed]], steps: int, repeats: int) -> dict[str, Timed]:
+    """Steps/s (wall, CPU) of each loop: interleaved so machine noise hits all alike, best kept."""
+    times: dict[str, list[Timed]] = {name: [] for name in loops}
+    for _ in range(repeats):
+        for name, run in loops.items():
+            times[name].append(run())
+    return {
+        name: (steps / min(t[0] for t in ts), steps / min(t[1] for t in ts))
+        for name, ts in times.items()
+    }
+
+
+def _ratio(label: str, num: Timed, den: Timed, goal: str) -> None:
+    print(f"ratio {label}: wall {num[0] / den[0]:.3f}  cpu {num[1] / den[1]:.3f}  ({goal})")
+
+
+def _rate(label: str, rate: Timed) -> None:
+    print(f"  {label:48s} {rate[0]:8.1f} steps/s wall  {rate[1]:8.1f} steps/s cpu")
+
+
+def _make(env_id: str, **kwargs: object) -> gym.Env:
+    env = gym.make(env_id, disable_env_checker=True, **kwargs)
     env.reset(seed=0)
-    t0 = time.perf_counter()
-    for i, ctrl in enumerate(ctrls):
-        data.ctrl[arm] = ctrl
-        mujoco.mj_step(model, data, nstep=substeps)
-        if i % horizon == horizon - 1:
-            env.reset()
-    return len(ctrls) / (time.perf_counter() - t0)
+    return env
+
+
+def _state(quick: bool) -> None:
+    steps, repeats = (1000, 7) if quick else (2000, 15)
+    for env_id in ("lerobot_gym/SO101-Reach-v0", "lerobot_gym/SO101-PickCube-v0"):
+        env = _make(env_id, obs_type="state")
+        actions = _actions(env, steps)
+        rates = _best(
+            {"raw": _raw_loop(env, actions), "env": _env_loop(env, actions)}, steps, repeats
+        )
+        name = env_id.split("/")[1]
+        print(f"{name}, state only ({env.unwrapped.backend.substeps} substeps per step):")
+        _rate("raw mj_step loop", rates["raw"])
+        _rate("env", rates["env"])
+        _ratio(f"{name} state env / raw mj_step", rates["env"], rates["raw"], "goal >= 0.90")
+        env.close()
+
+
+def _servo(quick: bool) -> None:
+    steps, repeats = (1000, 5) if quick else (2000, 11)
+    env_id = "lerobot_gym/SO101-PickCube-v0"
+    ideal = _make(env_id, obs_type="state")
+    servo = _make(env_id, obs_type="state", actuator="servo")
+    actions = _actions(ideal, steps)
+    rates = _best(
+        {
+            "raw": _raw_loop(ideal, actions),
+            "servo_raw": _raw_loop(servo, actions),
+            "servo": _env_loop(servo, actions),
+        },
+        steps,
+        repeats,
+    )
+    print("SO101-PickCube, state only, servo model:")
+    _rate("raw mj_step loop, servo's model", rates["servo_raw"])
+    _rate("env, actuator='servo'", rates["servo"])
+    _ratio("servo env / raw (servo's model)", rates["servo"], rates["servo_raw"], "goal >= 0.60")
+    _ratio("servo env / raw (ideal model)", rates["servo"], rates["raw"], "no goal")
+    ideal.close()
+    servo.close()
+
+
+def _camera(quick: bool) -> None:
+    steps, repeats = (100, 5) if quick else (300, 9)
+    env = _make(
+        "lerobot_gym/SO101-Reach-v0",
+        obs_type="pixels_agent_pos",
+        cameras=("front",),
+        image_size=(128, 128),
+    )
+    model = env.unwrapped.backend.model
+    renderer = mujoco.Renderer(model, 128, 128)
+    renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+    renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+    mjcf = env.unwrapped.robot.camera("front").mjcf_camera
+    actions = _actions(env, steps)
+    rates = _best(
+        {"raw": _raw_loop(env, actions, renderer, mjcf), "env": _env_loop(env, actions)},
+        steps,
+        repeats,
+    )
+    print("SO101-Reach, one 128x128 camera:")
+    _rate("raw mj_step + mujoco.Renderer loop", rates["raw"])
+    _rate("env", rates["env"])
+    _ratio("1-camera env / raw step-and-render", rates["env"], rates["raw"], "goal >= 0.90")
+    renderer.close()
+    env.close()
+
+
+def _four_cameras(quick: bool) -> None:
+    steps, repeats = (40, 5) if quick else (150, 7)
+    env_id = "lerobot_gym/Aloha-TransferCube-v0"
+    cameras = ("top", "angle", "left_wrist", "right_wrist")
+    kwargs: dict[str, object] = {"obs_type": "pixels", "image_size": (128, 128)}
+    one = _make(env_id, cameras=cameras[:1], **kwargs)
+    four = _make(env_id, cameras=cameras, **kwargs)
+    four_threads = _make(env_id, cameras=cameras, render_workers=2, **kwargs)
+    actions = _actions(one, steps)
+    # The pre-tiling way, for reference: the same physics, then one mujoco.Renderer call per
+    # camera (each its own update, render, read-back and flip).
+    robot_env = four.unwrapped
+    renderer = mujoco.Renderer(robot_env.backend.model, 128, 128)
+    renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+    renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+    mjcf = [robot_env.robot.camera(c).mjcf_camera for c in cameras]
+    state_env = _make(env_id, obs_type="state")
+
+    def per_camera() -> Timed:
+        state_env.reset(seed=0)
+        data = state_env.unwrapped.backend.data
+
+        def loop() -> None:
+            for action in actions:
+                state_env.step(action)
+                for camera in mjcf:
+                    renderer.update_scene(data, camera=camera)
+                    renderer.render()
+
+        return _timed(loop)
+
+    rates = _best(
+        {
+            "one": _env_loop(one, actions),
+            "four": _env_loop(four, actions),
+            "four_threads": _env_loop(four_threads, actions),
+            "old": per_camera,
+        },
+        steps,
+        repeats,
+    )
+    print("Aloha-TransferCube, 128x128 cameras:")
+    _rate("env, 1 camera", rates["one"])
+    _rate("env, 4 cameras (one tiled pass)", rates["four"])
+    _rate("env, 4 cameras, render_workers=2 (opt-in)", rates["four_threads"])
+    _rate("state env + 4 mujoco.Renderer calls (before)", rates["old"])
+    for label, key in (("", "four"), (", render_workers=2", "four_threads")):
+        cost = (rates["one"][0] / rates[key][0], rates["one"][1] / rates[key][1])
+        print(
+            f"cost 4 cameras{label} / 1 camera: wall {cost[0]:.3f}  cpu {cost[1]:.3f}  "
+            "(goal <= 2.0)"
+        )
+    _ratio("4-camera tiled env / 4 Renderer calls (speed-up)", rates["four"], rates["old"], "info")
+    renderer.close()
+    for env in (one, four, four_threads, state_env):
+        env.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short run (< 30 s)")
+    parser.add_argument("--quick", action="store_true", help="short run (about a minute)")
     args = parser.parse_args()
-    steps = 3000 if args.quick else 10000
-    repeats = 3 if args.quick else 5
-
-    env = gym.make("lerobot_gym/SO101-PickCube-v0", obs_type="state", disable_env_checker=True)
-    env.reset(seed=0)
-    actions = _actions(env, steps)
-    # Interleave the two loops so machine noise hits both alike; keep the best of each.
-    env_rates, raw_rates = [], []
-    for _ in range(repeats):
-        raw_rates.append(_raw_rate(env, actions))
-        env_rates.append(_env_rate(env, actions))
-    servo_env = gym.make(
-        "lerobot_gym/SO101-PickCube-v0",
-        obs_type="state",
-        actuator="servo",
-        disable_env_checker=True,
-    )
-    servo_env.reset(seed=0)
-    servo_rates, servo_raw_rates = [], []
-    for _ in range(repeats):
-        servo_raw_rates.append(_raw_rate(servo_env, actions))
-        servo_rates.append(_env_rate(servo_env, actions))
-    env_rate, raw_rate, servo_rate = max(env_rates), max(raw_rates), max(servo_rates)
-    servo_raw = max(servo_raw_rates)
-    print(f"raw mj_step loop ({env.unwrapped.backend.substeps} substeps): {raw_rate:9.1f} steps/s")
-    print(f"SO101-PickCube state env:          {env_rate:9.1f} steps/s")
-    print(f"ratio env/raw: {env_rate / raw_rate:.3f}  (goal >= 0.80)")
-    print(f"raw mj_step loop, servo's model:   {servo_raw:9.1f} steps/s")
-    print(f"SO101-PickCube state env, servo:   {servo_rate:9.1f} steps/s")
-    print(f"ratio servo env/raw (servo's model): {servo_rate / servo_raw:.3f}  (goal >= 0.60)")
-    print(f"ratio servo env/raw (ideal model):   {servo_rate / raw_rate:.3f}  (no goal)")
-    env.close()
-    servo_env.close()
-
-    cam_env = gym.make(
-        "lerobot_gym/SO101-PickCube-v0",
-        obs_type="pixels",
-        cameras=("front",),
-        image_size=(128, 128),
-        disable_env_checker=True,
-    )
-    cam_steps = 300 if args.quick else 2000
-    cam_rate = _env_rate(cam_env, _actions(cam_env, cam_steps))
-    print(f"SO101-PickCube 1x128x128 camera:   {cam_rate:9.1f} steps/s")
-    print(f"ratio camera env/goal 500: {cam_rate / 500:.3f}  (goal >= 1.0)")
-    cam_env.close()
+    print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    _state(args.quick)
+    _servo(args.quick)
+    _camera(args.quick)
+    _four_cameras(args.quick)
+    print("load average at end:   {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

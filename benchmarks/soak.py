@@ -87,6 +87,7 @@ import numpy as np
 
 import lerobot_gym  # noqa: F401  (registers the ids)
 from lerobot_gym.dataset import DatasetMeta, LeRobotDatasetWriter
+from lerobot_gym.dataset.encoder_process import encoder_host
 from lerobot_gym.dataset.video import video_frame_count
 from lerobot_gym.tasks.scripted import make_scripted_policy
 from lerobot_gym.wrappers import RecordEpisodes
@@ -145,15 +146,24 @@ def per_episode_slope(samples: list[tuple[int, float]]) -> float:
 
 
 def rss_mb() -> float:
-    """Resident set size of this process, MB (Linux /proc; psutil elsewhere)."""
-    try:
-        with open("/proc/self/statm") as handle:
-            pages = int(handle.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
-    except OSError:
-        import psutil
+    """Resident set size of this process plus its video encoder process, MB.
 
-        return psutil.Process().memory_info().rss / 1e6
+    The encoders run in their own process (``lerobot_gym.dataset.encoder_process``), so the
+    recorder's memory is the sum of both (Linux /proc; psutil elsewhere).
+    """
+    encoder_pid = encoder_host().pid
+    pids: list[int | str] = ["self"] if encoder_pid is None else ["self", encoder_pid]
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm") as handle:
+                pages = int(handle.read().split()[1])
+            total += pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+        except OSError:
+            import psutil
+
+            total += psutil.Process(None if pid == "self" else int(pid)).memory_info().rss / 1e6
+    return total
 
 
 def rss_parts() -> str:

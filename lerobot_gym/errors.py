@@ -31,6 +31,7 @@ Hierarchy::
     ├── DatasetError
     │   ├── DatasetNotFoundError (FileNotFoundError)
     │   ├── DatasetCorruptError              a file is truncated or disagrees with metadata
+    │   ├── EncoderCrashedError              the video encoder process died mid-episode
     │   └── DatasetMismatchError (ValueError) resume/merge with different features or fps
     └── PolicyError
         ├── CheckpointError                  a checkpoint file is missing or corrupt
@@ -183,6 +184,14 @@ class DatasetCorruptError(DatasetError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class EncoderCrashedError(DatasetError):
+    """The video encoder process died: the episode in progress lost its video.
+
+    Raised by the next ``add_frame`` or ``save_episode``; ``clear_episode()`` discards the
+    episode, and the next episode starts a new encoder process.
+    """
 
 
 class DatasetMismatchError(DatasetError, ValueError):

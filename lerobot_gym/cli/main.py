@@ -45,9 +45,12 @@ COMMANDS: dict[str, str] = {
     "dataset": "lerobot_gym.cli.dataset:run",
     "viz": "lerobot_gym.cli.viz:run",
     "train": "lerobot_gym.cli.train:run",
+    "train-reward-classifier": "lerobot_gym.cli.train_reward_classifier:run",
     "calibrate": "lerobot_gym.cli.calibrate:run",
     "sysid": "lerobot_gym.cli.sysid:run",
     "find-port": "lerobot_gym.cli.find_port:run",
+    "find-joint-limits": "lerobot_gym.cli.find_joint_limits:run",
+    "select-roi": "lerobot_gym.cli.select_roi:run",
     "find-cameras": "lerobot_gym.cli.find_cameras:run",
 }
 

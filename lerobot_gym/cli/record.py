@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from lerobot_gym.cli import common
+from lerobot_gym.cli._record_hil import NoKeys, plan_hil
 from lerobot_gym.cli._record_loop import ActionSource, RecordSummary, Session, record_episodes
 from lerobot_gym.cli.args import REQUIRED, CommandParser, Flag, UsageError
 from lerobot_gym.errors import ConfigError
@@ -69,6 +70,12 @@ PARSER = CommandParser(
 
         Keys (in the terminal): right arrow or n ends the episode early; left arrow or r
         discards it and records it again; Esc or q saves what is done and stops.
+
+        --env.config=FILE records HIL-SERL demonstrations: the env stack of the config file
+        (end-effector control, crops, reward source, gripper penalty) with the --teleop.type
+        device (keyboard, gamepad, so101_leader) inside it; the arm holds still (or
+        --policy.type acts) until the operator takes over (space, a trigger, or moving the
+        leader), and the frames they drive are marked complementary_info.is_intervention.
     """,
     flags=(
         Flag("dataset.root", None, "dataset directory (default: $HF_LEROBOT_HOME/REPO_ID)", str),
@@ -121,6 +128,8 @@ PARSER = CommandParser(
         "--env.port=/dev/ttyACM0 --env.cameras='{front: 0}' --teleop.type=so101_leader "
         "--teleop.port=/dev/ttyACM1 --teleop.id=my_leader --dataset.repo_id=me/pick "
         "--dataset.episode_time_s=30",
+        "lerobot-gym record --env.config=hil_pick.json --teleop.type=keyboard "
+        "--dataset.repo_id=me/pick_hil --dataset.num_episodes=20 --dataset.episode_time_s=20",
     ),
 )
 
@@ -262,7 +271,13 @@ def run(argv: list[str]) -> int:
     """Parse the flags, record, print the summary."""
     cfg = PARSER.parse(argv)
     with TerminalKeyboard() as keyboard:
-        if keyboard.active:
+        if keyboard.active and (cfg.get("env") or {}).get("config") is not None:
+            print(
+                "keys: space = take over / hand back, i/k j/l u/o = jog x/y/z, c/v = close/open "
+                "gripper (keyboard device), right arrow = success, f = failure, left arrow = "
+                "re-record, Esc = stop"
+            )
+        elif keyboard.active:
             print(
                 "keys: right arrow = end episode (success), f = end as failure, "
                 "left arrow = re-record, Esc = stop"
@@ -277,7 +292,9 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary:
+def record(
+    cfg: dict[str, Any], *, keyboard: Any | None = None, teleop: Any | None = None
+) -> RecordSummary:
     """Record the session described by parsed flags.
 
     Args:
@@ -285,6 +302,10 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
         keyboard: source of the recording events (anything with ``events()`` returning the
             :data:`lerobot_gym.core.info.EVENT_KEYS` events, e.g. a
             :class:`~lerobot_gym.teleop.keyboard.TerminalKeyboard`); default: no keyboard.
+            With ``--env.config`` it is the keyboard device / the leader arm's event source
+            (:mod:`lerobot_gym.cli._record_hil`).
+        teleop: with ``--env.config``, a device to put in the stack instead of the one
+            ``--teleop.type`` would build (a script embedding the recorder, a test).
     """
     import gymnasium as gym
     from gymnasium.wrappers import TimeLimit
@@ -294,12 +315,15 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
 
     ds = cfg["dataset"]
     env_args = dict(cfg.get("env") or {})
-    env_id = common.resolve_env_id(env_args.get("id"))
-    kwargs = common.env_kwargs(env_args)
+    hil = plan_hil(cfg, env_args)  # --env.config: the HIL-SERL stack (cli/_record_hil.py)
+    env_id = common.resolve_env_id(env_args.get("id") if hil is None else hil.env_id)
+    kwargs = common.env_kwargs(env_args if hil is None else hil.env_kwargs)
     if ds["fps"] is not None:
         if kwargs.get("fps", ds["fps"]) != ds["fps"]:
             raise UsageError(f"--dataset.fps={ds['fps']} differs from --env.fps={kwargs['fps']}")
         kwargs["fps"] = ds["fps"]
+        if hil is not None:
+            hil.env_overrides["fps"] = ds["fps"]
     if ds["num_episodes"] < 1 or ds["episode_time_s"] <= 0:
         raise UsageError("--dataset.num_episodes and --dataset.episode_time_s must be positive")
     root = resolve_root(ds["root"], ds["repo_id"])
@@ -318,7 +342,8 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
             "another --dataset.root"
         )
     on_twin = kwargs.get("backend", "sim") == "sim"
-    has_teleop = source_types(cfg)[1] is not None  # flag mistakes surface before any I/O
+    # Flag mistakes surface before any I/O.
+    has_teleop = hil is not None or source_types(cfg)[1] is not None
     reset_time_s = ds["reset_time_s"]
     if reset_time_s is None:
         reset_time_s = 0.0 if on_twin else REAL_RESET_TIME_S
@@ -327,7 +352,12 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
     keyboard = keyboard if keyboard is not None else TerminalKeyboard(fd=None)
     root_existed = root.exists()
     creates_dataset = not root_existed or not any(root.iterdir())
-    env = gym.make(env_id, **kwargs)
+    device: Any = None  # the teleop device this call connected inside a --env.config stack
+    if hil is None:
+        env = gym.make(env_id, **kwargs)
+    else:
+        env, device = hil.open(keyboard, teleop)
+        keyboard = NoKeys()  # events come through the stack, read once (cli/_record_hil.py)
     recorder: Any = None
     source: ActionSource | None = None
     try:
@@ -338,7 +368,10 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
         if has_teleop or not on_twin:
             env = ControlRate(env, fps=fps)  # a human or a real arm needs real time
         # The device is connected before the dataset is created: a wrong port leaves no files.
-        source = make_source(cfg, env, cfg["seed"])
+        if hil is None:
+            source = make_source(cfg, env, cfg["seed"])
+        else:
+            source = hil.make_source(env, cfg["seed"], cfg)
         try:
             recorder = env = RecordEpisodes(
                 env,
@@ -380,7 +413,11 @@ def record(cfg: dict[str, Any], *, keyboard: Any | None = None) -> RecordSummary
             if source is not None:
                 source.close()
         finally:
-            env.close()
+            try:
+                env.close()
+            finally:
+                if device is not None and device.is_connected:
+                    device.disconnect()
             if creates_dataset and (recorder is None or recorder.num_episodes == 0):
                 # Nothing recorded (an error before the first save): leave no empty dataset
                 # that would need --resume=true next time.

@@ -28,18 +28,18 @@ class Controller:
     def __init__(self, robot: RobotSpec) -> None:
         self.robot = robot
         self.action_space = self._build_space()
+        self._shape = self.action_space.shape
+        # Built once: check() runs every step and needs it only in an error message.
+        self._layout = (
+            f"one value per joint in order {list(robot.joint_names)} (control_mode={self.name!r})"
+        )
 
     def _build_space(self) -> spaces.Box:
         raise NotImplementedError
 
     def check(self, action: Any) -> np.ndarray:
         """Validate an action's shape, type and finiteness; typed error saying what is expected."""
-        return as_float_vector(
-            action,
-            self.action_space.shape,
-            layout=f"one value per joint in order {list(self.robot.joint_names)} "
-            f"(control_mode={self.name!r})",
-        )
+        return as_float_vector(action, self._shape, layout=self._layout)
 
     def check_batch(self, actions: Any, num_envs: int) -> np.ndarray:
         """:meth:`check` for a ``(num_envs, *action_shape)`` batch (the batched vector env).
@@ -96,17 +96,25 @@ class JointPositionController(Controller):
 
     def _check_values(self, actions: np.ndarray) -> None:
         for i, name, low, high in self._strict:
-            values = actions[..., i]
             # A float32 tolerance: the space's bounds are float32 roundings of the limits.
-            bad = np.flatnonzero(~((low - 1e-6 <= values) & (values <= high + 1e-6)))
-            if bad.size:
-                where = f"action[{i}]" if actions.ndim == 1 else f"actions[{bad[0]}, {i}]"
+            if actions.ndim == 1:
+                # One action, the env's per-step path: a Python comparison, no temporaries.
+                value = float(actions[i])
+                if low - 1e-6 <= value <= high + 1e-6:
+                    continue
+                where = f"action[{i}]"
+            else:
+                values = actions[..., i]
+                bad = np.flatnonzero(~((low - 1e-6 <= values) & (values <= high + 1e-6)))
+                if not bad.size:
+                    continue
+                where = f"actions[{bad[0]}, {i}]"
                 value = float(values.reshape(-1)[bad[0]])
-                raise ActionError(
-                    f"{where} ({name}) is {value:.6g}, outside its range {low:g}..{high:g} "
-                    f"({low:g} closed, {high:g} open); clip the policy's output into the action "
-                    "space, e.g. wrap the env in gymnasium.wrappers.ClipAction"
-                )
+            raise ActionError(
+                f"{where} ({name}) is {value:.6g}, outside its range {low:g}..{high:g} "
+                f"({low:g} closed, {high:g} open); clip the policy's output into the action "
+                "space, e.g. wrap the env in gymnasium.wrappers.ClipAction"
+            )
 
     def targets(self, action: np.ndarray, previous_targets_rad: np.ndarray) -> np.ndarray:
         return self.robot.from_user(action)

@@ -262,14 +262,13 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         facts = self.task.evaluate(self._ctx, state)
         self._last_state, self._last_facts = state, facts
         success = bool(self.task.is_success(facts))
-        low, high = self._action_bounds
         terminated = (success and self.terminate_on_success) or bool(self.task.is_failure(facts))
+        low, high = self._action_bounds
+        applied = np.maximum(self.controller.action_for_targets(report.applied_rad, previous), low)
+        np.minimum(applied, high, out=applied)
         info = {
             info_keys.IS_SUCCESS: success,
-            info_keys.ACTION_APPLIED: np.minimum(
-                np.maximum(self.controller.action_for_targets(report.applied_rad, previous), low),
-                high,
-            ),
+            info_keys.ACTION_APPLIED: applied,
             info_keys.SAFETY_CLAMPED: report.clamped,
             info_keys.FACTS: facts,
         }
@@ -333,10 +332,14 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         obs: dict[str, Any] = {}
         if self._state_bounds is not None:
             low, high = self._state_bounds
-            pos = self.robot.to_user(state.joint_positions_rad)
-            obs["agent_pos"] = np.minimum(np.maximum(pos, low), high).astype(np.float32)
+            pos = np.maximum(self.robot.to_user(state.joint_positions_rad), low)
+            obs["agent_pos"] = np.minimum(pos, high, out=pos).astype(np.float32)
         if self._has_environment_state:
-            obs["environment_state"] = self.task.environment_state(facts).astype(np.float32)
+            # Tasks return a new array (Task.environment_state): no second copy when it is
+            # float32 already.
+            obs["environment_state"] = self.task.environment_state(facts).astype(
+                np.float32, copy=False
+            )
         if self._obs_cameras:
             obs["pixels"] = {cam: state.images[cam] for cam in self._obs_cameras}
         return obs

@@ -45,6 +45,31 @@ event                    what the operator asks
 ``terminate_episode``    stop: save what is done and end the session
 =======================  ==================================================================
 
+Recorded data
+-------------
+
+``RecordEpisodes`` stores one frame per step in the one encoding LeRobot's RL code reads
+(``ReplayBuffer.from_lerobot_dataset``; shared/reference/lerobot-dataset-v3.md section 10),
+tested against LeRobot 0.4.4 in tests/compat/ (``test_lerobot_rl_columns.py``,
+``test_lerobot_hil_stack.py``). Frame ``t`` holds the observation *before* step ``t`` and:
+
+=======================================  ==========  ==============================================
+column                                   dtype [1]   from
+=======================================  ==========  ==============================================
+``action``                               float32     ``info["action_applied"]`` (the operator's
+                                                     action while intervening, after safety)
+``next.reward``                          float32     the step's reward (after ``SuccessReward``,
+                                                     ``RewardClassifier``, ``HumanLabels``)
+``next.done``                            bool        ``terminated or truncated``
+``next.success``                         bool        ``info["is_success"]`` (``lerobot-eval``'s)
+``complementary_info.is_intervention``   float32     ``info["is_intervention"]`` (1.0 / 0.0)
+``complementary_info.discrete_penalty``  float32     ``info["discrete_penalty"]`` (0.0 if absent)
+=======================================  ==========  ==============================================
+
+``rerecord_episode`` discards the episode in progress and ``terminate_episode`` saves it and
+stops; neither is a column. A classifier trained on these frames pairs the image of frame ``t``
+with the outcome of frame ``t - 1`` (:mod:`lerobot_gym.policies.reward_training`).
+
 Decision: ``terminate_episode`` keeps this project's meaning (stop the session), not
 LeRobot's gamepad's (it raises ``terminate_episode`` together with ``failure`` or
 ``rerecord_episode`` to end one episode): here ``success``, ``failure`` and

@@ -398,12 +398,20 @@ class RobotSpec:
     def to_user(self, q_rad: np.ndarray) -> np.ndarray:
         """A joint vector in SI -> boundary units (float64)."""
         scale, offset = self._user_affine
-        return np.asarray(q_rad, dtype=np.float64) * scale + offset
+        if type(q_rad) is not np.ndarray:  # arrays of any real dtype upcast in the multiply
+            q_rad = np.asarray(q_rad, dtype=np.float64)
+        user = q_rad * scale
+        user += offset
+        return user
 
     def from_user(self, q_user: np.ndarray) -> np.ndarray:
         """A joint vector in boundary units -> SI (float64)."""
         scale, offset = self._user_affine
-        return (np.asarray(q_user, dtype=np.float64) - offset) / scale
+        if type(q_user) is not np.ndarray:  # arrays of any real dtype upcast in the subtraction
+            q_user = np.asarray(q_user, dtype=np.float64)
+        q_rad = q_user - offset
+        q_rad /= scale
+        return q_rad
 
     def user_limits(self) -> tuple[np.ndarray, np.ndarray]:
         """Joint limits in boundary units as two arrays (low, high)."""

@@ -148,5 +148,8 @@ class Task:
         return False
 
     def environment_state(self, facts: dict[str, Any]) -> np.ndarray:
-        """The ``environment_state`` observation, float32 of size ``environment_state_dim``."""
+        """The ``environment_state`` observation, float32 of size ``environment_state_dim``.
+
+        A new array on every call (the env hands it out as the observation without copying).
+        """
         return np.zeros(self.environment_state_dim, dtype=np.float32)

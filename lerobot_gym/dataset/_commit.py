@@ -69,8 +69,8 @@ import pyarrow as pa
 from lerobot_gym.dataset import layout
 from lerobot_gym.dataset.meta import read_parquet
 from lerobot_gym.dataset.recovery import max_chunk_file
-from lerobot_gym.dataset.video import EncodedEpisode, EpisodeVideoEncoder
-from lerobot_gym.errors import ConfigError, DatasetCorruptError, DatasetError
+from lerobot_gym.dataset.video import EncodedEpisode, FrameEncoder
+from lerobot_gym.errors import ConfigError, DatasetCorruptError, DatasetError, EncoderCrashedError
 
 _Undo = Callable[[], object]
 
@@ -95,7 +95,7 @@ def rotation_limit_mb(data_files_size_in_mb: float, rewrite_limit_mb: float | No
 
 
 def finish_videos(
-    encoders: Mapping[str, EpisodeVideoEncoder], num_frames: int
+    encoders: Mapping[str, FrameEncoder], num_frames: int
 ) -> dict[str, EncodedEpisode]:
     """Every camera's encoded video of the episode, all cameras flushed in parallel.
 
@@ -107,7 +107,8 @@ def finish_videos(
         The staged video of each camera.
 
     Raises:
-        DatasetError: a camera failed or encoded a wrong number of frames. The staged videos
+        DatasetError: a camera failed or encoded a wrong number of frames
+            (:class:`EncoderCrashedError` if the encoder process died). The staged videos
             are deleted then (and on Ctrl-C): the episode cannot be saved, record it again.
     """
     for enc in encoders.values():
@@ -131,7 +132,8 @@ def finish_videos(
                 res.path.unlink(missing_ok=True)
     if failures:
         why = "; ".join(f"{key!r}: {exc.__cause__ or exc}" for key, exc in failures)
-        raise DatasetError(
+        crashed = any(isinstance(exc, EncoderCrashedError) for _, exc in failures)
+        raise (EncoderCrashedError if crashed else DatasetError)(
             f"video encoding failed ({why}); the episode was discarded: record it again"
         ) from failures[0][1]
     return encoded

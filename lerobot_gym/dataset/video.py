@@ -5,7 +5,10 @@ Source: ``shared/reference/lerobot-dataset-v3.md`` section 7 (LeRobot's
 
 Design decisions:
 
-* One :class:`EpisodeVideoEncoder` thread per camera. ``put`` hands a frame over through a
+* One :class:`EpisodeVideoEncoder` thread per camera. It runs inside the encoder process of
+  :mod:`lerobot_gym.dataset.encoder_process`, which is what a dataset writer uses, so that
+  encoding never shares the recording process (its GIL, its scheduling) with the control
+  loop; it can also run in the calling process. ``put`` hands a frame over through a
   *bounded* queue that blocks when full: the control loop slows down rather than losing a
   frame (LeRobot's streaming mode drops frames on a full queue, which later breaks timestamp
   lookup). Frame ``i`` is encoded at pts ``i`` in time base ``1/fps``; the encoder also keeps
@@ -30,11 +33,11 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import av
 import numpy as np
@@ -174,6 +177,29 @@ _STOP = object()
 _FINISH = object()
 
 
+class FrameEncoder(Protocol):
+    """What a dataset writer needs of one camera's encoder, in this process or another."""
+
+    key: str
+
+    def start_episode(self, path: Path) -> None: ...
+    def put(self, frame_hwc: np.ndarray) -> None: ...
+    def request_finish(self) -> None: ...
+    def finish_episode(self, timeout_s: float | None = None) -> EncodedEpisode: ...
+    def abort_episode(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class _QueuedFrame:
+    """A frame whose owner wants to hear when the encoder no longer reads it."""
+
+    __slots__ = ("frame", "on_done")
+
+    def __init__(self, frame: np.ndarray, on_done: Callable[[], None]) -> None:
+        self.frame = frame
+        self.on_done = on_done
+
+
 class EpisodeVideoEncoder:
     """Background encoder of one camera; one MP4 per episode.
 
@@ -183,6 +209,9 @@ class EpisodeVideoEncoder:
         encoding: codec settings.
         queue_size: frames that may wait for the encoder before ``put`` blocks.
         fsync: fsync each finished file before reporting it.
+        on_result: called from the worker thread with ``(episode sequence number, result)``
+            instead of keeping the result for :meth:`finish_episode` (the encoder process
+            forwards results this way).
     """
 
     def __init__(
@@ -193,6 +222,7 @@ class EpisodeVideoEncoder:
         *,
         queue_size: int = 64,
         fsync: bool = True,
+        on_result: Callable[[int, EncodedEpisode | BaseException], None] | None = None,
     ) -> None:
         self.key = key
         self.fps = int(fps)
@@ -203,21 +233,34 @@ class EpisodeVideoEncoder:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         # (episode sequence number, result): see finish_episode
         self._results: queue.Queue[tuple[int, EncodedEpisode | BaseException]] = queue.Queue()
+        self._on_result = on_result
         self._path: Path | None = None
         self._seq = 0  # sequence number of the latest episode started
         self._finishing = False
         self._thread = threading.Thread(target=self._run, name=f"encode-{key}", daemon=True)
         self._thread.start()
 
-    def start_episode(self, path: Path) -> None:
-        """Direct the next frames to a new MP4 at ``path``."""
-        self._seq += 1
+    def start_episode(self, path: Path, seq: int | None = None) -> None:
+        """Direct the next frames to a new MP4 at ``path``.
+
+        Args:
+            path: the episode's MP4.
+            seq: the episode's sequence number, echoed with its result (default: one more
+                than the last; the encoder process passes its parent's numbers).
+        """
+        self._seq = self._seq + 1 if seq is None else seq
         self._finishing = False
         self._queue.put(("start", Path(path), self._seq))
 
-    def put(self, frame_hwc: np.ndarray) -> None:
-        """Queue one ``(H, W, 3)`` uint8 frame; blocks while the queue is full, never drops."""
-        self._queue.put(frame_hwc)
+    def put(self, frame_hwc: np.ndarray, on_done: Callable[[], None] | None = None) -> None:
+        """Queue one ``(H, W, 3)`` uint8 frame; blocks while the queue is full, never drops.
+
+        Args:
+            frame_hwc: the frame; it must not change until the encoder is done with it.
+            on_done: called from the worker once the frame is no longer read (encoded,
+                skipped or failed), so that its memory can be reused.
+        """
+        self._queue.put(frame_hwc if on_done is None else _QueuedFrame(frame_hwc, on_done))
 
     def request_finish(self) -> None:
         """Ask the thread to flush and close the episode's file (returns at once)."""
@@ -292,7 +335,9 @@ class EpisodeVideoEncoder:
         seq = 0  # sequence number of the episode being encoded, echoed in its result
         failure: BaseException | None = None
         while True:
-            item = self._queue.get()
+            queued = self._queue.get()
+            on_done = queued.on_done if isinstance(queued, _QueuedFrame) else None
+            item = queued.frame if isinstance(queued, _QueuedFrame) else queued
             try:
                 if item is _STOP:
                     if container is not None:
@@ -328,7 +373,7 @@ class EpisodeVideoEncoder:
                             result = EncodedEpisode(self._path, count, stats.result())
                         except BaseException as exc:  # e.g. disk full: finish_episode must hear
                             result = exc
-                    self._results.put((seq, result))
+                    self._report(seq, result)
                     container = stream = None
                     failure = None
                     continue
@@ -348,7 +393,15 @@ class EpisodeVideoEncoder:
             except BaseException as exc:  # reported at finish_episode, never lost silently
                 failure = exc
             finally:
+                if on_done is not None:
+                    on_done()
                 self._queue.task_done()
+
+    def _report(self, seq: int, result: EncodedEpisode | BaseException) -> None:
+        if self._on_result is None:
+            self._results.put((seq, result))
+        else:
+            self._on_result(seq, result)
 
     def _open(self, height: int, width: int) -> tuple[av.container.OutputContainer, av.VideoStream]:
         assert self._path is not None

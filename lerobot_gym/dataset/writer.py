@@ -14,13 +14,19 @@ on a robot:
   rotation and the undo log). The episode stays buffered with its encoded videos, so
   ``save_episode()`` can simply be called again; only an encoder failure discards it, since
   its video is lost.
-* **Video off the control loop, no dropped frames.** :meth:`add_frame` hands camera frames to
-  one encoder thread per camera through a bounded queue that blocks when full.
+* **Video off the control loop, no dropped frames.** :meth:`add_frame` copies each camera
+  frame into shared memory for the encoder process (:mod:`lerobot_gym.dataset.encoder_process`:
+  one encoder thread per camera there, at a lower priority); it blocks while ``queue_size``
+  frames of a camera wait, never drops one. The process writes only this writer's staging
+  files (``.staging/<pid>-<random>/``, unique so that an encoder outliving a killed writer can
+  never touch a later writer's files); the writer commits them.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import secrets
 import shutil
 import warnings
 from collections.abc import Mapping
@@ -38,6 +44,7 @@ from lerobot_gym.dataset._commit import (
     rotation_limit_mb,
 )
 from lerobot_gym.dataset.columns import arrow_column, convert_value
+from lerobot_gym.dataset.encoder_process import ProcessVideoEncoder
 from lerobot_gym.dataset.meta import DatasetMeta
 from lerobot_gym.dataset.recovery import repair
 from lerobot_gym.dataset.stats import (
@@ -49,7 +56,7 @@ from lerobot_gym.dataset.stats import (
 )
 from lerobot_gym.dataset.video import (
     EncodedEpisode,
-    EpisodeVideoEncoder,
+    FrameEncoder,
     VideoEncoding,
     probe_video_info,
 )
@@ -132,10 +139,22 @@ class LeRobotDatasetWriter:
             rewrite_limit_mb=rewrite_limit_mb,
         )
 
-        self._encoders = {
-            k: EpisodeVideoEncoder(k, self.fps, encoding, queue_size=queue_size, fsync=fsync)
-            for k in self._video_keys
-        }
+        self._staging_dir = self.root / layout.STAGING_DIR / f"{os.getpid()}-{secrets.token_hex(3)}"
+        self._encoders: dict[str, FrameEncoder] = {}
+        try:
+            for k in self._video_keys:
+                self._encoders[k] = ProcessVideoEncoder(
+                    k,
+                    self.fps,
+                    encoding,
+                    shape=layout.hwc_shape(self.features[k]),
+                    queue_size=queue_size,
+                    fsync=fsync,
+                )
+        except BaseException:
+            for enc in self._encoders.values():
+                enc.close()
+            raise
         self._closed = False
         self._reset_buffer()
         # pyarrow imports pandas (if installed) on its first numpy conversion: ~0.6 s that
@@ -339,9 +358,9 @@ class LeRobotDatasetWriter:
                 ``"timestamp"`` (seconds since episode start; default ``frame_index / fps``)
                 and ``"task"``.
             task: natural-language task of this frame (or ``frame["task"]``).
-            copy_images: copy camera frames before queueing them for encoding (the caller may
+            copy_images: copy ``image`` (PNG) frames before buffering them (the caller may
                 reuse its buffers); pass False to hand over frames the caller never touches
-                again, which saves a copy per camera per step.
+                again. Video frames are copied into the encoder's shared memory either way.
 
         Raises:
             ConfigError: a missing or unknown key, a wrong shape, or no task.
@@ -363,7 +382,9 @@ class LeRobotDatasetWriter:
                 f"unknown {sorted(keys - expected)}"
             )
         converted = {
-            k: convert_value(k, self.features[k], frame[k], copy_images=copy_images)
+            k: convert_value(
+                k, self.features[k], frame[k], copy_images=copy_images and k not in self._encoders
+            )
             for k in self._user_keys
         }
         i = len(self._buf_tasks)
@@ -520,7 +541,7 @@ class LeRobotDatasetWriter:
         self._buf_timestamps: list[float] = []
 
     def _staging(self, key: str) -> Path:
-        return self.root / layout.STAGING_DIR / f"{key}.mp4"
+        return self._staging_dir / f"{key}.mp4"
 
     def _episode_columns(self, ep: int, n: int, task_ids: dict[str, int]) -> dict[str, Any]:
         cols: dict[str, Any] = {}

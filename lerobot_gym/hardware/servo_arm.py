@@ -10,6 +10,8 @@ here, the same for one bus (the SO-101) or several (the ALOHA's two or four Dyna
 * ``command``: goal ticks by SYNC_WRITE on each bus, clamped by the converter to the calibrated
   range;
 * ``read``: positions and velocities by one SYNC_READ per bus, status flags through the watch;
+  with ``read_currents`` (set by ``MotorCurrent``) the servos' current register in the same
+  SYNC_READ (``current_register``: ``Present_Current`` on the Feetech SO-101);
 * ``fail_safe``: an unacknowledged torque-off broadcast on every bus, surviving port failures
   (:meth:`MotorBus.emergency_torque_off`), after which ``command`` refuses until ``reset``
   re-enables torque holding the present pose;
@@ -149,6 +151,9 @@ class ServoArm:
 
     #: Readings vary by encoder ticks between runs: seeding cannot reproduce a trajectory.
     deterministic = False
+    #: The servos' current register, read when :attr:`read_currents` is set (None: the
+    #: robot's servos have none this backend reads).
+    current_register: str | None = None
 
     def __init__(
         self,
@@ -169,6 +174,9 @@ class ServoArm:
         self.last_goal_ticks: np.ndarray | None = None
         #: True after fail_safe() released torque; reset() re-enables it.
         self.torque_released = False
+        #: Add the servos' raw currents to every read (``extras["present_current"]``); set by
+        #: the ``MotorCurrent`` wrapper. Off by default: the wider SYNC_READ costs wire time.
+        self.read_currents = False
         self._bus_joints: list[tuple[MotorBus, list[str], np.ndarray]] = []
 
     # -- what a robot provides ----------------------------------------------------------------
@@ -295,16 +303,21 @@ class ServoArm:
         """Present positions and velocities (one SYNC_READ per bus) and the cameras' frames.
 
         ``extras`` holds ``present_ticks`` (raw positions) and ``status_flags`` (servo -> the
-        status flags it reported in this read; servos without any are left out).
+        status flags it reported in this read; servos without any are left out), and with
+        :attr:`read_currents` ``present_current`` (raw register values, one per joint, read in
+        the same SYNC_READ).
         """
-        positions, velocities, ticks, flags = self._read_positions()
+        positions, velocities, ticks, flags, currents = self._read_positions()
         images = {name: self._frame(name) for name in cameras}
+        extras: dict[str, Any] = {"present_ticks": ticks, "status_flags": flags}
+        if currents is not None:
+            extras["present_current"] = currents
         return RobotState(
             joint_positions_rad=positions,
             joint_velocities_rad_s=velocities,
             images=images,
             timestamp_s=time.monotonic(),
-            extras={"present_ticks": ticks, "status_flags": flags},
+            extras=extras,
         )
 
     def render(self, camera: str, height: int, width: int) -> np.ndarray:
@@ -363,24 +376,29 @@ class ServoArm:
 
     def _read_positions(
         self,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, tuple[str, ...]]]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, tuple[str, ...]], np.ndarray | None]:
         converter = self._require()
         n = len(self.robot.joint_names)
         ticks = np.zeros(n, dtype=np.int64)
         velocity_ticks = np.zeros(n, dtype=np.float64)
+        current = self.current_register if self.read_currents else None
+        currents = np.zeros(n, dtype=np.float32) if current is not None else None
+        registers = [_POSITION, _VELOCITY] + ([current] if current is not None else [])
         reported: dict[str, tuple[str, ...]] = {}
         for bus, names, index in self._bus_joints:
             # Status bits do not raise here: the watch decides which ones stop the arm.
-            values = bus.sync_read_registers([_POSITION, _VELOCITY], check_status=False)
+            values = bus.sync_read_registers(registers, check_status=False)
             ticks[index] = [values[_POSITION][m] for m in names]
             velocity_ticks[index] = [values[_VELOCITY][m] for m in names]
+            if currents is not None and current is not None:
+                currents[index] = [values[current][m] for m in names]
             reported.update({m: bus.status_flags.get(m, ()) for m in names})
         if self.status_watch is not None:
             flags = self.status_watch.update(reported)
         else:
             flags = {m: f for m, f in reported.items() if f}
         positions = converter.rad_from_ticks(ticks)
-        return positions, velocity_ticks * converter.rad_per_tick, ticks, flags
+        return positions, velocity_ticks * converter.rad_per_tick, ticks, flags, currents
 
     def _reenable_torque(self) -> None:
         """Torque back on after :meth:`fail_safe`, holding the present pose (no jump)."""

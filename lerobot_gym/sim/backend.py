@@ -52,6 +52,7 @@ class MujocoBackend:
         render_samples: multisample anti-aliasing samples (0: off, as a camera delivers).
         twin_params: with these, the arm is driven by the servo model (module docstring);
             None: the ideal actuators.
+        render_workers: threads drawing a step's cameras (1: one pass through one buffer).
     """
 
     #: The same seed and actions give the same trajectory.
@@ -69,6 +70,7 @@ class MujocoBackend:
         model_path: str | Path | None = None,
         render_samples: int = 0,
         twin_params: TwinParams | None = None,
+        render_workers: int = 1,
     ) -> None:
         self.robot, self.task = robot, task
         self.fps = int(fps)
@@ -81,6 +83,7 @@ class MujocoBackend:
             shadows=shadows,
             reflections=reflections,
             model_path=model_path,
+            render_workers=render_workers,
         )
         self.scene_path = self.scene.path
         self.servo = None if twin_params is None else ServoModel(twin_params, robot)
@@ -134,7 +137,7 @@ class MujocoBackend:
         if self.servo is not None:
             self.servo.step(scene.model, data, joint_targets_rad, scene.substeps)
             return
-        data.ctrl[scene.ctrl_index] = joint_targets_rad
+        scene.ctrl_view[scene.ctrl_index] = joint_targets_rad
         mujoco.mj_step(scene.model, data, nstep=scene.substeps)
 
     def read(self, cameras: tuple[str, ...] = ()) -> RobotState:
@@ -151,10 +154,10 @@ class MujocoBackend:
                 self._mjcf_cameras[cameras] = mjcf
             views = scene.render_views(mjcf, *self.image_size)
             images = dict(zip(cameras, views, strict=True))
-        q = data.qpos[scene.qpos_index]
+        q = scene.qpos_view[scene.qpos_index]
         return RobotState(
             joint_positions_rad=q.copy() if self.servo is None else self.servo.reading(q),
-            joint_velocities_rad_s=data.qvel[scene.dof_index].copy(),
+            joint_velocities_rad_s=scene.qvel_view[scene.dof_index].copy(),
             images=images,
             timestamp_s=time.monotonic(),
             extras={"sim_time_s": float(data.time)},

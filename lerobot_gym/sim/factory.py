@@ -33,8 +33,14 @@ def make_sim_backend(
     - ``twin_params``: a parameter file path or :class:`~lerobot_gym.sim.twin_params.TwinParams`
       (default with ``actuator="servo"``: the robot's own file); giving it implies
       ``actuator="servo"``.
+    - ``render_workers``: threads that draw a step's cameras (default 1: every camera in one
+      pass through one offscreen buffer); more spread several cameras over that many cores
+      (:mod:`lerobot_gym.sim.tiled_threads`).
     """
-    check_keywords(options, {"actuator", "twin_params"}, "backend='sim'")
+    check_keywords(options, {"actuator", "twin_params", "render_workers"}, "backend='sim'")
+    render_workers = options.get("render_workers", 1)
+    if type(render_workers) is not int or render_workers < 1:
+        raise ConfigError(f"render_workers must be a whole number >= 1, got {render_workers!r}")
     actuator = options.get("actuator")
     twin_params = options.get("twin_params")
     if actuator is None:
@@ -57,4 +63,5 @@ def make_sim_backend(
         model_path=config.model_path,
         render_samples=config.render_samples,
         twin_params=params,
+        render_workers=render_workers,
     )

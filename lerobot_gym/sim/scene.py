@@ -35,6 +35,7 @@ from lerobot_gym.core.spec import RobotSpec
 from lerobot_gym.core.task import Task
 from lerobot_gym.errors import ConfigError, NotConnectedError
 from lerobot_gym.sim.tiled import TiledRenderer, View
+from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer
 from lerobot_gym.sim.world import MujocoWorld
 
 
@@ -50,6 +51,8 @@ class Scene:
         shadows: render shadows.
         reflections: render reflections.
         model_path: an alternative scene file with the same joint, actuator and camera names.
+        render_workers: threads drawing the cameras of one request (1: one pass through one
+            buffer; more: :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer`).
     """
 
     def __init__(
@@ -62,8 +65,10 @@ class Scene:
         shadows: bool = False,
         reflections: bool = False,
         model_path: str | Path | None = None,
+        render_workers: int = 1,
     ) -> None:
         self.robot, self.task = robot, task
+        self.render_workers = int(render_workers)
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.render_samples = int(render_samples)
         self.shadows, self.reflections = bool(shadows), bool(reflections)
@@ -76,7 +81,9 @@ class Scene:
         self.data: mujoco.MjData | None = None
         self.world: MujocoWorld | None = None
         self.substeps = 1
-        self._renderers: dict[tuple[tuple[str, ...], int, int], TiledRenderer] = {}
+        self._renderers: dict[
+            tuple[tuple[str, ...], int, int], TiledRenderer | ThreadedTiledRenderer
+        ] = {}
 
     @property
     def is_built(self) -> bool:
@@ -109,6 +116,10 @@ class Scene:
         self.dof_index = _as_slice(self.dof_adr)
         self.ctrl_index = _as_slice(self.actuators)
         self.model, self.data = model, mujoco.MjData(model)
+        # Views of the data's arrays for the per-step reads and writes: `data.qpos` builds a new
+        # numpy view on every access, these stay valid as long as `data` lives.
+        self.qpos_view, self.qvel_view = self.data.qpos, self.data.qvel
+        self.ctrl_view = self.data.ctrl
         self.world = MujocoWorld(model, self.data, lock=self.lock)
         return self
 
@@ -166,18 +177,28 @@ class Scene:
         self._renderers.clear()
         self.model = self.data = self.world = None
 
-    def _renderer(self, cameras: tuple[str, ...], height: int, width: int) -> TiledRenderer:
+    def _renderer(
+        self, cameras: tuple[str, ...], height: int, width: int
+    ) -> TiledRenderer | ThreadedTiledRenderer:
         key = (cameras, int(height), int(width))
         renderer = self._renderers.get(key)
         if renderer is None:
             model, _ = self.require()
-            renderer = self._renderers[key] = TiledRenderer(
-                model,
-                [View(camera, key[1], key[2]) for camera in cameras],
-                shadows=self.shadows,
-                reflections=self.reflections,
-                lock=self.lock,
-            )
+            views = [View(camera, key[1], key[2]) for camera in cameras]
+            if self.render_workers > 1 and len(views) > 1:
+                renderer = ThreadedTiledRenderer(
+                    model,
+                    views,
+                    workers=self.render_workers,
+                    shadows=self.shadows,
+                    reflections=self.reflections,
+                    lock=self.lock,
+                )
+            else:
+                renderer = TiledRenderer(
+                    model, views, shadows=self.shadows, reflections=self.reflections, lock=self.lock
+                )
+            self._renderers[key] = renderer
         return renderer
 
 

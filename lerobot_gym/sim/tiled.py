@@ -37,18 +37,27 @@ Decisions:
   size. A view at another offset goes through the same rasteriser with its viewport translated,
   which in float32 can move an edge by a sub-pixel rounding step: a few edge pixels may differ
   (tests/sim/test_tiled.py measures and bounds it).
-- Cost: each view pays its own ``mjv_updateScene`` and ``mjr_render`` (vertex work scales with
-  the scene's geometry, not with pixels); what tiling saves is the per-call read-back, flip,
-  context switch and the second, third... GL context and texture upload.
+- Cost: each view pays its own ``mjv_updateScene`` and ``mjr_render``, and with software GL a
+  view's cost is its geometry, not its pixels (a 32x32 view costs ~70 % of a 128x128 one):
+  llvmpipe transforms and clips every vertex of every geom for every view. On the SO-101 scene
+  the infinite floor plane, which MuJoCo draws as a grid of up to 200x200 quads, is ~75 % of a
+  view; on the ALOHA scene the boxes and cylinders tessellated at ``visual/quality`` (4 quads a
+  box edge, 28x16 slices) are (4 views: 5.8 ms CPU, 1.8 ms at numquads=1, numslices=8,
+  numstacks=4). Tiling saves what is paid per call (GL context switch, read-back and flip, a GL
+  context and texture upload per image size), not the per-view geometry, and
+  lighter geometry changes the images, so it is the scene's choice, not the renderer's. Several
+  cores can share the views: :mod:`lerobot_gym.sim.tiled_threads` (opt-in).
 - The GL context is made current at every :meth:`render` (another renderer may have been current
-  on this thread) and a lock serialises calls from different threads (an emulator's camera
-  thread and the env's).
+  on this thread) and stays current afterwards, as with ``mujoco.Renderer``: EGL refuses to make
+  a context current on a second thread while the first holds it, so a renderer belongs to one
+  thread: build it on the thread that renders (construction makes it current there), one per
+  thread. Closed from another thread, it leaves its GL names to the context's destruction
+  rather than free them in whichever context that thread has current.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -62,6 +71,9 @@ from lerobot_gym.sim.rendering import close_at_exit
 # GL renderbuffers are at least this large on every implementation MuJoCo supports
 # (llvmpipe: 16384); a layout past it is refused before GL fails obscurely.
 _MAX_BUFFER_SIDE = 8192
+
+# MjrContexts whose GL context could not be made current when closed (see TiledRenderer.close).
+_UNFREED: list[mujoco.MjrContext] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +135,6 @@ class TiledRenderer:
         self._whole = mujoco.MjrRect(0, 0, self.buffer_size[1], self.buffer_size[0])
         self._pixels = np.empty((*self.buffer_size, 3), np.uint8)
         self._lock = lock if lock is not None else nullcontext()
-        self._gl_lock = threading.Lock()
 
         self._scene = mujoco.MjvScene(model, maxgeom=max_geom)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = bool(shadows)
@@ -182,30 +193,36 @@ class TiledRenderer:
         if out is not None and len(out) != len(self.views):
             raise ConfigError(f"render() got {len(out)} out arrays for {len(self.views)} views")
         model, scene, option, catmask = self.model, self._scene, self._option, self._catmask
-        with self._gl_lock:
-            if self._gl is not None:
-                self._gl.make_current()
-            for d, camera, rect in zip(datas, self._cameras, self.rects, strict=True):
-                with self._lock:
-                    mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
-                mujoco.mjr_render(rect, scene, con)
-            mujoco.mjr_readPixels(self._pixels, None, self._whole, con)
-            if out is None:
-                return [tile.copy() for tile in self._tiles]
-            for tile, dst in zip(self._tiles, out, strict=True):
-                np.copyto(dst, tile)
+        if self._gl is not None:
+            self._gl.make_current()
+        for d, camera, rect in zip(datas, self._cameras, self.rects, strict=True):
+            with self._lock:
+                mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
+            mujoco.mjr_render(rect, scene, con)
+        mujoco.mjr_readPixels(self._pixels, None, self._whole, con)
+        if out is None:
+            return [tile.copy() for tile in self._tiles]
+        for tile, dst in zip(self._tiles, out, strict=True):
+            np.copyto(dst, tile)
         return list(out)
 
     def close(self) -> None:
         """Free the GL resources (idempotent)."""
-        if self._con is not None:
-            if self._gl is not None:
-                self._gl.make_current()
-            self._con.free()
-            self._con = None
-        if self._gl is not None:
-            self._gl.free()
-            self._gl = None
+        con, gl = self._con, self._gl
+        self._con = self._gl = None
+        if con is not None:
+            try:
+                if gl is not None:
+                    gl.make_current()  # GL names are per context: free ours, not another's
+            except Exception:
+                # Current on another thread (EGL_BAD_ACCESS). Destroying the context below frees
+                # its objects; the MjrContext must not free its names in whatever context is
+                # current here (its destructor would), so it is kept, unfreed, until exit.
+                _UNFREED.append(con)
+            else:
+                con.free()
+        if gl is not None:
+            gl.free()
 
     def __enter__(self) -> TiledRenderer:
         return self

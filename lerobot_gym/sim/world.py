@@ -44,6 +44,10 @@ class MujocoWorld:
         # every step, so ids are resolved once.
         self._body_ids: dict[str, int] = {}
         self._site_ids: dict[str, int] = {}
+        # So are the arrays: each `data.<field>` access builds a new numpy view in the bindings,
+        # while these views stay valid for as long as `data` lives.
+        self._xpos, self._xquat = data.xpos, data.xquat
+        self._site_xpos, self._site_xmat = data.site_xpos, data.site_xmat
 
     def _body(self, name: str) -> int:
         bid = self._body_ids.get(name)
@@ -60,22 +64,22 @@ class MujocoWorld:
     def body_pos(self, name: str) -> np.ndarray:
         """World position of a body (copy)."""
         with self._lock:
-            return self.data.xpos[self._body(name)].copy()
+            return self._xpos[self._body(name)].copy()
 
     def body_quat(self, name: str) -> np.ndarray:
         """World orientation of a body as a (w, x, y, z) quaternion (copy)."""
         with self._lock:
-            return self.data.xquat[self._body(name)].copy()
+            return self._xquat[self._body(name)].copy()
 
     def site_pos(self, name: str) -> np.ndarray:
         """World position of a site (copy)."""
         with self._lock:
-            return self.data.site_xpos[self._site(name)].copy()
+            return self._site_xpos[self._site(name)].copy()
 
     def site_xmat(self, name: str) -> np.ndarray:
         """World rotation matrix (3x3) of a site (copy)."""
         with self._lock:
-            return self.data.site_xmat[self._site(name)].reshape(3, 3).copy()
+            return self._site_xmat[self._site(name)].reshape(3, 3).copy()
 
     def place(self, name: str, placement: Any) -> None:
         """Place a prop: a free body ``(pos, quat)`` or a mocap body ``(pos, quat)``.

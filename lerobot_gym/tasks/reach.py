@@ -66,10 +66,10 @@ class Reach(Task):
         return {"tcp_pos": tcp, "target_pos": target, "distance_m": math.sqrt(d @ d)}
 
     def dense_reward(self, facts: dict[str, Any]) -> float:
-        return float(1.0 - np.tanh(10.0 * facts["distance_m"]))
+        return 1.0 - math.tanh(10.0 * facts["distance_m"])
 
     def is_success(self, facts: dict[str, Any]) -> bool:
         return facts["distance_m"] < SUCCESS_DISTANCE_M
 
     def environment_state(self, facts: dict[str, Any]) -> np.ndarray:
-        return np.asarray(facts["target_pos"], dtype=np.float32)
+        return facts["target_pos"].astype(np.float32)

@@ -16,6 +16,7 @@ from lerobot_gym.wrappers.motor_current import MotorCurrent
 from lerobot_gym.wrappers.record_episodes import RecordEpisodes
 from lerobot_gym.wrappers.replay_episode import ReplayReport, replay_episode
 from lerobot_gym.wrappers.rerun_viz import RerunViz
+from lerobot_gym.wrappers.reward_classifier import RewardClassifier
 from lerobot_gym.wrappers.sb3_observation import SB3Observation
 from lerobot_gym.wrappers.success_reward import SuccessReward
 
@@ -32,6 +33,7 @@ __all__ = [
     "RecordEpisodes",
     "ReplayReport",
     "RerunViz",
+    "RewardClassifier",
     "SB3Observation",
     "SuccessReward",
     "lerobot_features",

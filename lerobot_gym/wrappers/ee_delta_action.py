@@ -229,6 +229,25 @@ class EEDeltaAction(
         low, high = joint_space.low, joint_space.high
         return np.clip(self.robot.to_user(q), low, high).astype(np.float32)
 
+    def delta_towards(self, joint_action: np.ndarray) -> np.ndarray:
+        """The ``(dx, dy, dz, gripper)`` action that moves toward absolute joint positions.
+
+        ``joint_action`` is in the wrapped env's joint action units (a leader arm's reading):
+        the tool position it puts the arm in, minus the tool position of the targets last
+        sent, in units of ``step_sizes_m``; the gripper likewise in ``gripper_step`` units;
+        each clipped to [-1, 1]. This is how a joint-space device (a leader arm) intervenes in
+        an end-effector stack (``HumanIntervention(..., action_map=ee.delta_towards)``).
+        """
+        q_ref = self._reference()
+        q = np.asarray(self.robot.from_user(np.asarray(joint_action, np.float64)), np.float64)
+        p_ref, _ = self.kinematics.fk(q_ref)
+        p, _ = self.kinematics.fk(q)
+        delta = np.zeros(4)
+        delta[:3] = (p - p_ref) / self.step_sizes_m
+        if self._gripper is not None and self._gripper_step_rad > 0:
+            delta[3] = (q[self._gripper] - q_ref[self._gripper]) / self._gripper_step_rad
+        return np.clip(delta, -1.0, 1.0).astype(np.float32)
+
     def _inside(
         self, q_ref: np.ndarray, p_ref: np.ndarray, q_ik: np.ndarray
     ) -> tuple[np.ndarray | None, np.ndarray]:

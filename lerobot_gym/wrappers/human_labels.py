@@ -22,6 +22,15 @@ Decisions:
   facts cannot on hardware), and a success step's reward is ``success_reward``; other steps
   keep the env's reward (0 on hardware, the task's on the twin).
 * ``truncated`` is never folded into ``terminated``: stopping the session truncates.
+* With ``terminate_on_success=False`` a success label holds for the rest of the episode
+  (each later step reports ``is_success`` and ``success_reward``) until a failure label ends
+  it: the operator says "it is done" once, and the frames that follow (the cube held up) are
+  the success examples a reward classifier learns from (LeRobot records classifier data the
+  same way, with ``terminate_on_success: false``).
+* ``labels_only=True`` makes the operator the only judge: every other step reports
+  ``is_success`` False and reward 0, so demonstrations labelled on the twin carry the same
+  sparse reward as those labelled on the arm (the twin's dense reward and its own success flag
+  do not leak into them).
 * Reading the device here *and* in ``HumanIntervention`` would consume one-shot presses twice,
   so pass ``teleop`` only when there is no ``HumanIntervention`` in the stack.
 """
@@ -47,6 +56,7 @@ class HumanLabels(gym.Wrapper[ObsType, ActType, ObsType, ActType], gym.utils.Rec
         teleop: a connected device to read events from; None: read them from ``info``.
         terminate_on_success: end the episode when the operator labels it a success.
         success_reward: the reward of the step labelled a success.
+        labels_only: reward 0 and ``is_success`` False except on a step labelled a success.
 
     Example:
         >>> import gymnasium as gym
@@ -73,18 +83,22 @@ class HumanLabels(gym.Wrapper[ObsType, ActType, ObsType, ActType], gym.utils.Rec
         *,
         terminate_on_success: bool = True,
         success_reward: float = 1.0,
+        labels_only: bool = False,
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(
             self,
             teleop=teleop,
             terminate_on_success=terminate_on_success,
             success_reward=success_reward,
+            labels_only=labels_only,
             _disable_deepcopy=True,  # a device holds threads, ports and locks
         )
         gym.Wrapper.__init__(self, env)
         self.teleop = teleop
         self.terminate_on_success = bool(terminate_on_success)
         self.success_reward = float(success_reward)
+        self.labels_only = bool(labels_only)
+        self._success_held = False  # a success label holding (terminate_on_success=False)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -93,6 +107,7 @@ class HumanLabels(gym.Wrapper[ObsType, ActType, ObsType, ActType], gym.utils.Rec
         obs, info = self.env.reset(seed=seed, options=options)
         if self.teleop is not None:
             self.teleop.reset()
+        self._success_held = False
         return obs, info
 
     def step(self, action: ActType) -> tuple[ObsType, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -105,12 +120,17 @@ class HumanLabels(gym.Wrapper[ObsType, ActType, ObsType, ActType], gym.utils.Rec
             events = info_keys.check_events(
                 {k: info.get(k, False) for k in info_keys.EVENT_KEYS}, "info"
             )
-        if events[info_keys.SUCCESS]:
+        if self.labels_only:
+            reward = 0.0
+            info[info_keys.IS_SUCCESS] = False
+        if events[info_keys.SUCCESS] or self._success_held:
             info[info_keys.IS_SUCCESS] = True
             reward = self.success_reward
             terminated = terminated or self.terminate_on_success
+            self._success_held = not self.terminate_on_success
         if events[info_keys.FAILURE]:
             info[info_keys.IS_SUCCESS] = False
+            self._success_held = False
             terminated = True
         if events[info_keys.RERECORD_EPISODE]:
             terminated = True

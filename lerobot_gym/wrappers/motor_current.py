@@ -12,8 +12,10 @@ Decisions:
 * A backend that reports no currents is refused at the first ``reset()`` with a
   :class:`~lerobot_gym.errors.ConfigError` naming the key (spaces are fixed in ``__init__``
   before any I/O; what a backend reads is known only once it has read).
-* The twin reports no currents (a MuJoCo actuator's force is not a servo's current); the
-  Feetech backends report them once they read ``Present_Current`` in their SYNC_READ.
+* The twin reports no currents (a MuJoCo actuator's force is not a servo's current). A servo
+  backend that declares a ``current_register`` (the SO-101's Feetech ``Present_Current``) is
+  asked in ``__init__`` to read it (``read_currents = True``, no I/O): it then widens its one
+  SYNC_READ per step to include the register, a cost paid only by stacks that observe currents.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class MotorCurrent(
         gym.ObservationWrapper.__init__(self, env)
         self.observation_space = extended_agent_pos_space(env, "MotorCurrent")
         self._n = len(env.unwrapped.robot.joints)  # type: ignore[attr-defined]
+        backend = getattr(env.unwrapped, "backend", None)
+        if getattr(backend, "current_register", None):
+            backend.read_currents = True  # type: ignore[union-attr]  # read from now on
 
     def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
         """The state followed by the currents read with it."""

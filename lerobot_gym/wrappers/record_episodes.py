@@ -15,7 +15,7 @@ Frame ``t`` of an episode holds what a policy saw and what the robot did (the la
 Design decisions:
 
 * Durability and speed come from :class:`~lerobot_gym.dataset.LeRobotDatasetWriter`: camera
-  frames go to its per-camera background encoders (``add_frame`` only copies and enqueues),
+  frames go to its encoder process (``add_frame`` only copies them into shared memory),
   and an episode is complete on disk when ``save_episode`` returns, so a crash loses at most
   the episode in progress.
 * An episode is saved when it ends (``terminated`` or ``truncated``), or at the next

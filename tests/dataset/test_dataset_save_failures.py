@@ -240,19 +240,21 @@ def test_one_camera_failing_discards_the_episode_and_no_stale_result(tmp_path: P
     with LeRobotDatasetWriter.create(
         tmp_path / "ds", repo_id="t/x", fps=10, features=CAMS, vcodec="h264", fsync=False
     ) as w:
+        # The encoder runs in another process: make its first MP4 impossible to open there.
         enc = w._encoders["observation.images.a"]
-        real_open = enc._open
-        opened: list[int] = []
+        real_start = enc.start_episode
+        started: list[Path] = []
 
-        def flaky_open(height: int, width: int) -> Any:
-            opened.append(1)
-            if len(opened) == 1:
-                raise RuntimeError("encoder init failed")
-            return real_open(height, width)
+        def start_into_a_directory(path: Path) -> None:
+            if not started:
+                path = path.with_name("a-directory.mp4")
+                path.mkdir(parents=True)
+            started.append(path)
+            real_start(path)
 
-        enc._open = flaky_open  # type: ignore[method-assign]
+        enc.start_episode = start_into_a_directory  # type: ignore[method-assign]
         _record(w, 10, n=8)
-        with pytest.raises(DatasetError, match=r"observation\.images\.a.*encoder init failed"):
+        with pytest.raises(DatasetError, match=r"observation\.images\.a.*Is a directory"):
             w.save_episode()
         assert w.episode_buffer_size == 0  # discarded: its video is lost
         _record(w, 200, n=8)

@@ -20,6 +20,7 @@ import pytest
 import lerobot_gym  # noqa: F401
 from lerobot_gym.errors import ConfigError
 from lerobot_gym.sim.tiled import TiledRenderer, View
+from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer
 
 MAX_DIFFERING_FRACTION = 0.02
 MAX_MEAN_ABS_DIFF = 0.5
@@ -48,14 +49,16 @@ def _assert_same_image(got: np.ndarray, want: np.ndarray, *, exact: bool, what: 
 
 
 @pytest.mark.parametrize(
-    ("env_id", "image_size"),
+    ("env_id", "image_size", "render_workers"),
     [
-        ("lerobot_gym/SO101-PickCube-v0", (96, 128)),
-        ("lerobot_gym/Aloha-TransferCube-v0", (96, 128)),
+        ("lerobot_gym/SO101-PickCube-v0", (96, 128), 1),
+        ("lerobot_gym/Aloha-TransferCube-v0", (96, 128), 1),
+        ("lerobot_gym/Aloha-TransferCube-v0", (64, 64), 2),
     ],
 )
-def test_env_cameras_match_one_renderer_per_camera(env_id, image_size, monkeypatch):
-    """Every camera of the step, rendered in one pass, against today's per-camera renderer."""
+def test_env_cameras_match_one_renderer_per_camera(env_id, image_size, render_workers, monkeypatch):
+    """Every camera of the step, rendered in one pass (one per worker thread with
+    ``render_workers``), against today's per-camera renderer."""
     reads = []
     real_read = mujoco.mjr_readPixels
     monkeypatch.setattr(mujoco, "mjr_readPixels", lambda *a: (reads.append(1), real_read(*a))[1])
@@ -63,7 +66,12 @@ def test_env_cameras_match_one_renderer_per_camera(env_id, image_size, monkeypat
     cameras = probe.unwrapped.robot.camera_names
     probe.close()
     env = gym.make(
-        env_id, obs_type="pixels", cameras=cameras, image_size=image_size, disable_env_checker=True
+        env_id,
+        obs_type="pixels",
+        cameras=cameras,
+        image_size=image_size,
+        render_workers=render_workers,
+        disable_env_checker=True,
     )
     try:
         env.reset(seed=0)
@@ -74,7 +82,7 @@ def test_env_cameras_match_one_renderer_per_camera(env_id, image_size, monkeypat
         assert len(cameras) >= 2
         reads.clear()
         obs, *_ = env.step(env.action_space.sample())
-        assert len(reads) == 1, "all cameras of a step are read back in one call"
+        assert len(reads) == render_workers, "one read-back per pass, every camera in it"
         model, data = robot_env.backend.model, robot_env.backend.data
         for i, name in enumerate(cameras):
             mjcf = robot_env.robot.camera(name).mjcf_camera
@@ -134,5 +142,56 @@ def test_bad_views_and_arguments_are_typed_errors(so101_model):
         renderer.render([data])
     renderer.close()
     renderer.close()  # idempotent
+    with pytest.raises(RuntimeError, match="after close"):
+        renderer.render(data)
+
+
+def test_close_from_another_thread_leaves_other_renderers_intact(so101_model):
+    """A renderer current on a live thread, closed from this one, must not free GL names in
+    this thread's context (GL names are per context: it would delete another renderer's)."""
+    import threading
+
+    model, _ = so101_model
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    mine = TiledRenderer(model, [View("front", 32, 32)])
+    before = mine.render(data)[0]
+    built, release = threading.Event(), threading.Event()
+    holder: dict[str, TiledRenderer] = {}
+
+    def render_on_a_thread() -> None:
+        holder["other"] = TiledRenderer(model, [View("wrist", 32, 32)])
+        holder["other"].render(data)
+        built.set()
+        release.wait(timeout=60)
+
+    thread = threading.Thread(target=render_on_a_thread)
+    thread.start()
+    try:
+        assert built.wait(timeout=60)
+        mine.render(data)  # this thread's current context is mine
+        holder["other"].close()  # its context is current on the other thread
+    finally:
+        release.set()
+        thread.join()
+    np.testing.assert_array_equal(mine.render(data)[0], before)
+    mine.close()
+
+
+def test_threaded_renderer_errors(so101_model):
+    model, _ = so101_model
+    data = mujoco.MjData(model)
+    with pytest.raises(ConfigError, match="render_workers must be a whole number"):
+        gym.make("lerobot_gym/SO101-Reach-v0", render_workers=0)
+    with ThreadedTiledRenderer(model, [View("front", 8, 8), View("wrist", 8, 8)]) as renderer:
+        with pytest.raises(ConfigError, match="got 1 MjData for 2 views"):
+            renderer.render([data])
+        # A worker's failure (here: an out array of the wrong shape) is raised in the caller,
+        # and the renderer keeps working.
+        with pytest.raises(ValueError):
+            renderer.render(
+                data, out=[np.empty((8, 8, 3), np.uint8), np.empty((2, 2, 3), np.uint8)]
+            )
+        assert [img.shape for img in renderer.render(data)] == [(8, 8, 3), (8, 8, 3)]
     with pytest.raises(RuntimeError, match="after close"):
         renderer.render(data)

@@ -59,6 +59,37 @@ def test_success_without_termination_when_asked():
     human.connect()
     steps = _run(HumanLabels(_env(), human, terminate_on_success=False, success_reward=5.0), 4)
     assert len(steps) == 4 and steps[1][0] == 5.0 and steps[1][3]["is_success"]
+    # The label holds for the rest of the episode: the frames a reward classifier learns from.
+    assert [s[0] for s in steps[1:]] == [5.0, 5.0, 5.0]
+    assert [s[3]["is_success"] for s in steps] == [False, True, True, True]
+
+
+def test_a_held_success_ends_with_a_failure_label_and_at_reset():
+    human = ScriptedHuman(
+        lambda s: np.zeros(6), lambda s: False, presses={1: "success", 3: "failure"}
+    )
+    human.connect()
+    env = HumanLabels(_env(), human, terminate_on_success=False, labels_only=True)
+    steps = _run(env, 10)
+    assert [s[3]["is_success"] for s in steps] == [False, True, True, False]
+    assert steps[-1][1]  # the failure label ended the episode
+    human = ScriptedHuman(lambda s: np.zeros(6), lambda s: False, presses={0: "success"})
+    human.connect()
+    env = HumanLabels(_env(), human, terminate_on_success=False, labels_only=True)
+    assert _run(env, 2)[-1][3]["is_success"]  # held, the episode cut short by the caller
+    obs, _ = env.reset(seed=1)
+    assert env.step(obs["agent_pos"])[4]["is_success"] is False  # nothing held over
+
+
+def test_labels_only_leaves_the_operator_as_the_only_judge():
+    """The twin's dense reward and its own success flag are replaced unless labelled."""
+    human = ScriptedHuman(lambda s: np.zeros(6), lambda s: False, presses={3: "success"})
+    human.connect()
+    plain = _run(HumanLabels(_env(), None), 3)
+    assert all(s[0] > 0.0 for s in plain)  # Reach's dense reward, without labels_only
+    steps = _run(HumanLabels(_env(), human, labels_only=True), 10)
+    assert [s[0] for s in steps] == [0.0, 0.0, 0.0, 1.0]
+    assert [s[3]["is_success"] for s in steps] == [False, False, False, True]
 
 
 def test_labels_from_the_keyboard_through_intervention_into_the_dataset(tmp_path):

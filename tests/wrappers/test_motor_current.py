@@ -54,3 +54,39 @@ def test_wrong_count_is_a_typed_error(monkeypatch):
     monkeypatch.setattr(backend, "read", read_bad)
     with pytest.raises(ConfigError, match="one per joint"):
         env.reset(seed=0)
+
+
+def _emulated() -> gym.Env:
+    # lockstep: the emulated arm moves only when commanded, so its registers hold still
+    # between a step and the test's look at them.
+    return gym.make(
+        "lerobot_gym/SO101-Reach-v0",
+        backend="emulated",
+        obs_type="state",
+        lockstep=True,
+        disable_env_checker=True,
+    )
+
+
+def test_the_emulated_so101_reads_present_current_over_the_bus():
+    """The real Feetech driver reads Present_Current in its SYNC_READ when asked."""
+    plain = _emulated()
+    try:
+        plain.reset(seed=0)
+        assert "present_current" not in plain.unwrapped.last_state.extras  # not read by default
+    finally:
+        plain.close()
+    env = MotorCurrent(_emulated())
+    try:
+        obs, _ = env.reset(seed=0)
+        target = obs["agent_pos"][:6].copy()
+        target[1] += 20.0  # lift the shoulder: the servos work against gravity
+        for _ in range(3):
+            obs, *_ = env.step(target)
+        emulator = env.unwrapped.backend.emulator
+        names = env.unwrapped.robot.joint_names
+        registers = [emulator.register("Present_Current", name) for name in names]
+        np.testing.assert_array_equal(obs["agent_pos"][6:], registers)
+        assert max(registers) > 0
+    finally:
+        env.close()

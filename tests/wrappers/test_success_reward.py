@@ -48,4 +48,4 @@ def test_success_from_a_human_label_pays_the_same():
     )
     obs, _ = env.reset(seed=0)
     rewards = [env.step(obs["agent_pos"])[1] for _ in range(4)]
-    assert rewards == [0.0, 0.0, 1.0, 0.0]
+    assert rewards == [0.0, 0.0, 1.0, 1.0]  # the label holds until the episode ends

@@ -164,6 +164,9 @@ class SO101Hardware(ServoArm):
         backend.close()             # torque off
     """
 
+    #: STS3215 current, 6.5 mA per unit (LeRobot's raw ``Present_Current``); read on request.
+    current_register = "Present_Current"
+
     def __init__(
         self,
         robot: RobotSpec,
