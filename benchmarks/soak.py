@@ -241,7 +241,7 @@ def run(episodes: int, root: Path, trace: bool, rewrite_limit_mb: float | None) 
     rec.close()
     if writer is not None:
         writer.close()
-    print(f"resident at the end (MB): {rss_parts()}")
+    print(f"resident at the end, this process (MB): {rss_parts()}")
     data_files = sorted((root / "data").glob("*/*.parquet"))
     episodes_files = sorted((root / "meta" / "episodes").glob("*/*.parquet"))
     largest = [max(p.stat().st_size for p in files) / 1e6 for files in (data_files, episodes_files)]
@@ -309,7 +309,8 @@ def main() -> None:
         "--mmap-threshold",
         type=int,
         default=None,
-        help="fix glibc's mmap threshold to this many bytes first (mallopt; this process only)",
+        help="fix glibc's mmap threshold to this many bytes first (mallopt; this process only, "
+        "not the encoder process)",
     )
     args = parser.parse_args()
     if args.mmap_threshold is not None:
