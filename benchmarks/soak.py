@@ -60,7 +60,7 @@ malloc in use flat (+0.001 MB per episode). ``--quick`` (load 7): +4.9 MB over e
 trend +0.33 MB per episode, projected +297 MB (ratio 5.9): episodes 5-20 are the settling.
 The projection x 900 of the 60-episode trend, default, is +82 and +88 MB (ratio 1.6 and 1.8);
 of its second-half trend, +25 and +13 MB (ratio 0.5 and 0.25). These runs predate the
-encoders' own process; with it (RSS of both processes), ``--quick`` at load 6: +6.8 MB over
+encoders' own process; with it (RSS of both processes), ``--quick`` at load 5: +6.8 MB over
 episodes 5-20, trend +0.39 MB per episode (ratio 7.1), second half +0.12 (x 900: +104 MB):
 a 60-episode or longer run is still to be measured there.
 
