@@ -30,21 +30,23 @@ Design decisions:
   never reached. LeRobot reads both layouts the same way, through the per-episode chunk/file
   indices, and loads every file of ``data/`` and ``meta/episodes/`` (sorted), however many.
 * **The per-save rewrite is bounded: ``rewrite_limit_mb``.** A save reads back and rewrites the
-  current data file and the current episodes file whole, so its time and memory are
-  proportional to their size. LeRobot rotates both at ``data_files_size_in_mb`` (100 MB): the
-  episodes file (a few KB a row, most of it per-episode stats) would then never rotate within
-  hours and the data file (about 50 bytes a frame without images) within a day, so a save's
-  cost would grow all session (issue 13, item 5: ``benchmarks/soak.py`` measured the recorder's
-  RSS growing with the size of the files each save rewrites). The writer therefore rotates at
-  ``min(data_files_size_in_mb, rewrite_limit_mb)``, default :data:`DEFAULT_REWRITE_LIMIT_MB`
-  (1 MB: about 100 episodes of 200 frames per data file, and as many rows per episodes file;
-  some 20 small files an hour, where LeRobot's loader and the Hub care about count only in the
-  thousands). ``data_files_size_in_mb`` stays in ``info.json`` unchanged: it is LeRobot's
-  *maximum* file size, which a smaller file honours, and LeRobot's own writer appending to the
-  dataset uses it. ``rewrite_limit_mb`` is a writer option, not a dataset property, so it is
-  not stored; ``None`` rotates at ``data_files_size_in_mb`` only, as LeRobot does. A single
-  episode larger than the limit (image features stored in the parquet) gets a file to itself:
-  the save then rewrites only that episode.
+  current data file and the current episodes file whole, so its time and memory are proportional
+  to their size. LeRobot rotates both at ``data_files_size_in_mb`` (100 MB): the episodes file
+  (1 to 3 KB a row, most of it per-episode stats) would then never rotate within hours and the
+  data file (about 50 bytes a frame without images) within a day, so a save's cost would grow
+  all session (issue 13, item 5). The writer therefore rotates at ``min(data_files_size_in_mb,
+  rewrite_limit_mb)``, default :data:`DEFAULT_REWRITE_LIMIT_MB` (1 MB: about 100 episodes of 200
+  frames per data file and several hundred rows per episodes file in ``benchmarks/soak.py``'s
+  recording, about 10 files an hour, where LeRobot's loader and the Hub care about count only in
+  the thousands). ``benchmarks/soak.py`` did not see the recorder's resident memory depend on it
+  within 60 episodes (files below 1 MB either way, and rotating every few episodes changed
+  nothing): the limit bounds the cost of a save, it does not by itself flatten the allocator's
+  settling (:mod:`lerobot_gym.dataset._heap`). ``data_files_size_in_mb`` stays in ``info.json``
+  unchanged: it is LeRobot's *maximum* file size, which a smaller file honours, and LeRobot's
+  own writer appending to the dataset uses it. ``rewrite_limit_mb`` is a writer option, not a
+  dataset property, so it is not stored; ``None`` rotates at ``data_files_size_in_mb`` only, as
+  LeRobot does. A single episode larger than the limit (image features stored in the parquet)
+  gets a file to itself: the save then rewrites only that episode.
 * **Memory does not grow with the session.** The current files' rows are read back from disk
   at each save, not kept: held as in-memory tables (one more chunk per column per episode),
   the episodes file alone, which LeRobot's rule never rotates within hours, grew the recorder
