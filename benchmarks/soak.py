@@ -45,24 +45,27 @@ RSS episode 5 -> end): before, +16.5 MB, +0.66 MB per episode, malloc in use +0.
 episode; read back with mimalloc, +1.71 MB per episode; read back with malloc, +9.8 MB over 20
 episodes, trend +0.40 MB per episode, malloc in use +0.07 MB per episode.
 
-Third finding: the trend of a short run is mostly the arenas settling. A save reads back and
+Third finding: much of the trend of a short run is the arenas settling. A save reads back and
 rewrites the current data and episodes files, so the writer now rotates them at
 ``rewrite_limit_mb`` (1 MB by default, :mod:`lerobot_gym.dataset._commit`) and a save's cost
 stops growing with the session. Over 60 episodes the files stay below 1 MB (0.58 MB of data,
 0.14 MB of episodes rows), and rotating them every few episodes instead (``--rewrite-limit-mb
-0.05``) did not change the curve, so the files were not what grew. Measured on two shared
-cores, load 7 to 13, several soaks at once (RSS episode 5 -> 60; trend after episode 5 / after
-episode 30, MB per episode): default +9.0 and +7.8 MB, +0.091 / +0.028 and +0.098 / +0.014;
+0.05``) did not change the curve, so the files were not what grew. Measured on two shared cores,
+load 7 to 13, several soaks at once (RSS episode 5 -> 60; trend after episode 5 / after episode
+30, MB per episode): default +9.0 and +7.8 MB, +0.091 / +0.028 and +0.098 / +0.014;
 ``--rewrite-limit-mb 0.05`` +11.9 MB, +0.098 / +0.000; ``--mmap-threshold 131072`` (glibc's
 dynamic mmap threshold fixed: :mod:`lerobot_gym.dataset._heap`) +6.1 and +6.5 MB, +0.027 /
--0.003 and +0.067 / +0.029, about 10 MB lower throughout; 0 frames dropped in every run;
-malloc in use flat (+0.001 MB per episode). ``--quick`` (load 7): +4.9 MB over episodes 5-20,
-trend +0.33 MB per episode, projected +297 MB (ratio 5.9): episodes 5-20 are the settling.
-The projection x 900 of the 60-episode trend, default, is +82 and +88 MB (ratio 1.6 and 1.8);
-of its second-half trend, +25 and +13 MB (ratio 0.5 and 0.25). These runs predate the
-encoders' own process; with it (RSS of both processes), ``--quick`` at load 5: +6.8 MB over
-episodes 5-20, trend +0.39 MB per episode (ratio 7.1), second half +0.12 (x 900: +104 MB):
-a 60-episode or longer run is still to be measured there.
+-0.003 and +0.067 / +0.029, about 10 MB lower throughout; 0 frames dropped in every run; malloc
+in use flat (+0.001 MB per episode). ``--quick`` (load 7): +4.9 MB over episodes 5-20, trend
++0.33 MB per episode, projected +297 MB (ratio 5.9): episodes 5-20 are the settling. The
+projection x 900 of the 60-episode trend, default, is +82 and +88 MB (ratio 1.6 and 1.8); of its
+second-half trend, +25 and +13 MB (ratio 0.5 and 0.25). 150 episodes, default (load 6.6): +13.7
+MB from episode 5 to 150 in steps of 3 to 4 MB about every 30 episodes, flat over the last 30,
+trend +0.062 MB per episode (x 900: +56 MB, ratio 1.12); the data file rotated once (1.04 MB).
+These runs predate the encoders' own process. With it (RSS of both processes): ``--quick`` at
+load 5, +6.8 MB over episodes 5-20, trend +0.39 (ratio 7.1), second half +0.12; ``--episodes
+60`` at load 4, +6.2 MB over episodes 5-60, trend +0.051 MB per episode (x 900: +46 MB, ratio
+0.91), second half +0.021 (+19 MB), malloc in use flat; 0 frames dropped in every run.
 
 Usage: ``python benchmarks/soak.py [--quick] [--episodes N] [--tracemalloc]
 [--rewrite-limit-mb MB] [--mmap-threshold BYTES]`` (quick: 20 episodes, under two minutes on
