@@ -37,8 +37,10 @@ Design decisions:
   renderer, the encoders and the arenas settle: about +5 MB from episode 5 to 20), then by
   0.3 to 3.6 MB over the next 30; malloc's bytes in use stay flat throughout. The trend from
   episode 5 (+0.09 to +0.10 MB an episode over 60 episodes, +0.33 over the 20 of ``--quick``)
-  is mostly that settling, which a linear projection to 900 episodes overstates. (Measured
-  with the encoders in the recorder's process, before they had their own.)
+  is mostly that settling, which a linear projection to 900 episodes overstates; over 150
+  episodes, steps of 3 to 4 MB still came about every 30 episodes (+13.7 MB, trend +0.062 MB
+  an episode, x 900 = +56 MB). (Measured with the encoders in the recorder's process, before
+  they had their own; see ``benchmarks/soak.py`` for the figures with it.)
 """
 
 from __future__ import annotations
