@@ -43,11 +43,33 @@ reads, a little larger every episode, so pyarrow allocates from malloc (``lerobo
 sets ``ARROW_DEFAULT_MEMORY_POOL=system``). Measured on two cores at load ~10 (25-30 episodes,
 RSS episode 5 -> end): before, +16.5 MB, +0.66 MB per episode, malloc in use +0.26 MB per
 episode; read back with mimalloc, +1.71 MB per episode; read back with malloc, +9.8 MB over 20
-episodes, trend +0.40 MB per episode, malloc in use +0.07 MB per episode. Still above the goal
-(x 900 episodes = 360 MB): what remains grows with the size of the files each save rewrites.
+episodes, trend +0.40 MB per episode, malloc in use +0.07 MB per episode.
 
-Usage: ``python benchmarks/soak.py [--quick] [--episodes N] [--tracemalloc]`` (quick: 20
-episodes, under two minutes on two idle cores).
+Third finding: much of the trend of a short run is the arenas settling. A save reads back and
+rewrites the current data and episodes files, so the writer now rotates them at
+``rewrite_limit_mb`` (1 MB by default, :mod:`lerobot_gym.dataset._commit`) and a save's cost
+stops growing with the session. Over 60 episodes the files stay below 1 MB (0.58 MB of data,
+0.14 MB of episodes rows), and rotating them every few episodes instead (``--rewrite-limit-mb
+0.05``) did not change the curve, so the files were not what grew. Measured on two shared cores,
+load 7 to 13, several soaks at once (RSS episode 5 -> 60; trend after episode 5 / after episode
+30, MB per episode): default +9.0 and +7.8 MB, +0.091 / +0.028 and +0.098 / +0.014;
+``--rewrite-limit-mb 0.05`` +11.9 MB, +0.098 / +0.000; ``--mmap-threshold 131072`` (glibc's
+dynamic mmap threshold fixed: :mod:`lerobot_gym.dataset._heap`) +6.1 and +6.5 MB, +0.027 /
+-0.003 and +0.067 / +0.029, about 10 MB lower throughout; 0 frames dropped in every run; malloc
+in use flat (+0.001 MB per episode). ``--quick`` (load 7): +4.9 MB over episodes 5-20, trend
++0.33 MB per episode, projected +297 MB (ratio 5.9): episodes 5-20 are the settling. The
+projection x 900 of the 60-episode trend, default, is +82 and +88 MB (ratio 1.6 and 1.8); of its
+second-half trend, +25 and +13 MB (ratio 0.5 and 0.25). 150 episodes, default (load 6.6): +13.7
+MB from episode 5 to 150 in steps of 3 to 4 MB about every 30 episodes, flat over the last 30,
+trend +0.062 MB per episode (x 900: +56 MB, ratio 1.12); the data file rotated once (1.04 MB).
+These runs predate the encoders' own process. With it (RSS of both processes): ``--quick`` at
+load 5, +6.8 MB over episodes 5-20, trend +0.39 (ratio 7.1), second half +0.12; ``--episodes
+60`` at load 4, +6.2 MB over episodes 5-60, trend +0.051 MB per episode (x 900: +46 MB, ratio
+0.91), second half +0.021 (+19 MB), malloc in use flat; 0 frames dropped in every run.
+
+Usage: ``python benchmarks/soak.py [--quick] [--episodes N] [--tracemalloc]
+[--rewrite-limit-mb MB] [--mmap-threshold BYTES]`` (quick: 20 episodes, under two minutes on
+two idle cores).
 """
 
 from __future__ import annotations
@@ -70,11 +92,12 @@ import gymnasium as gym
 import numpy as np
 
 import lerobot_gym  # noqa: F401  (registers the ids)
-from lerobot_gym.dataset import DatasetMeta
+from lerobot_gym.dataset import DatasetMeta, LeRobotDatasetWriter
 from lerobot_gym.dataset.encoder_process import encoder_host
 from lerobot_gym.dataset.video import video_frame_count
 from lerobot_gym.tasks.scripted import make_scripted_policy
 from lerobot_gym.wrappers import RecordEpisodes
+from lerobot_gym.wrappers.lerobot_keys import lerobot_features
 
 ENV_ID = "lerobot_gym/SO101-PickCube-v0"
 IMAGE_SIZE = (240, 320)
@@ -149,6 +172,27 @@ def rss_mb() -> float:
     return total
 
 
+def rss_parts() -> str:
+    """Resident memory by kind (anonymous, file-backed, shared), from /proc; "" elsewhere."""
+    try:
+        with open("/proc/self/status") as handle:
+            lines = [
+                ln.split() for ln in handle if ln.startswith(("RssAnon", "RssFile", "RssShmem"))
+            ]
+    except OSError:
+        return ""
+    return ", ".join(f"{ln[0].rstrip(':')[3:]} {int(ln[1]) / 1e3:.1f}" for ln in lines)
+
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
+
+
+def set_mmap_threshold(nbytes: int) -> None:
+    """Fix glibc's mmap threshold (this process only; disables its dynamic adjustment)."""
+    if not ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, nbytes):
+        raise SystemExit(f"mallopt(M_MMAP_THRESHOLD, {nbytes}) failed")
+
+
 def dropped_frames(root: Path, steps: int) -> tuple[int, dict[str, int]]:
     """(steps - parquet rows, per camera steps - MP4 frames) of the dataset at ``root``."""
     meta = DatasetMeta.load(root)
@@ -159,9 +203,18 @@ def dropped_frames(root: Path, steps: int) -> tuple[int, dict[str, int]]:
     return steps - meta.num_frames, per_camera
 
 
-def run(episodes: int, root: Path, trace: bool) -> None:
+def run(episodes: int, root: Path, trace: bool, rewrite_limit_mb: float | None) -> None:
     env = gym.make(ENV_ID, obs_type="pixels_agent_pos", cameras=CAMERAS, image_size=IMAGE_SIZE)
-    rec = RecordEpisodes(env, root, repo_id="bench/soak")
+    writer = None
+    if rewrite_limit_mb is not None:  # otherwise RecordEpisodes opens it, with the default
+        writer = LeRobotDatasetWriter.create(
+            root,
+            repo_id="bench/soak",
+            fps=env.metadata["render_fps"],
+            features=lerobot_features(env),
+            rewrite_limit_mb=rewrite_limit_mb or None,
+        )
+    rec = RecordEpisodes(env, root, repo_id="bench/soak", writer=writer)
     policy = make_scripted_policy(rec)
     start_rss, start = rss_mb(), time.perf_counter()
     print(f"RSS before the first episode: {start_rss:.1f} MB")
@@ -192,6 +245,16 @@ def run(episodes: int, root: Path, trace: bool) -> None:
         if trace and episode + 1 == WARMUP_EPISODES:
             snapshot = tracemalloc.take_snapshot()
     rec.close()
+    if writer is not None:
+        writer.close()
+    print(f"resident at the end, this process (MB): {rss_parts()}")
+    data_files = sorted((root / "data").glob("*/*.parquet"))
+    episodes_files = sorted((root / "meta" / "episodes").glob("*/*.parquet"))
+    largest = [max(p.stat().st_size for p in files) / 1e6 for files in (data_files, episodes_files)]
+    print(
+        f"files: {len(data_files)} data (largest {largest[0]:.2f} MB), {len(episodes_files)} "
+        f"episodes (largest {largest[1]:.2f} MB)"
+    )
     if trace and snapshot is not None:
         stats = tracemalloc.take_snapshot().compare_to(snapshot, "lineno")
         print(f"tracemalloc: largest growth of Python allocations, episode {WARMUP_EPISODES}..end")
@@ -218,6 +281,14 @@ def run(episodes: int, root: Path, trace: bool) -> None:
         f"{t1 - t0:.1f} min ({m0:.1f} -> {m1:.1f} MB); trend {rss_slope:+.3f} MB per episode "
         f"(malloc in use {in_use_slope:+.3f}); since start {m1 - start_rss:+.1f} MB"
     )
+    # The allocators' arenas settle over tens of episodes: the trend of the second half shows
+    # whether growth continues once they have (printed beside, not instead of, the full trend).
+    half = max(WARMUP_EPISODES, len(samples) // 2)
+    late_slope = per_episode_slope([(e, m) for e, _, m in samples[half - 1 :]])
+    print(
+        f"trend after episode {half} (second half): {late_slope:+.3f} MB per episode, "
+        f"x {EPISODES_PER_HOUR} = {max(late_slope, 0.0) * EPISODES_PER_HOUR:+.1f} MB"
+    )
     hour = max(rss_slope, 0.0) * EPISODES_PER_HOUR
     print(
         f"projected one-hour growth ({EPISODES_PER_HOUR} episodes x trend): {hour:+.1f} MB; "
@@ -233,19 +304,37 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=None, help="episodes (default 60)")
     parser.add_argument("--tracemalloc", action="store_true", help="diff Python allocations")
     parser.add_argument("--keep", type=Path, default=None, help="record here and keep it")
+    parser.add_argument(
+        "--rewrite-limit-mb",
+        type=float,
+        default=None,
+        help="the writer's rewrite_limit_mb (default: the writer's default; 0: none, rotate at "
+        "data_files_size_in_mb only, as before)",
+    )
+    parser.add_argument(
+        "--mmap-threshold",
+        type=int,
+        default=None,
+        help="fix glibc's mmap threshold to this many bytes first (mallopt; this process only, "
+        "not the encoder process)",
+    )
     args = parser.parse_args()
+    if args.mmap_threshold is not None:
+        set_mmap_threshold(args.mmap_threshold)
     episodes = args.episodes or (20 if args.quick else 60)
     print(
         f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
         f"MUJOCO_GL={os.environ['MUJOCO_GL']}; {episodes} episodes of {ENV_ID}, cameras "
-        f"{' + '.join(CAMERAS)} at {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}"
+        f"{' + '.join(CAMERAS)} at {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}; rewrite_limit_mb "
+        f"{'default' if args.rewrite_limit_mb is None else args.rewrite_limit_mb or None}; "
+        f"mmap threshold {args.mmap_threshold or 'glibc dynamic'}"
     )
     if args.tracemalloc:
         tracemalloc.start(10)
     tmp = Path(tempfile.mkdtemp(prefix="soak_"))
     root = args.keep if args.keep is not None else tmp / "soak"
     try:
-        run(episodes, root, args.tracemalloc)
+        run(episodes, root, args.tracemalloc, args.rewrite_limit_mb)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

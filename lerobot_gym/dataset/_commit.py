@@ -19,19 +19,41 @@ Design decisions:
   its indices are reused by the next save. An undo that fails itself stays in the log,
   retried by :meth:`EpisodeFiles.run_undo` before the next save (or left for ``resume`` to
   repair). Undone videos go back to staging while the episode is buffered for a retry.
-* **File layout.** Data and episodes parquet files grow by whole episodes until
-  ``data_files_size_in_mb`` and then rotate, as LeRobot does; the cost of the per-episode
-  rewrite is proportional to the current file, which stays small without images (about 50
-  bytes a frame). Each episode's video is its own MP4 (``from_timestamp`` 0): appending to a
-  shared MP4 would mean remuxing up to ``video_files_size_in_mb`` per episode, which is what
-  made LeRobot's save slow; ``video_files_size_in_mb`` is recorded in ``info.json`` for LeRobot
-  but never reached. LeRobot reads both layouts the same way, through the per-episode
-  chunk/file indices. Like LeRobot's resume, a resumed dataset starts new files.
+* **File layout.** Data and episodes parquet files grow by whole episodes and then rotate, as
+  LeRobot does (the same rule as LeRobot 0.4.4's ``_save_episode_metadata`` and data writer:
+  start the next file once ``current size + estimated size of the new rows >= limit``, the next
+  file index from :func:`~lerobot_gym.dataset.layout.next_chunk_file`, a new chunk directory
+  every ``chunks_size`` files; an episode never spans files; a resumed dataset starts new
+  files). Each episode's video is its own MP4 (``from_timestamp`` 0): appending to a shared MP4
+  would mean remuxing up to ``video_files_size_in_mb`` per episode, which is what made
+  LeRobot's save slow; ``video_files_size_in_mb`` is recorded in ``info.json`` for LeRobot but
+  never reached. LeRobot reads both layouts the same way, through the per-episode chunk/file
+  indices, and loads every file of ``data/`` and ``meta/episodes/`` (sorted), however many.
+* **The per-save rewrite is bounded: ``rewrite_limit_mb``.** A save reads back and rewrites the
+  current data file and the current episodes file whole, so its time and memory are proportional
+  to their size. LeRobot rotates both at ``data_files_size_in_mb`` (100 MB): the episodes file
+  (1 to 3 KB a row, most of it per-episode stats) would then never rotate within hours and the
+  data file (about 50 bytes a frame without images) within a day, so a save's cost would grow
+  all session (issue 13, item 5). The writer therefore rotates at ``min(data_files_size_in_mb,
+  rewrite_limit_mb)``, default :data:`DEFAULT_REWRITE_LIMIT_MB` (1 MB: about 100 episodes of 200
+  frames per data file and several hundred rows per episodes file in ``benchmarks/soak.py``'s
+  recording, about 10 files an hour, where LeRobot's loader and the Hub care about count only in
+  the thousands). ``benchmarks/soak.py`` did not see the recorder's resident memory depend on it
+  within 60 episodes (files below 1 MB either way, and rotating every few episodes changed
+  nothing): the limit bounds the cost of a save, it does not by itself flatten the allocator's
+  settling (:mod:`lerobot_gym.dataset._heap`). ``data_files_size_in_mb`` stays in ``info.json``
+  unchanged: it is LeRobot's *maximum* file size, which a smaller file honours, and LeRobot's
+  own writer appending to the dataset uses it. ``rewrite_limit_mb`` is a writer option, not a
+  dataset property, so it is not stored; ``None`` rotates at ``data_files_size_in_mb`` only, as
+  LeRobot does. A single episode larger than the limit (image features stored in the parquet)
+  gets a file to itself: the save then rewrites only that episode.
 * **Memory does not grow with the session.** The current files' rows are read back from disk
   at each save, not kept: held as in-memory tables (one more chunk per column per episode),
-  the episodes file alone, which is never rotated within hours, grew the recorder by ~0.1 MB
-  an episode (issue 13: ``benchmarks/soak.py``, ``tests/dataset/test_writer_memory.py``). The
-  read costs less than the rewrite that follows it; what stays between saves is the row counts.
+  the episodes file alone, which LeRobot's rule never rotates within hours, grew the recorder
+  by ~0.1 MB an episode (issue 13: ``benchmarks/soak.py``, ``tests/dataset/test_writer_memory.py``).
+  The read costs less than the rewrite that follows it, and both are bounded by
+  ``rewrite_limit_mb`` (``tests/dataset/test_dataset_many_files.py`` counts the rows and bytes
+  each save reads and writes); what stays between saves is the row counts.
   Not a ``pq.ParquetWriter`` kept open on the file: its footer is written only on close, so a
   crash would lose every episode of the open file, not just the one in progress.
 """
@@ -50,9 +72,28 @@ from lerobot_gym.dataset import layout
 from lerobot_gym.dataset.meta import read_parquet
 from lerobot_gym.dataset.recovery import max_chunk_file
 from lerobot_gym.dataset.video import EncodedEpisode, FrameEncoder
-from lerobot_gym.errors import DatasetCorruptError, DatasetError, EncoderCrashedError
+from lerobot_gym.errors import ConfigError, DatasetCorruptError, DatasetError, EncoderCrashedError
 
 _Undo = Callable[[], object]
+
+DEFAULT_REWRITE_LIMIT_MB = 1.0
+"""Default size at which the writer starts the next data and episodes file (see above)."""
+
+
+def rotation_limit_mb(data_files_size_in_mb: float, rewrite_limit_mb: float | None) -> float:
+    """The size at which the writer starts the next data or episodes file, in MB.
+
+    Raises:
+        ConfigError: ``rewrite_limit_mb`` is not a positive number (or None).
+    """
+    if rewrite_limit_mb is None:
+        return float(data_files_size_in_mb)
+    if isinstance(rewrite_limit_mb, bool) or not float(rewrite_limit_mb) > 0:
+        raise ConfigError(
+            f"rewrite_limit_mb must be a positive number of MB (or None to rotate at "
+            f"data_files_size_in_mb only), got {rewrite_limit_mb!r}"
+        )
+    return min(float(data_files_size_in_mb), float(rewrite_limit_mb))
 
 
 def finish_videos(
@@ -110,6 +151,8 @@ class EpisodeFiles:
         fsync: fsync every file and directory change.
         retry_pending: whether the episode of a failed save is still buffered for a retry;
             its videos are then moved back to staging when undone, otherwise deleted.
+        rewrite_limit_mb: rotate the data and episodes files at this size when it is below
+            ``data_files_size_in_mb`` (see the module docstring); None: that size only.
     """
 
     def __init__(
@@ -119,11 +162,12 @@ class EpisodeFiles:
         *,
         fsync: bool,
         retry_pending: Callable[[], bool],
+        rewrite_limit_mb: float | None = DEFAULT_REWRITE_LIMIT_MB,
     ) -> None:
         self.root = root
-        self._info = info
         self._fps = int(info["fps"])
         self._chunks_size = int(info["chunks_size"])
+        self._limit_mb = rotation_limit_mb(float(info["data_files_size_in_mb"]), rewrite_limit_mb)
         self._episodes_schema = layout.episodes_schema(info["features"])
         self._fsync = fsync
         self._retry_pending = retry_pending
@@ -232,12 +276,12 @@ class EpisodeFiles:
     # -- file steps ------------------------------------------------------------------------
 
     def _rotate_if_full(self, rows: int, path: Path, new_rows: int) -> bool:
-        """Whether adding ``new_rows`` rows to the file at ``path`` would pass the size limit."""
+        """Whether adding ``new_rows`` rows to the file at ``path`` would reach the size limit."""
         if rows == 0 or not path.exists():
             return False
         size_mb = path.stat().st_size / 2**20
         per_row = size_mb / rows
-        return size_mb + per_row * new_rows >= float(self._info["data_files_size_in_mb"])
+        return size_mb + per_row * new_rows >= self._limit_mb
 
     def _previous(self, path: Path, rows: int, schema: pa.Schema) -> pa.Table | None:
         """The rows this object wrote to ``path``, read back (None when it starts a new file).

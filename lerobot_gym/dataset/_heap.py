@@ -17,6 +17,30 @@ Design decisions:
   whole host program allocates; a trim only gives back what is already free.
 * glibc only: on macOS, Windows or musl there is no ``malloc_trim`` and this does nothing (their
   allocators return memory on their own terms).
+* **glibc's mmap threshold is left dynamic** (measured, issue 13). glibc serves blocks above its
+  mmap threshold (128 KB at start) by ``mmap`` and returns them to the OS on ``free``, but each
+  time such a block is freed it raises the threshold to that block's size (up to 32 MB): after
+  the first episode's encoder buffers, blocks of up to tens of MB come from the arenas, where
+  they can fragment them. ``benchmarks/soak.py --mmap-threshold 131072`` fixes the threshold
+  (``mallopt(M_MMAP_THRESHOLD)``) to test this. Measured with ``--episodes 60``, two runs of
+  each side at once on two shared cores (load 7 to 13): RSS from episode 5 to 60, default
+  +9.0 and +7.8 MB, fixed +6.1 and +6.5 MB; trend from episode 30 on, default +0.028 and
+  +0.014 MB an episode, fixed -0.003 and +0.029 (within the noise of each other); the fixed
+  threshold lowers the whole curve by ~10 MB RSS (about 35 MB less anonymous memory at the
+  end). It does not change the growth the goal is about, so the library does not set it: the
+  setting is process-wide and turns every large allocation of the host program (a training
+  loop, a viewer) into an ``mmap``/``munmap`` pair. A program that wants the lower level can
+  set it itself (``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072``).
+* **What remains** (same runs, and one with the parquet files rotated every few episodes,
+  ``--rewrite-limit-mb 0.05``: +11.9 MB, trend from episode 30 +0.000, so it is not the size of
+  the files a save rewrites): resident memory rises over the first 20 to 30 episodes (the
+  renderer, the encoders and the arenas settle: about +5 MB from episode 5 to 20), then by
+  0.3 to 3.6 MB over the next 30; malloc's bytes in use stay flat throughout. The trend from
+  episode 5 (+0.09 to +0.10 MB an episode over 60 episodes, +0.33 over the 20 of ``--quick``)
+  is mostly that settling, which a linear projection to 900 episodes overstates; over 150
+  episodes, steps of 3 to 4 MB still came about every 30 episodes (+13.7 MB, trend +0.062 MB
+  an episode, x 900 = +56 MB). (Measured with the encoders in the recorder's process, before
+  they had their own; see ``benchmarks/soak.py`` for the figures with it.)
 """
 
 from __future__ import annotations

@@ -37,7 +37,12 @@ import numpy as np
 import pyarrow as pa
 
 from lerobot_gym.dataset import _heap, layout
-from lerobot_gym.dataset._commit import EpisodeFiles, finish_videos
+from lerobot_gym.dataset._commit import (
+    DEFAULT_REWRITE_LIMIT_MB,
+    EpisodeFiles,
+    finish_videos,
+    rotation_limit_mb,
+)
 from lerobot_gym.dataset.columns import arrow_column, convert_value
 from lerobot_gym.dataset.encoder_process import ProcessVideoEncoder
 from lerobot_gym.dataset.meta import DatasetMeta
@@ -105,6 +110,7 @@ class LeRobotDatasetWriter:
         meta: DatasetMeta | None,
         queue_size: int,
         fsync: bool,
+        rewrite_limit_mb: float | None,
     ) -> None:
         # Private: use create() or resume(), which check the directory first.
         self.root = Path(root)
@@ -126,7 +132,11 @@ class LeRobotDatasetWriter:
         # Videos of a buffered episode whose save failed after encoding (kept for a retry).
         self._encoded: dict[str, EncodedEpisode] | None = None
         self._files = EpisodeFiles(
-            self.root, info, fsync=fsync, retry_pending=lambda: self._encoded is not None
+            self.root,
+            info,
+            fsync=fsync,
+            retry_pending=lambda: self._encoded is not None,
+            rewrite_limit_mb=rewrite_limit_mb,
         )
 
         self._staging_dir = self.root / layout.STAGING_DIR / f"{os.getpid()}-{secrets.token_hex(3)}"
@@ -171,6 +181,7 @@ class LeRobotDatasetWriter:
         video_files_size_in_mb: float = layout.DEFAULT_VIDEO_FILE_SIZE_IN_MB,
         queue_size: int = 64,
         fsync: bool = True,
+        rewrite_limit_mb: float | None = DEFAULT_REWRITE_LIMIT_MB,
     ) -> LeRobotDatasetWriter:
         """Create a new, empty dataset at ``root`` (which must not exist or be empty).
 
@@ -186,10 +197,16 @@ class LeRobotDatasetWriter:
             crf: constant rate factor (default 30, LeRobot's).
             encoding: full encoder settings; overrides ``vcodec`` and ``crf``.
             chunks_size: files per chunk directory.
-            data_files_size_in_mb: data/episodes parquet rotation size.
+            data_files_size_in_mb: maximum size of a data or episodes parquet file, recorded in
+                ``info.json`` for LeRobot.
             video_files_size_in_mb: recorded for LeRobot; each episode has its own MP4 here.
             queue_size: camera frames that may wait for an encoder before ``add_frame`` blocks.
             fsync: fsync every file on save (turn off only for throwaway data in tests).
+            rewrite_limit_mb: start the next data or episodes file at this size when it is
+                below ``data_files_size_in_mb``, so that a save, which rewrites the current
+                files whole, costs the same at the first episode and the thousandth (see
+                :mod:`lerobot_gym.dataset._commit`); None rotates at ``data_files_size_in_mb``
+                only, as LeRobot does. Not stored in the dataset.
 
         Raises:
             ConfigError: bad features, fps or codec (e.g. libsvtav1 missing: use ``"h264"``).
@@ -204,6 +221,7 @@ class LeRobotDatasetWriter:
             )
         if int(fps) != fps or fps <= 0:
             raise ConfigError(f"fps must be a positive integer, got {fps!r}")
+        rotation_limit_mb(data_files_size_in_mb, rewrite_limit_mb)  # refuse it before any file
         feats = layout.normalize_features(features)
         if not use_videos:
             for ft in feats.values():
@@ -230,6 +248,7 @@ class LeRobotDatasetWriter:
             meta=None,
             queue_size=queue_size,
             fsync=fsync,
+            rewrite_limit_mb=rewrite_limit_mb,
         )
 
     @classmethod
@@ -243,6 +262,7 @@ class LeRobotDatasetWriter:
         vcodec: str | None = None,
         queue_size: int = 64,
         fsync: bool = True,
+        rewrite_limit_mb: float | None = DEFAULT_REWRITE_LIMIT_MB,
     ) -> LeRobotDatasetWriter:
         """Open an existing dataset to append episodes, repairing an interrupted save first.
 
@@ -258,6 +278,7 @@ class LeRobotDatasetWriter:
                 wrong for some files. Before the first video is saved any codec is taken.
             queue_size: see :meth:`create`.
             fsync: see :meth:`create`.
+            rewrite_limit_mb: see :meth:`create`.
 
         Raises:
             DatasetNotFoundError: no dataset at ``root``.
@@ -301,6 +322,7 @@ class LeRobotDatasetWriter:
             meta=meta,
             queue_size=queue_size,
             fsync=fsync,
+            rewrite_limit_mb=rewrite_limit_mb,
         )
 
     # -- recording -------------------------------------------------------------------------

@@ -2,11 +2,13 @@
 
 Issue 13, item 5: the writer kept the current data and episodes parquet files as in-memory
 tables, one more chunk per column per episode, to rewrite them whole at every save. The
-episodes file holds a few KB a row and is only rotated at ``data_files_size_in_mb`` (100 MB),
+episodes file holds a few KB a row and was only rotated at ``data_files_size_in_mb`` (100 MB),
 so over an hour's recording (about 900 episodes) those tables, their numpy buffers and the
-C++ objects of every chunk grew without bound (~0.1 MB per episode). ``benchmarks/soak.py``
-measures the whole recorder; these tests measure the writer alone, on numeric features (no
-encoder threads), so every byte that stays allocated after a save is the writer's.
+C++ objects of every chunk grew without bound (~0.1 MB per episode). What a save reads back
+and rewrites is now bounded too (``tests/dataset/test_dataset_many_files.py``).
+``benchmarks/soak.py`` measures the whole recorder; these tests measure the writer alone, on
+numeric features (no encoder threads), so every byte that stays allocated after a save is the
+writer's.
 """
 
 from __future__ import annotations
