@@ -127,8 +127,12 @@ def write_ours(
     *,
     resume: bool = False,
     vcodec: str = "libsvtav1",
+    rewrite_limit_mb: float | None = None,
 ) -> None:
-    """Write ``episodes`` of ``spec`` with our writer: a new dataset, or appended (``resume``)."""
+    """Write ``episodes`` of ``spec`` with our writer: a new dataset, or appended (``resume``).
+
+    ``rewrite_limit_mb``: the writer's limit on a file it rewrites (None: its default).
+    """
     from lerobot_gym.dataset import LeRobotDatasetWriter
 
     if resume:
@@ -145,6 +149,7 @@ def write_ours(
             use_videos=spec.camera_dtype == "video",
             vcodec=vcodec,
             fsync=False,
+            **({} if rewrite_limit_mb is None else {"rewrite_limit_mb": rewrite_limit_mb}),
         )
     try:
         for episode_index in episodes:

@@ -30,12 +30,21 @@ from compat_helpers import Dump, lerobot_read, load_dump, our_read, run_lerobot,
 
 
 # LeRobot's default codec, and the fallback our writer offers where libsvtav1 is missing (H.264
-# brings B-frames, whose reordered pts a writer must still map to the right timestamps).
-@pytest.fixture(scope="session", params=["libsvtav1", "h264"])
+# brings B-frames, whose reordered pts a writer must still map to the right timestamps); and a
+# writer whose rewrite limit is so small that every episode starts new data and episodes files
+# (what a long session does; LeRobot must read the files in order).
+@pytest.fixture(scope="session", params=["libsvtav1", "h264", "h264-many-files"])
 def ours_root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """BASIC written by our writer, with each codec."""
     root = tmp_path_factory.mktemp(f"ours_{request.param}") / "dataset"
-    write_ours(root, synth.BASIC, range(len(synth.EPISODE_LENGTHS)), vcodec=request.param)
+    vcodec, _, layout = request.param.partition("-")
+    limit = 1e-6 if layout == "many-files" else None
+    write_ours(
+        root, synth.BASIC, range(len(synth.EPISODE_LENGTHS)), vcodec=vcodec, rewrite_limit_mb=limit
+    )
+    if layout == "many-files":
+        assert len(list(root.glob("data/*/*.parquet"))) == len(synth.EPISODE_LENGTHS)
+        assert len(list(root.glob("meta/episodes/*/*.parquet"))) == len(synth.EPISODE_LENGTHS)
     return root
 
 
