@@ -76,7 +76,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import functools
 import gc
 import os
 import shutil
@@ -84,7 +83,6 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -93,6 +91,7 @@ import numpy as np
 
 import lerobot_gym  # noqa: F401  (registers the ids)
 from lerobot_gym.dataset import DatasetMeta, LeRobotDatasetWriter
+from lerobot_gym.dataset._heap import malloc_in_use
 from lerobot_gym.dataset.encoder_process import encoder_host
 from lerobot_gym.dataset.video import video_frame_count
 from lerobot_gym.tasks.scripted import make_scripted_policy
@@ -109,35 +108,10 @@ WARMUP_EPISODES = 5
 EPISODES_PER_HOUR = 900
 
 
-@functools.cache
-def _mallinfo2() -> Any:
-    """glibc's ``mallinfo2`` (None elsewhere)."""
-    try:
-        libc = ctypes.CDLL(None)
-        function = libc.mallinfo2
-    except (OSError, AttributeError):
-        return None
-
-    class MallInfo2(ctypes.Structure):
-        _fields_ = [
-            (name, ctypes.c_size_t)
-            for name in (
-                "arena", "ordblks", "smblks", "hblks", "hblkhd",
-                "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
-            )
-        ]  # fmt: skip
-
-    function.restype = MallInfo2
-    return function
-
-
 def malloc_in_use_mb() -> float | None:
     """Bytes malloc has handed out and not had back (glibc), MB; None elsewhere."""
-    function = _mallinfo2()
-    if function is None:
-        return None
-    info = function()
-    return (info.uordblks + info.hblkhd) / 1e6
+    in_use = malloc_in_use()
+    return None if in_use is None else in_use / 1e6
 
 
 def per_episode_slope(samples: list[tuple[int, float]]) -> float:
