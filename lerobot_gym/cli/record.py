@@ -187,8 +187,8 @@ def _make_so101_leader(options: dict[str, Any]) -> Any:
 
 
 def _make_aloha_leaders(options: dict[str, Any]) -> Any:
-    # The ALOHA's two WidowX leaders, one bus each (robots/aloha/leader.py).
-    from lerobot_gym.robots.aloha.leader import AlohaLeaders
+    # The ALOHA's two WidowX leaders, built as `lerobot-gym teleoperate` builds them.
+    from lerobot_gym.cli.teleoperate import make_leader
 
     known = ("left_port", "right_port", "id", "calibration_dir")
     unknown = sorted(set(options) - set(known))
@@ -197,17 +197,7 @@ def _make_aloha_leaders(options: dict[str, Any]) -> Any:
             f"--teleop.{unknown[0]} is not an aloha_leaders option; options: "
             + ", ".join(f"--teleop.{k}" for k in known)
         )
-    missing = [k for k in ("left_port", "right_port") if not options.get(k)]
-    if missing:
-        raise UsageError(
-            f"--teleop.type=aloha_leaders needs --teleop.{missing[0]}=... (the leader arms' "
-            "serial ports; `lerobot-gym find-port` lists them)"
-        )
-    return AlohaLeaders(
-        {"left": options["left_port"], "right": options["right_port"]},
-        robot_id=options.get("id") or "aloha",
-        calibration_dir=options.get("calibration_dir"),
-    )
+    return make_leader({"teleop": {"type": "aloha_leaders", **dict.fromkeys(known), **options}})
 
 
 #: --teleop.type -> factory(options) of an unconnected Teleop (options: the other --teleop.*).
