@@ -107,10 +107,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--policy.device", dest="device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch's process-wide threads (default: its own)"
+    )
+    parser.add_argument(
+        "--policy.inference_threads",
+        dest="inference_threads",
+        default="1",
+        help="the policies' own step thread count (default 1, theirs; null: torch's setting)",
+    )
     parser.add_argument("--realtime", action="store_true", help="run at SCHED_FIFO priority")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    threads = None if args.inference_threads == "null" else int(args.inference_threads)
     scheduling = _realtime() if args.realtime else "default (SCHED_OTHER)"
     steps = 60 if args.quick else 600
     torch.manual_seed(0)
@@ -130,6 +140,7 @@ def main() -> None:
                 ACTConfig(input_features=i, output_features=o, n_action_steps=20, **act),
                 _stats(i, o),
                 args.device,
+                inference_threads=threads,
             ),
         ),
         (
@@ -145,6 +156,7 @@ def main() -> None:
                 ),
                 _stats(i, o),
                 args.device,
+                inference_threads=threads,
             ),
         ),
         (
@@ -154,6 +166,7 @@ def main() -> None:
                 ACTConfig(input_features=i, output_features=o, n_action_steps=20, **act),
                 _stats(i, o),
                 args.device,
+                inference_threads=threads,
             ),
         ),
         (
@@ -171,6 +184,7 @@ def main() -> None:
                 _stats(i, o),
                 args.device,
                 seed=0,
+                inference_threads=threads,
             ),
         ),
     ]
@@ -185,7 +199,10 @@ def main() -> None:
             env.close()
         env_p50.append(float(np.percentile(env_ms, 50)))
         rows.append((name, *np.percentile(policy_ms, [50, 99]), *np.percentile(cpu_ms, [50, 99])))
-    print(f"scheduling: {scheduling}; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"scheduling: {scheduling}; load average {os.getloadavg()[0]:.1f}; torch threads "
+        f"{torch.get_num_threads()}, policy inference threads {threads or 'torch'}"
+    )
     print(
         f"anchor: twin env.step p50 {np.median(env_p50):.2f} ms; "
         f"control period {PERIOD_MS:.1f} ms at 30 Hz"

@@ -80,7 +80,7 @@ class ACTPolicy(TorchPolicy):
         if self.config.temporal_ensemble_coeff is not None:
             return super().select_action(obs)
         if not self._queue:
-            with torch.inference_mode():
+            with self.inference():
                 chunk = self.predict_action_chunk(self.prepare_observation(obs))
                 chunk = self.normalizer.unnormalize_action(chunk[:, : self.config.n_action_steps])
                 self._queue.extend(chunk[0].to("cpu", torch.float32).numpy())

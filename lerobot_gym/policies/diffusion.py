@@ -39,6 +39,7 @@ from lerobot_gym.policies.config import (
     OBS_STATE,
     DiffusionConfig,
 )
+from lerobot_gym.policies.files import DEFAULT_INFERENCE_THREADS
 from lerobot_gym.policies.pretrained import TorchPolicy
 from lerobot_gym.policies.resnet import resnet
 from lerobot_gym.policies.schedulers import make_scheduler
@@ -54,6 +55,8 @@ class DiffusionPolicy(TorchPolicy):
         stats: dataset statistics for normalisation.
         device: torch device name.
         seed: seed of the policy's own sampling generator (None: torch's global RNG, as LeRobot).
+        inference_threads: torch intra-op threads of a step (see
+            :class:`~lerobot_gym.policies.pretrained.TorchPolicy`; None: torch's setting).
     """
 
     config_class = DiffusionConfig
@@ -66,9 +69,11 @@ class DiffusionPolicy(TorchPolicy):
         stats: Any = None,
         device: Any = "cpu",
         seed: int | None = None,
+        *,
+        inference_threads: int | None = DEFAULT_INFERENCE_THREADS,
     ) -> None:
         self.generator: torch.Generator | None = None
-        super().__init__(config, stats=stats, device=device)
+        super().__init__(config, stats=stats, device=device, inference_threads=inference_threads)
         if seed is not None:
             self.generator = torch.Generator(device=self.device).manual_seed(seed)
 

@@ -1,0 +1,72 @@
+"""A learned policy's step runs on its own torch thread count and gives torch's back after."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from policy_helpers import TINY_ACT, TINY_DIFFUSION, features, random_stats
+
+from lerobot_gym.errors import ConfigError
+from lerobot_gym.policies import load_policy
+from lerobot_gym.policies.act import ACTPolicy
+from lerobot_gym.policies.config import ACTConfig, DiffusionConfig
+from lerobot_gym.policies.diffusion import DiffusionPolicy
+
+OBS = {"agent_pos": np.zeros(6, np.float32), "environment_state": np.zeros(7, np.float32)}
+
+
+def _act(**kwargs):
+    inputs, outputs = features()
+    config = ACTConfig(input_features=inputs, output_features=outputs, **TINY_ACT)
+    return ACTPolicy(config, random_stats(inputs, outputs), **kwargs)
+
+
+def _diffusion(**kwargs):
+    inputs, outputs = features()
+    config = DiffusionConfig(input_features=inputs, output_features=outputs, **TINY_DIFFUSION)
+    return DiffusionPolicy(config, random_stats(inputs, outputs), seed=0, **kwargs)
+
+
+def _threads_seen(policy, process_threads: int) -> list[int]:
+    """Torch's thread count inside the network's forward during one step, torch set to N."""
+    # ACT's step calls network.model; diffusion's calls the U-Net (network.forward is its loss).
+    net = policy.network
+    module = net.model if isinstance(policy, ACTPolicy) else net.diffusion.unet
+    seen: list[int] = []
+    hook = module.register_forward_pre_hook(lambda m, a: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    torch.set_num_threads(process_threads)
+    try:
+        policy.select_action(OBS)
+        assert torch.get_num_threads() == process_threads  # given back after the step
+    finally:
+        torch.set_num_threads(before)
+        hook.remove()
+    return seen
+
+
+@pytest.mark.parametrize("make", [_act, _diffusion])
+def test_a_step_runs_on_one_thread_by_default_and_restores_torchs_count(make):
+    policy = make()
+    assert policy.inference_threads == 1
+    seen = _threads_seen(policy, 2)
+    assert seen and set(seen) == {1}
+
+
+def test_none_keeps_torchs_setting_and_a_count_is_honoured():
+    assert _threads_seen(_act(inference_threads=None), 2) == [2]
+    assert _threads_seen(_act(inference_threads=2), 1) == [2]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_a_bad_thread_count_is_a_config_error_naming_the_flag(bad):
+    with pytest.raises(ConfigError, match=r"--policy\.inference_threads"):
+        _act(inference_threads=bad)
+
+
+def test_load_policy_passes_the_thread_count_and_keeps_it_out_of_the_checkpoint(tmp_path):
+    _act().save(tmp_path / "ckpt")
+    assert load_policy(tmp_path / "ckpt").inference_threads == 1
+    assert load_policy(tmp_path / "ckpt", inference_threads=None).inference_threads is None
+    assert "inference_threads" not in (tmp_path / "ckpt" / "config.json").read_text()
