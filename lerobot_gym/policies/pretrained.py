@@ -43,10 +43,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -71,6 +71,9 @@ from lerobot_gym.policies.normalize import (
     stats_from_legacy_state_dict,
     write_processors,
 )
+
+if TYPE_CHECKING:
+    from lerobot_gym.policies.batched import MemberBatch
 
 __all__ = [
     "TorchPolicy",
@@ -186,15 +189,20 @@ class TorchPolicy:
             action = self.normalizer.unnormalize_action(self._select_normalized(batch))
             return action[0].to("cpu", torch.float32).numpy()
 
-    def prepare_observation(self, obs: Mapping[str, Any]) -> dict[str, Tensor]:
+    def prepare_observation(
+        self, obs: Mapping[str, Any], rows: Sequence[int] | None = None
+    ) -> dict[str, Tensor]:
         """The env's observation as a normalised batch of one, the network in eval mode.
+
+        With ``rows``, ``obs`` is a vector env's stacked observation and the batch holds envs
+        ``rows`` (:func:`observation_to_batch`).
 
         ``network.eval()`` walks every submodule (0.2 ms of CPU for a compact ACT, as much as
         popping a queued action), so it runs only when training left the network in train mode.
         """
         if self.network.training:
             self.network.eval()
-        batch = observation_to_batch(obs, self.config.input_features, self.device)
+        batch = observation_to_batch(obs, self.config.input_features, self.device, rows)
         return self.normalizer.normalize_batch(batch, targets=False)
 
     def __call__(self, obs: Mapping[str, Any]) -> np.ndarray:
@@ -210,6 +218,25 @@ class TorchPolicy:
         twin = copy.copy(self)
         twin.reset()
         return twin
+
+    def batched(self, num_envs: int) -> MemberBatch:
+        """A :class:`~lerobot_gym.policies.base.BatchPolicy` for ``num_envs`` envs.
+
+        One member per env (:meth:`spawn`), the network run once a step for the envs that need
+        it (:meth:`select_action_rows`).
+        """
+        from lerobot_gym.policies.batched import MemberBatch
+
+        return MemberBatch(self, num_envs)
+
+    def select_action_rows(
+        self, members: Sequence[TorchPolicy], obs: Mapping[str, Any], rows: Sequence[int]
+    ) -> np.ndarray:
+        """Actions ``(len(rows), A)``: member ``k`` acts for env ``rows[k]`` of a stacked obs.
+
+        ``members`` are this policy's spawns (their episode state); the network is this one's.
+        """
+        raise NotImplementedError
 
     def compute_loss(self, batch: Mapping[str, Any]) -> tuple[Tensor, dict[str, float]]:
         """Training loss of a dataset batch (LeRobot keys, not yet normalised)."""
@@ -341,9 +368,16 @@ def _override(config: PolicyConfig, overrides: Mapping[str, Any]) -> PolicyConfi
 
 
 def observation_to_batch(
-    obs: Mapping[str, Any], features: Mapping[str, PolicyFeature], device: torch.device
+    obs: Mapping[str, Any],
+    features: Mapping[str, PolicyFeature],
+    device: torch.device,
+    rows: Sequence[int] | None = None,
 ) -> dict[str, Tensor]:
-    """The env's observation as a policy batch of one (LeRobot keys, float32 tensors).
+    """The env's observation as a policy batch (LeRobot keys, float32 tensors).
+
+    Without ``rows`` ``obs`` is one env's and the batch has one sample; with ``rows`` ``obs`` is
+    a vector env's stacked observation (a leading env dimension) and the batch holds those
+    envs, in that order.
 
     Raises:
         PolicyMismatchError: an input the policy needs is absent, or has another shape; the
@@ -351,9 +385,10 @@ def observation_to_batch(
     """
     out: dict[str, Tensor] = {}
     pixels = obs.get("pixels")
+    index = None if rows is None else np.asarray(rows, dtype=np.intp)
     for key, ft in features.items():
         if ft.type == "VISUAL":
-            out[key] = _image(obs, pixels, key, ft, device)
+            out[key] = _image(obs, pixels, key, ft, device, index)
         elif ft.type in ("STATE", "ENV"):
             value = obs.get(key, obs.get(_ENV_KEYS.get(key, key)))
             if value is None:
@@ -368,18 +403,27 @@ def observation_to_batch(
                     f"{option}; observation keys: {sorted(obs)}"
                 )
             array = np.asarray(value, dtype=np.float32)
-            if array.shape != ft.shape:
+            if index is not None:
+                array = array[index]
+            if array.shape[index is not None :] != ft.shape:
                 raise PolicyMismatchError(
                     f"the policy expects {key!r} of shape {ft.shape} but the env gives "
-                    f"{array.shape}: it was trained on another robot or observation type; "
+                    f"{array.shape[index is not None :]}: it was trained on another robot or "
+                    "observation type; "
                     "evaluate it on the env its dataset was recorded with"
                 )
-            out[key] = torch.from_numpy(array).to(device)[None]
+            tensor = torch.from_numpy(array).to(device)
+            out[key] = tensor if index is not None else tensor[None]
     return out
 
 
 def _image(
-    obs: Mapping[str, Any], pixels: Any, key: str, ft: PolicyFeature, device: torch.device
+    obs: Mapping[str, Any],
+    pixels: Any,
+    key: str,
+    ft: PolicyFeature,
+    device: torch.device,
+    index: np.ndarray | None = None,
 ) -> Tensor:
     camera = key[len(_CAMERA_PREFIX) :] if key.startswith(_CAMERA_PREFIX) else None
     frame = obs.get(key)
@@ -396,16 +440,21 @@ def _image(
             f"--env.cameras=[{camera}])"
         )
     array = np.asarray(frame)
+    if index is not None:
+        array = array[index]
+    frame_shape = array.shape[index is not None :]
     channels, height, width = ft.shape
-    if array.shape != (height, width, channels):
+    if frame_shape != (height, width, channels):
         raise PolicyMismatchError(
             f"the policy expects camera {camera or key!r} frames of {height}x{width}x{channels} "
-            f"(HxWxC) but the env gives {'x'.join(map(str, array.shape))}; make the env with "
+            f"(HxWxC) but the env gives {'x'.join(map(str, frame_shape))}; make the env with "
             f"--env.image_size=[{height},{width}]"
         )
     image = torch.from_numpy(np.ascontiguousarray(array)).to(device)
+    if index is None:
+        image = image[None]
+    # (B, H, W, C) -> (B, C, H, W); uint8 frames scaled to [0, 1] as LeRobot's preprocessing.
+    image = image.permute(0, 3, 1, 2).contiguous()
     if image.dtype == torch.uint8:
-        image = image.permute(2, 0, 1).contiguous().to(torch.float32) / 255
-    else:
-        image = image.permute(2, 0, 1).contiguous().to(torch.float32)
-    return image[None]
+        return image.to(torch.float32) / 255
+    return image.to(torch.float32)

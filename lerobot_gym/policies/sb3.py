@@ -251,15 +251,39 @@ class SB3Policy:
 
     def select_action(self, observation: Mapping[str, Any]) -> np.ndarray:
         """The action, in the env's action space, for the env's own observation dict."""
+        return self._predict([self._model_input(observation)])[0]
+
+    def batched(self, num_envs: int) -> Any:
+        """A :class:`~lerobot_gym.policies.base.BatchPolicy`: one ``model.predict`` per step."""
+        from lerobot_gym.policies.batched import MemberBatch
+
+        return MemberBatch(self, num_envs)
+
+    def select_action_rows(self, members: Any, obs: Mapping[str, Any], rows: Any) -> np.ndarray:
+        """Actions for envs ``rows`` of a vector env's stacked observation, one prediction."""
+        from lerobot_gym.policies.base import vector_row
+
+        return self._predict([self._model_input(vector_row(obs, int(j))) for j in rows])
+
+    def _model_input(self, observation: Mapping[str, Any]) -> Any:
         sb3_obs = to_sb3_observation(observation, flatten_state=self.flatten_state)
         if self.obs_norm is not None:
             sb3_obs = normalize_observation(sb3_obs, self.obs_norm)
+        return sb3_obs
+
+    def _predict(self, inputs: list[Any]) -> np.ndarray:
+        """``model.predict`` on a batch of SB3 observations; actions ``(B, A)`` in env units."""
+        if isinstance(inputs[0], dict):
+            stacked: Any = {key: np.stack([x[key] for x in inputs]) for key in inputs[0]}
+        else:
+            stacked = np.stack(inputs)
         from lerobot_gym.policies.pretrained import inference_threads
 
         with inference_threads(self.inference_threads):
-            action, _ = self.model.predict(sb3_obs, deterministic=self.deterministic)
-        action = np.clip(action, self.model.action_space.low, self.model.action_space.high)
-        return np.asarray(self._to_env(action), dtype=self.action_space.dtype)
+            actions, _ = self.model.predict(stacked, deterministic=self.deterministic)
+        actions = np.clip(actions, self.model.action_space.low, self.model.action_space.high)
+        dtype = self.action_space.dtype
+        return np.stack([np.asarray(self._to_env(a), dtype=dtype) for a in actions])
 
     def __call__(self, observation: Mapping[str, Any]) -> np.ndarray:
         """Same as :meth:`select_action`."""
