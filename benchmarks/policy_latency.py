@@ -37,6 +37,15 @@ from lerobot_gym.policies.diffusion import DiffusionPolicy
 
 PERIOD_MS = 1000 / 30
 IMAGE = (3, 96, 96)
+#: The compact ACT measured here (and in batched_eval.py).
+ACT_SIZES = dict(
+    chunk_size=20,
+    dim_model=128,
+    n_heads=4,
+    dim_feedforward=512,
+    n_encoder_layers=2,
+    n_vae_encoder_layers=2,
+)
 
 
 def _features(camera: bool):
@@ -124,14 +133,7 @@ def main() -> None:
     scheduling = _realtime() if args.realtime else "default (SCHED_OTHER)"
     steps = 60 if args.quick else 600
     torch.manual_seed(0)
-    act = dict(
-        chunk_size=20,
-        dim_model=128,
-        n_heads=4,
-        dim_feedforward=512,
-        n_encoder_layers=2,
-        n_vae_encoder_layers=2,
-    )
+    act = ACT_SIZES
     configs = [
         (
             "ACT state, chunk 20",
