@@ -70,3 +70,24 @@ def test_load_policy_passes_the_thread_count_and_keeps_it_out_of_the_checkpoint(
     assert load_policy(tmp_path / "ckpt").inference_threads == 1
     assert load_policy(tmp_path / "ckpt", inference_threads=None).inference_threads is None
     assert "inference_threads" not in (tmp_path / "ckpt" / "config.json").read_text()
+
+
+def test_sb3_policy_predicts_on_one_thread_by_default():
+    sb3 = pytest.importorskip("stable_baselines3")
+    from lerobot_gym.policies.sb3 import SB3Policy, make_sb3_env
+
+    env = make_sb3_env("lerobot_gym/SO101-Reach-v0", obs_type="state")
+    model = sb3.SAC("MlpPolicy", env, policy_kwargs={"net_arch": [8]}, seed=0, device="cpu")
+    policy = SB3Policy.from_env(model, env)
+    obs, _ = env.unwrapped.reset(seed=0)
+    env.close()
+    seen: list[int] = []
+    model.policy.actor.register_forward_pre_hook(lambda m, a: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        policy.select_action(obs)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1]
