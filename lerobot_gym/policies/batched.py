@@ -23,7 +23,8 @@ Design decisions:
   and unnormalised by the same elementwise code, and a sampling policy draws its noise row by
   row in env order, as the per-env path does (diffusion with DDIM draws only the initial
   noise, so it matches exactly; DDPM's per-step noise is drawn for the batch at once, same
-  distribution, other draws).
+  distribution, other draws). An SB3 policy built with ``deterministic=False`` samples its
+  batch in one draw too: same distribution, other samples.
 """
 
 from __future__ import annotations
