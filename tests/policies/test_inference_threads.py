@@ -91,3 +91,21 @@ def test_sb3_policy_predicts_on_one_thread_by_default():
     finally:
         torch.set_num_threads(before)
     assert seen == [1]
+
+
+def test_the_cli_flag_reaches_the_policy_through_make_policy(tmp_path):
+    import gymnasium as gym
+
+    from lerobot_gym.cli.eval import PARSER
+    from lerobot_gym.policies import make_policy
+
+    _act().save(tmp_path / "ckpt")
+    flags = PARSER.parse([f"--policy.path={tmp_path / 'ckpt'}", "--policy.inference_threads=2"])
+    args = {k: v for k, v in flags["policy"].items() if k != "type"}
+    env = gym.make("lerobot_gym/SO101-PickCube-v0", obs_type="state")
+    try:
+        assert make_policy("act", env, **args).inference_threads == 2
+        with pytest.raises(ConfigError, match=r"--policy\.inference_threads=0"):
+            make_policy("act", env, **{**args, "inference_threads": 0})
+    finally:
+        env.close()
