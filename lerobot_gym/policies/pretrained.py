@@ -28,12 +28,12 @@ Design decisions:
   ``load_policy(path, inference_threads=N)``, ``--policy.inference_threads=N``; None keeps
   torch's own setting). A policy step is a batch of one: small matrices whose split over
   threads costs more in synchronisation than it saves, and on a shared machine the second
-  thread waits for a core. Measured on this project's 2-core machine under load
-  (``benchmarks/policy_latency.py``): a compact state ACT chunk costs 1.6 ms on one thread and
-  10 to 490 ms on torch's default two; a 10-step DDIM diffusion sample 24 ms against 148 ms
-  (p50). Training keeps torch's setting: the count is changed only around the network call
-  and restored after it (``torch.set_num_threads`` is process-wide and costs under a
-  microsecond).
+  thread waits for a core. Measured on this project's 2-core machine shared with other jobs
+  (``benchmarks/policy_latency.py`` records the figures): a compact state ACT chunk costs
+  1.6 ms on one thread and 10 to 490 ms on torch's default two at load 2 (p99 over a second at
+  load 18); a 10-step DDIM diffusion sample 24 ms against 148 ms (p50). Training keeps torch's
+  setting: the count is changed only around the network call and restored after it
+  (``torch.set_num_threads`` is process-wide and costs under a microsecond).
 * The per-step conversions (observation to tensors, normalisation, the action back to numpy)
   cost about 20 us of a chunk step's 1 ms network pass (measured), so they stay simple rather
   than preallocated; ACT's steps between chunks touch neither the observation nor torch.
