@@ -87,8 +87,9 @@ def _actions(space: gym.Space, steps: int) -> np.ndarray:
     return rng.uniform(low, high, size=(steps, *low.shape)).astype(np.float32)
 
 
-def _raw_rate(actions: np.ndarray) -> float:
-    """Control steps/s of one MjData stepped by a Python loop, targets written to ``ctrl``."""
+def _raw_rate(actions: np.ndarray) -> tuple[float, float]:
+    """Control steps/s of one MjData stepped by a Python loop, targets written to ``ctrl``,
+    and its CPU seconds per control step."""
     env = gym.make(ENV_ID, obs_type="state", disable_env_checker=True)
     env.reset(seed=0)
     robot_env = env.unwrapped
@@ -99,13 +100,14 @@ def _raw_rate(actions: np.ndarray) -> float:
         robot.from_user(actions.reshape(-1, actions.shape[-1])), robot.lower_rad, robot.upper_rad
     )
     arm = backend.scene.ctrl_index
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for ctrl in ctrls:
         data.ctrl[arm] = ctrl
         mujoco.mj_step(model, data, nstep=substeps)
     rate = len(ctrls) / (time.perf_counter() - t0)
+    cpu = (time.process_time() - c0) / len(ctrls)
     env.close()
-    return rate
+    return rate, cpu
 
 
 def _cpu_per_step(step, actions: np.ndarray, env_steps_per_call: int) -> float:
@@ -118,11 +120,20 @@ def _cpu_per_step(step, actions: np.ndarray, env_steps_per_call: int) -> float:
 
 def _vector_rate(envs: gym.vector.VectorEnv, actions: np.ndarray) -> float:
     """Env steps/s (num_envs x steps/s) over the given batched actions."""
+    return _vector_rate_cpu(envs, actions)[0]
+
+
+def _vector_rate_cpu(envs: gym.vector.VectorEnv, actions: np.ndarray) -> tuple[float, float, float]:
+    """Env steps/s, and CPU seconds per env step of the whole process (every thread) and of
+    the calling thread alone (its Python plus its share of the physics)."""
     envs.reset(seed=0)
-    t0 = time.perf_counter()
+    t0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
     for action in actions:
         envs.step(action)
-    return envs.num_envs * len(actions) / (time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    steps = envs.num_envs * len(actions)
+    cpu, main = time.process_time() - c0, time.thread_time() - m0
+    return steps / wall, cpu / steps, main / steps
 
 
 def _physics_rates(steps: int, cores: int) -> dict[str, float]:
@@ -217,9 +228,15 @@ def _state_figures(repeats: int, batched_steps: int, cores: int) -> None:
     )
     async_actions = actions.reshape(-1, 2, actions.shape[-1])
     raw_rates, batched_rates, async_rates, one_rates = [], [], [], []
+    raw_cpus, batched_cpus, main_cpus = [], [], []
     for _ in range(repeats):
-        raw_rates.append(_raw_rate(actions))
-        batched_rates.append(_vector_rate(batched, actions))
+        raw_rate, raw_cpu = _raw_rate(actions)
+        raw_rates.append(raw_rate)
+        raw_cpus.append(raw_cpu)
+        rate, cpu, main = _vector_rate_cpu(batched, actions)
+        batched_rates.append(rate)
+        batched_cpus.append(cpu)
+        main_cpus.append(main)
         one_rates.append(_vector_rate(one_thread, actions))
         async_rates.append(_vector_rate(async_envs, async_actions))
     shares = _breakdown(one_thread, actions)
@@ -247,12 +264,29 @@ def _state_figures(repeats: int, batched_steps: int, cores: int) -> None:
     )
     for name, value in physics.items():
         print(f"physics only, N={N}, {name}: {value:9.1f} env steps/s")
+    # CPU time does not count the time other processes hold the cores, so these hold on a
+    # loaded machine where the wall-clock ratio above cannot.
+    raw_cpu, cpu, main = min(raw_cpus), min(batched_cpus), min(main_cpus)
+    print(
+        f"CPU per step: raw loop {raw_cpu * 1e6:.1f} us; batched env {cpu * 1e6:.1f} us per env "
+        f"step (all threads), its calling thread {main * 1e6:.1f} us"
+    )
+    print(
+        f"ratio raw CPU/batched CPU per env step: {raw_cpu / cpu:.3f}  (what the env adds "
+        "around the physics, load-independent)"
+    )
+    print(
+        f"ratio batched/physics limit from CPU time: {raw_cpu / (cores * main):.3f}  (the calling "
+        "thread's CPU per env step is the step's critical path when the other cores are free: "
+        "an estimate of the first ratio on a quiet machine)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (about a minute)")
     parser.add_argument("--camera-only", action="store_true", help="only the camera figures")
+    parser.add_argument("--state-only", action="store_true", help="only the state-only figures")
     args = parser.parse_args()
     repeats = 3 if args.quick else 5
     batched_steps = 150 if args.quick else 600
@@ -263,6 +297,8 @@ def main() -> None:
     print(f"load average (1, 5, 15 min): {load}; cores available: {cores}")
     if not args.camera_only:
         _state_figures(repeats, batched_steps, cores)
+    if args.state_only:
+        return
     cam_batched = lerobot_gym.make_vec(ENV_ID, num_envs=N, **CAMERA)
     cam_actions = _actions(cam_batched.action_space, cam_steps)
     cam_async = gym.make_vec(
