@@ -118,6 +118,24 @@ def _cpu_per_step(step, actions: np.ndarray, env_steps_per_call: int) -> float:
     return (time.process_time() - t0) / (len(actions) * env_steps_per_call)
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _async_cpu_per_step(envs: gym.vector.AsyncVectorEnv, actions: np.ndarray) -> float:
+    """CPU seconds per env step of AsyncVectorEnv: this process plus its worker processes."""
+    pids = [process.pid for process in envs.processes]
+    envs.reset(seed=0)
+    c0, w0 = time.process_time(), sum(_process_cpu(pid) for pid in pids)
+    for action in actions:
+        envs.step(action)
+    workers = sum(_process_cpu(pid) for pid in pids) - w0
+    return (time.process_time() - c0 + workers) / (envs.num_envs * len(actions))
+
+
 def _vector_rate(envs: gym.vector.VectorEnv, actions: np.ndarray) -> float:
     """Env steps/s (num_envs x steps/s) over the given batched actions."""
     return _vector_rate_cpu(envs, actions)[0]
@@ -228,7 +246,7 @@ def _state_figures(repeats: int, batched_steps: int, cores: int) -> None:
     )
     async_actions = actions.reshape(-1, 2, actions.shape[-1])
     raw_rates, batched_rates, async_rates, one_rates = [], [], [], []
-    raw_cpus, batched_cpus, main_cpus = [], [], []
+    raw_cpus, batched_cpus, main_cpus, async_cpus = [], [], [], []
     for _ in range(repeats):
         raw_rate, raw_cpu = _raw_rate(actions)
         raw_rates.append(raw_rate)
@@ -239,6 +257,7 @@ def _state_figures(repeats: int, batched_steps: int, cores: int) -> None:
         main_cpus.append(main)
         one_rates.append(_vector_rate(one_thread, actions))
         async_rates.append(_vector_rate(async_envs, async_actions))
+        async_cpus.append(_async_cpu_per_step(async_envs, async_actions))
     shares = _breakdown(one_thread, actions)
     physics: dict[str, float] = {}
     for _ in range(repeats):
@@ -274,6 +293,10 @@ def _state_figures(repeats: int, batched_steps: int, cores: int) -> None:
     print(
         f"ratio raw CPU/batched CPU per env step: {raw_cpu / cpu:.3f}  (what the env adds "
         "around the physics, load-independent)"
+    )
+    print(
+        f"CPU per env step, AsyncVectorEnv(2) (main + workers): {min(async_cpus) * 1e6:.1f} us; "
+        f"ratio to batched {min(async_cpus) / cpu:.2f}  (the second ratio in CPU time)"
     )
     print(
         f"ratio batched/physics limit from CPU time: {raw_cpu / (cores * main):.3f}  (the calling "
@@ -314,7 +337,7 @@ def main() -> None:
     cam_single.reset(seed=0)
     single_actions = cam_actions.reshape(-1, cam_actions.shape[-1])
     cam_threads = lerobot_gym.make_vec(ENV_ID, num_envs=N, render_workers=2, **CAMERA)
-    cam_rates, cam_async_rates, cpu_batched, cpu_single = [], [], [], []
+    cam_rates, cam_async_rates, cpu_batched, cpu_single, cpu_async = [], [], [], [], []
     thread_rates, cpu_threads = [], []
     for _ in range(max(2, repeats - 1)):
         cam_rates.append(_vector_rate(cam_batched, cam_actions))
@@ -323,6 +346,7 @@ def main() -> None:
         cpu_batched.append(_cpu_per_step(cam_batched.step, cam_actions, N))
         cpu_threads.append(_cpu_per_step(cam_threads.step, cam_actions, N))
         cpu_single.append(_cpu_per_step(cam_single.step, single_actions, 1))
+        cpu_async.append(_async_cpu_per_step(cam_async, cam_async_actions))
     cam_batched.close()
     cam_threads.close()
     cam_async.close()
@@ -346,6 +370,13 @@ def main() -> None:
     )
     print(
         f"ratio CPU per env step single/batched: {cpu_s / cpu_b:.2f}  (no goal; load-independent)"
+    )
+    cpu_a = min(cpu_async) * 1e3
+    print(
+        f"CPU per env step, AsyncVectorEnv(2), 1x96x96 (main + workers): {cpu_a:.2f} ms; ratio "
+        f"to batched {cpu_a / cpu_b:.2f}, to render_workers=2 {cpu_a / cpu_t:.2f}  (the goal "
+        "ratio in CPU time: what an env step costs the machine, load-independent; a quiet "
+        "2-core machine's wall ratio if both use both cores)"
     )
 
 
