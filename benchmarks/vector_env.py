@@ -15,47 +15,85 @@ SO101-Reach, N = 16 twins, random actions (the same array for every contender):
 Also printed, because a loaded machine starves the threaded env first: the batched env with one
 physics thread divided by the raw loop (what lerobot_gym adds around the physics, per env step,
 on one core), and where a batched step's time goes: the physics call (``Batch.step``), the
-per-twin Python of the tasks (facts, reward, success), and the rest (actions, safety,
-observations, info), so a task whose Python dominates shows it.
+tasks' evaluation (facts, reward, success: one numpy pass for Reach, ``Task.evaluate_batch``),
+and the rest (actions, safety, observations, info).
 
 And the physics alone for the same 16 twins, to show why the env uses ``mujoco.batch``: one
 control step (all substeps) of every twin by a Python loop over 16 ``MjData`` (``mj_step``
 holds the GIL, so threads cannot help it), by ``mujoco.rollout`` on a thread pool (state vectors
 in and out, no per-twin ``MjData`` left for the tasks), and by ``mujoco.batch.Batch``
-(persistent, threaded, what the env runs).
+(persistent, threaded, what the env runs). These run at rest (constant controls), so they are
+faster than the raw loop, which follows the random actions.
 
-With the camera, CPU time per env step (``time.process_time``, every thread of the process) of
-the batched env and of one ``gym.make`` env is printed too: unlike wall time it does not depend
-on how many processes share the cores, so it shows what tiling saves per view on a loaded machine.
+CPU-time figures (``time.process_time``: every thread of this process; for
+``AsyncVectorEnv`` this process plus its workers from ``/proc``) do not count the time other
+processes hold the cores, so they hold on a loaded machine where wall-clock ratios do not:
+
+- state: raw CPU per control step / the batched env's CPU per env step (what the env adds);
+  ``AsyncVectorEnv``'s CPU per env step / the batched env's (the second goal in CPU); and the
+  raw loop's CPU / (cores x the calling thread's CPU per env step): the calling thread runs all
+  of the step's Python plus its share of the physics, so its CPU is the step's critical path
+  when the other core is free: an estimate of the first goal's ratio on a quiet machine.
+- camera: CPU per env step of the batched env (one and two render threads), of one ``gym.make``
+  env, and of ``AsyncVectorEnv(2)``; their ratio is the camera goal in CPU time (a quiet 2-core
+  machine's wall ratio when both contenders keep both cores busy: ``render_workers=2``).
 
 Every figure is a best of interleaved repeats. The machine's load (``os.getloadavg``) is printed
-with the figures: other processes on the cores lower the batched env (which uses every core)
-more than the single-thread anchor, so a loaded machine understates the first ratio.
+with the figures. Under load the wall-clock ratios are unreliable both ways: the threaded
+batched env loses most (both its threads must be scheduled at every step), and
+``AsyncVectorEnv``'s workers, which sleep between steps, are favoured by the scheduler over
+busy processes in its short timed windows (one ``--quick`` run at load 15 gave it 884 camera
+env steps/s, more CPU than two cores' share of the load allows).
 
-Measured (2026-12-07, ``--quick``, 2-core machine shared with other agents' jobs, load average
-8.6-9.5, llvmpipe; a quiet machine will show higher wall-clock figures for the threaded
-contenders):
+Measured (2026-12-07, ``--quick``, 2-core machine, llvmpipe), before this session's changes
+(commit 622daf6, load average 1.5-2.4, one other process busy):
 
-    raw mj_step loop 4538 steps/s; physics limit (2 x raw) 9076
-    state: batched 3190 env steps/s = 0.35 of the limit (goal 0.85); AsyncVectorEnv(2) 1428:
-           ratio 2.23 (goal 1.3); one physics thread 4164 = 0.92 of raw; its step: physics
-           86 %, tasks' per-twin Python 8.5 %, rest 6 %
-    physics only, N=16: Python loop 5705, mujoco.rollout (2 threads) 5173, mujoco.batch 5704
-    1x96x96: batched 168.5 env steps/s, AsyncVectorEnv(2) 229.2: ratio 0.74 (goal 3);
-             render_workers=2 133.1: ratio 0.58
-    CPU per env step, 1x96x96: batched 2.86 ms, render_workers=2 2.97 ms, gym.make env 2.94 ms
+    raw mj_step loop 6176 steps/s; physics limit (2 x raw) 12352
+    state: batched 4272 env steps/s = 0.346 of the limit (goal 0.85); AsyncVectorEnv(2) 1778:
+           ratio 2.40 (goal 1.3); one physics thread 6077 = 0.98 of raw; its step: physics
+           84 %, tasks' per-twin Python 8.6 %, rest 7.3 %
+    1x96x96: batched 347 env steps/s, AsyncVectorEnv(2) 450: ratio 0.77 (goal 3);
+             render_workers=2 641: ratio 1.43
+    CPU per env step, 1x96x96: batched 2.72 ms, render_workers=2 2.74 ms, gym.make env 2.69 ms
 
-An earlier ``--camera-only`` run (load 11-14) gave 0.47 (batched) and 0.36 (render_workers=2).
-What limits the camera figure: an env step's CPU is its view, and a view costs the same in the
-batched env as in a ``gym.make`` env (2.9 ms here, the geometry, mostly the SO-101's floor;
-``benchmarks/scene_geometry.py``). Both sides use the same 2 cores, so the batched env can at
-best match ``AsyncVectorEnv(2)`` in wall time; render_workers=2 moves the drawing onto a
-second core (same CPU per step), which helps only where a core is idle, not on this loaded
-machine. 3x needs views that cost a third as much (a GPU renderer, or lighter scene geometry,
-which changes the images: see scene_geometry.py), not a different way to batch them.
+After (load average 14.7-17, every core busy with other agents' jobs: CPU pressure 99.8 %):
 
-Usage: ``python benchmarks/vector_env.py [--quick] [--camera-only]`` (quick runs in about a
-minute; ``--camera-only`` skips the state-only and physics-only figures).
+    raw mj_step loop 2022 steps/s; batched 1686 = 0.417 of the limit; AsyncVectorEnv(2) 401:
+           ratio 4.20; one physics thread 1700 = 0.84 of raw; its step: physics 92 %,
+           tasks' evaluation 3.4 %, rest 4.9 %
+    CPU per env step: raw loop 115.6 us, batched 139.2 us (0.830), its calling thread 74.0 us:
+           critical-path estimate 0.780 of the limit (0.78-0.85 over six runs at load 10-15;
+           0.76 before the changes, measured the same way); AsyncVectorEnv(2) 644.7 us: 4.63x
+    1x96x96 CPU per env step: batched 1.47 ms, render_workers=2 1.46 ms, gym.make env
+           1.34-2.0 ms, AsyncVectorEnv(2) 2.38 ms: ratio 1.62 (goal 3); wall ratios 0.16-0.73
+           (not meaningful at this load, see above)
+
+What changed, and what each bought:
+
+- State: the step's Python (measured with the physics stubbed, 16 twins, no reset): 155 us ->
+  39 us per batched step: Reach evaluates all twins in one numpy pass, actions inside the
+  limits pass safety in one clamp-and-compare, worlds go stale by one counter, info and
+  observations without copies. In the running env (caches cold after the physics) the Python
+  is ~6 us per env step (was ~12). The remaining gap to 0.85 is the physics itself:
+  ``mujoco.batch`` with 2 threads spends 7-10 % more CPU than with one (125 vs 117 us per env
+  step at load 10), and each twin's step costs up to ~4 % more than the raw loop's (16 ``MjData``
+  evict each other from the caches), so even with no Python the critical-path estimate is
+  ~0.9. Wall-clock on a quiet machine is for the coordinator's run.
+- Camera: the SO-101 floor (an infinite plane: 200 x 200 quads in MuJoCo's display list) is
+  drawn only where each view looks (``lerobot_gym/sim/plane_cull.py``, same pixels bit for
+  bit): a 96x96 front view's ``mjr_render`` went from 2.3 ms to 0.6-0.9 ms, and a batched env
+  step's CPU from 2.72 ms to ~1.5 ms. This is in ``TiledRenderer``, so ``gym.make`` envs (and
+  ``AsyncVectorEnv``'s workers) get it too, and the goal ratio barely moves (CPU ratio ~1.6).
+  What a view costs now is its pixels, not its vertices: with every geom moved out of view a
+  view still costs 0.22 ms (skybox, clear), and a view of the scene 0.6-0.7 ms (the table, the
+  arm and the floor filled at 96x96, load ~10). Tiling shares only what is paid per render call
+  (GL context switch, read-back), so the batched env cannot be 3x cheaper per view than a
+  ``gym.make`` env with the same software rasteriser; 3x needs cheaper pixels (a GPU, or
+  fewer/cheaper fragments, which change the images).
+
+Usage: ``python benchmarks/vector_env.py [--quick] [--camera-only | --state-only]`` (quick runs
+in about two minutes on a quiet machine; ``--camera-only`` skips the state-only and physics-only
+figures, ``--state-only`` the camera ones).
 """
 
 from __future__ import annotations
@@ -217,7 +255,7 @@ class _Timer:
 
 
 def _breakdown(envs: gym.vector.VectorEnv, actions: np.ndarray) -> tuple[float, float, float]:
-    """Shares of a batched step: physics, the tasks' per-twin Python, everything else."""
+    """Shares of a batched step: physics, the tasks' evaluation, everything else."""
     inner = envs.unwrapped
     envs.reset(seed=0)
     physics = _Timer(inner.batch.step)
@@ -278,7 +316,7 @@ def _state_figures(repeats: int, batched_steps: int, cores: int) -> None:
     print(f"batched vector env, one physics thread: {max(one_rates):8.1f} env steps/s")
     print(f"ratio one-thread batched/raw: {max(one_rates) / raw:.3f}  (no goal: the Python share)")
     print(
-        f"one-thread batched step time: physics {shares[0]:.1%}, tasks' per-twin Python "
+        f"one-thread batched step time: physics {shares[0]:.1%}, tasks' evaluation "
         f"{shares[1]:.1%}, rest (actions, safety, observations, info) {shares[2]:.1%}"
     )
     for name, value in physics.items():

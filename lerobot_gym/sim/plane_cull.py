@@ -37,6 +37,8 @@ Decisions:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import mujoco
@@ -188,27 +190,24 @@ class PlaneGridCuller:
             _, list_id = plane.exact.popitem(last=False)  # reused for this pose
         else:
             list_id = GL.glGenLists(1)
-        GL.glNewList(list_id, GL.GL_COMPILE)
-        _draw_quads(GL, verts, tex)
-        GL.glEndList()
+        with _compiling(GL, list_id):
+            _draw_quads(GL, verts, tex)
         plane.exact[key] = list_id
         return int(list_id)
 
     def _call(self, plane: _Plane, list_id: int) -> None:
         GL = self._gl
-        GL.glNewList(plane.list, GL.GL_COMPILE)
-        GL.glCallList(list_id)
-        GL.glEndList()
+        with _compiling(GL, plane.list):
+            GL.glCallList(list_id)
 
     def _set_list(self, plane: _Plane, ids: np.ndarray) -> None:
         plane.last_ids = ids
         GL = self._gl
-        GL.glNewList(plane.list, GL.GL_COMPILE)
-        GL.glListBase(plane.base)
-        if len(ids):
-            GL.glCallLists(len(ids), GL.GL_UNSIGNED_INT, ids)
-        GL.glListBase(0)
-        GL.glEndList()
+        with _compiling(GL, plane.list):
+            GL.glListBase(plane.base)
+            if len(ids):
+                GL.glCallLists(len(ids), GL.GL_UNSIGNED_INT, ids)
+            GL.glListBase(0)
 
 
 class _Plane:
@@ -265,13 +264,22 @@ def _compile(GL: Any, gx: np.ndarray, gy: np.ndarray) -> tuple[int, np.ndarray]:
             mx, my = np.meshgrid(x, y, indexing="ij")  # x outer, y inner: MuJoCo's order
             verts, tex = _quads(gx, gy, mx.reshape(-1), my.reshape(-1))
             block = bx * nb + by
-            GL.glNewList(base + block, GL.GL_COMPILE)
-            _draw_quads(GL, verts, tex)
-            GL.glEndList()
+            with _compiling(GL, base + block):
+                _draw_quads(GL, verts, tex)
             x0, x1 = gx[bx * BLOCK], gx[bx * BLOCK + BLOCK]
             y0, y1 = gy[by * BLOCK], gy[by * BLOCK + BLOCK]
             corners[block] = [(x0, y0, 0.0), (x1, y0, 0.0), (x1, y1, 0.0), (x0, y1, 0.0)]
     return base, corners
+
+
+@contextmanager
+def _compiling(GL: Any, list_id: int) -> Iterator[None]:
+    """Compile a display list; ended even if a call fails (GL would stay in compile mode)."""
+    GL.glNewList(list_id, GL.GL_COMPILE)
+    try:
+        yield
+    finally:
+        GL.glEndList()
 
 
 def _quads(
