@@ -31,6 +31,8 @@ Decisions:
   1000 for the SO-101's front camera), kept for the last ``EXACT_CACHE`` such poses. A moving
   camera's poses do not repeat, so it only ever calls blocks (recompiling a plane list of one
   ``glCallLists`` per view costs tens of microseconds).
+- Blocks are compiled into their lists the first time a view needs them (a front camera needs
+  ~13 of 400), so a renderer starts as fast as before and holds few extra vertices in GL.
 - GL names: the block lists belong to the renderer's GL context and are freed with it.
 """
 
@@ -100,7 +102,7 @@ class PlaneGridCuller:
         for geom, ordinal in planes:
             gx, gy = _grid(model, geom, 0), _grid(model, geom, 1)
             plane = _Plane(geom, con.basePlane + ordinal + 1, _compile(GL, gx, gy))
-            plane.gx, plane.gy = gx, gy
+            plane.gx, plane.gy = gx, gy  # the grid's lines, for the quads of a block or a pose
             self._planes.append(plane)
 
     def cull(self, scene: mujoco.MjvScene, aspect: float) -> None:
@@ -203,6 +205,10 @@ class PlaneGridCuller:
     def _set_list(self, plane: _Plane, ids: np.ndarray) -> None:
         plane.last_ids = ids
         GL = self._gl
+        # Blocks are compiled the first time a view needs them (most never are), and before
+        # the plane's list is opened: GL lists cannot be compiled inside one another.
+        for block in ids[~plane.compiled[ids]]:
+            _compile_block(GL, plane, int(block))
         with _compiling(GL, plane.list):
             GL.glListBase(plane.base)
             if len(ids):
@@ -232,6 +238,7 @@ class _Plane:
             + inner[None, None, :]
         ).reshape(len(self.all_ids), -1)
         self.gx = self.gy = np.zeros(0)
+        self.compiled = np.zeros(len(self.all_ids), dtype=bool)
         self.exact: OrderedDict[tuple[Any, ...], int] = OrderedDict()
         self.seen: OrderedDict[tuple[Any, ...], None] = OrderedDict()
 
@@ -251,25 +258,37 @@ def _grid(model: mujoco.MjModel, geom: int, k: int) -> np.ndarray:
 
 
 def _compile(GL: Any, gx: np.ndarray, gy: np.ndarray) -> tuple[int, np.ndarray]:
-    """One display list per block of the grid, MuJoCo's quads; (first list id, block corners)."""
+    """Names for one display list per block (filled on first use); (first id, block corners)."""
     nb = _GRID // BLOCK
     base = GL.glGenLists(nb * nb)
     if not base:
         raise RuntimeError("glGenLists failed")
-    corners = np.empty((nb * nb, 4, 3))
-    for bx in range(nb):
-        for by in range(nb):
-            x = np.arange(bx * BLOCK, bx * BLOCK + BLOCK)
-            y = np.arange(by * BLOCK, by * BLOCK + BLOCK)
-            mx, my = np.meshgrid(x, y, indexing="ij")  # x outer, y inner: MuJoCo's order
-            verts, tex = _quads(gx, gy, mx.reshape(-1), my.reshape(-1))
-            block = bx * nb + by
-            with _compiling(GL, base + block):
-                _draw_quads(GL, verts, tex)
-            x0, x1 = gx[bx * BLOCK], gx[bx * BLOCK + BLOCK]
-            y0, y1 = gy[by * BLOCK], gy[by * BLOCK + BLOCK]
-            corners[block] = [(x0, y0, 0.0), (x1, y0, 0.0), (x1, y1, 0.0), (x0, y1, 0.0)]
-    return base, corners
+    edges_x, edges_y = gx[::BLOCK], gy[::BLOCK]
+    bx, by = np.divmod(np.arange(nb * nb), nb)
+    x0, x1, y0, y1 = edges_x[bx], edges_x[bx + 1], edges_y[by], edges_y[by + 1]
+    zero = np.zeros(nb * nb)
+    corners = np.stack(
+        [
+            np.stack([x0, y0, zero], axis=1),
+            np.stack([x1, y0, zero], axis=1),
+            np.stack([x1, y1, zero], axis=1),
+            np.stack([x0, y1, zero], axis=1),
+        ],
+        axis=1,
+    )
+    return int(base), corners
+
+
+def _compile_block(GL: Any, plane: _Plane, block: int) -> None:
+    """Fill block ``block``'s display list with its quads (MuJoCo's order: x outer, y inner)."""
+    bx, by = divmod(block, _GRID // BLOCK)
+    x = np.arange(bx * BLOCK, bx * BLOCK + BLOCK)
+    y = np.arange(by * BLOCK, by * BLOCK + BLOCK)
+    mx, my = np.meshgrid(x, y, indexing="ij")
+    verts, tex = _quads(plane.gx, plane.gy, mx.reshape(-1), my.reshape(-1))
+    with _compiling(GL, plane.base + block):
+        _draw_quads(GL, verts, tex)
+    plane.compiled[block] = True
 
 
 @contextmanager
