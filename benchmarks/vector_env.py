@@ -43,7 +43,10 @@ with the figures. Under load the wall-clock ratios are unreliable both ways: the
 batched env loses most (both its threads must be scheduled at every step), and
 ``AsyncVectorEnv``'s workers, which sleep between steps, are favoured by the scheduler over
 busy processes in its short timed windows (one ``--quick`` run at load 15 gave it 884 camera
-env steps/s, more CPU than two cores' share of the load allows).
+env steps/s, another at load 11 1139 state env steps/s, more than the batched env's 1061 though
+it costs 3.7x more CPU per env step: more CPU than two cores' share of the load allows). The
+CPU-time figures move with the load too, less: the calling thread's CPU includes its waits
+for a descheduled pool thread.
 
 Measured (2026-12-07, ``--quick``, 2-core machine, llvmpipe), before this session's changes
 (commit 622daf6, load average 1.5-2.4, one other process busy):
@@ -62,8 +65,9 @@ After (load average 14.7-17, every core busy with other agents' jobs: CPU pressu
            ratio 4.20; one physics thread 1700 = 0.84 of raw; its step: physics 92 %,
            tasks' evaluation 3.4 %, rest 4.9 %
     CPU per env step: raw loop 115.6 us, batched 139.2 us (0.830), its calling thread 74.0 us:
-           critical-path estimate 0.780 of the limit (0.78-0.85 over six runs at load 10-15;
-           0.76 before the changes, measured the same way); AsyncVectorEnv(2) 644.7 us: 4.63x
+           critical-path estimate 0.780 of the limit (0.69-0.85 over seven runs at load 10-15;
+           0.76 before the changes, measured the same way at load 10); AsyncVectorEnv(2)
+           644.7 us: 4.63x (3.67x in another run)
     1x96x96 CPU per env step: batched 1.47 ms, render_workers=2 1.46 ms, gym.make env
            1.34-2.0 ms, AsyncVectorEnv(2) 2.38 ms: ratio 1.62 (goal 3); wall ratios 0.16-0.73
            (not meaningful at this load, see above)
