@@ -30,7 +30,9 @@ Decisions:
   the test, one ``glDrawArrays`` (compiled once, ~0.3 ms; 521 quads instead of the blocks'
   1000 for the SO-101's front camera), kept for the last ``EXACT_CACHE`` such poses. A moving
   camera's poses do not repeat, so it only ever calls blocks (recompiling a plane list of one
-  ``glCallLists`` per view costs tens of microseconds).
+  ``glCallLists`` per view costs tens of microseconds). The pose includes the plane's: MuJoCo
+  draws an infinite plane shifted under the camera of the scene's previous update, so views of
+  different cameras taking turns in one renderer move it at every view and keep to the blocks.
 - Blocks are compiled into their lists the first time a view needs them (a front camera needs
   ~13 of 400), so a renderer starts as fast as before and holds few extra vertices in GL.
 - GL names: the block lists belong to the renderer's GL context and are freed with it.
