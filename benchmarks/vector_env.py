@@ -64,8 +64,9 @@ After (load average 14.7-17, every core busy with other agents' jobs: CPU pressu
     raw mj_step loop 2022 steps/s; batched 1686 = 0.417 of the limit; AsyncVectorEnv(2) 401:
            ratio 4.20; one physics thread 1700 = 0.84 of raw; its step: physics 92 %,
            tasks' evaluation 3.4 %, rest 4.9 %
-    CPU per env step: raw loop 115.6 us, batched 139.2 us (0.830), its calling thread 74.0 us:
-           critical-path estimate 0.780 of the limit (0.69-0.85 over seven runs at load 10-15;
+    CPU per env step: raw loop 115.6 us, batched 139.2 us (0.830; 0.78-0.85 over runs), its
+           calling thread 74.0 us:
+           critical-path estimate 0.780 of the limit (0.69-0.85 over eight runs at load 7-15;
            0.76 before the changes, measured the same way at load 10); AsyncVectorEnv(2)
            644.7 us: 4.63x (3.67x in another run)
     1x96x96 CPU per env step: batched 1.47 ms, render_workers=2 1.46 ms, gym.make env
