@@ -69,6 +69,7 @@ import mujoco
 import numpy as np
 
 from lerobot_gym.errors import ConfigError
+from lerobot_gym.sim.culling import cull_scene
 from lerobot_gym.sim.rendering import close_at_exit
 
 # GL renderbuffers are at least this large on every implementation MuJoCo supports
@@ -99,6 +100,8 @@ class TiledRenderer:
         lock: held while each view's scene is read from its ``MjData`` (not while drawing), for
             data another thread steps.
         max_geom: capacity of the scene (geoms per view).
+        cull: drop, per view, the geoms wholly outside its frustum before drawing
+            (:func:`~lerobot_gym.sim.culling.cull_scene`; the same images).
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class TiledRenderer:
         reflections: bool = False,
         lock: AbstractContextManager | None = None,
         max_geom: int = 10000,
+        cull: bool = True,
     ) -> None:
         self._gl = None
         self._con: mujoco.MjrContext | None = None
@@ -138,6 +142,7 @@ class TiledRenderer:
         self._whole = mujoco.MjrRect(0, 0, self.buffer_size[1], self.buffer_size[0])
         self._pixels = np.empty((*self.buffer_size, 3), np.uint8)
         self._lock = lock if lock is not None else nullcontext()
+        self._cull = bool(cull)
 
         self._scene = mujoco.MjvScene(model, maxgeom=max_geom)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = bool(shadows)
@@ -201,6 +206,8 @@ class TiledRenderer:
         for d, camera, rect in zip(datas, self._cameras, self.rects, strict=True):
             with self._lock:
                 mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
+            if self._cull:
+                cull_scene(scene, rect.width, rect.height)
             mujoco.mjr_render(rect, scene, con)
         mujoco.mjr_readPixels(self._pixels, None, self._whole, con)
         if out is None:
