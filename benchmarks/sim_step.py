@@ -127,6 +127,9 @@ import mujoco
 import numpy as np
 
 import lerobot_gym  # noqa: F401
+import lerobot_gym.sim.tiled as tiled
+from lerobot_gym.sim.culling import cull_scene
+from lerobot_gym.sim.tiled import TiledRenderer, View
 
 Timed = tuple[float, float]  # (wall seconds, CPU seconds) for one loop
 
@@ -283,6 +286,23 @@ def _camera(quick: bool) -> None:
     env.close()
 
 
+def _no_cull(scene: mujoco.MjvScene, width: int, height: int) -> int:
+    return 0
+
+
+def _culling(run: Callable[[], Timed], on: bool) -> Callable[[], Timed]:
+    """``run`` with the tiled renderers' frustum culling on or off (as before it existed)."""
+
+    def wrapped() -> Timed:
+        tiled.cull_scene = cull_scene if on else _no_cull
+        try:
+            return run()
+        finally:
+            tiled.cull_scene = cull_scene
+
+    return wrapped
+
+
 def _four_cameras(quick: bool) -> None:
     steps, repeats = (40, 5) if quick else (150, 7)
     env_id = "lerobot_gym/Aloha-TransferCube-v0"
@@ -316,9 +336,11 @@ def _four_cameras(quick: bool) -> None:
 
     rates = _best(
         {
-            "one": _env_loop(one, actions),
-            "four": _env_loop(four, actions),
-            "four_threads": _env_loop(four_threads, actions),
+            "one": _culling(_env_loop(one, actions), True),
+            "four": _culling(_env_loop(four, actions), True),
+            "four_threads": _culling(_env_loop(four_threads, actions), True),
+            "one_nocull": _culling(_env_loop(one, actions), False),
+            "four_nocull": _culling(_env_loop(four, actions), False),
             "old": per_camera,
         },
         steps,
@@ -328,28 +350,94 @@ def _four_cameras(quick: bool) -> None:
     _rate("env, 1 camera", rates["one"])
     _rate("env, 4 cameras (one tiled pass)", rates["four"])
     _rate("env, 4 cameras, render_workers=2 (opt-in)", rates["four_threads"])
+    _rate("env, 1 camera, culling off (before)", rates["one_nocull"])
+    _rate("env, 4 cameras, culling off (before)", rates["four_nocull"])
     _rate("state env + 4 mujoco.Renderer calls (before)", rates["old"])
-    for label, key in (("", "four"), (", render_workers=2", "four_threads")):
-        cost = (rates["one"][0] / rates[key][0], rates["one"][1] / rates[key][1])
+    for label, key, base in (
+        ("", "four", "one"),
+        (", render_workers=2", "four_threads", "one"),
+        (", culling off (before)", "four_nocull", "one_nocull"),
+    ):
+        cost = (rates[base][0] / rates[key][0], rates[base][1] / rates[key][1])
         print(
             f"cost 4 cameras{label} / 1 camera: wall {cost[0]:.3f}  cpu {cost[1]:.3f}  "
             "(goal <= 2.0)"
         )
     _ratio("4-camera tiled env / 4 Renderer calls (speed-up)", rates["four"], rates["old"], "info")
+    _ratio("4-camera env, culling on / off (speed-up)", rates["four"], rates["four_nocull"], "info")
     renderer.close()
     for env in (one, four, four_threads, state_env):
+        env.close()
+
+
+def _geoms_drawn(model: mujoco.MjModel, data: mujoco.MjData, camera: str) -> tuple[int, int]:
+    """Geoms in a 128x128 view of ``camera``: all, and those left after culling."""
+    scene = mujoco.MjvScene(model, maxgeom=10000)
+    for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION):
+        scene.flags[flag] = False  # as the env renders
+    cam = mujoco.MjvCamera()
+    cam.type = mujoco.mjtCamera.mjCAMERA_FIXED
+    cam.fixedcamid = model.camera(camera).id
+    catmask = mujoco.mjtCatBit.mjCAT_ALL.value
+    mujoco.mjv_updateScene(model, data, mujoco.MjvOption(), None, cam, catmask, scene)
+    return scene.ngeom, scene.ngeom - cull_scene(scene, 128, 128)
+
+
+def _per_view(quick: bool) -> None:
+    """CPU ms of each camera's view (one-view TiledRenderer, 128x128), culling off and on."""
+    states, repeats = (2, 5) if quick else (4, 9)
+    for env_id in ("lerobot_gym/Aloha-TransferCube-v0", "lerobot_gym/SO101-PickCube-v0"):
+        env = _make(env_id, obs_type="state")
+        datas = []
+        for seed in range(states):
+            env.reset(seed=seed)
+            env.action_space.seed(seed)
+            for _ in range(5):
+                env.step(env.action_space.sample())
+            backend = env.unwrapped.backend
+            d = mujoco.MjData(backend.model)
+            mujoco.mj_copyData(d, backend.model, backend.data)
+            datas.append(d)
+        model, robot = env.unwrapped.backend.model, env.unwrapped.robot
+        print(
+            f"{env_id.split('/')[1]}, one 128x128 view, CPU ms (best of {repeats}, mean of "
+            f"{states} states), culling off -> on, geoms drawn:"
+        )
+        for name in robot.camera_names:
+            view = View(robot.camera(name).mjcf_camera, 128, 128)
+            best = {False: [float("inf")] * states, True: [float("inf")] * states}
+            with (
+                TiledRenderer(model, [view], cull=False) as off,
+                TiledRenderer(model, [view]) as on,
+            ):
+                for _ in range(repeats):
+                    for cull, renderer in ((False, off), (True, on)):
+                        for k, d in enumerate(datas):
+                            renderer.render(d)  # this view's history (see test_culling.py)
+                            cpu = time.process_time()
+                            renderer.render(d)
+                            best[cull][k] = min(best[cull][k], time.process_time() - cpu)
+            ms = {c: 1e3 * sum(t) / states for c, t in best.items()}
+            drawn = _geoms_drawn(model, datas[0], view.camera)
+            print(
+                f"  {name:12s} {ms[False]:5.2f} -> {ms[True]:5.2f} ms "
+                f"(x{ms[True] / ms[False]:.2f})  geoms {drawn[0]} -> {drawn[1]}"
+            )
         env.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (about a minute)")
+    parser.add_argument("--cameras-only", action="store_true", help="items 4 and 5 only")
     args = parser.parse_args()
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-    _state(args.quick)
-    _servo(args.quick)
-    _camera(args.quick)
+    if not args.cameras_only:
+        _state(args.quick)
+        _servo(args.quick)
+        _camera(args.quick)
     _four_cameras(args.quick)
+    _per_view(args.quick)
     print("load average at end:   {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 

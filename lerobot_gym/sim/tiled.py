@@ -142,7 +142,8 @@ class TiledRenderer:
         self._whole = mujoco.MjrRect(0, 0, self.buffer_size[1], self.buffer_size[0])
         self._pixels = np.empty((*self.buffer_size, 3), np.uint8)
         self._lock = lock if lock is not None else nullcontext()
-        self._cull = bool(cull)
+        #: Whether :meth:`render` culls each view (may be changed between calls).
+        self.cull = bool(cull)
 
         self._scene = mujoco.MjvScene(model, maxgeom=max_geom)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = bool(shadows)
@@ -206,7 +207,7 @@ class TiledRenderer:
         for d, camera, rect in zip(datas, self._cameras, self.rects, strict=True):
             with self._lock:
                 mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
-            if self._cull:
+            if self.cull:
                 cull_scene(scene, rect.width, rect.height)
             mujoco.mjr_render(rect, scene, con)
         mujoco.mjr_readPixels(self._pixels, None, self._whole, con)
