@@ -127,11 +127,11 @@ import mujoco
 import numpy as np
 
 import lerobot_gym  # noqa: F401
-import lerobot_gym.sim.tiled as tiled
-from lerobot_gym.sim.culling import cull_scene
+from lerobot_gym.sim.culling import SceneCuller, cull_scene
 from lerobot_gym.sim.tiled import TiledRenderer, View
 
 Timed = tuple[float, float]  # (wall seconds, CPU seconds) for one loop
+_real_cull = SceneCuller.cull
 
 
 def _actions(env: gym.Env, steps: int) -> np.ndarray:
@@ -286,7 +286,7 @@ def _camera(quick: bool) -> None:
     env.close()
 
 
-def _no_cull(scene: mujoco.MjvScene, width: int, height: int) -> int:
+def _no_cull(culler: SceneCuller, width: int, height: int) -> int:
     return 0
 
 
@@ -294,11 +294,11 @@ def _culling(run: Callable[[], Timed], on: bool) -> Callable[[], Timed]:
     """``run`` with the tiled renderers' frustum culling on or off (as before it existed)."""
 
     def wrapped() -> Timed:
-        tiled.cull_scene = cull_scene if on else _no_cull
+        SceneCuller.cull = _real_cull if on else _no_cull  # type: ignore[method-assign]
         try:
             return run()
         finally:
-            tiled.cull_scene = cull_scene
+            SceneCuller.cull = _real_cull  # type: ignore[method-assign]
 
     return wrapped
 
@@ -384,8 +384,13 @@ def _geoms_drawn(model: mujoco.MjModel, data: mujoco.MjData, camera: str) -> tup
 
 
 def _per_view(quick: bool) -> None:
-    """CPU ms of each camera's view (one-view TiledRenderer, 128x128), culling off and on."""
-    states, repeats = (2, 5) if quick else (4, 9)
+    """CPU ms of each camera's view (a one-view TiledRenderer, 128x128), culling off and on.
+
+    One renderer with culling toggled between blocks of 10 renders of one state (interleaved,
+    the median block kept): a single render's CPU time is too noisy, and two renderers would
+    add a GL context switch to every render.
+    """
+    states, repeats = (2, 6) if quick else (4, 12)
     for env_id in ("lerobot_gym/Aloha-TransferCube-v0", "lerobot_gym/SO101-PickCube-v0"):
         env = _make(env_id, obs_type="state")
         datas = []
@@ -400,29 +405,34 @@ def _per_view(quick: bool) -> None:
             datas.append(d)
         model, robot = env.unwrapped.backend.model, env.unwrapped.robot
         print(
-            f"{env_id.split('/')[1]}, one 128x128 view, CPU ms (best of {repeats}, mean of "
-            f"{states} states), culling off -> on, geoms drawn:"
+            f"{env_id.split('/')[1]}, one 128x128 view, CPU ms per render (median of "
+            f"{repeats} blocks x {states} states), culling off -> on, geoms drawn:"
         )
+        total = {False: 0.0, True: 0.0}
         for name in robot.camera_names:
             view = View(robot.camera(name).mjcf_camera, 128, 128)
-            best = {False: [float("inf")] * states, True: [float("inf")] * states}
-            with (
-                TiledRenderer(model, [view], cull=False) as off,
-                TiledRenderer(model, [view]) as on,
-            ):
-                for _ in range(repeats):
-                    for cull, renderer in ((False, off), (True, on)):
-                        for k, d in enumerate(datas):
-                            renderer.render(d)  # this view's history (see test_culling.py)
-                            cpu = time.process_time()
-                            renderer.render(d)
-                            best[cull][k] = min(best[cull][k], time.process_time() - cpu)
-            ms = {c: 1e3 * sum(t) / states for c, t in best.items()}
+            blocks: dict[bool, list[float]] = {False: [], True: []}
+            with TiledRenderer(model, [view]) as renderer:
+                for i in range(repeats):
+                    for cull in (False, True) if i % 2 else (True, False):
+                        renderer.cull = cull
+                        cpu = 0.0
+                        for d in datas:
+                            renderer.render(d)  # the same history for both (test_culling.py)
+                            start = time.process_time()
+                            for _ in range(10):
+                                renderer.render(d)
+                            cpu += time.process_time() - start
+                        blocks[cull].append(cpu / (10 * states))
+            ms = {c: 1e3 * float(np.median(b)) for c, b in blocks.items()}
+            for c in total:
+                total[c] += ms[c]
             drawn = _geoms_drawn(model, datas[0], view.camera)
             print(
                 f"  {name:12s} {ms[False]:5.2f} -> {ms[True]:5.2f} ms "
                 f"(x{ms[True] / ms[False]:.2f})  geoms {drawn[0]} -> {drawn[1]}"
             )
+        print(f"  {'all cameras':12s} {total[False]:5.2f} -> {total[True]:5.2f} ms")
         env.close()
 
 

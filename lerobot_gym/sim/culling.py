@@ -93,8 +93,20 @@ _MARGIN_REL = 1e-3
 _MARGIN_ABS = 1e-4
 
 
-class _GeomArray:
-    """numpy views of one scene's ``mjvGeom`` buffer (all ``maxgeom`` of them)."""
+# mjvGLCamera: 16 four-byte fields; scene.camera holds two (mono rendering averages them).
+_CAM_FLOATS = 16
+_CAM_NEAR, _CAM_TOP, _CAM_ORTHO = 13, 12, 15  # float index of frustum_near, _top; int of ortho
+
+
+class SceneCuller:
+    """Culls one ``MjvScene``, view after view.
+
+    :meth:`cull` is :func:`cull_scene` without its checks of the scene's flags, for an owner
+    that keeps them fixed (the tiled renderer checks :func:`cullable` once). Holds numpy views
+    of the scene's ``mjvGeom`` array and its two GL cameras (their address taken from the
+    bindings' field arrays, the layout checked against the bindings here: a MuJoCo whose
+    structs changed fails at construction, not by dropping the wrong geoms).
+    """
 
     def __init__(self, scene: mujoco.MjvScene) -> None:
         geoms = scene.geoms
@@ -102,47 +114,98 @@ class _GeomArray:
         if scene.maxgeom > 1 and _address(geoms[1].pos) - _address(geoms[0].pos) != _GEOM_SIZE:
             raise RuntimeError("mjvGeom is not the 252-byte struct culling.py was written for")
         buffer = (ctypes.c_char * (_GEOM_SIZE * scene.maxgeom)).from_address(base)
-        self.raw = np.frombuffer(buffer, np.uint8).reshape(scene.maxgeom, _GEOM_SIZE)
-        self.f32 = self.raw.view(np.float32)  # (maxgeom, 63)
-        self.i32 = self.raw.view(np.int32)
-        self.scene = weakref.ref(scene)
-        # The bindings' own field views must sit where this layout says (a MuJoCo whose
-        # mjvGeom changed fails here, not by drawing the wrong geoms).
+        self._raw = np.frombuffer(buffer, np.uint8).reshape(scene.maxgeom, _GEOM_SIZE)
+        self._f32 = self._raw.view(np.float32)  # (maxgeom, 63)
+        self._i32 = self._raw.view(np.int32)
         for name, offset in (("size", _OFF_SIZE), ("mat", _OFF_MAT), ("rgba", _OFF_RGBA)):
             if _address(getattr(geoms[0], name)) - base != offset:
                 raise RuntimeError(f"mjvGeom.{name} is not at byte {offset}; culling.py is stale")
         # Scalar fields have no array view: write a probe through the bindings, read it here.
-        geom, saved = geoms[0], self.raw[0].copy()
+        geom, saved = geoms[0], self._raw[0].copy()
         geom.type, geom.reflectance, geom.modelrbound, geom.label = 7, 0.25, 0.5, "x"
         probe = (
-            self.i32[0, _OFF_TYPE // 4],
-            self.f32[0, _OFF_REFLECTANCE // 4],
-            self.f32[0, _OFF_MODELRBOUND // 4],
-            self.raw[0, _OFF_LABEL],
+            self._i32[0, _OFF_TYPE // 4],
+            self._f32[0, _OFF_REFLECTANCE // 4],
+            self._f32[0, _OFF_MODELRBOUND // 4],
+            self._raw[0, _OFF_LABEL],
         )
-        self.raw[0] = saved
+        self._raw[0] = saved
         if probe != (7, 0.25, 0.5, ord("x")):
             raise RuntimeError("mjvGeom's scalar fields moved; culling.py is stale")
+
+        cam0, cam1 = scene.camera[0], scene.camera[1]
+        cam_base = _address(cam0.pos)
+        offsets = (_address(cam0.forward), _address(cam0.up), _address(cam1.pos))
+        if tuple(o - cam_base for o in offsets) != (12, 24, 4 * _CAM_FLOATS):
+            raise RuntimeError("mjvGLCamera is not the layout culling.py was written for")
+        cam_buffer = (ctypes.c_char * (8 * _CAM_FLOATS)).from_address(cam_base)
+        self._cams = np.frombuffer(memoryview(cam_buffer), np.uint8).view(np.float32)  # 2 cameras
+        self._cams_i32 = self._cams.view(np.int32)
+        saved_cam = self._cams.copy()
+        cam0.frustum_near, cam0.frustum_top, cam0.orthographic = 0.125, 0.375, 1
+        probe_cam = (
+            self._cams[_CAM_NEAR],
+            self._cams[_CAM_TOP],
+            self._cams_i32[_CAM_ORTHO],
+        )
+        self._cams[:] = saved_cam
+        if probe_cam != (0.125, 0.375, 1):
+            raise RuntimeError("mjvGLCamera's fields moved; culling.py is stale")
+
+        self._scene = weakref.ref(scene)
         self._key = b""
         self._cullable = np.zeros(0, bool)
 
-    def cullable(self, n: int) -> np.ndarray:
+    def cull(self, width: int, height: int) -> int:
+        """Drop the geoms a ``width`` x ``height`` viewport cannot show; how many were dropped.
+
+        The caller guarantees what :func:`cull_scene` checks: no shadows, reflections, stereo
+        or model transform in the scene.
+        """
+        scene = self._scene()
+        if scene is None:
+            raise RuntimeError("SceneCuller used after its scene was freed")
+        n = scene.ngeom
+        if n == 0 or width <= 0 or height <= 0:
+            return 0
+        planes = _frustum_planes(
+            self._cams.tolist(), int(self._cams_i32[_CAM_ORTHO]), width / height
+        )
+        if planes is None:
+            return 0
+        # Few numpy calls: right after a render each runs cold (measured under load: ~10-20 us
+        # apiece against ~1 us warm), so the test is one product and the rest is cached.
+        # (x, y, z, r) @ matrix + constant: each geom's centre beyond each plane, less its
+        # padded radius; positive anywhere means the whole sphere is outside.
+        matrix, constant = planes
+        beyond = self._f32[:n, _XYZR] @ matrix
+        beyond += constant
+        out = beyond.max(axis=1) > 0
+        out &= self._may_cull(n)
+        dropped = int(np.count_nonzero(out))
+        if dropped:
+            raw = self._raw[:n]
+            raw[: n - dropped] = raw[~out]  # the kept geoms, in their order
+            scene.ngeom = n - dropped
+        return dropped
+
+    def _may_cull(self, n: int) -> np.ndarray:
         """Which of the first ``n`` geoms may be culled at all (see the module docstring).
 
         Cached: frame after frame a renderer's scene holds the same geoms in the same order.
         """
-        key = self.raw[:n, _KEY_BYTES].tobytes()
+        key = self._raw[:n, _KEY_BYTES].tobytes()
         if key != self._key:
-            types, f32 = self.i32[:n, _OFF_TYPE // 4], self.f32[:n]
+            types, f32 = self._i32[:n, _OFF_TYPE // 4], self._f32[:n]
             mask = _CULLABLE.take(types, mode="clip")
             mask &= f32[:, _OFF_MODELRBOUND // 4] > 0
-            mask &= self.raw[:n, _OFF_LABEL] == 0
+            mask &= self._raw[:n, _OFF_LABEL] == 0
             mask &= ~((f32[:, _OFF_REFLECTANCE // 4] > 0) & _REFLECTIVE.take(types, mode="clip"))
             self._key, self._cullable = key, mask
         return self._cullable
 
 
-_ARRAYS: weakref.WeakKeyDictionary[mujoco.MjvScene, _GeomArray] = weakref.WeakKeyDictionary()
+_CULLERS: weakref.WeakKeyDictionary[mujoco.MjvScene, SceneCuller] = weakref.WeakKeyDictionary()
 
 
 def cull_scene(scene: mujoco.MjvScene, width: int, height: int) -> int:
@@ -152,60 +215,55 @@ def cull_scene(scene: mujoco.MjvScene, width: int, height: int) -> int:
     are the same as without it (see the module docstring). Returns how many geoms were dropped
     (0 when the scene's flags rule culling out).
     """
-    n = scene.ngeom
-    if n == 0 or width <= 0 or height <= 0:
+    if not cullable(scene):
         return 0
+    culler = _CULLERS.get(scene)
+    if culler is None:
+        culler = _CULLERS[scene] = SceneCuller(scene)
+    return culler.cull(width, height)
+
+
+def cullable(scene: mujoco.MjvScene) -> bool:
+    """Whether ``scene``'s settings allow culling.
+
+    No shadows, reflections, stereo or model transform: with them a geom outside the view could
+    still darken, mirror into or be moved into it.
+    """
     flags = scene.flags
-    if any(flags[f] for f in _NO_CULL_FLAGS) or scene.stereo or scene.enabletransform:
-        return 0
-    planes = _frustum_planes(scene, width / height)
-    if planes is None:
-        return 0
-    arrays = _ARRAYS.get(scene)
-    if arrays is None:
-        arrays = _ARRAYS[scene] = _GeomArray(scene)
-    # Few numpy calls: right after a render each one runs cold (measured ~20 us apiece at
-    # 72 geoms, against ~1 us warm), so the test is one product and the rest is cached.
-    # (x, y, z, r) @ matrix + constant: each geom's centre beyond each plane, less its padded
-    # radius; positive anywhere means the whole sphere is outside.
-    matrix, constant = planes
-    beyond = arrays.f32[:n, _XYZR] @ matrix
-    beyond += constant
-    out = beyond.max(axis=1) > 0
-    out &= arrays.cullable(n)
-    dropped = int(np.count_nonzero(out))
-    if dropped:
-        raw = arrays.raw[:n]
-        raw[: n - dropped] = raw[~out]  # the kept geoms, in their order
-        scene.ngeom = n - dropped
-    return dropped
+    return not (any(flags[f] for f in _NO_CULL_FLAGS) or scene.stereo or scene.enabletransform)
 
 
-def _frustum_planes(scene: mujoco.MjvScene, aspect: float) -> tuple[np.ndarray, np.ndarray] | None:
+def _frustum_planes(
+    cams: list[float], orthographic: int, aspect: float
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The view frustum ``mjr_render`` draws with, as 6 outward planes in world coordinates.
 
-    Returns (matrix 4x6, constant 6): a sphere (centre p, radius r) lies wholly outside plane k
-    when ``(p, r) @ matrix[:, k] + constant[k] > 0``, the radius padded by the margins. None if
-    the camera is degenerate (``mjr_render`` would not draw it either).
+    ``cams``: the scene's two GL cameras' 16 fields each (pos, forward, up, frustum_center,
+    _width, _bottom, _top, _near, _far, orthographic). Returns (matrix 4x6, constant 6): a
+    sphere (centre p, radius r) lies wholly outside plane k when
+    ``(p, r) @ matrix[:, k] + constant[k] > 0``, the radius padded by the margins. None if the
+    camera is degenerate (``mjr_render`` would not draw it either).
     """
-    # mjr_render draws a mono scene from the average of its two cameras (mjv_averageCamera).
-    cam = mujoco.mjv_averageCamera(scene.camera[0], scene.camera[1])
-    near, far = float(cam.frustum_near), float(cam.frustum_far)
-    bottom, top = float(cam.frustum_bottom), float(cam.frustum_top)
+    # mjr_render draws a mono scene from the average of its two cameras (mjv_averageCamera:
+    # means of the frames and frusta; the frame is re-orthonormalised below as mjr_lookAt does).
+    avg = [0.5 * (a + b) for a, b in zip(cams[:15], cams[16:31], strict=True)]
+    center, frustum_width, bottom, top, near, far = avg[9:15]
     if not (0 < near < far) or not top > bottom:
         return None
     # As setView in render_gl3.c: the half width follows the viewport's aspect unless the
     # camera fixes it; take the wider of the two so that either reading is covered.
     halfwidth = 0.5 * aspect * (top - bottom)
-    if cam.frustum_width:
-        halfwidth = max(halfwidth, float(cam.frustum_width))
-    left, right = cam.frustum_center - halfwidth, cam.frustum_center + halfwidth
+    if frustum_width:
+        halfwidth = max(halfwidth, frustum_width)
+    left, right = center - halfwidth, center + halfwidth
     # Camera axes as mjr_lookAt builds them: side = forward x up, then up = side x forward.
     # Plain floats: numpy's cross and stack on 3-vectors cost more than the whole cull.
-    fwd = _unit(cam.forward.tolist())
-    side = _unit(_cross(fwd, cam.up.tolist()))
+    if _norm(avg[3:6]) < 1e-6 or _norm(_cross(avg[3:6], avg[6:9])) < 1e-6:
+        return None  # no camera frame (e.g. an MjData never forwarded): nothing is culled
+    fwd = _unit(avg[3:6])
+    side = _unit(_cross(fwd, avg[6:9]))
     up = _cross(side, fwd)
-    if cam.orthographic:
+    if orthographic:
         # Box: x in [left, right], y in [bottom, top], depth in [near, far].
         columns = [side, _scale(side, -1), up, _scale(up, -1), _scale(fwd, -1), fwd]
         offsets = [-right, left, -top, bottom, near, -far]
@@ -220,7 +278,7 @@ def _frustum_planes(scene: mujoco.MjvScene, aspect: float) -> tuple[np.ndarray, 
             fwd,
         ]
         offsets = [0.0, 0.0, 0.0, 0.0, near, -far]
-    eye = cam.pos.tolist()
+    eye = avg[0:3]
     matrix = np.empty((4, 6), np.float32)
     matrix[:3] = np.array(columns).T
     matrix[3] = -(1 + _MARGIN_REL)
@@ -231,8 +289,12 @@ def _frustum_planes(scene: mujoco.MjvScene, aspect: float) -> tuple[np.ndarray, 
     return matrix, np.array(constant, np.float32)
 
 
+def _norm(v: list[float]) -> float:
+    return math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+
+
 def _unit(v: list[float]) -> list[float]:
-    norm = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+    norm = _norm(v)
     return [v[0] / norm, v[1] / norm, v[2] / norm]
 
 

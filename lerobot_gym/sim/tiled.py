@@ -69,7 +69,7 @@ import mujoco
 import numpy as np
 
 from lerobot_gym.errors import ConfigError
-from lerobot_gym.sim.culling import cull_scene
+from lerobot_gym.sim.culling import SceneCuller, cullable
 from lerobot_gym.sim.rendering import close_at_exit
 
 # GL renderbuffers are at least this large on every implementation MuJoCo supports
@@ -148,6 +148,8 @@ class TiledRenderer:
         self._scene = mujoco.MjvScene(model, maxgeom=max_geom)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = bool(shadows)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = bool(reflections)
+        # The scene's flags are fixed here, so they are checked once, not at every view.
+        self._culler = SceneCuller(self._scene) if cullable(self._scene) else None
         self._option = mujoco.MjvOption()
         self._catmask = mujoco.mjtCatBit.mjCAT_ALL.value
 
@@ -207,8 +209,8 @@ class TiledRenderer:
         for d, camera, rect in zip(datas, self._cameras, self.rects, strict=True):
             with self._lock:
                 mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
-            if self.cull:
-                cull_scene(scene, rect.width, rect.height)
+            if self.cull and self._culler is not None:
+                self._culler.cull(rect.width, rect.height)
             mujoco.mjr_render(rect, scene, con)
         mujoco.mjr_readPixels(self._pixels, None, self._whole, con)
         if out is None:

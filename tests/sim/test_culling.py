@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 import lerobot_gym  # noqa: F401
-import lerobot_gym.sim.tiled as tiled
-from lerobot_gym.sim.culling import cull_scene
+from lerobot_gym.sim.culling import SceneCuller, cull_scene
 from lerobot_gym.sim.tiled import TiledRenderer, View
 
 RND = mujoco.mjtRndFlag
@@ -113,12 +112,13 @@ def test_tiled_renderer_culls_and_keeps_its_images(monkeypatch):
     model, datas, cams = _states("lerobot_gym/Aloha-TransferCube-v0", 2)
     views = [View(cam, 96, 128) for cam in cams.values()]
     calls: list[int] = []
+    real = SceneCuller.cull
 
-    def counting(scene, width, height):
-        calls.append(cull_scene(scene, width, height))
+    def counting(self, width, height):
+        calls.append(real(self, width, height))
         return calls[-1]
 
-    monkeypatch.setattr(tiled, "cull_scene", counting)
+    monkeypatch.setattr(SceneCuller, "cull", counting)
     with TiledRenderer(model, views, cull=False) as plain, TiledRenderer(model, views) as culled:
         for d in datas:
             for got, want in zip(culled.render(d), plain.render(d), strict=True):
@@ -167,6 +167,7 @@ def _synthetic_model() -> mujoco.MjModel:
         <mesh name="tet" vertex="{_MESH_VERTS}"/>
       </asset>
       <worldbody>
+        <camera name="fixed" pos="0 -1 0.5" xyaxes="1 0 0 0 0.4 1"/>
         <light pos="0 0 3" dir="0 0 -1"/>
         <geom name="floor" type="plane" size="1 1 0.25" rgba="0.8 0.8 0.8 1"/>
         <geom name="mirror" type="box" size="0.05 0.05 0.01" pos="0.5 0.5 0.2"
@@ -249,3 +250,19 @@ def test_no_culling_with_shadows_or_reflections():
             ngeom = renderer.scene.ngeom
             assert cull_scene(renderer.scene, 32, 32) == 0
             assert renderer.scene.ngeom == ngeom
+
+
+def test_degenerate_camera_culls_nothing():
+    """An MjData never forwarded has no camera frame: nothing is dropped, nothing raises."""
+    model = _synthetic_model()
+    data = mujoco.MjData(model)  # no mj_forward: cam_xmat is all zeros
+    scene = mujoco.MjvScene(model, maxgeom=1000)
+    scene.flags[RND.mjRND_SHADOW] = scene.flags[RND.mjRND_REFLECTION] = False
+    cam = mujoco.MjvCamera()
+    cam.type = mujoco.mjtCamera.mjCAMERA_FIXED
+    cam.fixedcamid = model.camera("fixed").id
+    mujoco.mjv_updateScene(
+        model, data, mujoco.MjvOption(), None, cam, mujoco.mjtCatBit.mjCAT_ALL, scene
+    )
+    ngeom = scene.ngeom
+    assert cull_scene(scene, 32, 32) == 0 and scene.ngeom == ngeom > 0
