@@ -175,12 +175,12 @@ class SceneCuller:
             return 0
         # Few numpy calls: right after a render each runs cold (measured under load: ~10-20 us
         # apiece against ~1 us warm), so the test is one product and the rest is cached.
-        # (x, y, z, r) @ matrix + constant: each geom's centre beyond each plane, less its
-        # padded radius; positive anywhere means the whole sphere is outside.
-        matrix, constant = planes
-        beyond = self._f32[:n, _XYZR] @ matrix
-        beyond += constant
-        out = beyond.max(axis=1) > 0
+        # (x, y, z, r) @ matrix > bound: each geom's centre beyond each plane, less its padded
+        # radius; beyond any one plane means the whole sphere is outside.
+        matrix, bound = planes
+        out = (self._f32[:n, _XYZR] @ matrix > bound).any(axis=1)
+        if not out.any():
+            return 0
         out &= self._may_cull(n)
         dropped = int(np.count_nonzero(out))
         if dropped:
@@ -239,9 +239,9 @@ def _frustum_planes(
     """The view frustum ``mjr_render`` draws with, as 6 outward planes in world coordinates.
 
     ``cams``: the scene's two GL cameras' 16 fields each (pos, forward, up, frustum_center,
-    _width, _bottom, _top, _near, _far, orthographic). Returns (matrix 4x6, constant 6): a
-    sphere (centre p, radius r) lies wholly outside plane k when
-    ``(p, r) @ matrix[:, k] + constant[k] > 0``, the radius padded by the margins. None if the
+    _width, _bottom, _top, _near, _far, orthographic). Returns (matrix 4x6, bound 6): a sphere
+    (centre p, radius r) lies wholly outside plane k when ``(p, r) @ matrix[:, k] > bound[k]``:
+    its centre is beyond the plane by more than its padded radius. None if the
     camera is degenerate (``mjr_render`` would not draw it either).
     """
     # mjr_render draws a mono scene from the average of its two cameras (mjv_averageCamera:
@@ -282,11 +282,11 @@ def _frustum_planes(
     matrix = np.empty((4, 6), np.float32)
     matrix[:3] = np.array(columns).T
     matrix[3] = -(1 + _MARGIN_REL)
-    constant = [
-        off - (n[0] * eye[0] + n[1] * eye[1] + n[2] * eye[2]) - _MARGIN_ABS
+    bound = [
+        (n[0] * eye[0] + n[1] * eye[1] + n[2] * eye[2]) - off + _MARGIN_ABS
         for n, off in zip(columns, offsets, strict=True)
     ]
-    return matrix, np.array(constant, np.float32)
+    return matrix, np.array(bound, np.float32)
 
 
 def _norm(v: list[float]) -> float:
