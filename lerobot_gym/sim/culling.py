@@ -153,6 +153,8 @@ class SceneCuller:
             raise RuntimeError("mjvGLCamera's fields moved; culling.py is stale")
 
         self._scene = weakref.ref(scene)
+        self._planes_key: tuple[float, ...] = ()
+        self._planes: tuple[np.ndarray, np.ndarray] | None = None
         self._key = b""
         self._cullable = np.zeros(0, bool)
 
@@ -168,9 +170,12 @@ class SceneCuller:
         n = scene.ngeom
         if n == 0 or width <= 0 or height <= 0:
             return 0
-        planes = _frustum_planes(
-            self._cams.tolist(), int(self._cams_i32[_CAM_ORTHO]), width / height
-        )
+        # A fixed camera on a static body has the same frustum every frame: reuse its planes.
+        key = (*self._cams.tolist(), int(self._cams_i32[_CAM_ORTHO]), width / height)
+        if key != self._planes_key:
+            self._planes_key = key
+            self._planes = _frustum_planes(list(key[:32]), int(key[32]), key[33])
+        planes = self._planes
         if planes is None:
             return 0
         # Few numpy calls: right after a render each runs cold (measured under load: ~10-20 us
