@@ -46,6 +46,7 @@ from __future__ import annotations
 import ctypes
 import math
 import weakref
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -96,6 +97,11 @@ _MARGIN_ABS = 1e-4
 # mjvGLCamera: 16 four-byte fields; scene.camera holds two (mono rendering averages them).
 _CAM_FLOATS = 16
 _CAM_NEAR, _CAM_TOP, _CAM_ORTHO = 13, 12, 15  # float index of frustum_near, _top; int of ortho
+
+
+_Planes = tuple[np.ndarray, np.ndarray]
+_MISSING: Any = object()
+_PLANES_KEPT = 64
 
 
 class SceneCuller:
@@ -153,8 +159,7 @@ class SceneCuller:
             raise RuntimeError("mjvGLCamera's fields moved; culling.py is stale")
 
         self._scene = weakref.ref(scene)
-        self._planes_key: tuple[float, ...] = ()
-        self._planes: tuple[np.ndarray, np.ndarray] | None = None
+        self._planes: dict[tuple[float, ...], _Planes | None] = {}
         self._key = b""
         self._cullable = np.zeros(0, bool)
 
@@ -170,12 +175,14 @@ class SceneCuller:
         n = scene.ngeom
         if n == 0 or width <= 0 or height <= 0:
             return 0
-        # A fixed camera on a static body has the same frustum every frame: reuse its planes.
+        # A fixed camera on a static body has the same frustum every frame: its planes are
+        # kept (a few per scene: one per such view of a tiled renderer; moving ones churn).
         key = (*self._cams.tolist(), int(self._cams_i32[_CAM_ORTHO]), width / height)
-        if key != self._planes_key:
-            self._planes_key = key
-            self._planes = _frustum_planes(list(key[:32]), int(key[32]), key[33])
-        planes = self._planes
+        planes = self._planes.get(key, _MISSING)
+        if planes is _MISSING:
+            if len(self._planes) >= _PLANES_KEPT:
+                self._planes.clear()
+            planes = self._planes[key] = _frustum_planes(list(key[:32]), int(key[32]), key[33])
         if planes is None:
             return 0
         # Few numpy calls: right after a render each runs cold (measured under load: ~10-20 us
