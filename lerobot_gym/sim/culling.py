@@ -29,16 +29,26 @@ Why the images cannot change (``mjr_render``, MuJoCo's ``render_gl3.c``):
 - The bounding sphere is ``modelrbound`` (the model's ``geom_rbound``, about the geom's frame
   origin, which is where ``mjvGeom.pos`` puts it) plus a margin (0.1 % and 0.1 mm) for the
   float32 arithmetic of GL's transform.
+- The bounding sphere trusts ``geom_rbound``: code that edits ``geom_size`` at run time must
+  scale ``geom_rbound`` with it (MuJoCo does not recompute it; ``sim/randomize.py`` does).
 
-What it saves (measured with llvmpipe, ``benchmarks/sim_step.py``): a geom outside the view
-costs llvmpipe little, its vertices transformed and its triangles rejected (~5 us of a 128x128
-view's ~1 ms on ALOHA); the cost of a view is its visible triangles' setup and rasterisation. On
-ALOHA the wrist cameras drop ~49 of 72 geoms (~20 % of their view), the top and angle cameras
-16-20 (~5-10 %); SO-101's wrist drops ~18 of 27 but its view is mostly its infinite floor.
+What it saves (llvmpipe, 2-core machine under load 10-16, CPU ms of one 128x128 view, median of
+blocks of renders; ``benchmarks/sim_step.py`` item 5): a geom wholly outside the view still
+costs llvmpipe a little (its vertices are transformed before its triangles are rejected), so
+dropping it saves ~5 us. ALOHA's wrist cameras draw 12 of 72 geoms: 0.81-0.87 -> 0.53-0.65 ms
+(x0.66-0.82); its top and angle cameras drop 12-14 and come out even (x0.95-1.09: the saving
+is about what the cull costs there); SO-101's front camera drops none and its wrist 21 small
+ones, and both views are mostly the infinite floor: x1.02-1.08. The Aloha-TransferCube env
+with four cameras: x1.10-1.19 steps per CPU second.
 
-How: ``scene.geoms`` is read and compacted as one numpy structured view of MuJoCo's ``mjvGeom``
-array (its address taken from a field's array, its layout checked against the bindings' own
-field views once per scene), so a call costs ~30 us, not a Python loop over geom wrappers.
+What a cull costs: ~30 us of CPU in a warm loop, but 65-180 us when run between renders on the
+loaded machine, where every numpy call and binding read right after a render runs cold (four
+numpy operations measured 4 us warm, 81 us right after a render). So it is built to make few of
+them: ``scene.geoms`` and the two GL cameras are read as numpy views of MuJoCo's own arrays
+(their address taken from a field's array, the layout checked against the bindings once per
+scene), one product tests every geom against the six planes, which geoms may be culled at all
+is cached while the scene holds the same geoms, a camera's planes are kept while its frustum is
+unchanged (fixed cameras), and a view with nothing outside returns after the product.
 """
 
 from __future__ import annotations
