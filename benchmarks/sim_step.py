@@ -15,7 +15,12 @@ Prints, as steps/s and as ratios (goal in brackets):
    costs <= 2x a step observing one; also with ``render_workers=2`` (opt-in: the cameras drawn
    on two threads, ``lerobot_gym/sim/tiled_threads.py``), which only a machine with a free core
    can show. Printed next to them, for reference, the four cameras rendered the pre-tiling way
-   (one ``mujoco.Renderer`` call each).
+   (one ``mujoco.Renderer`` call each), and the 1- and 4-camera envs with the tiled renderer's
+   frustum culling off (``lerobot_gym/sim/culling.py``; as before it existed).
+5. Each camera's view of Aloha-TransferCube and SO101-PickCube at 128x128 (a one-view
+   ``TiledRenderer``): CPU ms per render with culling off and on, and the geoms drawn.
+
+``--cameras-only`` runs items 4 and 5.
 
 Every ratio is printed twice: wall clock (the goal's measure) and process CPU time (which
 counts llvmpipe's raster threads too and is what survives a machine loaded by other work; under
@@ -46,6 +51,31 @@ servo 0.607 / 0.647; 1-camera 0.880 / 0.956; Aloha 4 / 1 cameras 2.918 / 3.016 (
 156.8 steps/s wall, 211.7 cpu), render_workers=2 2.881 / 3.070 (no idle core at that load).
 The tessellation makes every view cheaper, so it leaves the 4 / 1 ratio where it was.
 
+Per-view frustum culling (``--quick --cameras-only``, 2026-12-07, load average 10.8-17.4, so
+only the CPU figures mean anything: wall clock moved by 2-10x between runs, and even the CPU
+ones by +-0.3). Four runs, the first two with an earlier, costlier cull:
+
+    Aloha 4 cameras / 1 camera, cpu          culling on  2.431 2.510 2.576 3.162   goal <= 2.0
+                                             culling off 3.062 2.915 2.766 3.028
+    4-camera env, culling on / off, cpu      1.182 1.190 1.096 1.085  (steps per CPU second)
+
+    one 128x128 view, CPU ms, off -> on      geoms drawn    run 3                run 4
+    Aloha top                                72 -> 58       1.52 -> 1.66 (x1.09) 1.53 -> 1.62
+    Aloha angle                              72 -> 60       1.54 -> 1.58 (x1.03) 1.61 -> 1.72
+    Aloha left_wrist                         72 -> 12       0.83 -> 0.65 (x0.78) 0.89 -> 0.66
+    Aloha right_wrist                        72 -> 12       0.81 -> 0.53 (x0.66) 0.86 -> 0.61
+    SO-101 front                             27 -> 27       3.29 -> 3.46 (x1.05) 3.51 -> 3.54
+    SO-101 wrist                             27 -> 6        4.53 -> 4.61 (x1.02) 4.65 -> 4.79
+
+So culling takes a quarter to a third off the wrist views and leaves the others about even or
+a little worse (a geom outside the view costs llvmpipe only its vertex transform, ~5 us, and a
+cull costs 65-180 us of CPU between renders on this loaded machine, ~30 us warm, which the
+quiet re-run should show); the four-camera step gets ~9-19 % more steps per CPU second, and
+the 4 / 1 CPU cost was 2.4-2.6x against 2.8-3.1x without culling in three runs (3.2 in the
+fourth, whose 1-camera anchor caught a quiet moment): short of 2.0. What remains is each
+view's visible triangles (see below); ``mjv_updateScene`` (~1-2 us) and the fixed per-view
+work of ``mjr_render`` (~0.05-0.1 ms) are small.
+
 What limits them:
 
 - State: the env's own Python is ~15 us per step with the physics stubbed out (was ~23 us), but
@@ -54,8 +84,11 @@ What limits them:
   bindings): ~30 small numpy calls of 0.3-0.8 us each, the Python interpreter's caches refilled
   after every ``mj_step``, the TimeLimit and OrderEnforcing wrappers. 0.90 would need the step
   path at about half that, i.e. no numpy on 6-element vectors.
-- Cameras: a view's cost is its geometry, not its pixels (32x32 costs ~70 % of 128x128), so
-  four views cost about four times one whether tiled or not; see ``lerobot_gym/sim/tiled.py``.
+- Cameras: a view's cost is its visible geometry, not its pixels (32x32 costs ~70 % of
+  128x128) and hardly the geometry outside it (culled, it saves ~5 us a geom), so four views
+  that each see most of the scene cost about four times one whether tiled or not; see
+  ``lerobot_gym/sim/tiled.py`` and ``lerobot_gym/sim/culling.py``. ALOHA's top camera, the
+  one-camera anchor, sees 58 of its 72 geoms, the angle camera 60.
   On the SO-101 scene the infinite floor is ~60-75 % of a view; on the ALOHA scene the
   tessellated boxes and cylinders are. ``benchmarks/scene_geometry.py`` measures lighter
   variants and their image differences: the ALOHA scene now uses ``visual/quality`` 16 slices
