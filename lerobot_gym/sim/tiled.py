@@ -54,7 +54,8 @@ Decisions:
   scene (:mod:`lerobot_gym.sim.culling`; bit-identical images, on by default, ``cull=False`` to
   turn off; off by itself when shadows or reflections are on). A geom outside the view costs
   llvmpipe only its vertex transform, so this pays on views that see a small part of the scene
-  (ALOHA's wrist cameras: ~0.25 ms, a third of the view) and about breaks even elsewhere. The
+  (ALOHA's wrist cameras: ~0.25 ms, a third of the view) and about breaks even elsewhere; a
+  view whose cull dropped nothing (SO-101's front camera) is re-checked every 8th render. The
   scene is updated per view (``mjv_updateScene`` is ~1-2 us of a ~1 ms view; one update shared
   by the views of one ``MjData`` would save nothing measurable), and the fixed costs per view
   left in ``mjr_render`` (lights, GL state, clearing the tile) are ~0.05-0.1 ms of it.
@@ -83,6 +84,9 @@ from lerobot_gym.sim.rendering import close_at_exit
 # GL renderbuffers are at least this large on every implementation MuJoCo supports
 # (llvmpipe: 16384); a layout past it is refused before GL fails obscurely.
 _MAX_BUFFER_SIDE = 8192
+
+# A view whose cull dropped nothing is culled again after this many renders.
+_CULL_RECHECK = 8
 
 # MjrContexts whose GL context could not be made current when closed (see TiledRenderer.close).
 _UNFREED: list[mujoco.MjrContext] = []
@@ -158,6 +162,8 @@ class TiledRenderer:
         self._scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = bool(reflections)
         # The scene's flags are fixed here, so they are checked once, not at every view.
         self._culler = SceneCuller(self._scene) if cullable(self._scene) else None
+        # Per view: renders left before a view whose last cull dropped nothing is culled again.
+        self._cull_wait = [0] * len(self.views)
         self._option = mujoco.MjvOption()
         self._catmask = mujoco.mjtCatBit.mjCAT_ALL.value
 
@@ -214,11 +220,19 @@ class TiledRenderer:
         model, scene, option, catmask = self.model, self._scene, self._option, self._catmask
         if self._gl is not None:
             self._gl.make_current()
-        for d, camera, rect in zip(datas, self._cameras, self.rects, strict=True):
+        culler = self._culler if self.cull else None
+        wait = self._cull_wait
+        for i, (d, camera, rect) in enumerate(zip(datas, self._cameras, self.rects, strict=True)):
             with self._lock:
                 mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
-            if self.cull and self._culler is not None:
-                self._culler.cull(rect.width, rect.height)
+            if culler is not None:
+                # A view with nothing outside it (a camera that sees the whole scene) is
+                # re-checked every _CULL_RECHECK renders only: its cull would cost CPU for no
+                # geom. Skipping a cull never changes an image.
+                if wait[i]:
+                    wait[i] -= 1
+                elif not culler.cull(rect.width, rect.height):
+                    wait[i] = _CULL_RECHECK - 1
             mujoco.mjr_render(rect, scene, con)
         mujoco.mjr_readPixels(self._pixels, None, self._whole, con)
         if out is None:

@@ -266,3 +266,27 @@ def test_degenerate_camera_culls_nothing():
     )
     ngeom = scene.ngeom
     assert cull_scene(scene, 32, 32) == 0 and scene.ngeom == ngeom > 0
+
+
+def test_view_with_nothing_to_cull_is_rechecked_every_8th_render(monkeypatch):
+    """A view whose cull dropped nothing skips its culls for 7 renders (they would cost CPU for
+    no geom); a view that drops geoms is culled at every render."""
+    model, datas, cams = _states("lerobot_gym/SO101-PickCube-v0", 1)
+    calls: list[tuple[int, int]] = []
+    real = SceneCuller.cull
+
+    def counting(self, width, height):
+        calls.append((width, real(self, width, height)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(SceneCuller, "cull", counting)
+    # front sees the whole scene (drops nothing); wrist drops the arm behind it. Widths tell
+    # the views apart.
+    views = [View(cams["front"], 32, 40), View(cams["wrist"], 32, 48)]
+    with TiledRenderer(model, views) as renderer:
+        for _ in range(10):
+            renderer.render(datas[0])
+    front = [dropped for width, dropped in calls if width == 40]
+    wrist = [dropped for width, dropped in calls if width == 48]
+    assert front == [0, 0]  # renders 1 and 9
+    assert len(wrist) == 10 and min(wrist) > 0
