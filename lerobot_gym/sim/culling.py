@@ -36,11 +36,11 @@ What it saves (llvmpipe, 2-core machine under load 10-16, CPU ms of one 128x128 
 blocks of renders; ``benchmarks/sim_step.py`` item 5): a geom wholly outside the view still
 costs llvmpipe a little (its vertices are transformed before its triangles are rejected), so
 dropping it saves ~5 us. ALOHA's wrist cameras draw 12 of 72 geoms: 0.81-0.89 -> 0.53-0.66 ms
-(x0.66-0.82); its top and angle cameras drop 12-14 and come out even or a little worse
-(x0.95-1.09 under load: the saving is about what the cull costs there); SO-101's front camera
+(x0.66-0.91); its top and angle cameras drop 12-14 and come out even or a little worse
+(x0.95-1.12 under load: the saving is about what the cull costs there); SO-101's front camera
 drops none and its wrist 21 small ones, and both views are mostly the infinite floor:
 x1.01-1.08. The Aloha-TransferCube env
-with four cameras: x1.09-1.19 steps per CPU second.
+with four cameras: x1.04-1.19 steps per CPU second.
 
 What a cull costs: ~30 us of CPU in a warm loop, but 65-180 us when run between renders on the
 loaded machine, where every numpy call and binding read right after a render runs cold (four
