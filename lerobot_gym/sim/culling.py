@@ -9,6 +9,17 @@ rendering (tests/sim/test_culling.py: every ALOHA and SO-101 camera, random stat
 depth and segmentation, and a synthetic scene with a mesh, capsules, transparent, labelled and
 reflective geoms placed on and around the frustum's edges).
 
+Use, in any loop that draws views (:class:`~lerobot_gym.sim.tiled.TiledRenderer` does this)::
+
+    mujoco.mjv_updateScene(model, data, option, None, camera, catmask, scene)
+    cull_scene(scene, rect.width, rect.height)      # the viewport mjr_render is given next
+    mujoco.mjr_render(rect, scene, context)
+
+A renderer that owns its scene and keeps its flags fixed checks :func:`cullable` once and calls
+``SceneCuller(scene).cull(width, height)`` per view (no flag reads per view). A geom's
+``segid`` stays its index in the unculled scene, so a segmentation decoder must size its id
+table by the unculled geom count (``mujoco.Renderer``'s sizes it by ``scene.ngeom``).
+
 Why the images cannot change (``mjr_render``, MuJoCo's ``render_gl3.c``):
 
 - A geom wholly outside the frustum produces no fragment, and every geom sets its own GL state
