@@ -161,7 +161,8 @@ class TiledRenderer:
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = bool(shadows)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = bool(reflections)
         # The scene's flags are fixed here, so they are checked once, not at every view.
-        self._culler = SceneCuller(self._scene) if cullable(self._scene) else None
+        can_cull = cullable(self._scene) and self._scene.maxgeom > 0
+        self._culler = SceneCuller(self._scene) if can_cull else None
         # Per view: renders left before a view whose last cull dropped nothing is culled again.
         self._cull_wait = [0] * len(self.views)
         self._option = mujoco.MjvOption()
