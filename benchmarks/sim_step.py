@@ -51,35 +51,36 @@ servo 0.607 / 0.647; 1-camera 0.880 / 0.956; Aloha 4 / 1 cameras 2.918 / 3.016 (
 156.8 steps/s wall, 211.7 cpu), render_workers=2 2.881 / 3.070 (no idle core at that load).
 The tessellation makes every view cheaper, so it leaves the 4 / 1 ratio where it was.
 
-Per-view frustum culling (``--quick --cameras-only``, 2026-12-07, load average 10.8-17.4, so
+Per-view frustum culling (``--quick --cameras-only``, 2026-12-07, load average 6.8-17.4, so
 only the CPU figures mean anything: wall clock moved by 2-10x between runs, and even the CPU
-ones by +-0.3 or more). Five runs, the first two with an earlier, costlier cull, the last
-(a full ``--quick`` run) with a view that drops nothing re-checked every 8th render only:
+ones by +-0.3 or more). Six runs, the first two with an earlier, costlier cull; the fifth is a
+full ``--quick`` run; the sixth, the least loaded (6.8-7.4), is shown in full below:
 
-    Aloha 4 cameras / 1 camera, cpu     culling on  2.431 2.510 2.576 3.162 2.413  goal <= 2.0
-                                        culling off 3.062 2.915 2.766 3.028 3.444
-    4-camera env, culling on / off, cpu 1.182 1.190 1.096 1.085 1.037  (steps per CPU second)
+    Aloha 4 cameras / 1 camera, cpu   culling on  2.431 2.510 2.576 3.162 2.413 2.451  goal <= 2
+                                      culling off 3.062 2.915 2.766 3.028 3.444 2.814
+    4-camera env, on / off, cpu       1.182 1.190 1.096 1.085 1.037 1.141  (steps per CPU s)
 
-    one 128x128 view, CPU ms, off -> on   geoms drawn  run 3                run 4         run 5
-    Aloha top                             72 -> 58     1.52 -> 1.66 (x1.09) 1.53 -> 1.62  x1.09
-    Aloha angle                           72 -> 60     1.54 -> 1.58 (x1.03) 1.61 -> 1.72  x1.12
-    Aloha left_wrist                      72 -> 12     0.83 -> 0.65 (x0.78) 0.89 -> 0.66  x0.91
-    Aloha right_wrist                     72 -> 12     0.81 -> 0.53 (x0.66) 0.86 -> 0.61  x0.76
-    SO-101 front                          27 -> 27     3.29 -> 3.46 (x1.05) 3.51 -> 3.54  x1.01
-    SO-101 wrist                          27 -> 6      4.53 -> 4.61 (x1.02) 4.65 -> 4.79  x1.04
+    one 128x128 view, CPU ms, off -> on   geoms drawn  run 6                run 3  run 4  run 5
+    Aloha top                             72 -> 58     1.43 -> 1.44 (x1.01) x1.09  x1.05  x1.09
+    Aloha angle                           72 -> 60     1.53 -> 1.62 (x1.06) x1.03  x1.07  x1.12
+    Aloha left_wrist                      72 -> 12     0.84 -> 0.61 (x0.73) x0.78  x0.74  x0.91
+    Aloha right_wrist                     72 -> 12     0.75 -> 0.47 (x0.63) x0.66  x0.71  x0.76
+    SO-101 front                          27 -> 27     3.17 -> 3.25 (x1.03) x1.05  x1.01  x1.01
+    SO-101 wrist                          27 -> 6      4.71 -> 4.83 (x1.02) x1.02  x1.03  x1.04
 
-Items 1-3 in that last run (load 15.5-17.3), wall / cpu: state Reach 0.737 / 0.827, PickCube
+Items 1-3 in the fifth run (load 15.5-17.3), wall / cpu: state Reach 0.737 / 0.827, PickCube
 0.831 / 0.816; servo 0.654 / 0.626; 1-camera 0.963 / 0.944 (its front camera drops nothing,
 so it is culled every 8th render only).
 
-So culling takes 10-35 % off the wrist views and leaves the others about even or a little
-worse (a geom outside the view costs llvmpipe only its vertex transform, ~5 us, and a
-cull costs 65-180 us of CPU between renders on this loaded machine, ~30 us warm, which the
-quiet re-run should show); the four-camera step gets ~4-19 % more steps per CPU second, and
-the 4 / 1 CPU cost was 2.4-2.6x against 2.8-3.4x without culling in four runs (3.2 in the
-other, whose 1-camera anchor caught a quiet moment): short of 2.0. What remains is each
-view's visible triangles (see below); ``mjv_updateScene`` (~1-2 us) and the fixed per-view
-work of ``mjr_render`` (~0.05-0.1 ms) are small.
+So culling takes 10-37 % off the wrist views and leaves the others about even or a little
+worse (a geom outside the view costs llvmpipe only its vertex transform, ~5 us, and a cull
+costs 65-180 us of CPU between renders on this loaded machine, ~30 us warm, which the quiet
+re-run should show); the four-camera step gets ~4-19 % more steps per CPU second, and the
+4 / 1 CPU cost was 2.4-2.6x against 2.8-3.4x without culling in five runs (3.2 in the other,
+whose 1-camera anchor caught a quiet moment): short of 2.0. (Wall clock, 1.87x in the sixth
+run and 0.91x with ``render_workers=2``, is noise at this load: the quiet re-run decides.)
+What remains is each view's visible triangles (see below); ``mjv_updateScene`` (~1-2 us) and
+the fixed per-view work of ``mjr_render`` (~0.05-0.1 ms) are small.
 
 What limits them:
 
