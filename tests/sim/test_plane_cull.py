@@ -43,7 +43,7 @@ def test_culled_floor_gives_the_whole_floors_pixels(pick_cube, camera, size):
     h, w = size
     reference = _reference_renderer(model, h, w)
     with reference, TiledRenderer(model, [View(camera, h, w)]) as renderer:
-        assert isinstance(renderer._culler, PlaneGridCuller), "the SO-101 floor is not culled"
+        assert isinstance(renderer._plane_culler, PlaneGridCuller), "the SO-101 floor is not culled"
         drawn, exact = [], []
         for _ in range(10):
             data.qpos[:6] = rng.uniform(robot.lower_rad, robot.upper_rad)
@@ -55,7 +55,7 @@ def test_culled_floor_gives_the_whole_floors_pixels(pick_cube, camera, size):
                 got = renderer.render(data)[0]
                 differing = np.count_nonzero((got != want).any(-1))
                 assert differing == 0, f"{camera}, {path}: {differing} pixels differ"
-            plane = renderer._culler._planes[0]
+            plane = renderer._plane_culler._planes[0]
             exact.append(plane.exact_now)
             drawn.append(len(plane.last_ids))
     # Every pose but the renderer's first (MuJoCo places the drawn plane from the previous
@@ -68,9 +68,9 @@ def test_culled_floor_gives_the_whole_floors_pixels(pick_cube, camera, size):
 def test_no_culling_with_shadows_or_reflections(pick_cube):
     model = pick_cube.backend.model
     with TiledRenderer(model, [View("front", 16, 16)], shadows=True) as renderer:
-        assert renderer._culler is None
+        assert renderer._plane_culler is None
     with TiledRenderer(model, [View("front", 16, 16)], reflections=True) as renderer:
-        assert renderer._culler is None
+        assert renderer._plane_culler is None
 
 
 def test_models_without_an_infinite_plane_are_drawn_as_before():
@@ -78,6 +78,6 @@ def test_models_without_an_infinite_plane_are_drawn_as_before():
     try:
         env.reset(seed=0)
         with TiledRenderer(env.unwrapped.backend.model, [View("top", 16, 16)]) as renderer:
-            assert renderer._culler is None
+            assert renderer._plane_culler is None
     finally:
         env.close()
