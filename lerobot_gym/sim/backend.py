@@ -191,10 +191,12 @@ class MujocoBackend:
                 self._mjcf_cameras[cameras] = mjcf
             views = scene.render_views(mjcf, *self.image_size)
             images = dict(zip(cameras, views, strict=True))
-        q = scene.qpos_view[scene.qpos_index]
+        q, qd = scene.arm_qpos_view, scene.arm_qvel_view
+        if q is None or qd is None:
+            q, qd = scene.qpos_view[scene.qpos_index], scene.qvel_view[scene.dof_index]
         state = RobotState(
             joint_positions_rad=q.copy() if self.servo is None else self.servo.reading(q),
-            joint_velocities_rad_s=scene.qvel_view[scene.dof_index].copy(),
+            joint_velocities_rad_s=qd.copy(),
             images=images,
             timestamp_s=time.monotonic(),
             extras={"sim_time_s": float(data.time)},
