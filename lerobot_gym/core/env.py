@@ -163,6 +163,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             box = cast(spaces.Box, spaces_["agent_pos"])
             self._state_bounds = (box.low.astype(np.float64), box.high.astype(np.float64))
         self._has_environment_state = "environment_state" in spaces_
+        self._state_map = (*robot.user_affine, *(self._state_bounds or (None, None)))
 
         max_step = np.full(len(robot.joints), np.inf)
         if max_relative_target is not None:
@@ -340,8 +341,9 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
     def _observation(self, state: RobotState, facts: dict[str, Any]) -> dict[str, Any]:
         obs: dict[str, Any] = {}
         if self._state_bounds is not None:
-            low, high = self._state_bounds
-            pos = clip_ufunc(self.robot.to_user(state.joint_positions_rad), low, high)
+            # RobotSpec.to_user inlined (the same multiply-add), clipped to the space's margin.
+            scale, offset, low, high = self._state_map
+            pos = clip_ufunc(state.joint_positions_rad * scale + offset, low, high)
             obs["agent_pos"] = pos.astype(np.float32)
         if self._has_environment_state:
             # Tasks return a new array (Task.environment_state): no second copy when it is

@@ -168,8 +168,9 @@ class SafetyFilter:
         targets = targets_rad
         if type(targets) is not np.ndarray or targets.dtype != np.float64:
             targets = np.asarray(targets_rad, dtype=np.float64)
-        if targets.ndim != 1:
-            require_finite(targets)
+        if rows is None and targets.ndim == 1:
+            return self._apply_one(targets)
+        require_finite(targets)
         safe = clip_ufunc(targets, self.lower_rad, self.upper_rad)
         previous = self._previous
         if previous is not None and rows is not None:
@@ -177,28 +178,31 @@ class SafetyFilter:
         if self._rate_limited and previous is not None:
             # The previous target is inside the limits, so the step box keeps safe inside them.
             safe = clip_ufunc(safe, previous - self.max_step_rad, previous + self.max_step_rad)
-        change = safe - targets
-        exact = False
-        if change.ndim == 1:
-            # One arm, the per-step path: the finite check and the clamp report from one dot
-            # product. NaN propagates through the clip and an infinite target is
-            # clamped to a finite limit, so any non-finite target makes the squared change NaN
-            # or inf, which fails `<=` and falls through to the exact checks below. Most
-            # commands are not clamped at all: when the squared change is below the tolerance
-            # squared, no single joint's can exceed it, and the per-joint test is skipped.
-            squared = change.dot(change)
-            if squared <= 1e-12:
-                clamped = np.zeros(change.shape, dtype=bool)
-                exact = squared == 0.0
-            else:
-                require_finite(targets)  # raises before anything is kept
-                clamped = np.abs(change) > 1e-6
-        else:
-            clamped = np.abs(change) > 1e-6
-        # A tolerance, not !=: the float32 action bounds round past the float64 limits, and an
-        # action at its space's bound is not a clamp worth reporting.
         if rows is None or self._previous is None:
             self._previous = safe
         else:
             self._previous[rows] = safe
-        return SafetyReport(applied_rad=safe, clamped=clamped, exact=exact)
+        # A tolerance, not !=: the float32 action bounds round past the float64 limits, and an
+        # action at its space's bound is not a clamp worth reporting.
+        return SafetyReport(applied_rad=safe, clamped=np.abs(safe - targets) > 1e-6)
+
+    def _apply_one(self, targets: np.ndarray) -> SafetyReport:
+        """:meth:`apply` for one arm's float64 targets: every env's per-step path."""
+        safe = clip_ufunc(targets, self.lower_rad, self.upper_rad)
+        previous = self._previous
+        if self._rate_limited and previous is not None:
+            safe = clip_ufunc(safe, previous - self.max_step_rad, previous + self.max_step_rad)
+        # The finite check and the clamp report from one dot product: NaN propagates through
+        # the clip and an infinite target is clamped to a finite limit, so any non-finite
+        # target makes the squared change NaN or inf, which fails `<=` and takes the exact
+        # check. Most commands are not clamped at all: when the squared change is below the
+        # tolerance squared, no single joint's can exceed it and the per-joint test is skipped.
+        change = safe - targets
+        squared = change.dot(change)
+        if squared <= 1e-12:
+            self._previous = safe
+            # `not squared`: a Python bool, True exactly when every change is zero.
+            return SafetyReport(safe, np.zeros(len(safe), dtype=bool), not squared)
+        require_finite(targets)  # raises before anything is kept
+        self._previous = safe
+        return SafetyReport(applied_rad=safe, clamped=np.abs(change) > 1e-6)

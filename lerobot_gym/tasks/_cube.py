@@ -73,8 +73,10 @@ class CubeTask(Task):
         return "cube_height_m" in facts and facts["cube_height_m"] < -FALL_BELOW_M
 
     def environment_state(self, facts: dict[str, Any]) -> np.ndarray:
-        # One call: concatenate casts into the float32 result (same values as assigning).
-        return np.concatenate((facts["cube_pos"], facts["cube_quat"]), dtype=np.float32)
+        state = np.empty(7, dtype=np.float32)
+        state[:3] = facts["cube_pos"]
+        state[3:] = facts["cube_quat"]
+        return state
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
