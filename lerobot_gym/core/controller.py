@@ -97,16 +97,22 @@ class JointPositionController(Controller):
         ]
 
     def step_targets(self, action: Any, previous_targets_rad: np.ndarray) -> np.ndarray:
-        # A float array of the action's shape (what policies send) converts directly: from_user
-        # upcasts float32 exactly, as check's astype did. Finiteness is the safety filter's
-        # check (same message); a strict joint out of range, or NaN there, takes the full path
-        # so the error is the one check gives.
-        if type(action) is np.ndarray and action.dtype.kind == "f" and action.shape == self._shape:
+        # A half, single or double precision array of the action's shape (what policies send)
+        # converts directly: the subtraction upcasts to float64 exactly, as check's astype did
+        # (longdouble takes the full path, which narrows it first). Finiteness is the safety
+        # filter's check (same message); a strict joint out of range, or NaN there, takes the
+        # full path so the error is the one check gives.
+        shape_ok = type(action) is np.ndarray and action.shape == self._shape
+        if shape_ok and action.dtype.char in "efd":
             for i, _, low, high in self._strict:
                 if not low - 1e-6 <= float(action[i]) <= high + 1e-6:
                     break
             else:
-                return self.robot.from_user(action)
+                # RobotSpec.from_user inlined: the same subtraction and division.
+                scale, offset = self.robot.user_affine
+                targets = action - offset
+                targets /= scale
+                return targets
         return self.robot.from_user(self.check(action))
 
     def _build_space(self) -> spaces.Box:

@@ -346,11 +346,12 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             pos = clip_ufunc(state.joint_positions_rad * scale + offset, low, high)
             obs["agent_pos"] = pos.astype(np.float32)
         if self._has_environment_state:
-            # Tasks return a new array (Task.environment_state): no second copy when it is
-            # float32 already.
-            obs["environment_state"] = self.task.environment_state(facts).astype(
-                np.float32, copy=False
-            )
+            # Tasks return a new array (Task.environment_state): no second copy (or call) when
+            # it is float32 already.
+            env_state = self.task.environment_state(facts)
+            if env_state.dtype is not _F32:
+                env_state = env_state.astype(np.float32)
+            obs["environment_state"] = env_state
         if self._obs_cameras:
             obs["pixels"] = {cam: state.images[cam] for cam in self._obs_cameras}
         return obs

@@ -103,3 +103,14 @@ def test_non_finite_actions_are_refused_before_anything_moves(bad, dtype):
     np.testing.assert_array_equal(env.unwrapped.backend.data.qpos, qpos)
     np.testing.assert_array_equal(env.unwrapped.joint_targets_rad, targets)
     env.step(env.action_space.sample())  # the env goes on: the refusal changed nothing
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble])
+def test_every_float_dtype_sends_the_targets_of_its_float64_value(dtype):
+    env = gym.make("lerobot_gym/SO101-Reach-v0", obs_type="state")
+    env.reset(seed=0)
+    robot = env.unwrapped.robot
+    action = ((env.action_space.low + env.action_space.high) / 3).astype(dtype)
+    env.step(action)
+    expected = np.clip(robot.from_user(action.astype(np.float64)), robot.lower_rad, robot.upper_rad)
+    np.testing.assert_array_equal(env.unwrapped.joint_targets_rad, expected)
