@@ -52,8 +52,8 @@ servo 0.607 / 0.647; 1-camera 0.880 / 0.956; Aloha 4 / 1 cameras 2.918 / 3.016 (
 The tessellation makes every view cheaper, so it leaves the 4 / 1 ratio where it was.
 
 After the second cut of the step path (below), the state ratios measured before and after
-back to back on the same loaded machine (``--quick`` state section, main then this branch,
-twice, load average 9.3-11.1; CPU-time ratios, wall in brackets):
+back to back on the same loaded machine (``--quick`` state section, main at 622daf6 then the
+cut, twice, load average 9.3-11.1; CPU-time ratios, wall in brackets):
 
     SO101-Reach state env / raw mj_step      before 0.812, 0.828 (0.742, 0.826)
                                              after  0.862, 0.873 (0.789, 0.865)
@@ -69,7 +69,7 @@ Reach 139,744 -> 92,249 (-34 %), PickCube 185,510 -> 129,139 (-30 %).
 What limits them:
 
 - State: the env's own Python per step, measured around the real physics as the median over
-  steps of (step time - ``mj_step`` time), main then this branch back to back at load 8.6-9.0:
+  steps of (step time - ``mj_step`` time), before and after back to back at load 8.6-9.0:
   Reach 19.9 -> 13.0 us, PickCube 32.7 -> 20.6 us (a raw step is ~107 us and ~166 us there);
   0.90 needs <= ~11.9 us and <= ~18.4 us. What is left:
   ~20 numpy calls of 0.3-0.5 us on 6-vectors (unit conversion 2, safety 4, two state copies,
@@ -85,7 +85,11 @@ What limits them:
   variants and their image differences: the ALOHA scene now uses ``visual/quality`` 16 slices
   x 8 stacks (a view ~10-16 % cheaper, images within the tiled bound); coarser variants (boxes'
   ``numquads`` < 4, a finite SO-101 floor with a coarse grid) are 30-65 % cheaper but change
-  the images past that bound, so the assets keep them.
+  the images past that bound, so the assets keep them. Since then the SO-101 floor is drawn
+  only where each view looks (``lerobot_gym/sim/plane_cull.py``, same pixels): a 96x96 front
+  view's ``mjr_render`` went from ~2.3 ms to 0.6-0.9 ms CPU, and what a view costs now grows
+  with its pixels (24x24: 0.57 ms, 96x96: 1.3 ms, 192x192: 2.4 ms per view at load 14, tiled
+  4 views); the figures above were measured before.
 
 Profile of the step path (cProfile, 20000 steps of ``RobotEnv.step`` on SO101-Reach, state
 only, ``mj_step`` replaced by a no-op so only lerobot_gym's Python is left; tottime, before the
@@ -123,7 +127,7 @@ its reward ``math.tanh``:
     100000    0.125  {ndarray.astype}
     total 2.58 s (profiled)
 
-Second cut (issue 12, this branch): the safety filter does the one finite check per step
+Second cut (issue 12, 2026-12-07): the safety filter does the one finite check per step
 (NaN propagates through the clip and an infinite target clamps to a finite limit, so one dot
 product of the change is both the finite test and the clamp report; the exact check runs only
 when it fails, with the same ``ActionError``), the controller converts float arrays without a
@@ -131,8 +135,10 @@ second check, every clamp is one call of numpy's clip ufunc (``np.clip`` wraps i
 Python layers, maximum + minimum is two calls), an absolute float32 action that safety left
 exactly alone is reported as itself (clipped into the space), the state-only read returns two
 copies of cached arm views, ``agent_pos`` inlines the unit conversion, world poses are copies
-of cached row views, ``d.dot(d)`` for ``d @ d`` (half the call cost) and contacts come from
-``MjData.contact.geom`` without the ``ncon`` slice. Trajectories are bit-identical
+of cached row views, the cube tasks' distance is ``d.dot(d)`` (``d @ d`` costs twice the call)
+and contacts come from ``MjData.contact.geom`` without the ``ncon`` slice (Reach's distance is
+now main's Python-float sum, which its batched evaluation matches; the profile below predates
+that merge and used ``d.dot(d)`` there too). Trajectories are bit-identical
 (``tests/core/test_step_path.py`` replays them in a raw ``mj_step`` loop). The same profile
 (20000 steps, ``mj_step`` a no-op, tottime; before and after run back to back, load average
 9-11, so the seconds are inflated alike):
