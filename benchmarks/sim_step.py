@@ -61,10 +61,12 @@ cut, twice, load average 9.3-11.1; CPU-time ratios, wall in brackets):
                                              after  0.851, 0.840 (0.886, 0.847)
 
 and two full ``--quick`` runs at load 12.7-13.7: Reach CPU 0.857, 0.866 (wall 0.855, 0.893),
-PickCube CPU 0.846, 0.867 (wall 0.855, 0.876). Still short of 0.90 under that load; the quiet
-re-run decides. Load-independent, callgrind's instruction count per step beyond the raw loop
-(300 steps each, the same seed and actions, OpenBLAS's idle threads' spinning left out):
-Reach 139,744 -> 92,249 (-34 %), PickCube 185,510 -> 129,139 (-30 %).
+PickCube CPU 0.846, 0.867 (wall 0.855, 0.876); after merging main (its Reach distance), one
+``--quick`` run at load 7.2-9.5: Reach CPU 0.886 (wall 0.865), PickCube CPU 0.860 (wall
+0.855). Still short of 0.90 under that load; the quiet re-run decides. Load-independent,
+callgrind's instruction count per step beyond the raw loop (300 steps each, the same seed and
+actions, OpenBLAS's idle threads' spinning left out; measured before the merge): Reach
+139,744 -> 92,249 (-34 %), PickCube 185,510 -> 129,139 (-30 %).
 
 What limits them:
 
