@@ -4,7 +4,12 @@ Prints, as steps/s and as ratios (goal in brackets):
 
 1. State-only env / a raw ``mj_step`` loop on the same compiled model with the same substeps,
    targets and episode starts (>= 0.90): what lerobot_gym adds per step. SO101-Reach and
-   SO101-PickCube.
+   SO101-PickCube. Like for like: the env's backend and the raw loop both make one
+   ``mujoco.mj_step(model, data, nstep=substeps)`` call per control period (the targets are
+   constant over a period), so neither side gains from batching the substeps. The env is built
+   with ``disable_env_checker=True``; Gymnasium's PassiveEnvChecker only checks the first step
+   and forwards after that, and the TimeLimit and OrderEnforcing wrappers that stay cost less
+   than the noise (the unwrapped env measured the same, 2026-12-07).
 2. The servo model (``actuator="servo"``) / a raw loop on the servo env's own model (>= 0.60);
    the servo's softer actuators also change the physics, which the ratio against the ideal raw
    loop shows.
@@ -82,14 +87,35 @@ run and 0.91x with ``render_workers=2``, is noise at this load: the quiet re-run
 What remains is each view's visible triangles (see below); ``mjv_updateScene`` (~1-2 us) and
 the fixed per-view work of ``mjr_render`` (~0.05-0.1 ms) are small.
 
+After the second cut of the step path (below), the state ratios measured before and after
+back to back on the same loaded machine (``--quick`` state section, main at 622daf6 then the
+cut, twice, load average 9.3-11.1; CPU-time ratios, wall in brackets):
+
+    SO101-Reach state env / raw mj_step      before 0.812, 0.828 (0.742, 0.826)
+                                             after  0.862, 0.873 (0.789, 0.865)
+    SO101-PickCube state env / raw mj_step   before 0.799, 0.810 (0.876, 0.794)
+                                             after  0.851, 0.840 (0.886, 0.847)
+
+and two full ``--quick`` runs at load 12.7-13.7: Reach CPU 0.857, 0.866 (wall 0.855, 0.893),
+PickCube CPU 0.846, 0.867 (wall 0.855, 0.876); after merging main (its Reach distance), one
+``--quick`` run at load 7.2-9.5: Reach CPU 0.886 (wall 0.865), PickCube CPU 0.860 (wall
+0.855). Still short of 0.90 under that load; the quiet re-run decides. Load-independent,
+callgrind's instruction count per step beyond the raw loop (300 steps each, the same seed and
+actions, OpenBLAS's idle threads' spinning left out; measured before the merge): Reach
+139,744 -> 92,249 (-34 %), PickCube 185,510 -> 129,139 (-30 %).
+
 What limits them:
 
-- State: the env's own Python is ~15 us per step with the physics stubbed out (was ~23 us), but
-  measured around the real physics it is ~25 us on Reach (a raw step is ~120 us CPU there) and
-  ~40 us on PickCube, whose facts read the contacts (``MjData.contact`` costs ~4 us in the
-  bindings): ~30 small numpy calls of 0.3-0.8 us each, the Python interpreter's caches refilled
-  after every ``mj_step``, the TimeLimit and OrderEnforcing wrappers. 0.90 would need the step
-  path at about half that, i.e. no numpy on 6-element vectors.
+- State: the env's own Python per step, measured around the real physics as the median over
+  steps of (step time - ``mj_step`` time), before and after back to back at load 8.6-9.0:
+  Reach 19.9 -> 13.0 us, PickCube 32.7 -> 20.6 us (a raw step is ~107 us and ~166 us there);
+  0.90 needs <= ~11.9 us and <= ~18.4 us. What is left:
+  ~20 numpy calls of 0.3-0.5 us on 6-vectors (unit conversion 2, safety 4, two state copies,
+  the task's facts 4, ``agent_pos`` 4, ``action_applied`` 1, the ctrl write), ~20 Python calls
+  (controller, filter, backend, world, task, two dataclasses, two wrappers), and on PickCube
+  the contacts (``MjData.contact.geom`` ~1-2 us) and three pose reads. A MuJoCo contact sensor
+  per jaw pad would replace the contact read with a ``sensordata`` slice, but measured it saves
+  under 1 us; not done.
 - Cameras: a view's cost is its visible geometry, not its pixels (32x32 costs ~70 % of
   128x128) and hardly the geometry outside it (culled, it saves ~5 us a geom), so four views
   that each see most of the scene cost about four times one whether tiled or not; see
@@ -141,6 +167,36 @@ its reward ``math.tanh``:
      20000    0.135  sim/world.py:site_pos
     100000    0.125  {ndarray.astype}
     total 2.58 s (profiled)
+
+Second cut (issue 12, 2026-12-07): the safety filter does the one finite check per step
+(NaN propagates through the clip and an infinite target clamps to a finite limit, so one dot
+product of the change is both the finite test and the clamp report; the exact check runs only
+when it fails, with the same ``ActionError``), the controller converts float arrays without a
+second check, every clamp is one call of numpy's clip ufunc (``np.clip`` wraps it in three
+Python layers, maximum + minimum is two calls), an absolute float32 action that safety left
+exactly alone is reported as itself (clipped into the space), the state-only read returns two
+copies of cached arm views, ``agent_pos`` inlines the unit conversion, world poses are copies
+of cached row views, the cube tasks' distance is ``d.dot(d)`` (``d @ d`` costs twice the call)
+and contacts come from ``MjData.contact.geom`` without the ``ncon`` slice (Reach's distance is
+now main's Python-float sum, which its batched evaluation matches; the profile below predates
+that merge and used ``d.dot(d)`` there too). Trajectories are bit-identical
+(``tests/core/test_step_path.py`` replays them in a raw ``mj_step`` loop). The same profile
+(20000 steps, ``mj_step`` a no-op, tottime; before and after run back to back, load average
+9-11, so the seconds are inflated alike):
+
+    before (main)                               after
+    ncalls  tottime  function                   ncalls  tottime  function
+     20000    0.806  core/env.py:step            20000    0.541  core/env.py:step
+     20000    0.419  core/safety.py:apply        20000    0.296  core/env.py:_observation
+     20000    0.305  sim/backend.py:read         20000    0.233  core/safety.py:_apply_one
+     40000    0.297  core/spec.py:to_user        20000    0.230  core/spec.py:from_user
+     20000    0.249  core/env.py:_observation    20000    0.168  sim/backend.py:read
+    100000    0.181  {ndarray.astype}            40000    0.149  {ndarray.dot}
+     40000    0.160  core/safety.py:require_f..  20000    0.116  tasks/reach.py:evaluate
+     60000    0.145  {ndarray.dot}               80000    0.108  {ndarray.copy}
+     20000    0.135  core/spec.py:from_user      60000    0.106  {ndarray.astype}
+     20000    0.125  core/safety.py:as_float_..  20000    0.103  core/safety.py:apply
+    total 3.76 s, 47 Python calls per step      total 2.53 s, 33 Python calls per step
 
 With one 128x128 camera (SO101-Reach, ``pixels_agent_pos``, 300 steps, cProfile tottime) the
 step is the renderer's:

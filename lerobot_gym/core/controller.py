@@ -24,6 +24,9 @@ class Controller:
     """Base class: maps an action (boundary units) to joint targets (SI)."""
 
     name: ClassVar[str]
+    #: Actions are absolute targets: an action whose targets safety left exactly as they were
+    #: is itself the action applied (no round trip through the unit conversion).
+    absolute: ClassVar[bool] = False
 
     def __init__(self, robot: RobotSpec) -> None:
         self.robot = robot
@@ -62,6 +65,15 @@ class Controller:
         """Joint targets (SI) for a checked action (or a batch of them, one per row)."""
         raise NotImplementedError
 
+    def step_targets(self, action: Any, previous_targets_rad: np.ndarray) -> np.ndarray:
+        """:meth:`check` and :meth:`targets` in one call: the env's per-step path.
+
+        The targets go to :class:`~lerobot_gym.core.safety.SafetyFilter`, which refuses
+        non-finite ones with the message :meth:`check` gives, so an override may leave the
+        finite check to it (one check per step; the vector env checks batches itself).
+        """
+        return self.targets(self.check(action), previous_targets_rad)
+
     def action_for_targets(
         self, targets_rad: np.ndarray, previous_targets_rad: np.ndarray
     ) -> np.ndarray:
@@ -73,6 +85,7 @@ class JointPositionController(Controller):
     """Absolute joint targets in boundary units (degrees, gripper 0..100 for the SO-101)."""
 
     name = "joint_pos"
+    absolute = True
 
     def __init__(self, robot: RobotSpec) -> None:
         super().__init__(robot)
@@ -81,6 +94,25 @@ class JointPositionController(Controller):
         self._strict = [
             (i, j.name, *j.user_limits) for i, j in enumerate(robot.joints) if j.strict_range
         ]
+
+    def step_targets(self, action: Any, previous_targets_rad: np.ndarray) -> np.ndarray:
+        # A half, single or double precision array of the action's shape (what policies send)
+        # converts directly: the subtraction upcasts to float64 exactly, as check's astype did
+        # (longdouble takes the full path, which narrows it first). Finiteness is the safety
+        # filter's check (same message); a strict joint out of range, or NaN there, takes the
+        # full path so the error is the one check gives.
+        shape_ok = type(action) is np.ndarray and action.shape == self._shape
+        if shape_ok and action.dtype.char in "efd":
+            for i, _, low, high in self._strict:
+                if not low - 1e-6 <= float(action[i]) <= high + 1e-6:
+                    break
+            else:
+                # RobotSpec.from_user inlined: the same subtraction and division.
+                scale, offset = self.robot.user_affine
+                targets = action - offset
+                targets /= scale
+                return targets
+        return self.robot.from_user(self.check(action))
 
     def _build_space(self) -> spaces.Box:
         low, high = self.robot.user_limits()

@@ -37,7 +37,7 @@ from lerobot_gym.core import info as info_keys
 from lerobot_gym.core.backend import Backend, Randomized, RobotState
 from lerobot_gym.core.controller import Controller
 from lerobot_gym.core.kinematics import Kinematics, KinematicsFactory
-from lerobot_gym.core.safety import SafetyFilter, as_float_vector
+from lerobot_gym.core.safety import SafetyFilter, as_float_vector, clip_ufunc
 from lerobot_gym.core.spec import ArmSpec, RobotSpec, check_image_size
 from lerobot_gym.core.task import ResetSample, Task, TaskContext
 from lerobot_gym.errors import ConfigError
@@ -45,6 +45,7 @@ from lerobot_gym.errors import ConfigError
 OBS_TYPES = ("state", "pixels", "pixels_agent_pos")
 RESET_OPTIONS = frozenset({"joint_positions"})
 _STATE_MARGIN = 0.05
+_F32 = np.dtype(np.float32)
 
 
 def check_reset_options(options: dict[str, Any] | None) -> None:
@@ -152,6 +153,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         # back through the unit conversion a few ulps outside the float32 bound (a closed
         # gripper as -1.8e-15 for a 0 bound), and recorders store it as the dataset's action.
         self._action_bounds = (controller.action_space.low, controller.action_space.high)
+        self._echo_action = controller.absolute and controller.action_space.dtype == np.float32
         self.observation_space = self._build_observation_space()
         self._obs_cameras = self.cameras if obs_type != "state" else ()
         # Looked up once: _observation runs every step.
@@ -161,6 +163,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             box = cast(spaces.Box, spaces_["agent_pos"])
             self._state_bounds = (box.low.astype(np.float64), box.high.astype(np.float64))
         self._has_environment_state = "environment_state" in spaces_
+        self._state_map = (*robot.user_affine, *(self._state_bounds or (None, None)))
 
         max_step = np.full(len(robot.joints), np.inf)
         if max_relative_target is not None:
@@ -249,9 +252,8 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         """Apply safety to the action's targets, advance one control period, evaluate."""
         if self._targets_rad is None:
             raise gym.error.ResetNeeded("call env.reset() before env.step()")
-        action = self.controller.check(action)
         previous = self._targets_rad
-        report = self.safety.apply(self.controller.targets(action, previous))
+        report = self.safety.apply(self.controller.step_targets(action, previous))
         try:
             self.backend.command(report.applied_rad)
             state = self.backend.read(self._obs_cameras)
@@ -266,8 +268,14 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         success = bool(self.task.is_success(facts))
         terminated = (success and self.terminate_on_success) or bool(self.task.is_failure(facts))
         low, high = self._action_bounds
-        applied = np.maximum(self.controller.action_for_targets(report.applied_rad, previous), low)
-        np.minimum(applied, high, out=applied)
+        echo = report.exact and self._echo_action and type(action) is np.ndarray
+        if echo and action.dtype is _F32:
+            # Absolute targets sent exactly as asked: the action itself was applied (clipped:
+            # a float32 bound rounds the limit), not its round trip through the units.
+            applied = clip_ufunc(action, low, high)
+        else:
+            targets = report.applied_rad
+            applied = clip_ufunc(self.controller.action_for_targets(targets, previous), low, high)
         info = {
             info_keys.IS_SUCCESS: success,
             info_keys.ACTION_APPLIED: applied,
@@ -333,15 +341,17 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
     def _observation(self, state: RobotState, facts: dict[str, Any]) -> dict[str, Any]:
         obs: dict[str, Any] = {}
         if self._state_bounds is not None:
-            low, high = self._state_bounds
-            pos = np.maximum(self.robot.to_user(state.joint_positions_rad), low)
-            obs["agent_pos"] = np.minimum(pos, high, out=pos).astype(np.float32)
+            # RobotSpec.to_user inlined (the same multiply-add), clipped to the space's margin.
+            scale, offset, low, high = self._state_map
+            pos = clip_ufunc(state.joint_positions_rad * scale + offset, low, high)
+            obs["agent_pos"] = pos.astype(np.float32)
         if self._has_environment_state:
-            # Tasks return a new array (Task.environment_state): no second copy when it is
-            # float32 already.
-            obs["environment_state"] = self.task.environment_state(facts).astype(
-                np.float32, copy=False
-            )
+            # Tasks return a new array (Task.environment_state): no second copy (or call) when
+            # it is float32 already.
+            env_state = self.task.environment_state(facts)
+            if env_state.dtype is not _F32:
+                env_state = env_state.astype(np.float32)
+            obs["environment_state"] = env_state
         if self._obs_cameras:
             obs["pixels"] = {cam: state.images[cam] for cam in self._obs_cameras}
         return obs

@@ -22,6 +22,17 @@ import numpy as np
 
 from lerobot_gym.errors import ActionError, ConfigError
 
+# numpy's clip ufunc, called directly: np.clip reaches it through three Python layers (several
+# microseconds on a 6-vector) and np.minimum(np.maximum(...)) is two ufunc calls; this is one,
+# with the same values (NaN propagates, an infinite value goes to the bound). On the per-step
+# path of every env.
+try:
+    from numpy._core import umath as _umath
+except ImportError:  # numpy < 2
+    from numpy.core import umath as _umath  # type: ignore[no-redef]
+# numpy's stubs omit umath.clip.
+clip_ufunc: np.ufunc = _umath.clip  # type: ignore[attr-defined]
+
 
 # Not frozen: a frozen dataclass costs about a microsecond more to build, once per step.
 @dataclass(slots=True)
@@ -31,10 +42,14 @@ class SafetyReport:
     Attributes:
         applied_rad: the targets to send, SI.
         clamped: per joint, whether the requested target was changed.
+        exact: the targets go out exactly as requested (no joint's changed by more than float
+            underflow, 1e-154 rad, which no float32 action can express); the env then reports
+            an absolute action itself as the one applied.
     """
 
     applied_rad: np.ndarray
     clamped: np.ndarray
+    exact: bool = False
 
 
 def require_finite(
@@ -178,27 +193,41 @@ class SafetyFilter:
         targets = targets_rad
         if type(targets) is not np.ndarray or targets.dtype != np.float64:
             targets = np.asarray(targets_rad, dtype=np.float64)
+        if rows is None and targets.ndim == 1:
+            return self._apply_one(targets)
         require_finite(targets)
-        # np.minimum/np.maximum: np.clip costs several times more on 6-element arrays.
-        safe = np.maximum(targets, self.lower_rad)
-        np.minimum(safe, self.upper_rad, out=safe)
+        safe = clip_ufunc(targets, self.lower_rad, self.upper_rad)
         previous = self._previous
         if previous is not None and rows is not None:
             previous = previous[rows]
         if self._rate_limited and previous is not None:
             # The previous target is inside the limits, so the step box keeps safe inside them.
-            safe = np.minimum(
-                np.maximum(safe, previous - self.max_step_rad), previous + self.max_step_rad
-            )
+            safe = clip_ufunc(safe, previous - self.max_step_rad, previous + self.max_step_rad)
         if rows is None or self._previous is None:
             self._previous = safe
         else:
             self._previous[rows] = safe
         # A tolerance, not !=: the float32 action bounds round past the float64 limits, and an
-        # action at its space's bound is not a clamp worth reporting. Most commands are not
-        # clamped at all: when the squared change is below the tolerance squared, no single
-        # joint's can exceed it, and the per-joint test is skipped.
+        # action at its space's bound is not a clamp worth reporting.
+        return SafetyReport(applied_rad=safe, clamped=np.abs(safe - targets) > 1e-6)
+
+    def _apply_one(self, targets: np.ndarray) -> SafetyReport:
+        """:meth:`apply` for one arm's float64 targets: every env's per-step path."""
+        safe = clip_ufunc(targets, self.lower_rad, self.upper_rad)
+        previous = self._previous
+        if self._rate_limited and previous is not None:
+            safe = clip_ufunc(safe, previous - self.max_step_rad, previous + self.max_step_rad)
+        # The finite check and the clamp report from one dot product: NaN propagates through
+        # the clip and an infinite target is clamped to a finite limit, so any non-finite
+        # target makes the squared change NaN or inf, which fails `<=` and takes the exact
+        # check. Most commands are not clamped at all: when the squared change is below the
+        # tolerance squared, no single joint's can exceed it and the per-joint test is skipped.
         change = safe - targets
-        if change.ndim == 1 and change.dot(change) <= 1e-12:
-            return SafetyReport(applied_rad=safe, clamped=np.zeros(change.shape, dtype=bool))
+        squared = change.dot(change)
+        if squared <= 1e-12:
+            self._previous = safe
+            # `not squared`: a Python bool, True exactly when every change is zero.
+            return SafetyReport(safe, np.zeros(len(safe), dtype=bool), not squared)
+        require_finite(targets)  # raises before anything is kept
+        self._previous = safe
         return SafetyReport(applied_rad=safe, clamped=np.abs(change) > 1e-6)

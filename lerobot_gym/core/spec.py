@@ -388,16 +388,18 @@ class RobotSpec:
         return np.array([j.home_rad for j in self.joints])
 
     @functools.cached_property
-    def _user_affine(self) -> tuple[np.ndarray, np.ndarray]:
+    def user_affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(scale, offset)`` with ``to_user(q) == q * scale + offset`` (read-only arrays)."""
         # Every boundary unit is an affine map of SI (units.py), so a whole joint vector converts
         # with one multiply-add; this is on the env's per-step path.
         offset = np.array([j.to_user(0.0) for j in self.joints])
         scale = np.array([j.to_user(1.0) for j in self.joints]) - offset
+        scale.flags.writeable = offset.flags.writeable = False  # shared by every caller
         return scale, offset
 
     def to_user(self, q_rad: np.ndarray) -> np.ndarray:
         """A joint vector in SI -> boundary units (float64)."""
-        scale, offset = self._user_affine
+        scale, offset = self.user_affine
         if type(q_rad) is not np.ndarray:  # arrays of any real dtype upcast in the multiply
             q_rad = np.asarray(q_rad, dtype=np.float64)
         user = q_rad * scale
@@ -406,7 +408,7 @@ class RobotSpec:
 
     def from_user(self, q_user: np.ndarray) -> np.ndarray:
         """A joint vector in boundary units -> SI (float64)."""
-        scale, offset = self._user_affine
+        scale, offset = self.user_affine
         if type(q_user) is not np.ndarray:  # arrays of any real dtype upcast in the subtraction
             q_user = np.asarray(q_user, dtype=np.float64)
         q_rad = q_user - offset

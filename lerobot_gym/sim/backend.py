@@ -183,6 +183,12 @@ class MujocoBackend:
         data = scene.data
         if data is None:
             raise NotConnectedError("the simulation is not built yet; call env.reset() first")
+        arm = scene.arm_views
+        if arm is not None and not cameras and self.servo is None and self.signals is None:
+            # The state-only twin's per-step path: two copies.
+            return RobotState(
+                arm[0].copy(), arm[1].copy(), {}, time.monotonic(), {"sim_time_s": data.time}
+            )
         images = {}
         if cameras:
             mjcf = self._mjcf_cameras.get(cameras)
@@ -191,10 +197,13 @@ class MujocoBackend:
                 self._mjcf_cameras[cameras] = mjcf
             views = scene.render_views(mjcf, *self.image_size)
             images = dict(zip(cameras, views, strict=True))
-        q = scene.qpos_view[scene.qpos_index]
+        if arm is None:
+            q, qd = scene.qpos_view[scene.qpos_index], scene.qvel_view[scene.dof_index]
+        else:
+            q, qd = arm
         state = RobotState(
             joint_positions_rad=q.copy() if self.servo is None else self.servo.reading(q),
-            joint_velocities_rad_s=scene.qvel_view[scene.dof_index].copy(),
+            joint_velocities_rad_s=qd.copy(),
             images=images,
             timestamp_s=time.monotonic(),
             extras={"sim_time_s": float(data.time)},

@@ -134,6 +134,10 @@ class Scene:
         # numpy view on every access, these stay valid as long as `data` lives.
         self.qpos_view, self.qvel_view = self.data.qpos, self.data.qvel
         self.ctrl_view = self.data.ctrl
+        # The arm's own coordinates as views too, when they are a slice (a fancy index copies).
+        self.arm_views: tuple[np.ndarray, np.ndarray] | None = None  # (qpos, qvel)
+        if isinstance(self.qpos_index, slice) and isinstance(self.dof_index, slice):
+            self.arm_views = (self.qpos_view[self.qpos_index], self.qvel_view[self.dof_index])
         self.world = MujocoWorld(model, self.data, lock=self.lock)
         self.record_nominal()
         return self

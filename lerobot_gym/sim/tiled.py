@@ -71,10 +71,12 @@ Decisions:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -93,6 +95,9 @@ _CULL_RECHECK = 8
 
 # MjrContexts whose GL context could not be made current when closed (see TiledRenderer.close).
 _UNFREED: list[mujoco.MjrContext] = []
+# GL of renderers the garbage collector finalised unclosed, freed at the next render or close on
+# this module's renderers (see TiledRenderer.__del__).
+_COLLECTED: list[tuple[Any, Any]] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +180,7 @@ class TiledRenderer:
         from mujoco import gl_context  # imported here: it reads MUJOCO_GL, set by lerobot_gym
 
         glcontext_cls = getattr(gl_context, "GLContext", None)
-        self._gl = glcontext_cls(width, height) if glcontext_cls is not None else None
+        self._gl = _collected_later(glcontext_cls)(width, height) if glcontext_cls else None
         if self._gl is not None:
             self._gl.make_current()
         visual = model.vis.global_
@@ -206,6 +211,7 @@ class TiledRenderer:
             self.close()
             raise ConfigError(f"GL made a {got} offscreen buffer, {self.buffer_size} was needed")
         close_at_exit(self)
+        close_at_exit(_COLLECTED_AT_EXIT)
 
     def render(
         self,
@@ -229,6 +235,8 @@ class TiledRenderer:
         if out is not None and len(out) != len(self.views):
             raise ConfigError(f"render() got {len(out)} out arrays for {len(self.views)} views")
         model, scene, option, catmask = self.model, self._scene, self._option, self._catmask
+        if _COLLECTED:
+            _free_collected()
         if self._gl is not None:
             self._gl.make_current()
         culler = self._culler if self.cull else None
@@ -261,19 +269,8 @@ class TiledRenderer:
         """Free the GL resources (idempotent)."""
         con, gl = self._con, self._gl
         self._con = self._gl = None
-        if con is not None:
-            try:
-                if gl is not None:
-                    gl.make_current()  # GL names are per context: free ours, not another's
-            except Exception:
-                # Current on another thread (EGL_BAD_ACCESS). Destroying the context below frees
-                # its objects; the MjrContext must not free its names in whatever context is
-                # current here (its destructor would), so it is kept, unfreed, until exit.
-                _UNFREED.append(con)
-            else:
-                con.free()
-        if gl is not None:
-            gl.free()
+        _free_gl(con, gl)
+        _free_collected()
 
     def __enter__(self) -> TiledRenderer:
         return self
@@ -282,7 +279,70 @@ class TiledRenderer:
         self.close()
 
     def __del__(self) -> None:
-        self.close()
+        # The garbage collector may finalise this renderer in the middle of another renderer's
+        # render(), between its make_current and its GL calls: freeing here would make this
+        # context current and then none, under that render. The next render or close frees it.
+        con, gl = self._con, self._gl
+        self._con = self._gl = None
+        if con is not None or gl is not None:
+            _COLLECTED.append((con, gl))
+
+
+def _free_gl(con: mujoco.MjrContext | None, gl: Any) -> None:
+    """Free one renderer's MjrContext and GL context, its own context current while it does."""
+    if con is not None:
+        try:
+            if gl is not None:
+                gl.make_current()  # GL names are per context: free ours, not another's
+        except Exception:
+            # Current on another thread (EGL_BAD_ACCESS). Destroying the context below frees
+            # its objects; the MjrContext must not free its names in whatever context is
+            # current here (its destructor would), so it is kept, unfreed, until exit.
+            _UNFREED.append(con)
+        else:
+            con.free()
+    if gl is not None:
+        gl.free()
+
+
+@functools.cache
+def _collected_later(glcontext_cls: type) -> type:
+    """``glcontext_cls`` whose finaliser leaves the freeing to :func:`_free_collected`.
+
+    MuJoCo's ``GLContext.free`` ends with ``eglReleaseThread``, which drops the thread's current
+    context whatever it is. Run by the garbage collector (which finalises a dead renderer's GL
+    context along with it, in any order) in the middle of another renderer's render, it left
+    that render's GL calls with no context: PyOpenGL raised, ``mjr_render`` drew nothing.
+    """
+
+    class GLContext(glcontext_cls):
+        def __del__(self) -> None:
+            if getattr(self, "_context", None):  # not freed yet (every backend's attribute)
+                _COLLECTED.append((None, self))  # kept alive until freed
+
+    return GLContext
+
+
+class _CollectedGL:
+    """What frees, at exit, the GL of renderers collected since the last render or close."""
+
+    def close(self) -> None:
+        _free_collected()
+
+
+_COLLECTED_AT_EXIT = _CollectedGL()
+
+
+def _free_collected() -> None:
+    """Free the GL of renderers finalised unclosed (called where no other GL work is under way)."""
+    while _COLLECTED:
+        try:
+            con, gl = _COLLECTED.pop()
+        except IndexError:  # another thread took the last one
+            return
+        if con is None and any(other is gl for _, other in list(_COLLECTED)):
+            continue  # finalised with its renderer, whose entry frees it after its MjrContext
+        _free_gl(con, gl)
 
 
 def _camera(model: mujoco.MjModel, camera: str | int) -> mujoco.MjvCamera:

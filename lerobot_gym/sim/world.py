@@ -48,6 +48,11 @@ class MujocoWorld:
         # while these views stay valid for as long as `data` lives.
         self._xpos, self._xquat = data.xpos, data.xquat
         self._site_xpos, self._site_xmat = data.site_xpos, data.site_xmat
+        # And the rows tasks read every step, one view per name: a query is a dict lookup and
+        # a copy, no id lookup or row indexing.
+        self._site_rows: dict[str, np.ndarray] = {}
+        self._pos_rows: dict[str, np.ndarray] = {}
+        self._quat_rows: dict[str, np.ndarray] = {}
 
     def _body(self, name: str) -> int:
         bid = self._body_ids.get(name)
@@ -63,18 +68,27 @@ class MujocoWorld:
 
     def body_pos(self, name: str) -> np.ndarray:
         """World position of a body (copy)."""
+        row = self._pos_rows.get(name)
+        if row is None:
+            row = self._pos_rows[name] = self._xpos[self._body(name)]
         with self._lock:
-            return self._xpos[self._body(name)].copy()
+            return row.copy()
 
     def body_quat(self, name: str) -> np.ndarray:
         """World orientation of a body as a (w, x, y, z) quaternion (copy)."""
+        row = self._quat_rows.get(name)
+        if row is None:
+            row = self._quat_rows[name] = self._xquat[self._body(name)]
         with self._lock:
-            return self._xquat[self._body(name)].copy()
+            return row.copy()
 
     def site_pos(self, name: str) -> np.ndarray:
         """World position of a site (copy)."""
+        row = self._site_rows.get(name)
+        if row is None:
+            row = self._site_rows[name] = self._site_xpos[self._site(name)]
         with self._lock:
-            return self._site_xpos[self._site(name)].copy()
+            return row.copy()
 
     def site_xmat(self, name: str) -> np.ndarray:
         """World rotation matrix (3x3) of a site (copy)."""
@@ -129,21 +143,20 @@ class MujocoWorld:
         """Ids of every geom in contact with any geom of ``geoms`` (one pass over contacts)."""
         found: set[int] = set()
         with self._lock:
-            ncon = self.data.ncon
-            pairs = self.data.contact.geom[:ncon].tolist() if ncon else []
-        if pairs:
-            for g1, g2 in pairs:
-                if g1 in geoms:
-                    found.add(g2)
-                elif g2 in geoms:
-                    found.add(g1)
+            # MjData.contact holds exactly the ncon active contacts: no ncon read or slice
+            # (each a bindings call; this runs every step of the cube tasks).
+            pairs = self.data.contact.geom.tolist()
+        for g1, g2 in pairs:
+            if g1 in geoms:
+                found.add(g2)
+            elif g2 in geoms:
+                found.add(g1)
         return found
 
     def in_contact(self, geoms_a: frozenset[int], geoms_b: frozenset[int]) -> bool:
         """Whether any active contact touches one geom of each set."""
         with self._lock:
-            ncon = self.data.ncon
-            pairs = self.data.contact.geom[:ncon].tolist() if ncon else []
+            pairs = self.data.contact.geom.tolist()  # exactly the ncon active contacts
         # A handful of contacts: plain set lookups beat vectorised numpy here by ~10x.
         for g1, g2 in pairs:
             if (g1 in geoms_a and g2 in geoms_b) or (g2 in geoms_a and g1 in geoms_b):

@@ -195,3 +195,30 @@ def test_threaded_renderer_errors(so101_model):
         assert [img.shape for img in renderer.render(data)] == [(8, 8, 3), (8, 8, 3)]
     with pytest.raises(RuntimeError, match="after close"):
         renderer.render(data)
+
+
+def test_a_collected_renderer_leaves_the_current_context_alone(so101_model):
+    """The garbage collector can finalise an unclosed renderer in the middle of another's render
+    (between its make_current and its GL calls). Freeing GL there made the dying renderer's
+    context current, then none at all, so the other renderer's next GL calls had no context
+    (seen as PyOpenGL's "no valid context" in the floor culling). The free waits for the next
+    render or close instead."""
+    from OpenGL import EGL
+
+    from lerobot_gym.sim import tiled
+
+    model, _ = so101_model
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    mine = TiledRenderer(model, [View("front", 32, 32)])
+    before = mine.render(data)[0]
+    dying = TiledRenderer(model, [View("wrist", 32, 32)])
+    dying.render(data)
+    mine.render(data)  # this thread's current context is mine
+    current = EGL.eglGetCurrentContext()
+    dying.__del__()  # what the garbage collector does to an unclosed renderer
+    assert EGL.eglGetCurrentContext().address == current.address
+    assert tiled._COLLECTED, "the collected renderer's GL is freed later, not in __del__"
+    np.testing.assert_array_equal(mine.render(data)[0], before)
+    assert not tiled._COLLECTED, "the next render frees it"
+    mine.close()

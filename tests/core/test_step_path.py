@@ -1,0 +1,116 @@
+"""The env's per-step path (issue 12's cuts) against a recomputation in plain MuJoCo.
+
+The step path skips work where it can (one finite check, no unit round trip for an action safety
+left alone); these tests pin what it must still be: the same physics as an honest ``mj_step``
+loop driven by the clamped targets, bit for bit, and the same observations and reports.
+"""
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+
+import lerobot_gym  # noqa: F401  (registers the ids)
+from lerobot_gym.errors import ActionError
+
+
+def _actions(env: gym.Env, n: int) -> list[np.ndarray]:
+    """Actions inside, on and past the bounds, float32 and float64, as policies send them."""
+    rng = np.random.default_rng(5)
+    low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
+    span = high - low
+    out = []
+    for i in range(n):
+        action = rng.uniform(low - 0.2 * span, high + 0.2 * span)
+        if i % 5 == 0:
+            action = np.where(rng.random(len(low)) < 0.5, low, high)  # exactly on the bounds
+        out.append(action.astype(np.float32 if i % 3 else np.float64))
+    return out
+
+
+@pytest.mark.parametrize("env_id", ["lerobot_gym/SO101-Reach-v0", "lerobot_gym/SO101-PickCube-v0"])
+@pytest.mark.parametrize("max_relative_target", [None, 4.0])
+def test_trajectory_is_a_raw_mj_step_loop_bit_for_bit(env_id, max_relative_target):
+    env = gym.make(env_id, obs_type="state", max_relative_target=max_relative_target)
+    base = env.unwrapped
+    env.reset(seed=11)
+    robot, backend = base.robot, base.backend
+    model, scene = backend.model, backend.scene
+    raw = mujoco.MjData(model)
+    mujoco.mj_copyData(raw, model, backend.data)
+    previous = base.joint_targets_rad
+    step_rad = np.full(len(robot.joints), np.inf)
+    if max_relative_target is not None:
+        step_rad = np.array([j.delta_from_user(max_relative_target) for j in robot.joints])
+    low_obs = base.observation_space["agent_pos"].low.astype(np.float64)
+    high_obs = base.observation_space["agent_pos"].high.astype(np.float64)
+    for action in _actions(env, 60):
+        obs, _, terminated, truncated, info = env.step(action)
+        # The recomputation: unit conversion, limits, rate limit, one mj_step call per period.
+        target = robot.from_user(action.astype(np.float64))
+        target = np.minimum(np.maximum(target, robot.lower_rad), robot.upper_rad)
+        target = np.minimum(np.maximum(target, previous - step_rad), previous + step_rad)
+        previous = target
+        raw.ctrl[scene.ctrl_index] = target
+        mujoco.mj_step(model, raw, nstep=backend.substeps)
+        np.testing.assert_array_equal(backend.data.qpos, raw.qpos)
+        np.testing.assert_array_equal(backend.data.qvel, raw.qvel)
+        np.testing.assert_array_equal(base.joint_targets_rad, target)
+        q_user = robot.to_user(raw.qpos[scene.qpos_index])
+        expected = np.minimum(np.maximum(q_user, low_obs), high_obs).astype(np.float32)
+        np.testing.assert_array_equal(obs["agent_pos"], expected)
+        assert env.action_space.contains(info["action_applied"])
+        if terminated or truncated:
+            break
+
+
+def test_an_action_safety_left_alone_is_reported_bit_for_bit():
+    # A gripper value of 1e-20 %: the unit round trip (to SI and back) loses it to the
+    # gripper's offset; the applied action is the action itself, not that round trip.
+    env = gym.make("lerobot_gym/SO101-Reach-v0", obs_type="state")
+    env.reset(seed=0)
+    action = ((env.action_space.low + env.action_space.high) / 2).astype(np.float32)
+    action[-1] = np.float32(1e-20)
+    _, _, _, _, info = env.step(action)
+    np.testing.assert_array_equal(info["action_applied"], action)
+    assert not info["safety_clamped"].any()
+    applied = info["action_applied"]
+    action[0] += 1.0  # the caller reuses its buffer: what was reported stays as it was
+    assert applied[0] == action[0] - 1.0 and applied is not action
+
+
+def test_a_clamped_action_reports_the_clamped_targets():
+    env = gym.make("lerobot_gym/SO101-Reach-v0", obs_type="state")
+    env.reset(seed=0)
+    action = env.action_space.high.copy()
+    action[0] += 30.0  # degrees past the limit
+    _, _, _, _, info = env.step(action)
+    assert info["safety_clamped"][0] and not info["safety_clamped"][1:].any()
+    assert info["action_applied"][0] == env.action_space.high[0]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_non_finite_actions_are_refused_before_anything_moves(bad, dtype):
+    env = gym.make("lerobot_gym/SO101-Reach-v0", obs_type="state")
+    env.reset(seed=0)
+    qpos = env.unwrapped.backend.data.qpos.copy()
+    targets = env.unwrapped.joint_targets_rad
+    action = env.action_space.sample().astype(dtype)
+    action[3] = bad
+    with pytest.raises(ActionError, match=r"action has non-finite values at indices \[3\]"):
+        env.step(action)
+    np.testing.assert_array_equal(env.unwrapped.backend.data.qpos, qpos)
+    np.testing.assert_array_equal(env.unwrapped.joint_targets_rad, targets)
+    env.step(env.action_space.sample())  # the env goes on: the refusal changed nothing
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble])
+def test_every_float_dtype_sends_the_targets_of_its_float64_value(dtype):
+    env = gym.make("lerobot_gym/SO101-Reach-v0", obs_type="state")
+    env.reset(seed=0)
+    robot = env.unwrapped.robot
+    action = ((env.action_space.low + env.action_space.high) / 3).astype(dtype)
+    env.step(action)
+    expected = np.clip(robot.from_user(action.astype(np.float64)), robot.lower_rad, robot.upper_rad)
+    np.testing.assert_array_equal(env.unwrapped.joint_targets_rad, expected)
