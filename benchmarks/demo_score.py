@@ -1,0 +1,142 @@
+"""Demonstration scoring (Demo-SCORE) on SO101-Reach: does the filter remove the injected bad demos?
+
+Records scripted SO101-Reach-v0 demonstrations (state observations) with a known fraction
+corrupted (:mod:`lerobot_gym.policies.mixed_demos`; default: aimed at a point 6 cm above the
+true target, the same wrong strategy every time), then runs
+:func:`lerobot_gym.policies.demo_score.run_demo_score`: a compact ACT on every demonstration,
+rollouts of its checkpoints on the twin, a classifier of successful versus failed rollouts,
+the demonstrations scored and filtered into a new dataset, ACT retrained on the kept ones,
+and both policies evaluated on the same fresh seeds. The ground truth of which
+demonstrations are bad is used for the report only.
+
+Prints, last:
+- the scripted demonstrations' success (clean and corrupted separately; the anchor);
+- each base checkpoint's rollout successes and the classifier's held-out accuracy;
+- the filter's precision and recall at removing the injected bad demonstrations;
+- success before (all demonstrations) and after (kept ones), 95 % Wilson intervals, and the
+  difference; wall time per stage with the load average.
+
+Writes ``demo_score_report.json`` and ``demo_score_report.png`` into ``--output_dir``.
+
+Usage: ``python benchmarks/demo_score.py [--quick] [--output_dir=DIR] [--threads=1]``.
+``--quick`` (about a minute) is a smoke run of the pipeline at toy sizes: its base policy is
+too weak to succeed, so it stops at the classifier with
+:class:`~lerobot_gym.policies.demo_classifier.NoRolloutContrastError`, which it prints as its
+result. The full run is sized for this shared 2-core CPU (see the figures below).
+
+Measured (full run, 2026-12-07, this shared 2-core machine, load average ~10): not yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import torch
+
+import lerobot_gym  # noqa: F401
+from lerobot_gym.cli.demo_score import summary_lines
+from lerobot_gym.policies.demo_classifier import NoRolloutContrastError
+from lerobot_gym.policies.demo_score import DemoScoreConfig, run_demo_score
+from lerobot_gym.policies.mixed_demos import MixedDemosConfig, record_mixed_demos
+
+ENV_ID = "lerobot_gym/SO101-Reach-v0"
+ACT_OPTIONS = {
+    "chunk_size": 20,
+    "n_action_steps": 10,
+    "dim_model": 64,
+    "n_heads": 4,
+    "dim_feedforward": 256,
+    "n_encoder_layers": 2,
+    "n_vae_encoder_layers": 2,
+    "optimizer_lr": 3e-4,
+    "kl_weight": 10.0,
+}
+FULL = {"demos": 200, "steps": 5000, "checkpoints": 5, "rollouts": 25, "eval": 50}
+QUICK = {"demos": 6, "steps": 20, "checkpoints": 2, "rollouts": 2, "eval": 2}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--output_dir", default=None, help="keep the run here (default: temp)")
+    parser.add_argument("--bad_fraction", type=float, default=0.3)
+    parser.add_argument("--corruptions", default="wrong_target", help="comma-separated")
+    parser.add_argument("--steps", type=int, default=None, help="override training steps")
+    parser.add_argument("--demos", type=int, default=None, help="override the demo count")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    sizes = dict(QUICK if args.quick else FULL)
+    sizes["steps"] = args.steps or sizes["steps"]
+    sizes["demos"] = args.demos or sizes["demos"]
+    work = Path(args.output_dir or tempfile.mkdtemp(prefix="demo_score_"))
+    keep = args.output_dir is not None
+    try:
+        t0 = time.perf_counter()
+        mixed = record_mixed_demos(
+            MixedDemosConfig(
+                ENV_ID,
+                n_episodes=sizes["demos"],
+                bad_fraction=args.bad_fraction,
+                corruptions=tuple(args.corruptions.split(",")),
+            ),
+            work / "demos",
+        )
+        record_s = time.perf_counter() - t0
+        config = DemoScoreConfig(
+            dataset_root=str(work / "demos"),
+            env_id=ENV_ID,
+            output_dir=str(work / "run"),
+            policy_options=dict(ACT_OPTIONS),
+            steps=sizes["steps"],
+            batch_size=16,
+            n_checkpoints=sizes["checkpoints"],
+            rollouts_per_checkpoint=sizes["rollouts"],
+            eval_episodes=sizes["eval"],
+            bad_episodes=mixed.bad_episodes,
+        )
+        t0 = time.perf_counter()
+        try:
+            report = run_demo_score(config, progress=lambda s, d: print(f"[{s}] {d}", flush=True))
+        except NoRolloutContrastError as exc:
+            report = None
+            stopped = str(exc)
+        total_s = time.perf_counter() - t0
+        bad = set(mixed.bad_episodes)
+        ok_clean = sum(s for i, s in enumerate(mixed.demo_success) if i not in bad)
+        ok_bad = sum(s for i, s in enumerate(mixed.demo_success) if i in bad)
+        load = os.getloadavg()[0]
+        print(
+            f"recorded {sizes['demos']} scripted demos in {record_s:.1f} s: "
+            f"{len(bad)} corrupted ({args.corruptions}) {sorted(bad)}; scripted success "
+            f"clean {ok_clean}/{sizes['demos'] - len(bad)}, corrupted {ok_bad}/{len(bad)}"
+        )
+        print(
+            f"sizes: ACT {ACT_OPTIONS['dim_model']}-wide, {sizes['steps']} steps x batch 16, "
+            f"{sizes['checkpoints']} checkpoints x {sizes['rollouts']} rollouts, "
+            f"{sizes['eval']} evaluation episodes each"
+        )
+        if report is None:
+            print(f"pipeline stopped at the classifier: {stopped}")
+            print(f"wall time {total_s:.0f} s (load average {load:.1f})")
+            return
+        for line in summary_lines(report, mixed.bad_episodes):
+            print(line)
+        diff = report.after["success_rate"] - report.before["success_rate"]
+        stages = ", ".join(f"{k} {v:.0f} s" for k, v in report.timings_s.items())
+        print(f"success after - before: {100 * diff:+.0f} points")
+        print(f"wall time {total_s:.0f} s ({stages}; load average {load:.1f})")
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
