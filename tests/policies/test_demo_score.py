@@ -146,3 +146,22 @@ def test_config_names_the_flag_of_a_missing_dataset(tmp_path: Path) -> None:
     config = DemoScoreConfig(str(tmp_path / "absent"), REACH, str(tmp_path / "out"))
     with pytest.raises(DatasetNotFoundError, match=r"--dataset\.root"):
         config.validate()
+
+
+def test_rollout_features_line_up_with_recorded_demo_features(mixed) -> None:
+    # The classifier learns on rollouts and scores datasets: the same episode must give the
+    # same per-step features both ways (agent_pos <-> observation.state, and so on).
+    import gymnasium as gym
+
+    from lerobot_gym.policies import evaluate_policy, make_policy
+    from lerobot_gym.policies.demo_classifier import _RecordingPolicy
+
+    clean = next(i for i in range(4) if i not in mixed.bad_episodes)
+    episodes: list[list[np.ndarray]] = []
+    evaluate_policy(
+        lambda: gym.make(REACH, obs_type="state", max_episode_steps=45),
+        lambda env: _RecordingPolicy(make_policy("scripted", env), False, episodes),
+        n_episodes=1,
+        seed=clean,
+    )
+    np.testing.assert_allclose(np.stack(episodes[0]), demo_features(mixed.root)[clean])
