@@ -177,6 +177,7 @@ def summary_lines(report: Any, bad: tuple[int, ...] | None) -> list[str]:
             f"filter vs injected bad {list(bad or ())}: precision {f['precision']:.2f} "
             f"({f['true_positives']}/{f['n_removed']}), recall {f['recall']:.2f} "
             f"({f['true_positives']}/{f['n_bad']})"
+            + (f", AUROC {f['auroc']:.2f}" if "auroc" in f else "")
         )
     for name, res in (("before (all demos)", report.before), ("after (filtered)", report.after)):
         lo, hi = res["success_rate_ci95"]

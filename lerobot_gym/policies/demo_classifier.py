@@ -301,13 +301,30 @@ def select_demos(
     return [int(i) for i in np.flatnonzero(s >= threshold)], float(threshold)
 
 
-def filter_metrics(removed: Sequence[int], bad: Sequence[int]) -> dict[str, Any]:
-    """Precision and recall of ``removed`` at removing ``bad`` (NaN where undefined)."""
+def filter_metrics(
+    removed: Sequence[int], bad: Sequence[int], scores: Sequence[float] | np.ndarray | None = None
+) -> dict[str, Any]:
+    """Precision and recall of ``removed`` at removing ``bad`` (NaN where undefined).
+
+    With ``scores``, also ``auroc``: the probability that a clean demonstration scores above
+    a bad one (ties count half), the filter's quality at every threshold at once.
+    """
     hit = len(set(removed) & set(bad))
-    return {
+    out: dict[str, Any] = {
         "true_positives": hit,
         "n_removed": len(removed),
         "n_bad": len(bad),
         "precision": hit / len(removed) if removed else float("nan"),
         "recall": hit / len(bad) if bad else float("nan"),
     }
+    if scores is not None:
+        s = np.asarray(scores, np.float64)
+        is_bad = np.zeros(len(s), bool)
+        is_bad[list(bad)] = True
+        clean, dirty = s[~is_bad], s[is_bad]
+        if len(clean) and len(dirty):
+            diff = clean[:, None] - dirty[None, :]
+            out["auroc"] = float(np.mean((diff > 0) + 0.5 * (diff == 0)))
+        else:
+            out["auroc"] = float("nan")
+    return out

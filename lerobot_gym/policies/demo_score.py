@@ -296,7 +296,7 @@ def run_demo_score(config: DemoScoreConfig, progress: Progress | None = None) ->
         after=after,
         kept_dataset=str(kept_root),
         filter=(
-            filter_metrics(removed, config.bad_episodes)
+            filter_metrics(removed, config.bad_episodes, scores)
             if config.bad_episodes is not None
             else None
         ),

@@ -119,6 +119,10 @@ def test_filter_metrics_count_removed_bad_demos() -> None:
     m = filter_metrics(removed=[1, 3, 4], bad=[1, 3, 7, 8])
     assert (m["precision"], m["recall"], m["true_positives"]) == (2 / 3, 0.5, 2)
     assert np.isnan(filter_metrics([], [1])["precision"])
+    scores = [0.9, 0.2, 0.8, 0.3, 0.8]
+    assert filter_metrics([1, 3], [1, 3], scores)["auroc"] == 1.0
+    assert filter_metrics([1, 3], [0, 2, 4], scores)["auroc"] == 0.0
+    assert filter_metrics([], [4], scores)["auroc"] == 0.375  # (1 + 0.5 for the tie) / 4
 
 
 def test_filter_dataset_writes_a_valid_dataset_of_the_kept_episodes(mixed, tmp_path) -> None:
