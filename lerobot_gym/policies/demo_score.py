@@ -76,6 +76,7 @@ __all__ = [
 
 REPORT_NAME = "demo_score_report.json"
 PLOT_NAME = "demo_score_report.png"
+ROLLOUTS_NAME = "rollouts.npz"
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ class DemoScoreConfig:
     Attributes:
         dataset_root: the demonstrations (a LeRobot dataset with state observations).
         env_id: the twin to roll out on (``obs_type="state"``).
-        output_dir: base/, filtered/ (policy runs), kept_dataset/, the report and plot.
+        output_dir: base/, filtered/ (policy runs), kept_dataset/, rollouts.npz (every
+            rollout's features, length, outcome, checkpoint), classifier.pt, the report, plot.
         policy_type: ``"act"`` or ``"diffusion"``.
         policy_options: policy config fields (compact sizes for a CPU).
         steps: training steps of the base and of the filtered policy each.
@@ -252,6 +254,14 @@ def run_demo_score(config: DemoScoreConfig, progress: Progress | None = None) ->
         rollout_success[str(step)] = [n_ok, len(got)]
         say("rollouts", f"checkpoint {step}: {n_ok}/{len(got)} successful")
     timings["rollouts"] = time.perf_counter() - t0
+    # Kept so that the classifier can be studied again without rolling out again.
+    np.savez_compressed(
+        out / ROLLOUTS_NAME,
+        features=np.concatenate([r.features for r in rollouts]),
+        lengths=np.array([len(r.features) for r in rollouts]),
+        success=np.array([r.success for r in rollouts]),
+        checkpoint=np.array([r.checkpoint for r in rollouts]),
+    )
 
     t0 = time.perf_counter()
     model, summary = train_classifier(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -86,6 +87,10 @@ def test_tiny_run_stops_at_the_classifier_naming_the_fix(
     assert (out / "demos" / "meta" / "info.json").is_file()
     assert (out / "base" / "checkpoints" / "000004" / "pretrained_model").is_dir()
     assert not (out / "demo_score_report.json").exists()
+    rollouts = np.load(out / "rollouts.npz")
+    assert rollouts["success"].tolist() == [False] * 4
+    assert rollouts["checkpoint"].tolist() == [2, 2, 4, 4]
+    assert rollouts["features"].shape == (rollouts["lengths"].sum(), 9)
     # The generated demos are there to be scored again with the flags the error names.
     info = json.loads((out / "demos" / "meta" / "info.json").read_text())
     assert info["total_episodes"] == 4
