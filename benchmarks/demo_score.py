@@ -46,34 +46,49 @@ from lerobot_gym.policies.demo_classifier import NoRolloutContrastError
 from lerobot_gym.policies.demo_score import DemoScoreConfig, run_demo_score
 from lerobot_gym.policies.mixed_demos import MixedDemosConfig, record_mixed_demos
 
-ENV_ID = "lerobot_gym/SO101-Reach-v0"
-ACT_OPTIONS = {
+#: --task: env id, default corruption, ACT options and sizes (full run; --quick shrinks them).
+TASKS = {
+    "reach": {
+        "env_id": "lerobot_gym/SO101-Reach-v0",
+        "corruptions": "wrong_target",
+        "act": {"dim_model": 64, "dim_feedforward": 256},
+        "full": {"demos": 200, "steps": 5000, "checkpoints": 5, "rollouts": 25, "eval": 50},
+    },
+    "pick": {
+        "env_id": "lerobot_gym/SO101-PickCube-v0",
+        "corruptions": "drop",
+        "act": {"dim_model": 128, "dim_feedforward": 512},
+        "full": {"demos": 100, "steps": 4000, "checkpoints": 4, "rollouts": 20, "eval": 40},
+    },
+}
+ACT_COMMON = {
     "chunk_size": 20,
     "n_action_steps": 10,
-    "dim_model": 64,
     "n_heads": 4,
-    "dim_feedforward": 256,
     "n_encoder_layers": 2,
     "n_vae_encoder_layers": 2,
     "optimizer_lr": 3e-4,
     "kl_weight": 10.0,
 }
-FULL = {"demos": 200, "steps": 5000, "checkpoints": 5, "rollouts": 25, "eval": 50}
 QUICK = {"demos": 6, "steps": 20, "checkpoints": 2, "rollouts": 2, "eval": 2}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--task", choices=sorted(TASKS), default="reach")
     parser.add_argument("--output_dir", default=None, help="keep the run here (default: temp)")
     parser.add_argument("--bad_fraction", type=float, default=0.3)
-    parser.add_argument("--corruptions", default="wrong_target", help="comma-separated")
+    parser.add_argument("--corruptions", default=None, help="comma-separated (default: task's)")
     parser.add_argument("--steps", type=int, default=None, help="override training steps")
     parser.add_argument("--demos", type=int, default=None, help="override the demo count")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    sizes = dict(QUICK if args.quick else FULL)
+    task = TASKS[args.task]
+    env_id, act_options = task["env_id"], {**ACT_COMMON, **task["act"]}
+    corruptions = args.corruptions or task["corruptions"]
+    sizes = dict(QUICK if args.quick else task["full"])
     sizes["steps"] = args.steps or sizes["steps"]
     sizes["demos"] = args.demos or sizes["demos"]
     work = Path(args.output_dir or tempfile.mkdtemp(prefix="demo_score_"))
@@ -82,19 +97,19 @@ def main() -> None:
         t0 = time.perf_counter()
         mixed = record_mixed_demos(
             MixedDemosConfig(
-                ENV_ID,
+                env_id,
                 n_episodes=sizes["demos"],
                 bad_fraction=args.bad_fraction,
-                corruptions=tuple(args.corruptions.split(",")),
+                corruptions=tuple(corruptions.split(",")),
             ),
             work / "demos",
         )
         record_s = time.perf_counter() - t0
         config = DemoScoreConfig(
             dataset_root=str(work / "demos"),
-            env_id=ENV_ID,
+            env_id=env_id,
             output_dir=str(work / "run"),
-            policy_options=dict(ACT_OPTIONS),
+            policy_options=act_options,
             steps=sizes["steps"],
             batch_size=16,
             n_checkpoints=sizes["checkpoints"],
@@ -115,11 +130,12 @@ def main() -> None:
         load = os.getloadavg()[0]
         print(
             f"recorded {sizes['demos']} scripted demos in {record_s:.1f} s: "
-            f"{len(bad)} corrupted ({args.corruptions}) {sorted(bad)}; scripted success "
+            f"{len(bad)} corrupted ({corruptions}) {sorted(bad)}; scripted success "
             f"clean {ok_clean}/{sizes['demos'] - len(bad)}, corrupted {ok_bad}/{len(bad)}"
         )
         print(
-            f"sizes: ACT {ACT_OPTIONS['dim_model']}-wide, {sizes['steps']} steps x batch 16, "
+            f"sizes: {env_id}, ACT {act_options['dim_model']}-wide, "
+            f"{sizes['steps']} steps x batch 16, "
             f"{sizes['checkpoints']} checkpoints x {sizes['rollouts']} rollouts, "
             f"{sizes['eval']} evaluation episodes each"
         )

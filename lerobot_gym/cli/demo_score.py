@@ -10,9 +10,9 @@ retrained on them, and both evaluated. ``OUT/demo_score_report.json`` and
 ``OUT/demo_score_report.png`` hold the results.
 
 ``--demos.generate=N`` first records N scripted demonstrations into ``OUT/demos`` with
-``--demos.bad_fraction`` of them corrupted (``--demos.corruptions=[wrong_target,action_noise]``,
-:mod:`lerobot_gym.policies.mixed_demos`) and passes the corrupted ones as ``--bad_episodes``,
-so the report has the filter's precision and recall.
+``--demos.bad_fraction`` of them corrupted (``--demos.corruptions``: any of ``wrong_target``,
+``action_noise``, ``drop``; :mod:`lerobot_gym.policies.mixed_demos`) and passes the corrupted
+ones as ``--bad_episodes``, so the report has the filter's precision and recall.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ PARSER = CommandParser(
         Flag("bad_episodes", None, "demonstrations known to be bad, for the report", Any, True),
         Flag("demos.generate", None, "record this many scripted demonstrations first", int, True),
         Flag("demos.bad_fraction", 0.3, "fraction of generated demonstrations corrupted", float),
-        Flag("demos.corruptions", ["wrong_target"], "wrong_target and/or action_noise", Any),
+        Flag("demos.corruptions", ["wrong_target"], "wrong_target, action_noise, drop", Any),
         Flag("demos.target_offset_m", [0.0, 0.0, 0.06], "wrong-target shift (x,y,z), m", Any),
         Flag("demos.noise_std", 0.1, "action noise, fraction of each half range", float),
         Flag("num_threads", None, "torch CPU threads (default: torch's choice)", int, True),

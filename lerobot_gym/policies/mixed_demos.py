@@ -17,6 +17,10 @@ Corruptions (``MixedDemosConfig.corruptions``, cycled over the bad episodes):
 * ``"action_noise"``: Gaussian noise, ``noise_std`` times each action dimension's half range,
   added to every action before it is applied and recorded (a shaky operator), clipped to the
   action space.
+* ``"drop"``: from control step ``drop_step`` on, the gripper is commanded fully open (its
+  action's upper bound) while the arm carries on: an operator who lets go of the cube mid-lift
+  (PickCube: the scripted grasp closes by step 65 and lifts until 95). Needs a gripper and
+  joint-position actions (one action per joint, the ids' default).
 
 Design decisions:
 
@@ -41,7 +45,7 @@ from lerobot_gym.errors import ConfigError
 
 __all__ = ["CORRUPTIONS", "MixedDemos", "MixedDemosConfig", "record_mixed_demos"]
 
-CORRUPTIONS = ("wrong_target", "action_noise")
+CORRUPTIONS = ("wrong_target", "action_noise", "drop")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class MixedDemosConfig:
         corruptions: kinds applied to the bad episodes, cycled (see the module docstring).
         target_offset_m: the wrong-target shift of ``environment_state[:3]``, metres.
         noise_std: action-noise standard deviation, as a fraction of each action's half range.
+        drop_step: the control step from which a ``"drop"`` episode opens the gripper.
         seed: seeds the choice of bad episodes, the noise and the env resets.
         max_episode_steps: override the id's time limit (None: keep it).
     """
@@ -65,6 +70,7 @@ class MixedDemosConfig:
     corruptions: tuple[str, ...] = ("wrong_target",)
     target_offset_m: tuple[float, float, float] = (0.0, 0.0, 0.06)
     noise_std: float = 0.1
+    drop_step: int = 80
     seed: int = 0
     max_episode_steps: int | None = None
 
@@ -138,6 +144,7 @@ def record_mixed_demos(
         if not isinstance(space, gym.spaces.Box):
             raise ConfigError(f"{config.env_id}: needs a Box action space, has {space}")
         half_range = (space.high - space.low) / 2.0
+        gripper = _gripper_action_index(env) if "drop" in kinds else 0
         policy = make_policy("scripted", env)
         success = []
         for ep in range(config.n_episodes):
@@ -154,9 +161,13 @@ def record_mixed_demos(
                 shifted[:3] += np.asarray(config.target_offset_m)
                 plan_obs["environment_state"] = shifted.astype(np.float32)
             policy.reset(plan_obs, info)
-            done = False
+            done, step = False, 0
             while not done:
                 action = policy(obs)
+                if kinds[ep] == "drop" and step >= config.drop_step:
+                    action = action.copy()
+                    action[gripper] = space.high[gripper]
+                step += 1
                 if kinds[ep] == "action_noise":
                     noise = rng.normal(0.0, config.noise_std, action.shape) * half_range
                     action = np.clip(action + noise, space.low, space.high).astype(space.dtype)
@@ -166,3 +177,17 @@ def record_mixed_demos(
     finally:
         env.close()
     return MixedDemos(str(root), tuple(bad), tuple(kinds), tuple(success))
+
+
+def _gripper_action_index(env: gym.Env) -> int:
+    """The action dimension of the (first arm's) gripper, for joint-position actions."""
+    from lerobot_gym.core.controller import JointPositionController
+
+    robot_env: Any = env.unwrapped
+    index = robot_env.robot.gripper_joint_index(robot_env.robot.arms[0])
+    if index is None or not isinstance(robot_env.controller, JointPositionController):
+        kind = "no gripper" if index is None else type(robot_env.controller).__name__
+        raise ConfigError(
+            f"the drop corruption needs a gripper and joint-position actions; this env has {kind}"
+        )
+    return int(index)

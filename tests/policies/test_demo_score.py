@@ -58,6 +58,25 @@ def test_recorded_observation_keeps_the_true_target(mixed) -> None:
     np.testing.assert_allclose(feats[bad][:, 6:9], np.tile(obs["environment_state"], (45, 1)))
 
 
+def test_drop_demos_let_go_of_the_cube(tmp_path: Path) -> None:
+    config = MixedDemosConfig(
+        "lerobot_gym/SO101-PickCube-v0",
+        n_episodes=2,
+        bad_fraction=0.5,
+        corruptions=("drop",),
+        max_episode_steps=100,
+    )
+    mixed = record_mixed_demos(config, tmp_path / "pick")
+    feats = demo_features(mixed.root, use_actions=True)
+    bad = mixed.bad_episodes[0]
+    clean = 1 - bad
+    assert list(mixed.demo_success) == [i == clean for i in range(2)]
+    gripper = 6 + 7 + 5  # agent_pos (6), environment_state (7), then the action's gripper
+    assert np.all(feats[bad][80:, gripper] == 100.0) and np.all(feats[clean][80:, gripper] < 50)
+    cube_z = 6 + 2
+    assert feats[bad][-1, cube_z] < 0.03 < feats[clean][-1, cube_z]
+
+
 def test_bad_episode_choice_is_exact_and_seeded() -> None:
     config = MixedDemosConfig(REACH, n_episodes=10, bad_fraction=0.3, seed=7)
     a = np.random.default_rng(7).permutation(10)[:3]
