@@ -1,13 +1,14 @@
-"""Demonstration scoring (Demo-SCORE) on SO101-Reach: does the filter remove the injected bad demos?
+"""Demonstration scoring (Demo-SCORE) on the twin: does the filter remove the injected bad demos?
 
-Records scripted SO101-Reach-v0 demonstrations (state observations) with a known fraction
-corrupted (:mod:`lerobot_gym.policies.mixed_demos`; default: aimed at a point 6 cm above the
-true target, the same wrong strategy every time), then runs
-:func:`lerobot_gym.policies.demo_score.run_demo_score`: a compact ACT on every demonstration,
-rollouts of its checkpoints on the twin, a classifier of successful versus failed rollouts,
-the demonstrations scored and filtered into a new dataset, ACT retrained on the kept ones,
-and both policies evaluated on the same fresh seeds. The ground truth of which
-demonstrations are bad is used for the report only.
+Records scripted demonstrations (state observations) with a known fraction corrupted
+(:mod:`lerobot_gym.policies.mixed_demos`): ``--task=reach`` (default), SO101-Reach-v0 with 30 %
+aimed at a point 6 cm above the true target (the same wrong strategy every time);
+``--task=pick``, SO101-PickCube-v0 with 30 % opening the gripper mid-lift (dropping the cube).
+Then runs :func:`lerobot_gym.policies.demo_score.run_demo_score`: a compact ACT on every
+demonstration, rollouts of its checkpoints on the twin, a classifier of successful versus
+failed rollouts, the demonstrations scored and filtered (threshold 0.5) into a new dataset,
+ACT retrained on the kept ones, and both policies evaluated on the same fresh seeds. The
+ground truth of which demonstrations are bad is used for the report only.
 
 Prints, last:
 - the scripted demonstrations' success (clean and corrupted separately; the anchor);
@@ -18,7 +19,8 @@ Prints, last:
 
 Writes ``demo_score_report.json`` and ``demo_score_report.png`` into ``--output_dir``.
 
-Usage: ``python benchmarks/demo_score.py [--quick] [--output_dir=DIR] [--threads=1]``.
+Usage: ``python benchmarks/demo_score.py [--quick] [--task=reach|pick] [--output_dir=DIR]
+[--threads=1]``.
 ``--quick`` (about a minute) is a smoke run of the pipeline at toy sizes: its base policy is
 too weak to succeed, so it stops at the classifier with
 :class:`~lerobot_gym.policies.demo_classifier.NoRolloutContrastError`, which it prints as its
