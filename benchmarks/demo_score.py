@@ -46,10 +46,11 @@ jobs, torch on one thread, ``nice -n 5``):
   0/20 at steps 1k-4k; classifier held-out accuracy 1.00 (20 rollouts of step 3000); kept 67
   of 100 at threshold 0.5: **precision 0.88 (29/33), recall 0.97 (29/30), AUROC 0.99**;
   **success before 4/40 = 10 % (95 % Wilson 4-23 %), after 4/40 = 10 % (4-23 %)**: the
-  filter finds the droppers, but at 4000 steps both policies are undertrained (the grasp, not
-  the drop, is what fails; ACT on clean PickCube demos is expected to need about 10k steps),
-  so success does not move. Wall time 1684 s (training 955 s + 678 s, rollouts 17 s,
-  evaluation 28 s; recording 100 demos 228 s), load average 8-13.
+  filter finds the droppers, but at 4000 steps both policies are undertrained: the grasp,
+  not the drop, is what fails (76 of the 78 failed rollouts never lifted the cube 2 cm; read
+  from ``rollouts.npz``), and removing droppers does not teach grasping, so success does not
+  move (ACT on PickCube is expected to need about 10k steps). Wall time 1684 s (training
+  955 s + 678 s, rollouts 17 s, evaluation 28 s; recording 100 demos 228 s), load 8-13.
 """
 
 from __future__ import annotations
