@@ -46,6 +46,7 @@ COMMANDS: dict[str, str] = {
     "viz": "lerobot_gym.cli.viz:run",
     "train": "lerobot_gym.cli.train:run",
     "train-reward-classifier": "lerobot_gym.cli.train_reward_classifier:run",
+    "demo-score": "lerobot_gym.cli.demo_score:run",
     "calibrate": "lerobot_gym.cli.calibrate:run",
     "sysid": "lerobot_gym.cli.sysid:run",
     "find-port": "lerobot_gym.cli.find_port:run",
