@@ -29,6 +29,8 @@ Design decisions:
   episode is long next to the time the task takes (SO101-Reach: 100 steps, while the arm
   settles on a commanded pose in under 10), short training episodes give the agent many more
   goals for the same env steps; evaluation keeps the id's episodes, so success means the same.
+* ``--policy.her=true`` trains on the goal-conditioned stack with SB3's ``HerReplayBuffer``
+  (``lerobot_gym.policies.sb3_goal``); the saved policy still acts on the plain env.
 * Every other ``--policy.<key>`` is a keyword of the SB3 algorithm (``--policy.gamma=0.9``,
   ``--policy.net_arch=[64,64]`` goes to ``policy_kwargs``).
 """
@@ -65,6 +67,14 @@ PARSER = CommandParser(
             "normalise Box observations by running mean/std (SB3's VecNormalize)",
             bool,
         ),
+        Flag(
+            "policy.her",
+            False,
+            "hindsight experience replay on a goal task (sac, td3, ddpg; state observations)",
+            bool,
+        ),
+        Flag("policy.her_n_sampled_goal", 4, "relabelled goals per real transition (HER)", int),
+        Flag("policy.her_strategy", "future", "HER goal selection: future, final, episode", str),
         Flag("steps", 100_000, "env steps to train for (in total, across resumes)", int),
         Flag("batch_size", 256, "minibatch size", int),
         Flag("save_freq", 10_000, "checkpoint every this many env steps (0: only at the end)", int),
@@ -90,7 +100,16 @@ PARSER = CommandParser(
         "--steps=30000 --output_dir=outputs/train/sac_reach",
     ),
 )
-_OWN_POLICY_KEYS = ("type", "device", "num_threads", "net_arch", "normalize_obs")
+_OWN_POLICY_KEYS = (
+    "type",
+    "device",
+    "num_threads",
+    "net_arch",
+    "normalize_obs",
+    "her",
+    "her_n_sampled_goal",
+    "her_strategy",
+)
 EVAL_FIELDS = ("step", "success_rate", "avg_sum_reward", "elapsed_s")
 
 
@@ -148,6 +167,7 @@ class _Run:
     n_eval: int
     normalize_obs: bool
     train_episode_steps: int | None = None
+    her: bool = False
 
 
 def train(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -179,6 +199,7 @@ def train(cfg: dict[str, Any]) -> dict[str, Any]:
         n_eval=int(cfg["eval"]["n_episodes"]),
         normalize_obs=bool(policy_args.get("normalize_obs")),
         train_episode_steps=_episode_steps(cfg),
+        her=bool(policy_args.get("her")),
     )
     torch.set_num_threads(max(1, int(policy_args.get("num_threads") or 1)))
     checkpoints = run_.out / "checkpoints"
@@ -225,6 +246,21 @@ def _algo_kwargs(policy_args: dict[str, Any], cfg: dict[str, Any]) -> dict[str, 
     kwargs = {k: v for k, v in policy_args.items() if k not in _OWN_POLICY_KEYS}
     if policy_args.get("net_arch") is not None:
         kwargs["policy_kwargs"] = {"net_arch": list(policy_args["net_arch"])}
+    if policy_args.get("her"):
+        from lerobot_gym.errors import ConfigError
+        from lerobot_gym.policies.sb3_goal import goal_policy_kwargs, her_kwargs
+
+        try:
+            kwargs.update(
+                her_kwargs(
+                    str(policy_args.get("type")),
+                    n_sampled_goal=int(policy_args.get("her_n_sampled_goal", 4)),
+                    strategy=str(policy_args.get("her_strategy", "future")),
+                )
+            )
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        kwargs["policy_kwargs"] = goal_policy_kwargs(kwargs.get("policy_kwargs"))
     if str(policy_args.get("type")).lower() != "a2c":  # A2C has no minibatches
         kwargs["batch_size"] = int(cfg["batch_size"])
     kwargs["device"] = policy_args.get("device") or "cpu"
@@ -236,19 +272,25 @@ def _build(run_: _Run, *, resume: bool) -> tuple[Any, Any, Any]:
     from gymnasium import spaces
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+    from lerobot_gym.errors import ConfigError
     from lerobot_gym.policies.sb3 import algorithm_class, default_policy_class, make_sb3_env
 
     train_kwargs = dict(run_.env_kwargs)
     if run_.train_episode_steps is not None:
         train_kwargs["max_episode_steps"] = run_.train_episode_steps
-    env = make_sb3_env(run_.env_id, **train_kwargs)
+    try:
+        env = make_sb3_env(run_.env_id, goal=run_.her, **train_kwargs)
+    except ConfigError as exc:
+        if not run_.her:
+            raise
+        raise UsageError(f"--policy.her=true on {run_.env_id}: {exc}") from None
     cls = algorithm_class(run_.algorithm)
     last = run_.out / "checkpoints"
     if resume:
         last = last / (last / "last").read_text().strip()
     vec: Any = DummyVecEnv([lambda: env])
     if run_.normalize_obs:
-        if not isinstance(env.observation_space, spaces.Box):
+        if not isinstance(env.observation_space, spaces.Box) and not run_.her:
             raise UsageError(
                 "--policy.normalize_obs=true needs a Box observation (--env.obs_type=state)"
             )

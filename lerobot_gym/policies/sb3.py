@@ -9,6 +9,10 @@ This module owns how an SB3 algorithm meets a lerobot_gym env:
   wrappers needed), so ``lerobot-gym eval`` drives it like any other policy. It maps the
   observation with :func:`~lerobot_gym.wrappers.sb3_observation.to_sb3_observation` and the
   action back with Gymnasium's own ``rescale_box`` inverse, the functions the stack uses.
+* With ``goal=True`` the stack ends in :class:`~lerobot_gym.wrappers.GoalObservation` instead
+  (hindsight experience replay, ``lerobot_gym.policies.sb3_goal``); the saved policy records
+  the goal layout and maps the plain env's observation the same way, so it evaluates on the
+  plain env.
 * :func:`seed_replay_buffer` fills an SB3 replay buffer from a recorded LeRobot dataset with
   observations mapped by the same function, so a recorded transition equals the live one.
 
@@ -44,6 +48,7 @@ from gymnasium.wrappers import RescaleAction
 from gymnasium.wrappers.utils import rescale_box
 
 from lerobot_gym.errors import ConfigError, MissingExtraError
+from lerobot_gym.wrappers.goal_observation import GoalLayout, to_goal_observation
 from lerobot_gym.wrappers.lerobot_keys import lerobot_key
 from lerobot_gym.wrappers.sb3_observation import (
     CAMERA_PREFIX,
@@ -103,15 +108,20 @@ def default_policy_class(observation_space: gym.Space) -> str:
 
 
 def make_sb3_env(
-    env_id: str, *, flatten_state: bool | None = None, **kwargs: Any
-) -> gym.Env[Any, np.ndarray]:
+    env_id: str, *, flatten_state: bool | None = None, goal: bool = False, **kwargs: Any
+) -> gym.Env[Any, Any]:
     """``gym.make(env_id, **kwargs)`` wrapped for SB3: actions in [-1, 1], a flat observation.
 
     Args:
         env_id: a registered id (the ``lerobot_gym/`` namespace may be left out).
         flatten_state: one ``Box`` observation (``MlpPolicy``); default: when there is no
             camera (``obs_type="state"``).
+        goal: a goal-conditioned Dict observation (:class:`~lerobot_gym.wrappers.
+            GoalObservation`) for hindsight replay, instead of :class:`SB3Observation`.
         **kwargs: ``gym.make`` keywords (``obs_type``, ``image_size``, ``cameras``, ...).
+
+    Raises:
+        ConfigError: ``goal=True`` on a task without a goal or with cameras.
 
     Example:
         >>> env = make_sb3_env("SO101-Reach-v0", obs_type="state")
@@ -131,24 +141,32 @@ def make_sb3_env(
         raise ConfigError(f"SB3 stacks here need a Box action space, got {box}")
     ones = np.ones(box.shape, np.float32)
     rescaled = RescaleAction(env, -ones, ones)
+    if goal:
+        from lerobot_gym.wrappers.goal_observation import GoalObservation
+
+        return GoalObservation(rescaled)
     return SB3Observation(rescaled, flatten_state=flatten_state)
 
 
 # -- the stack's mappings, shared by the policy and the replay seeding -------------------------
 
 
-def _stack_layout(env: gym.Env) -> tuple[bool, spaces.Box, spaces.Box]:
-    """(flatten_state, the raw env's action space, the stack's action space) of an SB3 stack.
+def _stack_layout(env: gym.Env) -> tuple[bool | GoalLayout, spaces.Box, spaces.Box]:
+    """(flatten_state or the goal layout, the raw env's and the stack's action space).
 
     Raises:
         ConfigError: the stack has no :class:`SB3Observation`, or an action wrapper other than
             ``RescaleAction`` (whose mapping a recorded action could not follow).
     """
-    flatten = None
+    from lerobot_gym.wrappers.goal_observation import GoalObservation
+
+    flatten: bool | GoalLayout | None = None
     layer: gym.Env = env
     while isinstance(layer, gym.Wrapper):
         if isinstance(layer, SB3Observation):
             flatten = layer.flatten_state
+        elif isinstance(layer, GoalObservation):
+            flatten = layer.layout
         elif isinstance(layer, gym.ActionWrapper) and not isinstance(layer, RescaleAction):
             raise ConfigError(
                 f"{type(layer).__name__} changes actions in a way recorded actions cannot "
@@ -188,9 +206,13 @@ class SB3Policy:
         deterministic: act with the mean (True, for evaluation) or sample.
         obs_norm: the running observation statistics of SB3's ``VecNormalize`` the model was
             trained behind (:func:`obs_norm_of`), applied before the model sees an observation.
-        state_layout: with ``flatten_state``, the env keys and sizes concatenated into the
-            state vector, in order (``{"agent_pos": 6, "environment_state": 3}``), for
+        state_layout: with ``flatten_state`` (or ``goal``), the env keys and sizes the
+            model reads, in order (``{"agent_pos": 6, "environment_state": 3}``), for
             :attr:`input_features`.
+        goal: the model was trained on goal-conditioned observations
+            (:class:`~lerobot_gym.wrappers.GoalObservation`) of this layout; the plain
+            observation is mapped by :func:`~lerobot_gym.wrappers.goal_observation.
+            to_goal_observation` without the achieved goal, which such a model does not read.
     """
 
     def __init__(
@@ -204,12 +226,14 @@ class SB3Policy:
         deterministic: bool = True,
         obs_norm: Mapping[str, Any] | None = None,
         state_layout: Mapping[str, int] | None = None,
+        goal: GoalLayout | None = None,
     ) -> None:
         self.model = model
         self.state_layout = dict(state_layout or {})
+        self.goal = goal
         self.obs_norm = dict(obs_norm) if obs_norm is not None else None
-        if self.obs_norm is not None and not flatten_state:
-            raise ConfigError("observation normalisation is supported for Box observations only")
+        if self.obs_norm is not None and not (flatten_state or goal is not None):
+            raise ConfigError("observation normalisation is supported for state observations only")
         self.flatten_state = flatten_state
         self.action_space = action_space
         self.env_id = env_id
@@ -227,8 +251,11 @@ class SB3Policy:
     def from_env(cls, model: Any, env: gym.Env, **kwargs: Any) -> SB3Policy:
         """The policy of ``model`` trained on the SB3 stack ``env`` (see :func:`make_sb3_env`)."""
         flatten, raw, _ = _stack_layout(env)
+        if isinstance(flatten, GoalLayout):
+            kwargs.setdefault("goal", flatten)
+            flatten = False
         inner = env.unwrapped.observation_space
-        if flatten and isinstance(inner, spaces.Dict):
+        if (flatten or "goal" in kwargs) and isinstance(inner, spaces.Dict):
             sizes = {k: int(np.prod(inner[k].shape or (1,))) for k in state_keys(list(inner))}
             kwargs.setdefault("state_layout", sizes)
         spec = env.unwrapped.spec
@@ -246,7 +273,10 @@ class SB3Policy:
 
     def select_action(self, observation: Mapping[str, Any]) -> np.ndarray:
         """The action, in the env's action space, for the env's own observation dict."""
-        sb3_obs = to_sb3_observation(observation, flatten_state=self.flatten_state)
+        if self.goal is not None:
+            sb3_obs: Any = to_goal_observation(observation, self.goal)
+        else:
+            sb3_obs = to_sb3_observation(observation, flatten_state=self.flatten_state)
         if self.obs_norm is not None:
             sb3_obs = normalize_observation(sb3_obs, self.obs_norm)
         action, _ = self.model.predict(sb3_obs, deterministic=self.deterministic)
@@ -263,7 +293,7 @@ class SB3Policy:
         from lerobot_gym.policies.config import PolicyFeature
 
         space = self.model.observation_space
-        if isinstance(space, spaces.Dict):
+        if isinstance(space, spaces.Dict) and self.goal is None:
             shapes = {k: tuple(s.shape or ()) for k, s in space.spaces.items()}
         else:
             shapes = {k: (n,) for k, n in self.state_layout.items()}
@@ -299,6 +329,7 @@ class SB3Policy:
             "action_low": self.action_space.low.tolist(),
             "action_high": self.action_space.high.tolist(),
             "state_layout": self.state_layout,
+            "goal": None if self.goal is None else self.goal.to_json(),
             "input_features": {k: f.to_json() for k, f in self.input_features.items()},
             "output_features": {k: f.to_json() for k, f in self.output_features.items()},
         }
@@ -313,18 +344,38 @@ class SB3Policy:
 
 
 def obs_norm_of(vec_normalize: Any) -> dict[str, Any]:
-    """The statistics SB3's ``VecNormalize`` normalises Box observations with, as plain data."""
+    """The statistics SB3's ``VecNormalize`` normalises observations with, as plain data.
+
+    A Dict observation (goal-conditioned) has them per key: ``{"mean": {key: [...]}, ...}``.
+    """
     rms = vec_normalize.obs_rms
+    if isinstance(rms, dict):
+        mean: Any = {k: np.asarray(r.mean, np.float64).tolist() for k, r in rms.items()}
+        var: Any = {k: np.asarray(r.var, np.float64).tolist() for k, r in rms.items()}
+    else:
+        mean = np.asarray(rms.mean, np.float64).tolist()
+        var = np.asarray(rms.var, np.float64).tolist()
     return {
-        "mean": np.asarray(rms.mean, np.float64).tolist(),
-        "var": np.asarray(rms.var, np.float64).tolist(),
+        "mean": mean,
+        "var": var,
         "clip": float(vec_normalize.clip_obs),
         "epsilon": float(vec_normalize.epsilon),
     }
 
 
-def normalize_observation(obs: np.ndarray, obs_norm: Mapping[str, Any]) -> np.ndarray:
-    """``VecNormalize``'s observation normalisation with saved statistics (float32)."""
+def normalize_observation(obs: Any, obs_norm: Mapping[str, Any]) -> Any:
+    """``VecNormalize``'s observation normalisation with saved statistics (float32).
+
+    A Dict observation is normalised per key that has statistics (the others pass through).
+    """
+    if isinstance(obs, Mapping):
+        means, variances = obs_norm["mean"], obs_norm["var"]
+        return {
+            k: normalize_observation(v, {**obs_norm, "mean": means[k], "var": variances[k]})
+            if k in means
+            else v
+            for k, v in obs.items()
+        }
     mean = np.asarray(obs_norm["mean"], np.float64)
     var = np.asarray(obs_norm["var"], np.float64)
     clip = float(obs_norm["clip"])
@@ -372,7 +423,14 @@ def load_sb3_policy(
     config = json.loads(config_path.read_text())
     if config.get("type") != POLICY_TYPE:
         raise ConfigError(f"{config_path} is a {config.get('type')!r} policy, not {POLICY_TYPE!r}")
-    model = algorithm_class(config["algorithm"]).load(root / MODEL_NAME, device=device)
+    custom: dict[str, Any] = {}
+    if config.get("goal"):
+        # A hindsight-replay model would rebuild its HerReplayBuffer, which needs the training
+        # env; acting needs no buffer at all.
+        custom = {"replay_buffer_class": None, "replay_buffer_kwargs": {}, "buffer_size": 1}
+    model = algorithm_class(config["algorithm"]).load(
+        root / MODEL_NAME, device=device, custom_objects=custom
+    )
     low = np.asarray(config["action_low"], np.float32)
     high = np.asarray(config["action_high"], np.float32)
     policy = SB3Policy(
@@ -384,6 +442,7 @@ def load_sb3_policy(
         deterministic=bool(config.get("deterministic", True)),
         obs_norm=config.get("obs_norm"),
         state_layout=config.get("state_layout"),
+        goal=GoalLayout.from_json(config["goal"]) if config.get("goal") else None,
     )
     if env is not None:
         _check_env_matches(policy, env)
@@ -391,9 +450,13 @@ def load_sb3_policy(
 
 
 def _check_env_matches(policy: SB3Policy, env: gym.Env) -> None:
-    space = sb3_observation_space(
-        env.unwrapped.observation_space, flatten_state=policy.flatten_state
-    )
+    from lerobot_gym.wrappers.goal_observation import goal_observation_space
+
+    plain = env.unwrapped.observation_space
+    if policy.goal is not None:
+        space: gym.Space = goal_observation_space(plain, policy.goal)
+    else:
+        space = sb3_observation_space(plain, flatten_state=policy.flatten_state)
     expected = policy.model.observation_space
     if space != expected:
         raise ConfigError(
@@ -453,6 +516,11 @@ def seed_replay_buffer(
         raise ConfigError(f"episode_end must be one of {EPISODE_ENDS}, got {episode_end!r}")
     buffer, policy = _buffer_of(model_or_buffer)
     flatten, raw_space, stack_space = _stack_layout(env)
+    if isinstance(flatten, GoalLayout):
+        raise ConfigError(
+            "seeding a goal-conditioned (hindsight replay) buffer from a dataset is not "
+            "supported: the dataset holds no achieved goals; seed a stack built without goal=True"
+        )
     to_stack, _ = _action_maps(raw_space, stack_space)
     if not isinstance(dataset, LeRobotDataset):
         dataset = LeRobotDataset(dataset, format="numpy")

@@ -6,6 +6,7 @@ is constructed.
 
 from lerobot_gym.wrappers.control_rate import ControlRate
 from lerobot_gym.wrappers.ee_delta_action import EEDeltaAction
+from lerobot_gym.wrappers.goal_observation import GoalObservation
 from lerobot_gym.wrappers.gripper_penalty import GripperPenalty
 from lerobot_gym.wrappers.human_intervention import HumanIntervention
 from lerobot_gym.wrappers.human_labels import HumanLabels
@@ -23,6 +24,7 @@ from lerobot_gym.wrappers.success_reward import SuccessReward
 __all__ = [
     "ControlRate",
     "EEDeltaAction",
+    "GoalObservation",
     "GripperPenalty",
     "HumanIntervention",
     "HumanLabels",
