@@ -37,7 +37,6 @@ Design decisions:
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import sys
 from pathlib import Path
@@ -93,6 +92,16 @@ PARSER = CommandParser(
             "output_dir", None, "where to write (default: outputs/train/<date>/<time>_<env>)", str
         ),
         Flag("resume", False, "continue from OUTPUT_DIR/checkpoints/last", bool),
+        Flag("wandb.enable", False, "also log to Weights & Biases (the wandb extra)", bool),
+        Flag("wandb.project", "lerobot_gym", "W&B project", str),
+        Flag("wandb.entity", None, "W&B team or user (default: yours)", str, True),
+        Flag(
+            "wandb.mode",
+            None,
+            "online, offline (no network; `wandb sync` later) or disabled; default: WANDB_MODE",
+            str,
+            True,
+        ),
     ),
     open_groups={"env": common.ENV_GROUP_HELP, "policy": "SB3 algorithm keywords"},
     examples=(
@@ -110,7 +119,6 @@ _OWN_POLICY_KEYS = (
     "her_n_sampled_goal",
     "her_strategy",
 )
-EVAL_FIELDS = ("step", "success_rate", "avg_sum_reward", "elapsed_s")
 
 
 def run(argv: list[str]) -> int:
@@ -168,6 +176,7 @@ class _Run:
     normalize_obs: bool
     train_episode_steps: int | None = None
     her: bool = False
+    wandb_run: Any = None
 
 
 def train(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -210,8 +219,18 @@ def train(cfg: dict[str, Any]) -> dict[str, Any]:
             f"{run_.out} already holds a run; pass --resume=true to continue it or choose "
             "another --output_dir"
         )
+    settings = _wandb_settings(cfg, algorithm, env_id)
     run_.out.mkdir(parents=True, exist_ok=True)
-    model, env, vec = _build(run_, resume=bool(cfg["resume"]))
+    if settings is not None:
+        from lerobot_gym.policies.train_log import start_wandb_run
+
+        run_.wandb_run = start_wandb_run(settings, run_.out, resume=bool(cfg["resume"]))
+    try:
+        model, env, vec = _build(run_, resume=bool(cfg["resume"]))
+    except BaseException:
+        if run_.wandb_run is not None:
+            run_.wandb_run.finish()
+        raise
     callback = _Callback(run_, env, vec, cfg["save_freq"], cfg["eval_freq"], cfg["steps"])
     start = time.perf_counter()
     remaining = max(0, int(cfg["steps"]) - int(model.num_timesteps))
@@ -223,6 +242,10 @@ def train(cfg: dict[str, Any]) -> dict[str, Any]:
     finally:
         callback.close()
         env.close()
+        if run_.wandb_run is not None:
+            run_.wandb_run.finish()
+    from lerobot_gym.policies.sb3_log import plot_training
+
     policy_dir = callback.policy().save(run_.out / "policy")
     plot = plot_training(run_.out)
     return {
@@ -233,6 +256,35 @@ def train(cfg: dict[str, Any]) -> dict[str, Any]:
         "plot": plot,
         "output_dir": run_.out,
     }
+
+
+def _wandb_settings(cfg: dict[str, Any], algorithm: str, env_id: str) -> Any:
+    """W&B settings when ``--wandb.enable=true`` (the run's flags as its config), else None."""
+    wandb = cfg.get("wandb", {})
+    if not wandb.get("enable"):
+        return None
+    from lerobot_gym.errors import ConfigError
+    from lerobot_gym.policies.train_log import WandbSettings
+
+    config = {
+        "policy": {**cfg.get("policy", {}), "type": algorithm},
+        "env": {**cfg.get("env", {}), "id": env_id},
+        "train": dict(cfg.get("train", {})),
+        **{k: cfg[k] for k in ("steps", "batch_size", "seed", "save_freq", "eval_freq")},
+    }
+    try:
+        return WandbSettings(
+            project=wandb["project"], entity=wandb["entity"], mode=wandb["mode"], config=config
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _logger(run_: _Run, step: int) -> Any:
+    """SB3's logger for the run segment starting at ``step`` (W&B too when started)."""
+    from lerobot_gym.policies.sb3_log import make_logger
+
+    return make_logger(run_.out / "logs" / f"{step:09d}", run_.wandb_run)
 
 
 def _episode_steps(cfg: dict[str, Any]) -> int | None:
@@ -314,20 +366,8 @@ def _build(run_: _Run, *, resume: bool) -> tuple[Any, Any, Any]:
             raise UsageError(
                 f"--policy.* options not accepted by {run_.algorithm}: {exc}"
             ) from None
-    model.set_logger(_logger(run_.out / "logs" / f"{int(model.num_timesteps):09d}"))
+    model.set_logger(_logger(run_, int(model.num_timesteps)))
     return model, env, vec
-
-
-def _logger(folder: Path) -> Any:
-    """SB3's logger into one folder per (resumed) run segment: its CSV file is rewritten."""
-    import importlib.util
-
-    from stable_baselines3.common.logger import configure
-
-    formats = ["csv"]
-    if importlib.util.find_spec("tensorboard") is not None:
-        formats.append("tensorboard")
-    return configure(str(folder), formats)
 
 
 def _callback_base() -> type:
@@ -349,9 +389,11 @@ class _Callback(_callback_base()):  # type: ignore[misc]
         super().__init__()
         from tqdm.auto import tqdm
 
+        from lerobot_gym.policies.sb3_log import read_evals
+
         self.run_, self.env, self.vec = run_, env, vec
         self.save_freq, self.eval_freq = int(save_freq), int(eval_freq)
-        self.evaluations: list[dict[str, Any]] = _read_csv(run_.out / "eval.csv")
+        self.evaluations: list[dict[str, Any]] = read_evals(run_.out / "eval.csv")
         self._bar = tqdm(total=total, desc=f"train {run_.algorithm}", file=sys.stderr, leave=False)
 
     def _on_training_start(self) -> None:
@@ -388,6 +430,7 @@ class _Callback(_callback_base()):  # type: ignore[misc]
 
     def evaluate(self) -> dict[str, Any]:
         from lerobot_gym.policies import evaluate_policy
+        from lerobot_gym.policies.sb3_log import append_eval
 
         policy = self.policy()
         result = evaluate_policy(
@@ -403,7 +446,7 @@ class _Callback(_callback_base()):  # type: ignore[misc]
             "elapsed_s": result.elapsed_s,
         }
         self.evaluations.append(row)
-        _append_csv(self.run_.out / "eval.csv", row)
+        append_eval(self.run_.out / "eval.csv", row)
         self.logger.record("eval/success_rate", row["success_rate"])
         self.logger.record("eval/avg_sum_reward", row["avg_sum_reward"])
         self.logger.dump(row["step"])  # with the latest losses and returns, one CSV row
@@ -412,66 +455,3 @@ class _Callback(_callback_base()):  # type: ignore[misc]
 
     def close(self) -> None:
         self._bar.close()
-
-
-def _append_csv(path: Path, row: dict[str, Any]) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=EVAL_FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
-def _read_csv(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return [
-            {k: (int(v) if k == "step" else float(v)) for k, v in row.items()}
-            for row in csv.DictReader(f)
-        ]
-
-
-def plot_training(out: Path) -> Path:
-    """``out/training.png``: evaluation success and return, training return and losses."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    evals = _read_csv(out / "eval.csv")
-    progress: list[dict[str, str]] = []
-    for path in sorted((out / "logs").glob("*/progress.csv")):
-        with path.open(newline="") as f:
-            progress += list(csv.DictReader(f))
-
-    def series(key: str) -> tuple[list[float], list[float]]:
-        pairs = [
-            (float(r["time/total_timesteps"]), float(r[key]))
-            for r in progress
-            if r.get(key) and r.get("time/total_timesteps")
-        ]
-        return [p[0] for p in pairs], [p[1] for p in pairs]
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    axes[0].plot([e["step"] for e in evals], [100 * e["success_rate"] for e in evals], "o-")
-    axes[0].set(title="evaluation success", xlabel="env steps", ylabel="%", ylim=(-5, 105))
-    axes[1].plot(
-        [e["step"] for e in evals], [e["avg_sum_reward"] for e in evals], "o-", label="eval"
-    )
-    axes[1].plot(*series("rollout/ep_rew_mean"), label="train")
-    axes[1].set(title="episode return", xlabel="env steps")
-    axes[1].legend()
-    for key in ("train/critic_loss", "train/actor_loss", "train/loss", "train/value_loss"):
-        xs, ys = series(key)
-        if xs:
-            axes[2].plot(xs, ys, label=key.split("/")[1])
-    axes[2].set(title="losses", xlabel="env steps")
-    if axes[2].get_legend_handles_labels()[0]:
-        axes[2].legend()
-    fig.tight_layout()
-    path = out / "training.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path

@@ -97,3 +97,51 @@ def test_train_max_episode_steps_shortens_training_episodes_only(tmp_path, monke
     assert int(buffer.timeouts[:30].sum()) == 6  # 30 training steps in 5-step episodes
     assert eval_steps and set(eval_steps) == {20}  # evaluation kept --env.max_episode_steps
     assert main([*argv[:-1], "--train.max_episode_steps=0", f"--output_dir={tmp_path / 'b'}"]) == 2
+
+
+def test_wandb_gets_sb3_losses_and_evaluations_only_when_asked(tmp_path, monkeypatch, capsys):
+    import sys
+    import types
+
+    calls = []
+
+    class FakeRun:
+        id = "sb3run"
+
+        def log(self, metrics, step):
+            calls.append(("log", step, dict(metrics)))
+
+        def finish(self):
+            calls.append(("finish",))
+
+    module = types.ModuleType("wandb")
+    module.init = lambda **kwargs: calls.append(("init", kwargs)) or FakeRun()
+    monkeypatch.setitem(sys.modules, "wandb", module)
+
+    out = tmp_path / "run"
+    argv = ["train", *ENV, *TINY, f"--output_dir={out}"]
+    assert main([*argv, "--steps=60"]) == 0
+    assert calls == []  # installed but not asked for: nothing
+    wandb = ["--wandb.enable=true", "--wandb.project=p", "--wandb.mode=offline"]
+    assert main([*argv, "--steps=90", "--resume=true", *wandb]) == 0
+    init = calls[0][1]
+    assert (init["project"], init["mode"], init["dir"]) == ("p", "offline", str(out))
+    assert init["config"]["policy"]["type"] == "sac" and init["config"]["steps"] == 90
+    logs = [c for c in calls if c[0] == "log"]
+    evals = [c for c in logs if "eval/success_rate" in c[2]]
+    assert [c[1] for c in evals] == [90]  # the evaluation at step 90, at its step
+    assert any("train/critic_loss" in c[2] for c in logs)
+    assert calls[-1] == ("finish",)
+    assert (out / "wandb_run_id").read_text().strip() == "sb3run"
+
+    # A resumed run continues the same W&B run.
+    calls.clear()
+    assert main([*argv, "--steps=120", "--resume=true", *wandb]) == 0
+    assert calls[0][1]["id"] == "sb3run" and calls[0][1]["resume"] == "allow"
+
+    bad = [*argv, "--steps=150", "--resume=true", "--wandb.enable=true", "--wandb.mode=cloud"]
+    assert main(bad) == 2
+    assert "--wandb.mode=cloud is not a W&B mode" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "wandb", None)  # not installed
+    assert main([*argv, "--steps=150", "--resume=true", "--wandb.enable=true"]) == 1
+    assert "--wandb.enable=true" in capsys.readouterr().err
