@@ -29,6 +29,9 @@ Design decisions:
   episode is long next to the time the task takes (SO101-Reach: 100 steps, while the arm
   settles on a commanded pose in under 10), short training episodes give the agent many more
   goals for the same env steps; evaluation keeps the id's episodes, so success means the same.
+* ``--train.success_bonus=B`` adds ``B`` to the training env's reward on successful steps
+  (:class:`~lerobot_gym.wrappers.success_bonus.SuccessBonus`, relabelled goals included);
+  evaluation keeps the id's reward.
 * ``--policy.her=true`` trains on the goal-conditioned stack with SB3's ``HerReplayBuffer``
   (``lerobot_gym.policies.sb3_goal``); the saved policy still acts on the plain env.
 * Every other ``--policy.<key>`` is a keyword of the SB3 algorithm (``--policy.gamma=0.9``,
@@ -85,6 +88,14 @@ PARSER = CommandParser(
             "time limit of the training env's episodes (null: the id's); evaluation keeps the "
             "id's limit",
             int,
+            True,
+        ),
+        Flag(
+            "train.success_bonus",
+            None,
+            "reward added on successful steps of the training env (null: none); evaluation "
+            "keeps the id's reward",
+            float,
             True,
         ),
         Flag("seed", 1000, "seed of the model, the env and the evaluation episodes", int),
@@ -177,6 +188,7 @@ class _Run:
     train_episode_steps: int | None = None
     her: bool = False
     wandb_run: Any = None
+    success_bonus: float | None = None
 
 
 def train(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -209,6 +221,7 @@ def train(cfg: dict[str, Any]) -> dict[str, Any]:
         normalize_obs=bool(policy_args.get("normalize_obs")),
         train_episode_steps=_episode_steps(cfg),
         her=bool(policy_args.get("her")),
+        success_bonus=_success_bonus(cfg),
     )
     torch.set_num_threads(max(1, int(policy_args.get("num_threads") or 1)))
     checkpoints = run_.out / "checkpoints"
@@ -287,6 +300,15 @@ def _logger(run_: _Run, step: int) -> Any:
     return make_logger(run_.out / "logs" / f"{step:09d}", run_.wandb_run)
 
 
+def _success_bonus(cfg: dict[str, Any]) -> float | None:
+    import math
+
+    bonus = cfg.get("train", {}).get("success_bonus")
+    if bonus is not None and not math.isfinite(float(bonus)):
+        raise UsageError(f"--train.success_bonus must be a finite number, got {bonus}")
+    return None if bonus is None else float(bonus)
+
+
 def _episode_steps(cfg: dict[str, Any]) -> int | None:
     steps = cfg.get("train", {}).get("max_episode_steps")
     if steps is not None and int(steps) < 1:
@@ -336,6 +358,10 @@ def _build(run_: _Run, *, resume: bool) -> tuple[Any, Any, Any]:
         if not run_.her:
             raise
         raise UsageError(f"--policy.her=true on {run_.env_id}: {exc}") from None
+    if run_.success_bonus is not None:
+        from lerobot_gym.wrappers.success_bonus import SuccessBonus
+
+        env = SuccessBonus(env, bonus=run_.success_bonus)
     cls = algorithm_class(run_.algorithm)
     last = run_.out / "checkpoints"
     if resume:

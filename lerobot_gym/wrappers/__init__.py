@@ -19,6 +19,7 @@ from lerobot_gym.wrappers.replay_episode import ReplayReport, replay_episode
 from lerobot_gym.wrappers.rerun_viz import RerunViz
 from lerobot_gym.wrappers.reward_classifier import RewardClassifier
 from lerobot_gym.wrappers.sb3_observation import SB3Observation
+from lerobot_gym.wrappers.success_bonus import SuccessBonus
 from lerobot_gym.wrappers.success_reward import SuccessReward
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "RerunViz",
     "RewardClassifier",
     "SB3Observation",
+    "SuccessBonus",
     "SuccessReward",
     "lerobot_features",
     "replay_episode",

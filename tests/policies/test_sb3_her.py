@@ -29,6 +29,7 @@ TINY_HER = [
     "--eval.n_episodes=1",
     "--env.max_episode_steps=10",
     "--seed=2",
+    "--train.success_bonus=0.5",  # over the goal env: real and relabelled rewards
 ]
 
 
@@ -96,3 +97,7 @@ def test_her_on_a_task_without_a_goal_or_an_on_policy_algorithm_names_the_flag(t
             "--policy.type=ppo", "--steps=10", f"--output_dir={tmp_path / 'b'}"]  # fmt: skip
     assert main(argv) == 2
     assert "--policy.her=true needs an off-policy algorithm" in capsys.readouterr().err
+    argv = ["train", *ENV, *TINY_HER[:-1], "--train.success_bonus=nan", "--steps=10",
+            f"--output_dir={tmp_path / 'c'}"]  # fmt: skip
+    assert main(argv) == 2
+    assert "--train.success_bonus" in capsys.readouterr().err
