@@ -62,20 +62,23 @@ import gymnasium as gym
 
 import lerobot_gym  # noqa: F401
 from lerobot_gym.cli.train_sb3 import PARSER, train
-from lerobot_gym.policies import evaluate_policy, make_policy
+from lerobot_gym.policies import EvalResult, evaluate_policy, make_policy
 
 ENV_ID = "lerobot_gym/SO101-Reach-v0"
+ENV_KWARGS = {"obs_type": "state", "control_mode": "joint_delta"}
 GOAL_SUCCESS, GOAL_STEPS = 0.90, 30_000
+FRESH_SEED = 5000  # far from the training evaluations' seed + 1_000_000 and the training env's
 
 
-def _anchor(policy_type: str, n: int, seed: int) -> float:
-    result = evaluate_policy(
-        lambda: gym.make(ENV_ID, obs_type="state", control_mode="joint_delta"),
-        lambda env: make_policy(policy_type, env, seed=seed),
+def _evaluate(policy_type: str, n: int, seed: int, **policy_args: str) -> EvalResult:
+    """``lerobot-gym eval``'s evaluation: ``n`` episodes seeded ``seed, seed + 1, ...``."""
+    return evaluate_policy(
+        lambda: gym.make(ENV_ID, **ENV_KWARGS),
+        lambda env: make_policy(policy_type, env, seed=seed, **policy_args),
         n_episodes=n,
         seed=seed,
+        batch_size=min(n, 5),
     )
-    return result.success_rate
 
 
 def main() -> None:
@@ -83,9 +86,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--output_dir", default=None)
     parser.add_argument("--policy.device", dest="device", default="cpu")
+    parser.add_argument(
+        "--fresh_episodes",
+        type=int,
+        default=None,
+        help="episodes (seeded from 5000, never seen in training) for the final policy's "
+        "figure; default 50 (--quick: 4)",
+    )
     args = parser.parse_args()
     quick = args.quick
     steps, eval_freq, n_eval = (1_200, 600, 4) if quick else (GOAL_STEPS, 2_500, 20)
+    n_fresh = args.fresh_episodes or (4 if quick else 50)
     out = args.output_dir or tempfile.mkdtemp(prefix="sac_reach_")
     if args.output_dir is None:
         shutil.rmtree(out)
@@ -121,15 +132,18 @@ def main() -> None:
     best = max(e["success_rate"] for e in evals)
     final = evals[-1]["success_rate"]
     eval_seed = seed + 1_000_000  # the episodes training evaluates on
-    scripted = _anchor("scripted", n_eval, eval_seed)
-    random = _anchor("random", n_eval, eval_seed)
+    scripted = _evaluate("scripted", n_eval, eval_seed).success_rate
+    random = _evaluate("random", n_eval, eval_seed).success_rate
+    fresh = _evaluate("sb3", n_fresh, FRESH_SEED, path=str(report["policy_dir"]))
+    low, high = fresh.success_ci95
 
     print(f"output: {report['output_dir']} (plot: {report['plot']})")
     for e in evals:
         print(f"  step {e['step']:>6}: success {100 * e['success_rate']:5.1f}%")
     print(
         f"SAC steps: {report['steps']}, wall time {wall_s:.0f} s "
-        f"({report['steps'] / wall_s:.0f} env steps/s including updates and evaluations)"
+        f"({report['steps'] / wall_s:.0f} env steps/s including updates and evaluations; "
+        f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
     )
     print(
         f"anchor: scripted success {100 * scripted:.1f}%, random {100 * random:.1f}% "
@@ -140,6 +154,12 @@ def main() -> None:
         f"SAC success: best {100 * best:.1f}%, final {100 * final:.1f}% "
         f"({ratio:.2f}x scripted); first >= 90 % at step {reached} "
         f"(goal: <= {GOAL_STEPS}{', quick run: not expected' if quick else ''})"
+    )
+    print(
+        f"final policy on {n_fresh} fresh episodes (seeds {FRESH_SEED}-"
+        f"{FRESH_SEED + n_fresh - 1}): {fresh.n_successes}/{n_fresh} = "
+        f"{100 * fresh.success_rate:.1f}% (95% Wilson {100 * low:.1f}-{100 * high:.1f}%), "
+        f"goal >= {100 * GOAL_SUCCESS:.0f}%"
     )
 
 
