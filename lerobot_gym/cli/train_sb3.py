@@ -419,6 +419,7 @@ class _Callback(_callback_base()):  # type: ignore[misc]
 
         self.run_, self.env, self.vec = run_, env, vec
         self.save_freq, self.eval_freq = int(save_freq), int(eval_freq)
+        self.total = int(total)
         self.evaluations: list[dict[str, Any]] = read_evals(run_.out / "eval.csv")
         self._bar = tqdm(total=total, desc=f"train {run_.algorithm}", file=sys.stderr, leave=False)
 
@@ -430,7 +431,9 @@ class _Callback(_callback_base()):  # type: ignore[misc]
         self._bar.update(step - self._bar.n)
         if self.save_freq > 0 and step % self.save_freq == 0:
             self.checkpoint()
-        if self.eval_freq > 0 and step % self.eval_freq == 0:
+        # The last step's evaluation waits for the end of learn(): SB3 runs that step's
+        # gradient updates after this callback, and the row must describe the saved policy.
+        if self.eval_freq > 0 and step % self.eval_freq == 0 and step < self.total:
             self.evaluate()
         return True
 

@@ -145,3 +145,27 @@ def test_wandb_gets_sb3_losses_and_evaluations_only_when_asked(tmp_path, monkeyp
     monkeypatch.setitem(sys.modules, "wandb", None)  # not installed
     assert main([*argv, "--steps=150", "--resume=true", "--wandb.enable=true"]) == 1
     assert "--wandb.enable=true" in capsys.readouterr().err
+
+
+def test_the_last_evaluation_row_is_the_saved_final_policy(tmp_path):
+    # SB3 runs the gradient steps of the last env step after the callback: an evaluation made
+    # inside that callback would describe a model one update older than the one saved.
+    import gymnasium as gym
+
+    from lerobot_gym.policies import evaluate_policy
+    from lerobot_gym.policies.sb3 import load_sb3_policy
+
+    out = tmp_path / "run"
+    argv = ["train", *ENV, *TINY, "--steps=60", f"--output_dir={out}"]
+    assert main(argv) == 0
+    with (out / "eval.csv").open() as f:
+        last = list(csv.DictReader(f))[-1]
+    assert int(last["step"]) == 60
+    policy = load_sb3_policy(out / "policy", device="cpu")
+    result = evaluate_policy(
+        lambda: gym.make("lerobot_gym/SO101-Reach-v0", obs_type="state", max_episode_steps=20),
+        lambda env: policy,
+        n_episodes=1,  # --eval.n_episodes=1
+        seed=3 + 1_000_000,  # --seed=3: the episodes training evaluates on
+    )
+    assert result.avg_sum_reward == pytest.approx(float(last["avg_sum_reward"]), abs=1e-9)
