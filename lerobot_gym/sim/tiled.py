@@ -42,7 +42,9 @@ Decisions:
   llvmpipe transforms and clips every vertex of every geom for every view. On the SO-101 scene
   the infinite floor plane, which MuJoCo draws as a fine grid out to the far clip whatever its
   grid spacing, is ~60-75 % of a view; on the ALOHA scene the boxes and cylinders tessellated at
-  ``visual/quality`` are, the boxes' ``numquads`` most. ``benchmarks/scene_geometry.py``
+  ``visual/quality`` are, the boxes' ``numquads`` most. Infinite planes are now drawn only
+  where each view looks (:mod:`lerobot_gym.sim.plane_cull`, the same pixels): the SO-101
+  front view's floor went from 200 x 200 quads to ~500. ``benchmarks/scene_geometry.py``
   measures lighter variants: the ALOHA scene now uses 16 slices x 8 stacks (~10-16 % cheaper,
   images within the bound below); a finite, coarse SO-101 floor or ``numquads`` < 4 would cut a
   view by 30-65 % but move more pixels than the bound allows, so the assets keep them. Tiling
@@ -69,6 +71,7 @@ import mujoco
 import numpy as np
 
 from lerobot_gym.errors import ConfigError
+from lerobot_gym.sim.plane_cull import plane_culler
 from lerobot_gym.sim.rendering import close_at_exit
 
 # GL renderbuffers are at least this large on every implementation MuJoCo supports
@@ -160,6 +163,13 @@ class TiledRenderer:
         finally:
             visual.offwidth, visual.offheight = saved
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, self._con)
+        # Infinite planes drawn only where each view looks (same pixels; sim/plane_cull.py).
+        self._culler = (
+            plane_culler(model, self._con, shadows=bool(shadows), reflections=bool(reflections))
+            if self._gl is not None
+            else None
+        )
+        self._aspects = [r.width / r.height for r in self.rects]
         # Upright tiles as views of the read-back buffer: a copy out of one is the only copy.
         # GL reads rows bottom-up; without a GL context of ours (a renderer that draws
         # top-down) there is nothing to flip, as in mujoco.Renderer.
@@ -198,9 +208,14 @@ class TiledRenderer:
         model, scene, option, catmask = self.model, self._scene, self._option, self._catmask
         if self._gl is not None:
             self._gl.make_current()
-        for d, camera, rect in zip(datas, self._cameras, self.rects, strict=True):
+        culler = self._culler
+        for d, camera, rect, aspect in zip(
+            datas, self._cameras, self.rects, self._aspects, strict=True
+        ):
             with self._lock:
                 mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
+            if culler is not None:
+                culler.cull(scene, aspect)
             mujoco.mjr_render(rect, scene, con)
         mujoco.mjr_readPixels(self._pixels, None, self._whole, con)
         if out is None:
