@@ -5,7 +5,7 @@
 The same run from the shell: ``lerobot-gym train --policy.type=sac --env.id=SO101-Reach-v0
 --env.obs_type=state --env.control_mode=joint_delta --train.max_episode_steps=40
 --policy.normalize_obs=true --policy.gamma=0.9 --policy.ent_coef=auto_0.1
---policy.gradient_steps=2``.
+--policy.gradient_steps=4``.
 """
 
 import argparse
@@ -34,7 +34,7 @@ def main(steps: int, episodes: int, output_dir: str) -> None:
         vec,
         gamma=0.9,
         ent_coef="auto_0.1",  # SB3's 1.0 outweighs a reward below 1 per step for a long time
-        gradient_steps=2,
+        gradient_steps=4,  # four updates per env step: the run that reached 90 % in 30k
         learning_rate=1e-3,
         batch_size=128,
         learning_starts=min(1000, steps // 2),

@@ -29,13 +29,17 @@ Design decisions:
   episode is long next to the time the task takes (SO101-Reach: 100 steps, while the arm
   settles on a commanded pose in under 10), short training episodes give the agent many more
   goals for the same env steps; evaluation keeps the id's episodes, so success means the same.
+* ``--train.success_bonus=B`` adds ``B`` to the training env's reward on successful steps
+  (:class:`~lerobot_gym.wrappers.success_bonus.SuccessBonus`, relabelled goals included);
+  evaluation keeps the id's reward.
+* ``--policy.her=true`` trains on the goal-conditioned stack with SB3's ``HerReplayBuffer``
+  (``lerobot_gym.policies.sb3_goal``); the saved policy still acts on the plain env.
 * Every other ``--policy.<key>`` is a keyword of the SB3 algorithm (``--policy.gamma=0.9``,
   ``--policy.net_arch=[64,64]`` goes to ``policy_kwargs``).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import sys
 from pathlib import Path
@@ -65,6 +69,14 @@ PARSER = CommandParser(
             "normalise Box observations by running mean/std (SB3's VecNormalize)",
             bool,
         ),
+        Flag(
+            "policy.her",
+            False,
+            "hindsight experience replay on a goal task (sac, td3, ddpg; state observations)",
+            bool,
+        ),
+        Flag("policy.her_n_sampled_goal", 4, "relabelled goals per real transition (HER)", int),
+        Flag("policy.her_strategy", "future", "HER goal selection: future, final, episode", str),
         Flag("steps", 100_000, "env steps to train for (in total, across resumes)", int),
         Flag("batch_size", 256, "minibatch size", int),
         Flag("save_freq", 10_000, "checkpoint every this many env steps (0: only at the end)", int),
@@ -78,11 +90,29 @@ PARSER = CommandParser(
             int,
             True,
         ),
+        Flag(
+            "train.success_bonus",
+            None,
+            "reward added on successful steps of the training env (null: none); evaluation "
+            "keeps the id's reward",
+            float,
+            True,
+        ),
         Flag("seed", 1000, "seed of the model, the env and the evaluation episodes", int),
         Flag(
             "output_dir", None, "where to write (default: outputs/train/<date>/<time>_<env>)", str
         ),
         Flag("resume", False, "continue from OUTPUT_DIR/checkpoints/last", bool),
+        Flag("wandb.enable", False, "also log to Weights & Biases (the wandb extra)", bool),
+        Flag("wandb.project", "lerobot_gym", "W&B project", str),
+        Flag("wandb.entity", None, "W&B team or user (default: yours)", str, True),
+        Flag(
+            "wandb.mode",
+            None,
+            "online, offline (no network; `wandb sync` later) or disabled; default: WANDB_MODE",
+            str,
+            True,
+        ),
     ),
     open_groups={"env": common.ENV_GROUP_HELP, "policy": "SB3 algorithm keywords"},
     examples=(
@@ -90,8 +120,16 @@ PARSER = CommandParser(
         "--steps=30000 --output_dir=outputs/train/sac_reach",
     ),
 )
-_OWN_POLICY_KEYS = ("type", "device", "num_threads", "net_arch", "normalize_obs")
-EVAL_FIELDS = ("step", "success_rate", "avg_sum_reward", "elapsed_s")
+_OWN_POLICY_KEYS = (
+    "type",
+    "device",
+    "num_threads",
+    "net_arch",
+    "normalize_obs",
+    "her",
+    "her_n_sampled_goal",
+    "her_strategy",
+)
 
 
 def run(argv: list[str]) -> int:
@@ -148,6 +186,9 @@ class _Run:
     n_eval: int
     normalize_obs: bool
     train_episode_steps: int | None = None
+    her: bool = False
+    wandb_run: Any = None
+    success_bonus: float | None = None
 
 
 def train(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -179,6 +220,8 @@ def train(cfg: dict[str, Any]) -> dict[str, Any]:
         n_eval=int(cfg["eval"]["n_episodes"]),
         normalize_obs=bool(policy_args.get("normalize_obs")),
         train_episode_steps=_episode_steps(cfg),
+        her=bool(policy_args.get("her")),
+        success_bonus=_success_bonus(cfg),
     )
     torch.set_num_threads(max(1, int(policy_args.get("num_threads") or 1)))
     checkpoints = run_.out / "checkpoints"
@@ -189,8 +232,18 @@ def train(cfg: dict[str, Any]) -> dict[str, Any]:
             f"{run_.out} already holds a run; pass --resume=true to continue it or choose "
             "another --output_dir"
         )
+    settings = _wandb_settings(cfg, algorithm, env_id)
     run_.out.mkdir(parents=True, exist_ok=True)
-    model, env, vec = _build(run_, resume=bool(cfg["resume"]))
+    if settings is not None:
+        from lerobot_gym.policies.train_log import start_wandb_run
+
+        run_.wandb_run = start_wandb_run(settings, run_.out, resume=bool(cfg["resume"]))
+    try:
+        model, env, vec = _build(run_, resume=bool(cfg["resume"]))
+    except BaseException:
+        if run_.wandb_run is not None:
+            run_.wandb_run.finish()
+        raise
     callback = _Callback(run_, env, vec, cfg["save_freq"], cfg["eval_freq"], cfg["steps"])
     start = time.perf_counter()
     remaining = max(0, int(cfg["steps"]) - int(model.num_timesteps))
@@ -202,6 +255,10 @@ def train(cfg: dict[str, Any]) -> dict[str, Any]:
     finally:
         callback.close()
         env.close()
+        if run_.wandb_run is not None:
+            run_.wandb_run.finish()
+    from lerobot_gym.policies.sb3_log import plot_training
+
     policy_dir = callback.policy().save(run_.out / "policy")
     plot = plot_training(run_.out)
     return {
@@ -212,6 +269,44 @@ def train(cfg: dict[str, Any]) -> dict[str, Any]:
         "plot": plot,
         "output_dir": run_.out,
     }
+
+
+def _wandb_settings(cfg: dict[str, Any], algorithm: str, env_id: str) -> Any:
+    """W&B settings when ``--wandb.enable=true`` (the run's flags as its config), else None."""
+    wandb = cfg.get("wandb", {})
+    if not wandb.get("enable"):
+        return None
+    from lerobot_gym.errors import ConfigError
+    from lerobot_gym.policies.train_log import WandbSettings
+
+    config = {
+        "policy": {**cfg.get("policy", {}), "type": algorithm},
+        "env": {**cfg.get("env", {}), "id": env_id},
+        "train": dict(cfg.get("train", {})),
+        **{k: cfg[k] for k in ("steps", "batch_size", "seed", "save_freq", "eval_freq")},
+    }
+    try:
+        return WandbSettings(
+            project=wandb["project"], entity=wandb["entity"], mode=wandb["mode"], config=config
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _logger(run_: _Run, step: int) -> Any:
+    """SB3's logger for the run segment starting at ``step`` (W&B too when started)."""
+    from lerobot_gym.policies.sb3_log import make_logger
+
+    return make_logger(run_.out / "logs" / f"{step:09d}", run_.wandb_run)
+
+
+def _success_bonus(cfg: dict[str, Any]) -> float | None:
+    import math
+
+    bonus = cfg.get("train", {}).get("success_bonus")
+    if bonus is not None and not math.isfinite(float(bonus)):
+        raise UsageError(f"--train.success_bonus must be a finite number, got {bonus}")
+    return None if bonus is None else float(bonus)
 
 
 def _episode_steps(cfg: dict[str, Any]) -> int | None:
@@ -225,6 +320,21 @@ def _algo_kwargs(policy_args: dict[str, Any], cfg: dict[str, Any]) -> dict[str, 
     kwargs = {k: v for k, v in policy_args.items() if k not in _OWN_POLICY_KEYS}
     if policy_args.get("net_arch") is not None:
         kwargs["policy_kwargs"] = {"net_arch": list(policy_args["net_arch"])}
+    if policy_args.get("her"):
+        from lerobot_gym.errors import ConfigError
+        from lerobot_gym.policies.sb3_goal import goal_policy_kwargs, her_kwargs
+
+        try:
+            kwargs.update(
+                her_kwargs(
+                    str(policy_args.get("type")),
+                    n_sampled_goal=int(policy_args.get("her_n_sampled_goal", 4)),
+                    strategy=str(policy_args.get("her_strategy", "future")),
+                )
+            )
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        kwargs["policy_kwargs"] = goal_policy_kwargs(kwargs.get("policy_kwargs"))
     if str(policy_args.get("type")).lower() != "a2c":  # A2C has no minibatches
         kwargs["batch_size"] = int(cfg["batch_size"])
     kwargs["device"] = policy_args.get("device") or "cpu"
@@ -236,19 +346,29 @@ def _build(run_: _Run, *, resume: bool) -> tuple[Any, Any, Any]:
     from gymnasium import spaces
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+    from lerobot_gym.errors import ConfigError
     from lerobot_gym.policies.sb3 import algorithm_class, default_policy_class, make_sb3_env
 
     train_kwargs = dict(run_.env_kwargs)
     if run_.train_episode_steps is not None:
         train_kwargs["max_episode_steps"] = run_.train_episode_steps
-    env = make_sb3_env(run_.env_id, **train_kwargs)
+    try:
+        env = make_sb3_env(run_.env_id, goal=run_.her, **train_kwargs)
+    except ConfigError as exc:
+        if not run_.her:
+            raise
+        raise UsageError(f"--policy.her=true on {run_.env_id}: {exc}") from None
+    if run_.success_bonus is not None:
+        from lerobot_gym.wrappers.success_bonus import SuccessBonus
+
+        env = SuccessBonus(env, bonus=run_.success_bonus)
     cls = algorithm_class(run_.algorithm)
     last = run_.out / "checkpoints"
     if resume:
         last = last / (last / "last").read_text().strip()
     vec: Any = DummyVecEnv([lambda: env])
     if run_.normalize_obs:
-        if not isinstance(env.observation_space, spaces.Box):
+        if not isinstance(env.observation_space, spaces.Box) and not run_.her:
             raise UsageError(
                 "--policy.normalize_obs=true needs a Box observation (--env.obs_type=state)"
             )
@@ -272,20 +392,8 @@ def _build(run_: _Run, *, resume: bool) -> tuple[Any, Any, Any]:
             raise UsageError(
                 f"--policy.* options not accepted by {run_.algorithm}: {exc}"
             ) from None
-    model.set_logger(_logger(run_.out / "logs" / f"{int(model.num_timesteps):09d}"))
+    model.set_logger(_logger(run_, int(model.num_timesteps)))
     return model, env, vec
-
-
-def _logger(folder: Path) -> Any:
-    """SB3's logger into one folder per (resumed) run segment: its CSV file is rewritten."""
-    import importlib.util
-
-    from stable_baselines3.common.logger import configure
-
-    formats = ["csv"]
-    if importlib.util.find_spec("tensorboard") is not None:
-        formats.append("tensorboard")
-    return configure(str(folder), formats)
 
 
 def _callback_base() -> type:
@@ -307,9 +415,12 @@ class _Callback(_callback_base()):  # type: ignore[misc]
         super().__init__()
         from tqdm.auto import tqdm
 
+        from lerobot_gym.policies.sb3_log import read_evals
+
         self.run_, self.env, self.vec = run_, env, vec
         self.save_freq, self.eval_freq = int(save_freq), int(eval_freq)
-        self.evaluations: list[dict[str, Any]] = _read_csv(run_.out / "eval.csv")
+        self.total = int(total)
+        self.evaluations: list[dict[str, Any]] = read_evals(run_.out / "eval.csv")
         self._bar = tqdm(total=total, desc=f"train {run_.algorithm}", file=sys.stderr, leave=False)
 
     def _on_training_start(self) -> None:
@@ -320,7 +431,9 @@ class _Callback(_callback_base()):  # type: ignore[misc]
         self._bar.update(step - self._bar.n)
         if self.save_freq > 0 and step % self.save_freq == 0:
             self.checkpoint()
-        if self.eval_freq > 0 and step % self.eval_freq == 0:
+        # The last step's evaluation waits for the end of learn(): SB3 runs that step's
+        # gradient updates after this callback, and the row must describe the saved policy.
+        if self.eval_freq > 0 and step % self.eval_freq == 0 and step < self.total:
             self.evaluate()
         return True
 
@@ -346,6 +459,7 @@ class _Callback(_callback_base()):  # type: ignore[misc]
 
     def evaluate(self) -> dict[str, Any]:
         from lerobot_gym.policies import evaluate_policy
+        from lerobot_gym.policies.sb3_log import append_eval
 
         policy = self.policy()
         result = evaluate_policy(
@@ -361,7 +475,7 @@ class _Callback(_callback_base()):  # type: ignore[misc]
             "elapsed_s": result.elapsed_s,
         }
         self.evaluations.append(row)
-        _append_csv(self.run_.out / "eval.csv", row)
+        append_eval(self.run_.out / "eval.csv", row)
         self.logger.record("eval/success_rate", row["success_rate"])
         self.logger.record("eval/avg_sum_reward", row["avg_sum_reward"])
         self.logger.dump(row["step"])  # with the latest losses and returns, one CSV row
@@ -370,66 +484,3 @@ class _Callback(_callback_base()):  # type: ignore[misc]
 
     def close(self) -> None:
         self._bar.close()
-
-
-def _append_csv(path: Path, row: dict[str, Any]) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=EVAL_FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
-def _read_csv(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return [
-            {k: (int(v) if k == "step" else float(v)) for k, v in row.items()}
-            for row in csv.DictReader(f)
-        ]
-
-
-def plot_training(out: Path) -> Path:
-    """``out/training.png``: evaluation success and return, training return and losses."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    evals = _read_csv(out / "eval.csv")
-    progress: list[dict[str, str]] = []
-    for path in sorted((out / "logs").glob("*/progress.csv")):
-        with path.open(newline="") as f:
-            progress += list(csv.DictReader(f))
-
-    def series(key: str) -> tuple[list[float], list[float]]:
-        pairs = [
-            (float(r["time/total_timesteps"]), float(r[key]))
-            for r in progress
-            if r.get(key) and r.get("time/total_timesteps")
-        ]
-        return [p[0] for p in pairs], [p[1] for p in pairs]
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    axes[0].plot([e["step"] for e in evals], [100 * e["success_rate"] for e in evals], "o-")
-    axes[0].set(title="evaluation success", xlabel="env steps", ylabel="%", ylim=(-5, 105))
-    axes[1].plot(
-        [e["step"] for e in evals], [e["avg_sum_reward"] for e in evals], "o-", label="eval"
-    )
-    axes[1].plot(*series("rollout/ep_rew_mean"), label="train")
-    axes[1].set(title="episode return", xlabel="env steps")
-    axes[1].legend()
-    for key in ("train/critic_loss", "train/actor_loss", "train/loss", "train/value_loss"):
-        xs, ys = series(key)
-        if xs:
-            axes[2].plot(xs, ys, label=key.split("/")[1])
-    axes[2].set(title="losses", xlabel="env steps")
-    if axes[2].get_legend_handles_labels()[0]:
-        axes[2].legend()
-    fig.tight_layout()
-    path = out / "training.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path

@@ -165,6 +165,12 @@ class Task:
     privileged_state: ClassVar[bool] = False
     #: One-line description, used as the dataset's task string by default.
     description: ClassVar[str] = "move freely"
+    #: Goal-conditioned RL (hindsight relabelling, :class:`~lerobot_gym.wrappers.
+    #: GoalObservation`): the fact that holds the achieved goal (None: the task has no goal) ...
+    achieved_goal_fact: ClassVar[str | None] = None
+    #: ... and the ``(start, stop)`` of the desired goal inside ``environment_state``, so a
+    #: policy reads its goal from the observation it is given on any backend.
+    desired_goal_slice: ClassVar[tuple[int, int] | None] = None
 
     def __init__(self, reward_type: RewardType = "dense", reset_noise_rad: float = 0.02) -> None:
         if reward_type not in REWARD_TYPES:
@@ -198,6 +204,25 @@ class Task:
     def is_success(self, facts: dict[str, Any]) -> bool:
         """Whether the task is solved in the present state."""
         return False
+
+    def goal_reward(self, achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+        """:meth:`reward` as a function of the goals alone, over any leading batch axes.
+
+        Hindsight relabelling asks what the reward would have been had ``desired`` been the
+        goal; it equals :meth:`reward` of the same step (one rule: sparse is 1.0 exactly on
+        :meth:`goal_success`). Only tasks with an ``achieved_goal_fact`` define it.
+        """
+        if self.reward_type == "sparse":
+            return self.goal_success(achieved, desired).astype(np.float32)
+        return self.dense_goal_reward(achieved, desired).astype(np.float32)
+
+    def goal_success(self, achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+        """:meth:`is_success` as a function of the goals, over leading batch axes (bool)."""
+        raise ConfigError(f"task {self.name!r} has no goal (achieved_goal_fact is None)")
+
+    def dense_goal_reward(self, achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+        """:meth:`dense_reward` as a function of the goals, over leading batch axes."""
+        raise ConfigError(f"task {self.name!r} has no goal (achieved_goal_fact is None)")
 
     def is_failure(self, facts: dict[str, Any]) -> bool:
         """Whether the episode cannot succeed any more (ends it with ``terminated``)."""

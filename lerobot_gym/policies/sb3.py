@@ -9,8 +9,13 @@ This module owns how an SB3 algorithm meets a lerobot_gym env:
   wrappers needed), so ``lerobot-gym eval`` drives it like any other policy. It maps the
   observation with :func:`~lerobot_gym.wrappers.sb3_observation.to_sb3_observation` and the
   action back with Gymnasium's own ``rescale_box`` inverse, the functions the stack uses.
+* With ``goal=True`` the stack ends in :class:`~lerobot_gym.wrappers.GoalObservation` instead
+  (hindsight experience replay, ``lerobot_gym.policies.sb3_goal``); the saved policy records
+  the goal layout and maps the plain env's observation the same way, so it evaluates on the
+  plain env.
 * :func:`seed_replay_buffer` fills an SB3 replay buffer from a recorded LeRobot dataset with
-  observations mapped by the same function, so a recorded transition equals the live one.
+  observations mapped by the same function, so a recorded transition equals the live one
+  (:mod:`lerobot_gym.policies.sb3_replay`).
 
 Design decisions:
 
@@ -21,13 +26,8 @@ Design decisions:
   input/output features) beside ``model.zip``, SB3's own format, so ``SAC.load(dir /
   "model.zip")`` works without this package. The type is ``"sb3"`` and not ``"sac"``: LeRobot's
   own SAC checkpoints say ``"sac"`` and are a different model.
-* A dataset frame ``t`` holds the observation before step ``t`` and the outcome of that step
-  (``next.reward``, ``next.done = terminated or truncated``), so the next observation of a
-  transition is frame ``t + 1``. The last frame of an episode has none: by default
-  (``episode_end="truncated"``, a time limit or the operator ended the episode) it is left out,
-  because a bootstrapped target needs that observation; ``episode_end="terminated"`` (episodes
-  that end on success or failure) adds it as a terminal transition whose next observation is
-  never used (SB3 masks it with ``done``).
+* Seeding from datasets lives in :mod:`lerobot_gym.policies.sb3_replay` (its design notes
+  are there); :func:`seed_replay_buffer` here calls it.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from gymnasium.wrappers.utils import rescale_box
 
 from lerobot_gym.errors import ConfigError, MissingExtraError
 from lerobot_gym.policies.files import DEFAULT_INFERENCE_THREADS, check_inference_threads
+from lerobot_gym.wrappers.goal_observation import GoalLayout, to_goal_observation
 from lerobot_gym.wrappers.lerobot_keys import lerobot_key
 from lerobot_gym.wrappers.sb3_observation import (
     CAMERA_PREFIX,
@@ -104,15 +105,20 @@ def default_policy_class(observation_space: gym.Space) -> str:
 
 
 def make_sb3_env(
-    env_id: str, *, flatten_state: bool | None = None, **kwargs: Any
-) -> gym.Env[Any, np.ndarray]:
+    env_id: str, *, flatten_state: bool | None = None, goal: bool = False, **kwargs: Any
+) -> gym.Env[Any, Any]:
     """``gym.make(env_id, **kwargs)`` wrapped for SB3: actions in [-1, 1], a flat observation.
 
     Args:
         env_id: a registered id (the ``lerobot_gym/`` namespace may be left out).
         flatten_state: one ``Box`` observation (``MlpPolicy``); default: when there is no
             camera (``obs_type="state"``).
+        goal: a goal-conditioned Dict observation (:class:`~lerobot_gym.wrappers.
+            GoalObservation`) for hindsight replay, instead of :class:`SB3Observation`.
         **kwargs: ``gym.make`` keywords (``obs_type``, ``image_size``, ``cameras``, ...).
+
+    Raises:
+        ConfigError: ``goal=True`` on a task without a goal or with cameras.
 
     Example:
         >>> env = make_sb3_env("SO101-Reach-v0", obs_type="state")
@@ -132,24 +138,32 @@ def make_sb3_env(
         raise ConfigError(f"SB3 stacks here need a Box action space, got {box}")
     ones = np.ones(box.shape, np.float32)
     rescaled = RescaleAction(env, -ones, ones)
+    if goal:
+        from lerobot_gym.wrappers.goal_observation import GoalObservation
+
+        return GoalObservation(rescaled)
     return SB3Observation(rescaled, flatten_state=flatten_state)
 
 
 # -- the stack's mappings, shared by the policy and the replay seeding -------------------------
 
 
-def _stack_layout(env: gym.Env) -> tuple[bool, spaces.Box, spaces.Box]:
-    """(flatten_state, the raw env's action space, the stack's action space) of an SB3 stack.
+def _stack_layout(env: gym.Env) -> tuple[bool | GoalLayout, spaces.Box, spaces.Box]:
+    """(flatten_state or the goal layout, the raw env's and the stack's action space).
 
     Raises:
         ConfigError: the stack has no :class:`SB3Observation`, or an action wrapper other than
             ``RescaleAction`` (whose mapping a recorded action could not follow).
     """
-    flatten = None
+    from lerobot_gym.wrappers.goal_observation import GoalObservation
+
+    flatten: bool | GoalLayout | None = None
     layer: gym.Env = env
     while isinstance(layer, gym.Wrapper):
         if isinstance(layer, SB3Observation):
             flatten = layer.flatten_state
+        elif isinstance(layer, GoalObservation):
+            flatten = layer.layout
         elif isinstance(layer, gym.ActionWrapper) and not isinstance(layer, RescaleAction):
             raise ConfigError(
                 f"{type(layer).__name__} changes actions in a way recorded actions cannot "
@@ -189,9 +203,13 @@ class SB3Policy:
         deterministic: act with the mean (True, for evaluation) or sample.
         obs_norm: the running observation statistics of SB3's ``VecNormalize`` the model was
             trained behind (:func:`obs_norm_of`), applied before the model sees an observation.
-        state_layout: with ``flatten_state``, the env keys and sizes concatenated into the
-            state vector, in order (``{"agent_pos": 6, "environment_state": 3}``), for
+        state_layout: with ``flatten_state`` (or ``goal``), the env keys and sizes the
+            model reads, in order (``{"agent_pos": 6, "environment_state": 3}``), for
             :attr:`input_features`.
+        goal: the model was trained on goal-conditioned observations
+            (:class:`~lerobot_gym.wrappers.GoalObservation`) of this layout; the plain
+            observation is mapped by :func:`~lerobot_gym.wrappers.goal_observation.
+            to_goal_observation` without the achieved goal, which such a model does not read.
         inference_threads: torch intra-op threads of a step, 1 by default as for every learned
             policy here (:mod:`lerobot_gym.policies.pretrained` says why); None keeps torch's.
     """
@@ -207,14 +225,16 @@ class SB3Policy:
         deterministic: bool = True,
         obs_norm: Mapping[str, Any] | None = None,
         state_layout: Mapping[str, int] | None = None,
+        goal: GoalLayout | None = None,
         inference_threads: int | None = DEFAULT_INFERENCE_THREADS,
     ) -> None:
         self.model = model
         self.inference_threads = check_inference_threads(inference_threads)
         self.state_layout = dict(state_layout or {})
+        self.goal = goal
         self.obs_norm = dict(obs_norm) if obs_norm is not None else None
-        if self.obs_norm is not None and not flatten_state:
-            raise ConfigError("observation normalisation is supported for Box observations only")
+        if self.obs_norm is not None and not (flatten_state or goal is not None):
+            raise ConfigError("observation normalisation is supported for state observations only")
         self.flatten_state = flatten_state
         self.action_space = action_space
         self.env_id = env_id
@@ -232,8 +252,11 @@ class SB3Policy:
     def from_env(cls, model: Any, env: gym.Env, **kwargs: Any) -> SB3Policy:
         """The policy of ``model`` trained on the SB3 stack ``env`` (see :func:`make_sb3_env`)."""
         flatten, raw, _ = _stack_layout(env)
+        if isinstance(flatten, GoalLayout):
+            kwargs.setdefault("goal", flatten)
+            flatten = False
         inner = env.unwrapped.observation_space
-        if flatten and isinstance(inner, spaces.Dict):
+        if (flatten or "goal" in kwargs) and isinstance(inner, spaces.Dict):
             sizes = {k: int(np.prod(inner[k].shape or (1,))) for k in state_keys(list(inner))}
             kwargs.setdefault("state_layout", sizes)
         spec = env.unwrapped.spec
@@ -266,7 +289,10 @@ class SB3Policy:
         return self._predict([self._model_input(vector_row(obs, int(j))) for j in rows])
 
     def _model_input(self, observation: Mapping[str, Any]) -> Any:
-        sb3_obs = to_sb3_observation(observation, flatten_state=self.flatten_state)
+        if self.goal is not None:
+            sb3_obs: Any = to_goal_observation(observation, self.goal)
+        else:
+            sb3_obs = to_sb3_observation(observation, flatten_state=self.flatten_state)
         if self.obs_norm is not None:
             sb3_obs = normalize_observation(sb3_obs, self.obs_norm)
         return sb3_obs
@@ -295,7 +321,7 @@ class SB3Policy:
         from lerobot_gym.policies.config import PolicyFeature
 
         space = self.model.observation_space
-        if isinstance(space, spaces.Dict):
+        if isinstance(space, spaces.Dict) and self.goal is None:
             shapes = {k: tuple(s.shape or ()) for k, s in space.spaces.items()}
         else:
             shapes = {k: (n,) for k, n in self.state_layout.items()}
@@ -331,6 +357,7 @@ class SB3Policy:
             "action_low": self.action_space.low.tolist(),
             "action_high": self.action_space.high.tolist(),
             "state_layout": self.state_layout,
+            "goal": None if self.goal is None else self.goal.to_json(),
             "input_features": {k: f.to_json() for k, f in self.input_features.items()},
             "output_features": {k: f.to_json() for k, f in self.output_features.items()},
         }
@@ -345,18 +372,38 @@ class SB3Policy:
 
 
 def obs_norm_of(vec_normalize: Any) -> dict[str, Any]:
-    """The statistics SB3's ``VecNormalize`` normalises Box observations with, as plain data."""
+    """The statistics SB3's ``VecNormalize`` normalises observations with, as plain data.
+
+    A Dict observation (goal-conditioned) has them per key: ``{"mean": {key: [...]}, ...}``.
+    """
     rms = vec_normalize.obs_rms
+    if isinstance(rms, dict):
+        mean: Any = {k: np.asarray(r.mean, np.float64).tolist() for k, r in rms.items()}
+        var: Any = {k: np.asarray(r.var, np.float64).tolist() for k, r in rms.items()}
+    else:
+        mean = np.asarray(rms.mean, np.float64).tolist()
+        var = np.asarray(rms.var, np.float64).tolist()
     return {
-        "mean": np.asarray(rms.mean, np.float64).tolist(),
-        "var": np.asarray(rms.var, np.float64).tolist(),
+        "mean": mean,
+        "var": var,
         "clip": float(vec_normalize.clip_obs),
         "epsilon": float(vec_normalize.epsilon),
     }
 
 
-def normalize_observation(obs: np.ndarray, obs_norm: Mapping[str, Any]) -> np.ndarray:
-    """``VecNormalize``'s observation normalisation with saved statistics (float32)."""
+def normalize_observation(obs: Any, obs_norm: Mapping[str, Any]) -> Any:
+    """``VecNormalize``'s observation normalisation with saved statistics (float32).
+
+    A Dict observation is normalised per key that has statistics (the others pass through).
+    """
+    if isinstance(obs, Mapping):
+        means, variances = obs_norm["mean"], obs_norm["var"]
+        return {
+            k: normalize_observation(v, {**obs_norm, "mean": means[k], "var": variances[k]})
+            if k in means
+            else v
+            for k, v in obs.items()
+        }
     mean = np.asarray(obs_norm["mean"], np.float64)
     var = np.asarray(obs_norm["var"], np.float64)
     clip = float(obs_norm["clip"])
@@ -409,7 +456,14 @@ def load_sb3_policy(
     config = json.loads(config_path.read_text())
     if config.get("type") != POLICY_TYPE:
         raise ConfigError(f"{config_path} is a {config.get('type')!r} policy, not {POLICY_TYPE!r}")
-    model = algorithm_class(config["algorithm"]).load(root / MODEL_NAME, device=device)
+    custom: dict[str, Any] = {}
+    if config.get("goal"):
+        # A hindsight-replay model would rebuild its HerReplayBuffer, which needs the training
+        # env; acting needs no buffer at all.
+        custom = {"replay_buffer_class": None, "replay_buffer_kwargs": {}, "buffer_size": 1}
+    model = algorithm_class(config["algorithm"]).load(
+        root / MODEL_NAME, device=device, custom_objects=custom
+    )
     low = np.asarray(config["action_low"], np.float32)
     high = np.asarray(config["action_high"], np.float32)
     policy = SB3Policy(
@@ -421,6 +475,7 @@ def load_sb3_policy(
         deterministic=bool(config.get("deterministic", True)),
         obs_norm=config.get("obs_norm"),
         state_layout=config.get("state_layout"),
+        goal=GoalLayout.from_json(config["goal"]) if config.get("goal") else None,
         inference_threads=inference_threads,
     )
     if env is not None:
@@ -429,9 +484,13 @@ def load_sb3_policy(
 
 
 def _check_env_matches(policy: SB3Policy, env: gym.Env) -> None:
-    space = sb3_observation_space(
-        env.unwrapped.observation_space, flatten_state=policy.flatten_state
-    )
+    from lerobot_gym.wrappers.goal_observation import goal_observation_space
+
+    plain = env.unwrapped.observation_space
+    if policy.goal is not None:
+        space: gym.Space = goal_observation_space(plain, policy.goal)
+    else:
+        space = sb3_observation_space(plain, flatten_state=policy.flatten_state)
     expected = policy.model.observation_space
     if space != expected:
         raise ConfigError(
@@ -457,157 +516,16 @@ def make_sb3_policy(
     return load_sb3_policy(path, device=device, env=env, inference_threads=inference_threads)
 
 
-# -- replay buffers from recorded datasets -----------------------------------------------------
+# -- replay buffers from recorded datasets (lerobot_gym.policies.sb3_replay) -----------------
 
 
 def seed_replay_buffer(
-    model_or_buffer: Any,
-    dataset: Any,
-    env: gym.Env,
-    *,
-    episode_end: str = "truncated",
+    model_or_buffer: Any, dataset: Any, env: gym.Env, *, episode_end: str = "truncated"
 ) -> int:
     """Add a recorded LeRobot dataset's transitions to an SB3 replay buffer.
 
-    Observations go through :func:`to_sb3_observation` as the live ones do through ``env``;
-    actions are mapped from the env's units onto ``env``'s action space (``RescaleAction``'s
-    mapping) and, when a model is given, by the model's own ``scale_action`` as SB3 stores them.
-
-    Args:
-        model_or_buffer: an off-policy SB3 model (SAC, TD3, DDPG) or its ``ReplayBuffer`` /
-            ``DictReplayBuffer``.
-        dataset: a :class:`~lerobot_gym.dataset.LeRobotDataset` or the path of one, recorded by
-            :class:`~lerobot_gym.wrappers.RecordEpisodes` on the same id.
-        env: the SB3 stack the model trains on (:func:`make_sb3_env`).
-        episode_end: ``"truncated"`` (the last frame of each episode is left out: its next
-            observation is not recorded) or ``"terminated"`` (it is added as terminal).
-
-    Returns:
-        The number of transitions added.
-
-    Raises:
-        ConfigError: the dataset lacks ``action``/``next.reward``, its observations do not fit
-            the buffer, the buffer cannot take out-of-order transitions, or ``episode_end`` is
-            unknown.
+    See :func:`lerobot_gym.policies.sb3_replay.seed_replay_buffer`, which this calls.
     """
-    from lerobot_gym.dataset.reader import LeRobotDataset
+    from lerobot_gym.policies.sb3_replay import seed_replay_buffer as seed
 
-    if episode_end not in EPISODE_ENDS:
-        raise ConfigError(f"episode_end must be one of {EPISODE_ENDS}, got {episode_end!r}")
-    buffer, policy = _buffer_of(model_or_buffer)
-    flatten, raw_space, stack_space = _stack_layout(env)
-    to_stack, _ = _action_maps(raw_space, stack_space)
-    if not isinstance(dataset, LeRobotDataset):
-        dataset = LeRobotDataset(dataset, format="numpy")
-    missing = [k for k in ("action", "next.reward") if k not in dataset.features]
-    if missing:
-        raise ConfigError(
-            f"dataset {dataset.root} has no {missing} column(s); record it with RecordEpisodes "
-            "so each frame carries its action and reward"
-        )
-    if getattr(buffer, "optimize_memory_usage", False):
-        raise ConfigError(
-            "a buffer with optimize_memory_usage=True stores next observations implicitly and "
-            "cannot take recorded transitions; create the model with optimize_memory_usage=False"
-        )
-    n_envs = int(buffer.n_envs)
-    pending: list[tuple[Any, Any, np.ndarray, float, bool]] = []
-    added = 0
-    for episode in dataset.episodes:
-        lo, hi = dataset.episode_range(episode)
-        frames = [dataset[i] for i in range(lo, hi)]
-        observations = [_frame_observation(f, flatten) for f in frames]
-        for t, frame in enumerate(frames):
-            last = t == len(frames) - 1
-            if last and episode_end == "truncated":
-                break
-            next_obs = observations[t] if last else observations[t + 1]
-            action = to_stack(np.asarray(frame["action"], np.float32))
-            if policy is not None:
-                action = policy.scale_action(action)
-            done = last or bool(np.asarray(frame.get("next.done", False)).reshape(-1)[0])
-            reward = float(np.asarray(frame["next.reward"]).reshape(-1)[0])
-            pending.append((observations[t], next_obs, action, reward, done))
-            if len(pending) == n_envs:
-                _add(buffer, pending)
-                added += n_envs
-                pending = []
-    # A buffer of n_envs > 1 takes transitions n_envs at a time; a last partial group is left
-    # out rather than padded with repeats that would bias sampling.
-    return added
-
-
-def _buffer_of(model_or_buffer: Any) -> tuple[Any, Any]:
-    buffer = getattr(model_or_buffer, "replay_buffer", None)
-    if buffer is not None:
-        return buffer, model_or_buffer.policy
-    if hasattr(model_or_buffer, "rollout_buffer"):
-        raise ConfigError(
-            f"{type(model_or_buffer).__name__} is on-policy and has no replay buffer; seed "
-            "an off-policy algorithm (sac, td3, ddpg)"
-        )
-    if not hasattr(model_or_buffer, "add") or not hasattr(model_or_buffer, "n_envs"):
-        raise ConfigError(
-            f"expected an off-policy SB3 model or its replay buffer, got {type(model_or_buffer)}"
-        )
-    return model_or_buffer, None
-
-
-def _frame_observation(frame: Mapping[str, Any], flatten: bool) -> Any:
-    """A dataset frame's observation in the env's own layout, then in SB3's."""
-    from lerobot_gym.dataset.columns import to_hwc_uint8
-
-    env_obs: dict[str, Any] = {}
-    pixels: dict[str, np.ndarray] = {}
-    for key, value in frame.items():
-        if key.startswith("observation.images."):
-            cam = key[len("observation.images.") :]
-            arr = np.asarray(value)
-            pixels[cam] = to_hwc_uint8(key, arr, (arr.shape[1], arr.shape[2], 3))
-        elif key == "observation.state":
-            env_obs["agent_pos"] = value
-        elif key.startswith("observation.") and not key.endswith("_is_pad"):
-            env_obs[key[len("observation.") :]] = value
-    if pixels:
-        env_obs[PIXELS] = pixels
-    return to_sb3_observation(env_obs, flatten_state=flatten)
-
-
-def _add(buffer: Any, group: list[tuple[Any, Any, np.ndarray, float, bool]]) -> None:
-    space = buffer.observation_space
-    obs = [g[0] for g in group]
-    next_obs = [g[1] for g in group]
-    if isinstance(space, spaces.Dict):
-        if not isinstance(obs[0], dict):
-            raise ConfigError(
-                f"the env stack flattens observations into one Box, the buffer expects keys "
-                f"{sorted(space.spaces)}; seed with the stack the model trains on"
-            )
-        keys = set(obs[0])
-        if keys != set(space.spaces):
-            raise ConfigError(
-                f"the dataset gives observations {sorted(keys)}, the buffer expects "
-                f"{sorted(space.spaces)}; record with the same obs_type and cameras"
-            )
-        stacked_obs: Any = {k: np.stack([o[k] for o in obs]) for k in space.spaces}
-        stacked_next: Any = {k: np.stack([o[k] for o in next_obs]) for k in space.spaces}
-        shapes = {k: v.shape[1:] for k, v in stacked_obs.items()}
-        wanted = {k: s.shape for k, s in space.spaces.items()}
-    else:
-        if isinstance(obs[0], dict):
-            raise ConfigError(
-                f"the dataset gives Dict observations {sorted(obs[0])}, the buffer expects one "
-                "Box; train with flatten_state=False or record obs_type='state'"
-            )
-        stacked_obs, stacked_next = np.stack(obs), np.stack(next_obs)
-        shapes, wanted = {"state": stacked_obs.shape[1:]}, {"state": space.shape}
-    if shapes != wanted:
-        raise ConfigError(
-            f"the dataset's observation shapes {shapes} differ from the buffer's {wanted}; "
-            "record with the same obs_type, cameras and image_size"
-        )
-    actions = np.stack([g[2] for g in group]).astype(np.float32)
-    rewards = np.array([g[3] for g in group], dtype=np.float32)
-    dones = np.array([g[4] for g in group], dtype=np.float32)
-    infos: list[dict[str, Any]] = [{} for _ in group]
-    buffer.add(stacked_obs, stacked_next, actions, rewards, dones, infos)
+    return seed(model_or_buffer, dataset, env, episode_end=episode_end)

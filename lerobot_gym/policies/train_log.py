@@ -27,7 +27,7 @@ import numpy as np
 
 from lerobot_gym.errors import ConfigError, MissingExtraError
 
-__all__ = ["TrainLog", "WandbSettings", "plot_curves"]
+__all__ = ["TrainLog", "WandbSettings", "plot_curves", "start_wandb_run"]
 
 CSV_NAME = "train_log.csv"
 PLOT_NAME = "loss.png"
@@ -85,23 +85,7 @@ class TrainLog:
         self._wandb: Any = None if wandb is None else self._start_wandb(wandb, resume)
 
     def _start_wandb(self, settings: WandbSettings, resume: bool) -> Any:
-        try:
-            import wandb
-        except ImportError as exc:
-            raise MissingExtraError("wandb", "wandb", "--wandb.enable=true") from exc
-        id_path = self.dir / WANDB_ID_NAME
-        run_id = id_path.read_text().strip() if resume and id_path.is_file() else None
-        run = wandb.init(
-            project=settings.project,
-            entity=settings.entity,
-            mode=settings.mode,
-            dir=str(self.dir),
-            config=settings.config,
-            id=run_id,
-            resume="allow" if run_id else None,
-        )
-        id_path.write_text(f"{run.id}\n")
-        return run
+        return start_wandb_run(settings, self.dir, resume=resume)
 
     @property
     def tensorboard(self) -> bool:
@@ -151,6 +135,33 @@ class TrainLog:
             for row in self.rows:
                 writer.writerow(row)
         tmp.replace(self.dir / CSV_NAME)
+
+
+def start_wandb_run(settings: WandbSettings, directory: Path, *, resume: bool = False) -> Any:
+    """``wandb.init`` for a run written in ``directory``, continuing its W&B run on resume.
+
+    The run's id is kept in ``directory / "wandb_run_id"``.
+
+    Raises:
+        MissingExtraError: wandb is not installed (the ``wandb`` extra).
+    """
+    try:
+        import wandb
+    except ImportError as exc:
+        raise MissingExtraError("wandb", "wandb", "--wandb.enable=true") from exc
+    id_path = Path(directory) / WANDB_ID_NAME
+    run_id = id_path.read_text().strip() if resume and id_path.is_file() else None
+    run = wandb.init(
+        project=settings.project,
+        entity=settings.entity,
+        mode=settings.mode,
+        dir=str(directory),
+        config=settings.config,
+        id=run_id,
+        resume="allow" if run_id else None,
+    )
+    id_path.write_text(f"{run.id}\n")
+    return run
 
 
 _COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]

@@ -8,6 +8,11 @@ distance comes from the twin's forward kinematics of the measured joint position
 Reward: dense ``1 - tanh(10 d)`` with ``d`` the distance in metres; sparse 1 on success.
 Success: ``d < 2 cm``.
 
+Goal-conditioned: the achieved goal is the gripper position (fact ``tcp_pos``), the desired
+goal the target, which is the whole of ``environment_state``; the vectorised
+``goal_success``/``dense_goal_reward`` apply the same formulas as the per-step ones (to float32
+precision, not to the bit: relabelled goals arrive as float32 observations).
+
 :meth:`Reach.evaluate_batch` computes the same for many twins with numpy: the distance as
 ``sqrt(x*x + y*y + z*z)`` in both paths (``d @ d`` goes through BLAS, whose summation differs
 from numpy's elementwise one in the last bit for ~10 % of vectors), and ``tanh`` with
@@ -43,6 +48,8 @@ class Reach(Task):
     name = "reach"
     description = "reach the green target with the gripper"
     environment_state_dim = 3
+    achieved_goal_fact = "tcp_pos"
+    desired_goal_slice = (0, 3)
 
     def build_scene(self, scene: mujoco.MjSpec, robot: RobotSpec) -> None:
         add_marker(
@@ -107,8 +114,19 @@ class Reach(Task):
     def is_success(self, facts: dict[str, Any]) -> bool:
         return facts["distance_m"] < SUCCESS_DISTANCE_M
 
+    def goal_success(self, achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+        return _distance(achieved, desired) < SUCCESS_DISTANCE_M
+
+    def dense_goal_reward(self, achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+        return 1.0 - np.tanh(10.0 * _distance(achieved, desired))
+
     def environment_state(self, facts: dict[str, Any]) -> np.ndarray:
         return facts["target_pos"].astype(np.float32)
+
+
+def _distance(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+    diff = np.asarray(achieved, np.float64) - np.asarray(desired, np.float64)
+    return np.sqrt(np.sum(diff * diff, axis=-1))
 
 
 def _overrides(cls: type[Reach]) -> bool:

@@ -6,6 +6,7 @@ is constructed.
 
 from lerobot_gym.wrappers.control_rate import ControlRate
 from lerobot_gym.wrappers.ee_delta_action import EEDeltaAction
+from lerobot_gym.wrappers.goal_observation import GoalObservation
 from lerobot_gym.wrappers.gripper_penalty import GripperPenalty
 from lerobot_gym.wrappers.human_intervention import HumanIntervention
 from lerobot_gym.wrappers.human_labels import HumanLabels
@@ -18,11 +19,13 @@ from lerobot_gym.wrappers.replay_episode import ReplayReport, replay_episode
 from lerobot_gym.wrappers.rerun_viz import RerunViz
 from lerobot_gym.wrappers.reward_classifier import RewardClassifier
 from lerobot_gym.wrappers.sb3_observation import SB3Observation
+from lerobot_gym.wrappers.success_bonus import SuccessBonus
 from lerobot_gym.wrappers.success_reward import SuccessReward
 
 __all__ = [
     "ControlRate",
     "EEDeltaAction",
+    "GoalObservation",
     "GripperPenalty",
     "HumanIntervention",
     "HumanLabels",
@@ -35,6 +38,7 @@ __all__ = [
     "RerunViz",
     "RewardClassifier",
     "SB3Observation",
+    "SuccessBonus",
     "SuccessReward",
     "lerobot_features",
     "replay_episode",
