@@ -165,7 +165,10 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix="act_pickcube_"))
     try:
         t0 = time.perf_counter()
-        demo_success = record(work / "demos", demos, max_steps, args.obs)
+        if _recorded(work / "demos", demos):  # an --output_dir of an earlier run: reuse its demos
+            demo_success = math.nan
+        else:
+            demo_success = record(work / "demos", demos, max_steps, args.obs)
         record_s = time.perf_counter() - t0
         log(f"recorded {demos} demos ({args.obs}) in {record_s:.1f} s, {demo_success:.2f} ok")
         # The scripted policy reads the simulator, not the observation: its anchor runs on state
@@ -274,6 +277,14 @@ def train_and_evaluate(
         checkpoint_eval(load_policy(last, device=args.device), steps)
     ok = round(curve[-1][3] * n_eval)
     return kind, ok, n_eval, train_s, cpu_s, steps * batch / train_s, steps, curve
+
+
+def _recorded(root: Path, episodes: int) -> bool:
+    """Whether ``root`` holds a complete recording of ``episodes`` successful demos."""
+    import json
+
+    info = root / "meta" / "info.json"
+    return info.exists() and json.loads(info.read_text())["total_episodes"] == episodes
 
 
 def _checked(policy, env: gym.Env):
