@@ -58,6 +58,12 @@ What it shows:
   (cylinders) stay well within it: the scene now uses 16/8/4 (tests/sim/test_scene_visuals.py
   checks every camera of every ALOHA id).
 
+Since these figures, an infinite plane is drawn only where each view looks
+(``lerobot_gym/sim/plane_cull.py``, the same pixels bit for bit): the SO-101 asset's own floor
+costs a fraction of what it did (a 96x96 front view's ``mjr_render`` ~2.3 ms -> 0.6-0.9 ms CPU,
+load 10-14) without changing the images; this script's "infinite" rows now measure the culled
+floor (not re-run for this note).
+
 Usage: ``python benchmarks/scene_geometry.py [--quick]`` (quick: 128x128 only, about 2 min).
 """
 

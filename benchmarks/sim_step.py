@@ -15,7 +15,12 @@ Prints, as steps/s and as ratios (goal in brackets):
    costs <= 2x a step observing one; also with ``render_workers=2`` (opt-in: the cameras drawn
    on two threads, ``lerobot_gym/sim/tiled_threads.py``), which only a machine with a free core
    can show. Printed next to them, for reference, the four cameras rendered the pre-tiling way
-   (one ``mujoco.Renderer`` call each).
+   (one ``mujoco.Renderer`` call each), and the 1- and 4-camera envs with the tiled renderer's
+   frustum culling off (``lerobot_gym/sim/culling.py``; as before it existed).
+5. Each camera's view of Aloha-TransferCube and SO101-PickCube at 128x128 (a one-view
+   ``TiledRenderer``): CPU ms per render with culling off and on, and the geoms drawn.
+
+``--cameras-only`` runs items 4 and 5.
 
 Every ratio is printed twice: wall clock (the goal's measure) and process CPU time (which
 counts llvmpipe's raster threads too and is what survives a machine loaded by other work; under
@@ -46,6 +51,37 @@ servo 0.607 / 0.647; 1-camera 0.880 / 0.956; Aloha 4 / 1 cameras 2.918 / 3.016 (
 156.8 steps/s wall, 211.7 cpu), render_workers=2 2.881 / 3.070 (no idle core at that load).
 The tessellation makes every view cheaper, so it leaves the 4 / 1 ratio where it was.
 
+Per-view frustum culling (``--quick --cameras-only``, 2026-12-07, load average 6.8-17.4, so
+only the CPU figures mean anything: wall clock moved by 2-10x between runs, and even the CPU
+ones by +-0.3 or more). Six runs, the first two with an earlier, costlier cull; the fifth is a
+full ``--quick`` run; the sixth, the least loaded (6.8-7.4), is shown in full below:
+
+    Aloha 4 cameras / 1 camera, cpu   culling on  2.431 2.510 2.576 3.162 2.413 2.451  goal <= 2
+                                      culling off 3.062 2.915 2.766 3.028 3.444 2.814
+    4-camera env, on / off, cpu       1.182 1.190 1.096 1.085 1.037 1.141  (steps per CPU s)
+
+    one 128x128 view, CPU ms, off -> on   geoms drawn  run 6                run 3  run 4  run 5
+    Aloha top                             72 -> 58     1.43 -> 1.44 (x1.01) x1.09  x1.05  x1.09
+    Aloha angle                           72 -> 60     1.53 -> 1.62 (x1.06) x1.03  x1.07  x1.12
+    Aloha left_wrist                      72 -> 12     0.84 -> 0.61 (x0.73) x0.78  x0.74  x0.91
+    Aloha right_wrist                     72 -> 12     0.75 -> 0.47 (x0.63) x0.66  x0.71  x0.76
+    SO-101 front                          27 -> 27     3.17 -> 3.25 (x1.03) x1.05  x1.01  x1.01
+    SO-101 wrist                          27 -> 6      4.71 -> 4.83 (x1.02) x1.02  x1.03  x1.04
+
+Items 1-3 in the fifth run (load 15.5-17.3), wall / cpu: state Reach 0.737 / 0.827, PickCube
+0.831 / 0.816; servo 0.654 / 0.626; 1-camera 0.963 / 0.944 (its front camera drops nothing,
+so it is culled every 8th render only).
+
+So culling takes 10-37 % off the wrist views and leaves the others about even or a little
+worse (a geom outside the view costs llvmpipe only its vertex transform, ~5 us, and a cull
+costs 65-180 us of CPU between renders on this loaded machine, ~30 us warm, which the quiet
+re-run should show); the four-camera step gets ~4-19 % more steps per CPU second, and the
+4 / 1 CPU cost was 2.4-2.6x against 2.8-3.4x without culling in five runs (3.2 in the other,
+whose 1-camera anchor caught a quiet moment): short of 2.0. (Wall clock, 1.87x in the sixth
+run and 0.91x with ``render_workers=2``, is noise at this load: the quiet re-run decides.)
+What remains is each view's visible triangles (see below); ``mjv_updateScene`` (~1-2 us) and
+the fixed per-view work of ``mjr_render`` (~0.05-0.1 ms) are small.
+
 What limits them:
 
 - State: the env's own Python is ~15 us per step with the physics stubbed out (was ~23 us), but
@@ -54,14 +90,21 @@ What limits them:
   bindings): ~30 small numpy calls of 0.3-0.8 us each, the Python interpreter's caches refilled
   after every ``mj_step``, the TimeLimit and OrderEnforcing wrappers. 0.90 would need the step
   path at about half that, i.e. no numpy on 6-element vectors.
-- Cameras: a view's cost is its geometry, not its pixels (32x32 costs ~70 % of 128x128), so
-  four views cost about four times one whether tiled or not; see ``lerobot_gym/sim/tiled.py``.
+- Cameras: a view's cost is its visible geometry, not its pixels (32x32 costs ~70 % of
+  128x128) and hardly the geometry outside it (culled, it saves ~5 us a geom), so four views
+  that each see most of the scene cost about four times one whether tiled or not; see
+  ``lerobot_gym/sim/tiled.py`` and ``lerobot_gym/sim/culling.py``. ALOHA's top camera, the
+  one-camera anchor, sees 58 of its 72 geoms, the angle camera 60.
   On the SO-101 scene the infinite floor is ~60-75 % of a view; on the ALOHA scene the
   tessellated boxes and cylinders are. ``benchmarks/scene_geometry.py`` measures lighter
   variants and their image differences: the ALOHA scene now uses ``visual/quality`` 16 slices
   x 8 stacks (a view ~10-16 % cheaper, images within the tiled bound); coarser variants (boxes'
   ``numquads`` < 4, a finite SO-101 floor with a coarse grid) are 30-65 % cheaper but change
-  the images past that bound, so the assets keep them.
+  the images past that bound, so the assets keep them. Since then the SO-101 floor is drawn
+  only where each view looks (``lerobot_gym/sim/plane_cull.py``, same pixels): a 96x96 front
+  view's ``mjr_render`` went from ~2.3 ms to 0.6-0.9 ms CPU, and what a view costs now grows
+  with its pixels (24x24: 0.57 ms, 96x96: 1.3 ms, 192x192: 2.4 ms per view at load 14, tiled
+  4 views); the figures above were measured before.
 
 Profile of the step path (cProfile, 20000 steps of ``RobotEnv.step`` on SO101-Reach, state
 only, ``mj_step`` replaced by a no-op so only lerobot_gym's Python is left; tottime, before the
@@ -127,8 +170,11 @@ import mujoco
 import numpy as np
 
 import lerobot_gym  # noqa: F401
+from lerobot_gym.sim.culling import SceneCuller, cull_scene
+from lerobot_gym.sim.tiled import TiledRenderer, View
 
 Timed = tuple[float, float]  # (wall seconds, CPU seconds) for one loop
+_real_cull = SceneCuller.cull
 
 
 def _actions(env: gym.Env, steps: int) -> np.ndarray:
@@ -283,6 +329,23 @@ def _camera(quick: bool) -> None:
     env.close()
 
 
+def _no_cull(culler: SceneCuller, width: int, height: int) -> int:
+    return 0
+
+
+def _culling(run: Callable[[], Timed], on: bool) -> Callable[[], Timed]:
+    """``run`` with the tiled renderers' frustum culling on or off (as before it existed)."""
+
+    def wrapped() -> Timed:
+        SceneCuller.cull = _real_cull if on else _no_cull  # type: ignore[method-assign]
+        try:
+            return run()
+        finally:
+            SceneCuller.cull = _real_cull  # type: ignore[method-assign]
+
+    return wrapped
+
+
 def _four_cameras(quick: bool) -> None:
     steps, repeats = (40, 5) if quick else (150, 7)
     env_id = "lerobot_gym/Aloha-TransferCube-v0"
@@ -316,9 +379,11 @@ def _four_cameras(quick: bool) -> None:
 
     rates = _best(
         {
-            "one": _env_loop(one, actions),
-            "four": _env_loop(four, actions),
-            "four_threads": _env_loop(four_threads, actions),
+            "one": _culling(_env_loop(one, actions), True),
+            "four": _culling(_env_loop(four, actions), True),
+            "four_threads": _culling(_env_loop(four_threads, actions), True),
+            "one_nocull": _culling(_env_loop(one, actions), False),
+            "four_nocull": _culling(_env_loop(four, actions), False),
             "old": per_camera,
         },
         steps,
@@ -328,28 +393,104 @@ def _four_cameras(quick: bool) -> None:
     _rate("env, 1 camera", rates["one"])
     _rate("env, 4 cameras (one tiled pass)", rates["four"])
     _rate("env, 4 cameras, render_workers=2 (opt-in)", rates["four_threads"])
+    _rate("env, 1 camera, culling off (before)", rates["one_nocull"])
+    _rate("env, 4 cameras, culling off (before)", rates["four_nocull"])
     _rate("state env + 4 mujoco.Renderer calls (before)", rates["old"])
-    for label, key in (("", "four"), (", render_workers=2", "four_threads")):
-        cost = (rates["one"][0] / rates[key][0], rates["one"][1] / rates[key][1])
+    for label, key, base in (
+        ("", "four", "one"),
+        (", render_workers=2", "four_threads", "one"),
+        (", culling off (before)", "four_nocull", "one_nocull"),
+    ):
+        cost = (rates[base][0] / rates[key][0], rates[base][1] / rates[key][1])
         print(
             f"cost 4 cameras{label} / 1 camera: wall {cost[0]:.3f}  cpu {cost[1]:.3f}  "
             "(goal <= 2.0)"
         )
     _ratio("4-camera tiled env / 4 Renderer calls (speed-up)", rates["four"], rates["old"], "info")
+    _ratio("4-camera env, culling on / off (speed-up)", rates["four"], rates["four_nocull"], "info")
     renderer.close()
     for env in (one, four, four_threads, state_env):
+        env.close()
+
+
+def _geoms_drawn(model: mujoco.MjModel, data: mujoco.MjData, camera: str) -> tuple[int, int]:
+    """Geoms in a 128x128 view of ``camera``: all, and those left after culling."""
+    scene = mujoco.MjvScene(model, maxgeom=10000)
+    for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION):
+        scene.flags[flag] = False  # as the env renders
+    cam = mujoco.MjvCamera()
+    cam.type = mujoco.mjtCamera.mjCAMERA_FIXED
+    cam.fixedcamid = model.camera(camera).id
+    catmask = mujoco.mjtCatBit.mjCAT_ALL.value
+    mujoco.mjv_updateScene(model, data, mujoco.MjvOption(), None, cam, catmask, scene)
+    return scene.ngeom, scene.ngeom - cull_scene(scene, 128, 128)
+
+
+def _per_view(quick: bool) -> None:
+    """CPU ms of each camera's view (a one-view TiledRenderer, 128x128), culling off and on.
+
+    One renderer with culling toggled between blocks of 10 renders of one state (interleaved,
+    the median block kept): a single render's CPU time is too noisy, and two renderers would
+    add a GL context switch to every render.
+    """
+    states, repeats = (2, 6) if quick else (4, 12)
+    for env_id in ("lerobot_gym/Aloha-TransferCube-v0", "lerobot_gym/SO101-PickCube-v0"):
+        env = _make(env_id, obs_type="state")
+        datas = []
+        for seed in range(states):
+            env.reset(seed=seed)
+            env.action_space.seed(seed)
+            for _ in range(5):
+                env.step(env.action_space.sample())
+            backend = env.unwrapped.backend
+            d = mujoco.MjData(backend.model)
+            mujoco.mj_copyData(d, backend.model, backend.data)
+            datas.append(d)
+        model, robot = env.unwrapped.backend.model, env.unwrapped.robot
+        print(
+            f"{env_id.split('/')[1]}, one 128x128 view, CPU ms per render (median of "
+            f"{repeats} blocks x {states} states), culling off -> on, geoms drawn:"
+        )
+        total = {False: 0.0, True: 0.0}
+        for name in robot.camera_names:
+            view = View(robot.camera(name).mjcf_camera, 128, 128)
+            blocks: dict[bool, list[float]] = {False: [], True: []}
+            with TiledRenderer(model, [view]) as renderer:
+                for i in range(repeats):
+                    for cull in (False, True) if i % 2 else (True, False):
+                        renderer.cull = cull
+                        cpu = 0.0
+                        for d in datas:
+                            renderer.render(d)  # the same history for both (test_culling.py)
+                            start = time.process_time()
+                            for _ in range(10):
+                                renderer.render(d)
+                            cpu += time.process_time() - start
+                        blocks[cull].append(cpu / (10 * states))
+            ms = {c: 1e3 * float(np.median(b)) for c, b in blocks.items()}
+            for c in total:
+                total[c] += ms[c]
+            drawn = _geoms_drawn(model, datas[0], view.camera)
+            print(
+                f"  {name:12s} {ms[False]:5.2f} -> {ms[True]:5.2f} ms "
+                f"(x{ms[True] / ms[False]:.2f})  geoms {drawn[0]} -> {drawn[1]}"
+            )
+        print(f"  {'all cameras':12s} {total[False]:5.2f} -> {total[True]:5.2f} ms")
         env.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (about a minute)")
+    parser.add_argument("--cameras-only", action="store_true", help="items 4 and 5 only")
     args = parser.parse_args()
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-    _state(args.quick)
-    _servo(args.quick)
-    _camera(args.quick)
+    if not args.cameras_only:
+        _state(args.quick)
+        _servo(args.quick)
+        _camera(args.quick)
     _four_cameras(args.quick)
+    _per_view(args.quick)
     print("load average at end:   {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 

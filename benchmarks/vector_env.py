@@ -15,47 +15,90 @@ SO101-Reach, N = 16 twins, random actions (the same array for every contender):
 Also printed, because a loaded machine starves the threaded env first: the batched env with one
 physics thread divided by the raw loop (what lerobot_gym adds around the physics, per env step,
 on one core), and where a batched step's time goes: the physics call (``Batch.step``), the
-per-twin Python of the tasks (facts, reward, success), and the rest (actions, safety,
-observations, info), so a task whose Python dominates shows it.
+tasks' evaluation (facts, reward, success: one numpy pass for Reach, ``Task.evaluate_batch``),
+and the rest (actions, safety, observations, info).
 
 And the physics alone for the same 16 twins, to show why the env uses ``mujoco.batch``: one
 control step (all substeps) of every twin by a Python loop over 16 ``MjData`` (``mj_step``
 holds the GIL, so threads cannot help it), by ``mujoco.rollout`` on a thread pool (state vectors
 in and out, no per-twin ``MjData`` left for the tasks), and by ``mujoco.batch.Batch``
-(persistent, threaded, what the env runs).
+(persistent, threaded, what the env runs). These run at rest (constant controls), so they are
+faster than the raw loop, which follows the random actions.
 
-With the camera, CPU time per env step (``time.process_time``, every thread of the process) of
-the batched env and of one ``gym.make`` env is printed too: unlike wall time it does not depend
-on how many processes share the cores, so it shows what tiling saves per view on a loaded machine.
+CPU-time figures (``time.process_time``: every thread of this process; for
+``AsyncVectorEnv`` this process plus its workers from ``/proc``) do not count the time other
+processes hold the cores, so they hold on a loaded machine where wall-clock ratios do not:
+
+- state: raw CPU per control step / the batched env's CPU per env step (what the env adds);
+  ``AsyncVectorEnv``'s CPU per env step / the batched env's (the second goal in CPU); and the
+  raw loop's CPU / (cores x the calling thread's CPU per env step): the calling thread runs all
+  of the step's Python plus its share of the physics, so its CPU is the step's critical path
+  when the other core is free: an estimate of the first goal's ratio on a quiet machine.
+- camera: CPU per env step of the batched env (one and two render threads), of one ``gym.make``
+  env, and of ``AsyncVectorEnv(2)``; their ratio is the camera goal in CPU time (a quiet 2-core
+  machine's wall ratio when both contenders keep both cores busy: ``render_workers=2``).
 
 Every figure is a best of interleaved repeats. The machine's load (``os.getloadavg``) is printed
-with the figures: other processes on the cores lower the batched env (which uses every core)
-more than the single-thread anchor, so a loaded machine understates the first ratio.
+with the figures. Under load the wall-clock ratios are unreliable both ways: the threaded
+batched env loses most (both its threads must be scheduled at every step), and
+``AsyncVectorEnv``'s workers, which sleep between steps, are favoured by the scheduler over
+busy processes in its short timed windows (one ``--quick`` run at load 15 gave it 884 camera
+env steps/s, another at load 11 1139 state env steps/s, more than the batched env's 1061 though
+it costs 3.7x more CPU per env step: more CPU than two cores' share of the load allows). The
+CPU-time figures move with the load too, less: the calling thread's CPU includes its waits
+for a descheduled pool thread.
 
-Measured (2026-12-07, ``--quick``, 2-core machine shared with other agents' jobs, load average
-8.6-9.5, llvmpipe; a quiet machine will show higher wall-clock figures for the threaded
-contenders):
+Measured (2026-12-07, ``--quick``, 2-core machine, llvmpipe), before this session's changes
+(commit 622daf6, load average 1.5-2.4, one other process busy):
 
-    raw mj_step loop 4538 steps/s; physics limit (2 x raw) 9076
-    state: batched 3190 env steps/s = 0.35 of the limit (goal 0.85); AsyncVectorEnv(2) 1428:
-           ratio 2.23 (goal 1.3); one physics thread 4164 = 0.92 of raw; its step: physics
-           86 %, tasks' per-twin Python 8.5 %, rest 6 %
-    physics only, N=16: Python loop 5705, mujoco.rollout (2 threads) 5173, mujoco.batch 5704
-    1x96x96: batched 168.5 env steps/s, AsyncVectorEnv(2) 229.2: ratio 0.74 (goal 3);
-             render_workers=2 133.1: ratio 0.58
-    CPU per env step, 1x96x96: batched 2.86 ms, render_workers=2 2.97 ms, gym.make env 2.94 ms
+    raw mj_step loop 6176 steps/s; physics limit (2 x raw) 12352
+    state: batched 4272 env steps/s = 0.346 of the limit (goal 0.85); AsyncVectorEnv(2) 1778:
+           ratio 2.40 (goal 1.3); one physics thread 6077 = 0.98 of raw; its step: physics
+           84 %, tasks' per-twin Python 8.6 %, rest 7.3 %
+    1x96x96: batched 347 env steps/s, AsyncVectorEnv(2) 450: ratio 0.77 (goal 3);
+             render_workers=2 641: ratio 1.43
+    CPU per env step, 1x96x96: batched 2.72 ms, render_workers=2 2.74 ms, gym.make env 2.69 ms
 
-An earlier ``--camera-only`` run (load 11-14) gave 0.47 (batched) and 0.36 (render_workers=2).
-What limits the camera figure: an env step's CPU is its view, and a view costs the same in the
-batched env as in a ``gym.make`` env (2.9 ms here, the geometry, mostly the SO-101's floor;
-``benchmarks/scene_geometry.py``). Both sides use the same 2 cores, so the batched env can at
-best match ``AsyncVectorEnv(2)`` in wall time; render_workers=2 moves the drawing onto a
-second core (same CPU per step), which helps only where a core is idle, not on this loaded
-machine. 3x needs views that cost a third as much (a GPU renderer, or lighter scene geometry,
-which changes the images: see scene_geometry.py), not a different way to batch them.
+After (load average 14.7-17, every core busy with other agents' jobs: CPU pressure 99.8 %):
 
-Usage: ``python benchmarks/vector_env.py [--quick] [--camera-only]`` (quick runs in about a
-minute; ``--camera-only`` skips the state-only and physics-only figures).
+    raw mj_step loop 2022 steps/s; batched 1686 = 0.417 of the limit; AsyncVectorEnv(2) 401:
+           ratio 4.20; one physics thread 1700 = 0.84 of raw; its step: physics 92 %,
+           tasks' evaluation 3.4 %, rest 4.9 %
+    CPU per env step: raw loop 115.6 us, batched 139.2 us (0.830; 0.78-0.85 over runs), its
+           calling thread 74.0 us:
+           critical-path estimate 0.780 of the limit (0.69-0.85 over eight runs at load 7-15;
+           0.76 before the changes, measured the same way at load 10); AsyncVectorEnv(2)
+           644.7 us: 4.63x (3.67x in another run)
+    1x96x96 CPU per env step: batched 1.47 ms, render_workers=2 1.46 ms, gym.make env
+           1.34-2.0 ms, AsyncVectorEnv(2) 2.38 ms: ratio 1.62 (goal 3); wall ratios 0.16-0.73
+           (not meaningful at this load, see above)
+
+What changed, and what each bought:
+
+- State: the step's Python (measured with the physics stubbed, 16 twins, no reset): 155 us ->
+  39 us per batched step: Reach evaluates all twins in one numpy pass, actions inside the
+  limits pass safety in one clamp-and-compare, worlds go stale by one counter, info and
+  observations without copies. In the running env (caches cold after the physics) the Python
+  is ~6 us per env step (was ~12). The remaining gap to 0.85 is the physics itself:
+  ``mujoco.batch`` with 2 threads spends 7-10 % more CPU than with one (125 vs 117 us per env
+  step at load 10), and each twin's step costs up to ~4 % more than the raw loop's (16 ``MjData``
+  evict each other from the caches), so even with no Python the critical-path estimate is
+  ~0.9. Wall-clock on a quiet machine is for the coordinator's run.
+- Camera: the SO-101 floor (an infinite plane: 200 x 200 quads in MuJoCo's display list) is
+  drawn only where each view looks (``lerobot_gym/sim/plane_cull.py``, same pixels bit for
+  bit): a 96x96 front view's ``mjr_render`` went from 2.3 ms to 0.6-0.9 ms, and a batched env
+  step's CPU from 2.72 ms to ~1.5 ms. This is in ``TiledRenderer``, so ``gym.make`` envs (and
+  ``AsyncVectorEnv``'s workers) get it too, and the goal ratio barely moves (CPU ratio ~1.6).
+  What a view costs now is its pixels, not its vertices: with every geom moved out of view a
+  view still costs 0.22 ms (skybox, clear), and a view of the scene 0.6-0.7 ms (the table, the
+  arm and the floor filled at 96x96, load ~10). Tiling shares only what is paid per render call
+  (GL context switch, read-back), so the batched env cannot be 3x cheaper per view than a
+  ``gym.make`` env with the same software rasteriser; 3x needs cheaper pixels (a GPU, or
+  fewer/cheaper fragments, which change the images).
+
+Usage: ``python benchmarks/vector_env.py [--quick] [--camera-only | --state-only]`` (quick runs
+in about two minutes on a quiet machine; ``--camera-only`` skips the state-only and physics-only
+figures, ``--state-only`` the camera ones).
 """
 
 from __future__ import annotations
@@ -87,8 +130,9 @@ def _actions(space: gym.Space, steps: int) -> np.ndarray:
     return rng.uniform(low, high, size=(steps, *low.shape)).astype(np.float32)
 
 
-def _raw_rate(actions: np.ndarray) -> float:
-    """Control steps/s of one MjData stepped by a Python loop, targets written to ``ctrl``."""
+def _raw_rate(actions: np.ndarray) -> tuple[float, float]:
+    """Control steps/s of one MjData stepped by a Python loop, targets written to ``ctrl``,
+    and its CPU seconds per control step."""
     env = gym.make(ENV_ID, obs_type="state", disable_env_checker=True)
     env.reset(seed=0)
     robot_env = env.unwrapped
@@ -99,13 +143,14 @@ def _raw_rate(actions: np.ndarray) -> float:
         robot.from_user(actions.reshape(-1, actions.shape[-1])), robot.lower_rad, robot.upper_rad
     )
     arm = backend.scene.ctrl_index
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for ctrl in ctrls:
         data.ctrl[arm] = ctrl
         mujoco.mj_step(model, data, nstep=substeps)
     rate = len(ctrls) / (time.perf_counter() - t0)
+    cpu = (time.process_time() - c0) / len(ctrls)
     env.close()
-    return rate
+    return rate, cpu
 
 
 def _cpu_per_step(step, actions: np.ndarray, env_steps_per_call: int) -> float:
@@ -116,13 +161,40 @@ def _cpu_per_step(step, actions: np.ndarray, env_steps_per_call: int) -> float:
     return (time.process_time() - t0) / (len(actions) * env_steps_per_call)
 
 
-def _vector_rate(envs: gym.vector.VectorEnv, actions: np.ndarray) -> float:
-    """Env steps/s (num_envs x steps/s) over the given batched actions."""
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _async_cpu_per_step(envs: gym.vector.AsyncVectorEnv, actions: np.ndarray) -> float:
+    """CPU seconds per env step of AsyncVectorEnv: this process plus its worker processes."""
+    pids = [process.pid for process in envs.processes]
     envs.reset(seed=0)
-    t0 = time.perf_counter()
+    c0, w0 = time.process_time(), sum(_process_cpu(pid) for pid in pids)
     for action in actions:
         envs.step(action)
-    return envs.num_envs * len(actions) / (time.perf_counter() - t0)
+    workers = sum(_process_cpu(pid) for pid in pids) - w0
+    return (time.process_time() - c0 + workers) / (envs.num_envs * len(actions))
+
+
+def _vector_rate(envs: gym.vector.VectorEnv, actions: np.ndarray) -> float:
+    """Env steps/s (num_envs x steps/s) over the given batched actions."""
+    return _vector_rate_cpu(envs, actions)[0]
+
+
+def _vector_rate_cpu(envs: gym.vector.VectorEnv, actions: np.ndarray) -> tuple[float, float, float]:
+    """Env steps/s, and CPU seconds per env step of the whole process (every thread) and of
+    the calling thread alone (its Python plus its share of the physics)."""
+    envs.reset(seed=0)
+    t0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
+    for action in actions:
+        envs.step(action)
+    wall = time.perf_counter() - t0
+    steps = envs.num_envs * len(actions)
+    cpu, main = time.process_time() - c0, time.thread_time() - m0
+    return steps / wall, cpu / steps, main / steps
 
 
 def _physics_rates(steps: int, cores: int) -> dict[str, float]:
@@ -188,7 +260,7 @@ class _Timer:
 
 
 def _breakdown(envs: gym.vector.VectorEnv, actions: np.ndarray) -> tuple[float, float, float]:
-    """Shares of a batched step: physics, the tasks' per-twin Python, everything else."""
+    """Shares of a batched step: physics, the tasks' evaluation, everything else."""
     inner = envs.unwrapped
     envs.reset(seed=0)
     physics = _Timer(inner.batch.step)
@@ -217,11 +289,18 @@ def _state_figures(repeats: int, batched_steps: int, cores: int) -> None:
     )
     async_actions = actions.reshape(-1, 2, actions.shape[-1])
     raw_rates, batched_rates, async_rates, one_rates = [], [], [], []
+    raw_cpus, batched_cpus, main_cpus, async_cpus = [], [], [], []
     for _ in range(repeats):
-        raw_rates.append(_raw_rate(actions))
-        batched_rates.append(_vector_rate(batched, actions))
+        raw_rate, raw_cpu = _raw_rate(actions)
+        raw_rates.append(raw_rate)
+        raw_cpus.append(raw_cpu)
+        rate, cpu, main = _vector_rate_cpu(batched, actions)
+        batched_rates.append(rate)
+        batched_cpus.append(cpu)
+        main_cpus.append(main)
         one_rates.append(_vector_rate(one_thread, actions))
         async_rates.append(_vector_rate(async_envs, async_actions))
+        async_cpus.append(_async_cpu_per_step(async_envs, async_actions))
     shares = _breakdown(one_thread, actions)
     physics: dict[str, float] = {}
     for _ in range(repeats):
@@ -242,17 +321,38 @@ def _state_figures(repeats: int, batched_steps: int, cores: int) -> None:
     print(f"batched vector env, one physics thread: {max(one_rates):8.1f} env steps/s")
     print(f"ratio one-thread batched/raw: {max(one_rates) / raw:.3f}  (no goal: the Python share)")
     print(
-        f"one-thread batched step time: physics {shares[0]:.1%}, tasks' per-twin Python "
+        f"one-thread batched step time: physics {shares[0]:.1%}, tasks' evaluation "
         f"{shares[1]:.1%}, rest (actions, safety, observations, info) {shares[2]:.1%}"
     )
     for name, value in physics.items():
         print(f"physics only, N={N}, {name}: {value:9.1f} env steps/s")
+    # CPU time does not count the time other processes hold the cores, so these hold on a
+    # loaded machine where the wall-clock ratio above cannot.
+    raw_cpu, cpu, main = min(raw_cpus), min(batched_cpus), min(main_cpus)
+    print(
+        f"CPU per step: raw loop {raw_cpu * 1e6:.1f} us; batched env {cpu * 1e6:.1f} us per env "
+        f"step (all threads), its calling thread {main * 1e6:.1f} us"
+    )
+    print(
+        f"ratio raw CPU/batched CPU per env step: {raw_cpu / cpu:.3f}  (what the env adds "
+        "around the physics, load-independent)"
+    )
+    print(
+        f"CPU per env step, AsyncVectorEnv(2) (main + workers): {min(async_cpus) * 1e6:.1f} us; "
+        f"ratio to batched {min(async_cpus) / cpu:.2f}  (the second ratio in CPU time)"
+    )
+    print(
+        f"ratio batched/physics limit from CPU time: {raw_cpu / (cores * main):.3f}  (the calling "
+        "thread's CPU per env step is the step's critical path when the other cores are free: "
+        "an estimate of the first ratio on a quiet machine)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (about a minute)")
     parser.add_argument("--camera-only", action="store_true", help="only the camera figures")
+    parser.add_argument("--state-only", action="store_true", help="only the state-only figures")
     args = parser.parse_args()
     repeats = 3 if args.quick else 5
     batched_steps = 150 if args.quick else 600
@@ -263,6 +363,8 @@ def main() -> None:
     print(f"load average (1, 5, 15 min): {load}; cores available: {cores}")
     if not args.camera_only:
         _state_figures(repeats, batched_steps, cores)
+    if args.state_only:
+        return
     cam_batched = lerobot_gym.make_vec(ENV_ID, num_envs=N, **CAMERA)
     cam_actions = _actions(cam_batched.action_space, cam_steps)
     cam_async = gym.make_vec(
@@ -278,7 +380,7 @@ def main() -> None:
     cam_single.reset(seed=0)
     single_actions = cam_actions.reshape(-1, cam_actions.shape[-1])
     cam_threads = lerobot_gym.make_vec(ENV_ID, num_envs=N, render_workers=2, **CAMERA)
-    cam_rates, cam_async_rates, cpu_batched, cpu_single = [], [], [], []
+    cam_rates, cam_async_rates, cpu_batched, cpu_single, cpu_async = [], [], [], [], []
     thread_rates, cpu_threads = [], []
     for _ in range(max(2, repeats - 1)):
         cam_rates.append(_vector_rate(cam_batched, cam_actions))
@@ -287,6 +389,7 @@ def main() -> None:
         cpu_batched.append(_cpu_per_step(cam_batched.step, cam_actions, N))
         cpu_threads.append(_cpu_per_step(cam_threads.step, cam_actions, N))
         cpu_single.append(_cpu_per_step(cam_single.step, single_actions, 1))
+        cpu_async.append(_async_cpu_per_step(cam_async, cam_async_actions))
     cam_batched.close()
     cam_threads.close()
     cam_async.close()
@@ -310,6 +413,13 @@ def main() -> None:
     )
     print(
         f"ratio CPU per env step single/batched: {cpu_s / cpu_b:.2f}  (no goal; load-independent)"
+    )
+    cpu_a = min(cpu_async) * 1e3
+    print(
+        f"CPU per env step, AsyncVectorEnv(2), 1x96x96 (main + workers): {cpu_a:.2f} ms; ratio "
+        f"to batched {cpu_a / cpu_b:.2f}, to render_workers=2 {cpu_a / cpu_t:.2f}  (the goal "
+        "ratio in CPU time: what an env step costs the machine, load-independent; a quiet "
+        "2-core machine's wall ratio if both use both cores)"
     )
 
 

@@ -19,9 +19,11 @@ is given (``--env.render_mode=null`` turns filming off). Episodes that are not f
 rendered, so ``--eval.n_videos=0`` is the fastest evaluation.
 
 ``--eval.batch_size=N`` (LeRobot's flag) runs N envs at once in a Gymnasium ``SyncVectorEnv``
-(:mod:`lerobot_gym.policies.eval_vector`), each with its own policy instance; learned policies
-share one loaded network between them (``spawn``). A real arm is one env, so
-``--env.backend=real`` takes ``--eval.batch_size=1``.
+(:mod:`lerobot_gym.policies.eval_vector`). A learned policy (ACT, diffusion, SB3) loads once
+and acts for all N envs in one forward pass a step, each env with its own episode state
+(``policy.batched``); scripted policies get one instance per env. A real arm is one env, so
+``--env.backend=real`` takes ``--eval.batch_size=1``. ``--policy.inference_threads=N`` sets
+the torch threads of a policy step (default 1; ``null``: torch's own setting).
 
 The success rate is printed and saved with its 95 % Wilson interval (``success_rate_ci95``),
 and ``DIR/eval_report.png`` draws it with the running success rate, returns and episode
@@ -132,8 +134,8 @@ def evaluate(cfg: dict[str, Any]) -> dict[str, Any]:
     first: list[Any] = []
 
     def policy_factory(env):
-        # One policy per env; a learned policy loads its checkpoint once and the other envs'
-        # policies share that network (spawn), each with its own episode state.
+        # Called once when the policy batches (learned ones); otherwise once per env, a learned
+        # policy loading its checkpoint once and the other envs' copies sharing it (spawn).
         if first and hasattr(first[0], "spawn"):
             return first[0].spawn()
         policy = make_policy(policy_type, env, seed=seed, **policy_args)

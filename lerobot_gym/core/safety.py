@@ -43,8 +43,9 @@ def require_finite(
     """Raise ``error`` naming the indices of any NaN or inf in ``values`` (``what`` they are)."""
     # On the per-step path, one dot product instead of isfinite + all (numpy reductions cost
     # microseconds on small arrays): x . x of finite values is finite unless it overflows, and an
-    # overflow falls through to the exact test.
-    if values.ndim == 1 and math.isfinite(values.dot(values)):
+    # overflow falls through to the exact test. A batch (the vector env) is one flat vector.
+    flat = values.reshape(-1)
+    if math.isfinite(flat.dot(flat)):
         return
     if not np.isfinite(values).all():
         bad = np.flatnonzero(~np.isfinite(values)).tolist()
@@ -143,6 +144,30 @@ class SafetyFilter:
             self._previous = current
         else:
             self._previous[rows] = current
+
+    def apply_unchanged(self, targets_rad: np.ndarray) -> np.ndarray | None:
+        """``targets_rad`` (float64) if :meth:`apply` would send them unchanged, else None.
+
+        The batched vector env's per-step path, for a whole ``(n, joints)`` batch: one pass
+        that clamps as :meth:`apply` does and compares. When no target changes (finite, inside
+        the limits and the rate limit, as almost every command of a policy within its action
+        space), the targets are recorded as applied and returned; otherwise nothing is recorded
+        and the caller runs :meth:`apply`, which raises or reports the clamps. A NaN or inf
+        target always changes (NaN propagates through the clamp, inf is clamped), so it never
+        passes here.
+        """
+        safe = np.maximum(targets_rad, self.lower_rad)
+        np.minimum(safe, self.upper_rad, out=safe)
+        previous = self._previous
+        if self._rate_limited and previous is not None:
+            safe = np.minimum(
+                np.maximum(safe, previous - self.max_step_rad), previous + self.max_step_rad
+            )
+        change = (safe - targets_rad).reshape(-1)
+        if change.dot(change) != 0.0:  # also NaN
+            return None
+        self._previous = safe
+        return safe
 
     def apply(self, targets_rad: np.ndarray, rows: np.ndarray | None = None) -> SafetyReport:
         """Return the safe version of ``targets_rad``; raises ActionError for NaN/inf.

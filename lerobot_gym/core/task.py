@@ -12,13 +12,18 @@ them, and a reward classifier can replace them on hardware.
 All randomness comes from the ``np_random`` generator the env passes in (the env's
 ``self.np_random``), so the same seed gives the same episode and an unseeded reset continues the
 seeded stream.
+
+A task may also evaluate many twins at once (:meth:`Task.evaluate_batch`, used by the batched
+vector env): the same facts, reward, success and ``environment_state`` as its per-twin methods,
+bit for bit, as arrays over the twins, so a step's task Python is a few numpy operations instead
+of a Python loop over the twins. It is optional; a task without it is evaluated twin by twin.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -49,6 +54,57 @@ class ResetSample:
     joint_positions_rad: np.ndarray
     world_init: dict[str, Any] = field(default_factory=dict)
     goal: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class BatchPoses(Protocol):
+    """Poses of several twins at once (the rows a batched evaluation covers)."""
+
+    def site_pos(self, name: str) -> np.ndarray:
+        """World positions ``(n, 3)`` of a site, one row per twin (a copy)."""
+        ...
+
+    def body_pos(self, name: str) -> np.ndarray:
+        """World positions ``(n, 3)`` of a body, one row per twin (a copy)."""
+        ...
+
+
+@dataclass(slots=True)
+class BatchTaskContext:
+    """What :meth:`Task.evaluate_batch` may look at: ``n`` twins of one robot in simulation.
+
+    Attributes:
+        robot: the robot spec.
+        world: the twins' poses.
+        goal: each goal key of the twins' ``ResetSample.goal`` stacked, ``(n, ...)``; read-only
+            (a task copies what it hands out as facts).
+        joint_positions_rad: ``(n, joints)``.
+    """
+
+    robot: RobotSpec
+    world: BatchPoses
+    goal: dict[str, np.ndarray]
+    joint_positions_rad: np.ndarray
+
+
+@dataclass(slots=True)
+class BatchEvaluation:
+    """:meth:`Task.evaluate` and what follows from it, for ``n`` twins.
+
+    Attributes:
+        facts: each fact stacked over the twins as Gymnasium batches an info value: a float
+            fact as ``(n,)`` float64, a bool as ``(n,)`` bool, an array as ``(n, ...)`` of its
+            dtype.
+        reward: ``(n,)`` float64, :meth:`Task.reward` of each twin's facts.
+        success: ``(n,)`` bool.
+        failure: ``(n,)`` bool.
+        environment_state: ``(n, environment_state_dim)`` float32.
+    """
+
+    facts: dict[str, np.ndarray]
+    reward: np.ndarray
+    success: np.ndarray
+    failure: np.ndarray
+    environment_state: np.ndarray
 
 
 class TaskContext:
@@ -153,3 +209,13 @@ class Task:
         A new array on every call (the env hands it out as the observation without copying).
         """
         return np.zeros(self.environment_state_dim, dtype=np.float32)
+
+    def evaluate_batch(self, ctx: BatchTaskContext) -> BatchEvaluation | None:
+        """Every twin's facts, reward, success, failure and ``environment_state`` at once.
+
+        Optional (None: not vectorised, and the caller evaluates twin by twin). An override
+        must give, bit for bit, what :meth:`evaluate` and the methods of its facts give for
+        each twin alone (tests/sim/test_vector_env.py compares them): the same float
+        operations in the same order, elementwise.
+        """
+        return None

@@ -8,6 +8,7 @@ Learned policies (``act``, ``diffusion``) live in their own modules (torch), loa
 from lerobot_gym.policies.base import (
     POLICY_TYPES,
     BasePolicy,
+    BatchPolicy,
     LearnedPolicy,
     Policy,
     RandomPolicy,
@@ -27,6 +28,7 @@ __all__ = [
     "POLICY_TYPES",
     "ACTConfig",
     "BasePolicy",
+    "BatchPolicy",
     "DiffusionConfig",
     "EpisodeResult",
     "EvalResult",

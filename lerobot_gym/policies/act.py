@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any
 
@@ -80,11 +80,38 @@ class ACTPolicy(TorchPolicy):
         if self.config.temporal_ensemble_coeff is not None:
             return super().select_action(obs)
         if not self._queue:
-            with torch.inference_mode():
+            with self.inference():
                 chunk = self.predict_action_chunk(self.prepare_observation(obs))
                 chunk = self.normalizer.unnormalize_action(chunk[:, : self.config.n_action_steps])
                 self._queue.extend(chunk[0].to("cpu", torch.float32).numpy())
         return self._queue.popleft().copy()
+
+    def select_action_rows(  # type: ignore[override]
+        self, members: Sequence[ACTPolicy], obs: dict[str, Any], rows: Sequence[int]
+    ) -> np.ndarray:
+        """:meth:`select_action` for several envs, the network run once on those that need it.
+
+        With chunking, those are the members whose queue ran out; with temporal ensembling,
+        all of them (each member's ensembler takes its own row).
+        """
+        if self.config.temporal_ensemble_coeff is not None:
+            with self.inference():
+                chunks = self.predict_action_chunk(self.prepare_observation(obs, rows))
+                actions = torch.cat(
+                    [m.ensembler.update(chunks[k : k + 1]) for k, m in enumerate(members)]
+                )
+                return self.normalizer.unnormalize_action(actions).to("cpu", torch.float32).numpy()
+        need = [k for k, m in enumerate(members) if not m._queue]
+        if need:
+            with self.inference():
+                batch = self.prepare_observation(obs, [rows[k] for k in need])
+                chunk = self.predict_action_chunk(batch)[:, : self.config.n_action_steps]
+                chunk_np = (
+                    self.normalizer.unnormalize_action(chunk).to("cpu", torch.float32).numpy()
+                )
+            for row, k in enumerate(need):
+                members[k]._queue.extend(chunk_np[row])
+        return np.stack([m._queue.popleft() for m in members])
 
     @torch.inference_mode()
     def predict_action_chunk(self, batch: dict[str, Tensor]) -> Tensor:

@@ -23,13 +23,19 @@ Design decisions:
   first observation and info too, but needs neither, so ``policy.reset()`` works.
 * Policies that sample own a ``np.random.Generator`` seeded by ``make_policy(..., seed=)``; they
   never touch the action space's own RNG (which belongs to the env) or a global RNG.
+* Batched inference is optional: a policy that can act for several envs in one forward pass
+  offers ``batched(num_envs)``, a :class:`BatchPolicy` holding one episode state per env (ACT's
+  queue or ensemble, diffusion's history) that takes a vector env's stacked observation. ACT,
+  diffusion and SB3 policies do (:mod:`lerobot_gym.policies.batched`); scripted ones, which
+  read their own env's task, stay one per env. A vectorised evaluation uses ``batched`` when
+  it exists.
 """
 
 from __future__ import annotations
 
 import copy
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
@@ -40,11 +46,13 @@ from lerobot_gym.errors import ConfigError
 __all__ = [
     "POLICY_TYPES",
     "BasePolicy",
+    "BatchPolicy",
     "LearnedPolicy",
     "Policy",
     "RandomPolicy",
     "make_policy",
     "register_policy",
+    "vector_row",
 ]
 
 
@@ -84,6 +92,28 @@ class LearnedPolicy(Policy, Protocol):
 
     def save(self, directory: Any) -> Any:
         """Write the checkpoint folder."""
+
+
+@runtime_checkable
+class BatchPolicy(Protocol):
+    """One policy acting for the ``num_envs`` envs of a vector env, one forward pass a step.
+
+    Made by a policy's ``batched(num_envs)``; each env has its own episode state, started by
+    :meth:`reset_env` when that env's episode starts (the others' continue).
+    """
+
+    num_envs: int
+
+    def reset_env(self, index: int, obs: Any = None, info: Any = None) -> None:
+        """Start env ``index``'s episode from its first observation and info."""
+
+    def select_action_batch(self, obs: Any, rows: Sequence[int] | None = None) -> np.ndarray:
+        """Actions ``(len(rows), A)`` for envs ``rows`` (default all) of a stacked observation.
+
+        ``obs`` is what the vector env returns: every value with a leading ``num_envs``
+        dimension (camera frames under ``obs["pixels"][cam]``). Envs outside ``rows`` are not
+        stepped and their episode state does not change.
+        """
 
 
 class BasePolicy:
@@ -188,3 +218,24 @@ def make_policy(
                 f"policy type {policy_type!r} does not accept option(s) {sorted(kwargs)}: {exc}"
             ) from None
         raise
+
+
+def vector_row(batch: Any, j: int) -> Any:
+    """Env ``j``'s entry of a vector env's stacked observation or ``infos`` dict.
+
+    Vector infos hold each key's values for all envs plus a ``_key`` mask of the envs that
+    reported it; a key env ``j`` did not report is left out.
+    """
+    if isinstance(batch, dict):
+        out = {}
+        for key, value in batch.items():
+            if isinstance(key, str) and key.startswith("_") and key[1:] in batch:
+                continue  # a mask
+            mask = batch.get(f"_{key}")
+            if mask is not None and not mask[j]:
+                continue
+            out[key] = vector_row(value, j)
+        return out
+    if isinstance(batch, tuple):
+        return tuple(vector_row(value, j) for value in batch)
+    return batch[j]

@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from lerobot_gym.errors import CheckpointError
 from lerobot_gym.policies.config import CONFIG_NAME, config_class, read_config
-from lerobot_gym.policies.files import MODEL_NAME, load_safetensors, require_torch
+from lerobot_gym.policies.files import (
+    DEFAULT_INFERENCE_THREADS,
+    MODEL_NAME,
+    load_safetensors,
+    require_torch,
+)
 
 if TYPE_CHECKING:
     from lerobot_gym.policies.pretrained import TorchPolicy
@@ -64,13 +69,22 @@ def resolve_checkpoint_dir(path: str | Path) -> Path:
     )
 
 
-def load_policy(path: str | Path, device: str = "cpu", **overrides: Any) -> TorchPolicy:
+def load_policy(
+    path: str | Path,
+    device: str = "cpu",
+    *,
+    inference_threads: int | None = DEFAULT_INFERENCE_THREADS,
+    **overrides: Any,
+) -> TorchPolicy:
     """Load a learned policy from a checkpoint directory (ours or LeRobot 0.4.4's).
 
     Args:
         path: the checkpoint folder (``config.json`` + ``model.safetensors`` + the normaliser
             files), or a folder holding it as ``pretrained_model/``.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"`` (cuda when available).
+        inference_threads: torch intra-op threads of a policy step (1 by default, which is the
+            fastest for a batch of one on a small or shared CPU; None keeps torch's setting).
+            Not a config field: it is how this process runs the policy, not part of the model.
         **overrides: config fields to change for inference (e.g. ``n_action_steps=10``,
             ``temporal_ensemble_coeff=0.01``, ``num_inference_steps=10``).
 
@@ -87,10 +101,14 @@ def load_policy(path: str | Path, device: str = "cpu", **overrides: Any) -> Torc
 
     if is_sb3_checkpoint(directory):
         # A stable-baselines3 model (config.json + model.zip): same select_action/save surface.
-        return load_sb3_policy(directory, device=device)  # type: ignore[return-value]
+        return load_sb3_policy(  # type: ignore[return-value]
+            directory, device=device, inference_threads=inference_threads
+        )
     config = read_config(directory)
     cls = policy_class(config.type_name)
-    return cls.from_pretrained(directory, device=device, config=config, **overrides)
+    return cls.from_pretrained(
+        directory, device=device, config=config, inference_threads=inference_threads, **overrides
+    )
 
 
 def make_from_checkpoint(

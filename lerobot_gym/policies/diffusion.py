@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -39,6 +40,7 @@ from lerobot_gym.policies.config import (
     OBS_STATE,
     DiffusionConfig,
 )
+from lerobot_gym.policies.files import DEFAULT_INFERENCE_THREADS
 from lerobot_gym.policies.pretrained import TorchPolicy
 from lerobot_gym.policies.resnet import resnet
 from lerobot_gym.policies.schedulers import make_scheduler
@@ -54,6 +56,8 @@ class DiffusionPolicy(TorchPolicy):
         stats: dataset statistics for normalisation.
         device: torch device name.
         seed: seed of the policy's own sampling generator (None: torch's global RNG, as LeRobot).
+        inference_threads: torch intra-op threads of a step (see
+            :class:`~lerobot_gym.policies.pretrained.TorchPolicy`; None: torch's setting).
     """
 
     config_class = DiffusionConfig
@@ -66,9 +70,11 @@ class DiffusionPolicy(TorchPolicy):
         stats: Any = None,
         device: Any = "cpu",
         seed: int | None = None,
+        *,
+        inference_threads: int | None = DEFAULT_INFERENCE_THREADS,
     ) -> None:
         self.generator: torch.Generator | None = None
-        super().__init__(config, stats=stats, device=device)
+        super().__init__(config, stats=stats, device=device, inference_threads=inference_threads)
         if seed is not None:
             self.generator = torch.Generator(device=self.device).manual_seed(seed)
 
@@ -87,24 +93,57 @@ class DiffusionPolicy(TorchPolicy):
             self._queues[OBS_ENV_STATE] = deque(maxlen=n_obs)
 
     def _select_normalized(self, batch: dict[str, Tensor], noise: Tensor | None = None) -> Tensor:
+        self._push(self._with_images(batch))
+        if not self._queues[ACTION]:
+            actions = self.network.diffusion.generate_actions(  # type: ignore[union-attr, operator]
+                self._history(), noise=noise, generator=self.generator
+            )
+            self._queues[ACTION].extend(actions.transpose(0, 1))
+        return self._queues[ACTION].popleft()
+
+    def select_action_rows(  # type: ignore[override]
+        self, members: Sequence[DiffusionPolicy], obs: dict[str, Any], rows: Sequence[int]
+    ) -> np.ndarray:
+        """:meth:`select_action` for several envs, one reverse process for those that need it.
+
+        Every member records its observation; the members whose action queue ran out share
+        one reverse process. Their initial noise is drawn row by row in env order from this
+        policy's generator (or torch's global RNG): the draws one policy per env would make.
+        """
+        with self.inference():
+            batch = self._with_images(self.prepare_observation(obs, rows))
+            for k, member in enumerate(members):
+                member._push({key: value[k : k + 1] for key, value in batch.items()})
+            need = [m for m in members if not m._queues[ACTION]]
+            if need:
+                model = cast(DiffusionModel, self.network.diffusion)
+                histories = [m._history() for m in need]
+                stacked = {key: torch.cat([h[key] for h in histories]) for key in histories[0]}
+                noise = torch.cat([model.draw_noise(1, self.generator) for _ in need])
+                actions = model.generate_actions(stacked, noise=noise, generator=self.generator)
+                for row, member in enumerate(need):
+                    member._queues[ACTION].extend(actions[row : row + 1].transpose(0, 1))
+            action = torch.cat([m._queues[ACTION].popleft() for m in members])
+            return self.normalizer.unnormalize_action(action).to("cpu", torch.float32).numpy()
+
+    def _with_images(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         if self.config.image_features:
             batch = dict(batch)
             batch[OBS_IMAGES] = torch.stack([batch[k] for k in self.config.image_features], dim=-4)
+        return batch
+
+    def _push(self, batch: dict[str, Tensor]) -> None:
+        """Add this step's observation to the history (the first one fills it)."""
         for key, queue in self._queues.items():
             if key == ACTION or key not in batch:
                 continue
             while len(queue) < (queue.maxlen or 0) - 1:  # first step: repeat it to fill history
                 queue.append(batch[key])
             queue.append(batch[key])
-        if not self._queues[ACTION]:
-            stacked = {
-                k: torch.stack(list(q), dim=1) for k, q in self._queues.items() if k != ACTION
-            }
-            actions = self.network.diffusion.generate_actions(  # type: ignore[union-attr, operator]
-                stacked, noise=noise, generator=self.generator
-            )
-            self._queues[ACTION].extend(actions.transpose(0, 1))
-        return self._queues[ACTION].popleft()
+
+    def _history(self) -> dict[str, Tensor]:
+        """The last ``n_obs_steps`` observations, ``(B, n_obs_steps, ...)`` per key."""
+        return {k: torch.stack(list(q), dim=1) for k, q in self._queues.items() if k != ACTION}
 
     def _loss(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         loss = self.network(batch)
@@ -162,17 +201,7 @@ class DiffusionModel(nn.Module):
         noise: Tensor | None = None,
     ) -> Tensor:
         """Run the reverse process from ``noise`` (drawn when None)."""
-        param = next(iter(self.parameters()))
-        sample = (
-            noise
-            if noise is not None
-            else torch.randn(
-                size=(batch_size, self.config.horizon, self.config.action_feature.shape[0]),
-                dtype=param.dtype,
-                device=param.device,
-                generator=generator,
-            )
-        )
+        sample = noise if noise is not None else self.draw_noise(batch_size, generator)
         self.noise_scheduler.set_timesteps(self.num_inference_steps)
         for t in self.noise_scheduler.timesteps:
             model_output = self.unet(
@@ -182,6 +211,16 @@ class DiffusionModel(nn.Module):
             )
             sample = self.noise_scheduler.step(model_output, t, sample, generator=generator)
         return sample
+
+    def draw_noise(self, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
+        """The reverse process's initial noise ``(B, horizon, A)`` (LeRobot's draw)."""
+        param = next(iter(self.parameters()))
+        return torch.randn(
+            size=(batch_size, self.config.horizon, self.config.action_feature.shape[0]),
+            dtype=param.dtype,
+            device=param.device,
+            generator=generator,
+        )
 
     def _prepare_global_conditioning(self, batch: dict[str, Tensor]) -> Tensor:
         batch_size, n_obs_steps = batch[OBS_STATE].shape[:2]

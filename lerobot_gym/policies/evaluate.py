@@ -5,7 +5,8 @@ Design decisions:
 * Episode ``i`` is reset with ``seed + i``, so a result names the seed that reproduces it.
   By default episodes run one after another in a single env; ``batch_size > 1`` runs them over
   several envs of a Gymnasium ``SyncVectorEnv`` (:mod:`lerobot_gym.policies.eval_vector`), with
-  the same seeds and, for a deterministic env and policy, the same results.
+  the same seeds and, for a deterministic env and policy, the same results; a learned policy
+  acts for all of them in one forward pass a step (``batch_inference``).
 * The success rate comes with its 95 % Wilson score interval (:func:`wilson_interval`): 45 of
   50 is "90 %, between 79 % and 96 %", which is what a benchmark threshold must be read against.
 * Success is ``info["is_success"]`` at the episode's *final* step, as LeRobot's ``lerobot-eval``
@@ -176,6 +177,7 @@ def evaluate_policy(
     max_steps: int | None = None,
     progress: Callable[[EpisodeResult], None] | None = None,
     batch_size: int = 1,
+    batch_inference: bool = True,
 ) -> EvalResult:
     """Run ``n_episodes`` episodes of a policy, episode ``i`` seeded ``seed + i``.
 
@@ -183,7 +185,8 @@ def evaluate_policy(
         make_env: builds the env (called once, or ``batch_size`` times for a vector env; every
             env is closed at the end).
         policy_factory: builds the policy for an env (called once per env: a policy holds one
-            episode's state, such as ACT's action queue).
+            episode's state, such as ACT's action queue; with ``batch_size > 1`` called once
+            when the policy offers ``batched``, see ``batch_inference``).
         n_episodes: how many episodes to run (>= 1).
         seed: seed of the first episode.
         video_dir: write ``eval_episode_<i>.mp4`` here from ``env.render()``. Needs an env made
@@ -196,6 +199,10 @@ def evaluate_policy(
         batch_size: run this many envs at once in a Gymnasium ``SyncVectorEnv``
             (:mod:`lerobot_gym.policies.eval_vector`); 1 runs episodes one after another in one
             env. The results are the same either way for a deterministic env and policy.
+        batch_inference: with ``batch_size > 1``, let a policy that offers
+            ``batched(num_envs)`` (ACT, diffusion, SB3) act for every env in one forward pass a
+            step; False builds one policy per env and steps them one after another (the
+            per-env path; same results up to float rounding).
 
     Returns:
         The per-episode results (in episode order) and their aggregates.
@@ -225,6 +232,7 @@ def evaluate_policy(
             n_videos=n_videos,
             max_steps=max_steps,
             progress=progress,
+            batch_inference=batch_inference,
         )
         return EvalResult(episodes=tuple(episodes), elapsed_s=time.perf_counter() - start)
     env = make_env()

@@ -1,5 +1,6 @@
-"""The files of a checkpoint that need torch to read, and the import of torch itself.
+"""Checkpoint files that need torch to read, the import of torch, the inference thread default.
 
+The thread default lives here, torch-free, so the loaders can name it without importing torch.
 Separate from :mod:`lerobot_gym.policies.checkpoint` so the torch-side modules
 (:mod:`~lerobot_gym.policies.pretrained`, :mod:`~lerobot_gym.policies.normalize`) read weights
 without importing the loader that imports them. Imports no torch at module level.
@@ -10,11 +11,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lerobot_gym.errors import CheckpointError, MissingExtraError
+from lerobot_gym.errors import CheckpointError, ConfigError, MissingExtraError
 
-__all__ = ["MODEL_NAME", "load_safetensors", "require_torch"]
+__all__ = [
+    "DEFAULT_INFERENCE_THREADS",
+    "MODEL_NAME",
+    "check_inference_threads",
+    "load_safetensors",
+    "require_torch",
+]
 
 MODEL_NAME = "model.safetensors"
+#: torch intra-op threads a policy step runs on unless told otherwise (why: the docstring of
+#: :mod:`lerobot_gym.policies.pretrained`).
+DEFAULT_INFERENCE_THREADS = 1
+
+
+def check_inference_threads(threads: Any) -> int | None:
+    """``threads`` if it is None or a positive int; ConfigError naming the flag otherwise."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(
+            f"--policy.inference_threads={threads}: give a thread count of at least 1, or null "
+            "to keep torch's own setting"
+        )
+    return threads
 
 
 def require_torch(purpose: str = "learned policies") -> Any:

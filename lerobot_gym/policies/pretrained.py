@@ -23,15 +23,30 @@ Design decisions:
   ``DiffusionPolicy``'s ``diffusion.*``, and the networks here have those submodules.
 * Statistics live in the :class:`~lerobot_gym.policies.normalize.Normalizer`, not in the state
   dict, as in LeRobot 0.4.4 (older checkpoints' buffers are read, never written).
+* Inference runs on ``inference_threads`` torch intra-op threads, 1 by default
+  (:func:`inference_threads`; ``TorchPolicy(..., inference_threads=N)``,
+  ``load_policy(path, inference_threads=N)``, ``--policy.inference_threads=N``; None keeps
+  torch's own setting). A policy step is a batch of one: small matrices whose split over
+  threads costs more in synchronisation than it saves, and on a shared machine the second
+  thread waits for a core. Measured on this project's 2-core machine shared with other jobs
+  (``benchmarks/policy_latency.py`` records the figures): a compact state ACT chunk costs
+  1.6 ms on one thread and 10 to 490 ms on torch's default two at load 2 (p99 over a second at
+  load 18); a 10-step DDIM diffusion sample 24 ms against 148 ms (p50). Training keeps torch's
+  setting: the count is changed only around the network call and restored after it
+  (``torch.set_num_threads`` is process-wide and costs under a microsecond).
+* The per-step conversions (observation to tensors, normalisation, the action back to numpy)
+  cost about 20 us of a chunk step's 1 ms network pass (measured), so they stay simple rather
+  than preallocated; ACT's steps between chunks touch neither the observation nor torch.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -44,7 +59,12 @@ from lerobot_gym.policies.config import (
     PolicyConfig,
     PolicyFeature,
 )
-from lerobot_gym.policies.files import MODEL_NAME, load_safetensors
+from lerobot_gym.policies.files import (
+    DEFAULT_INFERENCE_THREADS,
+    MODEL_NAME,
+    check_inference_threads,
+    load_safetensors,
+)
 from lerobot_gym.policies.normalize import (
     Normalizer,
     read_processor_stats,
@@ -52,10 +72,43 @@ from lerobot_gym.policies.normalize import (
     write_processors,
 )
 
-__all__ = ["TorchPolicy", "observation_to_batch", "resolve_device"]
+if TYPE_CHECKING:
+    from lerobot_gym.policies.batched import MemberBatch
+
+__all__ = [
+    "TorchPolicy",
+    "inference_threads",
+    "observation_to_batch",
+    "resolve_device",
+]
 
 _ENV_KEYS = {OBS_STATE: "agent_pos", OBS_ENV_STATE: "environment_state"}
 _CAMERA_PREFIX = "observation.images."
+
+
+@contextmanager
+def inference_threads(threads: int | None) -> Iterator[None]:
+    """Run the block on ``threads`` torch intra-op threads (None: leave torch's setting).
+
+    The previous count is restored on exit, so a training loop around an evaluation keeps its
+    own. Example:
+
+        >>> before = torch.get_num_threads()
+        >>> with inference_threads(1):
+        ...     torch.get_num_threads()
+        1
+        >>> torch.get_num_threads() == before
+        True
+    """
+    before = torch.get_num_threads()
+    if threads is None or threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -91,7 +144,11 @@ class TorchPolicy:
         config: PolicyConfig,
         stats: Mapping[str, Mapping[str, Any]] | None = None,
         device: str | torch.device | None = "cpu",
+        *,
+        inference_threads: int | None = DEFAULT_INFERENCE_THREADS,
     ) -> None:
+        #: torch intra-op threads of a policy step (module docstring); None: torch's setting.
+        self.inference_threads = check_inference_threads(inference_threads)
         config.validate()
         config.validate_features()
         self.config = config
@@ -119,22 +176,33 @@ class TorchPolicy:
         """Forget the episode (action queue, observation history, ensemble)."""
         raise NotImplementedError
 
+    @contextmanager
+    def inference(self) -> Iterator[None]:
+        """``torch.inference_mode`` on :attr:`inference_threads` threads: a policy step's scope."""
+        with inference_threads(self.inference_threads), torch.inference_mode():
+            yield
+
     def select_action(self, obs: Mapping[str, Any]) -> np.ndarray:
         """The action for the env's observation, float32 in the env's units."""
-        with torch.inference_mode():
+        with self.inference():
             batch = self.prepare_observation(obs)
             action = self.normalizer.unnormalize_action(self._select_normalized(batch))
             return action[0].to("cpu", torch.float32).numpy()
 
-    def prepare_observation(self, obs: Mapping[str, Any]) -> dict[str, Tensor]:
+    def prepare_observation(
+        self, obs: Mapping[str, Any], rows: Sequence[int] | None = None
+    ) -> dict[str, Tensor]:
         """The env's observation as a normalised batch of one, the network in eval mode.
+
+        With ``rows``, ``obs`` is a vector env's stacked observation and the batch holds envs
+        ``rows`` (:func:`observation_to_batch`).
 
         ``network.eval()`` walks every submodule (0.2 ms of CPU for a compact ACT, as much as
         popping a queued action), so it runs only when training left the network in train mode.
         """
         if self.network.training:
             self.network.eval()
-        batch = observation_to_batch(obs, self.config.input_features, self.device)
+        batch = observation_to_batch(obs, self.config.input_features, self.device, rows)
         return self.normalizer.normalize_batch(batch, targets=False)
 
     def __call__(self, obs: Mapping[str, Any]) -> np.ndarray:
@@ -150,6 +218,25 @@ class TorchPolicy:
         twin = copy.copy(self)
         twin.reset()
         return twin
+
+    def batched(self, num_envs: int) -> MemberBatch:
+        """A :class:`~lerobot_gym.policies.base.BatchPolicy` for ``num_envs`` envs.
+
+        One member per env (:meth:`spawn`), the network run once a step for the envs that need
+        it (:meth:`select_action_rows`).
+        """
+        from lerobot_gym.policies.batched import MemberBatch
+
+        return MemberBatch(self, num_envs)
+
+    def select_action_rows(
+        self, members: Sequence[TorchPolicy], obs: Mapping[str, Any], rows: Sequence[int]
+    ) -> np.ndarray:
+        """Actions ``(len(rows), A)``: member ``k`` acts for env ``rows[k]`` of a stacked obs.
+
+        ``members`` are this policy's spawns (their episode state); the network is this one's.
+        """
+        raise NotImplementedError
 
     def compute_loss(self, batch: Mapping[str, Any]) -> tuple[Tensor, dict[str, float]]:
         """Training loss of a dataset batch (LeRobot keys, not yet normalised)."""
@@ -225,6 +312,7 @@ class TorchPolicy:
         *,
         device: str = "cpu",
         config: PolicyConfig | None = None,
+        inference_threads: int | None = DEFAULT_INFERENCE_THREADS,
         **overrides: Any,
     ) -> TorchPolicy:
         """Load a checkpoint folder (see :func:`~lerobot_gym.policies.load_policy`)."""
@@ -239,7 +327,7 @@ class TorchPolicy:
         if stats is None:
             stats = stats_from_legacy_state_dict(state)
             state = {k: v for k, v in state.items() if not _is_legacy_buffer(k)}
-        policy = cls(config, stats=stats, device=device)
+        policy = cls(config, stats=stats, device=device, inference_threads=inference_threads)
         missing, unexpected = _load_strict(policy.network, state)
         if missing or unexpected:
             raise CheckpointError(
@@ -280,9 +368,16 @@ def _override(config: PolicyConfig, overrides: Mapping[str, Any]) -> PolicyConfi
 
 
 def observation_to_batch(
-    obs: Mapping[str, Any], features: Mapping[str, PolicyFeature], device: torch.device
+    obs: Mapping[str, Any],
+    features: Mapping[str, PolicyFeature],
+    device: torch.device,
+    rows: Sequence[int] | None = None,
 ) -> dict[str, Tensor]:
-    """The env's observation as a policy batch of one (LeRobot keys, float32 tensors).
+    """The env's observation as a policy batch (LeRobot keys, float32 tensors).
+
+    Without ``rows`` ``obs`` is one env's and the batch has one sample; with ``rows`` ``obs`` is
+    a vector env's stacked observation (a leading env dimension) and the batch holds those
+    envs, in that order.
 
     Raises:
         PolicyMismatchError: an input the policy needs is absent, or has another shape; the
@@ -290,9 +385,10 @@ def observation_to_batch(
     """
     out: dict[str, Tensor] = {}
     pixels = obs.get("pixels")
+    index = None if rows is None else np.asarray(rows, dtype=np.intp)
     for key, ft in features.items():
         if ft.type == "VISUAL":
-            out[key] = _image(obs, pixels, key, ft, device)
+            out[key] = _image(obs, pixels, key, ft, device, index)
         elif ft.type in ("STATE", "ENV"):
             value = obs.get(key, obs.get(_ENV_KEYS.get(key, key)))
             if value is None:
@@ -307,18 +403,27 @@ def observation_to_batch(
                     f"{option}; observation keys: {sorted(obs)}"
                 )
             array = np.asarray(value, dtype=np.float32)
-            if array.shape != ft.shape:
+            if index is not None:
+                array = array[index]
+            if array.shape[index is not None :] != ft.shape:
                 raise PolicyMismatchError(
                     f"the policy expects {key!r} of shape {ft.shape} but the env gives "
-                    f"{array.shape}: it was trained on another robot or observation type; "
+                    f"{array.shape[index is not None :]}: it was trained on another robot or "
+                    "observation type; "
                     "evaluate it on the env its dataset was recorded with"
                 )
-            out[key] = torch.from_numpy(array).to(device)[None]
+            tensor = torch.from_numpy(array).to(device)
+            out[key] = tensor if index is not None else tensor[None]
     return out
 
 
 def _image(
-    obs: Mapping[str, Any], pixels: Any, key: str, ft: PolicyFeature, device: torch.device
+    obs: Mapping[str, Any],
+    pixels: Any,
+    key: str,
+    ft: PolicyFeature,
+    device: torch.device,
+    index: np.ndarray | None = None,
 ) -> Tensor:
     camera = key[len(_CAMERA_PREFIX) :] if key.startswith(_CAMERA_PREFIX) else None
     frame = obs.get(key)
@@ -335,16 +440,21 @@ def _image(
             f"--env.cameras=[{camera}])"
         )
     array = np.asarray(frame)
+    if index is not None:
+        array = array[index]
+    frame_shape = array.shape[index is not None :]
     channels, height, width = ft.shape
-    if array.shape != (height, width, channels):
+    if frame_shape != (height, width, channels):
         raise PolicyMismatchError(
             f"the policy expects camera {camera or key!r} frames of {height}x{width}x{channels} "
-            f"(HxWxC) but the env gives {'x'.join(map(str, array.shape))}; make the env with "
+            f"(HxWxC) but the env gives {'x'.join(map(str, frame_shape))}; make the env with "
             f"--env.image_size=[{height},{width}]"
         )
     image = torch.from_numpy(np.ascontiguousarray(array)).to(device)
+    if index is None:
+        image = image[None]
+    # (B, H, W, C) -> (B, C, H, W); uint8 frames scaled to [0, 1] as LeRobot's preprocessing.
+    image = image.permute(0, 3, 1, 2).contiguous()
     if image.dtype == torch.uint8:
-        image = image.permute(2, 0, 1).contiguous().to(torch.float32) / 255
-    else:
-        image = image.permute(2, 0, 1).contiguous().to(torch.float32)
-    return image[None]
+        return image.to(torch.float32) / 255
+    return image.to(torch.float32)

@@ -44,6 +44,7 @@ from gymnasium.wrappers import RescaleAction
 from gymnasium.wrappers.utils import rescale_box
 
 from lerobot_gym.errors import ConfigError, MissingExtraError
+from lerobot_gym.policies.files import DEFAULT_INFERENCE_THREADS, check_inference_threads
 from lerobot_gym.wrappers.lerobot_keys import lerobot_key
 from lerobot_gym.wrappers.sb3_observation import (
     CAMERA_PREFIX,
@@ -191,6 +192,8 @@ class SB3Policy:
         state_layout: with ``flatten_state``, the env keys and sizes concatenated into the
             state vector, in order (``{"agent_pos": 6, "environment_state": 3}``), for
             :attr:`input_features`.
+        inference_threads: torch intra-op threads of a step, 1 by default as for every learned
+            policy here (:mod:`lerobot_gym.policies.pretrained` says why); None keeps torch's.
     """
 
     def __init__(
@@ -204,8 +207,10 @@ class SB3Policy:
         deterministic: bool = True,
         obs_norm: Mapping[str, Any] | None = None,
         state_layout: Mapping[str, int] | None = None,
+        inference_threads: int | None = DEFAULT_INFERENCE_THREADS,
     ) -> None:
         self.model = model
+        self.inference_threads = check_inference_threads(inference_threads)
         self.state_layout = dict(state_layout or {})
         self.obs_norm = dict(obs_norm) if obs_norm is not None else None
         if self.obs_norm is not None and not flatten_state:
@@ -246,12 +251,39 @@ class SB3Policy:
 
     def select_action(self, observation: Mapping[str, Any]) -> np.ndarray:
         """The action, in the env's action space, for the env's own observation dict."""
+        return self._predict([self._model_input(observation)])[0]
+
+    def batched(self, num_envs: int) -> Any:
+        """A :class:`~lerobot_gym.policies.base.BatchPolicy`: one ``model.predict`` per step."""
+        from lerobot_gym.policies.batched import MemberBatch
+
+        return MemberBatch(self, num_envs)
+
+    def select_action_rows(self, members: Any, obs: Mapping[str, Any], rows: Any) -> np.ndarray:
+        """Actions for envs ``rows`` of a vector env's stacked observation, one prediction."""
+        from lerobot_gym.policies.base import vector_row
+
+        return self._predict([self._model_input(vector_row(obs, int(j))) for j in rows])
+
+    def _model_input(self, observation: Mapping[str, Any]) -> Any:
         sb3_obs = to_sb3_observation(observation, flatten_state=self.flatten_state)
         if self.obs_norm is not None:
             sb3_obs = normalize_observation(sb3_obs, self.obs_norm)
-        action, _ = self.model.predict(sb3_obs, deterministic=self.deterministic)
-        action = np.clip(action, self.model.action_space.low, self.model.action_space.high)
-        return np.asarray(self._to_env(action), dtype=self.action_space.dtype)
+        return sb3_obs
+
+    def _predict(self, inputs: list[Any]) -> np.ndarray:
+        """``model.predict`` on a batch of SB3 observations; actions ``(B, A)`` in env units."""
+        if isinstance(inputs[0], dict):
+            stacked: Any = {key: np.stack([x[key] for x in inputs]) for key in inputs[0]}
+        else:
+            stacked = np.stack(inputs)
+        from lerobot_gym.policies.pretrained import inference_threads
+
+        with inference_threads(self.inference_threads):
+            actions, _ = self.model.predict(stacked, deterministic=self.deterministic)
+        actions = np.clip(actions, self.model.action_space.low, self.model.action_space.high)
+        dtype = self.action_space.dtype
+        return np.stack([np.asarray(self._to_env(a), dtype=dtype) for a in actions])
 
     def __call__(self, observation: Mapping[str, Any]) -> np.ndarray:
         """Same as :meth:`select_action`."""
@@ -349,7 +381,11 @@ def is_sb3_checkpoint(path: str | Path) -> bool:
 
 
 def load_sb3_policy(
-    path: str | Path, *, device: str = "auto", env: gym.Env | None = None
+    path: str | Path,
+    *,
+    device: str = "auto",
+    env: gym.Env | None = None,
+    inference_threads: int | None = DEFAULT_INFERENCE_THREADS,
 ) -> SB3Policy:
     """Load a directory written by :meth:`SB3Policy.save`.
 
@@ -358,6 +394,7 @@ def load_sb3_policy(
         device: torch device of the model (``cpu``, ``cuda``, ``auto``).
         env: when given, the env the policy will act in; its spaces are checked against the
             policy's.
+        inference_threads: torch intra-op threads of a step (see :class:`SB3Policy`).
 
     Raises:
         ConfigError: not an SB3 policy directory, or ``env``'s spaces differ from the policy's.
@@ -384,6 +421,7 @@ def load_sb3_policy(
         deterministic=bool(config.get("deterministic", True)),
         obs_norm=config.get("obs_norm"),
         state_layout=config.get("state_layout"),
+        inference_threads=inference_threads,
     )
     if env is not None:
         _check_env_matches(policy, env)
@@ -408,10 +446,15 @@ def _check_env_matches(policy: SB3Policy, env: gym.Env) -> None:
 
 
 def make_sb3_policy(
-    env: gym.Env, *, seed: int | None = None, path: str, device: str = "auto"
+    env: gym.Env,
+    *,
+    seed: int | None = None,
+    path: str,
+    device: str = "auto",
+    inference_threads: int | None = DEFAULT_INFERENCE_THREADS,
 ) -> SB3Policy:
     """``make_policy("sb3", env, path=DIR)``: load a saved SB3 policy for ``env``."""
-    return load_sb3_policy(path, device=device, env=env)
+    return load_sb3_policy(path, device=device, env=env, inference_threads=inference_threads)
 
 
 # -- replay buffers from recorded datasets -----------------------------------------------------

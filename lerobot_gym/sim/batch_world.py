@@ -15,7 +15,10 @@ Decisions:
   own ``MjData`` (``Batch.get_data``, ~6-15 us) and answers from it with
   :class:`~lerobot_gym.sim.world.MujocoWorld`'s code; :meth:`invalidate` (called by the vector
   env after every step and reset) marks that copy stale. Tasks that never ask about contacts
-  (Reach) never pay for it.
+  (Reach) never pay for it. Staleness is one counter the vector env shares with every view
+  (``epoch``): a step bumps it once, instead of marking N views stale one by one.
+- :class:`BatchPoses` is the same poses for many twins at once (rows of the bound fields), for
+  tasks that evaluate the whole batch in one go (``Task.evaluate_batch``).
 - ``place`` writes through that copy and back into the batch's state row, then runs the
   simulation's forward pass, so a placement is the simulation's state at its next step.
 """
@@ -41,26 +44,36 @@ class BatchWorld:
         index: the simulation.
         fields: the batch's bound derived fields ``xpos``, ``xquat``, ``site_xpos``,
             ``site_xmat`` (bound once by the vector env and shared by every view).
+        epoch: a one-element list shared with the caller, who increments it whenever any
+            simulation of the batch moved (None: only :meth:`invalidate` marks the copy stale).
     """
 
-    def __init__(self, batch: Any, index: int, fields: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self,
+        batch: Any,
+        index: int,
+        fields: dict[str, np.ndarray],
+        epoch: list[int] | None = None,
+    ) -> None:
         self._batch, self.index = batch, int(index)
         self._xpos, self._xquat = fields["xpos"][index], fields["xquat"][index]
         self._site_xpos, self._site_xmat = fields["site_xpos"][index], fields["site_xmat"][index]
         self.model = batch.model
         self.data = mujoco.MjData(self.model)  # filled from the batch on first contact query
         self._world = MujocoWorld(self.model, self.data)
-        self._fresh = False
+        self._epoch = epoch if epoch is not None else [0]
+        self._copied_at: int | None = None  # the epoch of the copy in self.data (None: stale)
 
     def invalidate(self) -> None:
         """The simulation moved: the next contact query copies it out again."""
-        self._fresh = False
+        self._copied_at = None
 
     def materialize(self) -> mujoco.MjData:
         """This simulation's whole ``MjData`` as of its last call (copied out once per step)."""
-        if not self._fresh:
+        epoch = self._epoch[0]
+        if self._copied_at != epoch:
             self._batch.get_data(self.index, self.data)
-            self._fresh = True
+            self._copied_at = epoch
         return self.data
 
     def _materialized(self) -> MujocoWorld:
@@ -112,4 +125,34 @@ class BatchWorld:
         world.place(name, placement)
         mujoco.mj_getState(self.model, self.data, self._batch.state[self.index], _INTEGRATION)
         self._batch.forward(np.array([self.index], dtype=np.int32))
-        self._fresh = False
+        self._copied_at = None
+
+
+class BatchPoses:
+    """Poses of many simulations of a batch at once: rows of its bound fields.
+
+    Args:
+        model: the batch's model (names are looked up in it, once each).
+        fields: the batch's bound ``xpos`` and ``site_xpos``.
+
+    ``rows`` selects the simulations (None: all, in order); every query returns a copy.
+    """
+
+    def __init__(self, model: mujoco.MjModel, fields: dict[str, np.ndarray]) -> None:
+        self._world = MujocoWorld(model, mujoco.MjData(model))  # for its name -> id caches
+        self._xpos, self._site_xpos = fields["xpos"], fields["site_xpos"]
+        self.rows: np.ndarray | None = None
+
+    def site_pos(self, name: str) -> np.ndarray:
+        """World positions ``(n, 3)`` of a site."""
+        sid = self._world._site(name)
+        if self.rows is None:
+            return self._site_xpos[:, sid].copy()
+        return self._site_xpos[self.rows, sid]
+
+    def body_pos(self, name: str) -> np.ndarray:
+        """World positions ``(n, 3)`` of a body."""
+        bid = self._world._body(name)
+        if self.rows is None:
+            return self._xpos[:, bid].copy()
+        return self._xpos[self.rows, bid]

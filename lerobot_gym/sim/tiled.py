@@ -42,7 +42,9 @@ Decisions:
   llvmpipe transforms and clips every vertex of every geom for every view. On the SO-101 scene
   the infinite floor plane, which MuJoCo draws as a fine grid out to the far clip whatever its
   grid spacing, is ~60-75 % of a view; on the ALOHA scene the boxes and cylinders tessellated at
-  ``visual/quality`` are, the boxes' ``numquads`` most. ``benchmarks/scene_geometry.py``
+  ``visual/quality`` are, the boxes' ``numquads`` most. Infinite planes are now drawn only
+  where each view looks (:mod:`lerobot_gym.sim.plane_cull`, the same pixels): the SO-101
+  front view's floor went from 200 x 200 quads to ~500. ``benchmarks/scene_geometry.py``
   measures lighter variants: the ALOHA scene now uses 16 slices x 8 stacks (~10-16 % cheaper,
   images within the bound below); a finite, coarse SO-101 floor or ``numquads`` < 4 would cut a
   view by 30-65 % but move more pixels than the bound allows, so the assets keep them. Tiling
@@ -50,6 +52,15 @@ Decisions:
   context and texture upload per image size), not the per-view geometry, and
   lighter geometry changes the images, so it is the scene's choice, not the renderer's. Several
   cores can share the views: :mod:`lerobot_gym.sim.tiled_threads` (opt-in).
+- Culling: before each view is drawn, the geoms wholly outside its frustum are dropped from the
+  scene (:mod:`lerobot_gym.sim.culling`; bit-identical images, on by default, ``cull=False`` to
+  turn off; off by itself when shadows or reflections are on). A geom outside the view costs
+  llvmpipe only its vertex transform, so this pays on views that see a small part of the scene
+  (ALOHA's wrist cameras: ~0.25 ms, a third of the view) and about breaks even elsewhere; a
+  view whose cull dropped nothing (SO-101's front camera) is re-checked every 8th render. The
+  scene is updated per view (``mjv_updateScene`` is ~1-2 us of a ~1 ms view; one update shared
+  by the views of one ``MjData`` would save nothing measurable), and the fixed costs per view
+  left in ``mjr_render`` (lights, GL state, clearing the tile) are ~0.05-0.1 ms of it.
 - The GL context is made current at every :meth:`render` (another renderer may have been current
   on this thread) and stays current afterwards, as with ``mujoco.Renderer``: EGL refuses to make
   a context current on a second thread while the first holds it, so a renderer belongs to one
@@ -69,11 +80,16 @@ import mujoco
 import numpy as np
 
 from lerobot_gym.errors import ConfigError
+from lerobot_gym.sim.culling import SceneCuller, cullable
+from lerobot_gym.sim.plane_cull import plane_culler
 from lerobot_gym.sim.rendering import close_at_exit
 
 # GL renderbuffers are at least this large on every implementation MuJoCo supports
 # (llvmpipe: 16384); a layout past it is refused before GL fails obscurely.
 _MAX_BUFFER_SIDE = 8192
+
+# A view whose cull dropped nothing is culled again after this many renders.
+_CULL_RECHECK = 8
 
 # MjrContexts whose GL context could not be made current when closed (see TiledRenderer.close).
 _UNFREED: list[mujoco.MjrContext] = []
@@ -99,6 +115,8 @@ class TiledRenderer:
         lock: held while each view's scene is read from its ``MjData`` (not while drawing), for
             data another thread steps.
         max_geom: capacity of the scene (geoms per view).
+        cull: drop, per view, the geoms wholly outside its frustum before drawing
+            (:func:`~lerobot_gym.sim.culling.cull_scene`; the same images).
     """
 
     def __init__(
@@ -110,6 +128,7 @@ class TiledRenderer:
         reflections: bool = False,
         lock: AbstractContextManager | None = None,
         max_geom: int = 10000,
+        cull: bool = True,
     ) -> None:
         self._gl = None
         self._con: mujoco.MjrContext | None = None
@@ -138,10 +157,17 @@ class TiledRenderer:
         self._whole = mujoco.MjrRect(0, 0, self.buffer_size[1], self.buffer_size[0])
         self._pixels = np.empty((*self.buffer_size, 3), np.uint8)
         self._lock = lock if lock is not None else nullcontext()
+        #: Whether :meth:`render` culls each view (may be changed between calls).
+        self.cull = bool(cull)
 
         self._scene = mujoco.MjvScene(model, maxgeom=max_geom)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = bool(shadows)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = bool(reflections)
+        # The scene's flags are fixed here, so they are checked once, not at every view.
+        can_cull = cullable(self._scene) and self._scene.maxgeom > 0
+        self._culler = SceneCuller(self._scene) if can_cull else None
+        # Per view: renders left before a view whose last cull dropped nothing is culled again.
+        self._cull_wait = [0] * len(self.views)
         self._option = mujoco.MjvOption()
         self._catmask = mujoco.mjtCatBit.mjCAT_ALL.value
 
@@ -160,6 +186,13 @@ class TiledRenderer:
         finally:
             visual.offwidth, visual.offheight = saved
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, self._con)
+        # Infinite planes drawn only where each view looks (same pixels; sim/plane_cull.py).
+        self._plane_culler = (
+            plane_culler(model, self._con, shadows=bool(shadows), reflections=bool(reflections))
+            if self._gl is not None
+            else None
+        )
+        self._aspects = [r.width / r.height for r in self.rects]
         # Upright tiles as views of the read-back buffer: a copy out of one is the only copy.
         # GL reads rows bottom-up; without a GL context of ours (a renderer that draws
         # top-down) there is nothing to flip, as in mujoco.Renderer.
@@ -198,9 +231,24 @@ class TiledRenderer:
         model, scene, option, catmask = self.model, self._scene, self._option, self._catmask
         if self._gl is not None:
             self._gl.make_current()
-        for d, camera, rect in zip(datas, self._cameras, self.rects, strict=True):
+        culler = self._culler if self.cull else None
+        plane_culler = self._plane_culler
+        wait = self._cull_wait
+        for i, (d, camera, rect, aspect) in enumerate(
+            zip(datas, self._cameras, self.rects, self._aspects, strict=True)
+        ):
             with self._lock:
                 mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
+            if culler is not None:
+                # A view with nothing outside it (a camera that sees the whole scene) is
+                # re-checked every _CULL_RECHECK renders only: its cull would cost CPU for no
+                # geom. Skipping a cull never changes an image.
+                if wait[i]:
+                    wait[i] -= 1
+                elif not culler.cull(rect.width, rect.height):
+                    wait[i] = _CULL_RECHECK - 1
+            if plane_culler is not None:
+                plane_culler.cull(scene, aspect)
             mujoco.mjr_render(rect, scene, con)
         mujoco.mjr_readPixels(self._pixels, None, self._whole, con)
         if out is None:

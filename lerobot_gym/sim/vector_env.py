@@ -23,9 +23,19 @@ How a step runs (and why):
 - Tasks are the single env's, unchanged: each twin has its
   :class:`~lerobot_gym.core.task.TaskContext` whose world is a
   :class:`~lerobot_gym.sim.batch_world.BatchWorld` (poses are rows of the batch's bound fields;
-  contacts copy that twin's ``MjData`` out on demand). This is the one per-twin Python loop:
-  ``task.evaluate``, ``reward``, ``is_success``, ``is_failure``, ``environment_state``
-  (``benchmarks/vector_env.py`` prints its share of a step).
+  contacts copy that twin's ``MjData`` out on demand), evaluated twin by twin (``evaluate``,
+  ``reward``, ``is_success``, ``is_failure``, ``environment_state``) unless the task evaluates
+  the whole batch at once (:meth:`Task.evaluate_batch <lerobot_gym.core.task.Task.evaluate_batch>`,
+  bit-identical; Reach does): then facts, rewards and success are a few numpy calls over
+  ``(N, ...)`` arrays, read from a :class:`~lerobot_gym.sim.batch_world.BatchPoses`, and the
+  facts stay arrays up to the batched ``info``.
+- The step's Python runs on one core while the physics uses them all, so it bounds the batch's
+  speed: the usual step (every twin steps) takes :meth:`TwinVectorEnv._step_all`, whose actions
+  pass the safety filter in one clamp-and-compare when none needs clamping
+  (:meth:`~lerobot_gym.core.safety.SafetyFilter.apply_unchanged`), whose worlds go stale by one
+  shared counter, and whose observations and info hand out arrays the env replaces rather than
+  writes in place, without copies. Measured: ~39 us of Python per 16-twin step of SO101-Reach
+  with the physics stubbed (was ~155 us).
 - Resets reuse the single env's code: :func:`~lerobot_gym.core.env.draw_reset_sample` with the
   twin's own generator, then :meth:`Scene.reset <lerobot_gym.sim.scene.Scene.reset>` on the
   template scene's ``MjData``, whose integration state is copied into the twin's batch row.
@@ -69,7 +79,6 @@ with ``make_vec(..., physics="warp")``; not built yet (no GPU to test it on); se
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import gymnasium as gym
@@ -81,21 +90,22 @@ from gymnasium.vector.utils import batch_space
 from mujoco.batch import Batch
 
 from lerobot_gym.core import info as info_keys
-from lerobot_gym.core.backend import RobotState
+from lerobot_gym.core.controller import JointPositionController
 from lerobot_gym.core.env import RobotEnv, check_reset_options, draw_reset_sample
 from lerobot_gym.core.safety import SafetyFilter
 from lerobot_gym.core.task import TaskContext
 from lerobot_gym.errors import ConfigError
 from lerobot_gym.sim.backend import MujocoBackend
-from lerobot_gym.sim.batch_world import BatchWorld
+from lerobot_gym.sim.batch_world import BatchPoses, BatchWorld
 from lerobot_gym.sim.tiled import TiledRenderer, View
 from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer, tiled_renderer
+from lerobot_gym.sim.vector_tasks import TwinEvaluation
 
 _INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
 _POSE_FIELDS = ("xpos", "xquat", "site_xpos", "site_xmat")
 
 
-class TwinVectorEnv(gym.vector.VectorEnv):
+class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
     """N twins of one env, stepped in one call (see the module docstring).
 
     Args:
@@ -158,6 +168,17 @@ class TwinVectorEnv(gym.vector.VectorEnv):
         self._worlds: list[BatchWorld] = []
         self._ctxs: list[TaskContext | None] = [None] * num_envs
         self._facts: list[dict[str, Any]] = [{} for _ in range(num_envs)]
+        # Set by a task that evaluates the whole batch (Task.evaluate_batch): each fact as an
+        # (N, ...) array. These arrays, _success and _env_state are replaced, never written in
+        # place, once handed out (info and observations share them without a copy).
+        self._fact_arrays: dict[str, np.ndarray] | None = None
+        self._vectorised = True  # until the task or its goals say otherwise
+        self._goals: dict[str, np.ndarray] = {}
+        self._all_rows = np.arange(num_envs)
+        # step()'s one-pass action check applies to absolute joint targets (module docstring).
+        self._fast_actions = type(template.controller) is JointPositionController
+        self._actions_shape = self.action_space.shape
+        self._epoch = [0]  # bumped at every step: every world's MjData copy is then stale
         self._success = np.zeros(num_envs, dtype=bool)
         self._env_state = np.zeros((num_envs, self.task.environment_state_dim), dtype=np.float32)
         self._targets = np.zeros((num_envs, len(self.robot.joints)))
@@ -177,7 +198,8 @@ class TwinVectorEnv(gym.vector.VectorEnv):
         self._qpos, self._qvel = batch.bind("qpos"), batch.bind("qvel")
         self._ctrl, self._time = batch.bind("ctrl"), batch.bind("time")
         fields = {name: batch.bind(name) for name in _POSE_FIELDS}
-        self._worlds = [BatchWorld(batch, i, fields) for i in range(self.num_envs)]
+        self._worlds = [BatchWorld(batch, i, fields, self._epoch) for i in range(self.num_envs)]
+        self._poses = BatchPoses(model, fields)
         # Looked up once: every step uses them.
         self._substeps = scene.substeps
         self._qpos_index, self._dof_index = scene.qpos_index, scene.dof_index
@@ -246,11 +268,13 @@ class TwinVectorEnv(gym.vector.VectorEnv):
         """Step every twin; twins that ended at the last step are reset instead (next-step)."""
         if not self._started:
             raise gym.error.ResetNeeded("call envs.reset() before envs.step()")
-        n = self.num_envs
         autoreset = self._autoreset
-        stepping = ~autoreset
-        rows = np.flatnonzero(stepping)
-        all_step = len(rows) == n
+        if not autoreset.any():
+            return self._step_all(actions)
+        n = self.num_envs
+        any_reset = True
+        rows = np.flatnonzero(~autoreset)
+        all_step = False
         rewards = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
         truncated = np.zeros(n, dtype=bool)
@@ -258,39 +282,110 @@ class TwinVectorEnv(gym.vector.VectorEnv):
         clamped = None
         if len(rows):
             # The actions of resetting twins are ignored, as SyncVectorEnv ignores them.
-            actions = self.controller.check_batch(actions, n)[rows]
-            sel = None if all_step else rows
-            previous = self._targets[rows]
+            actions = self.controller.check_batch(actions, n)
+            if all_step:
+                previous, sel = self._targets, None
+            else:
+                actions, previous, sel = actions[rows], self._targets[rows], rows
             report = self.safety.apply(self.controller.targets(actions, previous), sel)
             applied = report.applied_rad
-            if all_step:
-                self._ctrl[:, self._ctrl_index] = applied
-            else:
-                self._ctrl[np.ix_(rows, self._ctrl_cols)] = applied
-            ids = None if all_step else rows.astype(np.int32)
-            self._batch.step(ids=ids, nstep=self._substeps)
-            self._targets[rows] = applied
-            self._elapsed[rows] += 1
             low, high = self._action_bounds
             applied_actions = np.minimum(
                 np.maximum(self.controller.action_for_targets(applied, previous), low), high
             )
             clamped = report.clamped
-            for i in rows:
-                self._worlds[i].invalidate()
+            if all_step:
+                self._ctrl[:, self._ctrl_index] = applied
+                self._batch.step(nstep=self._substeps)
+                self._targets[:] = applied
+                self._elapsed += 1
+            else:
+                self._ctrl[np.ix_(rows, self._ctrl_cols)] = applied
+                self._batch.step(ids=rows.astype(np.int32), nstep=self._substeps)
+                self._targets[rows] = applied
+                self._elapsed[rows] += 1
+            self._epoch[0] += 1
             failure = self._evaluate_rows(rows, rewards)
-            terminated[rows] = failure[rows] | (
-                self._success[rows] & self.template.terminate_on_success
-            )
-            if self.max_episode_steps is not None:
-                truncated[rows] = self._elapsed[rows] >= self.max_episode_steps
-        reset_rows = np.flatnonzero(autoreset)
-        if len(reset_rows):
-            self._reset_rows(reset_rows, None)
+            if all_step:
+                terminated = failure
+                if self.template.terminate_on_success:
+                    terminated = terminated | self._success
+                if self.max_episode_steps is not None:
+                    truncated = self._elapsed >= self.max_episode_steps
+            else:
+                terminated[rows] = failure[rows] | (
+                    self._success[rows] & self.template.terminate_on_success
+                )
+                if self.max_episode_steps is not None:
+                    truncated[rows] = self._elapsed[rows] >= self.max_episode_steps
+        if any_reset:
+            self._reset_rows(np.flatnonzero(autoreset), None)
         self._autoreset = terminated | truncated
         images = self._render_cameras()
-        infos = self._batched_info(np.arange(n), stepped=(rows, applied_actions, clamped))
+        infos = self._batched_info(self._all_rows, stepped=(rows, applied_actions, clamped))
         return self._observation(images), rewards, terminated, truncated, infos
+
+    def _step_all(
+        self, actions: np.ndarray
+    ) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """:meth:`step` when every twin steps (no autoreset due): the per-step path.
+
+        The same results as the general path in fewer numpy calls: its Python runs on one core
+        while the physics uses all of them, so it bounds the batch's speed. Actions a
+        ``joint_pos`` policy keeps inside its space go through the safety filter's
+        :meth:`~lerobot_gym.core.safety.SafetyFilter.apply_unchanged` (one clamp and compare
+        for the batch, which also rejects NaN, inf and out-of-range values by sending them to
+        the full checks); anything else takes the full checks and reports.
+        """
+        n = self.num_envs
+        applied = None
+        if (
+            self._fast_actions
+            and type(actions) is np.ndarray
+            and actions.shape == self._actions_shape
+            and actions.dtype.kind == "f"
+        ):
+            # JointPositionController.targets is from_user; float32 upcasts in its subtraction
+            # exactly as check_batch's astype would.
+            applied = self.safety.apply_unchanged(self.robot.from_user(actions))
+        if applied is None:
+            checked = self.controller.check_batch(actions, n)
+            report = self.safety.apply(self.controller.targets(checked, self._targets), None)
+            applied, clamped = report.applied_rad, report.clamped
+        else:
+            clamped = np.zeros(applied.shape, dtype=bool)
+        low, high = self._action_bounds
+        applied_actions = np.minimum(
+            np.maximum(self.controller.action_for_targets(applied, self._targets), low), high
+        )
+        self._ctrl[:, self._ctrl_index] = applied
+        self._batch.step(nstep=self._substeps)
+        self._targets[:] = applied
+        self._elapsed += 1
+        self._epoch[0] += 1
+        rewards = np.empty(n)
+        terminated = self._evaluate_rows(self._all_rows, rewards)  # the failures
+        if self.template.terminate_on_success:
+            terminated = terminated | self._success
+        if self.max_episode_steps is not None:
+            truncated = self._elapsed >= self.max_episode_steps
+        else:
+            truncated = np.zeros(n, dtype=bool)
+        self._autoreset = terminated | truncated
+        images = self._render_cameras()
+        success = self._success  # replaced, never written in place
+        ones = list(np.ones((4, n), dtype=bool))
+        info: dict[str, Any] = {
+            info_keys.IS_SUCCESS: success,
+            f"_{info_keys.IS_SUCCESS}": ones[0],
+            info_keys.ACTION_APPLIED: applied_actions,
+            f"_{info_keys.ACTION_APPLIED}": ones[1],
+            info_keys.SAFETY_CLAMPED: clamped,
+            f"_{info_keys.SAFETY_CLAMPED}": ones[2],
+        }
+        info[info_keys.FACTS] = self._facts_info(self._all_rows)
+        info[f"_{info_keys.FACTS}"] = ones[3]
+        return self._observation(images), rewards, terminated, truncated, info
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         """Each twin's ``render_camera`` image (``render_mode="rgb_array"``)."""
@@ -345,6 +440,7 @@ class TwinVectorEnv(gym.vector.VectorEnv):
                 world=self._worlds[i],
                 goal=sample.goal,
             )
+            self._stack_goal(i, sample.goal)
             self._worlds[i].invalidate()
         self._batch.forward(ids=rows.astype(np.int32))
         self._targets[rows] = starts
@@ -352,38 +448,6 @@ class TwinVectorEnv(gym.vector.VectorEnv):
         self._elapsed[rows] = 0
         self._autoreset[rows] = False
         self._evaluate_rows(rows)
-
-    def _evaluate_rows(self, rows: np.ndarray, rewards: np.ndarray | None = None) -> np.ndarray:
-        """The task's facts, success and ``environment_state`` of each twin of ``rows``.
-
-        The one per-twin Python loop of a step. With ``rewards``, also each twin's reward
-        (written there) and failure (returned, ``(N,)``).
-        """
-        # Copies, as the single env's readings are: the bound rows change at the next step.
-        q = self._qpos[:, self._qpos_index].copy()
-        qd = self._qvel[:, self._dof_index].copy()
-        now = time.monotonic()
-        task = self.task
-        evaluate, is_success = task.evaluate, task.is_success
-        env_state = task.environment_state if self._has_environment_state else None
-        failure = np.zeros(self.num_envs, dtype=bool)
-        for i in rows:
-            state = RobotState(
-                joint_positions_rad=q[i],
-                joint_velocities_rad_s=qd[i],
-                timestamp_s=now,
-                extras={"sim_time_s": float(self._time[i])},
-            )
-            ctx = self._ctxs[i]
-            assert ctx is not None  # every twin is reset before it is evaluated
-            self._facts[i] = facts = evaluate(ctx, state)
-            self._success[i] = bool(is_success(facts))
-            if env_state is not None:
-                self._env_state[i] = env_state(facts)
-            if rewards is not None:
-                rewards[i] = float(task.reward(facts))
-                failure[i] = bool(task.is_failure(facts))
-        return failure
 
     def _observation(self, images: dict[str, np.ndarray]) -> dict[str, Any]:
         obs: dict[str, Any] = {}
@@ -394,7 +458,7 @@ class TwinVectorEnv(gym.vector.VectorEnv):
                 np.float32
             )
         if self._has_environment_state:
-            obs["environment_state"] = self._env_state.copy()
+            obs["environment_state"] = self._env_state  # replaced, never written in place
         if self._obs_cameras:
             obs["pixels"] = images
         return obs
@@ -424,82 +488,3 @@ class TwinVectorEnv(gym.vector.VectorEnv):
     def _render_cameras(self) -> dict[str, np.ndarray]:
         self._images = self._render(self._obs_cameras) if self._obs_cameras else {}
         return self._images
-
-    def _batched_info(
-        self,
-        rows: np.ndarray,
-        stepped: tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None,
-    ) -> dict[str, Any]:
-        """Gymnasium's batched info: the reset info for reset twins, the step info otherwise."""
-        n = self.num_envs
-        mask = np.zeros(n, dtype=bool)
-        mask[rows] = True
-        success = np.where(mask, self._success, False)
-        info: dict[str, Any] = {info_keys.IS_SUCCESS: success, f"_{info_keys.IS_SUCCESS}": mask}
-        if stepped is not None:
-            step_rows, applied, clamped = stepped
-            step_mask = np.zeros(n, dtype=bool)
-            step_mask[step_rows] = True
-            if applied is not None and clamped is not None:
-                full = np.zeros((n, *applied.shape[1:]), dtype=applied.dtype)
-                full[step_rows] = applied
-                info[info_keys.ACTION_APPLIED] = full
-                info[f"_{info_keys.ACTION_APPLIED}"] = step_mask
-                full_clamped = np.zeros((n, *clamped.shape[1:]), dtype=bool)
-                full_clamped[step_rows] = clamped
-                info[info_keys.SAFETY_CLAMPED] = full_clamped
-                info[f"_{info_keys.SAFETY_CLAMPED}"] = step_mask.copy()
-        info[info_keys.FACTS] = _batch_dicts([self._facts[i] for i in rows], rows, n)
-        info[f"_{info_keys.FACTS}"] = mask.copy()
-        return info
-
-
-def _batch_dicts(dicts: list[dict[str, Any]], rows: np.ndarray, n: int) -> dict[str, Any]:
-    """Some envs' dicts as one dict of ``(n, ...)`` arrays with ``_key`` masks.
-
-    Gymnasium's ``VectorEnv._add_info`` layout, built one array per key rather than one
-    assignment per env and key.
-    """
-    out: dict[str, Any] = {}
-    first = dicts[0] if dicts else {}
-    if len(rows) == n and all(d.keys() == first.keys() for d in dicts):
-        # Every env, the same keys (a task's facts at every step): no per-env bookkeeping.
-        for key, value in first.items():
-            values = [d[key] for d in dicts]
-            if isinstance(value, dict):
-                out[key] = _batch_dicts(values, rows, n)
-            else:
-                out[key] = _stack(values)
-            out[f"_{key}"] = np.ones(n, dtype=bool)
-        return out
-    keys: list[str] = []
-    for d in dicts:
-        keys.extend(k for k in d if k not in keys)
-    for key in keys:
-        have = [j for j, d in enumerate(dicts) if key in d]
-        where = rows[have]
-        values = [dicts[j][key] for j in have]
-        if isinstance(values[0], dict):
-            out[key] = _batch_dicts(values, where, n)
-        else:
-            stacked = _stack(values)
-            full = np.zeros((n, *stacked.shape[1:]), dtype=stacked.dtype)
-            full[where] = stacked
-            out[key] = full
-        mask = np.zeros(n, dtype=bool)
-        mask[where] = True
-        out[f"_{key}"] = mask
-    return out
-
-
-def _stack(values: list[Any]) -> np.ndarray:
-    """Values of the envs as one array (an object array for what does not stack)."""
-    try:
-        stacked = np.asarray(values)
-    except ValueError:  # ragged arrays
-        stacked = np.empty(0, dtype=object)
-    if stacked.dtype == object:
-        stacked = np.empty(len(values), dtype=object)
-        for j, value in enumerate(values):
-            stacked[j] = value
-    return stacked

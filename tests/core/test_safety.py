@@ -52,3 +52,51 @@ def test_clamped_mask_reports_changed_joints():
 def test_non_positive_rate_limit_is_a_config_error():
     with pytest.raises(ConfigError, match="positive"):
         SafetyFilter(LOW, HIGH, np.zeros(6))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    # Fractions of each joint's range: mostly inside, sometimes past a limit.
+    frac=arrays(np.float64, (4, 6), elements=st.floats(-0.02, 1.02)),
+    step=st.one_of(st.just(np.inf), st.floats(0.5, 8.0)),
+    start=arrays(np.float64, (4, 6), elements=st.floats(0.0, 1.0)),
+)
+def test_apply_unchanged_is_apply_when_nothing_is_clamped(frac, step, start):
+    """The vector env's one-pass path: the same targets as apply() when it clamps nothing,
+    else None with nothing recorded (the next apply() sees the same previous targets)."""
+    targets, start = LOW + frac * (HIGH - LOW), LOW + start * (HIGH - LOW)
+    fast, full = (
+        SafetyFilter(LOW, HIGH, np.full(6, step)),
+        SafetyFilter(LOW, HIGH, np.full(6, step)),
+    )
+    fast.reset(start)
+    full.reset(start)
+    report = full.apply(targets.copy())
+    got = fast.apply_unchanged(targets.copy())
+    if np.array_equal(report.applied_rad, targets):
+        assert got is not None and np.array_equal(got, targets)
+    else:
+        assert got is None
+        np.testing.assert_array_equal(fast.apply(targets.copy()).applied_rad, report.applied_rad)
+
+
+def test_apply_unchanged_records_targets_inside_every_limit():
+    f = SafetyFilter(LOW, HIGH, np.full(6, 0.1))
+    f.reset(np.zeros((3, 6)))
+    inside = np.full((3, 6), 0.05)
+    got = f.apply_unchanged(inside)
+    np.testing.assert_array_equal(got, inside)
+    # Recorded: the rate limit now counts from 0.05, so 0.14 passes and 0.25 does not.
+    assert f.apply_unchanged(np.full((3, 6), 0.14)) is not None
+    assert f.apply_unchanged(np.full((3, 6), 0.25)) is None
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_apply_unchanged_never_passes_non_finite_targets(bad):
+    f = SafetyFilter(LOW, HIGH, np.full(6, np.inf))
+    f.reset(np.zeros((2, 6)))
+    targets = np.zeros((2, 6))
+    targets[1, 3] = bad
+    assert f.apply_unchanged(targets) is None
+    with pytest.raises(ActionError, match="non-finite"):
+        f.apply(targets)

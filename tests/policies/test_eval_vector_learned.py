@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 
 import lerobot_gym  # noqa: F401  (registers the ids)
@@ -50,7 +51,11 @@ def test_vectorised_eval_of_a_learned_policy_equals_sequential():
     kwargs = dict(n_episodes=3, seed=7, max_steps=6)
     sequential = evaluate_policy(make, factory, **kwargs)
     vector = evaluate_policy(make, factory, batch_size=2, **kwargs)
-    assert len(made) == 1 + 2
-    assert [(e.seed, e.steps, e.sum_reward) for e in vector.episodes] == [
-        (e.seed, e.steps, e.sum_reward) for e in sequential.episodes
+    assert len(made) == 1 + 1  # the vectorised run's one policy acts for both envs (batched)
+    # Batched inference rounds its matrix products differently: equal to 1e-5, not bitwise.
+    assert [(e.seed, e.steps) for e in vector.episodes] == [
+        (e.seed, e.steps) for e in sequential.episodes
     ]
+    assert [e.sum_reward for e in vector.episodes] == pytest.approx(
+        [e.sum_reward for e in sequential.episodes], abs=1e-5
+    )

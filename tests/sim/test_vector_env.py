@@ -47,6 +47,17 @@ def _assert_same(a, b, what: str) -> None:
     [
         # Reach: goals, environment_state, dense reward.
         ("lerobot_gym/SO101-Reach-v0", {"obs_type": "state", "max_episode_steps": 5}),
+        # Reach's batched evaluation with the sparse reward, and the one-pass safety check
+        # under a rate limit that clamps some steps and not others.
+        (
+            "lerobot_gym/SO101-Reach-v0",
+            {
+                "obs_type": "state",
+                "max_episode_steps": 5,
+                "reward_type": "sparse",
+                "max_relative_target": 40.0,
+            },
+        ),
         # PickCube: contacts through the world, cube props, joint deltas under a rate limit.
         (
             "lerobot_gym/SO101-PickCube-v0",
@@ -97,6 +108,25 @@ def test_same_trajectories_as_sync_vector_env_across_autoresets(env_id, kwargs):
     finally:
         batched.close()
         sync.close()
+
+
+def test_reach_evaluates_every_twin_in_one_call(monkeypatch):
+    """Reach's facts, rewards and success come from one batched evaluation per step, not from
+    a Python call per twin (the same values: the tests above compare them)."""
+    envs = lerobot_gym.make_vec("SO101-Reach-v0", num_envs=4, obs_type="state")
+    try:
+        task = envs.unwrapped.task
+
+        def per_twin(*args, **kwargs):
+            raise AssertionError("evaluated twin by twin")
+
+        monkeypatch.setattr(task, "evaluate", per_twin)
+        envs.reset(seed=0)
+        for action in _actions(envs.action_space, 3):
+            _, rewards, *_, info = envs.step(action)
+            assert rewards.shape == (4,) and info["facts"]["distance_m"].shape == (4,)
+    finally:
+        envs.close()
 
 
 def test_same_trajectories_as_single_envs_with_terminations():
