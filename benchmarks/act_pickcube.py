@@ -361,7 +361,7 @@ def train_and_evaluate(
 
 
 def _scale_learning_rate(checkpoint: Path, factor: float) -> None:
-    """Multiply a checkpoint's learning rates (config and optimizer state) before resuming it."""
+    """Scale a checkpoint's learning rates (config and optimizer state) in place, to resume."""
     import json
 
     config_path = checkpoint / "pretrained_model" / "config.json"
