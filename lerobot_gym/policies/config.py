@@ -47,6 +47,7 @@ __all__ = [
     "PolicyFeature",
     "config_class",
     "dataset_to_policy_features",
+    "parse_vision_backbone",
     "read_config",
 ]
 
@@ -57,6 +58,34 @@ OBS_IMAGES = "observation.images"
 ACTION = "action"
 FEATURE_TYPES = ("STATE", "VISUAL", "ENV", "ACTION", "REWARD", "LANGUAGE")
 NORM_MODES = ("MEAN_STD", "MIN_MAX", "IDENTITY", "QUANTILES", "QUANTILE10")
+#: blocks per stage of the BasicBlock ResNets a ``vision_backbone`` may name.
+RESNET_LAYERS = {"resnet10": (1, 1, 1, 1), "resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
+RESNET_WIDTH = 64  # torchvision's first-stage width; the stages are 1, 2, 4 and 8 times it
+
+
+def parse_vision_backbone(name: str) -> tuple[tuple[int, int, int, int], int]:
+    """``(blocks per stage, first-stage width)`` of a ``vision_backbone`` name.
+
+    ``resnet18`` and ``resnet34`` are torchvision's (width 64), the names LeRobot knows.
+    ``resnet10`` (one block per stage) and a ``_w<N>`` suffix (``resnet10_w16``: stages of 16,
+    32, 64 and 128 channels) are compact backbones for training from scratch on a CPU; LeRobot
+    cannot build them, so a checkpoint that uses one loads here only. The size lives in the
+    name, not in a new field, so ``config.json`` keeps LeRobot's keys.
+
+    Raises:
+        ConfigError: a name outside that grammar (the message names the flag).
+    """
+    base, sep, suffix = name.partition("_w")
+    width = RESNET_WIDTH
+    if sep:
+        width = int(suffix) if suffix.isdigit() else 0
+    if base not in RESNET_LAYERS or width < 16 or width % 16:
+        raise ConfigError(
+            f"vision_backbone {name!r} is not supported; use resnet18, resnet34 or resnet10, "
+            "optionally with a first-stage width that is a multiple of 16 "
+            "(--policy.vision_backbone=resnet10_w16)"
+        )
+    return RESNET_LAYERS[base], width
 
 
 @dataclass(frozen=True)
@@ -238,11 +267,7 @@ class ACTConfig(PolicyConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.vision_backbone not in ("resnet18", "resnet34"):
-            raise ConfigError(
-                f"vision_backbone {self.vision_backbone!r} is not supported; use resnet18 or "
-                "resnet34 (--policy.vision_backbone=resnet18)"
-            )
+        parse_vision_backbone(self.vision_backbone)
         if self.replace_final_stride_with_dilation:
             raise ConfigError(
                 "replace_final_stride_with_dilation needs a bottleneck ResNet (torchvision refuses "
@@ -337,11 +362,7 @@ class DiffusionConfig(PolicyConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.vision_backbone not in ("resnet18", "resnet34"):
-            raise ConfigError(
-                f"vision_backbone {self.vision_backbone!r} is not supported; use resnet18 or "
-                "resnet34 (--policy.vision_backbone=resnet18)"
-            )
+        parse_vision_backbone(self.vision_backbone)
         if self.prediction_type not in ("epsilon", "sample"):
             raise ConfigError(f"prediction_type must be epsilon or sample: {self.prediction_type}")
         if self.noise_scheduler_type not in ("DDPM", "DDIM"):

@@ -8,6 +8,9 @@ build the same modules under the same names, so a ``state_dict`` maps 1:1 both w
 Design decisions:
 
 * :class:`ResNet` is torchvision's ``ResNet`` with ``BasicBlock`` only (resnet18 and resnet34);
+  a ``width`` other than 64 and the one-block-per-stage ``resnet10`` are compact variants with
+  the same module names, for training from scratch on a CPU where ResNet-18 is too slow
+  (96x96 camera, batch 16: see ``benchmarks/act_pickcube.py``);
   initialisation follows torchvision (Kaiming-normal convolutions in ``fan_out`` mode, norm
   weights 1 and biases 0), so a backbone trained from scratch starts where torchvision's would.
 * ``norm_layer`` is a parameter, as in torchvision: ACT uses :class:`FrozenBatchNorm2d`
@@ -24,10 +27,12 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from lerobot_gym.policies.config import RESNET_LAYERS, RESNET_WIDTH, parse_vision_backbone
+
 __all__ = ["LAYERS", "BasicBlock", "FrozenBatchNorm2d", "ResNet", "resnet"]
 
-#: blocks per stage of the BasicBlock ResNets.
-LAYERS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
+#: blocks per stage of the BasicBlock ResNets (``resnet10`` is a compact, non-torchvision one).
+LAYERS = RESNET_LAYERS
 
 
 class FrozenBatchNorm2d(nn.Module):
@@ -108,20 +113,21 @@ class ResNet(nn.Module):
         layers: tuple[int, int, int, int],
         norm_layer: Callable[[int], nn.Module] = nn.BatchNorm2d,
         num_classes: int = 1000,
+        width: int = RESNET_WIDTH,
     ) -> None:
         super().__init__()
         self._norm_layer = norm_layer
-        self.inplanes = 64
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = norm_layer(64)
+        self.inplanes = width
+        self.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = norm_layer(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._make_layer(64, layers[0])
-        self.layer2 = self._make_layer(128, layers[1], stride=2)
-        self.layer3 = self._make_layer(256, layers[2], stride=2)
-        self.layer4 = self._make_layer(512, layers[3], stride=2)
+        self.layer1 = self._make_layer(width, layers[0])
+        self.layer2 = self._make_layer(2 * width, layers[1], stride=2)
+        self.layer3 = self._make_layer(4 * width, layers[2], stride=2)
+        self.layer4 = self._make_layer(8 * width, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512, num_classes)
+        self.fc = nn.Linear(8 * width, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -155,15 +161,20 @@ class ResNet(nn.Module):
         ]
 
     def features(self, x: Tensor) -> Tensor:
-        """The ``layer4`` feature map, (B, 512, H/32, W/32)."""
+        """The ``layer4`` feature map, (B, 8 x width, H/32, W/32): 512 channels in resnet18."""
         for module in self.trunk():
             x = module(x)
         return x
 
 
 def resnet(name: str, norm_layer: Callable[[int], nn.Module] = nn.BatchNorm2d) -> ResNet:
-    """``resnet18`` or ``resnet34`` from scratch (no pretrained weights: nothing is fetched)."""
-    return ResNet(LAYERS[name], norm_layer=norm_layer)
+    """A ResNet from scratch (no pretrained weights: nothing is fetched).
+
+    ``name`` is a ``vision_backbone``: ``resnet18``, ``resnet34``, or a compact ``resnet10`` /
+    ``resnet18_w32`` ... (:func:`~lerobot_gym.policies.config.parse_vision_backbone`).
+    """
+    layers, width = parse_vision_backbone(name)
+    return ResNet(layers, norm_layer=norm_layer, width=width)
 
 
 class LayerFourBackbone(nn.Module):
