@@ -120,3 +120,19 @@ def _jsonable(value: Any) -> Any:
     if callable(item):
         return item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def wandb_settings(cfg: dict[str, Any], config: dict[str, Any]) -> Any:
+    """W&B settings when ``--wandb.enable=true`` (``config``: the run's flags), else None."""
+    wandb = cfg.get("wandb", {})
+    if not wandb.get("enable"):
+        return None
+    from lerobot_gym.errors import ConfigError
+    from lerobot_gym.policies.train_log import WandbSettings
+
+    try:
+        return WandbSettings(
+            project=wandb["project"], entity=wandb["entity"], mode=wandb["mode"], config=config
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None

@@ -145,23 +145,14 @@ def build_config(cfg: dict[str, Any]) -> Any:
 
 def _wandb_settings(cfg: dict[str, Any], policy_type: str, dataset_root: str) -> Any:
     """W&B settings when ``--wandb.enable=true`` (the run's flags as its config), else None."""
-    wandb = cfg.get("wandb", {})
-    if not wandb.get("enable"):
-        return None
-    from lerobot_gym.errors import ConfigError
-    from lerobot_gym.policies.train_log import WandbSettings
-
-    config = {
-        "policy": {**cfg.get("policy", {}), "type": policy_type},
-        "dataset": {"root": str(dataset_root)},
-        **{k: cfg[k] for k in ("steps", "batch_size", "seed", "save_freq", "log_freq")},
-    }
-    try:
-        return WandbSettings(
-            project=wandb["project"], entity=wandb["entity"], mode=wandb["mode"], config=config
-        )
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    return common.wandb_settings(
+        cfg,
+        {
+            "policy": {**cfg.get("policy", {}), "type": policy_type},
+            "dataset": {"root": str(dataset_root)},
+            **{k: cfg[k] for k in ("steps", "batch_size", "seed", "save_freq", "log_freq")},
+        },
+    )
 
 
 def _previous_run(output_dir: Path) -> dict[str, Any]:

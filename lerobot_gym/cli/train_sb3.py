@@ -273,24 +273,15 @@ def train(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _wandb_settings(cfg: dict[str, Any], algorithm: str, env_id: str) -> Any:
     """W&B settings when ``--wandb.enable=true`` (the run's flags as its config), else None."""
-    wandb = cfg.get("wandb", {})
-    if not wandb.get("enable"):
-        return None
-    from lerobot_gym.errors import ConfigError
-    from lerobot_gym.policies.train_log import WandbSettings
-
-    config = {
-        "policy": {**cfg.get("policy", {}), "type": algorithm},
-        "env": {**cfg.get("env", {}), "id": env_id},
-        "train": dict(cfg.get("train", {})),
-        **{k: cfg[k] for k in ("steps", "batch_size", "seed", "save_freq", "eval_freq")},
-    }
-    try:
-        return WandbSettings(
-            project=wandb["project"], entity=wandb["entity"], mode=wandb["mode"], config=config
-        )
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    return common.wandb_settings(
+        cfg,
+        {
+            "policy": {**cfg.get("policy", {}), "type": algorithm},
+            "env": {**cfg.get("env", {}), "id": env_id},
+            "train": dict(cfg.get("train", {})),
+            **{k: cfg[k] for k in ("steps", "batch_size", "seed", "save_freq", "eval_freq")},
+        },
+    )
 
 
 def _logger(run_: _Run, step: int) -> Any:
