@@ -19,6 +19,12 @@ The policies run with their own default thread count (one torch intra-op thread 
 :mod:`lerobot_gym.policies.pretrained`); ``--policy.inference_threads=null`` measures torch's
 default instead (two threads on this machine), which is what a policy step cost before.
 
+Quiet re-run at the end of 2026-12-07 (load average 2.4, one training job on the other core;
+full run, default scheduling), p50 / p99 in ms, wall (CPU): ACT state, chunk 20: 0.00 / 2.29
+(2.29), the goal met; ACT temporal ensembling 1.61 / 3.25 (1.61 / 2.47); ACT 96x96 camera,
+chunk 20: 0.00 / 30.33 (30.14); diffusion DDIM 10: 0.14 / 39.98 (0.14 / 37.88). A ``--quick``
+run just before: ACT chunked p99 3.32 ms wall.
+
 Measured 2026-12-07 on the 2-core machine while six other agents ran training jobs (load
 average 14 to 18, so every wall figure below is the scheduler's more than the policy's), full
 runs (600 steps) under ``nice -n 5``, p50 / p99 in ms, wall (CPU):

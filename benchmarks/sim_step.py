@@ -33,6 +33,17 @@ load the wall-clock ratios are the noisier ones). The loops being compared are i
 the best of several short repeats is kept (a load spike spoils a repeat, not the figure). The
 load average is printed at the start and the end.
 
+Quiet re-run at the end of 2026-12-07 (full run, load average 2.4-2.7, one other job on the
+machine; every change of issue 12 in), wall / cpu:
+
+    SO101-Reach state env / raw mj_step      0.909 / 0.909   goal >= 0.90  (--quick: 0.899 / 0.859)
+    SO101-PickCube state env / raw mj_step   0.890 / 0.890   goal >= 0.90  (--quick: 0.878 / 0.877)
+    servo env / raw (servo's model)          0.699 / 0.699   goal >= 0.60
+    1-camera env / raw step-and-render       2.065 / 1.752   goal >= 0.90  (env culls the floor)
+    Aloha 4 cameras / 1 camera (cost)        2.637 / 2.644   goal <= 2.0   (culling off: 2.944)
+      same, render_workers=2                 2.619 / 2.621   (a --quick run: 2.055 wall)
+    4-camera env, culling on / off           1.127 / 1.127   (speed-up)
+
 Measured (2026-12-07, two full runs, 2-core machine shared with other agents' jobs, load
 average 9.8-13.5, software GL via llvmpipe). CPU-time ratios are the ones to trust under that
 load; the wall-clock ones moved by up to +-0.3 between runs (run 2 shown, run 1 in brackets):
