@@ -48,6 +48,12 @@ it costs 3.7x more CPU per env step: more CPU than two cores' share of the load 
 CPU-time figures move with the load too, less: the calling thread's CPU includes its waits
 for a descheduled pool thread.
 
+Quiet re-run at the end of 2026-12-07 (load average 0.1-1.0, nothing else running), every
+change of issue 12 in: ``--quick``: batched / physics limit 0.877 (goal 0.85), / AsyncVectorEnv(2)
+4.22x, camera 0.80x (render_workers=2: 1.03x; goal 3x); full run right after: 0.808, 4.26x,
+camera 1.03x (render_workers=2: 1.34x). The state ratio straddles its goal between runs; the
+camera ratio is far from it (see the analysis below).
+
 Measured (2026-12-07, ``--quick``, 2-core machine, llvmpipe), before this session's changes
 (commit 622daf6, load average 1.5-2.4, one other process busy):
 
