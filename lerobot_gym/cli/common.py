@@ -20,7 +20,7 @@ from typing import Any
 import gymnasium as gym
 
 from lerobot_gym import registry
-from lerobot_gym.cli.args import UsageError
+from lerobot_gym.cli.args import Flag, UsageError
 from lerobot_gym.errors import UnknownEnvIdError
 from lerobot_gym.registry import EnvConfig
 
@@ -120,6 +120,21 @@ def _jsonable(value: Any) -> Any:
     if callable(item):
         return item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+#: The training commands' ``--wandb.*`` flags (LeRobot's names), read by :func:`wandb_settings`.
+WANDB_FLAGS = (
+    Flag("wandb.enable", False, "also log to Weights & Biases (the wandb extra)", bool),
+    Flag("wandb.project", "lerobot_gym", "W&B project", str),
+    Flag("wandb.entity", None, "W&B team or user (default: yours)", str, True),
+    Flag(
+        "wandb.mode",
+        None,
+        "online, offline (no network; `wandb sync` later) or disabled; default: WANDB_MODE",
+        str,
+        True,
+    ),
+)
 
 
 def wandb_settings(cfg: dict[str, Any], config: dict[str, Any]) -> Any:

@@ -50,16 +50,7 @@ PARSER = CommandParser(
         Flag("seed", 1000, "seed of torch, numpy and the sampler", int),
         Flag("resume", False, "continue the run in --output_dir from its last checkpoint", bool),
         Flag("num_threads", None, "torch CPU threads (default: torch's choice)", int, True),
-        Flag("wandb.enable", False, "also log to Weights & Biases (the wandb extra)", bool),
-        Flag("wandb.project", "lerobot_gym", "W&B project", str),
-        Flag("wandb.entity", None, "W&B team or user (default: yours)", str, True),
-        Flag(
-            "wandb.mode",
-            None,
-            "online, offline (no network; `wandb sync` later) or disabled; default: WANDB_MODE",
-            str,
-            True,
-        ),
+        *common.WANDB_FLAGS,
     ),
     open_groups={
         "policy": "config fields of the policy by LeRobot's names (chunk_size, dim_model ...)",

@@ -103,16 +103,7 @@ PARSER = CommandParser(
             "output_dir", None, "where to write (default: outputs/train/<date>/<time>_<env>)", str
         ),
         Flag("resume", False, "continue from OUTPUT_DIR/checkpoints/last", bool),
-        Flag("wandb.enable", False, "also log to Weights & Biases (the wandb extra)", bool),
-        Flag("wandb.project", "lerobot_gym", "W&B project", str),
-        Flag("wandb.entity", None, "W&B team or user (default: yours)", str, True),
-        Flag(
-            "wandb.mode",
-            None,
-            "online, offline (no network; `wandb sync` later) or disabled; default: WANDB_MODE",
-            str,
-            True,
-        ),
+        *common.WANDB_FLAGS,
     ),
     open_groups={"env": common.ENV_GROUP_HELP, "policy": "SB3 algorithm keywords"},
     examples=(
