@@ -32,6 +32,7 @@ except ImportError:  # numpy < 2
     from numpy.core import umath as _umath  # type: ignore[no-redef]
 # numpy's stubs omit umath.clip.
 clip_ufunc: np.ufunc = _umath.clip  # type: ignore[attr-defined]
+_F64 = np.dtype(np.float64)
 
 
 # Not frozen: a frozen dataclass costs about a microsecond more to build, once per step.
@@ -191,7 +192,8 @@ class SafetyFilter:
         the targets are for; the others keep their previous targets.
         """
         targets = targets_rad
-        if type(targets) is not np.ndarray or targets.dtype != np.float64:
+        # `is`, not `!=`: comparing a dtype with np.float64 converts the type on every call.
+        if type(targets) is not np.ndarray or targets.dtype is not _F64:
             targets = np.asarray(targets_rad, dtype=np.float64)
         if rows is None and targets.ndim == 1:
             return self._apply_one(targets)
@@ -217,11 +219,17 @@ class SafetyFilter:
         previous = self._previous
         if self._rate_limited and previous is not None:
             safe = clip_ufunc(safe, previous - self.max_step_rad, previous + self.max_step_rad)
-        # The finite check and the clamp report from one dot product: NaN propagates through
-        # the clip and an infinite target is clamped to a finite limit, so any non-finite
-        # target makes the squared change NaN or inf, which fails `<=` and takes the exact
-        # check. Most commands are not clamped at all: when the squared change is below the
-        # tolerance squared, no single joint's can exceed it and the per-joint test is skipped.
+        # Most commands are not clamped at all: the clamped targets equal the requested ones,
+        # which two lists of Python floats tell in one comparison (a third of the subtraction
+        # and dot product below). NaN propagates through the clip and never equals itself, and
+        # an infinite target is clamped to a finite limit, so a non-finite target never passes.
+        if safe.tolist() == targets.tolist():
+            self._previous = safe
+            return SafetyReport(safe, np.zeros(len(safe), dtype=bool), True)
+        # The finite check and the clamp report from one dot product: a non-finite target
+        # makes the squared change NaN or inf, which fails `<=` and takes the exact check.
+        # When the squared change is below the tolerance squared, no single joint's can exceed
+        # it and the per-joint test is skipped.
         change = safe - targets
         squared = change.dot(change)
         if squared <= 1e-12:

@@ -93,6 +93,7 @@ class MujocoBackend:
             model_path=model_path,
             render_workers=render_workers,
             knobs=knobs,
+            shared=False,  # stepped, read and queried by the env's thread alone
         )
         self.knobs = knobs if knobs is not None and knobs.any else None
         self.signals = SignalKnobs(self.knobs) if self.knobs is not None else None

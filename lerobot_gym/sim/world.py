@@ -5,7 +5,9 @@ scene only through this small surface (named bodies, sites and geoms), so they s
 of how the backend assembled the model.
 
 When an emulator steps the same ``MjData`` from its own thread, the world is given the scene's
-lock and every query holds it, so a task never reads a half-written step.
+lock and every query holds it, so a task never reads a half-written step. Without a lock (the
+MuJoCo backend's scene, which only the env's thread touches) the per-step queries skip the
+``with`` altogether: entering even a null context costs about as much as the copy it guards.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ class MujocoWorld:
     Args:
         model: the compiled model.
         data: its data.
-        lock: held by every query (the scene's, when another thread steps ``data``).
+        lock: held by every query (the scene's, when another thread steps ``data``); None:
+            only the caller's thread touches ``data``.
     """
 
     def __init__(
@@ -37,7 +40,8 @@ class MujocoWorld:
         lock: threading.RLock | None = None,
     ) -> None:
         self.model, self.data = model, data
-        self._lock: Any = lock if lock is not None else contextlib.nullcontext()
+        self._lock = lock  # the per-step queries test it; the rest use _guard
+        self._guard: Any = lock if lock is not None else contextlib.nullcontext()
         self._geom_ids: dict[tuple[str, ...], frozenset[int]] = {}
         self._geom_id_lists: dict[tuple[str, ...], tuple[int, ...]] = {}
         # Named access (data.body(name)) costs microseconds per call; tasks read a few poses on
@@ -71,6 +75,8 @@ class MujocoWorld:
         row = self._pos_rows.get(name)
         if row is None:
             row = self._pos_rows[name] = self._xpos[self._body(name)]
+        if self._lock is None:
+            return row.copy()
         with self._lock:
             return row.copy()
 
@@ -79,6 +85,8 @@ class MujocoWorld:
         row = self._quat_rows.get(name)
         if row is None:
             row = self._quat_rows[name] = self._xquat[self._body(name)]
+        if self._lock is None:
+            return row.copy()
         with self._lock:
             return row.copy()
 
@@ -87,12 +95,14 @@ class MujocoWorld:
         row = self._site_rows.get(name)
         if row is None:
             row = self._site_rows[name] = self._site_xpos[self._site(name)]
+        if self._lock is None:
+            return row.copy()
         with self._lock:
             return row.copy()
 
     def site_xmat(self, name: str) -> np.ndarray:
         """World rotation matrix (3x3) of a site (copy)."""
-        with self._lock:
+        with self._guard:
             return self._site_xmat[self._site(name)].reshape(3, 3).copy()
 
     def place(self, name: str, placement: Any) -> None:
@@ -101,7 +111,7 @@ class MujocoWorld:
         Bodies with a free joint get their joint's qpos set (and velocity zeroed); mocap bodies
         get ``mocap_pos``/``mocap_quat``.
         """
-        with self._lock:
+        with self._guard:
             self._place(name, placement)
 
     def _place(self, name: str, placement: Any) -> None:
@@ -142,10 +152,13 @@ class MujocoWorld:
     def touching(self, geoms: frozenset[int]) -> set[int]:
         """Ids of every geom in contact with any geom of ``geoms`` (one pass over contacts)."""
         found: set[int] = set()
-        with self._lock:
-            # MjData.contact holds exactly the ncon active contacts: no ncon read or slice
-            # (each a bindings call; this runs every step of the cube tasks).
+        # MjData.contact holds exactly the ncon active contacts: no ncon read or slice (each a
+        # bindings call; this runs every step of the cube tasks).
+        if self._lock is None:
             pairs = self.data.contact.geom.tolist()
+        else:
+            with self._lock:
+                pairs = self.data.contact.geom.tolist()
         for g1, g2 in pairs:
             if g1 in geoms:
                 found.add(g2)
@@ -155,7 +168,7 @@ class MujocoWorld:
 
     def in_contact(self, geoms_a: frozenset[int], geoms_b: frozenset[int]) -> bool:
         """Whether any active contact touches one geom of each set."""
-        with self._lock:
+        with self._guard:
             pairs = self.data.contact.geom.tolist()  # exactly the ncon active contacts
         # A handful of contacts: plain set lookups beat vectorised numpy here by ~10x.
         for g1, g2 in pairs:

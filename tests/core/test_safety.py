@@ -100,3 +100,29 @@ def test_apply_unchanged_never_passes_non_finite_targets(bad):
     assert f.apply_unchanged(targets) is None
     with pytest.raises(ActionError, match="non-finite"):
         f.apply(targets)
+
+
+@pytest.mark.parametrize("step", [np.inf, 0.05])
+def test_exact_and_clamped_say_what_the_filter_changed(step):
+    # `exact` (every target sent as asked) and the per-joint `clamped` report, including the
+    # changes too small to report as clamps and a signed zero, which is no change.
+    f = SafetyFilter(LOW, HIGH, np.full(6, step))
+    inside = (LOW + HIGH) / 2
+    f.reset(inside)
+    report = f.apply(inside.copy())
+    assert report.exact and not report.clamped.any()
+    np.testing.assert_array_equal(report.applied_rad, inside)
+    zero = inside.copy()
+    zero[1] = -0.0 if inside[1] == 0.0 else inside[1]
+    assert f.apply(zero).exact
+    tiny = inside.copy()
+    tiny[3] = HIGH[3] if np.isinf(step) else inside[3] + step
+    tiny[3] = np.nextafter(tiny[3], np.inf)  # one ulp past the limit: clamped, not reported
+    report = f.apply(tiny)
+    assert not report.exact and not report.clamped.any()
+    assert report.applied_rad[3] < tiny[3]
+    f.reset(inside)
+    far = inside.copy()
+    far[4] = HIGH[4] + 1.0
+    report = f.apply(far)
+    assert not report.exact and report.clamped.tolist() == [False] * 4 + [True, False]

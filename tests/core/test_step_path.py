@@ -12,6 +12,7 @@ import pytest
 
 import lerobot_gym  # noqa: F401  (registers the ids)
 from lerobot_gym.errors import ActionError
+from lerobot_gym.tasks.scripted.cube import PickCubePolicy
 
 
 def _actions(env: gym.Env, n: int) -> list[np.ndarray]:
@@ -114,3 +115,39 @@ def test_every_float_dtype_sends_the_targets_of_its_float64_value(dtype):
     env.step(action)
     expected = np.clip(robot.from_user(action.astype(np.float64)), robot.lower_rad, robot.upper_rad)
     np.testing.assert_array_equal(env.unwrapped.joint_targets_rad, expected)
+
+
+def test_pick_cube_facts_are_the_physics_read_directly():
+    # The cube task's per-step facts (their reads cut for issue 12) against MjData read the
+    # plain way, bit for bit, along the scripted grasp and lift (the jaws touch the cube).
+    env = gym.make("lerobot_gym/SO101-PickCube-v0", obs_type="state")
+    base = env.unwrapped
+    obs, info = env.reset(seed=4)
+    policy = PickCubePolicy(env)
+    policy.reset(obs, info)
+    model, data, robot = base.backend.model, base.backend.data, base.robot
+    cube_body, cube_geom = model.body("cube").id, model.geom("cube").id
+    site = model.site(robot.arms[0].gripper_site).id
+    pads = {model.geom(name).id for name in robot.arms[0].pad_geoms}
+    seen = set()
+    for _ in range(150):
+        obs, reward, terminated, truncated, info = env.step(policy(obs))
+        facts = info["facts"]
+        tcp, cube = data.site_xpos[site].copy(), data.xpos[cube_body].copy()
+        d = tcp - cube
+        on_cube = set()
+        for g1, g2 in data.contact.geom[: data.ncon].tolist():
+            if cube_geom in (g1, g2):
+                on_cube.add(g2 if g1 == cube_geom else g1)
+        np.testing.assert_array_equal(facts["tcp_pos"], tcp)
+        np.testing.assert_array_equal(facts["cube_pos"], cube)
+        np.testing.assert_array_equal(facts["cube_quat"], data.xquat[cube_body])
+        assert facts["cube_height_m"] == float(cube[2]) - 0.0125 - robot.table_height_m
+        assert facts["tcp_to_cube_m"] == float(np.sqrt(d @ d))
+        assert facts["touching_cube"] == bool(on_cube & pads)
+        assert facts["grasped"] == (pads <= on_cube)
+        assert reward == base.task.reward(facts)
+        seen.add((facts["touching_cube"], facts["grasped"]))
+        if terminated or truncated:
+            break
+    assert {(False, False), (True, True)} <= seen  # both sides of the contact facts were met
