@@ -80,6 +80,15 @@ class Controller:
         """The action (boundary units, float32) that would produce ``targets_rad``."""
         raise NotImplementedError
 
+    def interior(
+        self, lower_rad: np.ndarray, upper_rad: np.ndarray
+    ) -> tuple[list[float], list[float]] | None:
+        """Bounds of the float32 actions whose targets need no check or clamp (None: none).
+
+        Only absolute controllers have them (:meth:`JointPositionController.interior`).
+        """
+        return None
+
 
 class JointPositionController(Controller):
     """Absolute joint targets in boundary units (degrees, gripper 0..100 for the SO-101)."""
@@ -119,6 +128,56 @@ class JointPositionController(Controller):
         return spaces.Box(
             low=low.astype(np.float32), high=high.astype(np.float32), dtype=np.float32
         )
+
+    def interior(
+        self, lower_rad: np.ndarray, upper_rad: np.ndarray
+    ) -> tuple[list[float], list[float]] | None:
+        """Per joint, the float32 actions that need no check and no clamp: ``(low, high)``.
+
+        A float32 action whose every value ``v`` has ``low[j] <= v <= high[j]`` lies in the
+        action space and the strict ranges, and :meth:`step_targets` turns it into targets
+        inside ``[lower_rad, upper_rad]`` (so a safety filter with those limits and no rate
+        limit sends them unchanged). The bounds are the space's, moved inward by the few ulps
+        where the unit conversion's rounding would leave the limits; None if a joint has no
+        such value. A NaN passes no comparison, an inf lies outside.
+        """
+        scale, offset = self.robot.user_affine
+        space = self.action_space
+        strict = {i: (low - 1e-6, high + 1e-6) for i, _, low, high in self._strict}
+        lows, highs = [], []
+        for j in range(len(scale)):
+            s, o = float(scale[j]), float(offset[j])
+            lo_rad, hi_rad = float(lower_rad[j]), float(upper_rad[j])
+            lo_user, hi_user = strict.get(j, (-np.inf, np.inf))
+
+            def ok(
+                v: np.float32,
+                s: float = s,
+                o: float = o,
+                lo_rad: float = lo_rad,
+                hi_rad: float = hi_rad,
+                lo_user: float = lo_user,
+                hi_user: float = hi_user,
+            ) -> bool:
+                value = float(v)
+                target = (value - o) / s  # step_targets' subtraction and division, in float64
+                return lo_rad <= target <= hi_rad and lo_user <= value <= hi_user
+
+            bounds = []
+            for start, toward in ((space.low[j], np.inf), (space.high[j], -np.inf)):
+                v = np.float32(start)
+                for _ in range(64):  # rounding moves the edge by a few ulps at most
+                    if ok(v):
+                        break
+                    v = np.nextafter(v, np.float32(toward))
+                else:
+                    return None
+                bounds.append(float(v))
+            if bounds[0] > bounds[1]:
+                return None
+            lows.append(bounds[0])
+            highs.append(bounds[1])
+        return lows, highs
 
     def check(self, action: Any) -> np.ndarray:
         arr = super().check(action)

@@ -26,6 +26,7 @@ the backend is: ``core/`` never imports ``sim/``, and ``gym.make`` passes the tw
 from __future__ import annotations
 
 import dataclasses
+from operator import le as _le
 from typing import Any, cast
 
 import gymnasium as gym
@@ -169,6 +170,12 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         if max_relative_target is not None:
             max_step = np.array([j.delta_from_user(max_relative_target) for j in robot.joints])
         self.safety = SafetyFilter(robot.lower_rad, robot.upper_rad, max_step)
+        # The per-step path for float32 actions inside the controller's interior (step()).
+        self._interior = None
+        if not self.safety.rate_limited:
+            self._interior = controller.interior(robot.lower_rad, robot.upper_rad)
+        self._action_shape = controller.action_space.shape
+        self._affine = robot.user_affine
         self._kinematics_factory = kinematics_factory
         self._kinematics: dict[str, Kinematics] = {}
         self._ctx: TaskContext | None = None  # what tasks see; rebuilt at every reset
@@ -253,36 +260,60 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         if self._targets_rad is None:
             raise gym.error.ResetNeeded("call env.reset() before env.step()")
         previous = self._targets_rad
-        report = self.safety.apply(self.controller.step_targets(action, previous))
+        box = self._interior
+        if (
+            box is not None
+            and type(action) is np.ndarray
+            and action.dtype is _F32
+            and action.shape == self._action_shape
+            and all(map(_le, box[0], values := action.tolist()))
+            and all(map(_le, values, box[1]))
+        ):
+            # A float32 action inside the controller's interior: inside the action space and
+            # the strict ranges, and its targets inside the joint limits with no rate limit, so
+            # the controller's check and the safety filter would pass it unchanged (exact, no
+            # clamp; a NaN fails the comparisons, an inf lies outside). The same conversion as
+            # JointPositionController.step_targets; the action itself is what was applied.
+            scale, offset = self._affine
+            targets = action - offset
+            targets /= scale
+            self.safety.accept(targets)
+            clamped = np.zeros(len(targets), dtype=bool)
+            applied = action.copy()
+        else:
+            report = self.safety.apply(self.controller.step_targets(action, previous))
+            targets, clamped = report.applied_rad, report.clamped
+            low, high = self._action_bounds
+            echo = report.exact and self._echo_action and type(action) is np.ndarray
+            if echo and action.dtype is _F32:
+                # Absolute targets sent exactly as asked: the action itself was applied
+                # (clipped: a float32 bound rounds the limit), not its round trip through the
+                # units.
+                applied = clip_ufunc(action, low, high)
+            else:
+                applied = self.controller.action_for_targets(targets, previous)
+                applied = clip_ufunc(applied, low, high)
         try:
-            self.backend.command(report.applied_rad)
+            self.backend.command(targets)
             state = self.backend.read(self._obs_cameras)
         except BaseException:
             self._targets_rad = None  # the next step must come after a reset
             self.backend.fail_safe()
             raise
-        self._targets_rad = report.applied_rad
+        self._targets_rad = targets
         assert self._ctx is not None  # set by reset(), like _targets_rad
-        facts = self.task.evaluate(self._ctx, state)
+        task = self.task
+        facts = task.evaluate(self._ctx, state)
         self._last_state, self._last_facts = state, facts
-        success = bool(self.task.is_success(facts))
-        terminated = (success and self.terminate_on_success) or bool(self.task.is_failure(facts))
-        low, high = self._action_bounds
-        echo = report.exact and self._echo_action and type(action) is np.ndarray
-        if echo and action.dtype is _F32:
-            # Absolute targets sent exactly as asked: the action itself was applied (clipped:
-            # a float32 bound rounds the limit), not its round trip through the units.
-            applied = clip_ufunc(action, low, high)
-        else:
-            targets = report.applied_rad
-            applied = clip_ufunc(self.controller.action_for_targets(targets, previous), low, high)
+        success = bool(task.is_success(facts))
+        terminated = (success and self.terminate_on_success) or bool(task.is_failure(facts))
         info = {
             info_keys.IS_SUCCESS: success,
             info_keys.ACTION_APPLIED: applied,
-            info_keys.SAFETY_CLAMPED: report.clamped,
+            info_keys.SAFETY_CLAMPED: clamped,
             info_keys.FACTS: facts,
         }
-        reward = float(self.task.reward(facts))
+        reward = float(task.reward(facts))
         return self._observation(state, facts), reward, terminated, False, info
 
     def render(self) -> np.ndarray | None:

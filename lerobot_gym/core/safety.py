@@ -149,6 +149,20 @@ class SafetyFilter:
         self._rate_limited = bool(np.isfinite(self.max_step_rad).any())
         self._previous: np.ndarray | None = None
 
+    @property
+    def rate_limited(self) -> bool:
+        """Whether a per-step bound applies (then targets depend on the previous ones)."""
+        return self._rate_limited
+
+    def accept(self, targets_rad: np.ndarray) -> None:
+        """Record float64 targets the caller proved :meth:`apply` sends unchanged.
+
+        The env's per-step path for an action inside its controller's interior
+        (:meth:`~lerobot_gym.core.controller.Controller.interior`): finite targets inside the
+        limits, with no rate limit, which :meth:`apply` would report as exact and unclamped.
+        """
+        self._previous = targets_rad
+
     def reset(self, current_rad: np.ndarray, rows: np.ndarray | None = None) -> None:
         """Start a new episode from the arm's present targets (clamped into the limits).
 

@@ -11,7 +11,11 @@ import numpy as np
 import pytest
 
 import lerobot_gym  # noqa: F401  (registers the ids)
+from lerobot_gym.core.controller import JointPositionController
+from lerobot_gym.core.safety import SafetyFilter
 from lerobot_gym.errors import ActionError
+from lerobot_gym.robots.aloha.spec import ALOHA
+from lerobot_gym.robots.so101.spec import SO101
 from lerobot_gym.tasks.scripted.cube import PickCubePolicy
 
 
@@ -151,3 +155,45 @@ def test_pick_cube_facts_are_the_physics_read_directly():
         if terminated or truncated:
             break
     assert {(False, False), (True, True)} <= seen  # both sides of the contact facts were met
+
+
+@pytest.mark.parametrize("robot", [SO101, ALOHA], ids=["so101", "aloha"])
+def test_the_controllers_interior_is_the_actions_safety_leaves_alone(robot):
+    # The env skips the controller's check and the safety filter for float32 actions inside
+    # the interior; each bound must be a value both pass unchanged, and the next float32 value
+    # outward must not be (or must be the action space's own bound).
+    controller = JointPositionController(robot)
+    box = controller.interior(robot.lower_rad, robot.upper_rad)
+    assert box is not None
+    scale, offset = robot.user_affine
+    space = controller.action_space
+    f = SafetyFilter(robot.lower_rad, robot.upper_rad, np.full(len(robot.joints), np.inf))
+
+    def passes(j: int, value: np.float32) -> bool:
+        action = ((space.low.astype(np.float64) + space.high) / 2).astype(np.float32)
+        action[j] = value
+        if not space.contains(action):
+            return False
+        try:
+            targets = controller.step_targets(action, robot.home_rad)
+        except ActionError:  # a strict joint out of its range
+            return False
+        report = f.apply(targets)
+        expected = (np.float64(value) - offset[j]) / scale[j]
+        return bool(report.exact) and report.applied_rad[j] == expected
+
+    for j, (low, high) in enumerate(zip(*box, strict=True)):
+        low32, high32 = np.float32(low), np.float32(high)
+        assert float(low32) == low and float(high32) == high  # float32 values
+        assert passes(j, low32) and passes(j, high32)
+        assert low32 == space.low[j] or not passes(j, np.nextafter(low32, np.float32(-np.inf)))
+        assert high32 == space.high[j] or not passes(j, np.nextafter(high32, np.float32(np.inf)))
+
+
+def test_no_interior_under_a_rate_limit_or_for_deltas():
+    # Targets then depend on the previous ones: every action takes the full checks.
+    assert (
+        gym.make("lerobot_gym/SO101-Reach-v0", max_relative_target=5.0).unwrapped._interior is None
+    )
+    delta = gym.make("lerobot_gym/SO101-Reach-v0", control_mode="joint_delta").unwrapped
+    assert delta._interior is None
