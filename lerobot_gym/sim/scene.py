@@ -179,18 +179,30 @@ class Scene:
             raise NotConnectedError("the simulation is not built yet; call env.reset() first")
         return self.model, self.data
 
-    def reset(self, joint_positions_rad: np.ndarray, world_init: dict[str, Any] | None) -> None:
-        """Everything at rest: the robot at a pose (targets equal to it), props placed."""
+    def reset(
+        self,
+        joint_positions_rad: np.ndarray,
+        world_init: dict[str, Any] | None,
+        *,
+        forward: bool = True,
+    ) -> None:
+        """Everything at rest: the robot at a pose (targets equal to it), props placed.
+
+        ``forward=False`` sets the state alone (``mjSTATE_INTEGRATION``: nothing of it comes
+        from the forward pass) and leaves the derived fields stale: for a caller that copies
+        the state out and runs the forward pass itself (the batched vector env's resets).
+        """
         model, data = self.require()
         with self.lock:
             mujoco.mj_resetData(model, data)
             data.qpos[self.qpos_adr] = joint_positions_rad
             data.ctrl[self.actuators] = joint_positions_rad
             _follow_joint_couplings(model, data)
-            self.place(world_init)
-            mujoco.mj_forward(model, data)
+            self.place(world_init, forward=False)
+            if forward:
+                mujoco.mj_forward(model, data)
 
-    def place(self, world_init: dict[str, Any] | None) -> None:
+    def place(self, world_init: dict[str, Any] | None, *, forward: bool = True) -> None:
         """Place the task's props (name -> placement, see ``MujocoWorld.place``), at rest."""
         model, data = self.require()
         assert self.world is not None  # built with the model
@@ -201,7 +213,8 @@ class Scene:
                     pos, quat = placement
                     placement = (np.asarray(pos, dtype=np.float64) + np.array([0, 0, lift]), quat)
                 self.world.place(name, placement)
-            mujoco.mj_forward(model, data)
+            if forward:
+                mujoco.mj_forward(model, data)
 
     def render(self, camera: str, height: int, width: int) -> np.ndarray:
         """Render an MJCF camera of the present state offscreen (HxWx3 uint8)."""

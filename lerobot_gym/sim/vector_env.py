@@ -92,7 +92,7 @@ from mujoco.batch import Batch
 from lerobot_gym.core import info as info_keys
 from lerobot_gym.core.controller import JointPositionController
 from lerobot_gym.core.env import RobotEnv, check_reset_options, draw_reset_sample
-from lerobot_gym.core.safety import SafetyFilter
+from lerobot_gym.core.safety import SafetyFilter, clip_ufunc
 from lerobot_gym.core.task import TaskContext
 from lerobot_gym.errors import ConfigError
 from lerobot_gym.sim.backend import MujocoBackend
@@ -102,6 +102,7 @@ from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer, tiled_renderer
 from lerobot_gym.sim.vector_tasks import TwinEvaluation
 
 _INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
+_F32 = np.dtype(np.float32)
 _POSE_FIELDS = ("xpos", "xquat", "site_xpos", "site_xmat")
 
 
@@ -178,6 +179,8 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         # step()'s one-pass action check applies to absolute joint targets (module docstring).
         self._fast_actions = type(template.controller) is JointPositionController
         self._actions_shape = self.action_space.shape
+        self._affine = self.robot.user_affine
+        self._n_fact_keys = 0  # facts of a batched evaluation (their `_key` masks in step())
         self._epoch = [0]  # bumped at every step: every world's MjData copy is then stale
         self._success = np.zeros(num_envs, dtype=bool)
         self._env_state = np.zeros((num_envs, self.task.environment_state_dim), dtype=np.float32)
@@ -339,25 +342,34 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         """
         n = self.num_envs
         applied = None
+        low, high = self._action_bounds
         if (
             self._fast_actions
             and type(actions) is np.ndarray
             and actions.shape == self._actions_shape
             and actions.dtype.kind == "f"
         ):
-            # JointPositionController.targets is from_user; float32 upcasts in its subtraction
-            # exactly as check_batch's astype would.
-            applied = self.safety.apply_unchanged(self.robot.from_user(actions))
+            # JointPositionController.targets is from_user (inlined: the same subtraction and
+            # division); float32 upcasts in the subtraction exactly as check_batch's astype.
+            scale, offset = self._affine
+            targets = actions - offset
+            targets /= scale
+            applied = self.safety.apply_unchanged(targets)
         if applied is None:
             checked = self.controller.check_batch(actions, n)
             report = self.safety.apply(self.controller.targets(checked, self._targets), None)
             applied, clamped = report.applied_rad, report.clamped
+            applied_actions = self.controller.action_for_targets(applied, self._targets)
         else:
             clamped = np.zeros(applied.shape, dtype=bool)
-        low, high = self._action_bounds
-        applied_actions = np.minimum(
-            np.maximum(self.controller.action_for_targets(applied, self._targets), low), high
-        )
+            if actions.dtype is _F32:
+                # Every target sent exactly as asked: each float32 action is itself the action
+                # applied, as the single env reports it (RobotEnv.step), not its round trip
+                # through the units.
+                applied_actions = actions
+            else:
+                applied_actions = self.controller.action_for_targets(applied, self._targets)
+        applied_actions = clip_ufunc(applied_actions, low, high)  # a new array: the caller's
         self._ctrl[:, self._ctrl_index] = applied
         self._batch.step(nstep=self._substeps)
         self._targets[:] = applied
@@ -372,19 +384,20 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         else:
             truncated = np.zeros(n, dtype=bool)
         self._autoreset = terminated | truncated
-        images = self._render_cameras()
+        images = self._render_cameras() if self._obs_cameras else {}
         success = self._success  # replaced, never written in place
-        ones = list(np.ones((4, n), dtype=bool))
+        # One allocation for every `_key` mask of the info and its facts.
+        masks = list(np.ones((4 + self._n_fact_keys, n), dtype=bool))
         info: dict[str, Any] = {
             info_keys.IS_SUCCESS: success,
-            f"_{info_keys.IS_SUCCESS}": ones[0],
+            f"_{info_keys.IS_SUCCESS}": masks[0],
             info_keys.ACTION_APPLIED: applied_actions,
-            f"_{info_keys.ACTION_APPLIED}": ones[1],
+            f"_{info_keys.ACTION_APPLIED}": masks[1],
             info_keys.SAFETY_CLAMPED: clamped,
-            f"_{info_keys.SAFETY_CLAMPED}": ones[2],
+            f"_{info_keys.SAFETY_CLAMPED}": masks[2],
         }
-        info[info_keys.FACTS] = self._facts_info(self._all_rows)
-        info[f"_{info_keys.FACTS}"] = ones[3]
+        info[info_keys.FACTS] = self._facts_info(self._all_rows, masks[4:])
+        info[f"_{info_keys.FACTS}"] = masks[3]
         return self._observation(images), rewards, terminated, truncated, info
 
     def render(self) -> tuple[np.ndarray, ...] | None:
@@ -431,7 +444,8 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
             rng = self._rngs[i]
             assert rng is not None  # seeded by reset() before any twin is reset
             sample = draw_reset_sample(self.robot, self.task, rng, options)
-            scene.reset(sample.joint_positions_rad, sample.world_init)
+            # The state alone: the batch's forward pass below computes the rest for every row.
+            scene.reset(sample.joint_positions_rad, sample.world_init, forward=False)
             mujoco.mj_getState(model, data, state[i], _INTEGRATION)
             starts[k] = sample.joint_positions_rad
             self._ctxs[i] = TaskContext(
@@ -452,11 +466,12 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
     def _observation(self, images: dict[str, np.ndarray]) -> dict[str, Any]:
         obs: dict[str, Any] = {}
         if self._state_bounds is not None:
+            # The single env's: RobotSpec.to_user inlined, clipped to the space's margin.
             low, high = self._state_bounds
-            q = self._qpos[:, self._qpos_index]
-            obs["agent_pos"] = np.minimum(np.maximum(self.robot.to_user(q), low), high).astype(
-                np.float32
-            )
+            scale, offset = self._affine
+            pos = self._qpos[:, self._qpos_index] * scale
+            pos += offset
+            obs["agent_pos"] = clip_ufunc(pos, low, high, out=pos).astype(np.float32)
         if self._has_environment_state:
             obs["environment_state"] = self._env_state  # replaced, never written in place
         if self._obs_cameras:

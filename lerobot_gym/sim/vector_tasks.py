@@ -42,6 +42,7 @@ class TwinEvaluation:
     _ctxs: list[TaskContext | None]
     _success: np.ndarray
     _env_state: np.ndarray
+    _n_fact_keys: int
     _has_environment_state: bool
     _poses: BatchPoses
     _qpos: np.ndarray
@@ -126,6 +127,7 @@ class TwinEvaluation:
             return None
         if all_rows:
             self._fact_arrays = ev.facts
+            self._n_fact_keys = len(ev.facts)
             self._success = ev.success
             if self._has_environment_state:
                 self._env_state = ev.environment_state
@@ -192,22 +194,32 @@ class TwinEvaluation:
         info[f"_{info_keys.FACTS}"] = mask.copy()
         return info
 
-    def _facts_info(self, rows: np.ndarray) -> dict[str, Any]:
-        """The facts of twins ``rows`` as Gymnasium batches them (zeros and masks elsewhere)."""
+    def _facts_info(self, rows: np.ndarray, ones: list[np.ndarray] | None = None) -> dict[str, Any]:
+        """The facts of twins ``rows`` as Gymnasium batches them (zeros and masks elsewhere).
+
+        ``ones``: fresh all-True masks the caller allocated with its own (one per fact of a
+        batched evaluation, used when every twin is in ``rows``).
+        """
         if self._fact_arrays is not None:
-            return _masked_arrays(self._fact_arrays, rows, self.num_envs)
+            return _masked_arrays(self._fact_arrays, rows, self.num_envs, ones)
         return _batch_dicts([self._facts[i] for i in rows], rows, self.num_envs)
 
 
-def _masked_arrays(arrays: dict[str, np.ndarray], rows: np.ndarray, n: int) -> dict[str, Any]:
+def _masked_arrays(
+    arrays: dict[str, np.ndarray],
+    rows: np.ndarray,
+    n: int,
+    ones: list[np.ndarray] | None = None,
+) -> dict[str, Any]:
     """Batched arrays as Gymnasium's info for ``rows``: zeros elsewhere, a ``_key`` mask each."""
     out: dict[str, Any] = {}
     every = len(rows) == n
-    ones = list(np.ones((len(arrays), n), dtype=bool)) if every else []
+    if every and (ones is None or len(ones) != len(arrays)):
+        ones = list(np.ones((len(arrays), n), dtype=bool))
     for k, (key, value) in enumerate(arrays.items()):
         if every:
             out[key] = value  # replaced, never written in place, by the env
-            out[f"_{key}"] = ones[k]
+            out[f"_{key}"] = ones[k]  # type: ignore[index]  # set when every twin is in rows
         else:
             full = np.zeros_like(value)
             full[rows] = value[rows]

@@ -299,6 +299,29 @@ def test_actions_are_checked_as_the_single_env_checks_them():
         envs.close()
 
 
+def test_an_action_safety_left_alone_is_reported_as_the_single_env_reports_it():
+    # A gripper value of 1e-20 %: its round trip through the units (to SI and back) is lost to
+    # the gripper's offset; like the single env, the batched env reports the action itself.
+    envs = lerobot_gym.make_vec("SO101-Reach-v0", num_envs=2, obs_type="state")
+    single = gym.make("lerobot_gym/SO101-Reach-v0", obs_type="state")
+    try:
+        envs.reset(seed=0)
+        single.reset(seed=0)
+        space = single.action_space
+        action = ((space.low + space.high) / 2).astype(np.float32)
+        action[-1] = np.float32(1e-20)
+        actions = np.stack([action, action])
+        info = envs.step(actions)[4]
+        expected = single.step(action)[4]["action_applied"]
+        np.testing.assert_array_equal(expected, action)
+        np.testing.assert_array_equal(info["action_applied"], actions)
+        assert info["action_applied"] is not actions  # the caller's buffer stays the caller's
+        assert not info["safety_clamped"].any()
+    finally:
+        envs.close()
+        single.close()
+
+
 def test_unbatchable_backends_name_the_sync_mode():
     with pytest.raises(ConfigError, match="vectorization_mode='sync'"):
         lerobot_gym.make_vec("SO101-Reach-v0", num_envs=2, actuator="servo")
