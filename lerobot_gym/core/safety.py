@@ -186,15 +186,13 @@ class SafetyFilter:
         target always changes (NaN propagates through the clamp, inf is clamped), so it never
         passes here.
         """
-        safe = np.maximum(targets_rad, self.lower_rad)
-        np.minimum(safe, self.upper_rad, out=safe)
+        safe = clip_ufunc(targets_rad, self.lower_rad, self.upper_rad)
         previous = self._previous
         if self._rate_limited and previous is not None:
-            safe = np.minimum(
-                np.maximum(safe, previous - self.max_step_rad), previous + self.max_step_rad
-            )
-        change = (safe - targets_rad).reshape(-1)
-        if change.dot(change) != 0.0:  # also NaN
+            step = self.max_step_rad
+            clip_ufunc(safe, previous - step, previous + step, out=safe)
+        # Any target changed (a NaN never equals itself): two C calls, no reduction wrapper.
+        if np.count_nonzero(safe != targets_rad):
             return None
         self._previous = safe
         return safe

@@ -272,7 +272,7 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         if not self._started:
             raise gym.error.ResetNeeded("call envs.reset() before envs.step()")
         autoreset = self._autoreset
-        if not autoreset.any():
+        if not np.count_nonzero(autoreset):  # ndarray.any() goes through a Python wrapper
             return self._step_all(actions)
         n = self.num_envs
         any_reset = True
@@ -387,7 +387,9 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         images = self._render_cameras() if self._obs_cameras else {}
         success = self._success  # replaced, never written in place
         # One allocation for every `_key` mask of the info and its facts.
-        masks = list(np.ones((4 + self._n_fact_keys, n), dtype=bool))
+        masks_array = np.empty((4 + self._n_fact_keys, n), dtype=bool)
+        masks_array.fill(True)  # np.ones is the same two calls in a Python function
+        masks = list(masks_array)
         info: dict[str, Any] = {
             info_keys.IS_SUCCESS: success,
             f"_{info_keys.IS_SUCCESS}": masks[0],

@@ -129,6 +129,47 @@ def test_reach_evaluates_every_twin_in_one_call(monkeypatch):
         envs.close()
 
 
+@pytest.mark.parametrize("reward_type", ["dense", "sparse"])
+def test_reach_batch_evaluation_is_the_per_twin_one_bit_for_bit(reward_type):
+    # Many random gripper and target positions (scales from micrometres to metres) through
+    # Reach.evaluate_batch and Reach.evaluate twin by twin: the same floats, every one.
+    from lerobot_gym.core.backend import RobotState
+    from lerobot_gym.core.task import BatchTaskContext, TaskContext
+    from lerobot_gym.robots.so101.spec import SO101
+    from lerobot_gym.tasks.reach import Reach
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    scale = rng.choice([1e-6, 1e-3, 0.05, 1.0], size=(n, 1))
+    tcp = rng.normal(size=(n, 3)) * scale
+    target = tcp + rng.normal(size=(n, 3)) * rng.choice([1e-7, 1e-3, 0.02, 0.5], size=(n, 1))
+
+    class Poses:
+        def site_pos(self, name):
+            return tcp.copy()
+
+    class World:
+        def __init__(self, i):
+            self.i = i
+
+        def site_pos(self, name):
+            return tcp[self.i].copy()
+
+    task = Reach(reward_type=reward_type)
+    ev = task.evaluate_batch(
+        BatchTaskContext(SO101, Poses(), {"target_pos": target}, np.zeros((n, 6)))
+    )
+    assert ev is not None
+    state = RobotState(np.zeros(6), np.zeros(6))
+    for i in range(n):
+        ctx = TaskContext(SO101, lambda arm: None, World(i), {"target_pos": target[i]})
+        facts = task.evaluate(ctx, state)
+        assert ev.facts["distance_m"][i] == facts["distance_m"]
+        assert ev.reward[i] == task.reward(facts)
+        assert ev.success[i] == task.is_success(facts)
+    assert ev.success.any() and not ev.success.all()
+
+
 def test_same_trajectories_as_single_envs_with_terminations():
     """Against N gym.make envs driven by hand: terminate_on_success ends episodes at different
     steps, and the next step resets only those envs (Gymnasium's next-step autoreset)."""
