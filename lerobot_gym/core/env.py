@@ -278,7 +278,7 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             targets = action - offset
             targets /= scale
             self.safety.accept(targets)
-            clamped = np.zeros(len(targets), dtype=bool)
+            clamped = np.zeros(self._action_shape, dtype=bool)
             applied = action.copy()
         else:
             report = self.safety.apply(self.controller.step_targets(action, previous))
@@ -373,9 +373,11 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
         obs: dict[str, Any] = {}
         if self._state_bounds is not None:
             # RobotSpec.to_user inlined (the same multiply-add), clipped to the space's margin.
+            # One temporary, worked in place.
             scale, offset, low, high = self._state_map
-            pos = clip_ufunc(state.joint_positions_rad * scale + offset, low, high)
-            obs["agent_pos"] = pos.astype(np.float32)
+            pos = state.joint_positions_rad * scale
+            pos += offset
+            obs["agent_pos"] = clip_ufunc(pos, low, high, out=pos).astype(np.float32)
         if self._has_environment_state:
             # Tasks return a new array (Task.environment_state): no second copy (or call) when
             # it is float32 already.
