@@ -209,6 +209,61 @@ that merge and used ``d.dot(d)`` there too). Trajectories are bit-identical
      20000    0.125  core/safety.py:as_float_..  20000    0.103  core/safety.py:apply
     total 3.76 s, 47 Python calls per step      total 2.53 s, 33 Python calls per step
 
+Third cut (issue 12, third session of 2026-12-07; the quiet re-run above predates it): the
+MuJoCo backend's world reads poses and contacts without the scene's lock (``Scene(shared=
+False)``: only the env's thread touches that scene; an emulator's scene keeps the lock, and
+entering it cost ~0.2 us a query, four queries per PickCube step); the safety filter tells an
+unclamped command by comparing two lists of floats (one call where the subtraction and dot
+product were two); float32 actions inside the controller's *interior*
+(``Controller.interior``: inside the action space and the strict ranges, with targets inside
+the joint limits, computed once; none under a rate limit) skip the controller's check and the
+safety clamp, as those would pass them unchanged, and report the action itself; the cube
+tasks' distance is inline; ``agent_pos`` uses one temporary; a reset runs one forward pass
+(the second was the same computation). Trajectories, observations, rewards and info are
+unchanged bit for bit (``tests/core/test_step_path.py``: the raw ``mj_step`` replay, PickCube's
+facts against ``MjData`` along a scripted grasp, the interior's bounds).
+
+Measured before (main at d676b3f) and after (9ec0be7) in the same session. Load-independent,
+callgrind's instructions per step beyond the raw loop (300 steps, the same seed and actions,
+0- and 300-step runs subtracted, OpenBLAS on one thread):
+
+    SO101-Reach      89,732 -> 74,340  (-17 %)   raw loop 1,180,233 per step
+    SO101-PickCube  130,569 -> 109,165 (-16 %)   raw loop 1,879,413 per step
+
+and the ``--quick`` state section of this file run by both trees in turn, four rounds each at
+load average 1.9-2.2 (CPU-time ratios; wall clock within 0.002 of them except two base
+PickCube rounds, 0.878 and 0.851):
+
+    SO101-Reach state env / raw mj_step      before 0.898 0.898 0.902 0.900
+                                             after  0.918 0.916 0.916 0.914   goal >= 0.90
+    SO101-PickCube state env / raw mj_step   before 0.888 0.886 0.891 0.886
+                                             after  0.904 0.903 0.905 0.907   goal >= 0.90
+
+Around the real physics (CPU time per step, PickCube, load ~4-6): the env's own Python fell
+from ~21 us to ~17 us (step minus ``mj_step``, the raw loop's own ~4 us subtracted), and the
+env's ``mj_step`` costs ~1.5-2 % more than the raw loop's (the Python between steps evicts
+some of the physics' data from the caches), which is the rest of the gap. PickCube meets 0.90
+with little margin; what is left per step is ~20 numpy calls of ~0.3 us warm (~1 us cold, after
+the physics evicted their code and data): the action's conversion (2), the clamp report and
+the applied action's copy, the ``ctrl`` write, the two state copies, three pose copies, the
+contact list (``MjData.contact.geom``, ~0.5 us), the distance (2), ``agent_pos`` (4) and
+``environment_state`` (3). The profile after (PickCube, 20000 steps, ``mj_step`` a no-op,
+cProfile tottime at load ~2; the two wrappers are Gymnasium's TimeLimit and OrderEnforcing):
+
+    ncalls  tottime  function
+     20000    0.142  core/env.py:step             (the interior test, conversion, info)
+     20100    0.082  tasks/_cube.py:evaluate      (three poses, distance, facts dict)
+     20100    0.051  core/env.py:_observation     (agent_pos, environment_state)
+     20100    0.042  sim/world.py:touching        (MjData.contact.geom, its pairs)
+     20100    0.032  sim/backend.py:read
+    120500    0.029  {ndarray.copy}
+     20100    0.020  tasks/_cube.py:environment_state
+     20000    0.020  sim/backend.py:command
+     20000    0.018  tasks/pick_cube.py:dense_reward
+     20000    0.014  gymnasium wrappers' step (each)
+    total 0.67 s (0.74 s before, where safety's _apply_one 0.042, the controller's step_targets
+    0.035 and the lock-taking world queries were on the list)
+
 With one 128x128 camera (SO101-Reach, ``pixels_agent_pos``, 300 steps, cProfile tottime) the
 step is the renderer's:
 

@@ -102,6 +102,57 @@ What changed, and what each bought:
   ``gym.make`` env with the same software rasteriser; 3x needs cheaper pixels (a GPU, or
   fewer/cheaper fragments, which change the images).
 
+Third session of 2026-12-07 (issue 12; the quiet re-run above predates it): the state-only
+step's Python again. A float32 action that safety leaves alone is reported as itself, as the
+single env reports it (it was its unit round trip, which differed for a 1e-20 gripper value:
+a bug, tested now); the conversions and clamps are single clip-ufunc calls; the one-pass safety
+test and the autoreset test use ``np.count_nonzero`` (``ndarray.any`` runs a Python wrapper);
+info's masks are one allocation; Reach's batched distance is one ``add.reduce`` (the same
+left-to-right sum, tested over 4000 random poses against the per-twin facts) and its reward
+``dense_reward``'s float loop; resets set the twins' state without the template's two forward
+passes (the batch's forward pass computes them). Before (main at d676b3f) and after, run in
+turn in the same session:
+
+    Python per batched step, physics stubbed (warm caches, calling-thread CPU):
+        no resets                          36.3 -> 26.3 us
+        Reach's autoresets every 100 steps 49.8 -> 34-36 us
+    the real run, calling thread's CPU outside Batch.step per env step (cold caches):
+        load ~6                            10.2 -> 7.8 us
+        load ~2                            5.3-5.4 -> 4.3-4.6 us
+    --quick --state-only, the CPU critical-path estimate of the first goal (>= 0.85):
+        load 5-9                           before 0.771 0.874 0.814 0.869; after 0.856 0.893
+        load 1.9-2.7                       before 0.888 0.899;             after 0.910 0.898
+    same runs, raw CPU / batched CPU per env step:
+        before 0.882 0.900 0.861 0.896 0.911 0.913; after 0.898 0.922 0.921 0.918
+
+The wall-clock ratio could not be measured this session: even at load ~2 the batch's two
+threads rarely ran at once (``Batch.step`` took ~1850 us of wall time per batched step for
+~914 us of the calling thread's CPU, so 0.44-0.47 of the limit), which is the coordinator's
+quiet run to decide. Where the calling thread's time goes after (real physics, load ~4, per
+batched step of 16 twins, probes included): ``Batch.step`` 916 us, the tasks' evaluation 28
+(Reach's ``evaluate_batch`` 21), observation 8, safety 4, info's facts 3, the rest of
+``_step_all`` 35 (before, load ~6: 926, 58 (41), 17, 11, 5, 85). The profile after (3000
+batched steps, physics stubbed, no resets, cProfile tottime):
+
+    ncalls  tottime  function
+      3000    0.074  sim/vector_env.py:_step_all      (conversion, safety, info, masks)
+      3000    0.054  tasks/reach.py:evaluate_batch    (distance, success, facts)
+      3000    0.023  sim/vector_env.py:step
+      3000    0.022  sim/vector_env.py:_observation
+      3000    0.015  tasks/reach.py:<listcomp>        (16 math.tanh: dense_reward's floats)
+      3000    0.013  sim/vector_tasks.py:_evaluate_batch
+      6000    0.011  {ndarray.astype}
+      3000    0.010  sim/vector_tasks.py:_masked_arrays
+    total 0.28 s
+
+What is left is the physics, not the Python: alone (no env, 100 control steps of 16 twins, CPU
+per twin-step) ``mujoco.batch`` costs 112.1 us with one thread and 117.5 us with two (+5 %,
+persistent or not: the two vCPUs share the host's core resources), and under load the calling
+thread does ~54 % of it (its worker starts late), so physics alone allows ~0.94 of the limit by
+the CPU estimate; the Python (~4.5 us per env step cold, ~7 % of the calling thread) takes it to
+~0.90-0.91 on a quiet machine. Its wall-clock ratio also pays the worker's wake-up at every
+step (one ``futex`` wake; not CPU time), which no Python change removes.
+
 Usage: ``python benchmarks/vector_env.py [--quick] [--camera-only | --state-only]`` (quick runs
 in about two minutes on a quiet machine; ``--camera-only`` skips the state-only and physics-only
 figures, ``--state-only`` the camera ones).

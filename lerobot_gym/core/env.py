@@ -18,6 +18,11 @@ nominal range (it is clipped only to the margin, so observations always lie in t
 Every step runs :mod:`lerobot_gym.core.safety` on the joint targets, on every backend, and
 reports the targets actually sent in ``info["action_applied"]`` (action-space units, always
 inside the action space: float rounding of a clamped target is clipped to the space's bound).
+A float32 action inside the controller's interior (:meth:`Controller.interior
+<lerobot_gym.core.controller.Controller.interior>`, computed once: in the action space and the
+strict ranges, with targets inside the joint limits; none under a rate limit) is one the check
+and the filter would pass unchanged, so the per-step path records its targets with the filter
+(``SafetyFilter.accept``) without running the clamp: the same targets and report, less Python.
 
 Kinematics are injected (``kinematics_factory``, one instance per arm, built on first use), as
 the backend is: ``core/`` never imports ``sim/``, and ``gym.make`` passes the twin's.

@@ -11,6 +11,9 @@ hardware. Three rules, in order:
    any action sequence, not only when the arm keeps up).
 
 The filter works in SI; the env converts from boundary units (degrees, gripper percent) first.
+Targets the caller proved inside the limits (an action in its controller's interior, without a
+rate limit) are recorded with :meth:`SafetyFilter.accept`, which is what :meth:`~SafetyFilter.
+apply` would do with them.
 """
 
 from __future__ import annotations

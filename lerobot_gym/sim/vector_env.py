@@ -34,8 +34,9 @@ How a step runs (and why):
   pass the safety filter in one clamp-and-compare when none needs clamping
   (:meth:`~lerobot_gym.core.safety.SafetyFilter.apply_unchanged`), whose worlds go stale by one
   shared counter, and whose observations and info hand out arrays the env replaces rather than
-  writes in place, without copies. Measured: ~39 us of Python per 16-twin step of SO101-Reach
-  with the physics stubbed (was ~155 us).
+  writes in place, without copies; a float32 action safety left alone is reported as itself,
+  as the single env reports it. Measured: ~26 us of Python per 16-twin step of SO101-Reach
+  with the physics stubbed (was ~155 us, then ~36 us; ``benchmarks/vector_env.py``).
 - Resets reuse the single env's code: :func:`~lerobot_gym.core.env.draw_reset_sample` with the
   twin's own generator, then :meth:`Scene.reset <lerobot_gym.sim.scene.Scene.reset>` on the
   template scene's ``MjData``, whose integration state is copied into the twin's batch row.
