@@ -87,7 +87,6 @@ import numpy as np
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
-from mujoco.batch import Batch
 
 from lerobot_gym.core import info as info_keys
 from lerobot_gym.core.controller import JointPositionController
@@ -100,6 +99,7 @@ from lerobot_gym.sim.batch_world import BatchPoses, BatchWorld
 from lerobot_gym.sim.tiled import TiledRenderer, View
 from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer, tiled_renderer
 from lerobot_gym.sim.vector_tasks import TwinEvaluation
+from lerobot_gym.sim.warp_physics import make_physics, physics_choice
 
 _INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
 _POSE_FIELDS = ("xpos", "xquat", "site_xpos", "site_xmat")
@@ -114,6 +114,9 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         num_envs: number of twins.
         max_episode_steps: truncate episodes after this many steps (None: never).
         nthread: physics threads (default: the CPUs this process may use).
+        physics: ``"mujoco"`` (``mujoco.batch``) or ``"warp"`` (MuJoCo Warp, the ``warp``
+            extra; :mod:`lerobot_gym.sim.warp_physics`).
+        device: Warp's device, ``"auto"`` (default), ``"cpu"`` or ``"cuda"`` (warp only).
     """
 
     def __init__(
@@ -123,7 +126,10 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         *,
         max_episode_steps: int | None = None,
         nthread: int | None = None,
+        physics: str = "mujoco",
+        device: str | None = None,
     ) -> None:
+        self._physics = physics_choice(physics, device)
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ConfigError(f"num_envs must be a whole number >= 1, got {num_envs!r}")
         backend = template.backend
@@ -194,7 +200,7 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         self.backend.connect()
         scene = self.backend.scene
         model, _ = scene.require()
-        self._batch = batch = Batch(model, self.num_envs, nthread=self.nthread, persistent=True)
+        self._batch = batch = make_physics(self._physics, model, self.num_envs, self.nthread)
         self._qpos, self._qvel = batch.bind("qpos"), batch.bind("qvel")
         self._ctrl, self._time = batch.bind("ctrl"), batch.bind("time")
         fields = {name: batch.bind(name) for name in _POSE_FIELDS}
@@ -211,7 +217,7 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
 
     @property
     def batch(self) -> Any:
-        """The ``mujoco.batch.Batch`` of the twins (None before the first reset)."""
+        """The twins' physics, a ``mujoco.batch.Batch`` or a ``WarpPhysics`` (None before reset)."""
         return self._batch
 
     def twin_data(self, index: int) -> mujoco.MjData:
