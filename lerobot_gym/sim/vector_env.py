@@ -63,17 +63,20 @@ Only the twin with its ideal actuators and no knobs is batched (``backend="sim"`
 model's Python position loop per substep, knobs (one model serves every twin) and hardware
 backends raise a :class:`~lerobot_gym.errors.ConfigError` naming ``vectorization_mode="sync"``.
 
-GPU (designed here, not built): a ``MuJoCo Warp`` physics with the same interface. The vector
-env uses only this surface of its physics: ``state`` (rows of the integration state), ``bind``
-(live ``(N, ...)`` arrays of ``qpos``, ``qvel``, ``ctrl``, ``time``, ``xpos``, ``xquat``,
-``site_xpos``, ``site_xmat``), ``step(ids, nstep)``, ``forward(ids)`` and ``get_data(i, data)``
-(one twin's ``MjData``, for contacts and rendering). A ``WarpPhysics`` would implement it with
-``mujoco_warp.put_model``/``put_data(nworld=N)``, ``mujoco_warp.step`` captured in a CUDA graph
-for ``nstep`` substeps (a reset mask instead of ``ids``), bound fields as host views of
-``wp.array`` copies made once per step, and ``get_data`` through ``mujoco_warp.get_data_into``
-for the rare contact query; tasks then evaluate on the host exactly as here. It would be chosen
-with ``make_vec(..., physics="warp")``; not built yet (no GPU to test it on); see the README's
-"Batched vector env".
+Physics (``make_vec(..., physics=...)``): ``"mujoco"`` (default) is the ``mujoco.batch.Batch``
+above; ``"warp"`` is :class:`~lerobot_gym.sim.warp_physics.WarpPhysics`, MuJoCo Warp on
+``device="cuda"``, ``"cpu"`` or ``"auto"`` (the ``warp`` extra; without it a
+:class:`~lerobot_gym.errors.MissingPhysicsError` names ``pip install 'lerobot-gym[warp]'``).
+The env uses only this surface of its physics, which both implement: ``model``, ``state``
+(rows of the integration state), ``bind`` (live ``(N, ...)`` arrays of ``qpos``, ``qvel``,
+``ctrl``, ``time``, ``xpos``, ``xquat``, ``site_xpos``, ``site_xmat``), ``step(ids, nstep)``,
+``forward(ids)`` and ``get_data(i, data)`` (one twin's ``MjData``, for contacts and rendering);
+tasks, resets and safety run on the host rows unchanged. Warp computes in float32: its twins
+follow the float64 trajectories to ~1e-6 rad over 10 steps off contacts, not bit for bit, and
+through contacts by ~1e-3 rad (other contact points); see that module for the precision, what
+it means for safety limits and observations, and the cost (JIT compile on first use, one CPU
+thread on ``"cpu"``). Tested on Warp's CPU device (``tests/sim/test_warp_physics.py``); the
+CUDA path (graph-captured substeps) is written but untested here (no GPU).
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ Decisions:
   without a GPU), ``"cuda"``, or ``"auto"`` (CUDA when Warp sees a GPU). On CUDA the ``nstep``
   substeps are captured once per ``nstep`` in a CUDA graph and replayed (untested here: no GPU).
   Warp JIT-compiles its kernels on first use and caches them (``~/.cache/warp``, or
-  ``WARP_CACHE_PATH``): the first step on a cold cache takes ~30 s on CPU.
+  ``WARP_CACHE_PATH``): the first step on an empty cache costs ~30 s of CPU, and on
+  ``"cpu"`` a step costs ~56x mujoco.batch's CPU (``benchmarks/warp_physics.py``).
 - Model features Warp lacks (``put_model``'s ``NotImplementedError``) raise
   :class:`~lerobot_gym.errors.UnsupportedModelError` naming them; contact or constraint buffer
   overflows (Warp's ``overflow`` bits) raise ``mujoco.batch.SimulationError`` with the twins.
