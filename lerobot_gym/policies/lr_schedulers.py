@@ -282,6 +282,8 @@ class MultiStepSchedulerConfig(LRSchedulerConfig):
 
     def __post_init__(self) -> None:
         raw = self.milestones
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            raw = (raw,)  # --scheduler.milestones=10000: one milestone
         if not isinstance(raw, (list, tuple)) or not raw:
             raise ConfigError(
                 f"--scheduler.milestones must list the steps where the rate drops, e.g. "
@@ -373,8 +375,15 @@ def scheduler_config(flags: Mapping[str, Any] | None) -> LRSchedulerConfig | Non
 def scheduler_preset(policy_config: Any) -> LRSchedulerConfig | None:
     """LeRobot's ``get_scheduler_preset``: diffusion's ``diffuser`` schedule, none for ACT."""
     if getattr(policy_config, "type_name", None) == "diffusion":
-        return DiffuserSchedulerConfig(
-            name=policy_config.scheduler_name,
-            num_warmup_steps=policy_config.scheduler_warmup_steps,
-        )
+        try:
+            return DiffuserSchedulerConfig(
+                name=policy_config.scheduler_name,
+                num_warmup_steps=policy_config.scheduler_warmup_steps,
+            )
+        except ConfigError as exc:  # the values came from --policy.*: name those flags
+            message = str(exc).replace("--scheduler.name", "--policy.scheduler_name")
+            message = message.replace(
+                "--scheduler.num_warmup_steps", "--policy.scheduler_warmup_steps"
+            )
+            raise ConfigError(message) from None
     return None

@@ -84,6 +84,17 @@ def test_presets_follow_lerobot():
     preset = scheduler_preset(DiffusionConfig())
     assert preset.to_dict() == {"type": "diffuser", "name": "cosine", "num_warmup_steps": 500}
     assert scheduler_preset(ACTConfig()) is None
+    # --policy.scheduler_name / --policy.scheduler_warmup_steps feed the preset, as in LeRobot.
+    linear = scheduler_preset(DiffusionConfig(scheduler_name="linear", scheduler_warmup_steps=3))
+    assert linear.to_dict() == {"type": "diffuser", "name": "linear", "num_warmup_steps": 3}
+    with pytest.raises(ConfigError, match=r"--policy.scheduler_warmup_steps must be >= 0"):
+        scheduler_preset(DiffusionConfig(scheduler_warmup_steps=-1))
+    with pytest.raises(ConfigError, match=r"--policy.scheduler_name=cosin is not"):
+        scheduler_preset(DiffusionConfig(scheduler_name="cosin"))
+
+
+def test_one_milestone_may_be_given_without_brackets():
+    assert scheduler_config({"type": "multistep", "milestones": 10000}).milestones == (10000,)
 
 
 @pytest.mark.parametrize(
