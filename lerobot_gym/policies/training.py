@@ -22,10 +22,11 @@ Design decisions:
   RNG states and continues at the next step; a folder that already holds checkpoints is
   refused without it, so a run is never overwritten by accident.
 * The schedule in force is saved in each checkpoint's ``train_config.json`` (the preset's
-  when no ``--scheduler.*`` was given, as LeRobot saves it); a resumed run keeps it unless
-  ``scheduler`` is given again, and then follows the new one from the step it resumes at (the
-  learning rate is recomputed for that step), so the rate of every step is what one
-  uninterrupted run would have used.
+  when no ``--scheduler.*`` was given, as LeRobot saves it), its step count in the training
+  state. A resumed run keeps it, so each step runs at the rate an uninterrupted run would
+  have used; given ``scheduler`` again, it follows the new one from the step it resumes at
+  (the rate is recomputed for that step: a second phase at another rate needs no editing of
+  the checkpoint).
 * The loop reports through a callback and never prints (the CLI owns the progress bar).
 * Samples come in random order from a ``torch.Generator`` seeded by ``seed``; diffusion skips
   each episode's last ``drop_n_last_frames`` frames, as LeRobot's ``EpisodeAwareSampler``.
