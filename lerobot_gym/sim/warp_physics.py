@@ -161,8 +161,9 @@ class WarpPhysics:
         self._wp, self._mjw = wp, mjw = _import_warp()
         self.model, self.nsim, self.device = model, int(nsim), device
         self.nthread = 1  # Warp's own parallelism: GPU threads, or one CPU thread
+        # Not forwarded: put_data would take its contacts as a floor for nconmax, and every call
+        # uploads the rows and computes anyway.
         data = mujoco.MjData(model)
-        mujoco.mj_forward(model, data)
         self._template = data
         self.nstate = mujoco.mj_stateSize(model, _INTEGRATION)
         row = np.empty(self.nstate)
@@ -271,6 +272,7 @@ class WarpPhysics:
         """Every host state row into the device's worlds (float64 -> float32)."""
         self._wstate.assign(self.state.astype(np.float32))
         self._mjw.set_state(self._m, self._d, self._wstate, int(_INTEGRATION))
+        self._d.overflow.zero_()  # Warp ORs its overflow bits into it: report this call's
 
     def _commit(self, rows: np.ndarray, *, state: bool) -> None:
         """The called simulations' results back into the host rows and bound fields."""

@@ -231,6 +231,29 @@ def test_import_stays_free_of_warp():
     assert out.stdout.strip() == "[]"
 
 
+def test_contact_buffer_overflow_is_an_error_naming_the_buffers(mjw):
+    """Too few contact slots (the cube resting on the table needs several): an error, not a
+    silently dropped contact; with enough slots the same state steps."""
+    from mujoco.batch import SimulationError
+
+    from lerobot_gym.sim.warp_physics import WarpPhysics
+
+    envs = lerobot_gym.make_vec("SO101-PickCube-v0", num_envs=2, obs_type="state")
+    try:
+        envs.reset(seed=0)
+        model = envs.batch.model
+        small = WarpPhysics(model, 2, "cpu", nconmax=1)
+        small.state[:] = envs.batch.state
+        with pytest.raises(SimulationError, match="nconmax"):
+            small.step(nstep=2)
+        roomy = WarpPhysics(model, 2, "cpu")
+        roomy.state[:] = envs.batch.state
+        roomy.step(nstep=2)
+        assert roomy.get_data(0).ncon > 1
+    finally:
+        envs.close()
+
+
 def test_unsupported_model_features_are_named(mjw):
     from lerobot_gym.sim.warp_physics import WarpPhysics
 
