@@ -29,11 +29,13 @@ Decisions:
   Through contacts it differs by more: Warp's collision makes other contact points (2 where
   MuJoCo makes 4 for the jaw on the table; the same geoms touch), and the twins then differ
   by ~2e-3 rad. ``time`` accumulates in float32 (4e-6 s off after 0.8 s). The safety filter
-  clamps targets on the host in float64; the float32 ``ctrl`` then lies within one float32
-  ulp (~1.2e-7 rad) of the clamped target, which can sit that far past a joint limit. The
-  float32 ``agent_pos`` observations are a float32 rounding of float32 joint positions
-  instead of float64 ones. Task facts (distances to a goal) carry the same ~1e-7 relative
-  error, so a success threshold decides differently only within that distance of it.
+  clamps targets on the host in float64; Warp's float32 ``ctrl`` is the nearest float32 to
+  the clamped target, at most half an ulp (<= 1.2e-7 rad below 4 rad) past it, so a target
+  clamped to a joint limit can exceed it by that much (as can the model's float32 limits).
+  ``agent_pos`` observations were float32 already; they now round float32 joint positions
+  (the drift above) instead of float64 ones. Task facts (distances to a goal) carry the
+  trajectory's difference (1.5e-7 m of site position after 10 steps off contacts), so a
+  success threshold decides differently only for a twin within that distance of it.
 - Devices: ``"cpu"`` (Warp's LLVM CPU backend, one thread: slow, for tests and machines
   without a GPU), ``"cuda"``, or ``"auto"`` (CUDA when Warp sees a GPU). On CUDA the ``nstep``
   substeps are captured once per ``nstep`` in a CUDA graph and replayed (untested here: no GPU).
