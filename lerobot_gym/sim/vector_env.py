@@ -76,7 +76,8 @@ follow the float64 trajectories to ~1e-6 rad over 10 steps off contacts, not bit
 through contacts by ~1e-3 rad (other contact points); see that module for the precision, what
 it means for safety limits and observations, and the cost (JIT compile on first use, one CPU
 thread on ``"cpu"``). Tested on Warp's CPU device (``tests/sim/test_warp_physics.py``); the
-CUDA path (graph-captured substeps) is written but untested here (no GPU).
+CUDA path (graph-captured substeps) has the same trajectory test, which runs only where Warp
+sees a GPU (skipped on this project's GPU-less machines so far).
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ Decisions:
   success threshold decides differently only for a twin within that distance of it.
 - Devices: ``"cpu"`` (Warp's LLVM CPU backend, one thread: slow, for tests and machines
   without a GPU), ``"cuda"``, or ``"auto"`` (CUDA when Warp sees a GPU). On CUDA the ``nstep``
-  substeps are captured once per ``nstep`` in a CUDA graph and replayed (untested here: no GPU).
+  substeps are captured once per ``nstep`` in a CUDA graph and replayed (its test runs only
+  where Warp sees a GPU: not yet run, none here).
   Warp JIT-compiles its kernels on first use and caches them (``~/.cache/warp``, or
   ``WARP_CACHE_PATH``): the first step on an empty cache costs ~30 s of CPU, and on
   ``"cpu"`` a step costs ~56x mujoco.batch's CPU (``benchmarks/warp_physics.py``).

@@ -42,26 +42,37 @@ def mjw():
     )
 
 
-def _pair(**kwargs):
-    """The same twins on mujoco.batch and on Warp's CPU device."""
+def _cuda(mjw):
+    import warp
+
+    if not warp.is_cuda_available():
+        pytest.skip("Warp sees no CUDA GPU on this machine")
+
+
+def _pair(device="cpu", **kwargs):
+    """The same twins on mujoco.batch and on Warp (its CPU device unless told)."""
     ref = lerobot_gym.make_vec(ENV_ID, num_envs=N, obs_type="state", **kwargs)
     warp = lerobot_gym.make_vec(
-        ENV_ID, num_envs=N, obs_type="state", physics="warp", device="cpu", **kwargs
+        ENV_ID, num_envs=N, obs_type="state", physics="warp", device=device, **kwargs
     )
     return ref, warp
 
 
 def _close(ref, warp, what):
     for name in ("qpos", "qvel"):
-        scale = 1.0 if name == "qpos" else 100.0  # qvel: rad/s over one 1 ms substep
+        scale = 1.0 if name == "qpos" else 100.0  # qvel in rad/s, over ~2 ms substeps
         diff = np.abs(ref.batch.bind(name) - warp.batch.bind(name)).max()
         assert diff < TOL * scale, f"{what}: {name} differs by {diff:.2e}"
     diff = np.abs(ref.batch.bind("site_xpos") - warp.batch.bind("site_xpos")).max()
     assert diff < TOL, f"{what}: site_xpos differs by {diff:.2e}"
 
 
-def test_warp_follows_mujoco_batch_with_the_same_spaces(mjw):
-    ref, warp = _pair()
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_warp_follows_mujoco_batch_with_the_same_spaces(mjw, device):
+    """On CUDA the substeps run as one captured CUDA graph (only where a GPU exists)."""
+    if device == "cuda":
+        _cuda(mjw)
+    ref, warp = _pair(device)
     try:
         assert warp.single_observation_space == ref.single_observation_space
         assert warp.single_action_space == ref.single_action_space
@@ -283,3 +294,10 @@ def test_bad_physics_and_device_choices():
 def test_unknown_warp_device(mjw):
     with pytest.raises(ConfigError, match="device must be one of"):
         lerobot_gym.make_vec(ENV_ID, num_envs=2, physics="warp", device="tpu")
+    import warp
+
+    if not warp.is_cuda_available():
+        with pytest.raises(ConfigError, match="sees no CUDA GPU"):
+            lerobot_gym.make_vec(ENV_ID, num_envs=2, physics="warp", device="cuda")
+        envs = lerobot_gym.make_vec(ENV_ID, num_envs=2, physics="warp", device="auto")
+        assert envs.unwrapped._physics == ("warp", "cpu")  # "auto" falls back to the CPU
