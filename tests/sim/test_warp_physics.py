@@ -301,3 +301,4 @@ def test_unknown_warp_device(mjw):
             lerobot_gym.make_vec(ENV_ID, num_envs=2, physics="warp", device="cuda")
         envs = lerobot_gym.make_vec(ENV_ID, num_envs=2, physics="warp", device="auto")
         assert envs.unwrapped._physics == ("warp", "cpu")  # "auto" falls back to the CPU
+        envs.close()
