@@ -122,6 +122,11 @@ class TiledRenderer:
         max_geom: capacity of the scene (geoms per view).
         cull: drop, per view, the geoms wholly outside its frustum before drawing
             (:func:`~lerobot_gym.sim.culling.cull_scene`; the same images).
+        draw: indices of the views this renderer draws (default: all). The tiles are laid out
+            for all ``views``, so a view is drawn at the same offset, with the same pixels,
+            whichever renderer draws it (the workers of
+            :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer`); :meth:`render`
+            takes data and returns images for the drawn views only.
     """
 
     def __init__(
@@ -134,33 +139,37 @@ class TiledRenderer:
         lock: AbstractContextManager | None = None,
         max_geom: int = 10000,
         cull: bool = True,
+        draw: Sequence[int] | None = None,
     ) -> None:
         self._gl = None
         self._con: mujoco.MjrContext | None = None
         if not views:
             raise ConfigError("TiledRenderer needs at least one View")
         self.model = model
-        self.views = tuple(views)
+        rects = _layout(views)
+        drawn = range(len(views)) if draw is None else [int(i) for i in draw]
+        if not drawn or any(not 0 <= i < len(views) for i in drawn) or len(set(drawn)) < len(drawn):
+            raise ConfigError(f"draw= must name distinct views among {len(views)}; got {draw}")
+        #: The views :meth:`render` draws, in the order it takes data and returns images.
+        self.views = tuple(views[i] for i in drawn)
+        #: Each drawn view's viewport in the buffer (GL coordinates: origin at the bottom left);
+        #: the same as with every view drawn, whatever ``draw`` picks.
+        self.rects = [rects[i] for i in drawn]
         self._cameras = [_camera(model, v.camera) for v in self.views]
-        cell_h = max(v.height for v in self.views)
-        cell_w = max(v.width for v in self.views)
-        if min(min(v.height, v.width) for v in self.views) < 1:
-            raise ConfigError(f"every view needs a positive height and width; got {views}")
-        cols = math.ceil(math.sqrt(len(self.views)))
-        rows = math.ceil(len(self.views) / cols)
-        self.buffer_size = (rows * cell_h, cols * cell_w)  # (height, width)
-        if max(self.buffer_size) > _MAX_BUFFER_SIDE:
-            raise ConfigError(
-                f"{len(self.views)} views of {cell_h}x{cell_w} need a {self.buffer_size} buffer, "
-                f"over {_MAX_BUFFER_SIDE} pixels a side; render fewer views per renderer"
-            )
-        #: Each view's viewport in the buffer (GL coordinates: origin at the bottom left).
-        self.rects = [
-            mujoco.MjrRect((i % cols) * cell_w, (i // cols) * cell_h, v.width, v.height)
-            for i, v in enumerate(self.views)
-        ]
-        self._whole = mujoco.MjrRect(0, 0, self.buffer_size[1], self.buffer_size[0])
-        self._pixels = np.empty((*self.buffer_size, 3), np.uint8)
+        # The buffer reaches the drawn tiles; the read-back is their bounding box.
+        self.buffer_size = (
+            max(r.bottom + r.height for r in rects),
+            max(r.left + r.width for r in rects),
+        )  # (height, width)
+        left = min(r.left for r in self.rects)
+        bottom = min(r.bottom for r in self.rects)
+        self._whole = mujoco.MjrRect(
+            left,
+            bottom,
+            max(r.left + r.width for r in self.rects) - left,
+            max(r.bottom + r.height for r in self.rects) - bottom,
+        )
+        self._pixels = np.empty((self._whole.height, self._whole.width, 3), np.uint8)
         self._lock = lock if lock is not None else nullcontext()
         #: Whether :meth:`render` culls each view (may be changed between calls).
         self.cull = bool(cull)
@@ -203,7 +212,10 @@ class TiledRenderer:
         # top-down) there is nothing to flip, as in mujoco.Renderer.
         flip = slice(None, None, -1 if self._gl is not None else 1)
         self._tiles = [
-            self._pixels[r.bottom : r.bottom + r.height, r.left : r.left + r.width][flip]
+            self._pixels[
+                r.bottom - bottom : r.bottom - bottom + r.height,
+                r.left - left : r.left - left + r.width,
+            ][flip]
             for r in self.rects
         ]
         if self._con.offWidth < width or self._con.offHeight < height:
@@ -343,6 +355,25 @@ def _free_collected() -> None:
         if con is None and any(other is gl for _, other in list(_COLLECTED)):
             continue  # finalised with its renderer, whose entry frees it after its MjrContext
         _free_gl(con, gl)
+
+
+def _layout(views: Sequence[View]) -> list[mujoco.MjrRect]:
+    """Each view's viewport: a near-square grid of equal cells, each view at its cell's corner."""
+    cell_h = max(v.height for v in views)
+    cell_w = max(v.width for v in views)
+    if min(min(v.height, v.width) for v in views) < 1:
+        raise ConfigError(f"every view needs a positive height and width; got {views}")
+    cols = math.ceil(math.sqrt(len(views)))
+    rows = math.ceil(len(views) / cols)
+    if max(rows * cell_h, cols * cell_w) > _MAX_BUFFER_SIDE:
+        raise ConfigError(
+            f"{len(views)} views of {cell_h}x{cell_w} need a {(rows * cell_h, cols * cell_w)} "
+            f"buffer, over {_MAX_BUFFER_SIDE} pixels a side; render fewer views per renderer"
+        )
+    return [
+        mujoco.MjrRect((i % cols) * cell_w, (i // cols) * cell_h, v.width, v.height)
+        for i, v in enumerate(views)
+    ]
 
 
 def _camera(model: mujoco.MjModel, camera: str | int) -> mujoco.MjvCamera:

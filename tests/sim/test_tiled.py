@@ -181,7 +181,7 @@ def test_close_from_another_thread_leaves_other_renderers_intact(so101_model):
 def test_threaded_renderer_errors(so101_model):
     model, _ = so101_model
     data = mujoco.MjData(model)
-    with pytest.raises(ConfigError, match="render_workers must be a whole number"):
+    with pytest.raises(ConfigError, match=r"render_workers must be a whole number >= 1 or 'auto'"):
         gym.make("lerobot_gym/SO101-Reach-v0", render_workers=0)
     with ThreadedTiledRenderer(model, [View("front", 8, 8), View("wrist", 8, 8)]) as renderer:
         with pytest.raises(ConfigError, match="got 1 MjData for 2 views"):
@@ -222,3 +222,97 @@ def test_a_collected_renderer_leaves_the_current_context_alone(so101_model):
     np.testing.assert_array_equal(mine.render(data)[0], before)
     assert not tiled._COLLECTED, "the next render frees it"
     mine.close()
+
+
+ALOHA_CAMERAS = ("top", "angle", "left_wrist", "right_wrist")
+
+
+def _aloha(**kwargs):
+    env = gym.make(
+        "lerobot_gym/Aloha-TransferCube-v0",
+        obs_type="pixels",
+        cameras=ALOHA_CAMERAS,
+        image_size=(48, 64),
+        disable_env_checker=True,
+        **kwargs,
+    )
+    env.reset(seed=0)
+    return env
+
+
+def test_a_renderer_drawing_some_views_puts_them_where_all_views_go():
+    """``draw=``: the layout is that of every view, so each drawn view keeps its tile offset
+    and its pixels (the same GL calls at the same offset); the read-back is the drawn tiles'
+    bounding box."""
+    env = _aloha(render_workers=1)
+    try:
+        env.action_space.seed(0)
+        model, data = env.unwrapped.backend.model, env.unwrapped.backend.data
+        mjcf = [env.unwrapped.robot.camera(c).mjcf_camera for c in ALOHA_CAMERAS]
+        views = [View(c, 48, 64) for c in mjcf]
+        with (
+            TiledRenderer(model, views) as whole,
+            TiledRenderer(model, views, draw=[1, 3]) as right,
+            TiledRenderer(model, views, draw=[2]) as one,
+        ):
+            assert [(r.left, r.bottom) for r in whole.rects] == [(0, 0), (64, 0), (0, 48), (64, 48)]
+            assert [(r.left, r.bottom) for r in right.rects] == [(64, 0), (64, 48)]
+            assert right.views == (views[1], views[3])
+            assert right._pixels.shape == (96, 64, 3)  # the right-hand column only
+            assert one._pixels.shape == (48, 64, 3)
+            for _ in range(4):
+                env.step(env.action_space.sample())
+                want = whole.render(data)
+                got = right.render([data, data])
+                np.testing.assert_array_equal(got[0], want[1])
+                np.testing.assert_array_equal(got[1], want[3])
+                np.testing.assert_array_equal(one.render(data)[0], want[2])
+        for bad in ([], [4], [1, 1], [-1]):
+            with pytest.raises(ConfigError, match="draw= must name distinct views"):
+                TiledRenderer(model, views, draw=bad)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("render_workers", [2, "auto"])
+def test_threaded_cameras_are_the_one_pass_images(render_workers, monkeypatch):
+    """The env's cameras on two threads (interleaved: top and left wrist on the calling thread,
+    angle and right wrist on the worker), each at the tile offset one pass gives it: the images
+    of ``render_workers=1``, bit for bit, step after step."""
+    from lerobot_gym.sim import tiled_threads
+
+    monkeypatch.setattr(tiled_threads, "cores", lambda: 2)  # "auto" as on a 2-core machine
+    threaded, single = _aloha(render_workers=render_workers), _aloha(render_workers=1)
+    try:
+        threaded.action_space.seed(0)
+        for step in range(5):
+            action = threaded.action_space.sample()
+            got, want = threaded.step(action)[0], single.step(action)[0]
+            for cam in ALOHA_CAMERAS:
+                np.testing.assert_array_equal(got["pixels"][cam], want["pixels"][cam], cam)
+            if step == 0:
+                renderer = next(iter(threaded.unwrapped.backend.scene._renderers.values()))
+                assert isinstance(renderer, ThreadedTiledRenderer)
+                assert renderer._shares == [[0, 2], [1, 3]]
+                assert renderer.workers == 2 and len(renderer._workers) == 1  # caller + one
+    finally:
+        threaded.close()
+        single.close()
+
+
+def test_render_workers_auto_and_bad_settings(monkeypatch):
+    from lerobot_gym.sim import tiled_threads
+    from lerobot_gym.sim.tiled_threads import resolve_workers
+
+    monkeypatch.setattr(tiled_threads, "cores", lambda: 2)
+    assert [resolve_workers("auto", n) for n in (1, 2, 3, 4, 32)] == [1, 1, 2, 2, 2]
+    assert resolve_workers(3, 2) == 2  # at most one thread per view
+    monkeypatch.setattr(tiled_threads, "cores", lambda: 1)
+    assert resolve_workers("auto", 4) == 1  # one core: one pass, nothing changes
+    for bad in (0, "two", 1.5):
+        with pytest.raises(ConfigError, match="or 'auto'"):
+            resolve_workers(bad, 4)
+        with pytest.raises(ConfigError, match="render_workers must be a whole number >= 1 or"):
+            gym.make("lerobot_gym/SO101-Reach-v0", render_workers=bad)
+    with pytest.raises(ConfigError, match="split must be one of"):
+        ThreadedTiledRenderer(None, [View("front", 8, 8)], split="round")
