@@ -239,6 +239,7 @@ import numpy as np
 import lerobot_gym  # noqa: F401
 from lerobot_gym.sim.culling import SceneCuller, cull_scene
 from lerobot_gym.sim.tiled import TiledRenderer, View
+from lerobot_gym.sim.tiled_threads import resolve_workers
 
 Timed = tuple[float, float]  # (wall seconds, CPU seconds) for one loop
 _real_cull = SceneCuller.cull
@@ -420,7 +421,8 @@ def _four_cameras(quick: bool) -> None:
     kwargs: dict[str, object] = {"obs_type": "pixels", "image_size": (128, 128)}
     one = _make(env_id, cameras=cameras[:1], **kwargs)
     four = _make(env_id, cameras=cameras, **kwargs)
-    four_threads = _make(env_id, cameras=cameras, render_workers=2, **kwargs)
+    four_threads = _make(env_id, cameras=cameras, render_workers="auto", **kwargs)
+    threads = resolve_workers("auto", len(cameras))
     actions = _actions(one, steps)
     # The pre-tiling way, for reference: the same physics, then one mujoco.Renderer call per
     # camera (each its own update, render, read-back and flip).
@@ -459,13 +461,13 @@ def _four_cameras(quick: bool) -> None:
     print("Aloha-TransferCube, 128x128 cameras:")
     _rate("env, 1 camera", rates["one"])
     _rate("env, 4 cameras (one tiled pass)", rates["four"])
-    _rate("env, 4 cameras, render_workers=2 (opt-in)", rates["four_threads"])
+    _rate(f"env, 4 cameras, render_workers='auto' ({threads} threads)", rates["four_threads"])
     _rate("env, 1 camera, culling off (before)", rates["one_nocull"])
     _rate("env, 4 cameras, culling off (before)", rates["four_nocull"])
     _rate("state env + 4 mujoco.Renderer calls (before)", rates["old"])
     for label, key, base in (
         ("", "four", "one"),
-        (", render_workers=2", "four_threads", "one"),
+        (", render_workers='auto'", "four_threads", "one"),
         (", culling off (before)", "four_nocull", "one_nocull"),
     ):
         cost = (rates[base][0] / rates[key][0], rates[base][1] / rates[key][1])

@@ -57,10 +57,19 @@ Decisions:
   turn off; off by itself when shadows or reflections are on). A geom outside the view costs
   llvmpipe only its vertex transform, so this pays on views that see a small part of the scene
   (ALOHA's wrist cameras: ~0.25 ms, a third of the view) and about breaks even elsewhere; a
-  view whose cull dropped nothing (SO-101's front camera) is re-checked every 8th render. The
-  scene is updated per view (``mjv_updateScene`` is ~1-2 us of a ~1 ms view; one update shared
-  by the views of one ``MjData`` would save nothing measurable), and the fixed costs per view
-  left in ``mjr_render`` (lights, GL state, clearing the tile) are ~0.05-0.1 ms of it.
+  view whose cull dropped nothing (SO-101's front camera) is re-checked every 8th render.
+- The scene is updated per view, not built once per ``MjData`` and copied for its other views
+  (measured 2026-12-07 on the ALOHA scene, 72 geoms: ``mjv_updateScene`` 2.4 us CPU,
+  ``mjv_updateCamera`` 0.35 us, against ~1.1 ms for a 128x128 view and ~3.4 ms for four):
+  sharing could save the geoms' rebuild, at most ~7 us of a four-camera step (0.2 %), and a
+  shared build would still need, per view, the camera, the lights (the headlight follows the
+  camera) and a restore of the geoms the previous view's cull compacted away. What does scale
+  with the views besides drawing is the cull (~30-60 us per view in Python and numpy, ~6 % of
+  the four-camera render); the read-back and the one copy per view are a few us. The fixed
+  costs per view left in ``mjr_render`` (lights, GL state, clearing the tile) are ~0.05-0.1 ms.
+- ``draw=``: a renderer may draw some of its views only, each at the tile offset the whole
+  layout gives it (its buffer reaches those tiles; the read-back is their bounding box), so the
+  threads of :mod:`lerobot_gym.sim.tiled_threads` can share one layout's views.
 - The GL context is made current at every :meth:`render` (another renderer may have been current
   on this thread) and stays current afterwards, as with ``mujoco.Renderer``: EGL refuses to make
   a context current on a second thread while the first holds it, so a renderer belongs to one
