@@ -193,6 +193,15 @@ def test_threaded_renderer_errors(so101_model):
                 data, out=[np.empty((8, 8, 3), np.uint8), np.empty((2, 2, 3), np.uint8)]
             )
         assert [img.shape for img in renderer.render(data)] == [(8, 8, 3), (8, 8, 3)]
+        # The calling thread's own share failing: the worker is still waited for (it writes
+        # into the caller's arrays), so the next call pairs with its own results.
+        with pytest.raises(ValueError):
+            renderer.render(
+                data, out=[np.empty((2, 2, 3), np.uint8), np.empty((8, 8, 3), np.uint8)]
+            )
+        good = [np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)]
+        returned = renderer.render(data, out=good)
+        assert all(a is b for a, b in zip(returned, good, strict=True)) and good[1].any()
     with pytest.raises(RuntimeError, match="after close"):
         renderer.render(data)
 
