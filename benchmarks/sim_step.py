@@ -131,9 +131,13 @@ decides the goal):
 - Not done, measured: one scene build per ``MjData`` shared by its views (``mjv_updateScene``
   is 2.4 us of a ~1.1 ms view on this scene, ``lerobot_gym/sim/tiled.py``); what does scale
   with the views besides drawing is the frustum cull, 69-74 us per culled view right after a
-  render (~6 % of the four-camera step's main thread), ~30 us warm: culling every view before
-  drawing any would need a scene per view. ``LP_NUM_THREADS=0`` (llvmpipe rasterising on the
-  calling thread) measured about even in CPU at 128x128 (process-wide, so not set here).
+  render (~6 % of the four-camera step's main thread), ~30 us warm: a prototype with a scene
+  per view, every view updated and culled before any was drawn (the same images), measured
+  0.3-3 % less CPU per four-camera step (load 5-6): within the noise, not adopted. A
+  ``glFlush`` after each view (so llvmpipe would rasterise a view while the next one's
+  vertices are worked) measured no overlap (wall = CPU, +4-6 % CPU). ``LP_NUM_THREADS=0``
+  (llvmpipe rasterising on the calling thread) measured about even in CPU at 128x128
+  (process-wide, so not set here).
   Lighter geometry changes the images (above), so the CPU cost of four views stays ~2.6x one.
 
 After the second cut of the step path (below), the state ratios measured before and after
