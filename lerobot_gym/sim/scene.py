@@ -242,8 +242,9 @@ class Scene:
                 model,
                 views,
                 workers=self.render_workers,
-                # Each camera at the tile offset one pass gives it, so the images are those of
-                # render_workers=1 (bit for bit on the ALOHA scene; tiled_threads.py).
+                # Each camera at the tile offset one pass gives it, after the camera one pass
+                # leaves in the scene: the images of render_workers=1, bit for bit
+                # (tiled_threads.py).
                 split="interleaved",
                 shadows=self.shadows,
                 reflections=self.reflections,

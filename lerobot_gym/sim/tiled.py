@@ -69,7 +69,14 @@ Decisions:
   costs per view left in ``mjr_render`` (lights, GL state, clearing the tile) are ~0.05-0.1 ms.
 - ``draw=``: a renderer may draw some of its views only, each at the tile offset the whole
   layout gives it (its buffer reaches those tiles; the read-back is their bounding box), so the
-  threads of :mod:`lerobot_gym.sim.tiled_threads` can share one layout's views.
+  threads of :mod:`lerobot_gym.sim.tiled_threads` can share one layout's views with the
+  images of one pass. Before a drawn view whose predecessor in the layout it did not draw
+  itself, its scene is given that predecessor's camera (``mjv_updateCamera``): MuJoCo places
+  an infinite plane under the camera the scene held before ``mjv_updateScene``, so a view's
+  pixels depend on the view drawn before it in the same scene (measured: SO-101's front view
+  after another front view instead of the wrist view differed in a pixel by one level).
+  :meth:`TiledRenderer.render_share` takes that predecessor's ``MjData`` and, for view 0, the
+  cameras the layout's last view left (:meth:`TiledRenderer.gl_cameras`).
 - The GL context is made current at every :meth:`render` (another renderer may have been current
   on this thread) and stays current afterwards, as with ``mujoco.Renderer``: EGL refuses to make
   a context current on a second thread while the first holds it, so a renderer belongs to one
@@ -80,6 +87,7 @@ Decisions:
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import math
 from collections.abc import Sequence
@@ -98,6 +106,9 @@ from lerobot_gym.sim.rendering import close_at_exit
 # GL renderbuffers are at least this large on every implementation MuJoCo supports
 # (llvmpipe: 16384); a layout past it is refused before GL fails obscurely.
 _MAX_BUFFER_SIDE = 8192
+
+# mjvGLCamera: pos, forward, up (3 floats each), 6 frustum floats, orthographic (an int).
+_GL_CAMERA_BYTES = 64
 
 # A view whose cull dropped nothing is culled again after this many renders.
 _CULL_RECHECK = 8
@@ -165,6 +176,19 @@ class TiledRenderer:
         #: the same as with every view drawn, whatever ``draw`` picks.
         self.rects = [rects[i] for i in drawn]
         self._cameras = [_camera(model, v.camera) for v in self.views]
+        # Drawing some views: MuJoCo places an infinite plane under the camera the scene held
+        # before its update (the previous view's), so before a drawn view whose predecessor in
+        # the whole layout is not the view this renderer drew just before, the scene is given
+        # that predecessor's camera (its index and MjvCamera here): the same plane, the same
+        # pixels as one pass over every view. View 0's predecessor is the last view of the
+        # previous render, which ThreadedTiledRenderer hands over (first_camera).
+        self._before: list[tuple[int, mujoco.MjvCamera] | None] = [
+            (k - 1, _camera(model, views[k - 1].camera))
+            if draw is not None and k > 0 and (p == 0 or drawn[p - 1] != k - 1)
+            else None
+            for p, k in enumerate(drawn)
+        ]
+        self._first = 0 in drawn and draw is not None  # draws view 0 of a shared layout
         # The buffer reaches the drawn tiles; the read-back is their bounding box.
         self.buffer_size = (
             max(r.bottom + r.height for r in rects),
@@ -186,6 +210,7 @@ class TiledRenderer:
         self._scene = mujoco.MjvScene(model, maxgeom=max_geom)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = bool(shadows)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = bool(reflections)
+        self._gl_cams = _gl_cameras(self._scene)
         # The scene's flags are fixed here, so they are checked once, not at every view.
         can_cull = cullable(self._scene) and self._scene.maxgeom > 0
         self._culler = SceneCuller(self._scene) if can_cull else None
@@ -247,14 +272,34 @@ class TiledRenderer:
             out: arrays to write the images into (one per view, each HxWx3 uint8, e.g. slices
                 of a batch); they are returned. None: new arrays.
         """
-        con = self._con
-        if con is None:
-            raise RuntimeError("TiledRenderer.render() after close()")
         datas = [data] * len(self.views) if isinstance(data, mujoco.MjData) else data
         if len(datas) != len(self.views):
             raise ConfigError(f"render() got {len(datas)} MjData for {len(self.views)} views")
         if out is not None and len(out) != len(self.views):
             raise ConfigError(f"render() got {len(out)} out arrays for {len(self.views)} views")
+        return self.render_share(datas, out)
+
+    def render_share(
+        self,
+        datas: Sequence[mujoco.MjData],
+        out: Sequence[np.ndarray] | None,
+        every: Sequence[mujoco.MjData] | None = None,
+        first_camera: np.ndarray | None = None,
+    ) -> list[np.ndarray]:
+        """:meth:`render` for one thread's share of a shared layout (``draw=``).
+
+        Args:
+            datas: one ``MjData`` per drawn view.
+            out: one array per drawn view, or None.
+            every: one ``MjData`` per view of the whole layout, for the cameras of the views
+                drawn elsewhere before this renderer's (None: each drawn view's own).
+            first_camera: the scene cameras (:meth:`gl_cameras`) of the renderer that drew the
+                layout's last view in the previous render, given to view 0's scene before its
+                update (None: leave them).
+        """
+        con = self._con
+        if con is None:
+            raise RuntimeError("TiledRenderer.render() after close()")
         model, scene, option, catmask = self.model, self._scene, self._option, self._catmask
         if _COLLECTED:
             _free_collected()
@@ -263,10 +308,16 @@ class TiledRenderer:
         culler = self._culler if self.cull else None
         plane_culler = self._plane_culler
         wait = self._cull_wait
-        for i, (d, camera, rect, aspect) in enumerate(
-            zip(datas, self._cameras, self.rects, self._aspects, strict=True)
+        for i, (d, camera, rect, aspect, before) in enumerate(
+            zip(datas, self._cameras, self.rects, self._aspects, self._before, strict=True)
         ):
             with self._lock:
+                if before is not None:
+                    k, before_camera = before
+                    before_data = every[k] if every is not None else d
+                    mujoco.mjv_updateCamera(model, before_data, before_camera, scene)
+                elif i == 0 and self._first and first_camera is not None:
+                    self.gl_cameras()[:] = first_camera
                 mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
             if culler is not None:
                 # A view with nothing outside it (a camera that sees the whole scene) is
@@ -285,6 +336,10 @@ class TiledRenderer:
         for tile, dst in zip(self._tiles, out, strict=True):
             np.copyto(dst, tile)
         return list(out)
+
+    def gl_cameras(self) -> np.ndarray:
+        """The scene's two GL cameras (``scene.camera``) as 128 bytes of MuJoCo's own memory."""
+        return self._gl_cams
 
     def close(self) -> None:
         """Free the GL resources (idempotent)."""
@@ -402,3 +457,17 @@ def _camera(model: mujoco.MjModel, camera: str | int) -> mujoco.MjvCamera:
         mjv_camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
         mjv_camera.fixedcamid = int(cam_id)
     return mjv_camera
+
+
+def _gl_cameras(scene: mujoco.MjvScene) -> np.ndarray:
+    """``scene.camera`` (two ``mjvGLCamera``) as a writable view of MuJoCo's memory."""
+    cameras = scene.camera
+    base = _address(cameras[0].pos)
+    if _address(cameras[1].pos) - base != _GL_CAMERA_BYTES:
+        raise RuntimeError("mjvGLCamera is not the 64-byte struct tiled.py was written for")
+    raw = (ctypes.c_char * (2 * _GL_CAMERA_BYTES)).from_address(base)
+    return np.frombuffer(memoryview(raw), np.uint8)
+
+
+def _address(array: np.ndarray) -> int:
+    return int(array.__array_interface__["data"][0])

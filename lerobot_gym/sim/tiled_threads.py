@@ -30,21 +30,29 @@ Decisions:
   per 128x128 view: top 1.18, angle 1.31, left wrist 0.53, right wrist 0.42), and in runs
   the top and angle views landed on one thread (2.49 ms against 0.95: the step waited for the
   slow half); interleaved, the halves are 1.71 and 1.73 ms.
-- Pixels: llvmpipe draws a view at the same offset with the same pixels whichever context
-  draws it, except that its output depends very slightly on what that context drew before (two
-  renderers given the same sequence agree bit for bit; the same view after different views can
-  differ by a level in a pixel or two). Interleaved, the ALOHA scene's four cameras were
-  bit-identical to one pass in every state tested (tests/sim/test_tiled.py); SO-101's front and
-  wrist views differed from one pass in 0-3 pixels of 12288 by one level. Contiguous, views
-  other than a run's first move within the bound of ``TiledRenderer`` (tests/sim/test_tiled.py).
-  Either way the same images for the same setting on every call and run (deterministic).
+- Pixels: interleaved, the images are one pass's, bit for bit (tests/sim/test_tiled.py: ALOHA's
+  four cameras and SO-101's two, step after step; checked too at 96x128, 128x128 and 480x640
+  on Aloha-TransferCube and Aloha-Insertion over 8-25 steps, and on SO-101 with its views
+  repeated three times over 2, 3 and 5 threads). That takes two things: each view at its
+  one-pass tile offset (``TiledRenderer(draw=...)``), and the scene's camera before each view's
+  update as one pass leaves it, because MuJoCo places an infinite plane (SO-101's floor) under
+  the camera the scene held before the update, i.e. the previous view's: a thread's renderer
+  gives its scene the previous view's camera (``mjv_updateCamera``, 0.35 us) when another
+  thread drew that view, and view 0 gets the cameras the last view left last time (copied
+  from that thread's scene between renders, when every thread is idle). Without the cameras,
+  SO-101's views differed from one pass in 1-3 pixels at 128x128 in about half the steps
+  (up to 97 at 480x640). Contiguous, views other than a run's first move within the bound of
+  ``TiledRenderer`` (tests/sim/test_tiled.py). Either way the same images for the same
+  setting on every call and run.
 - Opt-in (default ``render_workers=1``): it costs a thread hand-off per call and, per worker, a
   GL context with the model's textures, and it helps only where a core is free. ``"auto"``
   (:func:`resolve_workers`) takes two threads for three or more views when the process may run
   on two or more cores (``os.sched_getaffinity``), else one: on one core it changes nothing.
-  It is not the default because the images would then depend, by the level or two above, on
-  the machine's core count, and because on a machine whose cores are busy with other work a
-  second thread only adds CPU (see ``benchmarks/sim_step.py`` item 4 for the figures).
+  The images do not depend on it, so it could be the default; it is not yet because on a
+  machine whose cores are busy with other work a second thread only adds CPU (0-8 % measured)
+  and can lose wall time (``benchmarks/sim_step.py`` item 4 has the figures), and because the
+  batched vector env reads the same setting and splits its views contiguously (its own
+  images within the tiled bound, not bit for bit): a default there is its module's decision.
 """
 
 from __future__ import annotations
@@ -81,6 +89,7 @@ class _Worker:
     def __init__(self, model: mujoco.MjModel, views: Sequence[View], kwargs: dict[str, Any]):
         self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+        self.renderer: TiledRenderer | None = None  # touched by others only between jobs
         self.thread = threading.Thread(
             target=self._run, args=(model, views, kwargs), name="TiledRenderer", daemon=True
         )
@@ -96,12 +105,12 @@ class _Worker:
         except BaseException as exc:  # handed to the constructor's thread
             self.done.put(exc)
             return
+        self.renderer = renderer
         self.done.put(None)
         try:
             while (job := self.jobs.get()) is not _STOP:
-                datas, out = job
                 try:
-                    renderer.render(datas, out=out)
+                    renderer.render_share(*job)
                 except BaseException as exc:
                     self.done.put(exc)
                 else:
@@ -149,6 +158,7 @@ class ThreadedTiledRenderer:
             raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
         if split not in SPLITS:
             raise ConfigError(f"split must be one of {SPLITS}, got {split!r}")
+        self._interleaved = split == "interleaved"
         self.views = tuple(views)
         n = min(workers, len(self.views))
         if split == "interleaved":
@@ -185,6 +195,11 @@ class ThreadedTiledRenderer:
             raise
         close_at_exit(self)
 
+    def _renderers(self) -> list[TiledRenderer]:
+        """Each thread's renderer, the calling thread's first (the shares' order)."""
+        own = [self._own] if self._own is not None else []
+        return own + [w.renderer for w in self._workers if w.renderer is not None]
+
     @property
     def workers(self) -> int:
         """Threads drawing the views, the calling thread included (0 once closed)."""
@@ -214,11 +229,17 @@ class ThreadedTiledRenderer:
             out = [np.empty((v.height, v.width, 3), np.uint8) for v in self.views]
         elif len(out) != n:
             raise ConfigError(f"render() got {len(out)} out arrays for {n} views")
+        every, first = None, None
+        if self._interleaved:
+            # View 0's scene gets the cameras the last view left in its scene last time, as in
+            # one pass (TiledRenderer: where MuJoCo puts an infinite plane). Every thread is idle.
+            last = self._renderers()[(n - 1) % len(self._shares)]
+            every, first = datas, last.gl_cameras().copy()
         for worker, share in zip(self._workers, self._shares[1:], strict=True):
-            worker.jobs.put(([datas[i] for i in share], [out[i] for i in share]))
+            worker.jobs.put(([datas[i] for i in share], [out[i] for i in share], every, first))
         try:
             mine = self._shares[0]
-            own.render([datas[i] for i in mine], out=[out[i] for i in mine])
+            own.render_share([datas[i] for i in mine], [out[i] for i in mine], every, first)
         finally:
             # Every worker is waited for, even after an error here: they write into `out`.
             errors = [worker.done.get() for worker in self._workers]

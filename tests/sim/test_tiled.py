@@ -283,26 +283,44 @@ def test_a_renderer_drawing_some_views_puts_them_where_all_views_go():
         env.close()
 
 
-@pytest.mark.parametrize("render_workers", [2, "auto"])
-def test_threaded_cameras_are_the_one_pass_images(render_workers, monkeypatch):
-    """The env's cameras on two threads (interleaved: top and left wrist on the calling thread,
-    angle and right wrist on the worker), each at the tile offset one pass gives it: the images
-    of ``render_workers=1``, bit for bit, step after step."""
+@pytest.mark.parametrize(
+    ("env_id", "cameras", "size", "render_workers"),
+    [
+        ("lerobot_gym/Aloha-TransferCube-v0", ALOHA_CAMERAS, (48, 64), 2),
+        ("lerobot_gym/Aloha-TransferCube-v0", ALOHA_CAMERAS, (48, 64), "auto"),
+        # An infinite floor: MuJoCo places it under the scene's previous camera, which each
+        # thread's scene is given as one pass would have it (without: 1-3 pixels differed).
+        ("lerobot_gym/SO101-PickCube-v0", ("front", "wrist"), (128, 128), 2),
+    ],
+)
+def test_threaded_cameras_are_the_one_pass_images(
+    env_id, cameras, size, render_workers, monkeypatch
+):
+    """The env's cameras on two threads, interleaved (ALOHA: top and left wrist on the calling
+    thread, angle and right wrist on the worker), each at the tile offset one pass gives it:
+    the images of ``render_workers=1``, bit for bit, step after step."""
     from lerobot_gym.sim import tiled_threads
 
     monkeypatch.setattr(tiled_threads, "cores", lambda: 2)  # "auto" as on a 2-core machine
-    threaded, single = _aloha(render_workers=render_workers), _aloha(render_workers=1)
+    kwargs = {"obs_type": "pixels", "cameras": cameras, "image_size": size}
+    threaded = gym.make(env_id, render_workers=render_workers, disable_env_checker=True, **kwargs)
+    single = gym.make(env_id, render_workers=1, disable_env_checker=True, **kwargs)
     try:
-        threaded.action_space.seed(0)
-        for step in range(5):
+        threaded.reset(seed=1)
+        single.reset(seed=1)
+        threaded.action_space.seed(1)
+        for step in range(12):
             action = threaded.action_space.sample()
             got, want = threaded.step(action)[0], single.step(action)[0]
-            for cam in ALOHA_CAMERAS:
-                np.testing.assert_array_equal(got["pixels"][cam], want["pixels"][cam], cam)
+            for cam in cameras:
+                np.testing.assert_array_equal(
+                    got["pixels"][cam], want["pixels"][cam], f"step {step} {cam}"
+                )
             if step == 0:
                 renderer = next(iter(threaded.unwrapped.backend.scene._renderers.values()))
                 assert isinstance(renderer, ThreadedTiledRenderer)
-                assert renderer._shares == [[0, 2], [1, 3]]
+                n = len(cameras)
+                assert renderer._shares == [list(range(0, n, 2)), list(range(1, n, 2))]
                 assert renderer.workers == 2 and len(renderer._workers) == 1  # caller + one
     finally:
         threaded.close()
