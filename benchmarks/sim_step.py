@@ -118,16 +118,24 @@ decides the goal):
   instead of waiting. Per step (load 6; CPU of the process, its main thread, and llvmpipe's
   raster threads): 1 camera 1.93 ms (main 1.48, raster 0.45), 4 cameras one pass 4.92 (main
   3.31, raster 1.61), 4 cameras on two threads 4.21 (main 1.72, worker 1.11, raster 1.37).
-  With two free cores the two-thread step's critical path is about half its CPU, ~2.1-2.4 ms
-  against a one-camera step of ~1.7: an expected cost of ~1.3-1.5x, to be confirmed quietly.
+  llvmpipe rasterises every context's scenes on one shared set of raster threads (one
+  rasterizer per screen: Mesa's ``lp_setup_rasterize_scene`` queues each scene to
+  ``screen->rast``), so the threads share out the vertex and binning work (the main thread's
+  ``render()`` CPU: 2.65 ms of the one-pass step), not the rasterisation (1.37-1.61 ms). With
+  two free cores that bounds the two-thread step near 0.66 + 1.11 + 0.7 to 1.4 ms, ~2.5-3.1 ms
+  against a one-camera step of ~1.9: an expected cost of ~1.3-1.6x, which only the quiet
+  re-run can confirm.
 - Measured under load, short interleaved bursts (15 steps, best of 40), ms per step wall /
   CPU, cost against one camera: load 4.1-4.8, three runs: one camera 1.33/1.33, 1.33/1.33,
   1.21/1.34; four, one pass 3.90/3.50, 3.48/3.47, 3.35/3.53 (cost 2.94/2.64, 2.61/2.60,
   2.76/2.63); four, ``"auto"`` (two threads) 3.67/3.67, 3.12/3.66, 2.40/3.81 (cost 2.77/2.77,
-  2.34/2.75, 1.98/2.84). ``--quick --cameras-only`` at load 4-15: one pass 2.45-2.69 wall,
-  2.57-2.69 CPU; ``"auto"`` 2.45-2.69 wall, 2.61-2.67 CPU (no free core at that load). The
-  two threads cost 0-8 % more CPU than one pass (a second GL context's raster threads, the
-  hand-off), so on a machine whose cores are busy they gain nothing: hence opt-in.
+  2.34/2.75, 1.98/2.84); at load 5.5-7.1, three more runs (after the camera hand-over below):
+  one camera 1.33/1.33 each; one pass cost 2.57, 2.57, 2.59; ``"auto"`` 2.67, 2.74, 2.72 wall
+  and CPU alike (wall = CPU: the second core was never free). ``--quick --cameras-only`` at
+  load 4-15, four runs: one pass 1.78-5.83 wall (noise), 2.57-2.89 CPU; ``"auto"`` 2.45-5.03
+  wall, 2.61-2.94 CPU. The two threads cost 0-8 % more CPU than one pass (the hand-off, a
+  second GL context), so on a machine whose cores are busy they gain nothing: hence opt-in.
+  The images are one pass's, bit for bit (``lerobot_gym/sim/tiled_threads.py``).
 - Not done, measured: one scene build per ``MjData`` shared by its views (``mjv_updateScene``
   is 2.4 us of a ~1.1 ms view on this scene, ``lerobot_gym/sim/tiled.py``); what does scale
   with the views besides drawing is the frustum cull, 69-74 us per culled view right after a

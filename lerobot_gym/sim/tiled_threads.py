@@ -4,7 +4,10 @@ With software GL a view's cost is its geometry (``lerobot_gym/sim/tiled.py``), s
 for all views saves only what is paid per call; the views themselves are drawn one after the
 other on one core. MuJoCo's bindings release the GIL inside ``mjr_render`` and
 ``mjr_readPixels`` (measured: a Python thread kept running while another rendered), so views
-drawn on several threads, each with its own GL context, use several cores.
+drawn on several threads, each with its own GL context, use several cores: for the vertex and
+binning work, which runs on the calling thread (~60 % of a view's CPU on the ALOHA scene). The
+rasterisation does not multiply: llvmpipe queues every context's scenes to one rasterizer per
+process (Mesa's ``lp_setup_rasterize_scene``), whose threads already use every core.
 
 :class:`ThreadedTiledRenderer` has :class:`~lerobot_gym.sim.tiled.TiledRenderer`'s interface;
 :func:`tiled_renderer` picks one or the other for a ``render_workers`` setting (the scene's
