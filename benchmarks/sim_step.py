@@ -132,7 +132,7 @@ decides the goal):
   2.34/2.75, 1.98/2.84); at load 5.5-7.1, three more runs (after the camera hand-over below):
   one camera 1.33/1.33 each; one pass cost 2.57, 2.57, 2.59; ``"auto"`` 2.67, 2.74, 2.72 wall
   and CPU alike (wall = CPU: the second core was never free). ``--quick --cameras-only`` at
-  load 4-15, four runs: one pass 1.78-5.83 wall (noise), 2.57-2.89 CPU; ``"auto"`` 2.45-5.03
+  load 4-15, three runs: one pass 1.78-5.83 wall (noise), 2.57-2.89 CPU; ``"auto"`` 2.45-5.03
   wall, 2.61-2.94 CPU. The two threads cost 0-8 % more CPU than one pass (the hand-off, a
   second GL context), so on a machine whose cores are busy they gain nothing: hence opt-in.
   The images are one pass's, bit for bit (``lerobot_gym/sim/tiled_threads.py``).
