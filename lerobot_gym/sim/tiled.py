@@ -143,10 +143,11 @@ class TiledRenderer:
         cull: drop, per view, the geoms wholly outside its frustum before drawing
             (:func:`~lerobot_gym.sim.culling.cull_scene`; the same images).
         draw: indices of the views this renderer draws (default: all). The tiles are laid out
-            for all ``views``, so a view is drawn at the same offset, with the same pixels,
-            whichever renderer draws it (the workers of
-            :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer`); :meth:`render`
-            takes data and returns images for the drawn views only.
+            for all ``views``, so a view is drawn at the same offset, and with the camera its
+            predecessor leaves in the scene (view 0's is :meth:`render_share`'s
+            ``first_camera``), with the same pixels as one renderer of all the views (the
+            threads of :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer`);
+            :meth:`render` takes data and returns images for the drawn views only.
     """
 
     def __init__(
