@@ -20,8 +20,8 @@ average 4.9-8.8 from other agents; CPU-time figures, which the load moves less t
       filled cache 2.3 s wall / 3.4 s CPU (imports included)
     CPU per env step (16 twins x 16 substeps): mujoco.batch 1.98 ms (physics 2.06),
       Warp 111.0 ms (physics 117.3): Warp / mujoco.batch 56x
-    tests/sim/test_warp_physics.py (pytest, not this script): cold cache 61 s wall / 35 s CPU,
-      filled cache 20 s wall / 8 s CPU (load 4-5)
+    tests/sim/test_warp_physics.py (pytest, not this script): cold cache 61-95 s wall /
+      35-36 s CPU, filled cache 16-20 s wall / 8-8.6 s CPU (two pairs of runs, load 4-7)
 
 So on a CPU, Warp costs ~30 s of CPU once per empty cache and ~56x mujoco.batch's CPU per step:
 ``physics="warp"`` pays off only on a GPU.
