@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: demo test lint test-compat bench bench-quick clean venv
+.PHONY: demo test lint test-compat test-warp bench bench-quick clean venv
 
 venv: $(STAMP)
 
@@ -36,6 +36,12 @@ test: lint
 # Interoperability with LeRobot's own reader and writer, in its own virtual environment.
 test-compat: $(STAMP)
 	$(MAKE) -f tests/compat/Makefile.inc compat
+
+# MuJoCo Warp (the `warp` extra, not in `[all]`: ~400 MB installed, and ~30 s of CPU to compile
+# its kernels on an empty cache): its tests on Warp's CPU device, which `make test` skips.
+test-warp: $(STAMP)
+	$(PIP) install --quiet -c constraints.txt -e ".[warp]"
+	$(BIN)/python -m pytest -q tests/sim/test_warp_physics.py
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

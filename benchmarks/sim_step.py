@@ -17,11 +17,13 @@ Prints, as steps/s and as ratios (goal in brackets):
    ``mj_step`` plus ``mujoco.Renderer.update_scene`` and ``render`` of that camera at 128x128,
    shadows and reflections off, as the env renders (>= 0.90).
 4. Aloha-TransferCube (the robot with four cameras), 128x128: a step observing all four cameras
-   costs <= 2x a step observing one; also with ``render_workers=2`` (opt-in: the cameras drawn
-   on two threads, ``lerobot_gym/sim/tiled_threads.py``), which only a machine with a free core
-   can show. Printed next to them, for reference, the four cameras rendered the pre-tiling way
-   (one ``mujoco.Renderer`` call each), and the 1- and 4-camera envs with the tiled renderer's
-   frustum culling off (``lerobot_gym/sim/culling.py``; as before it existed).
+   costs <= 2x a step observing one; also with ``render_workers="auto"`` (opt-in: on a machine
+   with two cores, the cameras interleaved over two threads, the calling thread one of them,
+   ``lerobot_gym/sim/tiled_threads.py``; on one core it is the one-pass line again), which
+   only a machine with a free core can show. Printed next to them, for reference, the four
+   cameras rendered the pre-tiling way (one ``mujoco.Renderer`` call each), and the 1- and
+   4-camera envs with the tiled renderer's frustum culling off (``lerobot_gym/sim/culling.py``;
+   as before it existed).
 5. Each camera's view of Aloha-TransferCube and SO101-PickCube at 128x128 (a one-view
    ``TiledRenderer``): CPU ms per render with culling off and on, and the geoms drawn.
 
@@ -97,6 +99,54 @@ whose 1-camera anchor caught a quiet moment): short of 2.0. (Wall clock, 1.87x i
 run and 0.91x with ``render_workers=2``, is noise at this load: the quiet re-run decides.)
 What remains is each view's visible triangles (see below); ``mjv_updateScene`` (~1-2 us) and
 the fixed per-view work of ``mjr_render`` (~0.05-0.1 ms) are small.
+
+Render threads (2026-12-07, third pass; machine loaded by other agents, load average 4-26, so
+the wall-clock figures are pessimistic and only the CPU ones compare runs; the quiet re-run
+decides the goal):
+
+- Why ``render_workers=2`` gave 2.06 in one run and 2.62 in another: it split the cameras in
+  runs, so top and angle (2.49 ms of CPU) were drawn on one thread and the wrists (0.95 ms) on
+  the other, and the step waited for the slow half: even on free cores that bounds the cost
+  near 2.0x; in the full run another job held the second core, and it came out at the serial
+  figure. Not the GIL (``mjr_render`` and ``mjr_readPixels`` release it: a spinning Python
+  thread kept half its speed on a loaded machine while four views rendered) and not the
+  hand-off or ``eglMakeCurrent`` (4 us warm, up to ~45 us cold right after a render).
+- Now the single env interleaves its cameras over the threads (top and left wrist on the
+  calling thread, angle and right wrist on one worker: per-thread CPU in ``render()`` 1.06 and
+  1.11 ms per step, load 6), each at the tile offset one pass gives it, so the images are the
+  one-pass images (bit for bit on this scene, tested), and the calling thread draws its share
+  instead of waiting. Per step (load 6; CPU of the process, its main thread, and llvmpipe's
+  raster threads): 1 camera 1.93 ms (main 1.48, raster 0.45), 4 cameras one pass 4.92 (main
+  3.31, raster 1.61), 4 cameras on two threads 4.21 (main 1.72, worker 1.11, raster 1.37).
+  llvmpipe rasterises every context's scenes on one shared set of raster threads (one
+  rasterizer per screen: Mesa's ``lp_setup_rasterize_scene`` queues each scene to
+  ``screen->rast``), so the threads share out the vertex and binning work (the main thread's
+  ``render()`` CPU: 2.65 ms of the one-pass step), not the rasterisation (1.37-1.61 ms). With
+  two free cores that bounds the two-thread step near 0.66 + 1.11 + 0.7 to 1.4 ms, ~2.5-3.1 ms
+  against a one-camera step of ~1.9: an expected cost of ~1.3-1.6x, which only the quiet
+  re-run can confirm.
+- Measured under load, short interleaved bursts (15 steps, best of 40), ms per step wall /
+  CPU, cost against one camera: load 4.1-4.8, three runs: one camera 1.33/1.33, 1.33/1.33,
+  1.21/1.34; four, one pass 3.90/3.50, 3.48/3.47, 3.35/3.53 (cost 2.94/2.64, 2.61/2.60,
+  2.76/2.63); four, ``"auto"`` (two threads) 3.67/3.67, 3.12/3.66, 2.40/3.81 (cost 2.77/2.77,
+  2.34/2.75, 1.98/2.84); at load 5.5-7.1, three more runs (after the camera hand-over below):
+  one camera 1.33/1.33 each; one pass cost 2.57, 2.57, 2.59; ``"auto"`` 2.67, 2.74, 2.72 wall
+  and CPU alike (wall = CPU: the second core was never free). ``--quick --cameras-only`` at
+  load 4-15, three runs: one pass 1.78-5.83 wall (noise), 2.57-2.89 CPU; ``"auto"`` 2.45-5.03
+  wall, 2.61-2.94 CPU. The two threads cost 0-8 % more CPU than one pass (the hand-off, a
+  second GL context), so on a machine whose cores are busy they gain nothing: hence opt-in.
+  The images are one pass's, bit for bit (``lerobot_gym/sim/tiled_threads.py``).
+- Not done, measured: one scene build per ``MjData`` shared by its views (``mjv_updateScene``
+  is 2.4 us of a ~1.1 ms view on this scene, ``lerobot_gym/sim/tiled.py``); what does scale
+  with the views besides drawing is the frustum cull, 69-74 us per culled view right after a
+  render (~6 % of the four-camera step's main thread), ~30 us warm: a prototype with a scene
+  per view, every view updated and culled before any was drawn (the same images), measured
+  0.3-3 % less CPU per four-camera step (load 5-6): within the noise, not adopted. A
+  ``glFlush`` after each view (so llvmpipe would rasterise a view while the next one's
+  vertices are worked) measured no overlap (wall = CPU, +4-6 % CPU). ``LP_NUM_THREADS=0``
+  (llvmpipe rasterising on the calling thread) measured about even in CPU at 128x128
+  (process-wide, so not set here).
+  Lighter geometry changes the images (above), so the CPU cost of four views stays ~2.6x one.
 
 After the second cut of the step path (below), the state ratios measured before and after
 back to back on the same loaded machine (``--quick`` state section, main at 622daf6 then the
@@ -294,6 +344,7 @@ import numpy as np
 import lerobot_gym  # noqa: F401
 from lerobot_gym.sim.culling import SceneCuller, cull_scene
 from lerobot_gym.sim.tiled import TiledRenderer, View
+from lerobot_gym.sim.tiled_threads import resolve_workers
 
 Timed = tuple[float, float]  # (wall seconds, CPU seconds) for one loop
 _real_cull = SceneCuller.cull
@@ -475,7 +526,8 @@ def _four_cameras(quick: bool) -> None:
     kwargs: dict[str, object] = {"obs_type": "pixels", "image_size": (128, 128)}
     one = _make(env_id, cameras=cameras[:1], **kwargs)
     four = _make(env_id, cameras=cameras, **kwargs)
-    four_threads = _make(env_id, cameras=cameras, render_workers=2, **kwargs)
+    four_threads = _make(env_id, cameras=cameras, render_workers="auto", **kwargs)
+    threads = resolve_workers("auto", len(cameras))
     actions = _actions(one, steps)
     # The pre-tiling way, for reference: the same physics, then one mujoco.Renderer call per
     # camera (each its own update, render, read-back and flip).
@@ -514,13 +566,13 @@ def _four_cameras(quick: bool) -> None:
     print("Aloha-TransferCube, 128x128 cameras:")
     _rate("env, 1 camera", rates["one"])
     _rate("env, 4 cameras (one tiled pass)", rates["four"])
-    _rate("env, 4 cameras, render_workers=2 (opt-in)", rates["four_threads"])
+    _rate(f"env, 4 cameras, render_workers='auto' ({threads} threads)", rates["four_threads"])
     _rate("env, 1 camera, culling off (before)", rates["one_nocull"])
     _rate("env, 4 cameras, culling off (before)", rates["four_nocull"])
     _rate("state env + 4 mujoco.Renderer calls (before)", rates["old"])
     for label, key, base in (
         ("", "four", "one"),
-        (", render_workers=2", "four_threads", "one"),
+        (", render_workers='auto'", "four_threads", "one"),
         (", culling off (before)", "four_nocull", "one_nocull"),
     ):
         cost = (rates[base][0] / rates[key][0], rates[base][1] / rates[key][1])

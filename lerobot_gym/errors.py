@@ -13,7 +13,9 @@ Hierarchy::
     │   ├── UnknownEnvIdError (gymnasium.error.UnregisteredEnv)
     │   ├── UnknownRobotError (KeyError)
     │   ├── UnknownTaskError (KeyError)
-    │   └── UnknownTeleopError (KeyError)  no teleop device of that type
+    │   ├── UnknownTeleopError (KeyError)  no teleop device of that type
+    │   ├── UnsupportedModelError          the chosen physics lacks a feature the model uses
+    │   └── MissingPhysicsError (MissingExtraError) physics= needs an extra not installed
     ├── PluginLoadError (ImportError)       an entry-point plugin failed to import
     ├── MissingExtraError (ImportError)     an optional dependency is not installed
     ├── ActionError (ValueError)            NaN/inf or wrong-shape action
@@ -100,6 +102,18 @@ class MissingExtraError(LeRobotGymError, ImportError):
         )
         self.module = module
         self.extra = extra
+
+
+class UnsupportedModelError(ConfigError):
+    """The chosen physics (``make_vec(..., physics="warp")``) lacks a feature the model uses."""
+
+
+class MissingPhysicsError(MissingExtraError, ConfigError):
+    """A ``physics=`` choice needs an optional dependency that is not installed.
+
+    Both a :class:`MissingExtraError` (an ``ImportError``) and a :class:`ConfigError` (the
+    keyword chose it); the message names the extra to install.
+    """
 
 
 class ActionError(LeRobotGymError, ValueError):

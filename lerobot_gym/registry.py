@@ -314,26 +314,38 @@ def make_vec_env(
     task: str,
     max_episode_steps: int | None = None,
     nthread: int | None = None,
+    physics: str = "mujoco",
+    device: str | None = None,
     **kwargs: Any,
 ) -> gym.vector.VectorEnv:
     """Every id's ``vector_entry_point``: N batched twins (``sim/vector_env.TwinVectorEnv``).
 
     Takes the keywords of :func:`make_env`, plus ``max_episode_steps`` (``gym.make_vec`` passes
-    the id's) and ``nthread`` (physics threads; default, the CPUs this process may use).
+    the id's), ``nthread`` (physics threads; default, the CPUs this process may use), and
+    ``physics``/``device``: ``physics="warp"`` runs the twins on MuJoCo Warp (the ``warp``
+    extra) on ``device="auto"``, ``"cpu"`` or ``"cuda"`` (``sim/warp_physics.py``).
     """
     from lerobot_gym.core.env import RobotEnv
     from lerobot_gym.sim.vector_env import TwinVectorEnv
 
     template = make_env(robot=robot, task=task, **kwargs)  # no I/O: the twin builds at reset
     assert isinstance(template, RobotEnv)
-    return TwinVectorEnv(template, num_envs, max_episode_steps=max_episode_steps, nthread=nthread)
+    return TwinVectorEnv(
+        template,
+        num_envs,
+        max_episode_steps=max_episode_steps,
+        nthread=nthread,
+        physics=physics,
+        device=device,
+    )
 
 
 def make_vec(env_id: str, num_envs: int = 1, **kwargs: Any) -> gym.vector.VectorEnv:
     """N twins of an id, batched in one process (the namespace may be left out).
 
     ``gym.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point", **kwargs)`` with the
-    id resolved as :func:`make` resolves it; keywords as ``gym.make``'s, plus ``nthread``.
+    id resolved as :func:`make` resolves it; keywords as ``gym.make``'s, plus ``nthread``,
+    ``physics`` and ``device`` (:func:`make_vec_env`).
 
     Example:
         >>> import lerobot_gym

@@ -4,7 +4,7 @@
 
 * ``eval.csv``: one row per evaluation (:data:`EVAL_FIELDS`), appended across resumes;
 * ``logs/<first step>/``: SB3's own logger (losses, episode returns, the evaluation) as CSV,
-  and as TensorBoard event files when ``tensorboard`` is installed;
+  and as TensorBoard event files (``tensorboard`` is part of the ``rl`` extra);
 * with ``--wandb.enable=true``, the same key/values to Weights & Biases through
   :class:`WandbWriter`, an SB3 output format;
 * ``training.png`` (:func:`plot_training`).

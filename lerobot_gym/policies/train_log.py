@@ -4,8 +4,8 @@ Design decisions:
 
 * ``train_log.csv`` is always written (one row per report, a column per metric, appended on
   resume), because it needs nothing installed and is what the plot is drawn from.
-* TensorBoard logs (``tensorboard/``) are written only when ``tensorboard`` is importable;
-  it is not a dependency.
+* TensorBoard logs (``tensorboard/``): ``tensorboard`` is part of the ``policies`` extra;
+  without it (a bare install) the run still trains and writes the CSV and the plot.
 * ``loss.png`` is drawn with numpy and written with the project's PNG encoder (no matplotlib
   here): the loss on a log scale, one panel per metric, without text.
 * Weights & Biases only when asked for (:class:`WandbSettings`, ``--wandb.enable=true``), never

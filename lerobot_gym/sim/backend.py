@@ -40,6 +40,7 @@ from lerobot_gym.sim.knobs import TwinKnobs, knob_streams
 from lerobot_gym.sim.latency import CommandDelay, SignalKnobs
 from lerobot_gym.sim.scene import Scene
 from lerobot_gym.sim.servo import ServoModel
+from lerobot_gym.sim.tiled_threads import RenderWorkers
 from lerobot_gym.sim.twin_params import TwinParams
 from lerobot_gym.sim.world import MujocoWorld
 
@@ -58,7 +59,8 @@ class MujocoBackend:
         render_samples: multisample anti-aliasing samples (0: off, as a camera delivers).
         twin_params: with these, the arm is driven by the servo model (module docstring);
             None: the ideal actuators.
-        render_workers: threads drawing a step's cameras (1: one pass through one buffer).
+        render_workers: threads drawing a step's cameras (1: one pass through one buffer;
+            ``"auto"``: two for three or more cameras on a machine with two cores).
         knobs: latency, noise and domain randomisation (None: off).
     """
 
@@ -77,7 +79,7 @@ class MujocoBackend:
         model_path: str | Path | None = None,
         render_samples: int = 0,
         twin_params: TwinParams | None = None,
-        render_workers: int = 1,
+        render_workers: RenderWorkers = 1,
         knobs: TwinKnobs | None = None,
     ) -> None:
         self.robot, self.task = robot, task

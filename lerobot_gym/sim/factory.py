@@ -36,14 +36,17 @@ def make_sim_backend(
       ``actuator="servo"``.
     - ``render_workers``: threads that draw a step's cameras (default 1: every camera in one
       pass through one offscreen buffer); more spread several cameras over that many cores
-      (:mod:`lerobot_gym.sim.tiled_threads`).
+      (:mod:`lerobot_gym.sim.tiled_threads`); ``"auto"``: two threads for three or more
+      cameras when the process may use two cores, else one.
     - ``knobs``: latency, reading noise and domain randomisation, a
       :class:`~lerobot_gym.sim.knobs.TwinKnobs` or a mapping of its fields (default: off).
     """
     check_keywords(options, {"actuator", "twin_params", "render_workers", "knobs"}, "backend='sim'")
     render_workers = options.get("render_workers", 1)
-    if type(render_workers) is not int or render_workers < 1:
-        raise ConfigError(f"render_workers must be a whole number >= 1, got {render_workers!r}")
+    if render_workers != "auto" and (type(render_workers) is not int or render_workers < 1):
+        raise ConfigError(
+            f"render_workers must be a whole number >= 1 or 'auto', got {render_workers!r}"
+        )
     actuator = options.get("actuator")
     twin_params = options.get("twin_params")
     if actuator is None:

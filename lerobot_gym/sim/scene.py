@@ -42,7 +42,7 @@ from lerobot_gym.errors import ConfigError, NotConnectedError
 from lerobot_gym.sim.knobs import TwinKnobs
 from lerobot_gym.sim.randomize import SceneRandomizer
 from lerobot_gym.sim.tiled import TiledRenderer, View
-from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer, tiled_renderer
+from lerobot_gym.sim.tiled_threads import RenderWorkers, ThreadedTiledRenderer, tiled_renderer
 from lerobot_gym.sim.world import MujocoWorld
 
 
@@ -59,7 +59,10 @@ class Scene:
         reflections: render reflections.
         model_path: an alternative scene file with the same joint, actuator and camera names.
         render_workers: threads drawing the cameras of one request (1: one pass through one
-            buffer; more: :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer`).
+            buffer; more: :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer`, the
+            cameras interleaved over the threads; ``"auto"``: two threads for three or more
+            cameras when the process has two cores, see
+            :func:`~lerobot_gym.sim.tiled_threads.resolve_workers`).
         knobs: domain randomisation (its scene-side knobs), drawn by :meth:`randomize`.
         shared: another thread may step ``data`` (an emulator's plant), so the world's
             queries take :attr:`lock`; False: only the owner's thread touches it.
@@ -75,12 +78,14 @@ class Scene:
         shadows: bool = False,
         reflections: bool = False,
         model_path: str | Path | None = None,
-        render_workers: int = 1,
+        render_workers: RenderWorkers = 1,
         knobs: TwinKnobs | None = None,
         shared: bool = True,
     ) -> None:
         self.robot, self.task = robot, task
-        self.render_workers = int(render_workers)
+        self.render_workers: RenderWorkers = (
+            render_workers if render_workers == "auto" else int(render_workers)
+        )
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.render_samples = int(render_samples)
         self.shadows, self.reflections = bool(shadows), bool(reflections)
@@ -256,6 +261,10 @@ class Scene:
                 model,
                 views,
                 workers=self.render_workers,
+                # Each camera at the tile offset one pass gives it, after the camera one pass
+                # leaves in the scene: the images of render_workers=1, bit for bit
+                # (tiled_threads.py).
+                split="interleaved",
                 shadows=self.shadows,
                 reflections=self.reflections,
                 lock=self.lock,

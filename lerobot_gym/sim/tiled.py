@@ -57,10 +57,26 @@ Decisions:
   turn off; off by itself when shadows or reflections are on). A geom outside the view costs
   llvmpipe only its vertex transform, so this pays on views that see a small part of the scene
   (ALOHA's wrist cameras: ~0.25 ms, a third of the view) and about breaks even elsewhere; a
-  view whose cull dropped nothing (SO-101's front camera) is re-checked every 8th render. The
-  scene is updated per view (``mjv_updateScene`` is ~1-2 us of a ~1 ms view; one update shared
-  by the views of one ``MjData`` would save nothing measurable), and the fixed costs per view
-  left in ``mjr_render`` (lights, GL state, clearing the tile) are ~0.05-0.1 ms of it.
+  view whose cull dropped nothing (SO-101's front camera) is re-checked every 8th render.
+- The scene is updated per view, not built once per ``MjData`` and copied for its other views
+  (measured 2026-12-07 on the ALOHA scene, 72 geoms: ``mjv_updateScene`` 2.4 us CPU,
+  ``mjv_updateCamera`` 0.35 us, against ~1.1 ms for a 128x128 view and ~3.4 ms for four):
+  sharing could save the geoms' rebuild, at most ~7 us of a four-camera step (0.2 %), and a
+  shared build would still need, per view, the camera, the lights (the headlight follows the
+  camera) and a restore of the geoms the previous view's cull compacted away. What does scale
+  with the views besides drawing is the cull (~30-60 us per view in Python and numpy, ~6 % of
+  the four-camera render); the read-back and the one copy per view are a few us. The fixed
+  costs per view left in ``mjr_render`` (lights, GL state, clearing the tile) are ~0.05-0.1 ms.
+- ``draw=``: a renderer may draw some of its views only, each at the tile offset the whole
+  layout gives it (its buffer reaches those tiles; the read-back is their bounding box), so the
+  threads of :mod:`lerobot_gym.sim.tiled_threads` can share one layout's views with the
+  images of one pass. Before a drawn view whose predecessor in the layout it did not draw
+  itself, its scene is given that predecessor's camera (``mjv_updateCamera``): MuJoCo places
+  an infinite plane under the camera the scene held before ``mjv_updateScene``, so a view's
+  pixels depend on the view drawn before it in the same scene (measured: SO-101's front view
+  after another front view instead of the wrist view differed in a pixel by one level).
+  :meth:`TiledRenderer.render_share` takes that predecessor's ``MjData`` and, for view 0, the
+  cameras the layout's last view left (:meth:`TiledRenderer.gl_cameras`).
 - The GL context is made current at every :meth:`render` (another renderer may have been current
   on this thread) and stays current afterwards, as with ``mujoco.Renderer``: EGL refuses to make
   a context current on a second thread while the first holds it, so a renderer belongs to one
@@ -71,6 +87,7 @@ Decisions:
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import math
 from collections.abc import Sequence
@@ -89,6 +106,9 @@ from lerobot_gym.sim.rendering import close_at_exit
 # GL renderbuffers are at least this large on every implementation MuJoCo supports
 # (llvmpipe: 16384); a layout past it is refused before GL fails obscurely.
 _MAX_BUFFER_SIDE = 8192
+
+# mjvGLCamera: pos, forward, up (3 floats each), 6 frustum floats, orthographic (an int).
+_GL_CAMERA_BYTES = 64
 
 # A view whose cull dropped nothing is culled again after this many renders.
 _CULL_RECHECK = 8
@@ -122,6 +142,12 @@ class TiledRenderer:
         max_geom: capacity of the scene (geoms per view).
         cull: drop, per view, the geoms wholly outside its frustum before drawing
             (:func:`~lerobot_gym.sim.culling.cull_scene`; the same images).
+        draw: indices of the views this renderer draws (default: all). The tiles are laid out
+            for all ``views``, so a view is drawn at the same offset, and with the camera its
+            predecessor leaves in the scene (view 0's is :meth:`render_share`'s
+            ``first_camera``), with the same pixels as one renderer of all the views (the
+            threads of :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer`);
+            :meth:`render` takes data and returns images for the drawn views only.
     """
 
     def __init__(
@@ -134,33 +160,50 @@ class TiledRenderer:
         lock: AbstractContextManager | None = None,
         max_geom: int = 10000,
         cull: bool = True,
+        draw: Sequence[int] | None = None,
     ) -> None:
         self._gl = None
         self._con: mujoco.MjrContext | None = None
         if not views:
             raise ConfigError("TiledRenderer needs at least one View")
         self.model = model
-        self.views = tuple(views)
+        rects = _layout(views)
+        drawn = range(len(views)) if draw is None else [int(i) for i in draw]
+        if not drawn or any(not 0 <= i < len(views) for i in drawn) or len(set(drawn)) < len(drawn):
+            raise ConfigError(f"draw= must name distinct views among {len(views)}; got {draw}")
+        #: The views :meth:`render` draws, in the order it takes data and returns images.
+        self.views = tuple(views[i] for i in drawn)
+        #: Each drawn view's viewport in the buffer (GL coordinates: origin at the bottom left);
+        #: the same as with every view drawn, whatever ``draw`` picks.
+        self.rects = [rects[i] for i in drawn]
         self._cameras = [_camera(model, v.camera) for v in self.views]
-        cell_h = max(v.height for v in self.views)
-        cell_w = max(v.width for v in self.views)
-        if min(min(v.height, v.width) for v in self.views) < 1:
-            raise ConfigError(f"every view needs a positive height and width; got {views}")
-        cols = math.ceil(math.sqrt(len(self.views)))
-        rows = math.ceil(len(self.views) / cols)
-        self.buffer_size = (rows * cell_h, cols * cell_w)  # (height, width)
-        if max(self.buffer_size) > _MAX_BUFFER_SIDE:
-            raise ConfigError(
-                f"{len(self.views)} views of {cell_h}x{cell_w} need a {self.buffer_size} buffer, "
-                f"over {_MAX_BUFFER_SIDE} pixels a side; render fewer views per renderer"
-            )
-        #: Each view's viewport in the buffer (GL coordinates: origin at the bottom left).
-        self.rects = [
-            mujoco.MjrRect((i % cols) * cell_w, (i // cols) * cell_h, v.width, v.height)
-            for i, v in enumerate(self.views)
+        # Drawing some views: MuJoCo places an infinite plane under the camera the scene held
+        # before its update (the previous view's), so before a drawn view whose predecessor in
+        # the whole layout is not the view this renderer drew just before, the scene is given
+        # that predecessor's camera (its index and MjvCamera here): the same plane, the same
+        # pixels as one pass over every view. View 0's predecessor is the last view of the
+        # previous render, which ThreadedTiledRenderer hands over (first_camera).
+        self._before: list[tuple[int, mujoco.MjvCamera] | None] = [
+            (k - 1, _camera(model, views[k - 1].camera))
+            if draw is not None and k > 0 and (p == 0 or drawn[p - 1] != k - 1)
+            else None
+            for p, k in enumerate(drawn)
         ]
-        self._whole = mujoco.MjrRect(0, 0, self.buffer_size[1], self.buffer_size[0])
-        self._pixels = np.empty((*self.buffer_size, 3), np.uint8)
+        self._first = 0 in drawn and draw is not None  # draws view 0 of a shared layout
+        # The buffer reaches the drawn tiles; the read-back is their bounding box.
+        self.buffer_size = (
+            max(r.bottom + r.height for r in rects),
+            max(r.left + r.width for r in rects),
+        )  # (height, width)
+        left = min(r.left for r in self.rects)
+        bottom = min(r.bottom for r in self.rects)
+        self._whole = mujoco.MjrRect(
+            left,
+            bottom,
+            max(r.left + r.width for r in self.rects) - left,
+            max(r.bottom + r.height for r in self.rects) - bottom,
+        )
+        self._pixels = np.empty((self._whole.height, self._whole.width, 3), np.uint8)
         self._lock = lock if lock is not None else nullcontext()
         #: Whether :meth:`render` culls each view (may be changed between calls).
         self.cull = bool(cull)
@@ -168,6 +211,7 @@ class TiledRenderer:
         self._scene = mujoco.MjvScene(model, maxgeom=max_geom)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = bool(shadows)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = bool(reflections)
+        self._gl_cams = _gl_cameras(self._scene)
         # The scene's flags are fixed here, so they are checked once, not at every view.
         can_cull = cullable(self._scene) and self._scene.maxgeom > 0
         self._culler = SceneCuller(self._scene) if can_cull else None
@@ -203,7 +247,10 @@ class TiledRenderer:
         # top-down) there is nothing to flip, as in mujoco.Renderer.
         flip = slice(None, None, -1 if self._gl is not None else 1)
         self._tiles = [
-            self._pixels[r.bottom : r.bottom + r.height, r.left : r.left + r.width][flip]
+            self._pixels[
+                r.bottom - bottom : r.bottom - bottom + r.height,
+                r.left - left : r.left - left + r.width,
+            ][flip]
             for r in self.rects
         ]
         if self._con.offWidth < width or self._con.offHeight < height:
@@ -226,14 +273,34 @@ class TiledRenderer:
             out: arrays to write the images into (one per view, each HxWx3 uint8, e.g. slices
                 of a batch); they are returned. None: new arrays.
         """
-        con = self._con
-        if con is None:
-            raise RuntimeError("TiledRenderer.render() after close()")
         datas = [data] * len(self.views) if isinstance(data, mujoco.MjData) else data
         if len(datas) != len(self.views):
             raise ConfigError(f"render() got {len(datas)} MjData for {len(self.views)} views")
         if out is not None and len(out) != len(self.views):
             raise ConfigError(f"render() got {len(out)} out arrays for {len(self.views)} views")
+        return self.render_share(datas, out)
+
+    def render_share(
+        self,
+        datas: Sequence[mujoco.MjData],
+        out: Sequence[np.ndarray] | None,
+        every: Sequence[mujoco.MjData] | None = None,
+        first_camera: np.ndarray | None = None,
+    ) -> list[np.ndarray]:
+        """:meth:`render` for one thread's share of a shared layout (``draw=``).
+
+        Args:
+            datas: one ``MjData`` per drawn view.
+            out: one array per drawn view, or None.
+            every: one ``MjData`` per view of the whole layout, for the cameras of the views
+                drawn elsewhere before this renderer's (None: each drawn view's own).
+            first_camera: the scene cameras (:meth:`gl_cameras`) of the renderer that drew the
+                layout's last view in the previous render, given to view 0's scene before its
+                update (None: leave them).
+        """
+        con = self._con
+        if con is None:
+            raise RuntimeError("TiledRenderer.render() after close()")
         model, scene, option, catmask = self.model, self._scene, self._option, self._catmask
         if _COLLECTED:
             _free_collected()
@@ -242,10 +309,16 @@ class TiledRenderer:
         culler = self._culler if self.cull else None
         plane_culler = self._plane_culler
         wait = self._cull_wait
-        for i, (d, camera, rect, aspect) in enumerate(
-            zip(datas, self._cameras, self.rects, self._aspects, strict=True)
+        for i, (d, camera, rect, aspect, before) in enumerate(
+            zip(datas, self._cameras, self.rects, self._aspects, self._before, strict=True)
         ):
             with self._lock:
+                if before is not None:
+                    k, before_camera = before
+                    before_data = every[k] if every is not None else d
+                    mujoco.mjv_updateCamera(model, before_data, before_camera, scene)
+                elif i == 0 and self._first and first_camera is not None:
+                    self.gl_cameras()[:] = first_camera
                 mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
             if culler is not None:
                 # A view with nothing outside it (a camera that sees the whole scene) is
@@ -264,6 +337,10 @@ class TiledRenderer:
         for tile, dst in zip(self._tiles, out, strict=True):
             np.copyto(dst, tile)
         return list(out)
+
+    def gl_cameras(self) -> np.ndarray:
+        """The scene's two GL cameras (``scene.camera``) as 128 bytes of MuJoCo's own memory."""
+        return self._gl_cams
 
     def close(self) -> None:
         """Free the GL resources (idempotent)."""
@@ -345,6 +422,25 @@ def _free_collected() -> None:
         _free_gl(con, gl)
 
 
+def _layout(views: Sequence[View]) -> list[mujoco.MjrRect]:
+    """Each view's viewport: a near-square grid of equal cells, each view at its cell's corner."""
+    cell_h = max(v.height for v in views)
+    cell_w = max(v.width for v in views)
+    if min(min(v.height, v.width) for v in views) < 1:
+        raise ConfigError(f"every view needs a positive height and width; got {views}")
+    cols = math.ceil(math.sqrt(len(views)))
+    rows = math.ceil(len(views) / cols)
+    if max(rows * cell_h, cols * cell_w) > _MAX_BUFFER_SIDE:
+        raise ConfigError(
+            f"{len(views)} views of {cell_h}x{cell_w} need a {(rows * cell_h, cols * cell_w)} "
+            f"buffer, over {_MAX_BUFFER_SIDE} pixels a side; render fewer views per renderer"
+        )
+    return [
+        mujoco.MjrRect((i % cols) * cell_w, (i // cols) * cell_h, v.width, v.height)
+        for i, v in enumerate(views)
+    ]
+
+
 def _camera(model: mujoco.MjModel, camera: str | int) -> mujoco.MjvCamera:
     cam_id = camera
     if isinstance(camera, str):
@@ -362,3 +458,17 @@ def _camera(model: mujoco.MjModel, camera: str | int) -> mujoco.MjvCamera:
         mjv_camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
         mjv_camera.fixedcamid = int(cam_id)
     return mjv_camera
+
+
+def _gl_cameras(scene: mujoco.MjvScene) -> np.ndarray:
+    """``scene.camera`` (two ``mjvGLCamera``) as a writable view of MuJoCo's memory."""
+    cameras = scene.camera
+    base = _address(cameras[0].pos)
+    if _address(cameras[1].pos) - base != _GL_CAMERA_BYTES:
+        raise RuntimeError("mjvGLCamera is not the 64-byte struct tiled.py was written for")
+    raw = (ctypes.c_char * (2 * _GL_CAMERA_BYTES)).from_address(base)
+    return np.frombuffer(memoryview(raw), np.uint8)
+
+
+def _address(array: np.ndarray) -> int:
+    return int(array.__array_interface__["data"][0])

@@ -64,17 +64,21 @@ Only the twin with its ideal actuators and no knobs is batched (``backend="sim"`
 model's Python position loop per substep, knobs (one model serves every twin) and hardware
 backends raise a :class:`~lerobot_gym.errors.ConfigError` naming ``vectorization_mode="sync"``.
 
-GPU (designed here, not built): a ``MuJoCo Warp`` physics with the same interface. The vector
-env uses only this surface of its physics: ``state`` (rows of the integration state), ``bind``
-(live ``(N, ...)`` arrays of ``qpos``, ``qvel``, ``ctrl``, ``time``, ``xpos``, ``xquat``,
-``site_xpos``, ``site_xmat``), ``step(ids, nstep)``, ``forward(ids)`` and ``get_data(i, data)``
-(one twin's ``MjData``, for contacts and rendering). A ``WarpPhysics`` would implement it with
-``mujoco_warp.put_model``/``put_data(nworld=N)``, ``mujoco_warp.step`` captured in a CUDA graph
-for ``nstep`` substeps (a reset mask instead of ``ids``), bound fields as host views of
-``wp.array`` copies made once per step, and ``get_data`` through ``mujoco_warp.get_data_into``
-for the rare contact query; tasks then evaluate on the host exactly as here. It would be chosen
-with ``make_vec(..., physics="warp")``; not built yet (no GPU to test it on); see the README's
-"Batched vector env".
+Physics (``make_vec(..., physics=...)``): ``"mujoco"`` (default) is the ``mujoco.batch.Batch``
+above; ``"warp"`` is :class:`~lerobot_gym.sim.warp_physics.WarpPhysics`, MuJoCo Warp on
+``device="cuda"``, ``"cpu"`` or ``"auto"`` (the ``warp`` extra; without it a
+:class:`~lerobot_gym.errors.MissingPhysicsError` names ``pip install 'lerobot-gym[warp]'``).
+The env uses only this surface of its physics, which both implement: ``model``, ``state``
+(rows of the integration state), ``bind`` (live ``(N, ...)`` arrays of ``qpos``, ``qvel``,
+``ctrl``, ``time``, ``xpos``, ``xquat``, ``site_xpos``, ``site_xmat``), ``step(ids, nstep)``,
+``forward(ids)`` and ``get_data(i, data)`` (one twin's ``MjData``, for contacts and rendering);
+tasks, resets and safety run on the host rows unchanged. Warp computes in float32: its twins
+follow the float64 trajectories to ~1e-6 rad over 10 steps off contacts, not bit for bit, and
+through contacts by ~1e-3 rad (other contact points); see that module for the precision, what
+it means for safety limits and observations, and the cost (JIT compile on first use, one CPU
+thread on ``"cpu"``). Tested on Warp's CPU device (``tests/sim/test_warp_physics.py``); the
+CUDA path (graph-captured substeps) has the same trajectory test, which runs only where Warp
+sees a GPU (skipped on this project's GPU-less machines so far).
 """
 
 from __future__ import annotations
@@ -88,7 +92,6 @@ import numpy as np
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
-from mujoco.batch import Batch
 
 from lerobot_gym.core import info as info_keys
 from lerobot_gym.core.controller import JointPositionController
@@ -101,6 +104,7 @@ from lerobot_gym.sim.batch_world import BatchPoses, BatchWorld
 from lerobot_gym.sim.tiled import TiledRenderer, View
 from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer, tiled_renderer
 from lerobot_gym.sim.vector_tasks import TwinEvaluation
+from lerobot_gym.sim.warp_physics import make_physics, physics_choice
 
 _INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
 _F32 = np.dtype(np.float32)
@@ -116,6 +120,9 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         num_envs: number of twins.
         max_episode_steps: truncate episodes after this many steps (None: never).
         nthread: physics threads (default: the CPUs this process may use).
+        physics: ``"mujoco"`` (``mujoco.batch``) or ``"warp"`` (MuJoCo Warp, the ``warp``
+            extra; :mod:`lerobot_gym.sim.warp_physics`).
+        device: Warp's device, ``"auto"`` (default), ``"cpu"`` or ``"cuda"`` (warp only).
     """
 
     def __init__(
@@ -125,7 +132,10 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         *,
         max_episode_steps: int | None = None,
         nthread: int | None = None,
+        physics: str = "mujoco",
+        device: str | None = None,
     ) -> None:
+        self._physics = physics_choice(physics, device)
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ConfigError(f"num_envs must be a whole number >= 1, got {num_envs!r}")
         backend = template.backend
@@ -198,7 +208,7 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         self.backend.connect()
         scene = self.backend.scene
         model, _ = scene.require()
-        self._batch = batch = Batch(model, self.num_envs, nthread=self.nthread, persistent=True)
+        self._batch = batch = make_physics(self._physics, model, self.num_envs, self.nthread)
         self._qpos, self._qvel = batch.bind("qpos"), batch.bind("qvel")
         self._ctrl, self._time = batch.bind("ctrl"), batch.bind("time")
         fields = {name: batch.bind(name) for name in _POSE_FIELDS}
@@ -215,7 +225,7 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
 
     @property
     def batch(self) -> Any:
-        """The ``mujoco.batch.Batch`` of the twins (None before the first reset)."""
+        """The twins' physics, a ``mujoco.batch.Batch`` or a ``WarpPhysics`` (None before reset)."""
         return self._batch
 
     def twin_data(self, index: int) -> mujoco.MjData:

@@ -181,7 +181,7 @@ def test_close_from_another_thread_leaves_other_renderers_intact(so101_model):
 def test_threaded_renderer_errors(so101_model):
     model, _ = so101_model
     data = mujoco.MjData(model)
-    with pytest.raises(ConfigError, match="render_workers must be a whole number"):
+    with pytest.raises(ConfigError, match=r"render_workers must be a whole number >= 1 or 'auto'"):
         gym.make("lerobot_gym/SO101-Reach-v0", render_workers=0)
     with ThreadedTiledRenderer(model, [View("front", 8, 8), View("wrist", 8, 8)]) as renderer:
         with pytest.raises(ConfigError, match="got 1 MjData for 2 views"):
@@ -193,6 +193,15 @@ def test_threaded_renderer_errors(so101_model):
                 data, out=[np.empty((8, 8, 3), np.uint8), np.empty((2, 2, 3), np.uint8)]
             )
         assert [img.shape for img in renderer.render(data)] == [(8, 8, 3), (8, 8, 3)]
+        # The calling thread's own share failing: the worker is still waited for (it writes
+        # into the caller's arrays), so the next call pairs with its own results.
+        with pytest.raises(ValueError):
+            renderer.render(
+                data, out=[np.empty((2, 2, 3), np.uint8), np.empty((8, 8, 3), np.uint8)]
+            )
+        good = [np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)]
+        returned = renderer.render(data, out=good)
+        assert all(a is b for a, b in zip(returned, good, strict=True)) and good[1].any()
     with pytest.raises(RuntimeError, match="after close"):
         renderer.render(data)
 
@@ -222,3 +231,115 @@ def test_a_collected_renderer_leaves_the_current_context_alone(so101_model):
     np.testing.assert_array_equal(mine.render(data)[0], before)
     assert not tiled._COLLECTED, "the next render frees it"
     mine.close()
+
+
+ALOHA_CAMERAS = ("top", "angle", "left_wrist", "right_wrist")
+
+
+def _aloha(**kwargs):
+    env = gym.make(
+        "lerobot_gym/Aloha-TransferCube-v0",
+        obs_type="pixels",
+        cameras=ALOHA_CAMERAS,
+        image_size=(48, 64),
+        disable_env_checker=True,
+        **kwargs,
+    )
+    env.reset(seed=0)
+    return env
+
+
+def test_a_renderer_drawing_some_views_puts_them_where_all_views_go():
+    """``draw=``: the layout is that of every view, so each drawn view keeps its tile offset
+    and its pixels (the same GL calls at the same offset); the read-back is the drawn tiles'
+    bounding box."""
+    env = _aloha(render_workers=1)
+    try:
+        env.action_space.seed(0)
+        model, data = env.unwrapped.backend.model, env.unwrapped.backend.data
+        mjcf = [env.unwrapped.robot.camera(c).mjcf_camera for c in ALOHA_CAMERAS]
+        views = [View(c, 48, 64) for c in mjcf]
+        with (
+            TiledRenderer(model, views) as whole,
+            TiledRenderer(model, views, draw=[1, 3]) as right,
+            TiledRenderer(model, views, draw=[2]) as one,
+        ):
+            assert [(r.left, r.bottom) for r in whole.rects] == [(0, 0), (64, 0), (0, 48), (64, 48)]
+            assert [(r.left, r.bottom) for r in right.rects] == [(64, 0), (64, 48)]
+            assert right.views == (views[1], views[3])
+            assert right._pixels.shape == (96, 64, 3)  # the right-hand column only
+            assert one._pixels.shape == (48, 64, 3)
+            for _ in range(4):
+                env.step(env.action_space.sample())
+                want = whole.render(data)
+                got = right.render([data, data])
+                np.testing.assert_array_equal(got[0], want[1])
+                np.testing.assert_array_equal(got[1], want[3])
+                np.testing.assert_array_equal(one.render(data)[0], want[2])
+        for bad in ([], [4], [1, 1], [-1]):
+            with pytest.raises(ConfigError, match="draw= must name distinct views"):
+                TiledRenderer(model, views, draw=bad)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize(
+    ("env_id", "cameras", "size", "render_workers"),
+    [
+        ("lerobot_gym/Aloha-TransferCube-v0", ALOHA_CAMERAS, (48, 64), 2),
+        ("lerobot_gym/Aloha-TransferCube-v0", ALOHA_CAMERAS, (48, 64), "auto"),
+        # An infinite floor: MuJoCo places it under the scene's previous camera, which each
+        # thread's scene is given as one pass would have it (without: 1-3 pixels differed).
+        ("lerobot_gym/SO101-PickCube-v0", ("front", "wrist"), (128, 128), 2),
+    ],
+)
+def test_threaded_cameras_are_the_one_pass_images(
+    env_id, cameras, size, render_workers, monkeypatch
+):
+    """The env's cameras on two threads, interleaved (ALOHA: top and left wrist on the calling
+    thread, angle and right wrist on the worker), each at the tile offset one pass gives it:
+    the images of ``render_workers=1``, bit for bit, step after step."""
+    from lerobot_gym.sim import tiled_threads
+
+    monkeypatch.setattr(tiled_threads, "cores", lambda: 2)  # "auto" as on a 2-core machine
+    kwargs = {"obs_type": "pixels", "cameras": cameras, "image_size": size}
+    threaded = gym.make(env_id, render_workers=render_workers, disable_env_checker=True, **kwargs)
+    single = gym.make(env_id, render_workers=1, disable_env_checker=True, **kwargs)
+    try:
+        threaded.reset(seed=1)
+        single.reset(seed=1)
+        threaded.action_space.seed(1)
+        for step in range(12):
+            action = threaded.action_space.sample()
+            got, want = threaded.step(action)[0], single.step(action)[0]
+            for cam in cameras:
+                np.testing.assert_array_equal(
+                    got["pixels"][cam], want["pixels"][cam], f"step {step} {cam}"
+                )
+            if step == 0:
+                renderer = next(iter(threaded.unwrapped.backend.scene._renderers.values()))
+                assert isinstance(renderer, ThreadedTiledRenderer)
+                n = len(cameras)
+                assert renderer._shares == [list(range(0, n, 2)), list(range(1, n, 2))]
+                assert renderer.workers == 2 and len(renderer._workers) == 1  # caller + one
+    finally:
+        threaded.close()
+        single.close()
+
+
+def test_render_workers_auto_and_bad_settings(monkeypatch):
+    from lerobot_gym.sim import tiled_threads
+    from lerobot_gym.sim.tiled_threads import resolve_workers
+
+    monkeypatch.setattr(tiled_threads, "cores", lambda: 2)
+    assert [resolve_workers("auto", n) for n in (1, 2, 3, 4, 32)] == [1, 1, 2, 2, 2]
+    assert resolve_workers(3, 2) == 2  # at most one thread per view
+    monkeypatch.setattr(tiled_threads, "cores", lambda: 1)
+    assert resolve_workers("auto", 4) == 1  # one core: one pass, nothing changes
+    for bad in (0, "two", 1.5):
+        with pytest.raises(ConfigError, match="or 'auto'"):
+            resolve_workers(bad, 4)
+        with pytest.raises(ConfigError, match="render_workers must be a whole number >= 1 or"):
+            gym.make("lerobot_gym/SO101-Reach-v0", render_workers=bad)
+    with pytest.raises(ConfigError, match="split must be one of"):
+        ThreadedTiledRenderer(None, [View("front", 8, 8)], split="round")
