@@ -161,6 +161,10 @@ class JointPositionController(Controller):
             ) -> bool:
                 value = float(v)
                 target = (value - o) / s  # step_targets' subtraction and division, in float64
+                if target == 0.0 and 0.0 in (lo_rad, hi_rad):
+                    # A zero target at a zero limit: the clamp turns -0.0 into 0.0, so -0.0
+                    # (which passes any comparison 0.0 does) must take the full path.
+                    return False
                 return lo_rad <= target <= hi_rad and lo_user <= value <= hi_user
 
             bounds = []

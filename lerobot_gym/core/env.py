@@ -278,13 +278,14 @@ class RobotEnv(gym.Env[dict, np.ndarray]):
             # the strict ranges, and its targets inside the joint limits with no rate limit, so
             # the controller's check and the safety filter would pass it unchanged (exact, no
             # clamp; a NaN fails the comparisons, an inf lies outside). The same conversion as
-            # JointPositionController.step_targets; the action itself is what was applied.
+            # JointPositionController.step_targets, and the same report as the exact path's.
             scale, offset = self._affine
             targets = action - offset
             targets /= scale
             self.safety.accept(targets)
             clamped = np.zeros(self._action_shape, dtype=bool)
-            applied = action.copy()
+            # A copy would do but for -0.0 at a bound of 0.0, which the clip reports as 0.0.
+            applied = clip_ufunc(action, *self._action_bounds)
         else:
             report = self.safety.apply(self.controller.step_targets(action, previous))
             targets, clamped = report.applied_rad, report.clamped

@@ -13,6 +13,7 @@ import pytest
 import lerobot_gym  # noqa: F401  (registers the ids)
 from lerobot_gym.core.controller import JointPositionController
 from lerobot_gym.core.safety import SafetyFilter
+from lerobot_gym.core.spec import JointSpec, RobotSpec
 from lerobot_gym.errors import ActionError
 from lerobot_gym.robots.aloha.spec import ALOHA
 from lerobot_gym.robots.so101.spec import SO101
@@ -197,3 +198,36 @@ def test_no_interior_under_a_rate_limit_or_for_deltas():
     )
     delta = gym.make("lerobot_gym/SO101-Reach-v0", control_mode="joint_delta").unwrapped
     assert delta._interior is None
+
+
+def test_a_negative_zero_gripper_is_reported_as_the_bound():
+    # -0.0 lies in the interior (it equals the gripper's bound 0.0); its report stays the
+    # clip's, +0.0, as for every exact float32 action before the interior existed.
+    env = gym.make("lerobot_gym/SO101-Reach-v0", obs_type="state")
+    env.reset(seed=0)
+    action = ((env.action_space.low + env.action_space.high) / 2).astype(np.float32)
+    action[-1] = np.float32(-0.0)
+    _, _, _, _, info = env.step(action)
+    assert info["action_applied"][-1] == 0.0 and not np.signbit(info["action_applied"][-1])
+    assert not info["safety_clamped"].any()
+
+
+def test_a_zero_joint_limit_keeps_zero_targets_out_of_the_interior():
+    # With a limit of exactly 0 rad (offset 0), the action -0.0 converts to the target -0.0,
+    # which the safety clamp reports as 0.0: the interior stops short of zero there, so that
+    # action takes the full path and its targets stay the clamp's, sign included.
+    joints = (
+        JointSpec("a", 0.0, 1.0, unit="rad"),
+        JointSpec("b", -1.0, 0.0, unit="rad"),
+    )
+    robot = RobotSpec(name="zero", robot_type="zero", joints=joints)
+    controller = JointPositionController(robot)
+    box = controller.interior(robot.lower_rad, robot.upper_rad)
+    assert box is not None
+    (low_a, low_b), (high_a, high_b) = box
+    assert low_a > 0.0 and high_b < 0.0  # zero excluded at the zero limits
+    assert low_b == -1.0 and high_a == 1.0  # the other bounds are the space's
+    f = SafetyFilter(robot.lower_rad, robot.upper_rad, np.full(2, np.inf))
+    f.reset(np.zeros(2))
+    applied = f.apply(controller.step_targets(np.array([-0.0, -0.0], np.float32), None))
+    assert not np.signbit(applied.applied_rad[0])  # what the full path sends
