@@ -297,7 +297,14 @@ with little margin; what is left per step is ~20 numpy calls of ~0.3 us warm (~1
 the physics evicted their code and data): the action's conversion (2), the clamp report and
 the applied action's copy, the ``ctrl`` write, the two state copies, three pose copies, the
 contact list (``MjData.contact.geom``, ~0.5 us), the distance (2), ``agent_pos`` (4) and
-``environment_state`` (3). The profile after (PickCube, 20000 steps, ``mj_step`` a no-op,
+``environment_state`` (3). Measured cold (probes around each part, CPU per step after the real
+physics, load ~3.6): the task's evaluation 9.2 us (of which the contact query 3.3), the
+observation 4.3, the state read 2.6, the reward 1.8, the rest of the step with Gymnasium's two
+wrappers 10.6 (probes included). Not done: skipping the contact query when the cube is out of
+every pad's reach (a sound bound from the geoms' bounding spheres and margins, which MuJoCo's
+own broad phase uses) would save most of those 3.3 us on steps away from the cube; a contact
+sensor per pad would change the model every user steps. The profile after (PickCube, 20000
+steps, ``mj_step`` a no-op,
 cProfile tottime at load ~2; the two wrappers are Gymnasium's TimeLimit and OrderEnforcing):
 
     ncalls  tottime  function

@@ -125,6 +125,12 @@ turn in the same session:
     same runs, raw CPU / batched CPU per env step:
         before 0.882 0.900 0.861 0.896 0.911 0.913; after 0.898 0.922 0.921 0.918
 
+A full ``--state-only`` run after (load average 1.6-3.7): CPU critical-path estimate 0.899,
+raw CPU / batched CPU 0.917, one physics thread 0.973 of the raw loop (wall), AsyncVectorEnv(2)
+3.05x (wall) and 3.04x (CPU); wall clock against the limit 0.459, because ``mujoco.batch`` with
+two threads ran at 5057 env steps/s there, below one thread's Python loop over the 16
+``MjData`` (8934): the second core was busy with other work.
+
 The wall-clock ratio could not be measured this session: even at load ~2 the batch's two
 threads rarely ran at once (``Batch.step`` took ~1850 us of wall time per batched step for
 ~914 us of the calling thread's CPU, so 0.44-0.47 of the limit), which is the coordinator's
