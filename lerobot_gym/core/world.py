@@ -58,6 +58,10 @@ class World(Protocol):
         """Ids of every geom in contact with any geom of ``geoms``."""
         ...
 
+    def touching_among(self, geoms: frozenset[int], candidates: frozenset[int]) -> set[int]:
+        """The geoms of ``candidates`` in contact with any geom of ``geoms``."""
+        ...
+
     def in_contact(self, geoms_a: frozenset[int], geoms_b: frozenset[int]) -> bool:
         """Whether any active contact touches one geom of each set."""
         ...

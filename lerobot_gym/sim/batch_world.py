@@ -115,6 +115,10 @@ class BatchWorld:
         """Ids of every geom in contact with any geom of ``geoms``."""
         return self._materialized().touching(geoms)
 
+    def touching_among(self, geoms: frozenset[int], candidates: frozenset[int]) -> set[int]:
+        """The geoms of ``candidates`` in contact with any geom of ``geoms``."""
+        return self._materialized().touching_among(geoms, candidates)
+
     def in_contact(self, geoms_a: frozenset[int], geoms_b: frozenset[int]) -> bool:
         """Whether any active contact touches one geom of each set."""
         return self._materialized().in_contact(geoms_a, geoms_b)

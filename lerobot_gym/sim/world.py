@@ -57,6 +57,9 @@ class MujocoWorld:
         self._site_rows: dict[str, np.ndarray] = {}
         self._pos_rows: dict[str, np.ndarray] = {}
         self._quat_rows: dict[str, np.ndarray] = {}
+        self._geom_xpos = data.geom_xpos
+        # (geoms, candidates) -> the geom rows and squared reach of each pair (touching_among).
+        self._reach: dict[tuple[frozenset[int], frozenset[int]], Any] = {}
 
     def _body(self, name: str) -> int:
         bid = self._body_ids.get(name)
@@ -166,6 +169,47 @@ class MujocoWorld:
                 found.add(g1)
         return found
 
+    def touching_among(self, geoms: frozenset[int], candidates: frozenset[int]) -> set[int]:
+        """The geoms of ``candidates`` in contact with any geom of ``geoms``.
+
+        ``touching(geoms) & candidates``, without reading the contacts when no candidate is
+        within reach of any geom of ``geoms``: MuJoCo lists a contact between two geoms only if
+        their centres (``geom_xpos``, from the same forward pass as the contacts) are at most
+        the sum of their bounding radii plus the larger margin apart, its own bounding-sphere
+        test. The test here is that one, widened by a part in 10^4 for rounding; models where
+        it does not apply (explicit contact pairs, margin override, a geom without bounding
+        radius) always read the contacts.
+        """
+        reach = self._reach.get((geoms, candidates))
+        if reach is None:
+            reach = self._reach[(geoms, candidates)] = self._reach_pairs(geoms, candidates)
+        if reach:
+            if self._lock is None:
+                near = _any_within(reach)
+            else:
+                with self._lock:
+                    near = _any_within(reach)
+            if not near:
+                return set()
+        return self.touching(geoms) & candidates
+
+    def _reach_pairs(self, geoms: frozenset[int], candidates: frozenset[int]) -> Any:
+        """Per pair, the two ``geom_xpos`` rows and the squared reach; () if no bound."""
+        model = self.model
+        override = model.opt.enableflags & mujoco.mjtEnableBit.mjENBL_OVERRIDE.value
+        if model.npair or override:
+            return ()
+        rbound, margin = model.geom_rbound, model.geom_margin
+        pairs = []
+        for a in sorted(geoms):
+            for b in sorted(candidates):
+                if rbound[a] <= 0 or rbound[b] <= 0:
+                    return ()
+                limit = float(rbound[a] + rbound[b] + max(margin[a], margin[b]))
+                limit = limit * 1.0001 + 1e-9
+                pairs.append((self._geom_xpos[a], self._geom_xpos[b], limit * limit))
+        return tuple(pairs)
+
     def in_contact(self, geoms_a: frozenset[int], geoms_b: frozenset[int]) -> bool:
         """Whether any active contact touches one geom of each set."""
         with self._guard:
@@ -175,3 +219,14 @@ class MujocoWorld:
             if (g1 in geoms_a and g2 in geoms_b) or (g2 in geoms_a and g1 in geoms_b):
                 return True
         return False
+
+
+def _any_within(reach: Any) -> bool:
+    """Whether the centres of any pair of ``reach`` are within its squared reach."""
+    for row_a, row_b, limit in reach:
+        ax, ay, az = row_a.tolist()
+        bx, by, bz = row_b.tolist()
+        dx, dy, dz = ax - bx, ay - by, az - bz
+        if dx * dx + dy * dy + dz * dz <= limit:
+            return True
+    return False

@@ -58,8 +58,10 @@ class CubeTask(Task):
         arm = robot.arms[0]
         tcp = world.site_pos(arm.gripper_site)
         cube = world.body_pos("cube")
-        on_cube = world.touching(world.geom_ids(_CUBE_GEOMS))
         pads = world.geom_id_list(arm.pad_geoms)
+        # Only the pads' contacts matter here: the world skips the contact list when no pad
+        # can reach the cube (most steps of an exploring policy).
+        on_cube = world.touching_among(world.geom_ids(_CUBE_GEOMS), world.geom_ids(arm.pad_geoms))
         d = tcp - cube  # the distance inline (once a helper: a call per step)
         return {
             "tcp_pos": tcp,

@@ -68,3 +68,32 @@ def test_the_backends_world_reads_without_the_lock_and_the_same_values():
         np.testing.assert_array_equal(world.site_pos("gripperframe"), data.site_xpos[site])
     finally:
         env.close()
+
+
+def test_touching_among_reads_contacts_only_within_reach(monkeypatch):
+    # The pads' contacts with the cube, as touching() & pads, along the scripted grasp; while
+    # no pad can reach the cube the contact list is not read at all.
+    from lerobot_gym.tasks.scripted.cube import PickCubePolicy
+
+    env = gym.make("lerobot_gym/SO101-PickCube-v0", obs_type="state")
+    obs, info = env.reset(seed=4)
+    policy = PickCubePolicy(env)
+    policy.reset(obs, info)
+    world = env.unwrapped.backend.scene.world
+    robot = env.unwrapped.robot
+    cube, pads = world.geom_ids(("cube",)), world.geom_ids(robot.arms[0].pad_geoms)
+    real = world.touching
+    reads = []
+    monkeypatch.setattr(world, "touching", lambda geoms: reads.append(1) or real(geoms))
+    skipped = touched = 0
+    try:
+        for _ in range(150):
+            obs, *_ = env.step(policy(obs))
+            before = len(reads)
+            among = world.touching_among(cube, pads)
+            assert among == real(cube) & pads
+            skipped += len(reads) == before
+            touched += bool(among)
+    finally:
+        env.close()
+    assert skipped and touched  # both the skip and the read were exercised
