@@ -300,11 +300,17 @@ contact list (``MjData.contact.geom``, ~0.5 us), the distance (2), ``agent_pos``
 ``environment_state`` (3). Measured cold (probes around each part, CPU per step after the real
 physics, load ~3.6): the task's evaluation 9.2 us (of which the contact query 3.3), the
 observation 4.3, the state read 2.6, the reward 1.8, the rest of the step with Gymnasium's two
-wrappers 10.6 (probes included). Not done: skipping the contact query when the cube is out of
-every pad's reach (a sound bound from the geoms' bounding spheres and margins, which MuJoCo's
-own broad phase uses) would save most of those 3.3 us on steps away from the cube; a contact
-sensor per pad would change the model every user steps. The profile after (PickCube, 20000
-steps, ``mj_step`` a no-op,
+wrappers 10.6 (probes included). Then the cube tasks asked for the pads' contacts alone
+(``World.touching_among``), which skips the contact list while no pad can reach the cube
+(MuJoCo's own bounding-sphere test on ``geom_xpos``, bounding radii and margins): the
+evaluation fell to 5.9 us cold (the instruction count stayed ~109,300 beyond the raw loop: the
+test costs about what the list did, but its data stays in the caches). The state section run
+in full after all of it (load ~2, twice): Reach 0.911 and 0.916 wall (0.915, 0.916 CPU),
+PickCube 0.905 and 0.909 wall (0.909, 0.909 CPU); three more ``--quick`` rounds against main:
+PickCube 0.895 0.904 0.907 after, 0.889 0.888 0.889 before (CPU). PickCube holds 0.90 by
+~0.005, less than this machine's noise between runs. A contact sensor per pad would replace
+the list read but changes the model every user steps; not done. The profile after (PickCube,
+20000 steps, ``mj_step`` a no-op,
 cProfile tottime at load ~2; the two wrappers are Gymnasium's TimeLimit and OrderEnforcing):
 
     ncalls  tottime  function
