@@ -122,6 +122,10 @@ class TiledRenderer:
         max_geom: capacity of the scene (geoms per view).
         cull: drop, per view, the geoms wholly outside its frustum before drawing
             (:func:`~lerobot_gym.sim.culling.cull_scene`; the same images).
+        place_as: ``(all_views, start)``: lay ``views`` out as ``all_views[start:]`` would be in
+            a renderer of ``all_views``, at the same tiles, so each view's pixels are that
+            renderer's exactly (:mod:`~lerobot_gym.sim.tiled_threads` splits views this way);
+            the buffer holds only the rows they need. None: ``views`` on their own.
     """
 
     def __init__(
@@ -134,6 +138,7 @@ class TiledRenderer:
         lock: AbstractContextManager | None = None,
         max_geom: int = 10000,
         cull: bool = True,
+        place_as: tuple[Sequence[View], int] | None = None,
     ) -> None:
         self._gl = None
         self._con: mujoco.MjrContext | None = None
@@ -142,12 +147,15 @@ class TiledRenderer:
         self.model = model
         self.views = tuple(views)
         self._cameras = [_camera(model, v.camera) for v in self.views]
-        cell_h = max(v.height for v in self.views)
-        cell_w = max(v.width for v in self.views)
+        layout, start = (self.views, 0) if place_as is None else (tuple(place_as[0]), place_as[1])
+        if layout[start : start + len(self.views)] != self.views:
+            raise ConfigError("place_as=(all_views, start) must hold these views from start on")
+        cell_h = max(v.height for v in layout)
+        cell_w = max(v.width for v in layout)
         if min(min(v.height, v.width) for v in self.views) < 1:
             raise ConfigError(f"every view needs a positive height and width; got {views}")
-        cols = math.ceil(math.sqrt(len(self.views)))
-        rows = math.ceil(len(self.views) / cols)
+        cols = math.ceil(math.sqrt(len(layout)))
+        rows = (start + len(self.views) - 1) // cols + 1  # the grid's rows up to our last view
         self.buffer_size = (rows * cell_h, cols * cell_w)  # (height, width)
         if max(self.buffer_size) > _MAX_BUFFER_SIDE:
             raise ConfigError(
@@ -157,10 +165,11 @@ class TiledRenderer:
         #: Each view's viewport in the buffer (GL coordinates: origin at the bottom left).
         self.rects = [
             mujoco.MjrRect((i % cols) * cell_w, (i // cols) * cell_h, v.width, v.height)
-            for i, v in enumerate(self.views)
+            for i, v in enumerate(self.views, start)
         ]
-        self._whole = mujoco.MjrRect(0, 0, self.buffer_size[1], self.buffer_size[0])
-        self._pixels = np.empty((*self.buffer_size, 3), np.uint8)
+        low = (start // cols) * cell_h  # rows below our first view's are not read back
+        self._whole = mujoco.MjrRect(0, low, self.buffer_size[1], self.buffer_size[0] - low)
+        self._pixels = np.empty((self.buffer_size[0] - low, self.buffer_size[1], 3), np.uint8)
         self._lock = lock if lock is not None else nullcontext()
         #: Whether :meth:`render` culls each view (may be changed between calls).
         self.cull = bool(cull)
@@ -203,7 +212,9 @@ class TiledRenderer:
         # top-down) there is nothing to flip, as in mujoco.Renderer.
         flip = slice(None, None, -1 if self._gl is not None else 1)
         self._tiles = [
-            self._pixels[r.bottom : r.bottom + r.height, r.left : r.left + r.width][flip]
+            self._pixels[r.bottom - low : r.bottom - low + r.height, r.left : r.left + r.width][
+                flip
+            ]
             for r in self.rects
         ]
         if self._con.offWidth < width or self._con.offHeight < height:

@@ -19,9 +19,11 @@ Decisions:
 - Opt-in: it costs a thread hand-off per call (tens of microseconds) and, per worker, a GL
   context with the model's textures, and it helps only where cores are free; the env's default
   stays one ``TiledRenderer``. A vector env with many views is the use it is made for.
-- Pixels: a view is drawn by the same rasteriser at a tile offset that depends on how the views
-  are split, so within the bound of ``TiledRenderer`` (tests/sim/test_tiled.py), and the same
-  for the same split on every call.
+- Pixels: each worker lays its share out at the tiles those views have in one
+  ``TiledRenderer`` of all the views (``place_as``), so every view is drawn at the same
+  viewport by the same rasteriser: the images are the one-thread renderer's bit for bit, for
+  any number of workers (tests/sim/test_vector_env.py). A worker's buffer holds only the rows
+  of the grid up to its last view, and it reads back only the rows of its own views.
 """
 
 from __future__ import annotations
@@ -121,7 +123,9 @@ class ThreadedTiledRenderer:
         }
         try:
             for part in self._slices:
-                self._workers.append(_Worker(model, self.views[part], kwargs))
+                # Each view at its tile in the one-thread layout: the same pixels, bit for bit.
+                placed = {**kwargs, "place_as": (self.views, part.start)}
+                self._workers.append(_Worker(model, self.views[part], placed))
         except BaseException:
             self.close()
             raise

@@ -52,11 +52,15 @@ How a step runs (and why):
   ``(N, H, W, 3)`` observation arrays. Twin 0's tile sits at the buffer's origin and is
   bit-identical to the single env's image; other tiles may differ at a few edge pixels by
   float rounding of the translated viewport (bounded in ``tests/sim/test_tiled.py``).
-  With ``render_workers=W`` (the single env's sim option) the N x C views are split into W
-  contiguous env-major shares drawn on W threads by a
-  :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer` (each its own GL context;
-  MuJoCo releases the GIL while drawing), so rendering uses W cores; the first view of each
-  share sits at its buffer's origin and is bit-identical to the single env's image.
+  With ``render_workers=W`` (the single env's sim option; default 2 here when this process
+  may use 2 or more CPUs) the N x C views are split into W contiguous env-major shares drawn
+  on W threads by a :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer` (each its
+  own GL context; MuJoCo releases the GIL while drawing), so rendering uses W cores; each
+  view is drawn at the tile it has in the one-thread buffer, so the images are the same for
+  any W, bit for bit (tested), and the same on every call. Why 2 by default: with software GL
+  a view costs the same CPU on either thread (``benchmarks/vector_env.py``: 1.48 vs 1.51 ms
+  per env step), and the second core otherwise idles while the views are drawn (a quiet
+  2-core run: 1.03x AsyncVectorEnv(2) with one render thread, 1.34x with two).
 - Seeds: ``reset(seed=s)`` seeds twin i with ``s + i``, as ``SyncVectorEnv`` does.
 
 Only the twin with its ideal actuators and no knobs is batched (``backend="sim"``); the servo
@@ -114,6 +118,9 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         num_envs: number of twins.
         max_episode_steps: truncate episodes after this many steps (None: never).
         nthread: physics threads (default: the CPUs this process may use).
+        render_workers: threads drawing the twins' camera views (default: the template's
+            ``render_workers`` if above 1, else 2 when this process may use 2 or more CPUs;
+            the images are the same for any number, bit for bit).
     """
 
     def __init__(
@@ -123,6 +130,7 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         *,
         max_episode_steps: int | None = None,
         nthread: int | None = None,
+        render_workers: int | None = None,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ConfigError(f"num_envs must be a whole number >= 1, got {num_envs!r}")
@@ -141,8 +149,14 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
                 "(backend='sim', actuator='ideal'); for other backends or actuator='servo' use "
                 "gym.make_vec(id, num_envs=N, vectorization_mode='sync', ...)"
             )
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
         if nthread is None:
-            nthread = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+            nthread = cores
+        if render_workers is None:
+            render_workers = max(backend.scene.render_workers, 2 if cores >= 2 else 1)
+        if type(render_workers) is not int or render_workers < 1:
+            raise ConfigError(f"render_workers must be a whole number >= 1, got {render_workers!r}")
+        self.render_workers = render_workers
         self.template, self.backend = template, backend
         self.robot, self.task, self.controller = template.robot, template.task, template.controller
         self.num_envs = num_envs
@@ -474,7 +488,7 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
             renderer = self._renderers[cameras] = tiled_renderer(
                 scene.require()[0],
                 views,
-                workers=scene.render_workers,
+                workers=self.render_workers,
                 shadows=scene.shadows,
                 reflections=scene.reflections,
             )
