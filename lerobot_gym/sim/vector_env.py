@@ -49,7 +49,9 @@ How a step runs (and why):
 - Cameras: every observed camera of every twin is rendered in one pass by one
   :class:`~lerobot_gym.sim.tiled.TiledRenderer` (N x C views as tiles of one offscreen buffer,
   one ``mjv_updateScene`` + ``mjr_render`` per view, one pixel read), written straight into the
-  ``(N, H, W, 3)`` observation arrays. Twin 0's tile sits at the buffer's origin and is
+  ``(N, H, W, 3)`` observation arrays; with one world-fixed camera its floor cull is done
+  for the first two twins and reused by the rest (``TiledRenderer``'s plane cull shared along
+  a run of views; the same pixels). Twin 0's tile sits at the buffer's origin and is
   bit-identical to the single env's image; other tiles may differ at a few edge pixels by
   float rounding of the translated viewport (bounded in ``tests/sim/test_tiled.py``).
   With ``render_workers=W`` (the single env's sim option; default 2 here when this process
