@@ -30,6 +30,8 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from lerobot_gym.sim.tiled import _pose
+
 PHASES = (
     "mjv_updateScene",
     "frustum cull",
@@ -78,12 +80,16 @@ class RenderPhases:
             r._gl.make_current()
         culler = r._culler if r.cull else None
         plane_culler, wait = r._plane_culler, r._cull_wait
+        repeat, planes = r._plane_repeat, r._planes
+        poses = [b""] * len(datas)
         for i, (d, camera, rect, aspect) in enumerate(
             zip(datas, r._cameras, r.rects, r._aspects, strict=True)
         ):
             t0 = clock()
             with r._lock:
                 mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
+                if planes is not None and any(repeat[i : i + 3]):
+                    poses[i] = _pose(d, camera.fixedcamid, planes)
             t1 = clock()
             if culler is not None:
                 if wait[i]:
@@ -91,7 +97,9 @@ class RenderPhases:
                 elif not culler.cull(rect.width, rect.height):
                     wait[i] = 7  # tiled._CULL_RECHECK - 1
             t2 = clock()
-            if plane_culler is not None:
+            if plane_culler is not None and not (
+                repeat[i] and poses[i] == poses[i - 1] == poses[i - 2]
+            ):
                 plane_culler.cull(scene, aspect)
             t3 = clock()
             mujoco.mjr_render(rect, scene, con)

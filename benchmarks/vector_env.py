@@ -9,8 +9,9 @@ SO101-Reach, N = 16 twins, random actions (the same array for every contender):
 - state only, divided by Gymnasium's ``AsyncVectorEnv`` with 2 workers (2 ``gym.make`` envs,
   one process each; env steps/s = 2 x its steps/s) (goal >= 1.3);
 - one 96x96 ``front`` camera per twin, divided by ``AsyncVectorEnv`` with 2 workers with the same
-  camera (goal >= 3); also with ``render_workers=2`` (the N views drawn on two threads, each
-  with its own GL context: a second core for rendering, which the default leaves idle).
+  camera (goal >= 3): ``make_vec``'s default (``render_workers=2`` where 2 CPUs are free: the N
+  views drawn on two threads, each with its own GL context, the same images as one thread) and
+  ``render_workers=1`` (one pass; the breakdown below times it).
 
 Also printed, because a loaded machine starves the threaded env first: the batched env with one
 physics thread divided by the raw loop (what lerobot_gym adds around the physics, per env step,
@@ -101,6 +102,75 @@ What changed, and what each bought:
   (GL context switch, read-back), so the batched env cannot be 3x cheaper per view than a
   ``gym.make`` env with the same software rasteriser; 3x needs cheaper pixels (a GPU, or
   fewer/cheaper fragments, which change the images).
+
+Where a camera env step's CPU goes, and the best ratio software GL leaves (printed by every
+camera run; ``benchmarks/_vector_env_render.py`` times a replica of ``TiledRenderer.render``,
+checked to draw the same images, with an ``mjr_finish`` before the read-back so llvmpipe's
+deferred rasterisation is timed on its own). ``--quick --camera-only``, 2026-12-07, load
+average 15 falling to 4, after this session's changes (CPU ms per env step; process CPU, every
+thread; batched N=16 with one render thread | one ``gym.make`` env):
+
+    physics (Batch.step | mj_step)         0.115 | 0.140
+    tasks' evaluation                      0.021 |   -
+    MjData copies for the views            0.028 |   -
+    mjv_updateScene                        0.027 | 0.008
+    frustum cull                           0.015 | 0.016
+    plane cull                             0.017 | 0.083   (batched: 0.088 before sharing it)
+    mjr_render (vertices, clipping, bins)  0.437 | 0.559
+    rasterise (llvmpipe's threads)         0.682 | 0.625
+    read-back + copy out                   0.020 | 0.032
+    rest (Python)                          0.017 | 0.085
+    total                                  1.380 | 1.547     AsyncVectorEnv(2): 1.64
+
+    one view's mjr_render + rasterisation with part of its scene: empty (clear, lights,
+    projection) 0.070; skybox alone 0.414; static geoms (floor, table, legs, arm base) with
+    the skybox 0.674; the moving geoms alone (arm, target; no skybox) 0.436; whole view 1.044
+
+So 81 % of the batched env's CPU is drawing (mjr_render + rasterisation), and a batched view
+costs what a ``gym.make`` env's view does: llvmpipe pays per view for its vertices and its
+fragments, which are the view's own whatever buffer it is drawn into. What batching shares is
+paid per render call: read-back (0.014 vs 0.024 ms), the Python around the step (0.017 vs
+0.085 ms), and now the floor's plane cull along a run of one fixed camera's views (0.017 vs
+0.083 ms). In the earlier run at load 3 (before the plane cull was shared): batched 1.43 ms,
+single 1.66 ms, AsyncVectorEnv(2) 2.06 ms per env step; the view parts within 10 %.
+
+The bound. 3x in CPU needs the batched env at AsyncVectorEnv(2)'s CPU / 3 per env step (0.55
+ms in the run above, 0.69 ms at load 3); it spends 1.38. The least a bit-identical view could
+cost is its moving geometry drawn alone (0.436 ms: each twin's own arm pose, vertices and
+fragments no other view shares) plus what is not drawing (0.26 ms): 0.70 ms per env step, a
+CPU ratio of at most 2.36 (2.60 at load 3), and that only if everything static (skybox,
+floor, table: 0.61 ms of a view) were drawn once and shared for free. Such sharing is not
+buildable bit for bit with MuJoCo's renderer: ``mjr_render`` clears its viewport's colour and
+depth before drawing (``render_gl3.c``), so a view cannot be drawn onto a kept image of the
+static part, and compositing afterwards by depth is exact only for opaque geoms (the target
+sphere is transparent, alpha 0.7: blended onto what is behind it, and drawn twice). It would
+also not be batching's: a ``gym.make`` env's fixed camera sees the same static part every
+step, so the same cache in the renderer both use gives a ratio of at most 1.28 (1.77 at load 3).
+With views free altogether (a GPU: hardware GL, or MuJoCo Warp's batch renderer drawing every
+world in one launch) the batched env would cost 0.26 ms per env step: 6.3x AsyncVectorEnv(2)
+on software GL, 1.75x one on the same GPU (whose per-env Python and pipes then dominate).
+In wall time AsyncVectorEnv(2) keeps its cores busy only part of the time (its workers wait
+on pipes: ~61 % in the quiet run before this session, 450 env steps/s at 2.7 ms CPU), so the
+printed wall bound (the batched env with every core busy, over AsyncVectorEnv's measured
+rate) is higher than the CPU bound; on a quiet machine it is the figure to quote. With
+today's drawing it is ~2 (1.34x measured quiet with two render threads, before the changes
+here); 3x would need the static part shared, which is blocked as above. What blocks the goal:
+software rasterisation of each twin's own view (the moving geometry alone is 0.44 ms of
+CPU), not anything batching can share; it needs a GPU renderer, or cheaper images (coarser
+``numquads``, no skybox, smaller frames), which change the pixels.
+
+Tried and kept (same images, tested): ``render_workers=2`` by default for ``make_vec`` on 2+
+CPUs, each worker drawing its views at their one-thread tiles
+(``TiledRenderer(place_as=...)``), so the images are those of one thread bit for bit (before:
+within the tiled bound) and the same on every call; CPU per env step 1.29 vs 1.34 ms (one vs
+two threads, same run); the wall gain needs a free second core (quiet, before: 1.03x ->
+1.34x; at load 15 two threads lose: 1.30x -> 1.05x). The plane cull shared along a run of
+one world-fixed camera's views (``TiledRenderer``: the third and later such views whose
+``MjData`` place the camera and the floor as the two before skip it): 0.088 -> 0.017 ms per
+view. Measured and not kept: ``LP_NUM_THREADS`` (llvmpipe's rasteriser threads; set for both
+contenders, their processes inherit it): 0, 1 and the default 2 gave the same CPU per view
+within the noise (1.30-1.42 ms batched, 1.07-1.49 ms single, load ~1), so there is nothing to
+gain in CPU; the wall effect depends on free cores.
 
 Usage: ``python benchmarks/vector_env.py [--quick] [--camera-only | --state-only]`` (quick runs
 in about two minutes on a quiet machine; ``--camera-only`` skips the state-only and physics-only
@@ -390,7 +460,9 @@ def _camera_parts(
     return best
 
 
-def _print_camera_parts(parts: dict[str, dict[str, float]], async_cpu: float) -> None:
+def _print_camera_parts(
+    parts: dict[str, dict[str, float]], async_cpu: float, async_rate: float, cores: int
+) -> None:
     """The breakdown of a camera env step, and the best camera ratio software GL allows."""
     batched, single, contents = parts["batched"], parts["single"], parts["contents"]
     print(
@@ -432,6 +504,16 @@ def _print_camera_parts(parts: dict[str, dict[str, float]], async_cpu: float) ->
     print(
         f"bound, the same sharing in the renderer gym.make envs use too (a fixed camera's static "
         f"content kept between steps): ratio <= {shared / least:.2f}"
+    )
+    # In wall time AsyncVectorEnv may leave the cores idle part of the time (its workers wait
+    # on pipes), so its env steps/s can be below cores / its CPU per env step, and the wall
+    # bound is the batched env at its best (every core busy) over its measured rate.
+    print(
+        f"wall bound (batched with all {cores} cores busy at its CPU per env step, over "
+        f"AsyncVectorEnv(2)'s measured {async_rate:.0f} env steps/s; meaningful on a quiet "
+        f"machine only): today's drawing {cores / batched['total'] / async_rate:.2f}, static "
+        f"content free {cores / least / async_rate:.2f}; AsyncVectorEnv uses "
+        f"{async_rate * async_cpu / cores:.0%} of the cores"
     )
     print(
         f"asymptote, views drawn for free (physics, Python, scene updates, read-back only): "
@@ -520,7 +602,7 @@ def main() -> None:
         "(the goal ratio in CPU time: what an env step costs the machine, load-independent; "
         "a quiet 2-core machine's wall ratio if both use both cores)"
     )
-    _print_camera_parts(parts, min(cpu_async))
+    _print_camera_parts(parts, min(cpu_async), cam_async_rate, _cores())
 
 
 if __name__ == "__main__":
