@@ -4,7 +4,8 @@
 in a ``SyncVectorEnv``; a learned policy either acts for all N in one forward pass a step
 (``batch_inference=True``, the default) or as N copies stepped one after another (the per-env
 path, the anchor, measured in the same run). Policies have random weights (speed does not
-depend on training) and the policies' default one inference thread.
+depend on training) and the policies' default one inference thread; they are the state
+policies of ``benchmarks/support/compact_policies.py``, the ones ``policy_latency.py`` times.
 
 Prints, last: per policy the episodes/s of both paths and their ratio (batched / per-env).
 
@@ -39,46 +40,22 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import gymnasium as gym
 import torch
-from policy_latency import ACT_SIZES, _features, _stats
+from support.compact_policies import POLICIES
 
 import lerobot_gym  # noqa: F401
 from lerobot_gym.policies import evaluate_policy
-from lerobot_gym.policies.act import ACTPolicy
-from lerobot_gym.policies.config import ACTConfig, DiffusionConfig
-from lerobot_gym.policies.diffusion import DiffusionPolicy
+
+#: The state policies of support/compact_policies.py (policy_latency.py times the same ones).
+NAMES = (
+    "ACT state, chunk 20",
+    "ACT state, temporal ensembling",
+    "diffusion state, DDIM 10, 8 actions",
+)
 
 
 def _policies() -> dict[str, object]:
     torch.manual_seed(0)
-    i, o = _features(False)
-    return {
-        "ACT state, chunk 20": lambda: ACTPolicy(
-            ACTConfig(input_features=i, output_features=o, n_action_steps=20, **ACT_SIZES),
-            _stats(i, o),
-        ),
-        "ACT state, temporal ensembling": lambda: ACTPolicy(
-            ACTConfig(
-                input_features=i,
-                output_features=o,
-                n_action_steps=1,
-                temporal_ensemble_coeff=0.01,
-                **ACT_SIZES,
-            ),
-            _stats(i, o),
-        ),
-        "diffusion state, DDIM 10, 8 actions": lambda: DiffusionPolicy(
-            DiffusionConfig(
-                input_features=i,
-                output_features=o,
-                down_dims=(64, 128),
-                diffusion_step_embed_dim=64,
-                noise_scheduler_type="DDIM",
-                num_inference_steps=10,
-            ),
-            _stats(i, o),
-            seed=0,
-        ),
-    }
+    return {name: POLICIES[name][1] for name in NAMES}
 
 
 def _episodes_per_s(build, batch_inference: bool, args) -> tuple[float, float]:

@@ -1,7 +1,8 @@
 """Per-step ``select_action`` latency of ACT and Diffusion Policy at 30 Hz on the SO-101 twin.
 
-Runs each policy (random weights: latency does not depend on training) in a closed loop on
-SO101-PickCube-v0 and times every ``select_action`` call, p50 and p99, with chunking (the
+Runs each policy of ``benchmarks/support/compact_policies.py`` (random weights: latency does
+not depend on training) in a closed loop on SO101-PickCube-v0 and times every
+``select_action`` call, p50 and p99, with chunking (the
 network runs once per chunk; the other steps pop a queue) and, for ACT, with temporal
 ensembling (the network runs every step).
 
@@ -74,45 +75,11 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import gymnasium as gym
 import numpy as np
 import torch
+from support.compact_policies import IMAGE, POLICIES
 
 import lerobot_gym  # noqa: F401
-from lerobot_gym.policies.act import ACTPolicy
-from lerobot_gym.policies.config import ACTConfig, DiffusionConfig, PolicyFeature
-from lerobot_gym.policies.diffusion import DiffusionPolicy
 
 PERIOD_MS = 1000 / 30
-IMAGE = (3, 96, 96)
-#: The compact ACT measured here (and in batched_eval.py).
-ACT_SIZES = dict(
-    chunk_size=20,
-    dim_model=128,
-    n_heads=4,
-    dim_feedforward=512,
-    n_encoder_layers=2,
-    n_vae_encoder_layers=2,
-)
-
-
-def _features(camera: bool):
-    inputs = {"observation.state": PolicyFeature("STATE", (6,))}
-    if camera:
-        inputs["observation.images.front"] = PolicyFeature("VISUAL", IMAGE)
-    else:
-        inputs["observation.environment_state"] = PolicyFeature("ENV", (7,))
-    return inputs, {"action": PolicyFeature("ACTION", (6,))}
-
-
-def _stats(inputs, outputs):
-    out = {}
-    for key, ft in {**inputs, **outputs}.items():
-        shape = (3, 1, 1) if ft.type == "VISUAL" else ft.shape
-        out[key] = {
-            "mean": np.zeros(shape),
-            "std": np.ones(shape),
-            "min": -np.ones(shape),
-            "max": np.ones(shape),
-        }
-    return out
 
 
 def _env(camera: bool) -> gym.Env:
@@ -178,70 +145,13 @@ def main() -> None:
     scheduling = _realtime() if args.realtime else "default (SCHED_OTHER)"
     steps = 60 if args.quick else 600
     torch.manual_seed(0)
-    act = ACT_SIZES
-    configs = [
-        (
-            "ACT state, chunk 20",
-            False,
-            lambda i, o: ACTPolicy(
-                ACTConfig(input_features=i, output_features=o, n_action_steps=20, **act),
-                _stats(i, o),
-                args.device,
-                inference_threads=threads,
-            ),
-        ),
-        (
-            "ACT state, temporal ensembling",
-            False,
-            lambda i, o: ACTPolicy(
-                ACTConfig(
-                    input_features=i,
-                    output_features=o,
-                    n_action_steps=1,
-                    temporal_ensemble_coeff=0.01,
-                    **act,
-                ),
-                _stats(i, o),
-                args.device,
-                inference_threads=threads,
-            ),
-        ),
-        (
-            "ACT 96x96 camera, chunk 20",
-            True,
-            lambda i, o: ACTPolicy(
-                ACTConfig(input_features=i, output_features=o, n_action_steps=20, **act),
-                _stats(i, o),
-                args.device,
-                inference_threads=threads,
-            ),
-        ),
-        (
-            "diffusion state, DDIM 10, 8 actions",
-            False,
-            lambda i, o: DiffusionPolicy(
-                DiffusionConfig(
-                    input_features=i,
-                    output_features=o,
-                    down_dims=(64, 128),
-                    diffusion_step_embed_dim=64,
-                    noise_scheduler_type="DDIM",
-                    num_inference_steps=10,
-                ),
-                _stats(i, o),
-                args.device,
-                seed=0,
-                inference_threads=threads,
-            ),
-        ),
-    ]
     rows = []
     env_p50 = []
-    for name, camera, build in configs:
-        inputs, outputs = _features(camera)
+    for name, (camera, build) in POLICIES.items():
         env = _env(camera)
         try:
-            policy_ms, cpu_ms, env_ms = _time(build(inputs, outputs), env, steps)
+            policy = build(args.device, inference_threads=threads)
+            policy_ms, cpu_ms, env_ms = _time(policy, env, steps)
         finally:
             env.close()
         env_p50.append(float(np.percentile(env_ms, 50)))

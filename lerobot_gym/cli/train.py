@@ -7,6 +7,13 @@ names). Other ``--policy.<field>=value`` set the policy's config fields by LeRob
 ``--output_dir`` from its last checkpoint. With ``--env.id=ID`` and ``--eval_freq=K`` the
 policy is evaluated on the env every K steps (success rate into the logs).
 
+``--scheduler.type=...`` sets the learning-rate schedule by LeRobot 0.4.4's names (``diffuser``
+with ``--scheduler.name``/``--scheduler.num_warmup_steps``, ``cosine_decay_with_warmup``,
+``vqbet``) or lerobot_gym's own ``multistep`` (``--scheduler.milestones=[10000]
+--scheduler.gamma=0.1``); without it the policy's preset applies (diffusion: diffusers' cosine
+after 500 warm-up steps; ACT: constant), and a resumed run keeps its own. The rate is logged
+with the loss (``lr``).
+
 Writes ``OUT/checkpoints/<step>/pretrained_model`` (loadable here with ``--policy.path`` and by
 LeRobot 0.4.4), ``OUT/train_log.csv``, ``OUT/loss.png`` and, when tensorboard is installed,
 ``OUT/tensorboard/``. ``--wandb.enable=true`` (LeRobot's flag; ``--wandb.project``,
@@ -34,6 +41,16 @@ PARSER = CommandParser(
 
         Any other --policy.<field>=value sets a config field by LeRobot's name, e.g.
         --policy.chunk_size=20 --policy.n_action_steps=20 --policy.dim_model=128.
+
+        --scheduler.type sets the learning-rate schedule (default: the policy's preset,
+        diffusion's cosine with 500 warm-up steps, none for ACT; a resumed run keeps its own):
+        LeRobot's diffuser (--scheduler.name=cosine, linear, cosine_with_restarts, polynomial,
+        constant or constant_with_warmup; --scheduler.num_warmup_steps=N),
+        cosine_decay_with_warmup (--scheduler.num_warmup_steps --scheduler.num_decay_steps
+        --scheduler.decay_lr [--scheduler.peak_lr]), vqbet (--scheduler.num_warmup_steps
+        --scheduler.num_vqvae_training_steps --scheduler.num_cycles), or lerobot_gym's own
+        multistep (--scheduler.milestones=[10000] --scheduler.gamma=0.1: the rate times gamma
+        after each milestone step).
     """,
     flags=(
         Flag("policy.type", None, "act or diffusion (required unless --resume=true)", str, True),
@@ -55,12 +72,16 @@ PARSER = CommandParser(
     open_groups={
         "policy": "config fields of the policy by LeRobot's names (chunk_size, dim_model ...)",
         "env": "evaluation env during training: " + common.ENV_GROUP_HELP,
+        "scheduler": "learning-rate schedule: type (diffuser, cosine_decay_with_warmup, vqbet, "
+        "multistep) and its fields (see above)",
     },
     examples=(
         "lerobot-gym train --policy.type=act --dataset.root=data/pick --steps=10000 "
         "--batch_size=16 --policy.chunk_size=20 --policy.n_action_steps=20 "
         "--output_dir=outputs/train/act_pick",
         "lerobot-gym train --output_dir=outputs/train/act_pick --resume=true --steps=20000",
+        "lerobot-gym train --policy.type=act --dataset.root=data/pick --steps=13000 "
+        "--scheduler.type=multistep --scheduler.milestones=[10000] --scheduler.gamma=0.1",
     ),
 )
 
@@ -131,7 +152,17 @@ def build_config(cfg: dict[str, Any]) -> Any:
         episodes=[int(e) for e in episodes] if isinstance(episodes, list) else None,
         eval_freq=cfg["eval_freq"],
         wandb=_wandb_settings(cfg, policy_type, dataset["root"]),
+        scheduler=_scheduler_flags(cfg),
     )
+
+
+def _scheduler_flags(cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``--scheduler.*`` flags, checked now so a mistake fails before the dataset loads."""
+    from lerobot_gym.policies.lr_schedulers import scheduler_config
+
+    flags = dict(cfg.get("scheduler", {}))
+    scheduler_config(flags)  # raises ConfigError naming the flag
+    return flags or None
 
 
 def _wandb_settings(cfg: dict[str, Any], policy_type: str, dataset_root: str) -> Any:
@@ -142,6 +173,7 @@ def _wandb_settings(cfg: dict[str, Any], policy_type: str, dataset_root: str) ->
             "policy": {**cfg.get("policy", {}), "type": policy_type},
             "dataset": {"root": str(dataset_root)},
             **{k: cfg[k] for k in ("steps", "batch_size", "seed", "save_freq", "log_freq")},
+            **({"scheduler": cfg["scheduler"]} if cfg.get("scheduler") else {}),
         },
     )
 

@@ -27,11 +27,13 @@ import numpy as np
 from gymnasium import spaces
 
 from lerobot_gym.errors import ConfigError
-from lerobot_gym.policies.sb3 import EPISODE_ENDS, _action_maps, _stack_layout
+from lerobot_gym.policies.sb3_env import action_maps, stack_layout
 from lerobot_gym.wrappers.goal_observation import GoalLayout
 from lerobot_gym.wrappers.sb3_observation import PIXELS, to_sb3_observation
 
 __all__ = ["seed_replay_buffer"]
+
+EPISODE_ENDS = ("truncated", "terminated")
 
 
 def seed_replay_buffer(
@@ -69,13 +71,13 @@ def seed_replay_buffer(
     if episode_end not in EPISODE_ENDS:
         raise ConfigError(f"episode_end must be one of {EPISODE_ENDS}, got {episode_end!r}")
     buffer, policy = _buffer_of(model_or_buffer)
-    flatten, raw_space, stack_space = _stack_layout(env)
+    flatten, raw_space, stack_space = stack_layout(env)
     if isinstance(flatten, GoalLayout):
         raise ConfigError(
             "seeding a goal-conditioned (hindsight replay) buffer from a dataset is not "
             "supported: the dataset holds no achieved goals; seed a stack built without goal=True"
         )
-    to_stack, _ = _action_maps(raw_space, stack_space)
+    to_stack, _ = action_maps(raw_space, stack_space)
     if not isinstance(dataset, LeRobotDataset):
         dataset = LeRobotDataset(dataset, format="numpy")
     missing = [k for k in ("action", "next.reward") if k not in dataset.features]

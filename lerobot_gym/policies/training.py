@@ -5,7 +5,9 @@
 :class:`~lerobot_gym.dataset.LeRobotDataset` with the ``delta_timestamps`` the policy needs
 (ACT: ``chunk_size`` future actions; diffusion: ``n_obs_steps`` past observations and
 ``horizon`` actions), and optimises with LeRobot's presets (ACT: AdamW, a separate backbone
-learning rate; diffusion: Adam with a cosine schedule and warm-up; both clip gradients at 10).
+learning rate, no schedule; diffusion: Adam with diffusers' cosine schedule after a warm-up;
+both clip gradients at 10). ``TrainConfig.scheduler`` (the ``--scheduler.*`` flags, see
+:mod:`lerobot_gym.policies.lr_schedulers`) replaces the preset's learning-rate schedule.
 
 Output folder (LeRobot's layout)::
 
@@ -19,6 +21,12 @@ Design decisions:
 * Resuming (``resume=True``) reloads the last checkpoint's weights, optimizer, scheduler and
   RNG states and continues at the next step; a folder that already holds checkpoints is
   refused without it, so a run is never overwritten by accident.
+* The schedule in force is saved in each checkpoint's ``train_config.json`` (the preset's
+  when no ``--scheduler.*`` was given, as LeRobot saves it), its step count in the training
+  state. A resumed run keeps it, so each step runs at the rate an uninterrupted run would
+  have used; given ``scheduler`` again, it follows the new one from the step it resumes at
+  (the rate is recomputed for that step: a second phase at another rate needs no editing of
+  the checkpoint).
 * The loop reports through a callback and never prints (the CLI owns the progress bar).
 * Samples come in random order from a ``torch.Generator`` seeded by ``seed``; diffusion skips
   each episode's last ``drop_n_last_frames`` frames, as LeRobot's ``EpisodeAwareSampler``.
@@ -28,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import random
 import time
@@ -46,6 +53,11 @@ from lerobot_gym.policies.config import (
     PolicyConfig,
     config_class,
     dataset_to_policy_features,
+)
+from lerobot_gym.policies.lr_schedulers import (
+    LRSchedulerConfig,
+    scheduler_config,
+    scheduler_preset,
 )
 from lerobot_gym.policies.pretrained import TorchPolicy, resolve_device
 from lerobot_gym.policies.train_log import TrainLog, WandbSettings
@@ -75,6 +87,8 @@ class TrainConfig:
         episodes: train on these episodes only (default all).
         eval_freq: call ``evaluate`` every this many steps (0: never).
         wandb: also log to Weights & Biases (None: do not).
+        scheduler: the ``--scheduler.*`` flags (``{"type": "multistep", "milestones":
+            [10000], "gamma": 0.1}``); None: the policy's preset, or on resume the run's own.
     """
 
     policy_type: str
@@ -91,6 +105,7 @@ class TrainConfig:
     episodes: list[int] | None = None
     eval_freq: int = 0
     wandb: WandbSettings | None = None
+    scheduler: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +180,7 @@ def train(
 
     if cfg.steps < 1 or cfg.batch_size < 1 or cfg.save_freq < 1 or cfg.log_freq < 1:
         raise ConfigError("--steps, --batch_size, --save_freq and --log_freq must be >= 1")
+    requested = scheduler_config(cfg.scheduler)  # bad --scheduler.* flags fail before any work
     out = Path(cfg.output_dir)
     last = out / CHECKPOINTS / "last"
     if cfg.resume and not last.exists():
@@ -183,6 +199,9 @@ def train(
         config = read_config(last / "pretrained_model")
     else:
         config = make_config_for_dataset(cfg.policy_type, meta, cfg.policy_options)
+    schedule = _schedule(requested, config, last if cfg.resume else None)
+    if schedule is not None:  # values that depend on the run (peak_lr) fail before any work
+        schedule.factor(cfg.steps, float(config.optimizer_lr))  # type: ignore[attr-defined]
     keys = [*config.input_features, *config.output_features]
     dataset = LeRobotDataset(
         Path(cfg.dataset_root),
@@ -196,7 +215,8 @@ def train(
             f"{cfg.dataset_root} has no meta/stats.json; run `lerobot-gym dataset stats` first"
         )
     policy = policy_class(config.type_name)(config, stats=meta.stats, device=device)
-    optimizer, scheduler = _optimizer(policy, cfg.steps)
+    optimizer = _optimizer(policy)
+    scheduler = schedule.build(optimizer, cfg.steps) if schedule is not None else None
     start = 0
     if cfg.resume:
         start = _load_training_state(last, policy, optimizer, scheduler)
@@ -236,7 +256,7 @@ def train(
             if evaluate is not None and cfg.eval_freq and step % cfg.eval_freq == 0:
                 log.write(step, {f"eval/{k}": v for k, v in evaluate(policy, step).items()})
             if step % cfg.save_freq == 0 or step == cfg.steps:
-                path = save_checkpoint(out, step, policy, optimizer, scheduler, cfg)
+                path = save_checkpoint(out, step, policy, optimizer, scheduler, cfg, schedule)
                 log.plot()
     finally:
         log.close()
@@ -251,8 +271,12 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     cfg: TrainConfig,
+    schedule: LRSchedulerConfig | None = None,
 ) -> Path:
-    """Write ``checkpoints/<step>/`` (model + training state) and point ``last`` at it."""
+    """Write ``checkpoints/<step>/`` (model + training state) and point ``last`` at it.
+
+    ``schedule`` (the one in force) is recorded as ``scheduler`` in ``train_config.json``.
+    """
     folder = out / CHECKPOINTS / f"{step:06d}"
     policy.save(folder / "pretrained_model")
     state_dir = folder / "training_state"
@@ -269,6 +293,7 @@ def save_checkpoint(
     train_config = {k: v for k, v in dataclasses.asdict(cfg).items()}
     train_config["dataset_root"] = str(cfg.dataset_root)
     train_config["output_dir"] = str(cfg.output_dir)
+    train_config["scheduler"] = schedule.to_dict() if schedule is not None else None
     (folder / "pretrained_model" / "train_config.json").write_text(
         json.dumps(train_config, indent=2, default=str) + "\n"
     )
@@ -287,36 +312,50 @@ def _load_training_state(last: Path, policy: TorchPolicy, optimizer: Any, schedu
     policy.network.load_state_dict(load_safetensors(last / "pretrained_model" / MODEL_NAME))
     state = torch.load(last / "training_state" / "training_state.pt", weights_only=False)
     optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None and state["scheduler"] is not None:
-        scheduler.load_state_dict(state["scheduler"])
+    step = int(state["step"])
+    if scheduler is not None:
+        if state["scheduler"] is not None:
+            # Only the step count and base rates: the schedule itself is this run's.
+            scheduler.load_state_dict(state["scheduler"])
+        scheduler.last_epoch = step
+        # The rate of the next step under this run's schedule (a changed or newly added
+        # schedule takes effect here; an unchanged one gives the saved rate again).
+        rates = [base * fn(step) for fn, base in zip(scheduler.lr_lambdas, scheduler.base_lrs)]
+        for group, rate in zip(optimizer.param_groups, rates, strict=True):
+            group["lr"] = rate
+        scheduler._last_lr = rates  # get_last_lr()
     _set_rng_state(state["rng"])
-    return int(state["step"])
+    return step
 
 
-def _optimizer(policy: TorchPolicy, total_steps: int) -> tuple[torch.optim.Optimizer, Any]:
+def _schedule(
+    requested: LRSchedulerConfig | None, config: PolicyConfig, resumed: Path | None
+) -> LRSchedulerConfig | None:
+    """The schedule in force: the flags, else the resumed run's own, else the preset."""
+    if requested is not None:
+        return requested
+    if resumed is not None:
+        path = resumed / "pretrained_model" / "train_config.json"
+        saved = json.loads(path.read_text()) if path.is_file() else {}
+        if "scheduler" in saved:  # runs from before --scheduler.* fall back to the preset
+            return scheduler_config(saved["scheduler"])
+    return scheduler_preset(config)
+
+
+def _optimizer(policy: TorchPolicy) -> torch.optim.Optimizer:
     config: Any = policy.config
     groups = [g for g in policy.optimizer_param_groups() if g["params"]]
     if config.type_name == "act":
-        optimizer: torch.optim.Optimizer = torch.optim.AdamW(
+        return torch.optim.AdamW(
             groups, lr=config.optimizer_lr, weight_decay=config.optimizer_weight_decay
         )
-        return optimizer, None
-    optimizer = torch.optim.Adam(
+    return torch.optim.Adam(
         groups,
         lr=config.optimizer_lr,
         betas=tuple(config.optimizer_betas),
         eps=config.optimizer_eps,
         weight_decay=config.optimizer_weight_decay,
     )
-    warmup = config.scheduler_warmup_steps
-
-    def cosine(step: int) -> float:  # diffusers' get_cosine_schedule_with_warmup
-        if step < warmup:
-            return step / max(1, warmup)
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * 2.0 * 0.5 * progress)))
-
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
 
 
 def _batches(dataset: Any, config: Any, batch_size: int, seed: int) -> Iterator[dict[str, Any]]:

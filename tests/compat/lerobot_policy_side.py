@@ -4,6 +4,7 @@ Subcommands::
 
     lerobot_policy_side.py make TYPE DIR SPEC.json   # random-weight policy saved by LeRobot
     lerobot_policy_side.py run DIR OBS.npz OUT.npy SEED
+    lerobot_policy_side.py lr CASES.json OUT.json    # learning rates of LeRobot's schedulers
 
 ``make`` builds LeRobot's ``ACTConfig`` / ``DiffusionConfig`` from SPEC.json (features, config
 fields, statistics), seeds torch, builds the policy with LeRobot's own initialisation, then
@@ -17,6 +18,10 @@ none extra) and its saved processors, calls ``torch.manual_seed(SEED)`` and ``re
 for each observation of OBS.npz (env-style keys ``agent_pos``, ``environment_state``,
 ``pixels.<cam>``, stacked over steps) runs LeRobot's rollout path: ``preprocess_observation``
 -> preprocessor -> ``select_action`` -> postprocessor, and saves the actions to OUT.npy.
+
+``lr`` builds, for each case of CASES.json (``{"scheduler": {"type": ..., fields}, "lr": ...,
+"steps": ..., "run": ...}``), LeRobot's ``LRSchedulerConfig`` subclass of that type over an
+AdamW optimizer, and records the rate each of ``run`` optimizer steps uses.
 
 The torchvision schemas are defined first, as in ``lerobot_side.py`` (torchvision 0.28.0 is a
 CUDA build; nothing here calls its operators).
@@ -131,11 +136,31 @@ def run(directory: Path, obs_path: Path, out: Path, seed: int) -> None:
     np.save(out, np.stack(actions).astype(np.float32))
 
 
+def lr(cases_path: Path, out: Path) -> None:
+    from lerobot.optim.schedulers import LRSchedulerConfig
+
+    rates = []
+    for case in json.loads(cases_path.read_text()):
+        fields = dict(case["scheduler"])
+        cls = LRSchedulerConfig.get_choice_class(fields.pop("type"))
+        optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=case["lr"])
+        scheduler = cls(**fields).build(optimizer, case["steps"])
+        used = []
+        for _ in range(case["run"]):
+            used.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        rates.append(used)
+    out.write_text(json.dumps(rates))
+
+
 def main(argv: list[str]) -> int:
     if argv[0] == "make":
         make(argv[1], Path(argv[2]), Path(argv[3]))
     elif argv[0] == "run":
         run(Path(argv[1]), Path(argv[2]), Path(argv[3]), int(argv[4]))
+    elif argv[0] == "lr":
+        lr(Path(argv[1]), Path(argv[2]))
     else:
         raise SystemExit(f"unknown subcommand {argv[0]!r}")
     return 0

@@ -145,3 +145,35 @@ def test_lerobot_checkpoint_loads_here_and_acts_the_same(case: str, tmp_path: Pa
     theirs_of_ours = np.load(tmp_path / "theirs_of_ours.npy")
     assert np.abs(_ours(mine, obs, 11) - theirs_of_ours).max() <= TOLERANCE
     assert np.abs(theirs_of_ours - theirs).max() <= TOLERANCE
+
+
+LR_CASES = [
+    *({"type": "diffuser", "name": name, "num_warmup_steps": 7} for name in
+      ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant_with_warmup")),
+    {"type": "diffuser", "name": "constant"},
+    {"type": "cosine_decay_with_warmup", "num_warmup_steps": 13, "num_decay_steps": 100,
+     "peak_lr": 3e-4, "decay_lr": 2e-5},
+    {"type": "vqbet", "num_warmup_steps": 5, "num_vqvae_training_steps": 20, "num_cycles": 0.7},
+]  # fmt: skip
+
+
+def test_learning_rate_schedules_match_lerobots(tmp_path: Path) -> None:
+    """Each LeRobot scheduler type gives the same rate at every step here (runs of 50 and 1000
+    steps, the first shorter than cosine_decay_with_warmup's decay, each run 30 steps past
+    its end)."""
+    from lerobot_gym.policies.lr_schedulers import scheduler_config
+
+    cases = [{"scheduler": s, "lr": 3e-4, "steps": n, "run": n + 30}
+             for n in (50, 1000) for s in LR_CASES]  # fmt: skip
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    _lerobot("lr", tmp_path / "cases.json", tmp_path / "rates.json")
+    theirs = json.loads((tmp_path / "rates.json").read_text())
+    for case, expected in zip(cases, theirs, strict=True):
+        optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=case["lr"])
+        scheduler = scheduler_config(case["scheduler"]).build(optimizer, case["steps"])
+        used = []
+        for _ in range(case["run"]):
+            used.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        assert used == expected, case

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -33,8 +34,12 @@ def test_quick_state_run_prints_success_curve_and_times_last_and_lowers_act_lr(t
     checkpoints = tmp_path / "act" / "checkpoints"
     assert sorted(p.name for p in checkpoints.iterdir()) == ["000002", "000004", "000006", "last"]
 
-    def lr(step):
-        config = json.loads((checkpoints / step / "pretrained_model" / "config.json").read_text())
-        return config["optimizer_lr"]
-
-    assert lr("000006") == pytest.approx(lr("000002") / 10)  # 000004 is rescaled in place
+    # One run: steps 1-4 at ACT's rate, 5-6 (the low-rate phase) at a tenth of it. The rate
+    # logged after step s is the one step s + 1 runs at.
+    with (tmp_path / "act" / "train_log.csv").open() as handle:
+        rows = [r for r in csv.DictReader(handle) if r["lr"]]  # not the evaluation rows
+    lrs = {int(float(r["step"])): float(r["lr"]) for r in rows}
+    assert lrs == pytest.approx({1: 3e-4, 2: 3e-4, 3: 3e-4, 4: 3e-5, 5: 3e-5, 6: 3e-5})
+    config = checkpoints / "last" / "pretrained_model" / "train_config.json"
+    saved = json.loads(config.read_text())
+    assert saved["scheduler"]["type"] == "multistep" and saved["scheduler"]["milestones"] == [4]
