@@ -134,30 +134,31 @@ paid per render call: read-back (0.014 vs 0.024 ms), the Python around the step 
 0.083 ms). In the earlier run at load 3 (before the plane cull was shared): batched 1.43 ms,
 single 1.66 ms, AsyncVectorEnv(2) 2.06 ms per env step; the view parts within 10 %.
 
-The bound. 3x in CPU needs the batched env at AsyncVectorEnv(2)'s CPU / 3 per env step (0.55
-ms in the run above, 0.69 ms at load 3); it spends 1.38. The least a bit-identical view could
-cost is its moving geometry drawn alone (0.436 ms: each twin's own arm pose, vertices and
-fragments no other view shares) plus what is not drawing (0.26 ms): 0.70 ms per env step, a
-CPU ratio of at most 2.36 (2.60 at load 3), and that only if everything static (skybox,
+The bound. 3x in CPU needs the batched env at AsyncVectorEnv(2)'s CPU / 3 per env step (0.55 ms
+in the run above, 0.69 ms at load 3); it spends 1.38. The least a bit-identical view could cost
+is its moving geometry drawn alone (0.436 ms: each twin's own arm pose, vertices and fragments
+no other view shares) plus what is not drawing (0.26 ms): 0.70 ms per env step, a CPU ratio of
+at most 2.36 (2.60 at load 3, 2.25 at load 5), and that only if everything static (skybox,
 floor, table: 0.61 ms of a view) were drawn once and shared for free. Such sharing is not
 buildable bit for bit with MuJoCo's renderer: ``mjr_render`` clears its viewport's colour and
 depth before drawing (``render_gl3.c``), so a view cannot be drawn onto a kept image of the
 static part, and compositing afterwards by depth is exact only for opaque geoms (the target
 sphere is transparent, alpha 0.7: blended onto what is behind it, and drawn twice). It would
-also not be batching's: a ``gym.make`` env's fixed camera sees the same static part every
-step, so the same cache in the renderer both use gives a ratio of at most 1.28 (1.77 at load 3).
-With views free altogether (a GPU: hardware GL, or MuJoCo Warp's batch renderer drawing every
-world in one launch) the batched env would cost 0.26 ms per env step: 6.3x AsyncVectorEnv(2)
-on software GL, 1.75x one on the same GPU (whose per-env Python and pipes then dominate).
-In wall time AsyncVectorEnv(2) keeps its cores busy only part of the time (its workers wait
-on pipes: ~61 % in the quiet run before this session, 450 env steps/s at 2.7 ms CPU), so the
-printed wall bound (the batched env with every core busy, over AsyncVectorEnv's measured
-rate) is higher than the CPU bound; on a quiet machine it is the figure to quote. With
-today's drawing it is ~2 (1.34x measured quiet with two render threads, before the changes
-here); 3x would need the static part shared, which is blocked as above. What blocks the goal:
-software rasterisation of each twin's own view (the moving geometry alone is 0.44 ms of
-CPU), not anything batching can share; it needs a GPU renderer, or cheaper images (coarser
-``numquads``, no skybox, smaller frames), which change the pixels.
+also not be batching's: a ``gym.make`` env's fixed camera sees the same static part every step,
+so the same cache in the renderer both use gives a ratio of at most 1.28 (1.77 at load 3). With
+views free altogether (a GPU: hardware GL, or MuJoCo Warp's batch renderer drawing every world
+in one launch) the batched env would cost 0.26 ms per env step: 6.3x AsyncVectorEnv(2) on
+software GL, 1.75x one on the same GPU (whose per-env Python and pipes then dominate). In wall
+time the bound is the batched env with every core busy over AsyncVectorEnv(2)'s measured rate,
+i.e. the CPU bound divided by the share of the cores AsyncVectorEnv keeps busy (its workers wait
+on pipes; printed): 94 % in a run at load 5 (1089 env steps/s at 1.73 ms: wall bound 1.36 with
+today's drawing, 2.38 with the static part free), ~60 % in the run at load 1.5-2.4 before this
+session (450 env steps/s at ~2.7 ms). Only a quiet machine's figure counts; if AsyncVectorEnv
+keeps the cores ~80 % busy there, the wall bound with the static part free is ~3 and with
+today's drawing ~1.6. What blocks the goal: software rasterisation of each twin's own view (the
+moving geometry alone is 0.44 ms of CPU), not anything batching can share; it needs a GPU
+renderer, or cheaper images (coarser ``numquads``, no skybox, smaller frames), which change the
+pixels.
 
 Tried and kept (same images, tested): ``render_workers=2`` by default for ``make_vec`` on 2+
 CPUs, each worker drawing its views at their one-thread tiles
