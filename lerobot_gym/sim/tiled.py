@@ -42,7 +42,7 @@ Decisions:
 - Plane cull shared along a run of views: the third and later of consecutive views of one
   world-fixed camera (a vector env's twins, camera by camera), whose ``MjData`` place that
   camera and the world's infinite planes as the two before did, skip the plane cull: the
-  lists the view before left are the ones it would set (tests/sim/test_tiled_plane_share.py).
+  lists the view before left are the ones it would set (tests/sim/test_tiled_shares.py).
   Its ~0.1 ms of Python per view was ~7 % of a 96x96 SO-101 view's CPU in the batched env.
 - Cost: each view pays its own ``mjv_updateScene`` and ``mjr_render``, and with software GL a
   view's cost is its geometry, not its pixels (a 32x32 view costs ~70 % of a 128x128 one):

@@ -1,4 +1,9 @@
-"""TiledRenderer leaves out the plane cull of views that would repeat the view before's.
+"""TiledRenderer for a vector env's views: shares of a split, and the plane cull shared.
+
+A renderer given ``place_as=(all_views, start)`` draws its views at their tiles in a renderer
+of all the views (what ThreadedTiledRenderer's workers do), so the pixels are that renderer's.
+
+TiledRenderer leaves out the plane cull of views that would repeat the view before's.
 
 A vector env's twins seen by one world-fixed camera place the camera and the floor alike, so
 from the third such view in a row on, the floor's plane lists the view before left are the
@@ -70,3 +75,22 @@ def test_repeated_views_skip_the_plane_cull_with_the_same_images(so101):
     finally:
         shared.close()
         reference.close()
+
+
+def test_a_share_placed_as_in_the_whole_draws_the_same_pixels(so101):
+    from lerobot_gym.errors import ConfigError
+
+    model = so101
+    views = [View("front", 24, 32)] * 3 + [View("wrist", 24, 32)] * 4  # a 3-wide grid
+    datas = _datas(model, len(views))
+    with (
+        TiledRenderer(model, views) as whole,
+        TiledRenderer(model, views[4:], place_as=(views, 4)) as share,
+    ):
+        assert share.buffer_size == (3 * 24, 3 * 32)  # rows up to its last view (cell 6)
+        assert [(r.left, r.bottom) for r in share.rects] == [(32, 24), (64, 24), (0, 48)]
+        want = whole.render(datas)[4:]
+        for a, b in zip(share.render(datas[4:]), want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError, match="place_as"):
+        TiledRenderer(model, views[4:], place_as=(views, 1))
