@@ -49,16 +49,17 @@ How a step runs (and why):
 - Cameras: every observed camera of every twin is rendered in one pass by one
   :class:`~lerobot_gym.sim.tiled.TiledRenderer` (N x C views as tiles of one offscreen buffer,
   one ``mjv_updateScene`` + ``mjr_render`` per view, one pixel read), written straight into the
-  ``(N, H, W, 3)`` observation arrays; with one world-fixed camera its floor cull is done
-  for the first two twins and reused by the rest (``TiledRenderer``'s plane cull shared along
-  a run of views; the same pixels). Twin 0's tile sits at the buffer's origin and is
-  bit-identical to the single env's image; other tiles may differ at a few edge pixels by
-  float rounding of the translated viewport (bounded in ``tests/sim/test_tiled.py``).
-  With ``render_workers=W`` (the single env's sim option; default 2 here when this process
-  may use 2 or more CPUs) the N x C views are split into W contiguous env-major shares drawn
-  on W threads by a :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer` (each its
-  own GL context; MuJoCo releases the GIL while drawing), so rendering uses W cores; each
-  view is drawn at the tile it has in the one-thread buffer, so the images are the same for
+  ``(N, H, W, 3)`` observation arrays, camera-major (every twin's first camera, then every
+  twin's second): a world-fixed camera's floor cull is done for the first two twins and reused
+  by the rest (``TiledRenderer``'s plane cull shared along a run of views; the same pixels).
+  Twin 0's tile sits at the buffer's origin and is bit-identical to the single env's image;
+  other tiles may differ at a few edge pixels by float rounding of the translated viewport
+  (bounded in ``tests/sim/test_tiled.py``). With ``render_workers=W`` (the single env's sim
+  option; default 2 here when this process may use 2 or more CPUs) the N x C views are split
+  into W contiguous camera-major shares drawn on W threads by a
+  :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer` (each its own GL context; MuJoCo
+  releases the GIL while drawing), so rendering uses W cores; each view is drawn at the tile it
+  has in the one-thread buffer, so the images are the same for
   any W, bit for bit (tested), and the same on every call. Why 2 by default: with software GL
   a view costs the same CPU on either thread (``benchmarks/vector_env.py``: 1.48 vs 1.51 ms
   per env step), and the second core otherwise idles while the views are drawn (a quiet
@@ -486,7 +487,9 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         if renderer is None:
             scene = self.backend.scene
             mjcf = [self.robot.camera(cam).mjcf_camera for cam in cameras]
-            views = [View(m, height, width) for _ in range(self.num_envs) for m in mjcf]
+            # Camera-major: a world-fixed camera's N views in a row share their floor cull
+            # (TiledRenderer), and each render thread's share is a contiguous run of them.
+            views = [View(m, height, width) for m in mjcf for _ in range(self.num_envs)]
             renderer = self._renderers[cameras] = tiled_renderer(
                 scene.require()[0],
                 views,
@@ -496,8 +499,8 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
             )
         n = self.num_envs
         images = {cam: np.empty((n, height, width, 3), dtype=np.uint8) for cam in cameras}
-        out = [images[cam][i] for i in range(n) for cam in cameras]  # env-major, as the views
-        datas = [world.materialize() for world in self._worlds for _ in cameras]
+        out = [images[cam][i] for cam in cameras for i in range(n)]  # as the views
+        datas = [world.materialize() for world in self._worlds] * len(cameras)
         renderer.render(datas, out=out)
         return images
 

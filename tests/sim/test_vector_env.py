@@ -373,3 +373,22 @@ def test_render_workers_default_to_two_threads_on_two_cpus(monkeypatch, cpus, kw
     with pytest.raises(ConfigError, match="render_workers must be a whole number"):
         TwinVectorEnv(template.unwrapped, 2, render_workers=0)
     template.close()
+
+
+def test_views_are_camera_major_so_a_fixed_camera_shares_its_floor_cull():
+    envs = lerobot_gym.make_vec(
+        "SO101-PickCube-v0",
+        num_envs=4,
+        obs_type="pixels",
+        cameras=("front", "wrist"),
+        image_size=(16, 16),
+        render_workers=1,
+    )
+    try:
+        envs.reset(seed=0)
+        renderer = envs.unwrapped._renderers[("front", "wrist")]
+        assert [v.camera for v in renderer.views] == ["front"] * 4 + ["wrist"] * 4
+        # The front camera's third and fourth views skip the plane cull; the wrist never does.
+        assert [i for i, r in enumerate(renderer._plane_repeat) if r] == [2, 3]
+    finally:
+        envs.close()
