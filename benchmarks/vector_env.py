@@ -153,25 +153,32 @@ time the bound is the batched env with every core busy over AsyncVectorEnv(2)'s 
 i.e. the CPU bound divided by the share of the cores AsyncVectorEnv keeps busy (its workers wait
 on pipes; printed): 94 % in a run at load 5 (1089 env steps/s at 1.73 ms: wall bound 1.36 with
 today's drawing, 2.38 with the static part free), ~60 % in the run at load 1.5-2.4 before this
-session (450 env steps/s at ~2.7 ms). Only a quiet machine's figure counts; if AsyncVectorEnv
-keeps the cores ~80 % busy there, the wall bound with the static part free is ~3 and with
-today's drawing ~1.6. What blocks the goal: software rasterisation of each twin's own view (the
+session (450 env steps/s at ~2.7 ms). Only a quiet machine's figure counts (under load
+AsyncVectorEnv's rate swings: four runs at load 4-7 gave wall bounds of 2.1-4.5 with today's
+drawing): if AsyncVectorEnv keeps the cores ~80 % busy there, the wall bound is ~1.6 with
+today's drawing and ~3 with the static part free; 3x with today's drawing would need
+AsyncVectorEnv idle more than half the time and the batched env never (it measured 1.34x quiet
+before this session). What blocks the goal: software rasterisation of each twin's own view (the
 moving geometry alone is 0.44 ms of CPU), not anything batching can share; it needs a GPU
 renderer, or cheaper images (coarser ``numquads``, no skybox, smaller frames), which change the
 pixels.
 
 Tried and kept (same images, tested): ``render_workers=2`` by default for ``make_vec`` on 2+
-CPUs, each worker drawing its views at their one-thread tiles
-(``TiledRenderer(place_as=...)``), so the images are those of one thread bit for bit (before:
-within the tiled bound) and the same on every call; CPU per env step 1.29 vs 1.34 ms (one vs
-two threads, same run); the wall gain needs a free second core (quiet, before: 1.03x ->
-1.34x; at load 15 two threads lose: 1.30x -> 1.05x). The plane cull shared along a run of
-one world-fixed camera's views (``TiledRenderer``: the third and later such views whose
-``MjData`` place the camera and the floor as the two before skip it): 0.088 -> 0.017 ms per
-view. Measured and not kept: ``LP_NUM_THREADS`` (llvmpipe's rasteriser threads; set for both
-contenders, their processes inherit it): 0, 1 and the default 2 gave the same CPU per view
-within the noise (1.30-1.42 ms batched, 1.07-1.49 ms single, load ~1), so there is nothing to
-gain in CPU; the wall effect depends on free cores.
+CPUs, each worker drawing its views at their one-thread tiles (``TiledRenderer(place_as=...)``),
+so the images are those of one thread bit for bit (before: within the tiled bound) and the same
+on every call; CPU per env step 1.29 vs 1.34 ms (one vs two threads, same run); the wall gain
+needs a free second core (quiet, before: 1.03x -> 1.34x; at load 15 two threads lose: 1.30x ->
+1.05x). The plane cull shared along a run of one world-fixed camera's views (``TiledRenderer``:
+the third and later such views whose ``MjData`` place the camera and the floor as the two before
+skip it): 0.088 -> 0.017 ms per view. Measured and not kept: ``LP_NUM_THREADS`` (llvmpipe's
+rasteriser threads; set for both contenders, whose processes inherit it). In CPU it changes
+nothing measurable: at load ~1, 0, 1 and the default 2 gave 1.30-1.42 ms per batched view and
+1.07-1.49 ms per ``gym.make`` view; in four ``--quick --camera-only`` runs at load 4-7,
+``LP_NUM_THREADS=0`` against the default: batched 1.29-1.34 vs 1.33-1.35 ms per env step,
+AsyncVectorEnv(2) 1.73-1.81 vs 1.82-2.07 ms. Its wall effect could not be judged:
+AsyncVectorEnv's rate ranged 337-749 env steps/s between those runs (the printed wall bound
+2.1-4.5), so a quiet machine must decide (``LP_NUM_THREADS=0 python benchmarks/vector_env.py
+--camera-only`` against the same without it).
 
 Usage: ``python benchmarks/vector_env.py [--quick] [--camera-only | --state-only]`` (quick runs
 in about two minutes on a quiet machine; ``--camera-only`` skips the state-only and physics-only
