@@ -320,13 +320,21 @@ def make_vec_env(
 
     Takes the keywords of :func:`make_env`, plus ``max_episode_steps`` (``gym.make_vec`` passes
     the id's) and ``nthread`` (physics threads; default, the CPUs this process may use).
+    ``render_workers`` left out draws the twins' cameras on 2 threads where 2 CPUs are free
+    (the same images as 1; see ``TwinVectorEnv``).
     """
     from lerobot_gym.core.env import RobotEnv
     from lerobot_gym.sim.vector_env import TwinVectorEnv
 
     template = make_env(robot=robot, task=task, **kwargs)  # no I/O: the twin builds at reset
     assert isinstance(template, RobotEnv)
-    return TwinVectorEnv(template, num_envs, max_episode_steps=max_episode_steps, nthread=nthread)
+    return TwinVectorEnv(
+        template,
+        num_envs,
+        max_episode_steps=max_episode_steps,
+        nthread=nthread,
+        render_workers=kwargs.get("render_workers"),
+    )
 
 
 def make_vec(env_id: str, num_envs: int = 1, **kwargs: Any) -> gym.vector.VectorEnv:
