@@ -124,7 +124,9 @@ CAMERA = "front"
 IMAGE = (96, 96)
 ACT_OPTIONS = {
     "chunk_size": 20,
-    "n_action_steps": 20,
+    # Re-plan every 10 of the 20 predicted steps (state): chosen on seeds 200000-200099, apart
+    # from the evaluation's, where it beat 20, 5 and 2 (see the docstring); camera keeps 20.
+    "n_action_steps": 10,
     "dim_model": 128,
     "n_heads": 4,
     "dim_feedforward": 512,
@@ -151,6 +153,7 @@ BACKBONE = "resnet10_w16"
 FINETUNE_LR_FACTOR = 0.1
 ACT_CAMERA_OPTIONS = {
     **ACT_OPTIONS,
+    "n_action_steps": 20,
     "vision_backbone": BACKBONE,
     "optimizer_lr_backbone": ACT_OPTIONS["optimizer_lr"],
 }

@@ -9,8 +9,9 @@ SO101-Reach, N = 16 twins, random actions (the same array for every contender):
 - state only, divided by Gymnasium's ``AsyncVectorEnv`` with 2 workers (2 ``gym.make`` envs,
   one process each; env steps/s = 2 x its steps/s) (goal >= 1.3);
 - one 96x96 ``front`` camera per twin, divided by ``AsyncVectorEnv`` with 2 workers with the same
-  camera (goal >= 3); also with ``render_workers=2`` (the N views drawn on two threads, each
-  with its own GL context: a second core for rendering, which the default leaves idle).
+  camera (goal >= 3): ``make_vec``'s default (``render_workers=2`` where 2 CPUs are free: the N
+  views drawn on two threads, each with its own GL context, the same images as one thread) and
+  ``render_workers=1`` (one pass; the breakdown below times it).
 
 Also printed, because a loaded machine starves the threaded env first: the batched env with one
 physics thread divided by the raw loop (what lerobot_gym adds around the physics, per env step,
@@ -101,6 +102,83 @@ What changed, and what each bought:
   (GL context switch, read-back), so the batched env cannot be 3x cheaper per view than a
   ``gym.make`` env with the same software rasteriser; 3x needs cheaper pixels (a GPU, or
   fewer/cheaper fragments, which change the images).
+
+Where a camera env step's CPU goes, and the best ratio software GL leaves (printed by every
+camera run; ``benchmarks/_vector_env_render.py`` times a replica of ``TiledRenderer.render``,
+checked to draw the same images, with an ``mjr_finish`` before the read-back so llvmpipe's
+deferred rasterisation is timed on its own). ``--quick --camera-only``, 2026-12-07, load
+average 15 falling to 4, after this session's changes (CPU ms per env step; process CPU, every
+thread; batched N=16 with one render thread | one ``gym.make`` env):
+
+    physics (Batch.step | mj_step)         0.115 | 0.140
+    tasks' evaluation                      0.021 |   -
+    MjData copies for the views            0.028 |   -
+    mjv_updateScene                        0.027 | 0.008
+    frustum cull                           0.015 | 0.016
+    plane cull                             0.017 | 0.083   (batched: 0.088 before sharing it)
+    mjr_render (vertices, clipping, bins)  0.437 | 0.559
+    rasterise (llvmpipe's threads)         0.682 | 0.625
+    read-back + copy out                   0.020 | 0.032
+    rest (Python)                          0.017 | 0.085
+    total                                  1.380 | 1.547     AsyncVectorEnv(2): 1.64
+
+    one view's mjr_render + rasterisation with part of its scene: empty (clear, lights,
+    projection) 0.070; skybox alone 0.414; static geoms (floor, table, legs, arm base) with
+    the skybox 0.674; the moving geoms alone (arm, target; no skybox) 0.436; whole view 1.044
+
+So 81 % of the batched env's CPU is drawing (mjr_render + rasterisation), and a batched view
+costs what a ``gym.make`` env's view does: llvmpipe pays per view for its vertices and its
+fragments, which are the view's own whatever buffer it is drawn into. What batching shares is
+paid per render call: read-back (0.014 vs 0.024 ms), the Python around the step (0.017 vs
+0.085 ms), and now the floor's plane cull along a run of one fixed camera's views (0.017 vs
+0.083 ms). In the earlier run at load 3 (before the plane cull was shared): batched 1.43 ms,
+single 1.66 ms, AsyncVectorEnv(2) 2.06 ms per env step; the view parts within 10 %.
+
+The bound. 3x in CPU needs the batched env at AsyncVectorEnv(2)'s CPU / 3 per env step (0.55 ms
+in the run above, 0.69 ms at load 3); it spends 1.38. The least a bit-identical view could cost
+is its moving geometry drawn alone (0.436 ms: each twin's own arm pose, vertices and fragments
+no other view shares) plus what is not drawing (0.26 ms): 0.70 ms per env step, a CPU ratio of
+at most 2.36 (2.60 at load 3, 2.25 at load 5), and that only if everything static (skybox,
+floor, table: 0.61 ms of a view) were drawn once and shared for free. Such sharing is not
+buildable bit for bit with MuJoCo's renderer: ``mjr_render`` clears its viewport's colour and
+depth before drawing (``render_gl3.c``), so a view cannot be drawn onto a kept image of the
+static part, and compositing afterwards by depth is exact only for opaque geoms (the target
+sphere is transparent, alpha 0.7: blended onto what is behind it, and drawn twice). It would
+also not be batching's: a ``gym.make`` env's fixed camera sees the same static part every step,
+so the same cache in the renderer both use gives a ratio of at most 1.28 (1.77 at load 3). With
+views free altogether (a GPU: hardware GL, or MuJoCo Warp's batch renderer drawing every world
+in one launch) the batched env would cost 0.26 ms per env step: 6.3x AsyncVectorEnv(2) on
+software GL, 1.75x one on the same GPU (whose per-env Python and pipes then dominate). In wall
+time the bound is the batched env with every core busy over AsyncVectorEnv(2)'s measured rate,
+i.e. the CPU bound divided by the share of the cores AsyncVectorEnv keeps busy (its workers wait
+on pipes; printed): 94 % in a run at load 5 (1089 env steps/s at 1.73 ms: wall bound 1.36 with
+today's drawing, 2.38 with the static part free), ~60 % in the run at load 1.5-2.4 before this
+session (450 env steps/s at ~2.7 ms). Only a quiet machine's figure counts (under load
+AsyncVectorEnv's rate swings: four runs at load 4-7 gave wall bounds of 2.1-4.5 with today's
+drawing): if AsyncVectorEnv keeps the cores ~80 % busy there, the wall bound is ~1.6 with
+today's drawing and ~3 with the static part free; 3x with today's drawing would need
+AsyncVectorEnv idle more than half the time and the batched env never (it measured 1.34x quiet
+before this session). What blocks the goal: software rasterisation of each twin's own view (the
+moving geometry alone is 0.44 ms of CPU), not anything batching can share; it needs a GPU
+renderer, or cheaper images (coarser ``numquads``, no skybox, smaller frames), which change the
+pixels.
+
+Tried and kept (same images, tested): ``render_workers=2`` by default for ``make_vec`` on 2+
+CPUs, each worker drawing its views at their one-thread tiles (``TiledRenderer(draw=...)``),
+so the images are those of one thread bit for bit (before: within the tiled bound) and the same
+on every call; CPU per env step 1.29 vs 1.34 ms (one vs two threads, same run); the wall gain
+needs a free second core (quiet, before: 1.03x -> 1.34x; at load 15 two threads lose: 1.30x ->
+1.05x). The plane cull shared along a run of one world-fixed camera's views (``TiledRenderer``:
+the third and later such views whose ``MjData`` place the camera and the floor as the two before
+skip it): 0.088 -> 0.017 ms per view. Measured and not kept: ``LP_NUM_THREADS`` (llvmpipe's
+rasteriser threads; set for both contenders, whose processes inherit it). In CPU it changes
+nothing measurable: at load ~1, 0, 1 and the default 2 gave 1.30-1.42 ms per batched view and
+1.07-1.49 ms per ``gym.make`` view; in four ``--quick --camera-only`` runs at load 4-7,
+``LP_NUM_THREADS=0`` against the default: batched 1.29-1.34 vs 1.33-1.35 ms per env step,
+AsyncVectorEnv(2) 1.73-1.81 vs 1.82-2.07 ms. Its wall effect could not be judged:
+AsyncVectorEnv's rate ranged 337-749 env steps/s between those runs (the printed wall bound
+2.1-4.5), so a quiet machine must decide (``LP_NUM_THREADS=0 python benchmarks/vector_env.py
+--camera-only`` against the same without it).
 
 Third session of 2026-12-07 (issue 12; the quiet re-run above predates it): the state-only
 step's Python again. A float32 action that safety leaves alone is reported as itself, as the
@@ -411,6 +489,104 @@ def _state_figures(repeats: int, batched_steps: int, cores: int) -> None:
     )
 
 
+def _camera_parts(
+    batched: gym.vector.VectorEnv,
+    single: gym.Env,
+    actions: np.ndarray,
+    single_actions: np.ndarray,
+    repeats: int,
+) -> dict[str, dict[str, float]]:
+    """Where a camera env step's CPU goes (benchmarks/_vector_env_render.py), best of repeats."""
+    from _vector_env_render import (
+        batched_breakdown,
+        check_replica,
+        content_costs,
+        single_breakdown,
+    )
+
+    inner = batched.unwrapped
+    batched.reset(seed=0)
+    for action in actions[:3]:
+        batched.step(action)
+    (renderer,) = inner._renderers.values()
+    datas = [world.materialize() for world in inner._worlds]
+    if not check_replica(renderer, datas):
+        raise RuntimeError("the timed render replica drew other images than TiledRenderer.render")
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(max(2, repeats - 1)):
+        for name, parts in (
+            ("batched", batched_breakdown(batched, actions)),
+            ("single", single_breakdown(single, single_actions)),
+        ):
+            # The repeat with the least total CPU, kept whole (its parts add up).
+            if name not in best or parts["total"] < best[name]["total"]:
+                best[name] = parts
+    best["contents"] = content_costs(renderer, datas, max(2, repeats - 1))
+    return best
+
+
+def _print_camera_parts(
+    parts: dict[str, dict[str, float]], async_cpu: float, async_rate: float, cores: int
+) -> None:
+    """The breakdown of a camera env step, and the best camera ratio software GL allows."""
+    batched, single, contents = parts["batched"], parts["single"], parts["contents"]
+    print(
+        "CPU per env step by part, 1x96x96 (ms; process CPU, every thread): batched "
+        f"(N={N}, one render thread) | one gym.make env"
+    )
+    labels = {"physics": "physics (Batch.step | mj_step)"}
+    for name in batched:
+        if name != "views per env step":
+            s = f"{single[name] * 1e3:6.3f}" if name in single else "     -"
+            print(f"  {labels.get(name, name):44s} {batched[name] * 1e3:6.3f} | {s}")
+    print(
+        "  (mjr_render: the calling thread's vertex work and binning; rasterise: llvmpipe's "
+        "threads filling the binned triangles, timed by an mjr_finish before the read-back)"
+    )
+    print("CPU per 96x96 view of mjr_render + rasterisation with part of each scene (ms):")
+    for name, value in contents.items():
+        print(f"  {name:44s} {value * 1e3:6.3f}")
+    # The bound. Drawing is what the views cost; the rest (physics, Python, scene updates,
+    # culls, read-back) is measured. Batching cannot make a twin's own moving geometry
+    # cheaper: its vertices and fragments are that twin's alone. The most any sharing across
+    # views could save is everything that does not move (skybox, floor, table, base) and the
+    # per-call setup is kept in "moving geoms only" (its own clear and lights).
+    draw_b = batched["mjr_render"] + batched["rasterise"]
+    draw_s = single["mjr_render"] + single["rasterise"]
+    moving = contents["moving geoms only"]
+    least = batched["total"] - draw_b + moving * batched["views per env step"]
+    no_draw = batched["total"] - draw_b
+    print(
+        f"camera goal 3x in CPU: the batched env may spend {async_cpu / 3 * 1e3:.2f} ms per env "
+        f"step (AsyncVectorEnv(2): {async_cpu * 1e3:.2f} ms); it spends "
+        f"{batched['total'] * 1e3:.2f}"
+    )
+    print(
+        f"bound, static content shared for free (only each twin's moving geoms drawn): "
+        f"{least * 1e3:.2f} ms per env step: ratio <= {async_cpu / least:.2f}"
+    )
+    shared = async_cpu - draw_s + moving
+    print(
+        f"bound, the same sharing in the renderer gym.make envs use too (a fixed camera's static "
+        f"content kept between steps): ratio <= {shared / least:.2f}"
+    )
+    # In wall time AsyncVectorEnv may leave the cores idle part of the time (its workers wait
+    # on pipes), so its env steps/s can be below cores / its CPU per env step, and the wall
+    # bound is the batched env at its best (every core busy) over its measured rate.
+    print(
+        f"wall bound (batched with all {cores} cores busy at its CPU per env step, over "
+        f"AsyncVectorEnv(2)'s measured {async_rate:.0f} env steps/s; meaningful on a quiet "
+        f"machine only): today's drawing {cores / batched['total'] / async_rate:.2f}, static "
+        f"content free {cores / least / async_rate:.2f}; AsyncVectorEnv uses "
+        f"{async_rate * async_cpu / cores:.0%} of the cores"
+    )
+    print(
+        f"asymptote, views drawn for free (physics, Python, scene updates, read-back only): "
+        f"ratio <= {async_cpu / no_draw:.2f}; with AsyncVectorEnv's views free too: "
+        f"{(async_cpu - draw_s) / no_draw:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (about a minute)")
@@ -428,7 +604,9 @@ def main() -> None:
         _state_figures(repeats, batched_steps, cores)
     if args.state_only:
         return
-    cam_batched = lerobot_gym.make_vec(ENV_ID, num_envs=N, **CAMERA)
+    # One render thread (the breakdown below times its renderer) and make_vec's default:
+    # render_workers=2 where two CPUs are free (the same images, bit for bit).
+    cam_batched = lerobot_gym.make_vec(ENV_ID, num_envs=N, render_workers=1, **CAMERA)
     cam_actions = _actions(cam_batched.action_space, cam_steps)
     cam_async = gym.make_vec(
         ENV_ID,
@@ -442,7 +620,8 @@ def main() -> None:
     cam_single = gym.make(ENV_ID, disable_env_checker=True, **CAMERA)
     cam_single.reset(seed=0)
     single_actions = cam_actions.reshape(-1, cam_actions.shape[-1])
-    cam_threads = lerobot_gym.make_vec(ENV_ID, num_envs=N, render_workers=2, **CAMERA)
+    cam_threads = lerobot_gym.make_vec(ENV_ID, num_envs=N, **CAMERA)
+    workers = cam_threads.unwrapped.render_workers
     cam_rates, cam_async_rates, cpu_batched, cpu_single, cpu_async = [], [], [], [], []
     thread_rates, cpu_threads = [], []
     for _ in range(max(2, repeats - 1)):
@@ -453,25 +632,29 @@ def main() -> None:
         cpu_threads.append(_cpu_per_step(cam_threads.step, cam_actions, N))
         cpu_single.append(_cpu_per_step(cam_single.step, single_actions, 1))
         cpu_async.append(_async_cpu_per_step(cam_async, cam_async_actions))
+    parts = _camera_parts(cam_batched, cam_single, cam_actions, single_actions, repeats)
     cam_batched.close()
     cam_threads.close()
     cam_async.close()
     cam_single.close()
 
     cam_rate, cam_async_rate = max(cam_rates), max(cam_async_rates)
-    print(f"batched vector env, N={N}, 1x96x96:    {cam_rate:9.1f} env steps/s")
+    print(f"batched vector env, N={N}, 1x96x96, render_workers=1: {cam_rate:9.1f} env steps/s")
     print(f"AsyncVectorEnv, 2 workers, 1x96x96:    {cam_async_rate:9.1f} env steps/s")
-    print(f"ratio batched/AsyncVectorEnv(2), camera: {cam_rate / cam_async_rate:.2f}  (goal >= 3)")
-    thread_rate = max(thread_rates)
-    print(f"same, render_workers=2, 1x96x96:       {thread_rate:9.1f} env steps/s")
     print(
-        f"ratio batched render_workers=2/AsyncVectorEnv(2), camera: "
+        f"ratio batched render_workers=1/AsyncVectorEnv(2), camera: {cam_rate / cam_async_rate:.2f}"
+    )
+    thread_rate = max(thread_rates)
+    print(f"same, make_vec's default render_workers={workers}: {thread_rate:9.1f} env steps/s")
+    print(
+        f"ratio batched (default, render_workers={workers})/AsyncVectorEnv(2), camera: "
         f"{thread_rate / cam_async_rate:.2f}  (goal >= 3)"
     )
     cpu_b, cpu_s = min(cpu_batched) * 1e3, min(cpu_single) * 1e3
     cpu_t = min(cpu_threads) * 1e3
     print(
-        f"CPU per env step, 1x96x96: batched {cpu_b:.2f} ms, render_workers=2 {cpu_t:.2f} ms, "
+        f"CPU per env step, 1x96x96: batched {cpu_b:.2f} ms, render_workers={workers} "
+        f"{cpu_t:.2f} ms, "
         f"one gym.make env {cpu_s:.2f} ms"
     )
     print(
@@ -480,10 +663,11 @@ def main() -> None:
     cpu_a = min(cpu_async) * 1e3
     print(
         f"CPU per env step, AsyncVectorEnv(2), 1x96x96 (main + workers): {cpu_a:.2f} ms; ratio "
-        f"to batched {cpu_a / cpu_b:.2f}, to render_workers=2 {cpu_a / cpu_t:.2f}  (the goal "
-        "ratio in CPU time: what an env step costs the machine, load-independent; a quiet "
-        "2-core machine's wall ratio if both use both cores)"
+        f"to batched {cpu_a / cpu_b:.2f}, to render_workers={workers} {cpu_a / cpu_t:.2f}  "
+        "(the goal ratio in CPU time: what an env step costs the machine, load-independent; "
+        "a quiet 2-core machine's wall ratio if both use both cores)"
     )
+    _print_camera_parts(parts, min(cpu_async), cam_async_rate, _cores())
 
 
 if __name__ == "__main__":

@@ -324,6 +324,8 @@ def make_vec_env(
     the id's), ``nthread`` (physics threads; default, the CPUs this process may use), and
     ``physics``/``device``: ``physics="warp"`` runs the twins on MuJoCo Warp (the ``warp``
     extra) on ``device="auto"``, ``"cpu"`` or ``"cuda"`` (``sim/warp_physics.py``).
+    ``render_workers`` left out draws the twins' cameras on 2 threads where 2 CPUs are free
+    (the same images as 1; see ``TwinVectorEnv``).
     """
     from lerobot_gym.core.env import RobotEnv
     from lerobot_gym.sim.vector_env import TwinVectorEnv
@@ -337,6 +339,7 @@ def make_vec_env(
         nthread=nthread,
         physics=physics,
         device=device,
+        render_workers=kwargs.get("render_workers"),
     )
 
 

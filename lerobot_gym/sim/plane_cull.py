@@ -36,12 +36,17 @@ Decisions:
 - Blocks are compiled into their lists the first time a view needs them (a front camera needs
   ~13 of 400), so a renderer starts as fast as before and holds few extra vertices in GL.
 - GL names: the block lists belong to the renderer's GL context and are freed with it.
+- Runs of one fixed camera: :func:`plane_repeats` and :func:`plane_pose` let a renderer leave
+  out the cull of a view that would only repeat the view before's (the third and later view
+  of one world-fixed camera in a row, placed alike; ``lerobot_gym/sim/tiled.py``). The test
+  lives here because its exactness rests on this culler's state: the lists the view before
+  left hold that pose's blocks or exact quads, and either draws the same pixels.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -344,3 +349,59 @@ def _scene_geom(scene: mujoco.MjvScene, plane: _Plane) -> Any:
                 plane.index = i
                 return g
     return None
+
+
+def world_planes(model: mujoco.MjModel) -> np.ndarray | None:
+    """The infinite planes (what :class:`PlaneGridCuller` culls), if every one is on the world."""
+    planes = np.flatnonzero(
+        (model.geom_type == mujoco.mjtGeom.mjGEOM_PLANE)
+        & (model.geom_size[:, 0] <= 0)
+        & (model.geom_size[:, 1] <= 0)
+    )
+    return planes if not model.geom_bodyid[planes].any() else None
+
+
+def plane_repeats(
+    model: mujoco.MjModel,
+    cameras: Sequence[mujoco.MjvCamera],
+    rects: Sequence[mujoco.MjrRect],
+    layout: Sequence[int],
+) -> list[bool]:
+    """Per drawn view: whether it is the third or later in a run of one world-fixed camera.
+
+    A run: views drawn one after the other by one renderer that are consecutive in its layout
+    too (``layout[p]``: drawn view ``p``'s index among all the views), of one world-fixed
+    camera at one size. Such a view's plane cull may be left out when :func:`plane_pose` of it
+    and of the two views before is the same: the plane then lies under the same camera as in
+    the view before, whose lists are still set. A view whose predecessor in the layout was
+    drawn elsewhere (its scene handed that predecessor's camera) starts a new run.
+    """
+    fixed = mujoco.mjtCamera.mjCAMERA_FIXED
+
+    def key(p: int) -> tuple[int, int, int] | None:
+        cam = cameras[p]
+        c = int(cam.fixedcamid)
+        if cam.type != fixed or model.cam_bodyid[c] != 0 or model.cam_mode[c] != 0:
+            return None  # moves, or tracks a body: its frustum can change between views
+        return c, rects[p].width, rects[p].height
+
+    keys = [key(p) for p in range(len(cameras))]
+    return [
+        p >= 2
+        and keys[p] is not None
+        and keys[p] == keys[p - 1] == keys[p - 2]
+        and layout[p] - 1 == layout[p - 1] == layout[p - 2] + 1
+        for p in range(len(keys))
+    ]
+
+
+def plane_pose(data: mujoco.MjData, camera: int, planes: np.ndarray) -> bytes:
+    """What places a world-fixed camera and the world's planes in a view of ``data``."""
+    return b"".join(
+        (
+            data.cam_xpos[camera].tobytes(),
+            data.cam_xmat[camera].tobytes(),
+            data.geom_xpos[planes].tobytes(),
+            data.geom_xmat[planes].tobytes(),
+        )
+    )

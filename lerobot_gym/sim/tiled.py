@@ -15,11 +15,11 @@ Use in one env (the MuJoCo backend does this)::
 
 Use for N envs with cameras C (one model, N ``MjData``), writing straight into batch arrays::
 
-    views = [View(cam, h, w) for _ in range(n_envs) for cam in cams]     # env-major order
+    views = [View(cam, h, w) for cam in cams for _ in range(n_envs)]     # camera-major order
     renderer = TiledRenderer(model, views)
     batch = {cam: np.empty((n_envs, h, w, 3), np.uint8) for cam in cams}
-    out = [batch[cam][i] for i in range(n_envs) for cam in cams]          # views of the batch
-    renderer.render([d for d in datas for _ in cams], out=out)           # fills `batch`
+    out = [batch[cam][i] for cam in cams for i in range(n_envs)]          # views of the batch
+    renderer.render(datas * len(cams), out=out)                          # fills `batch`
 
 Decisions:
 
@@ -36,7 +36,8 @@ Decisions:
 - Pixels: one view at the buffer's origin is bit-identical to ``mujoco.Renderer`` of the same
   size. A view at another offset goes through the same rasteriser with its viewport translated,
   which in float32 can move an edge by a sub-pixel rounding step: a few edge pixels may differ
-  (tests/sim/test_tiled.py measures and bounds it).
+  (tests/sim/test_tiled.py measures and bounds it). Splitting a layout's views between
+  renderers (``draw=``, below) changes no pixel.
 - Cost: each view pays its own ``mjv_updateScene`` and ``mjr_render``, and with software GL a
   view's cost is its geometry, not its pixels (a 32x32 view costs ~70 % of a 128x128 one):
   llvmpipe transforms and clips every vertex of every geom for every view. On the SO-101 scene
@@ -51,7 +52,8 @@ Decisions:
   saves what is paid per call (GL context switch, read-back and flip, a GL
   context and texture upload per image size), not the per-view geometry, and
   lighter geometry changes the images, so it is the scene's choice, not the renderer's. Several
-  cores can share the views: :mod:`lerobot_gym.sim.tiled_threads` (opt-in).
+  cores can share the views: :mod:`lerobot_gym.sim.tiled_threads` (the single env's opt-in,
+  the batched vector env's default).
 - Culling: before each view is drawn, the geoms wholly outside its frustum are dropped from the
   scene (:mod:`lerobot_gym.sim.culling`; bit-identical images, on by default, ``cull=False`` to
   turn off; off by itself when shadows or reflections are on). A geom outside the view costs
@@ -67,16 +69,25 @@ Decisions:
   with the views besides drawing is the cull (~30-60 us per view in Python and numpy, ~6 % of
   the four-camera render); the read-back and the one copy per view are a few us. The fixed
   costs per view left in ``mjr_render`` (lights, GL state, clearing the tile) are ~0.05-0.1 ms.
+- Plane cull shared along a run of views: a view drawn right after the two views before it
+  in the layout, all three of one world-fixed camera at one size (a vector env's twins, camera
+  by camera), whose ``MjData`` place that camera and the world's infinite planes as those two
+  did, skips the plane cull: the plane lies where it lay in the view before (under the same
+  camera), so the lists that view left are the ones the cull would set, or an exact list of
+  the same visible quads (:func:`~lerobot_gym.sim.plane_cull.plane_repeats`; the same
+  pixels, tests/sim/test_tiled_shares.py). The cull's ~0.1 ms of Python per view was ~7 % of
+  a 96x96 SO-101 view's CPU in the batched env. A run is judged over the views a renderer
+  draws itself, consecutive in the layout: a view after a camera hand-over (``draw=``) is culled.
 - ``draw=``: a renderer may draw some of its views only, each at the tile offset the whole
-  layout gives it (its buffer reaches those tiles; the read-back is their bounding box), so the
-  threads of :mod:`lerobot_gym.sim.tiled_threads` can share one layout's views with the
-  images of one pass. Before a drawn view whose predecessor in the layout it did not draw
-  itself, its scene is given that predecessor's camera (``mjv_updateCamera``): MuJoCo places
-  an infinite plane under the camera the scene held before ``mjv_updateScene``, so a view's
-  pixels depend on the view drawn before it in the same scene (measured: SO-101's front view
-  after another front view instead of the wrist view differed in a pixel by one level).
-  :meth:`TiledRenderer.render_share` takes that predecessor's ``MjData`` and, for view 0, the
-  cameras the layout's last view left (:meth:`TiledRenderer.gl_cameras`).
+  layout gives it (its buffer reaches only its tiles, a viewport being drawn alike in any
+  buffer that holds it; the read-back is their bounding box), so the threads of
+  :mod:`lerobot_gym.sim.tiled_threads` share one layout's views, interleaved or in runs, with
+  one pass's images bit for bit. Before a drawn view whose predecessor in the layout it did not
+  draw, its scene is given that predecessor's camera (``mjv_updateCamera``): MuJoCo places an
+  infinite plane under the camera the scene held before ``mjv_updateScene`` (measured: SO-101's
+  front view after another front view instead of the wrist view differed in a pixel by one
+  level). :meth:`TiledRenderer.render_share` takes that predecessor's ``MjData`` and, for view
+  0, the cameras the layout's last view left (:meth:`TiledRenderer.gl_cameras`).
 - The GL context is made current at every :meth:`render` (another renderer may have been current
   on this thread) and stays current afterwards, as with ``mujoco.Renderer``: EGL refuses to make
   a context current on a second thread while the first holds it, so a renderer belongs to one
@@ -100,7 +111,7 @@ import numpy as np
 
 from lerobot_gym.errors import ConfigError
 from lerobot_gym.sim.culling import SceneCuller, cullable
-from lerobot_gym.sim.plane_cull import plane_culler
+from lerobot_gym.sim.plane_cull import plane_culler, plane_pose, plane_repeats, world_planes
 from lerobot_gym.sim.rendering import close_at_exit
 
 # GL renderbuffers are at least this large on every implementation MuJoCo supports
@@ -190,10 +201,11 @@ class TiledRenderer:
             for p, k in enumerate(drawn)
         ]
         self._first = 0 in drawn and draw is not None  # draws view 0 of a shared layout
-        # The buffer reaches the drawn tiles; the read-back is their bounding box.
+        # The buffer reaches the drawn tiles (measured: a share's 1280x512 buffer drew the
+        # pixels of the whole's 1280x1280); the read-back is their bounding box.
         self.buffer_size = (
-            max(r.bottom + r.height for r in rects),
-            max(r.left + r.width for r in rects),
+            max(r.bottom + r.height for r in self.rects),
+            max(r.left + r.width for r in self.rects),
         )  # (height, width)
         left = min(r.left for r in self.rects)
         bottom = min(r.bottom for r in self.rects)
@@ -242,6 +254,13 @@ class TiledRenderer:
             else None
         )
         self._aspects = [r.width / r.height for r in self.rects]
+        # Views whose plane cull can be left out (see render): none without a plane culler.
+        self._planes = world_planes(model) if self._plane_culler is not None else None
+        self._plane_repeat = (
+            plane_repeats(model, self._cameras, self.rects, list(drawn))
+            if self._planes is not None
+            else [False] * len(self.views)
+        )
         # Upright tiles as views of the read-back buffer: a copy out of one is the only copy.
         # GL reads rows bottom-up; without a GL context of ours (a renderer that draws
         # top-down) there is nothing to flip, as in mujoco.Renderer.
@@ -308,7 +327,8 @@ class TiledRenderer:
             self._gl.make_current()
         culler = self._culler if self.cull else None
         plane_culler = self._plane_culler
-        wait = self._cull_wait
+        wait, repeat, planes = self._cull_wait, self._plane_repeat, self._planes
+        poses: list[bytes] = [b""] * len(datas)  # the pose key of each view that may repeat
         for i, (d, camera, rect, aspect, before) in enumerate(
             zip(datas, self._cameras, self.rects, self._aspects, self._before, strict=True)
         ):
@@ -320,6 +340,8 @@ class TiledRenderer:
                 elif i == 0 and self._first and first_camera is not None:
                     self.gl_cameras()[:] = first_camera
                 mujoco.mjv_updateScene(model, d, option, None, camera, catmask, scene)
+                if planes is not None and any(repeat[i : i + 3]):  # needed by views i to i + 2
+                    poses[i] = plane_pose(d, camera.fixedcamid, planes)
             if culler is not None:
                 # A view with nothing outside it (a camera that sees the whole scene) is
                 # re-checked every _CULL_RECHECK renders only: its cull would cost CPU for no
@@ -328,7 +350,12 @@ class TiledRenderer:
                     wait[i] -= 1
                 elif not culler.cull(rect.width, rect.height):
                     wait[i] = _CULL_RECHECK - 1
-            if plane_culler is not None:
+            # The third and later view of a run of one world-fixed camera (plane_repeats) placed
+            # as the two before: the planes lie under the same camera as in the view before, so
+            # the lists it left are the ones this cull would set (module docstring).
+            if plane_culler is not None and not (
+                repeat[i] and poses[i] == poses[i - 1] == poses[i - 2]
+            ):
                 plane_culler.cull(scene, aspect)
             mujoco.mjr_render(rect, scene, con)
         mujoco.mjr_readPixels(self._pixels, None, self._whole, con)

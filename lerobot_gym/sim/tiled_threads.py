@@ -1,4 +1,4 @@
-"""Views split across threads, each drawing its share with its own TiledRenderer (opt-in).
+"""Views split across threads, each drawing its share with its own TiledRenderer.
 
 With software GL a view's cost is its geometry (``lerobot_gym/sim/tiled.py``), so one buffer
 for all views saves only what is paid per call; the views themselves are drawn one after the
@@ -24,38 +24,39 @@ Decisions:
   even when the calling thread's share failed (they write into the caller's arrays); each
   thread writes its images straight into the caller's arrays, so there is still one copy per
   view. A worker's error is raised in the caller.
-- Two splits. ``"contiguous"`` (the default, the batched vector env's: N twins' views in
-  env-major order share out evenly in runs): each thread a run of consecutive views, laid out
-  in a buffer of its own, so the first view of each run sits at its buffer's origin and is
-  ``mujoco.Renderer``'s image exactly. ``"interleaved"`` (the single env's cameras): view ``i``
-  on thread ``i % workers``, each view drawn at the tile offset one ``TiledRenderer`` of all the
-  views gives it (``TiledRenderer(draw=...)``). A step's cameras differ in cost (ALOHA, CPU ms
-  per 128x128 view: top 1.18, angle 1.31, left wrist 0.53, right wrist 0.42), and in runs
-  the top and angle views landed on one thread (2.49 ms against 0.95: the step waited for the
-  slow half); interleaved, the halves are 1.71 and 1.73 ms.
-- Pixels: interleaved, the images are one pass's, bit for bit (tests/sim/test_tiled.py: ALOHA's
-  four cameras and SO-101's two, step after step; checked too at 96x128, 128x128 and 480x640
-  on Aloha-TransferCube and Aloha-Insertion over 8-25 steps, and on SO-101 with its views
-  repeated three times over 2, 3 and 5 threads). That takes two things: each view at its
-  one-pass tile offset (``TiledRenderer(draw=...)``), and the scene's camera before each view's
-  update as one pass leaves it, because MuJoCo places an infinite plane (SO-101's floor) under
-  the camera the scene held before the update, i.e. the previous view's: a thread's renderer
-  gives its scene the previous view's camera (``mjv_updateCamera``, 0.35 us) when another
-  thread drew that view, and view 0 gets the cameras the last view left last time (copied
-  from that thread's scene between renders, when every thread is idle). Without the cameras,
-  SO-101's views differed from one pass in 1-3 pixels at 128x128 in about half the steps
-  (up to 97 at 480x640). Contiguous, views other than a run's first move within the bound of
-  ``TiledRenderer`` (tests/sim/test_tiled.py). Either way the same images for the same
-  setting on every call and run.
-- Opt-in (default ``render_workers=1``): it costs a thread hand-off per call and, per worker, a
-  GL context with the model's textures, and it helps only where a core is free. ``"auto"``
-  (:func:`resolve_workers`) takes two threads for three or more views when the process may run
+- Every thread lays out all the views and draws its share at their one-pass tile offsets
+  (``TiledRenderer(draw=...)``), so whatever the split, the images are one pass's, bit for bit
+  (tests/sim/test_tiled.py: ALOHA's four cameras and SO-101's two, step after step, checked
+  too at 96x128, 128x128 and 480x640 on Aloha-TransferCube and Aloha-Insertion over 8-25
+  steps, and on SO-101 with its views repeated three times over 2, 3 and 5 threads;
+  tests/sim/test_tiled_shares.py and tests/sim/test_vector_env.py: contiguous shares). That
+  takes two things: each view at its one-pass tile offset, and the scene's camera before each
+  view's update as one pass leaves it, because MuJoCo places an infinite plane (SO-101's
+  floor) under the camera the scene held before the update, i.e. the previous view's: a
+  thread's renderer gives its scene the previous view's camera (``mjv_updateCamera``,
+  0.35 us) when another thread drew that view, and view 0 gets the cameras the last view left
+  last time (copied from that thread's scene between renders, when every thread is idle).
+  Without the cameras, SO-101's views differed from one pass in 1-3 pixels at 128x128 in about
+  half the steps (up to 97 at 480x640). Each thread's buffer reaches only its own tiles, and
+  it reads back only their bounding box.
+- Two splits, the same images. ``"contiguous"`` (the default, the batched vector env's: N
+  twins' views in camera-major order share out evenly in runs): each thread a run of
+  consecutive views, so a world-fixed camera's views stay in runs that share their plane cull
+  (``TiledRenderer``). ``"interleaved"`` (the single env's cameras): view ``i`` on thread
+  ``i % workers``. A step's cameras differ in cost (ALOHA, CPU ms per 128x128 view: top 1.18,
+  angle 1.31, left wrist 0.53, right wrist 0.42), and in runs the top and angle views landed
+  on one thread (2.49 ms against 0.95: the step waited for the slow half); interleaved, the
+  halves are 1.71 and 1.73 ms.
+- Defaults: one thread for the single env (``render_workers=1``): it costs a thread hand-off
+  per call (tens of microseconds) and, per worker, a GL context with the model's textures, and
+  it helps only where a core is free; on a machine whose cores are busy with other work a
+  second thread only adds CPU (0-8 % measured) and can lose wall time
+  (``benchmarks/sim_step.py`` item 4 has the figures). ``"auto"`` (opt-in,
+  :func:`resolve_workers`) takes two threads for three or more views when the process may run
   on two or more cores (``os.sched_getaffinity``), else one: on one core it changes nothing.
-  The images do not depend on it, so it could be the default; it is not yet because on a
-  machine whose cores are busy with other work a second thread only adds CPU (0-8 % measured)
-  and can lose wall time (``benchmarks/sim_step.py`` item 4 has the figures), and because the
-  batched vector env reads the same setting and splits its views contiguously (its own
-  images within the tiled bound, not bit for bit): a default there is its module's decision.
+  The batched vector env, with many views per call, draws on two threads by default where two
+  CPUs are free (``make_vec``; :mod:`lerobot_gym.sim.vector_env` gives its figures). The
+  images do not depend on the setting.
 """
 
 from __future__ import annotations
@@ -129,10 +130,9 @@ class ThreadedTiledRenderer:
         model: the compiled model every rendered ``MjData`` belongs to.
         views: the views, in the order :meth:`render` takes data and returns images.
         workers: threads (at most one per view), the calling thread one of them.
-        split: how the views are shared out (see the module docstring). ``"contiguous"``: each
-            thread a run of consecutive views, laid out as tiles of its own buffer (the first
-            of each run at its buffer's origin). ``"interleaved"``: view ``i`` on thread
-            ``i % workers``, at the offset one ``TiledRenderer`` of all the views gives it.
+        split: how the views are shared out (see the module docstring), each at the tile one
+            ``TiledRenderer`` of all the views gives it. ``"contiguous"``: each thread a run of
+            consecutive views. ``"interleaved"``: view ``i`` on thread ``i % workers``.
         shadows: render shadows.
         reflections: render reflections.
         lock: held while each view's scene is read from its ``MjData`` (not while drawing).
@@ -161,7 +161,6 @@ class ThreadedTiledRenderer:
             raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
         if split not in SPLITS:
             raise ConfigError(f"split must be one of {SPLITS}, got {split!r}")
-        self._interleaved = split == "interleaved"
         self.views = tuple(views)
         n = min(workers, len(self.views))
         if split == "interleaved":
@@ -174,6 +173,8 @@ class ThreadedTiledRenderer:
                 list(range(i, min(i + run, len(self.views))))
                 for i in range(0, len(self.views), run)
             ]
+        # The share holding the last view, whose scene's cameras view 0's scene is given.
+        self._last = next(k for k, share in enumerate(self._shares) if len(self.views) - 1 in share)
         kwargs: dict[str, Any] = {
             "shadows": shadows,
             "reflections": reflections,
@@ -181,18 +182,12 @@ class ThreadedTiledRenderer:
             "max_geom": max_geom,
             "cull": cull,
         }
-
-        def renderer_args(share: list[int]) -> tuple[Sequence[View], dict[str, Any]]:
-            if split == "interleaved":  # every view's tile where one renderer puts it
-                return self.views, {**kwargs, "draw": share}
-            return [self.views[i] for i in share], kwargs  # a buffer of its own
-
         try:
-            for part in self._shares[1:]:
-                self._workers.append(_Worker(model, *renderer_args(part)))
+            # Every view's tile where one renderer puts it: one pass's pixels, bit for bit.
+            for share in self._shares[1:]:
+                self._workers.append(_Worker(model, self.views, {**kwargs, "draw": share}))
             # The first share is drawn on the calling thread (built here, as TiledRenderer is).
-            share_views, share_kwargs = renderer_args(self._shares[0])
-            self._own = TiledRenderer(model, share_views, **share_kwargs)
+            self._own = TiledRenderer(model, self.views, **kwargs, draw=self._shares[0])
         except BaseException:
             self.close()
             raise
@@ -232,12 +227,9 @@ class ThreadedTiledRenderer:
             out = [np.empty((v.height, v.width, 3), np.uint8) for v in self.views]
         elif len(out) != n:
             raise ConfigError(f"render() got {len(out)} out arrays for {n} views")
-        every, first = None, None
-        if self._interleaved:
-            # View 0's scene gets the cameras the last view left in its scene last time, as in
-            # one pass (TiledRenderer: where MuJoCo puts an infinite plane). Every thread is idle.
-            last = self._renderers()[(n - 1) % len(self._shares)]
-            every, first = datas, last.gl_cameras().copy()
+        # View 0's scene gets the cameras the last view left in its scene last time, as in one
+        # pass (TiledRenderer: where MuJoCo puts an infinite plane). Every thread is idle.
+        every, first = datas, self._renderers()[self._last].gl_cameras().copy()
         for worker, share in zip(self._workers, self._shares[1:], strict=True):
             worker.jobs.put(([datas[i] for i in share], [out[i] for i in share], every, first))
         try:

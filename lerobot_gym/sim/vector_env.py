@@ -50,14 +50,22 @@ How a step runs (and why):
 - Cameras: every observed camera of every twin is rendered in one pass by one
   :class:`~lerobot_gym.sim.tiled.TiledRenderer` (N x C views as tiles of one offscreen buffer,
   one ``mjv_updateScene`` + ``mjr_render`` per view, one pixel read), written straight into the
-  ``(N, H, W, 3)`` observation arrays. Twin 0's tile sits at the buffer's origin and is
-  bit-identical to the single env's image; other tiles may differ at a few edge pixels by
-  float rounding of the translated viewport (bounded in ``tests/sim/test_tiled.py``).
-  With ``render_workers=W`` (the single env's sim option) the N x C views are split into W
-  contiguous env-major shares drawn on W threads by a
-  :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer` (each its own GL context;
-  MuJoCo releases the GIL while drawing), so rendering uses W cores; the first view of each
-  share sits at its buffer's origin and is bit-identical to the single env's image.
+  ``(N, H, W, 3)`` observation arrays, camera-major (every twin's first camera, then every
+  twin's second): a world-fixed camera's floor cull is done for the first two twins and reused
+  by the rest (``TiledRenderer``'s plane cull shared along a run of views; the same pixels).
+  Twin 0's tile sits at the buffer's origin and is bit-identical to the single env's image;
+  other tiles may differ at a few edge pixels by float rounding of the translated viewport
+  (bounded in ``tests/sim/test_tiled.py``). With ``render_workers=W`` (the single env's sim
+  option; default 2 here when this process may use 2 or more CPUs) the N x C views are split
+  into W contiguous camera-major shares drawn on W threads by a
+  :class:`~lerobot_gym.sim.tiled_threads.ThreadedTiledRenderer` (each its own GL context; MuJoCo
+  releases the GIL while drawing), so rendering uses W cores; each view is drawn at the tile it
+  has in the one-thread buffer, after the camera one pass leaves in the scene
+  (``TiledRenderer(draw=...)``), so the images are the same for any W, bit for bit (tested),
+  and the same on every call. Why 2 by default: with software GL
+  a view costs the same CPU on either thread (``benchmarks/vector_env.py``: 1.48 vs 1.51 ms
+  per env step), and the second core otherwise idles while the views are drawn (a quiet
+  2-core run: 1.03x AsyncVectorEnv(2) with one render thread, 1.34x with two).
 - Seeds: ``reset(seed=s)`` seeds twin i with ``s + i``, as ``SyncVectorEnv`` does.
 
 Only the twin with its ideal actuators and no knobs is batched (``backend="sim"``); the servo
@@ -102,7 +110,12 @@ from lerobot_gym.errors import ConfigError
 from lerobot_gym.sim.backend import MujocoBackend
 from lerobot_gym.sim.batch_world import BatchPoses, BatchWorld
 from lerobot_gym.sim.tiled import TiledRenderer, View
-from lerobot_gym.sim.tiled_threads import ThreadedTiledRenderer, tiled_renderer
+from lerobot_gym.sim.tiled_threads import (
+    RenderWorkers,
+    ThreadedTiledRenderer,
+    resolve_workers,
+    tiled_renderer,
+)
 from lerobot_gym.sim.vector_tasks import TwinEvaluation
 from lerobot_gym.sim.warp_physics import make_physics, physics_choice
 
@@ -123,6 +136,9 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         physics: ``"mujoco"`` (``mujoco.batch``) or ``"warp"`` (MuJoCo Warp, the ``warp``
             extra; :mod:`lerobot_gym.sim.warp_physics`).
         device: Warp's device, ``"auto"`` (default), ``"cpu"`` or ``"cuda"`` (warp only).
+        render_workers: threads drawing the twins' camera views, or ``"auto"`` (default: the
+            template's ``render_workers`` if ``"auto"`` or above 1, else 2 when this process may
+            use 2 or more CPUs; the images are the same for any number, bit for bit).
     """
 
     def __init__(
@@ -134,6 +150,7 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         nthread: int | None = None,
         physics: str = "mujoco",
         device: str | None = None,
+        render_workers: RenderWorkers | None = None,
     ) -> None:
         self._physics = physics_choice(physics, device)
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
@@ -153,8 +170,15 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
                 "(backend='sim', actuator='ideal'); for other backends or actuator='servo' use "
                 "gym.make_vec(id, num_envs=N, vectorization_mode='sync', ...)"
             )
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
         if nthread is None:
-            nthread = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+            nthread = cores
+        if render_workers is None:
+            render_workers = backend.scene.render_workers
+            if render_workers != "auto" and render_workers <= 1:
+                render_workers = 2 if cores >= 2 else 1
+        resolve_workers(render_workers, 1)  # a ConfigError for a bad setting, here
+        self.render_workers: RenderWorkers = render_workers
         self.template, self.backend = template, backend
         self.robot, self.task, self.controller = template.robot, template.task, template.controller
         self.num_envs = num_envs
@@ -498,18 +522,20 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
         if renderer is None:
             scene = self.backend.scene
             mjcf = [self.robot.camera(cam).mjcf_camera for cam in cameras]
-            views = [View(m, height, width) for _ in range(self.num_envs) for m in mjcf]
+            # Camera-major: a world-fixed camera's N views in a row share their floor cull
+            # (TiledRenderer), and each render thread's share is a contiguous run of them.
+            views = [View(m, height, width) for m in mjcf for _ in range(self.num_envs)]
             renderer = self._renderers[cameras] = tiled_renderer(
                 scene.require()[0],
                 views,
-                workers=scene.render_workers,
+                workers=self.render_workers,
                 shadows=scene.shadows,
                 reflections=scene.reflections,
             )
         n = self.num_envs
         images = {cam: np.empty((n, height, width, 3), dtype=np.uint8) for cam in cameras}
-        out = [images[cam][i] for i in range(n) for cam in cameras]  # env-major, as the views
-        datas = [world.materialize() for world in self._worlds for _ in cameras]
+        out = [images[cam][i] for cam in cameras for i in range(n)]  # as the views
+        datas = [world.materialize() for world in self._worlds] * len(cameras)
         renderer.render(datas, out=out)
         return images
 

@@ -248,51 +248,41 @@ def test_pixels_match_single_envs():
 
 
 def test_render_workers_split_the_views_over_threads(monkeypatch):
-    """``render_workers=2``: the N x C views drawn on two threads, the images those of the
-    single-worker batched env within the tiled bound; each worker's first view sits at its own
-    buffer's origin, so it is bit-identical to the single env's image."""
+    """``render_workers=2``: the N x C views drawn on two threads, each view at the very tile
+    it has in the one-thread buffer, so the images are the single-worker batched env's bit for
+    bit (not merely within the tiled bound), on every step."""
     reads = []
     real_read = mujoco.mjr_readPixels
     monkeypatch.setattr(mujoco, "mjr_readPixels", lambda *a: (reads.append(1), real_read(*a))[1])
     env_id = "lerobot_gym/SO101-PickCube-v0"
     cams = ("front", "wrist")
+    n = 5  # 10 views: a 4-wide grid; the second worker's share starts mid-row (cell 5)
     kwargs = {"obs_type": "pixels", "image_size": (32, 40), "cameras": cams}
-    threaded = gym.make_vec(
-        env_id, num_envs=N, vectorization_mode="vector_entry_point", render_workers=2, **kwargs
+    threaded, batched = (
+        gym.make_vec(
+            env_id, num_envs=n, vectorization_mode="vector_entry_point", render_workers=w, **kwargs
+        )
+        for w in (2, 1)
     )
-    batched, sync = _pair(env_id, **kwargs)
-    share = -(-N * len(cams) // 2)  # the views of each worker, env-major
-    firsts = [divmod(k, len(cams)) for k in range(0, N * len(cams), share)]
-    assert firsts == [(0, 0), (1, 1)]  # twin 0's front, twin 1's wrist
+    single = gym.make(env_id, disable_env_checker=True, **kwargs)
     try:
-        steps = [tuple(e.reset(seed=0)[0] for e in (threaded, batched, sync))]
-        for action in _actions(batched.action_space, 3):
-            steps.append(tuple(e.step(action)[0] for e in (threaded, batched, sync)))
+        steps = [tuple(e.reset(seed=0)[0] for e in (threaded, batched))]
+        single_first = single.reset(seed=0)[0]
+        for action in _actions(batched.action_space, 4):
+            steps.append(tuple(e.step(action)[0] for e in (threaded, batched)))
         assert isinstance(threaded.unwrapped._renderers[cams], ThreadedTiledRenderer)
         reads.clear()
-        last = threaded.step(action)[0]
+        threaded.step(action)
         assert len(reads) == 2, "one read-back per worker"
-        model = threaded.unwrapped.backend.model
-        for i, c in firsts:  # each worker's first view: mujoco.Renderer's pixels exactly
-            mjcf = threaded.unwrapped.robot.camera(cams[c]).mjcf_camera
-            with mujoco.Renderer(model, 32, 40) as reference:
-                reference.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False  # as the env
-                reference.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
-                reference.update_scene(threaded.unwrapped.twin_data(i), camera=mjcf)
-                want = reference.render()
-            np.testing.assert_array_equal(last["pixels"][cams[c]][i], want, f"{i} {cams[c]}")
-        for t, (ours, one, single) in enumerate(steps):
+        for t, (ours, one) in enumerate(steps):
             for cam in cams:
-                got, want = ours["pixels"][cam], one["pixels"][cam]
-                for i in range(N):
-                    diff = np.abs(got[i].astype(int) - want[i].astype(int))
-                    differing = np.count_nonzero(diff.max(-1)) / diff[..., 0].size
-                    assert differing <= MAX_DIFFERING_FRACTION, (t, cam, i, differing)
-                    assert diff.mean() <= MAX_MEAN_ABS_DIFF, (t, cam, i)
-                if cam == "front":  # twin 0's front: at the origin of both buffers
-                    np.testing.assert_array_equal(got[0], single["pixels"][cam][0], f"step {t}")
+                np.testing.assert_array_equal(ours["pixels"][cam], one["pixels"][cam], f"{t} {cam}")
+        # Twin 0's front view sits at the origin: the single env's image exactly.
+        np.testing.assert_array_equal(
+            steps[0][0]["pixels"]["front"][0], single_first["pixels"]["front"]
+        )
     finally:
-        for e in (threaded, batched, sync):
+        for e in (threaded, batched, single):
             e.close()
 
 
@@ -412,5 +402,59 @@ def test_render_gives_each_twin_its_camera():
         frames = envs.render()
         assert len(frames) == 2 and frames[0].shape == (24, 32, 3)
         assert not np.array_equal(frames[0], frames[1])  # different targets drawn
+    finally:
+        envs.close()
+
+
+@pytest.mark.parametrize(
+    ("cpus", "kwargs", "threaded"),
+    [
+        ({0, 1}, {}, True),  # the default where two CPUs are free: two render threads
+        ({0}, {}, False),  # one CPU: one pass
+        ({0, 1}, {"render_workers": 1}, False),  # asked for: kept
+        ({0, 1}, {"render_workers": "auto"}, True),  # kept, resolved as the single env's
+        ({0}, {"render_workers": "auto"}, False),
+    ],
+)
+def test_render_workers_default_to_two_threads_on_two_cpus(monkeypatch, cpus, kwargs, threaded):
+    from lerobot_gym.sim import vector_env
+
+    monkeypatch.setattr(vector_env.os, "sched_getaffinity", lambda pid: cpus)
+    envs = lerobot_gym.make_vec(
+        "SO101-Reach-v0",
+        num_envs=3,  # three views: "auto" takes two threads where two CPUs are free
+        obs_type="pixels",
+        cameras=("front",),
+        image_size=(16, 16),
+        **kwargs,
+    )
+    try:
+        envs.reset(seed=0)
+        renderer = envs.unwrapped._renderers[("front",)]
+        assert isinstance(renderer, ThreadedTiledRenderer) is threaded
+        assert envs.unwrapped.render_workers == kwargs.get("render_workers", 2 if threaded else 1)
+    finally:
+        envs.close()
+    template = lerobot_gym.make("SO101-Reach-v0", obs_type="state")
+    with pytest.raises(ConfigError, match="render_workers must be a whole number"):
+        TwinVectorEnv(template.unwrapped, 2, render_workers=0)
+    template.close()
+
+
+def test_views_are_camera_major_so_a_fixed_camera_shares_its_floor_cull():
+    envs = lerobot_gym.make_vec(
+        "SO101-PickCube-v0",
+        num_envs=4,
+        obs_type="pixels",
+        cameras=("front", "wrist"),
+        image_size=(16, 16),
+        render_workers=1,
+    )
+    try:
+        envs.reset(seed=0)
+        renderer = envs.unwrapped._renderers[("front", "wrist")]
+        assert [v.camera for v in renderer.views] == ["front"] * 4 + ["wrist"] * 4
+        # The front camera's third and fourth views skip the plane cull; the wrist never does.
+        assert [i for i, r in enumerate(renderer._plane_repeat) if r] == [2, 3]
     finally:
         envs.close()
