@@ -31,6 +31,14 @@ unrecorded loop itself: p99 10.6 to 60.8 ms), 0 frames dropped, save_episode 0.2
 ``add_frame`` the shared-memory copy costs p50 0.11 ms per camera, the slot and the message
 0.05 and 0.04 ms; an encoder that keeps up uses 3 of the 64 slots.
 
+Quiet full run (2026-12-07, third session, load average 2.2 at the start, nothing else
+running but the end of a test run during part [2]): the hardware-like stream, encoder
+process: **p99 overrun 0.000 ms** (4 late steps of 1800), **0 frames dropped**, **save_episode
+0.131 s**; in-loop step p50 1.27 ms, p99 3.71 ms against 27.0 ms with encoder threads (ratio
+0.137). Part [2], the twin rendering its two 480x640 cameras itself while AV1 encodes them on
+the same two cores: 0.553 of its unpaced rate (goal 0.90 not met: rendering and encoding
+compete for the cores; on the arm a frame is a copy, which is part [3]), p99 overrun 6.9 ms.
+
 Usage: ``python benchmarks/record_overhead.py [--quick]`` (quick: 5 s episodes instead of 60 s;
 about a minute on two cores).
 """

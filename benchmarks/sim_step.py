@@ -17,7 +17,7 @@ Prints, as steps/s and as ratios (goal in brackets):
    ``mj_step`` plus ``mujoco.Renderer.update_scene`` and ``render`` of that camera at 128x128,
    shadows and reflections off, as the env renders (>= 0.90).
 4. Aloha-TransferCube (the robot with four cameras), 128x128: a step observing all four cameras
-   costs <= 2x a step observing one; also with ``render_workers="auto"`` (opt-in: on a machine
+   costs <= 2x a step observing one; with ``render_workers="auto"`` (the default: on a machine
    with two cores, the cameras interleaved over two threads, the calling thread one of them,
    ``lerobot_gym/sim/tiled_threads.py``; on one core it is the one-pass line again), which
    only a machine with a free core can show. Printed next to them, for reference, the four
@@ -35,8 +35,25 @@ load the wall-clock ratios are the noisier ones). The loops being compared are i
 the best of several short repeats is kept (a load spike spoils a repeat, not the figure). The
 load average is printed at the start and the end.
 
-Quiet re-run at the end of 2026-12-07 (full run, load average 2.4-2.7, one other job on the
-machine; every change of issue 12 in), wall / cpu:
+Quiet re-run, third session of 2026-12-07 (full run, load average 0.3-1.0, nothing else
+running; the step-path third cut and the interleaved render threads in), wall / cpu:
+
+    SO101-Reach state env / raw mj_step      0.915 / 0.914   goal >= 0.90
+    SO101-PickCube state env / raw mj_step   0.910 / 0.910   goal >= 0.90
+    servo env / raw (servo's model)          0.720 / 0.720   goal >= 0.60
+    1-camera env / raw step-and-render       1.804 / 1.798   goal >= 0.90
+    Aloha 4 cameras / 1 camera, one pass     2.328 / 2.350   (render_workers=1)
+      same, render_workers="auto"            1.635 / 2.510   goal <= 2.0 (wall: the goal's measure)
+    Aloha 4 cameras, culling off / 1 camera  2.604 / 2.616
+    4-camera tiled env / 4 Renderer calls    1.194 / 1.177   (speed-up)
+
+After it, ``"auto"`` became the single env's default (it was opt-in): four cameras are drawn on
+two threads where two cores are free, with one pass's images bit for bit; the CPU cost stays
+~2.5x one camera (the same geometry, on two cores), which is what a machine with busy cores
+pays (``render_workers=1`` keeps one pass).
+
+Quiet re-run at the end of the second session of 2026-12-07 (full run, load average 2.4-2.7,
+one other job on the machine; every change of issue 12 then in), wall / cpu:
 
     SO101-Reach state env / raw mj_step      0.909 / 0.909   goal >= 0.90  (--quick: 0.899 / 0.859)
     SO101-PickCube state env / raw mj_step   0.890 / 0.890   goal >= 0.90  (--quick: 0.878 / 0.877)
@@ -134,7 +151,8 @@ decides the goal):
   and CPU alike (wall = CPU: the second core was never free). ``--quick --cameras-only`` at
   load 4-15, three runs: one pass 1.78-5.83 wall (noise), 2.57-2.89 CPU; ``"auto"`` 2.45-5.03
   wall, 2.61-2.94 CPU. The two threads cost 0-8 % more CPU than one pass (the hand-off, a
-  second GL context), so on a machine whose cores are busy they gain nothing: hence opt-in.
+  second GL context), so on a machine whose cores are busy they gain nothing (then opt-in;
+  the default since the quiet run above).
   The images are one pass's, bit for bit (``lerobot_gym/sim/tiled_threads.py``).
 - Not done, measured: one scene build per ``MjData`` shared by its views (``mjv_updateScene``
   is 2.4 us of a ~1.1 ms view on this scene, ``lerobot_gym/sim/tiled.py``); what does scale
@@ -538,8 +556,8 @@ def _four_cameras(quick: bool) -> None:
     cameras = ("top", "angle", "left_wrist", "right_wrist")
     kwargs: dict[str, object] = {"obs_type": "pixels", "image_size": (128, 128)}
     one = _make(env_id, cameras=cameras[:1], **kwargs)
-    four = _make(env_id, cameras=cameras, **kwargs)
-    four_threads = _make(env_id, cameras=cameras, render_workers="auto", **kwargs)
+    four = _make(env_id, cameras=cameras, render_workers=1, **kwargs)  # one pass
+    four_threads = _make(env_id, cameras=cameras, render_workers="auto", **kwargs)  # default
     threads = resolve_workers("auto", len(cameras))
     actions = _actions(one, steps)
     # The pre-tiling way, for reference: the same physics, then one mujoco.Renderer call per

@@ -59,8 +59,9 @@ class MujocoBackend:
         render_samples: multisample anti-aliasing samples (0: off, as a camera delivers).
         twin_params: with these, the arm is driven by the servo model (module docstring);
             None: the ideal actuators.
-        render_workers: threads drawing a step's cameras (1: one pass through one buffer;
-            ``"auto"``: two for three or more cameras on a machine with two cores).
+        render_workers: threads drawing a step's cameras (``"auto"``, the default: two for
+            three or more cameras on a machine with two cores, else one; 1: one pass through
+            one buffer). The images are the same.
         knobs: latency, noise and domain randomisation (None: off).
     """
 
@@ -79,7 +80,7 @@ class MujocoBackend:
         model_path: str | Path | None = None,
         render_samples: int = 0,
         twin_params: TwinParams | None = None,
-        render_workers: RenderWorkers = 1,
+        render_workers: RenderWorkers = "auto",
         knobs: TwinKnobs | None = None,
     ) -> None:
         self.robot, self.task = robot, task

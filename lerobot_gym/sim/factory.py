@@ -34,15 +34,15 @@ def make_sim_backend(
     - ``twin_params``: a parameter file path or :class:`~lerobot_gym.sim.twin_params.TwinParams`
       (default with ``actuator="servo"``: the robot's own file); giving it implies
       ``actuator="servo"``.
-    - ``render_workers``: threads that draw a step's cameras (default 1: every camera in one
-      pass through one offscreen buffer); more spread several cameras over that many cores
-      (:mod:`lerobot_gym.sim.tiled_threads`); ``"auto"``: two threads for three or more
-      cameras when the process may use two cores, else one.
+    - ``render_workers``: threads that draw a step's cameras (default ``"auto"``: two threads
+      for three or more cameras when the process may use two cores, else one pass through one
+      offscreen buffer); a number spreads the cameras over that many threads
+      (:mod:`lerobot_gym.sim.tiled_threads`); 1 keeps one pass. The images are the same.
     - ``knobs``: latency, reading noise and domain randomisation, a
       :class:`~lerobot_gym.sim.knobs.TwinKnobs` or a mapping of its fields (default: off).
     """
     check_keywords(options, {"actuator", "twin_params", "render_workers", "knobs"}, "backend='sim'")
-    render_workers = options.get("render_workers", 1)
+    render_workers = options.get("render_workers", "auto")
     if render_workers != "auto" and (type(render_workers) is not int or render_workers < 1):
         raise ConfigError(
             f"render_workers must be a whole number >= 1 or 'auto', got {render_workers!r}"

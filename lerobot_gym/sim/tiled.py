@@ -52,8 +52,8 @@ Decisions:
   saves what is paid per call (GL context switch, read-back and flip, a GL
   context and texture upload per image size), not the per-view geometry, and
   lighter geometry changes the images, so it is the scene's choice, not the renderer's. Several
-  cores can share the views: :mod:`lerobot_gym.sim.tiled_threads` (the single env's opt-in,
-  the batched vector env's default).
+  cores can share the views: :mod:`lerobot_gym.sim.tiled_threads` (the default for three or
+  more views where two cores are free).
 - Culling: before each view is drawn, the geoms wholly outside its frustum are dropped from the
   scene (:mod:`lerobot_gym.sim.culling`; bit-identical images, on by default, ``cull=False`` to
   turn off; off by itself when shadows or reflections are on). A geom outside the view costs

@@ -47,13 +47,14 @@ Decisions:
   angle 1.31, left wrist 0.53, right wrist 0.42), and in runs the top and angle views landed
   on one thread (2.49 ms against 0.95: the step waited for the slow half); interleaved, the
   halves are 1.71 and 1.73 ms.
-- Defaults: one thread for the single env (``render_workers=1``): it costs a thread hand-off
-  per call (tens of microseconds) and, per worker, a GL context with the model's textures, and
-  it helps only where a core is free; on a machine whose cores are busy with other work a
-  second thread only adds CPU (0-8 % measured) and can lose wall time
-  (``benchmarks/sim_step.py`` item 4 has the figures). ``"auto"`` (opt-in,
-  :func:`resolve_workers`) takes two threads for three or more views when the process may run
-  on two or more cores (``os.sched_getaffinity``), else one: on one core it changes nothing.
+- Defaults: the single env's is ``"auto"`` (:func:`resolve_workers`): two threads for three or
+  more views when the process may run on two or more cores (``os.sched_getaffinity``), else
+  one, so on one core, and for one or two cameras (the SO-101's), it changes nothing. Quiet,
+  ALOHA's four 128x128 cameras cost 1.64x one camera in wall time with it, 2.33x in one pass
+  (``benchmarks/sim_step.py`` item 4). What it costs: a thread hand-off per call (tens of
+  microseconds), per worker a GL context with the model's textures, and 0-8 % more CPU; on a
+  machine whose cores are busy with other work the second thread gains nothing and can lose
+  wall time: ``render_workers=1`` keeps one pass.
   The batched vector env, with many views per call, draws on two threads by default where two
   CPUs are free (``make_vec``; :mod:`lerobot_gym.sim.vector_env` gives its figures). The
   images do not depend on the setting.

@@ -137,8 +137,8 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
             extra; :mod:`lerobot_gym.sim.warp_physics`).
         device: Warp's device, ``"auto"`` (default), ``"cpu"`` or ``"cuda"`` (warp only).
         render_workers: threads drawing the twins' camera views, or ``"auto"`` (default: the
-            template's ``render_workers`` if ``"auto"`` or above 1, else 2 when this process may
-            use 2 or more CPUs; the images are the same for any number, bit for bit).
+            template's ``render_workers`` if above 1, else 2 when this process may use 2 or more
+            CPUs, 1 otherwise; the images are the same for any number, bit for bit).
     """
 
     def __init__(
@@ -175,7 +175,7 @@ class TwinVectorEnv(TwinEvaluation, gym.vector.VectorEnv):
             nthread = cores
         if render_workers is None:
             render_workers = backend.scene.render_workers
-            if render_workers != "auto" and render_workers <= 1:
+            if render_workers == "auto" or render_workers <= 1:  # many views: 2 where 2 CPUs
                 render_workers = 2 if cores >= 2 else 1
         resolve_workers(render_workers, 1)  # a ConfigError for a bad setting, here
         self.render_workers: RenderWorkers = render_workers
