@@ -49,7 +49,19 @@ it costs 3.7x more CPU per env step: more CPU than two cores' share of the load 
 CPU-time figures move with the load too, less: the calling thread's CPU includes its waits
 for a descheduled pool thread.
 
-Quiet re-run at the end of 2026-12-07 (load average 0.1-1.0, nothing else running), every
+Quiet full run, third session of 2026-12-07 (load average 1.0-2.0, nothing else running; the
+step path's third cut, make_vec's two render threads and the floor-cull skip in): state,
+batched / physics limit **0.898** (goal 0.85; CPU estimate 0.906), / AsyncVectorEnv(2)
+**3.93x** (CPU 3.04x); one physics thread / raw 0.976. Camera, 1x96x96: **1.15x**
+AsyncVectorEnv(2) with the default two render threads, 1.02x with one (goal 3x); CPU per env
+step 1.22 ms batched, 1.33 ms one ``gym.make`` env, 1.58 ms AsyncVectorEnv(2) (1.30x). Bound
+printed by the run: with every twin's static content (skybox, floor, table) drawn for free,
+<= 2.56x; with the same sharing in the renderer ``gym.make`` envs use, <= 1.56x; with views
+drawn for free (a GPU), <= 7.56x. So 3x needs a renderer whose per-view cost is not each
+twin's own geometry on the CPU: a GPU.
+
+Quiet re-run at the end of the second session of 2026-12-07 (load average 0.1-1.0, nothing
+else running), every
 change of issue 12 in: ``--quick``: batched / physics limit 0.877 (goal 0.85), / AsyncVectorEnv(2)
 4.22x, camera 0.80x (render_workers=2: 1.03x; goal 3x); full run right after: 0.808, 4.26x,
 camera 1.03x (render_workers=2: 1.34x). The state ratio straddles its goal between runs; the
