@@ -65,6 +65,13 @@ pipeline, not of the goals.
 ``--output_dir`` keeps demos and checkpoints (and reuses demos already recorded there). Full
 runs belong in the background (``nice -n 5 ... > log &``): they print progress lines.
 
+Camera, end to end with the one-run schedule (2026-12-07, third session, load average 1.3-2.9
+with a CI run beside it for the first 12 minutes; ``--obs=camera --policies=act --saves=3
+--curve_episodes=10``): 50 demos in 32 s; 6000 steps at 3e-4 then 1500 at 3e-5 in one run,
+901 s wall / 739 s CPU (133 samples/s, 120 ms/step); curve 6/10, 2/10, 7/10 at 2000, 4000,
+6000 steps; **final 39/50 = 0.78 (95 % CI 0.65-0.87)**, goal >= 0.60 met with 12 of the 90
+CPU minutes.
+
 Camera, end to end in one run of this script with the defaults (2026-12-07, end of the session,
 with the two-``train``-call method above; load average
 1.1-2.5; ``--obs=camera --policies=act --saves=3 --curve_episodes=10``): 50 demos recorded in
