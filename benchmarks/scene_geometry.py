@@ -76,9 +76,9 @@ from collections.abc import Callable
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import gymnasium as gym
 import mujoco
 import numpy as np
+from support.sampled_states import sampled_states
 
 import lerobot_gym  # noqa: F401
 from lerobot_gym.sim.tiled import TiledRenderer, View
@@ -126,26 +126,6 @@ ALOHA_VARIANTS: dict[str, Variant] = {
 }
 
 
-def _states(env_id: str, count: int) -> tuple[mujoco.MjModel, list[mujoco.MjData], tuple]:
-    """The id's model and ``count`` states (a reset and a few random steps each)."""
-    env = gym.make(env_id, obs_type="state", disable_env_checker=True)
-    datas = []
-    for seed in range(count):
-        env.reset(seed=seed)
-        env.action_space.seed(seed)
-        for _ in range(5):
-            env.step(env.action_space.sample())
-        backend = env.unwrapped.backend
-        d = mujoco.MjData(backend.model)
-        mujoco.mj_copyData(d, backend.model, backend.data)
-        datas.append(d)
-    robot = env.unwrapped.robot
-    cams = tuple(robot.camera(c).mjcf_camera for c in robot.camera_names)
-    model = backend.model
-    env.close()
-    return model, datas, cams
-
-
 def _render(model, datas, cam, size) -> tuple[list[np.ndarray], float]:
     """Each state's image from ``cam`` and the CPU seconds of one view (best of the states)."""
     with TiledRenderer(model, [View(cam, *size)]) as renderer:
@@ -159,7 +139,7 @@ def _render(model, datas, cam, size) -> tuple[list[np.ndarray], float]:
 
 
 def _measure(env_id: str, variants: dict[str, Variant], states: int, repeats: int, size) -> None:
-    model, datas, cams = _states(env_id, states)
+    model, datas, cams = sampled_states(env_id, states)
     saved = {
         "geom_size": model.geom_size.copy(),
         "quality": tuple(

@@ -371,6 +371,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import gymnasium as gym
 import mujoco
 import numpy as np
+from support.sampled_states import sampled_states
 
 import lerobot_gym  # noqa: F401
 from lerobot_gym.sim.culling import SceneCuller, cull_scene
@@ -640,25 +641,14 @@ def _per_view(quick: bool) -> None:
     """
     states, repeats = (2, 6) if quick else (4, 12)
     for env_id in ("lerobot_gym/Aloha-TransferCube-v0", "lerobot_gym/SO101-PickCube-v0"):
-        env = _make(env_id, obs_type="state")
-        datas = []
-        for seed in range(states):
-            env.reset(seed=seed)
-            env.action_space.seed(seed)
-            for _ in range(5):
-                env.step(env.action_space.sample())
-            backend = env.unwrapped.backend
-            d = mujoco.MjData(backend.model)
-            mujoco.mj_copyData(d, backend.model, backend.data)
-            datas.append(d)
-        model, robot = env.unwrapped.backend.model, env.unwrapped.robot
+        model, datas, cams = sampled_states(env_id, states)
         print(
             f"{env_id.split('/')[1]}, one 128x128 view, CPU ms per render (median of "
             f"{repeats} blocks x {states} states), culling off -> on, geoms drawn:"
         )
         total = {False: 0.0, True: 0.0}
-        for name in robot.camera_names:
-            view = View(robot.camera(name).mjcf_camera, 128, 128)
+        for name in cams:
+            view = View(name, 128, 128)
             blocks: dict[bool, list[float]] = {False: [], True: []}
             with TiledRenderer(model, [view]) as renderer:
                 for i in range(repeats):
@@ -681,7 +671,6 @@ def _per_view(quick: bool) -> None:
                 f"(x{ms[True] / ms[False]:.2f})  geoms {drawn[0]} -> {drawn[1]}"
             )
         print(f"  {'all cameras':12s} {total[False]:5.2f} -> {total[True]:5.2f} ms")
-        env.close()
 
 
 def main() -> None:
