@@ -115,6 +115,12 @@ def _steps(name: str, value: Any, minimum: int = 0) -> int:
     return int(value)
 
 
+def _set(config: LRSchedulerConfig, **values: Any) -> None:
+    """Store validated fields on a frozen config (in ``__post_init__``)."""
+    for name, value in values.items():
+        object.__setattr__(config, name, value)
+
+
 def _number(name: str, value: Any, *, positive: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"--scheduler.{name} must be a number, not {value!r}")
@@ -150,9 +156,7 @@ class DiffuserSchedulerConfig(LRSchedulerConfig):
                     "(0 for none)"
                 )
         else:
-            object.__setattr__(
-                self, "num_warmup_steps", _steps("num_warmup_steps", self.num_warmup_steps)
-            )
+            _set(self, num_warmup_steps=_steps("num_warmup_steps", self.num_warmup_steps))
 
     def factor(self, num_training_steps: int, base_lr: float) -> Factor:
         warmup, total, name = self.num_warmup_steps or 0, num_training_steps, self.name
@@ -197,15 +201,14 @@ class CosineDecayWithWarmupSchedulerConfig(LRSchedulerConfig):
     peak_lr: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "num_warmup_steps", _steps("num_warmup_steps", self.num_warmup_steps)
+        _set(
+            self,
+            num_warmup_steps=_steps("num_warmup_steps", self.num_warmup_steps),
+            num_decay_steps=_steps("num_decay_steps", self.num_decay_steps, 1),
+            decay_lr=_number("decay_lr", self.decay_lr, positive=False),
         )
-        object.__setattr__(
-            self, "num_decay_steps", _steps("num_decay_steps", self.num_decay_steps, 1)
-        )
-        object.__setattr__(self, "decay_lr", _number("decay_lr", self.decay_lr, positive=False))
         if self.peak_lr is not None:
-            object.__setattr__(self, "peak_lr", _number("peak_lr", self.peak_lr, positive=True))
+            _set(self, peak_lr=_number("peak_lr", self.peak_lr, positive=True))
 
     def factor(self, num_training_steps: int, base_lr: float) -> Factor:
         peak = base_lr if self.peak_lr is None else self.peak_lr
@@ -243,16 +246,13 @@ class VQBeTSchedulerConfig(LRSchedulerConfig):
     num_cycles: float = 0.5
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "num_warmup_steps", _steps("num_warmup_steps", self.num_warmup_steps)
-        )
-        object.__setattr__(
+        _set(
             self,
-            "num_vqvae_training_steps",
-            _steps("num_vqvae_training_steps", self.num_vqvae_training_steps),
-        )
-        object.__setattr__(
-            self, "num_cycles", _number("num_cycles", self.num_cycles, positive=False)
+            num_warmup_steps=_steps("num_warmup_steps", self.num_warmup_steps),
+            num_vqvae_training_steps=_steps(
+                "num_vqvae_training_steps", self.num_vqvae_training_steps
+            ),
+            num_cycles=_number("num_cycles", self.num_cycles, positive=False),
         )
 
     def factor(self, num_training_steps: int, base_lr: float) -> Factor:
@@ -294,10 +294,11 @@ class MultiStepSchedulerConfig(LRSchedulerConfig):
             raise ConfigError(
                 f"--scheduler.milestones must be strictly increasing, got {list(milestones)}"
             )
-        object.__setattr__(self, "milestones", milestones)
-        object.__setattr__(self, "gamma", _number("gamma", self.gamma, positive=True))
-        object.__setattr__(
-            self, "num_warmup_steps", _steps("num_warmup_steps", self.num_warmup_steps)
+        _set(
+            self,
+            milestones=milestones,
+            gamma=_number("gamma", self.gamma, positive=True),
+            num_warmup_steps=_steps("num_warmup_steps", self.num_warmup_steps),
         )
 
     def factor(self, num_training_steps: int, base_lr: float) -> Factor:
